@@ -1,0 +1,221 @@
+"""The scene network's parameters, its file format, and exact closed-form inference.
+
+The network is a naive-Bayes-shaped Bayesian network: a root ``Emotion`` with one binary child
+per known scene label and one ``CNN`` child. For this structure the posterior of ``Emotion`` is
+exactly ``softmax(log prior + sum of each child's log-likelihood)``; :meth:`SceneNetwork.posterior`
+computes it in log space. :mod:`gerec.bn.pgmpy_model` builds the same network in pgmpy, which
+is the reference the tests hold this path to.
+
+Tempering (``label_weight``, ``cnn_weight``) raises a child's likelihood to a power; in pgmpy it
+is entered as virtual evidence, so both paths stay the same Bayesian network.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gerec.classes import CLASSES, N_CLASSES, class_index
+from gerec.errors import InvalidModelFile, ModelFileMissing
+from gerec.types import LabelContribution, Probs
+
+FORMAT = "gerec-scene-bn/1"
+ABSENT_MODES = ("all", "informative", "none")
+
+
+@dataclass(frozen=True, eq=False)
+class SceneNetwork:
+    """Parameters of the scene network, in :data:`CLASSES` order.
+
+    ``p_present[l, c]`` is P(label l present | Emotion = c); ``cnn_table[c, j]`` is
+    P(CNN = class j | Emotion = c). ``absent_mask[l]`` says whether label l's *absence* is
+    entered as evidence (all True in reference mode).
+    """
+
+    labels: tuple[str, ...]
+    p_present: np.ndarray
+    prior: np.ndarray
+    cnn_table: np.ndarray
+    absent_mask: np.ndarray
+    label_weight: float = 1.0
+    cnn_weight: float = 1.0
+    soft_cnn: bool = False
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        n = len(self.labels)
+        shapes = {
+            "p_present": (self.p_present.shape, (n, N_CLASSES)),
+            "prior": (self.prior.shape, (N_CLASSES,)),
+            "cnn_table": (self.cnn_table.shape, (N_CLASSES, N_CLASSES)),
+            "absent_mask": (self.absent_mask.shape, (n,)),
+        }
+        for name, (got, want) in shapes.items():
+            if got != want:
+                raise InvalidModelFile(f"scene network: {name} has shape {got}, expected {want}")
+        if not ((self.p_present > 0) & (self.p_present < 1)).all():
+            raise InvalidModelFile("scene network: P(label | class) must lie strictly in (0, 1)")
+        if not np.allclose(self.cnn_table.sum(axis=1), 1.0) or (self.cnn_table <= 0).any():
+            raise InvalidModelFile("scene network: CNN table rows must be positive and sum to 1")
+        if not np.isclose(self.prior.sum(), 1.0) or (self.prior <= 0).any():
+            raise InvalidModelFile("scene network: prior must be positive and sum to 1")
+        index = {label: i for i, label in enumerate(self.labels)}
+        object.__setattr__(self, "_index", index)
+        log_p = np.log(self.p_present)
+        log_q = np.log1p(-self.p_present)
+        object.__setattr__(self, "_log_present", self.label_weight * log_p)
+        object.__setattr__(self, "_log_absent", self.label_weight * log_q)
+        base = np.log(self.prior) + self.label_weight * (log_q * self.absent_mask[:, None]).sum(0)
+        object.__setattr__(self, "_base", base)
+
+    # ------------------------------------------------------------------ evidence
+    @property
+    def vocabulary(self) -> frozenset[str]:
+        """The labels the network knows."""
+        return frozenset(self.labels)
+
+    def split_labels(self, labels: Iterable[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """Normalise labels (lower case, trimmed, de-duplicated) into (known, unknown)."""
+        known: list[str] = []
+        unknown: list[str] = []
+        seen: set[str] = set()
+        for raw in labels:
+            label = " ".join(str(raw).lower().split())
+            if not label or label in seen:
+                continue
+            seen.add(label)
+            (known if label in self._index else unknown).append(label)  # type: ignore[attr-defined]
+        return tuple(known), tuple(unknown)
+
+    def with_cnn_table(self, table: np.ndarray | Sequence[Sequence[float]]) -> SceneNetwork:
+        """A copy whose CNN node uses another confusion table (rows: true class)."""
+        arr = np.asarray(table, dtype=float)
+        return dataclasses.replace(self, cnn_table=arr / arr.sum(axis=1, keepdims=True))
+
+    # ------------------------------------------------------------------ inference
+    def cnn_log_likelihood(self, cnn: str | Probs | np.ndarray | None) -> np.ndarray:
+        """Log-likelihood of the CNN evidence per class (zeros when absent).
+
+        A class name is hard evidence: ``log P(CNN=j | c)``. A probability vector is used as
+        hard evidence on its argmax unless ``soft_cnn`` is set, when it enters as virtual
+        evidence: ``log sum_j P(CNN=j | c) q_j``. ``cnn_weight`` w tempers the table as
+        ``P(CNN=j | c) ** w`` before either use.
+        """
+        if cnn is None:
+            return np.zeros(N_CLASSES)
+        table = self.cnn_table**self.cnn_weight
+        if isinstance(cnn, str):
+            column = table[:, class_index(cnn)]
+        else:
+            q = np.asarray(cnn, dtype=float)
+            column = table @ q if self.soft_cnn else table[:, int(np.argmax(q))]
+        return np.log(column)
+
+    def log_posterior_unnormalised(
+        self, present: Iterable[str], cnn: str | Probs | np.ndarray | None = None
+    ) -> np.ndarray:
+        """log prior + label and CNN log-likelihoods, before normalising."""
+        idx = self._present_indices(present)
+        logit = self._base.copy()  # type: ignore[attr-defined]
+        if idx.size:
+            absent_counted = self._log_absent[idx] * self.absent_mask[idx, None]  # type: ignore[attr-defined]
+            logit += (self._log_present[idx] - absent_counted).sum(0)  # type: ignore[attr-defined]
+        return logit + self.cnn_log_likelihood(cnn)
+
+    def posterior(
+        self, present: Iterable[str], cnn: str | Probs | np.ndarray | None = None
+    ) -> Probs:
+        """P(Emotion | labels present, every other counted label absent, CNN evidence)."""
+        logit = self.log_posterior_unnormalised(present, cnn)
+        probs = np.exp(logit - logit.max())
+        probs /= probs.sum()
+        return (float(probs[0]), float(probs[1]), float(probs[2]))
+
+    def contributions(self, present: Iterable[str], top_absent: int | None = None) -> tuple[LabelContribution, ...]:
+        """Each evidence label's centred log-likelihood per class, strongest first.
+
+        Present labels are all returned; absent labels (those entered as evidence) are
+        returned too, or only the ``top_absent`` strongest when given. The centred values of
+        all evidence plus log prior give the posterior's logits up to a constant.
+        """
+        idx = set(self._present_indices(present).tolist())
+        rows: list[LabelContribution] = []
+        for i, label in enumerate(self.labels):
+            is_present = i in idx
+            if not is_present and not self.absent_mask[i]:
+                continue
+            ll = self._log_present[i] if is_present else self._log_absent[i]  # type: ignore[attr-defined]
+            centred = ll - ll.mean()
+            rows.append(LabelContribution(label, is_present, (float(centred[0]), float(centred[1]), float(centred[2]))))
+        present_rows = sorted((r for r in rows if r.present), key=lambda r: -r.strength)
+        absent_rows = sorted((r for r in rows if not r.present), key=lambda r: -r.strength)
+        if top_absent is not None:
+            absent_rows = absent_rows[:top_absent]
+        return tuple(present_rows + absent_rows)
+
+    def _present_indices(self, present: Iterable[str]) -> np.ndarray:
+        index: dict[str, int] = self._index  # type: ignore[attr-defined]
+        found = {index[label] for label in present if label in index}
+        return np.fromiter(sorted(found), dtype=int, count=len(found))
+
+    # ------------------------------------------------------------------ file format
+    def to_json(self) -> dict[str, Any]:
+        """The network as a JSON-ready dictionary (see :func:`load_network`)."""
+        return {
+            "format": FORMAT,
+            "classes": list(CLASSES),
+            "labels": list(self.labels),
+            "p_present": np.round(self.p_present, 12).tolist(),
+            "prior": self.prior.tolist(),
+            "cnn_table": self.cnn_table.tolist(),
+            "absent_mask": [bool(x) for x in self.absent_mask],
+            "label_weight": self.label_weight,
+            "cnn_weight": self.cnn_weight,
+            "soft_cnn": self.soft_cnn,
+            "metadata": self.metadata,
+        }
+
+    def save(self, path: str | Path) -> None:
+        """Write the network as JSON."""
+        Path(path).write_text(json.dumps(self.to_json(), indent=1) + "\n", encoding="utf-8")
+
+
+def network_from_json(data: dict[str, Any], source: str = "<json>") -> SceneNetwork:
+    """Build a :class:`SceneNetwork` from :meth:`SceneNetwork.to_json` output."""
+    if data.get("format") != FORMAT:
+        raise InvalidModelFile(f"{source}: not a gerec scene network (format {data.get('format')!r})")
+    if tuple(data.get("classes", ())) != CLASSES:
+        raise InvalidModelFile(f"{source}: class order must be {CLASSES}")
+    try:
+        labels = tuple(data["labels"])
+        return SceneNetwork(
+            labels=labels,
+            p_present=np.asarray(data["p_present"], dtype=float).reshape(len(labels), N_CLASSES),
+            prior=np.asarray(data["prior"], dtype=float),
+            cnn_table=np.asarray(data["cnn_table"], dtype=float),
+            absent_mask=np.asarray(data.get("absent_mask", [True] * len(labels)), dtype=bool),
+            label_weight=float(data.get("label_weight", 1.0)),
+            cnn_weight=float(data.get("cnn_weight", 1.0)),
+            soft_cnn=bool(data.get("soft_cnn", False)),
+            metadata=dict(data.get("metadata", {})),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InvalidModelFile(f"{source}: malformed scene network: {exc}") from exc
+
+
+def load_network(path: str | Path) -> SceneNetwork:
+    """Read a scene network file written by ``python -m gerec fit-bn`` or ``tune``."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileMissing(f"scene network file not found: {path} (run `python -m gerec fit-bn`)")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InvalidModelFile(f"{path}: not valid JSON: {exc}") from exc
+    return network_from_json(data, str(path))

@@ -1,0 +1,110 @@
+"""The scene network as a pgmpy ``DiscreteBayesianNetwork``, and exact inference through it.
+
+This is the reference implementation of the network; :class:`gerec.bn.network.SceneNetwork`'s
+closed-form path is tested against it. Tempered children (weight w != 1) get reweighted CPDs:
+P'(x | c) = k * P(x | c) ** w for the observable states, plus one never-observed ``slack`` state
+that takes the remaining mass, so observing a state gives a likelihood proportional to
+P(x | c) ** w and the model is still a proper Bayesian network.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+from pgmpy.factors.discrete import TabularCPD
+from pgmpy.inference import VariableElimination
+from pgmpy.models import DiscreteBayesianNetwork
+
+from gerec.bn.network import SceneNetwork
+from gerec.classes import CLASSES
+from gerec.types import Probs
+
+EMOTION = "Emotion"
+CNN = "CNN"
+SLACK = "slack"
+
+
+def label_node(label: str) -> str:
+    """Node name of a scene label (prefixed so no label can clash with Emotion or CNN)."""
+    return f"label:{label}"
+
+
+def _tempered_columns(likelihood: np.ndarray, weight: float) -> np.ndarray:
+    """CPD values (states x classes) for observable-state likelihoods, with slack if tempered."""
+    if weight == 1.0:
+        return likelihood
+    powered = likelihood**weight
+    k = 1.0 / powered.sum(axis=0).max()
+    scaled = k * powered
+    slack = 1.0 - scaled.sum(axis=0, keepdims=True)
+    return np.vstack([scaled, np.clip(slack, 0.0, 1.0)])
+
+
+def build_pgmpy_network(net: SceneNetwork) -> DiscreteBayesianNetwork:
+    """The network in pgmpy: ``Emotion`` -> one binary node per label, and -> ``CNN``.
+
+    Calls ``check_model()`` before returning.
+    """
+    nodes = [label_node(label) for label in net.labels]
+    model = DiscreteBayesianNetwork([(EMOTION, node) for node in nodes] + [(EMOTION, CNN)])
+    emotion_states = {EMOTION: list(CLASSES)}
+    cpds = [TabularCPD(EMOTION, 3, net.prior.reshape(3, 1), state_names=emotion_states)]
+    label_states = ["absent", "present"] if net.label_weight == 1.0 else ["absent", "present", SLACK]
+    for node, p in zip(nodes, net.p_present):
+        values = _tempered_columns(np.vstack([1.0 - p, p]), net.label_weight)
+        cpds.append(
+            TabularCPD(node, len(label_states), values, evidence=[EMOTION], evidence_card=[3],
+                       state_names={node: label_states, **emotion_states})
+        )
+    cnn_states = list(CLASSES) + ([] if net.cnn_weight == 1.0 else [SLACK])
+    cnn_values = _tempered_columns(net.cnn_table.T, net.cnn_weight)
+    cpds.append(
+        TabularCPD(CNN, len(cnn_states), cnn_values, evidence=[EMOTION], evidence_card=[3],
+                   state_names={CNN: cnn_states, **emotion_states})
+    )
+    model.add_cpds(*cpds)
+    model.check_model()
+    return model
+
+
+def pgmpy_posterior(
+    net: SceneNetwork,
+    present: Iterable[str],
+    cnn: str | Probs | np.ndarray | None = None,
+    model: DiscreteBayesianNetwork | None = None,
+) -> Probs:
+    """P(Emotion | evidence) by pgmpy variable elimination, with the same evidence rules.
+
+    Present known labels are observed ``present``; labels whose absence counts are observed
+    ``absent``; the rest stay unobserved. A CNN class name (or a probability vector without
+    ``soft_cnn``) is hard evidence on ``CNN``; with ``soft_cnn`` a vector is virtual evidence.
+    """
+    model = model if model is not None else build_pgmpy_network(net)
+    known, _ = net.split_labels(present)
+    present_set = set(known)
+    evidence: dict[str, str] = {}
+    for label, counted in zip(net.labels, net.absent_mask):
+        if label in present_set:
+            evidence[label_node(label)] = "present"
+        elif counted:
+            evidence[label_node(label)] = "absent"
+    virtual = None
+    if isinstance(cnn, str):
+        evidence[CNN] = cnn
+    elif cnn is not None:
+        q = np.asarray(cnn, dtype=float)
+        if net.soft_cnn:
+            states = list(CLASSES) + ([] if net.cnn_weight == 1.0 else [SLACK])
+            lam = np.append(q, [0.0] * (len(states) - 3)).reshape(-1, 1)
+            virtual = [TabularCPD(CNN, len(states), lam, state_names={CNN: states})]
+            model = model.copy()  # pgmpy adds virtual-evidence nodes to the model it is given
+        else:
+            evidence[CNN] = CLASSES[int(np.argmax(q))]
+    result = VariableElimination(model).query(
+        [EMOTION], evidence=evidence, virtual_evidence=virtual, show_progress=False
+    )
+    values = result.values  # type: ignore[union-attr]
+    names = result.state_names[EMOTION]  # type: ignore[union-attr]
+    probs = [float(values[names.index(c)]) for c in CLASSES]
+    return (probs[0], probs[1], probs[2])

@@ -1,0 +1,37 @@
+"""The command line: ``python -m gerec <command> ...``. Each command lives in its own module."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+
+from gerec.errors import GerecError
+
+# Each module defines ``register(subparsers)`` that adds its parser with ``func=run``.
+COMMAND_MODULES = ["fit_bn"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every command registered."""
+    parser = argparse.ArgumentParser(prog="python -m gerec", description="Group emotion recognition.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"gerec.cli.{name}").register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run a command; a gerec error prints one line (no traceback) and exits with 2."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except GerecError as exc:
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

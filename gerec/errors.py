@@ -1,0 +1,35 @@
+"""Named errors raised by gerec. Each says what went wrong in words a user can act on."""
+
+from __future__ import annotations
+
+
+class GerecError(Exception):
+    """Base class of every error gerec raises on purpose."""
+
+
+class InvalidImage(GerecError):
+    """The input is not a photo gerec can read (corrupt, truncated, empty, not an image...)."""
+
+
+class ImageTooLarge(InvalidImage):
+    """The photo exceeds the pixel limit that guards against decompression bombs."""
+
+
+class NoFaceDetected(GerecError):
+    """No face was found where one is required (e.g. a face crop for saliency)."""
+
+
+class ModelFileMissing(GerecError):
+    """A model file named by the registry or a packaged weight file is not on disk."""
+
+
+class InvalidModelFile(GerecError):
+    """A model or network file exists but does not have the expected content."""
+
+
+class LabelerUnavailable(GerecError):
+    """A scene labeler cannot answer (no credentials, service failure, no cached entry)."""
+
+
+class InvalidDataset(GerecError):
+    """A labels file, predictions file or face set is malformed or empty."""

@@ -1,0 +1,114 @@
+"""Frozen result types. Probability vectors are tuples in :data:`gerec.classes.CLASSES` order."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from gerec.classes import CLASSES
+
+Probs = tuple[float, float, float]
+Box = tuple[int, int, int, int]
+"""A face box as (x, y, width, height) in pixels of the analysed image."""
+
+
+def argmax_class(probs: Probs | None) -> str | None:
+    """The class with the highest probability, or ``None`` when the vector is absent."""
+    if probs is None:
+        return None
+    best = max(range(len(CLASSES)), key=lambda i: probs[i])
+    return CLASSES[best]
+
+
+@dataclass(frozen=True)
+class FaceScores:
+    """One face's 3-class probabilities: each ensemble member's, and the ensemble's."""
+
+    members: dict[str, Probs]
+    ensemble: Probs
+
+    @property
+    def predicted(self) -> str:
+        """The ensemble's class for this face."""
+        return argmax_class(self.ensemble) or CLASSES[0]
+
+
+@dataclass(frozen=True)
+class Face:
+    """A detected face: its box, detector confidence, landmarks and (once scored) scores."""
+
+    index: int
+    box: Box
+    confidence: float
+    keypoints: dict[str, tuple[float, float]]
+    scores: FaceScores | None = None
+
+    @property
+    def area(self) -> int:
+        """Box area in pixels."""
+        return self.box[2] * self.box[3]
+
+
+@dataclass(frozen=True)
+class SceneEvidence:
+    """Scene labels as evidence: which the network used, mapped or ignored, and who gave them."""
+
+    labels_used: tuple[str, ...]
+    labels_ignored: tuple[str, ...] = ()
+    labels_mapped: tuple[tuple[str, str], ...] = ()
+    labeler: str = "none"
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class LabelContribution:
+    """One label's evidence: its value and its centred log-likelihood per class."""
+
+    label: str
+    present: bool
+    log_ratio: Probs
+
+    @property
+    def strength(self) -> float:
+        """Spread of the contribution across classes (how much it moves the posterior)."""
+        return max(self.log_ratio) - min(self.log_ratio)
+
+
+@dataclass(frozen=True)
+class GroupPrediction:
+    """Everything gerec concluded about one photo (or one label set, when label-only)."""
+
+    image: str
+    faces: tuple[Face, ...]
+    bottom_up: Probs | None
+    top_down: Probs
+    fused: Probs
+    evidence: SceneEvidence
+    mode: str = "tuned"
+    contributions: tuple[LabelContribution, ...] = ()
+    timings: dict[str, float] = field(default_factory=dict)
+    image_size: tuple[int, int] | None = None
+
+    @property
+    def bottom_up_class(self) -> str | None:
+        """Bottom-up class, or ``None`` when no face was found."""
+        return argmax_class(self.bottom_up)
+
+    @property
+    def top_down_class(self) -> str:
+        """Top-down (scene network) class."""
+        return argmax_class(self.top_down) or CLASSES[0]
+
+    @property
+    def fused_class(self) -> str:
+        """Fused class: the network's posterior with the bottom-up evidence."""
+        return argmax_class(self.fused) or CLASSES[0]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dictionary, with the predicted classes added."""
+        out = asdict(self)
+        out["bottom_up_class"] = self.bottom_up_class
+        out["top_down_class"] = self.top_down_class
+        out["fused_class"] = self.fused_class
+        out["classes"] = list(CLASSES)
+        return out
