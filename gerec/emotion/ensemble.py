@@ -1,0 +1,127 @@
+"""Ensemble members (Keras models) and the weighted ensemble over them.
+
+All faces of a photo go through each member in one batched call. A member's raw class
+probabilities are mapped to the group classes (dropped classes are renormalised away), and the
+ensemble is the weighted mean of the members' 3-class probabilities.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from gerec.emotion.registry import EnsembleSpec, MemberSpec, read_registry, resolve_weights
+from gerec.errors import InvalidModelFile
+from gerec.tf_quiet import quiet_tensorflow
+
+
+def to_member_input(crops: np.ndarray, size: int, colour: str, preprocess: str) -> np.ndarray:
+    """Resize uint8 crops (n, H, W, 3) or (n, H, W) to a member's input tensor (float32)."""
+    if crops.ndim == 3:
+        crops = crops[..., None]
+    out = []
+    for crop in crops:
+        img = crop
+        if colour == "gray" and img.shape[-1] == 3:
+            img = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
+        elif colour == "rgb" and img.shape[-1] == 1:
+            img = cv2.cvtColor(img, cv2.COLOR_GRAY2RGB)
+        img = np.squeeze(img) if colour == "gray" else img
+        if img.shape[0] != size or img.shape[1] != size:
+            interp = cv2.INTER_AREA if img.shape[0] > size else cv2.INTER_LINEAR
+            img = cv2.resize(img, (size, size), interpolation=interp)
+        out.append(img)
+    x = np.stack(out).astype(np.float32)
+    if colour == "gray":
+        x = x[..., None]
+    if preprocess == "minus1_1":
+        return x / 127.5 - 1.0
+    if preprocess == "unit":
+        return x / 255.0
+    return x
+
+
+class KerasMember:
+    """One Keras classifier, loaded once, with its mapping to the group classes."""
+
+    def __init__(self, spec: MemberSpec, weights_path: Path) -> None:
+        quiet_tensorflow()
+        import keras
+
+        self.spec = spec
+        self.weights_path = weights_path
+        try:
+            self.model = keras.models.load_model(str(weights_path), compile=False)
+        except (OSError, ValueError) as exc:
+            raise InvalidModelFile(f"{spec.name}: cannot load {weights_path}: {exc}") from exc
+        n_out = int(self.model.output_shape[-1])
+        if n_out != len(spec.classes):
+            raise InvalidModelFile(f"{spec.name}: model has {n_out} outputs, registry lists {len(spec.classes)}")
+        self._mapping = spec.mapping_matrix()
+
+    def prepare(self, crops: np.ndarray) -> np.ndarray:
+        """The member's input tensor for aligned uint8 crops."""
+        return to_member_input(crops, self.spec.input_size, self.spec.colour, self.spec.preprocess)
+
+    def predict_raw(self, crops: np.ndarray, batch_size: int = 256) -> np.ndarray:
+        """The member's own class probabilities, (n, n_member_classes), in batched calls."""
+        if len(crops) == 0:
+            return np.zeros((0, len(self.spec.classes)), dtype=np.float64)
+        parts = []
+        for start in range(0, len(crops), batch_size):
+            x = self.prepare(crops[start : start + batch_size])
+            parts.append(np.asarray(self.model([x], training=False), dtype=np.float64))
+        return np.concatenate(parts)
+
+    def to_group(self, raw: np.ndarray) -> np.ndarray:
+        """Map member-class probabilities to (n, 3) group probabilities."""
+        grouped = raw @ self._mapping
+        return grouped / np.clip(grouped.sum(axis=1, keepdims=True), 1e-12, None)
+
+    def predict_proba(self, crops: np.ndarray) -> np.ndarray:
+        """(n, 3) group-class probabilities."""
+        return self.to_group(self.predict_raw(crops))
+
+
+@dataclass(frozen=True, eq=False)
+class EnsembleOutput:
+    """Per-member and ensemble probabilities for a batch of faces."""
+
+    members: dict[str, np.ndarray]
+    ensemble: np.ndarray
+
+
+class FaceEnsemble:
+    """The weighted mean of its members' 3-class probabilities."""
+
+    def __init__(self, spec: EnsembleSpec) -> None:
+        self.spec = spec
+        self.members = [KerasMember(m, resolve_weights(m, spec.directory)) for m in spec.members]
+        weights = np.array([m.weight for m in spec.members], dtype=float)
+        if (weights < 0).any() or weights.sum() <= 0:
+            raise InvalidModelFile("ensemble weights must be non-negative with a positive sum")
+        self.weights = weights / weights.sum()
+
+    @classmethod
+    def load(cls, registry: Path | None = None) -> FaceEnsemble:
+        """Load every enabled member of ``models/ensemble.json``."""
+        return cls(read_registry(registry))
+
+    @property
+    def names(self) -> list[str]:
+        """Member names in registry order."""
+        return [m.spec.name for m in self.members]
+
+    def predict(self, crops: np.ndarray) -> EnsembleOutput:
+        """Score aligned crops with every member (one batched call each) and combine."""
+        per_member = {m.spec.name: m.predict_proba(crops) for m in self.members}
+        stacked = np.stack(list(per_member.values())) if per_member else np.zeros((0, len(crops), 3))
+        ensemble = np.tensordot(self.weights, stacked, axes=1) if len(crops) else np.zeros((0, 3))
+        return EnsembleOutput(per_member, ensemble)
+
+    def predict_proba(self, crops: np.ndarray) -> np.ndarray:
+        """(n, 3) ensemble probabilities."""
+        return self.predict(crops).ensemble

