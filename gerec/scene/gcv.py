@@ -1,0 +1,247 @@
+"""Google Cloud Vision label detection as a scene labeler.
+
+The reference system took its scene labels from Google Cloud Vision; this labeler asks the real
+service through ``google-cloud-vision``'s ``ImageAnnotatorClient.label_detection``. Every failure
+(no credentials, time-out, refused key, service down, an error inside the answer) becomes a
+``LabelerUnavailable`` carrying the reason, so a ``LabelerChain`` can fall back.
+
+Credentials, in this order: an explicit ``credentials`` object, ``credentials_file``, ``api_key``
+(sent as ``client_options.api_key``), a ``channel``/``transport`` (which carries its own), then
+Application Default Credentials from ``GOOGLE_APPLICATION_CREDENTIALS`` or gcloud's
+``application_default_credentials.json``. The Compute Engine metadata server is only probed when
+``use_metadata_server=True`` (it is a network call that stalls for seconds off Google Cloud).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gerec.errors import LabelerUnavailable
+from gerec.scene.base import LabelerInput, LabelResult, normalise_label
+
+CREDENTIALS_ENV = "GOOGLE_APPLICATION_CREDENTIALS"
+API_KEY_ENV = "GEREC_GCV_API_KEY"
+
+
+def _gcloud_adc_file() -> Path | None:
+    """gcloud's well-known ADC file, if present (no network)."""
+    try:
+        from google.auth import _cloud_sdk
+
+        path = Path(_cloud_sdk.get_application_default_credentials_path())
+    except Exception:  # pragma: no cover - google-auth internals moved
+        return None
+    return path if path.is_file() else None
+
+
+def gcv_credentials_configured(options: Mapping[str, Any] | None = None) -> bool:
+    """Whether credentials for Google Cloud Vision are configured locally (checks files, no network).
+
+    True for an ``api_key``/``credentials``/``credentials_file``/``channel``/``transport`` option,
+    ``$GEREC_GCV_API_KEY``, ``$GOOGLE_APPLICATION_CREDENTIALS`` (set, even to a bad file: the
+    labeler then reports why) or gcloud's ADC file.
+    """
+    opts = dict(options or {})
+    if any(opts.get(k) for k in ("api_key", "credentials", "credentials_file", "channel", "transport")):
+        return True
+    client_options = opts.get("client_options")
+    if isinstance(client_options, Mapping) and client_options.get("api_key"):
+        return True
+    if os.environ.get(API_KEY_ENV) or os.environ.get(CREDENTIALS_ENV):
+        return True
+    return _gcloud_adc_file() is not None
+
+
+def _encode_pixels(pixels: np.ndarray) -> bytes:
+    """RGB (or grey) uint8 pixels as JPEG bytes."""
+    import cv2
+
+    arr = np.asarray(pixels)
+    if arr.ndim == 3 and arr.shape[2] == 3:
+        arr = cv2.cvtColor(arr, cv2.COLOR_RGB2BGR)
+    ok, buf = cv2.imencode(".jpg", arr, [cv2.IMWRITE_JPEG_QUALITY, 92])
+    if not ok:
+        raise LabelerUnavailable("gcv: could not encode the photo as JPEG")
+    return bytes(buf.tobytes())
+
+
+class GcvLabeler:
+    """Scene labels from Google Cloud Vision ``LABEL_DETECTION`` (lower-cased, with scores).
+
+    The client is built lazily on the first ``label`` call (and kept); a construction failure,
+    such as missing credentials, is raised as ``LabelerUnavailable`` then and on every later call.
+    """
+
+    name = "gcv"
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        credentials: Any = None,
+        credentials_file: str | os.PathLike[str] | None = None,
+        client_options: Mapping[str, Any] | Any | None = None,
+        transport: Any = None,
+        channel: Any = None,
+        timeout: float = 10.0,
+        retry_deadline: float = 15.0,
+        min_score: float = 0.5,
+        max_results: int = 50,
+        use_metadata_server: bool = False,
+    ) -> None:
+        if timeout <= 0 or retry_deadline < 0:
+            raise ValueError("timeout must be > 0 and retry_deadline >= 0")
+        if not 0.0 <= min_score <= 1.0:
+            raise ValueError("min_score must be within 0..1")
+        self.api_key = api_key or os.environ.get(API_KEY_ENV) or None
+        self.credentials = credentials
+        self.credentials_file = credentials_file
+        self.client_options = client_options
+        self.transport = transport
+        self.channel = channel
+        self.timeout = float(timeout)
+        self.retry_deadline = float(retry_deadline)
+        self.min_score = float(min_score)
+        self.max_results = int(max_results)
+        self.use_metadata_server = use_metadata_server
+        self._client: Any = None
+        self._client_error: str | None = None
+        self._lock = threading.Lock()
+
+    # -- client ---------------------------------------------------------------------------------
+    def _resolve_credentials(self) -> Any:
+        """Credentials object, or None when the api key / transport / channel supplies them."""
+        import google.auth
+        from google.auth import exceptions as auth_exc
+
+        if self.credentials is not None:
+            return self.credentials
+        if self.transport is not None or self.channel is not None:
+            return None
+        if self.credentials_file is not None:
+            creds, _ = google.auth.load_credentials_from_file(os.fspath(self.credentials_file))
+            return creds
+        if self.api_key or self._options_api_key():
+            return None
+        if not (os.environ.get(CREDENTIALS_ENV) or _gcloud_adc_file() or self.use_metadata_server):
+            raise auth_exc.DefaultCredentialsError(
+                f"no Application Default Credentials: set {CREDENTIALS_ENV} to a service-account key, "
+                "run `gcloud auth application-default login`, or give an api_key"
+            )
+        creds, _ = google.auth.default(scopes=["https://www.googleapis.com/auth/cloud-platform"])
+        return creds
+
+    def _options_api_key(self) -> str | None:
+        opts = self.client_options
+        if isinstance(opts, Mapping):
+            return opts.get("api_key") or None
+        return getattr(opts, "api_key", None) or None
+
+    def _build_client(self) -> Any:
+        from google.api_core.client_options import ClientOptions
+        from google.cloud.vision_v1 import ImageAnnotatorClient
+        from google.cloud.vision_v1.services.image_annotator.transports import ImageAnnotatorGrpcTransport
+
+        credentials = self._resolve_credentials()
+        transport = self.transport
+        if transport is None and self.channel is not None:
+            transport = ImageAnnotatorGrpcTransport(channel=self.channel)
+        options: Any = self.client_options
+        if isinstance(options, Mapping):
+            options = ClientOptions(**dict(options))
+        if self.api_key and transport is None and credentials is None:
+            options = options or ClientOptions()
+            options.api_key = self.api_key
+        if transport is not None:
+            return ImageAnnotatorClient(transport=transport, client_options=options)
+        return ImageAnnotatorClient(credentials=credentials, client_options=options)
+
+    def _get_client(self) -> Any:
+        from google.auth import exceptions as auth_exc
+
+        with self._lock:
+            if self._client is None and self._client_error is None:
+                try:
+                    self._client = self._build_client()
+                except auth_exc.DefaultCredentialsError as exc:
+                    self._client_error = f"no Google Cloud credentials ({exc})"
+                except (auth_exc.GoogleAuthError, ValueError, OSError) as exc:
+                    self._client_error = f"cannot create the Vision client: {type(exc).__name__}: {exc}"
+            if self._client_error is not None:
+                raise LabelerUnavailable(f"gcv: {self._client_error}")
+            return self._client
+
+    def _retry(self) -> Any:
+        from google.api_core import exceptions as api_exc
+        from google.api_core import retry as retries
+
+        return retries.Retry(
+            predicate=retries.if_exception_type(api_exc.ServiceUnavailable, api_exc.InternalServerError),
+            initial=0.2,
+            maximum=2.0,
+            multiplier=2.0,
+            timeout=self.retry_deadline,
+        )
+
+    # -- labelling ------------------------------------------------------------------------------
+    def label(self, item: LabelerInput) -> LabelResult:
+        """Labels scoring at least ``min_score``, best first; ``LabelerUnavailable`` on any failure."""
+        from google.api_core import exceptions as api_exc
+        from google.auth import exceptions as auth_exc
+
+        if item.encoded:
+            content = bytes(item.encoded)
+        elif item.pixels is not None:
+            content = _encode_pixels(item.pixels)
+        else:
+            raise LabelerUnavailable(f"gcv: no image bytes or pixels for {item.name}")
+        client = self._get_client()
+        try:
+            response = client.label_detection(
+                image={"content": content},
+                max_results=self.max_results,
+                retry=self._retry() if self.retry_deadline > 0 else None,
+                timeout=self.timeout,
+            )
+        except api_exc.DeadlineExceeded as exc:
+            raise LabelerUnavailable(f"gcv: timed out after {self.timeout:g} s ({exc.message})") from exc
+        except api_exc.PermissionDenied as exc:
+            raise LabelerUnavailable(f"gcv: permission denied ({exc.message})") from exc
+        except api_exc.Unauthenticated as exc:
+            raise LabelerUnavailable(f"gcv: credentials rejected ({exc.message})") from exc
+        except api_exc.RetryError as exc:
+            raise LabelerUnavailable(
+                f"gcv: service unavailable, gave up after retrying for {self.retry_deadline:g} s "
+                f"({exc.cause})"
+            ) from exc
+        except api_exc.ServiceUnavailable as exc:
+            raise LabelerUnavailable(f"gcv: service unavailable ({exc.message})") from exc
+        except api_exc.GoogleAPICallError as exc:
+            raise LabelerUnavailable(f"gcv: request failed: {type(exc).__name__}: {exc.message}") from exc
+        except auth_exc.GoogleAuthError as exc:
+            raise LabelerUnavailable(f"gcv: authentication failed: {exc}") from exc
+        except IndexError as exc:  # the service answered with no response for the image
+            raise LabelerUnavailable("gcv: empty answer (no response for the image)") from exc
+        return self._result(response)
+
+    def _result(self, response: Any) -> LabelResult:
+        error = getattr(response, "error", None)
+        if error is not None and (error.code or error.message):
+            raise LabelerUnavailable(f"gcv: the answer reports an error (code {error.code}): {error.message}")
+        best: dict[str, float] = {}
+        for ann in response.label_annotations:
+            label = normalise_label(ann.description)
+            score = float(ann.score)
+            if label and score >= self.min_score and score > best.get(label, -1.0):
+                best[label] = score
+        ordered = sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))
+        notes = () if ordered else (f"gcv returned no label scoring >= {self.min_score:g}",)
+        return LabelResult(
+            tuple(k for k, _ in ordered), self.name, tuple(round(v, 6) for _, v in ordered), notes
+        )

@@ -1,0 +1,219 @@
+"""GcvLabeler against a local fake Vision gRPC service, through the real ImageAnnotatorClient."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from concurrent import futures
+from typing import Any
+
+import grpc
+import numpy as np
+import pytest
+from google.cloud.vision_v1 import types as vt
+
+from gerec.errors import LabelerUnavailable
+from gerec.scene.base import LabelerInput
+from gerec.scene.gcv import GcvLabeler, gcv_credentials_configured
+
+SERVICE = "google.cloud.vision.v1.ImageAnnotator"
+JPEG = b"\xff\xd8\xff\xe0fake-jpeg-bytes"
+
+Behaviour = Callable[[vt.BatchAnnotateImagesRequest, grpc.ServicerContext], vt.BatchAnnotateImagesResponse]
+
+
+class FakeVision:
+    """A BatchAnnotateImages servicer whose behaviour a test sets; records requests."""
+
+    def __init__(self) -> None:
+        self.behaviour: Behaviour = self.labels_answer([("People", 0.97), ("Smile", 0.9), ("fun", 0.4)])
+        self.requests: list[vt.BatchAnnotateImagesRequest] = []
+
+    @staticmethod
+    def labels_answer(labels: list[tuple[str, float]]) -> Behaviour:
+        def answer(request: vt.BatchAnnotateImagesRequest, context: Any) -> vt.BatchAnnotateImagesResponse:
+            anns = [vt.EntityAnnotation(description=d, score=s, topicality=s) for d, s in labels]
+            return vt.BatchAnnotateImagesResponse(
+                responses=[vt.AnnotateImageResponse(label_annotations=anns) for _ in request.requests]
+            )
+
+        return answer
+
+    def __call__(self, request: Any, context: Any) -> vt.BatchAnnotateImagesResponse:
+        self.requests.append(request)
+        return self.behaviour(request, context)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[tuple[str, FakeVision]]:
+    fake = FakeVision()
+    handler = grpc.method_handlers_generic_handler(
+        SERVICE,
+        {
+            "BatchAnnotateImages": grpc.unary_unary_rpc_method_handler(
+                fake,
+                request_deserializer=vt.BatchAnnotateImagesRequest.deserialize,
+                response_serializer=vt.BatchAnnotateImagesResponse.serialize,
+            )
+        },
+    )
+    srv = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+    srv.add_generic_rpc_handlers((handler,))
+    port = srv.add_insecure_port("127.0.0.1:0")
+    srv.start()
+    try:
+        yield f"127.0.0.1:{port}", fake
+    finally:
+        srv.stop(grace=0)
+
+
+@pytest.fixture()
+def fake(server: tuple[str, FakeVision]) -> Iterator[FakeVision]:
+    _, vision = server
+    vision.requests.clear()
+    yield vision
+    vision.behaviour = FakeVision.labels_answer([("People", 0.97), ("Smile", 0.9), ("fun", 0.4)])
+
+
+def make_labeler(server: tuple[str, FakeVision], **kwargs: Any) -> GcvLabeler:
+    """The real client on an insecure channel to the fake service."""
+    addr, _ = server
+    return GcvLabeler(channel=grpc.insecure_channel(addr), **kwargs)
+
+
+def test_success_labels_scores_and_filter(server: tuple[str, FakeVision], fake: FakeVision) -> None:
+    lab = make_labeler(server, min_score=0.5, timeout=5)
+    res = lab.label(LabelerInput("a.jpg", encoded=JPEG))
+    assert res.labeler == "gcv"
+    assert res.labels == ("people", "smile")
+    assert res.scores == pytest.approx((0.97, 0.9))
+    req = fake.requests[-1].requests[0]
+    assert req.image.content == JPEG
+    assert [f.type_ for f in req.features] == [vt.Feature.Type.LABEL_DETECTION]
+    assert req.features[0].max_results == 50
+    # a lower threshold keeps the third label
+    assert make_labeler(server, min_score=0.3).label(LabelerInput("a.jpg", encoded=JPEG)).labels == (
+        "people",
+        "smile",
+        "fun",
+    )
+
+
+def test_pixels_are_sent_as_jpeg(server: tuple[str, FakeVision], fake: FakeVision) -> None:
+    pixels = np.full((32, 48, 3), 127, np.uint8)
+    make_labeler(server).label(LabelerInput("p.jpg", pixels=pixels))
+    assert fake.requests[-1].requests[0].image.content[:2] == b"\xff\xd8"
+
+
+def test_timeout_is_unavailable(server: tuple[str, FakeVision], fake: FakeVision) -> None:
+    def slow(request: Any, context: Any) -> vt.BatchAnnotateImagesResponse:
+        time.sleep(1.0)
+        return vt.BatchAnnotateImagesResponse(responses=[vt.AnnotateImageResponse()])
+
+    fake.behaviour = slow
+    lab = make_labeler(server, timeout=0.2, retry_deadline=0.5)
+    start = time.monotonic()
+    with pytest.raises(LabelerUnavailable, match="timed out"):
+        lab.label(LabelerInput("a.jpg", encoded=JPEG))
+    assert time.monotonic() - start < 0.9
+
+
+def test_permission_denied(server: tuple[str, FakeVision], fake: FakeVision) -> None:
+    def deny(request: Any, context: grpc.ServicerContext) -> vt.BatchAnnotateImagesResponse:
+        context.abort(grpc.StatusCode.PERMISSION_DENIED, "Cloud Vision API has not been used in project 1")
+        raise AssertionError("unreachable")
+
+    fake.behaviour = deny
+    with pytest.raises(LabelerUnavailable, match="permission denied.*not been used"):
+        make_labeler(server).label(LabelerInput("a.jpg", encoded=JPEG))
+    assert len(fake.requests) == 1  # not retried
+
+
+def test_unavailable_is_retried_then_succeeds(server: tuple[str, FakeVision], fake: FakeVision) -> None:
+    ok = FakeVision.labels_answer([("Crowd", 0.8)])
+    calls = {"n": 0}
+
+    def flaky(request: Any, context: grpc.ServicerContext) -> vt.BatchAnnotateImagesResponse:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            context.abort(grpc.StatusCode.UNAVAILABLE, "try again")
+        return ok(request, context)
+
+    fake.behaviour = flaky
+    res = make_labeler(server, retry_deadline=5).label(LabelerInput("a.jpg", encoded=JPEG))
+    assert res.labels == ("crowd",)
+    assert calls["n"] == 2
+
+
+def test_unavailable_gives_up_after_deadline(server: tuple[str, FakeVision], fake: FakeVision) -> None:
+    def down(request: Any, context: grpc.ServicerContext) -> vt.BatchAnnotateImagesResponse:
+        context.abort(grpc.StatusCode.UNAVAILABLE, "backend down")
+        raise AssertionError("unreachable")
+
+    fake.behaviour = down
+    with pytest.raises(LabelerUnavailable, match="unavailable"):
+        make_labeler(server, retry_deadline=0.6).label(LabelerInput("a.jpg", encoded=JPEG))
+    assert 1 < len(fake.requests) < 10
+
+
+def test_error_field_in_answer(server: tuple[str, FakeVision], fake: FakeVision) -> None:
+    def bad_image(request: Any, context: Any) -> vt.BatchAnnotateImagesResponse:
+        err = {"code": 3, "message": "Bad image data."}
+        return vt.BatchAnnotateImagesResponse(responses=[vt.AnnotateImageResponse(error=err)])
+
+    fake.behaviour = bad_image
+    with pytest.raises(LabelerUnavailable, match="Bad image data"):
+        make_labeler(server).label(LabelerInput("a.jpg", encoded=JPEG))
+
+
+def test_empty_answers(server: tuple[str, FakeVision], fake: FakeVision) -> None:
+    fake.behaviour = FakeVision.labels_answer([])
+    res = make_labeler(server).label(LabelerInput("a.jpg", encoded=JPEG))
+    assert res.labels == () and res.scores == () and "no label" in res.notes[0]
+
+    fake.behaviour = lambda request, context: vt.BatchAnnotateImagesResponse()
+    with pytest.raises(LabelerUnavailable, match="empty answer"):
+        make_labeler(server).label(LabelerInput("a.jpg", encoded=JPEG))
+
+
+def test_no_image_is_unavailable() -> None:
+    with pytest.raises(LabelerUnavailable, match="no image"):
+        GcvLabeler(api_key="k").label(LabelerInput("a.jpg"))
+
+
+@pytest.fixture()
+def no_adc(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    """No ADC anywhere: no env key file, an empty gcloud config folder, no api key."""
+    for var in ("GOOGLE_APPLICATION_CREDENTIALS", "GEREC_GCV_API_KEY", "GOOGLE_API_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path / "gcloud"))
+    monkeypatch.setenv("NO_GCE_CHECK", "true")
+
+
+def test_missing_credentials_file(no_adc: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "nope.json"))
+    lab = GcvLabeler()
+    for _ in range(2):  # the failure is kept, not retried per photo
+        with pytest.raises(LabelerUnavailable, match="no Google Cloud credentials.*nope.json"):
+            lab.label(LabelerInput("a.jpg", encoded=JPEG))
+
+
+def test_no_adc_at_all(no_adc: None) -> None:
+    assert not gcv_credentials_configured()
+    with pytest.raises(LabelerUnavailable, match="no Google Cloud.*GOOGLE_APPLICATION_CREDENTIALS"):
+        GcvLabeler().label(LabelerInput("a.jpg", encoded=JPEG))
+    assert gcv_credentials_configured({"api_key": "k"})
+
+
+def test_bad_arguments() -> None:
+    with pytest.raises(ValueError):
+        GcvLabeler(min_score=2.0)
+    with pytest.raises(ValueError):
+        GcvLabeler(timeout=0)
+
+
+def test_api_key_builds_a_client_without_adc(no_adc: None) -> None:
+    lab = GcvLabeler(api_key="test-key")
+    client = lab._get_client()  # no network at construction
+    assert type(client).__name__ == "ImageAnnotatorClient"
+    assert GcvLabeler(client_options={"api_key": "k"})._get_client() is not None
