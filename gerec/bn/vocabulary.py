@@ -1,0 +1,216 @@
+"""Map raw scene labels onto the network's vocabulary (the histogram's labels).
+
+Google Cloud Vision returns many labels the training histogram never saw ("black-and-white",
+"t-shirt", "happy", "team sports"). The mapper tries, in order, rules that use only the label
+strings (never any class information):
+
+``exact``        the label itself after lower-casing and collapsing whitespace;
+``punctuation``  hyphens, slashes, underscores and quotes become spaces ("t-shirt" -> "t shirt");
+``stem``         every word reduced by a light suffix stemmer (plural/singular and derivations:
+                 "sport" -> "sports", "happy" -> "happiness", "laugh" -> "laughter");
+``expand``       a one-word label that is the last word of exactly one known label
+                 ("exercise" -> "physical exercise");
+``head``         a multi-word label's last (head) word by the rules above
+                 ("combat sport" -> "sports", "private school" -> "school");
+``words``        any other word of a multi-word label, right to left, stop words skipped
+                 ("family taking photos together" -> "family");
+``synonyms``     a small fixed table of dictionary synonyms / hypernyms (:data:`SYNONYMS`), tried
+                 last. It was written from the label *names* only (no class information).
+
+A network says which rules it uses in ``metadata["vocabulary"]`` (see :func:`config_of`); a
+network without it (reference mode) uses no mapping: :func:`map_labels` then returns exactly
+:meth:`SceneNetwork.split_labels`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from gerec.bn.network import SceneNetwork
+
+RULES = ("exact", "punctuation", "stem", "expand", "head", "words", "synonyms")
+SYNONYMS: dict[str, str] = {
+    "rebellion": "protest", "riots": "riot", "social work": "community", "baby": "infant",
+    "employment": "job", "rite": "ritual", "yoga": "physical exercise",
+    "pilates": "physical exercise", "aerobics": "physical exercise", "zumba": "physical exercise",
+    "stretching": "physical exercise", "gym": "physical fitness", "company": "business",
+    "turban": "headgear", "medal": "award", "trophy": "award", "forest": "woodland",
+    "wilderness": "nature", "architecture": "building", "birthday": "party",
+    "portrait": "portrait photography", "movie": "film", "orator": "public speaking",
+}
+METADATA_KEY = "vocabulary"
+
+_PUNCT = re.compile(r"[-_/\\\"'.,()&]+")
+_STOPWORDS = frozenset({"a", "an", "and", "at", "for", "in", "of", "on", "the", "to", "with"})
+# Longest first: (suffix, replacement, shortest stem left). Applied at most twice per word.
+_SUFFIXES = (
+    ("iness", "y", 4), ("ation", "", 5), ("ness", "", 5), ("ment", "", 5), ("ings", "", 5),
+    ("ies", "y", 3), ("ing", "", 5), ("ers", "", 5), ("ter", "", 5), ("ion", "", 5),
+    ("ity", "", 5), ("ed", "", 5), ("er", "", 5), ("es", "", 4), ("s", "", 3),
+)
+
+
+class LabelMapping(NamedTuple):
+    """How an image's raw labels enter a network.
+
+    ``used``: the known labels entered as present evidence (de-duplicated, in first-seen order);
+    ``mapped``: (raw, known) pairs for raw labels that were not themselves known;
+    ``ignored``: raw labels (normalised) that map to nothing.
+    """
+
+    used: tuple[str, ...]
+    mapped: tuple[tuple[str, str], ...]
+    ignored: tuple[str, ...]
+
+
+def normalise(label: str) -> str:
+    """Lower case, trimmed, inner whitespace collapsed (as :meth:`SceneNetwork.split_labels`)."""
+    return " ".join(str(label).lower().split())
+
+
+def _depunctuate(label: str) -> str:
+    return " ".join(_PUNCT.sub(" ", label).split())
+
+
+def stem_word(word: str) -> str:
+    """A light suffix stemmer: strips up to two plural or derivational suffixes."""
+    for _ in range(2):
+        for suffix, repl, shortest in _SUFFIXES:
+            if word.endswith(suffix) and len(word) - len(suffix) + len(repl) >= shortest:
+                if suffix == "s" and word.endswith(("ss", "us", "is")):
+                    continue
+                word = word[: len(word) - len(suffix)] + repl
+                break
+        else:
+            break
+    return word
+
+
+def _stem_key(label: str) -> str:
+    return " ".join(stem_word(w) for w in _depunctuate(label).split())
+
+
+@dataclass(frozen=True)
+class VocabularyMapper:
+    """Maps one normalised raw label to a known label (or ``None``) with the enabled rules."""
+
+    vocabulary: tuple[str, ...]
+    rules: tuple[str, ...] = RULES
+
+    def __post_init__(self) -> None:
+        unknown = set(self.rules) - set(RULES)
+        if unknown:
+            raise ValueError(f"unknown vocabulary rules {sorted(unknown)}; expected {RULES}")
+        tables: dict[str, dict[str, str]] = {"punctuation": {}, "stem": {}, "expand": {}}
+        ambiguous: dict[str, set[str]] = {k: set() for k in tables}
+        # Sorted so that ties resolve the same way whatever the vocabulary's order.
+        for known in sorted(self.vocabulary):
+            keys = {"punctuation": _depunctuate(known), "stem": _stem_key(known)}
+            words = keys["stem"].split()
+            if len(words) > 1:
+                keys["expand"] = words[-1]
+            for rule, key in keys.items():
+                if key in tables[rule] and tables[rule][key] != known:
+                    ambiguous[rule].add(key)
+                tables[rule].setdefault(key, known)
+        for rule, keys in ambiguous.items():
+            # A stem shared by several known labels maps to none of them, except for the
+            # exact/punctuation tables where the first (alphabetical) known label wins.
+            if rule != "punctuation":
+                for key in keys:
+                    tables[rule].pop(key, None)
+        object.__setattr__(self, "_known", frozenset(self.vocabulary))
+        object.__setattr__(self, "_tables", tables)
+        object.__setattr__(self, "_cache", {})
+
+    def _whole(self, label: str, allow_expand: bool) -> str | None:
+        tables: dict[str, dict[str, str]] = self._tables  # type: ignore[attr-defined]
+        if "exact" in self.rules and label in self._known:  # type: ignore[attr-defined]
+            return label
+        if "punctuation" in self.rules:
+            hit = tables["punctuation"].get(_depunctuate(label))
+            if hit is not None:
+                return hit
+        key = _stem_key(label)
+        if "stem" in self.rules:
+            hit = tables["stem"].get(key)
+            if hit is not None:
+                return hit
+        if allow_expand and "expand" in self.rules and " " not in key:
+            return tables["expand"].get(key)
+        return None
+
+    def map_one(self, label: str) -> str | None:
+        """The known label a normalised raw label maps to, or ``None``."""
+        cache: dict[str, str | None] = self._cache  # type: ignore[attr-defined]
+        if label in cache:
+            return cache[label]
+        hit = self._whole(label, allow_expand=True)
+        words = [w for w in _depunctuate(label).split() if w not in _STOPWORDS]
+        if hit is None and len(words) > 1 and "head" in self.rules:
+            hit = self._whole(words[-1], allow_expand=False)
+        if hit is None and len(words) > 1 and "words" in self.rules:
+            for word in reversed(words[:-1]):
+                hit = self._whole(word, allow_expand=False)
+                if hit is not None:
+                    break
+        if hit is None and "synonyms" in self.rules:
+            target = SYNONYMS.get(label)
+            hit = target if target in self._known else None  # type: ignore[attr-defined]
+        cache[label] = hit
+        return hit
+
+    def map(self, raw_labels: Iterable[str]) -> LabelMapping:
+        """Split raw labels into used known labels, mapped pairs and ignored labels."""
+        used: list[str] = []
+        mapped: list[tuple[str, str]] = []
+        ignored: list[str] = []
+        seen: set[str] = set()
+        for raw in raw_labels:
+            label = normalise(raw)
+            if not label or label in seen:
+                continue
+            seen.add(label)
+            known = self.map_one(label)
+            if known is None:
+                ignored.append(label)
+                continue
+            if known != label:
+                mapped.append((label, known))
+            if known not in used:
+                used.append(known)
+        return LabelMapping(tuple(used), tuple(mapped), tuple(ignored))
+
+
+def config_of(rules: Sequence[str]) -> dict[str, Any]:
+    """The ``metadata["vocabulary"]`` entry describing a mapping with ``rules``."""
+    return {"rules": list(rules), "description": "gerec.bn.vocabulary rules, applied in order"}
+
+
+def mapper_for(net: SceneNetwork) -> VocabularyMapper | None:
+    """The mapper a network asks for in its metadata, or ``None`` (no mapping)."""
+    config = net.metadata.get(METADATA_KEY)
+    if not isinstance(config, dict) or "rules" not in config:
+        return None
+    cache: dict[tuple[str, ...], VocabularyMapper] = net.__dict__.setdefault("_vocabulary_mappers", {})
+    rules = tuple(str(r) for r in config["rules"])
+    if rules not in cache:
+        cache[rules] = VocabularyMapper(net.labels, rules)
+    return cache[rules]
+
+
+def map_labels(net: SceneNetwork, raw_labels: Iterable[str]) -> LabelMapping:
+    """(used, mapped, ignored) for ``raw_labels`` under ``net``'s vocabulary configuration.
+
+    Without a ``vocabulary`` entry in the network's metadata this is plain
+    :meth:`SceneNetwork.split_labels`: used = known labels, mapped = (), ignored = unknown.
+    Pass ``used`` to :meth:`SceneNetwork.posterior` as the present labels.
+    """
+    mapper = mapper_for(net)
+    if mapper is None:
+        known, unknown = net.split_labels(raw_labels)
+        return LabelMapping(known, (), unknown)
+    return mapper.map(raw_labels)
