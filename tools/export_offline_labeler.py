@@ -71,8 +71,8 @@ def photo_tensor(path: Path, size: int) -> np.ndarray:
     """A photo as float32 (1, 3, size, size) RGB 0..255: the whole photo resized (area average)."""
     from PIL import Image, ImageOps
 
-    with Image.open(path) as im:
-        im = ImageOps.exif_transpose(im).convert("RGB").resize((size, size), Image.Resampling.BOX)
+    with Image.open(path) as src:
+        im = ImageOps.exif_transpose(src).convert("RGB").resize((size, size), Image.Resampling.BOX)
         arr = np.asarray(im, dtype=np.float32)
     return arr.transpose(2, 0, 1)[None].copy()
 
@@ -112,7 +112,8 @@ def check(variant: str, onnx_path: Path, photos: Path, save: Path | None) -> Non
         got = sess.run(None, {"pixels": x})[0]
         diff = float(np.abs(ref - got).max())
         worst = max(worst, diff)
-        print(f"{path.name:28s} top1 torch {int(ref.argmax()):4d} onnx {int(got.argmax()):4d}  max|dlogit| {diff:.2e}")
+        top = f"top1 torch {int(ref.argmax()):4d} onnx {int(got.argmax()):4d}"
+        print(f"{path.name:28s} {top}  max|dlogit| {diff:.2e}")
         names.append(path.name)
         inputs.append(x[0])
         logits.append(ref[0])
