@@ -259,7 +259,7 @@ def fold_scores(
 
 def _index_to_config(grid: Grid, index: Sequence[int]) -> Config:
     axes = grid.axes()
-    return Config(**{name: values[i] for (name, values), i in zip(axes.items(), index)})
+    return Config(**{name: values[i] for (name, values), i in zip(axes.items(), index, strict=True)})
 
 
 def config_index(grid: Grid, config: Config) -> tuple[int, ...]:

@@ -116,12 +116,12 @@ class VocabularyMapper:
                 if key in tables[rule] and tables[rule][key] != known:
                     ambiguous[rule].add(key)
                 tables[rule].setdefault(key, known)
-        for rule, keys in ambiguous.items():
+        for rule, clashes in ambiguous.items():
             # A stem shared by several known labels maps to none of them, except for the
-            # exact/punctuation tables where the first (alphabetical) known label wins.
+            # punctuation table where the first (alphabetical) known label wins.
             if rule != "punctuation":
-                for key in keys:
-                    tables[rule].pop(key, None)
+                for clash in clashes:
+                    tables[rule].pop(clash, None)
         object.__setattr__(self, "_known", frozenset(self.vocabulary))
         object.__setattr__(self, "_tables", tables)
         object.__setattr__(self, "_cache", {})
