@@ -11,6 +11,8 @@ export TF_CPP_MIN_LOG_LEVEL := 3
 $(STAMP): requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@# make the project importable from tools/ and benchmarks/ scripts
+	@echo "$(CURDIR)" > "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/gerec-project.pth"
 	@rm -f $(VENV)/.installed-*
 	@touch $(STAMP)
 

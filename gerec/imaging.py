@@ -51,6 +51,8 @@ def _read_bytes(source: PhotoSource) -> tuple[bytes, str]:
             return path.read_bytes(), path.name
         except OSError as exc:
             raise InvalidImage(f"{path}: cannot read: {exc}") from exc
+    if isinstance(source, np.ndarray):  # pragma: no cover - arrays never reach here
+        raise InvalidImage("an array is not an encoded photo")
     data = source.read()
     return data, str(getattr(source, "name", "<stream>"))
 
@@ -114,16 +116,18 @@ def load_image(source: PhotoSource, name: str | None = None, max_side: int = MAX
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data))
-            original = img.size
-            img.draft("RGB", (max_side, max_side))  # JPEG: decode at reduced size when huge
-            img = ImageOps.exif_transpose(img) or img
+            opened = Image.open(io.BytesIO(data))
+            original = opened.size
+            opened.draft("RGB", (max_side, max_side))  # JPEG: decode at reduced size when huge
+            img: Image.Image = ImageOps.exif_transpose(opened) or opened
             img.load()
             rgb = _to_rgb(img)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageTooLarge(f"{name}: too many pixels to decode safely ({exc})") from exc
     except UnidentifiedImageError as exc:
-        raise InvalidImage(f"{name}: not an image file gerec can read") from exc
+        if _looks_like_image(data):
+            raise InvalidImage(f"{name}: the image data is corrupt (the header is unreadable)") from exc
+        raise InvalidImage(f"{name}: not an image file gerec can read (jpg, png, webp, ...)") from exc
     except (OSError, SyntaxError, ValueError) as exc:
         reason = "truncated or corrupt" if "truncat" in str(exc).lower() else "corrupt"
         raise InvalidImage(f"{name}: the image data is {reason} ({exc})") from exc
@@ -131,6 +135,14 @@ def load_image(source: PhotoSource, name: str | None = None, max_side: int = MAX
     if _is_transposed(original, img.size):
         original = (original[1], original[0])
     return Photo(np.ascontiguousarray(pixels), name, original, pixels.shape[1] / original[0], data)
+
+
+_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"BM", b"II*\x00", b"MM\x00*")
+
+
+def _looks_like_image(data: bytes) -> bool:
+    """True when the bytes start like a known image format (so the file is corrupt, not foreign)."""
+    return data.startswith(_SIGNATURES) or (data[:4] == b"RIFF" and data[8:12] == b"WEBP")
 
 
 def _is_transposed(before: tuple[int, int], after: tuple[int, int]) -> bool:

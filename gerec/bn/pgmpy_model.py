@@ -9,12 +9,16 @@ P(x | c) ** w and the model is still a proper Bayesian network.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 
 import numpy as np
-from pgmpy.factors.discrete import TabularCPD
-from pgmpy.inference import VariableElimination
-from pgmpy.models import DiscreteBayesianNetwork
+
+with warnings.catch_warnings():  # pgmpy 1.1 warns about its own deprecated estimators on import
+    warnings.simplefilter("ignore", FutureWarning)
+    from pgmpy.factors.discrete import TabularCPD
+    from pgmpy.inference import VariableElimination
+    from pgmpy.models import DiscreteBayesianNetwork
 
 from gerec.bn.network import SceneNetwork
 from gerec.classes import CLASSES

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from gerec.errors import GerecError
 
 # Each module defines ``register(subparsers)`` that adds its parser with ``func=run``.
-COMMAND_MODULES = ["fit_bn", "tune"]
+COMMAND_MODULES = ["fit_bn", "classify", "evaluate", "evaluate_faces", "tune"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,3 +35,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # last resort: one line, the traceback only on request
+        if os.environ.get("GEREC_DEBUG"):
+            raise
+        print(f"error: unexpected {type(exc).__name__}: {exc} (set GEREC_DEBUG=1 for details)", file=sys.stderr)
+        return 3

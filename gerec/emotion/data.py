@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,7 +54,7 @@ def load_face_set(path: str | Path) -> FaceSet:
             labels = data["labels"].astype(int)
             classes = tuple(str(c) for c in data["classes"])
             ids = data["ids"] if "ids" in data else np.arange(len(labels)).astype(str)
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
         raise InvalidDataset(f"{path}: not a face set (.npz with images, labels, classes): {exc}") from exc
     if len(images) == 0 or len(images) != len(labels):
         raise InvalidDataset(f"{path}: empty face set or images/labels of different lengths")

@@ -15,7 +15,9 @@ DEFAULT_MIN_FACE_SIZE = 20
 KEYPOINTS = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
 
 
-def clip_box(x: float, y: float, w: float, h: float, width: int, height: int) -> tuple[int, int, int, int]:
+def clip_box(
+    x: float, y: float, w: float, h: float, width: int, height: int
+) -> tuple[int, int, int, int]:
     """Clip an (x, y, w, h) box to an image of ``width`` x ``height``; may return w or h 0."""
     x0 = int(round(min(max(x, 0.0), width)))
     y0 = int(round(min(max(y, 0.0), height)))
@@ -57,7 +59,8 @@ class FaceDetector:
             confidence = float(item.get("confidence", 0.0))
             if confidence < self.min_confidence:
                 continue
-            box = clip_box(*[float(v) for v in item["box"]], width, height)
+            bx, by, bw, bh = (float(v) for v in item["box"])
+            box = clip_box(bx, by, bw, bh, width, height)
             if box[2] < 2 or box[3] < 2:
                 continue
             points = {

@@ -1,0 +1,52 @@
+"""Helpers shared by commands: finding photos, formatting predictions, progress bars."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import TypeVar
+
+from gerec.types import GroupPrediction, Probs
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
+T = TypeVar("T")
+
+
+def find_images(paths: Iterable[str | Path]) -> list[Path]:
+    """Files as given, and image files (by suffix) found recursively in folders, sorted."""
+    out: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            out.extend(sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES))
+        else:
+            out.append(path)
+    return out
+
+
+def fmt_probs(probs: Probs | None) -> str:
+    """``0.71/0.20/0.09`` or ``-`` when absent."""
+    return "-" if probs is None else "/".join(f"{p:.2f}" for p in probs)
+
+
+def prediction_line(pred: GroupPrediction) -> str:
+    """One human-readable line for a prediction."""
+    bottom = f"{pred.bottom_up_class} ({fmt_probs(pred.bottom_up)})" if pred.bottom_up else "absent (no face)"
+    return (
+        f"{pred.image}  faces={len(pred.faces)}  bottom_up={bottom}  "
+        f"top_down={pred.top_down_class} ({fmt_probs(pred.top_down)})  "
+        f"fused={pred.fused_class} ({fmt_probs(pred.fused)})  "
+        f"labels={len(pred.evidence.labels_used)} used/{len(pred.evidence.labels_ignored)} ignored "
+        f"by {pred.evidence.labeler}"
+    )
+
+
+def progress(items: list[T], description: str, min_items: int = 20) -> Iterator[T]:
+    """Iterate with a tqdm progress bar on stderr when the run is long."""
+    if len(items) < min_items:
+        yield from items
+        return
+    from tqdm import tqdm
+
+    yield from tqdm(items, desc=description, file=sys.stderr, unit="img", dynamic_ncols=True)

@@ -1,0 +1,45 @@
+"""``evaluate-faces DATA.npz --out OUT.csv``: the face ensemble on already-cropped faces."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+from pathlib import Path
+
+from gerec.classes import CLASSES
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``evaluate-faces`` command."""
+    p = sub.add_parser("evaluate-faces", help="score the face ensemble on a face set (.npz)")
+    p.add_argument("data", type=Path, help=".npz with images, labels, classes (FER-2013 format)")
+    p.add_argument("--out", type=Path, help="CSV id,predicted,p_positive,p_neutral,p_negative")
+    p.add_argument("--registry", type=Path, default=None, help="ensemble registry (default models/ensemble.json)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print 3-class accuracy (surprise left out) and 7-class where every member has 7 classes."""
+    from gerec.emotion.data import load_face_set
+    from gerec.emotion.ensemble import FaceEnsemble
+    from gerec.emotion.scoring import score_face_set
+
+    faces = load_face_set(args.data)
+    ensemble = FaceEnsemble.load(args.registry)
+    scores = score_face_set(ensemble, faces)
+    probs = scores.group_probs["ensemble"]
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        with args.out.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["id", "predicted"] + [f"p_{c.lower()}" for c in CLASSES])
+            for face_id, p in zip(faces.ids, probs):
+                writer.writerow([face_id, CLASSES[int(p.argmax())]] + [f"{v:.6f}" for v in p])
+    print(f"{len(faces.labels)} faces, {scores.n3} with a group class (surprise left out of 3-class)")
+    for name in [*ensemble.names, "ensemble"]:
+        seven = scores.accuracy7.get(name)
+        seven_text = "" if seven is None else f"   7-class {100 * seven:6.2f} %"
+        print(f"{name:<24} 3-class {100 * scores.accuracy3[name]:6.2f} %{seven_text}")
+    if args.out:
+        print(f"wrote {args.out}")
+    return 0

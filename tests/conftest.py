@@ -1,0 +1,47 @@
+"""Shared fixtures: the shared data folder (tests skip clearly without it) and loaded models."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from gerec.config import data_dir  # noqa: E402
+
+DATA = data_dir()
+GAF = DATA / "gaf3"
+PHOTOS = DATA / "group_photos"
+FER = DATA / "fer2013"
+
+
+def need(path: Path) -> Path:
+    """Skip the test with a clear reason when shared data is absent."""
+    if not path.exists():
+        pytest.skip(f"shared data not found at {path} (set GEREC_DATA to the shared data folder)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def gaf_dir() -> Path:
+    return need(GAF)
+
+
+@pytest.fixture(scope="session")
+def photos_dir() -> Path:
+    return need(PHOTOS)
+
+
+@pytest.fixture(scope="session")
+def fer_dir() -> Path:
+    return need(FER)
+
+
+@pytest.fixture(scope="session")
+def pipeline():
+    """One pipeline with real models (MTCNN and the ensemble), loaded once for the session."""
+    from gerec.pipeline import Pipeline
+
+    return Pipeline()

@@ -1,0 +1,115 @@
+"""Every bad or unusual photo gets a clear, named outcome."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from gerec.errors import ImageTooLarge, InvalidImage
+from gerec.imaging import MAX_SIDE, load_image
+
+
+@pytest.fixture(scope="module")
+def photo_bytes(photos_dir) -> bytes:
+    return (photos_dir / "image_happy_1.jpg").read_bytes()
+
+
+def encode(img: Image.Image, fmt: str, **kw) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, fmt, **kw)
+    return buf.getvalue()
+
+
+def test_real_photo(photo_bytes):
+    photo = load_image(photo_bytes, name="x.jpg")
+    assert photo.pixels.dtype == np.uint8 and photo.pixels.shape[2] == 3
+    assert photo.size == photo.original_size and photo.scale == 1.0
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"", "empty"),
+        (b"this is a text file, not a photo\n" * 5, "not an image"),
+        (b"\xff\xd8\xff\xe0" + bytes(range(256)) * 20, "corrupt"),
+    ],
+)
+def test_unreadable_inputs(data, reason):
+    with pytest.raises(InvalidImage, match=reason):
+        load_image(data, name="bad.jpg")
+
+
+def test_truncated_jpeg(photo_bytes):
+    with pytest.raises(InvalidImage, match="truncated"):
+        load_image(photo_bytes[: len(photo_bytes) // 2], name="half.jpg")
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(InvalidImage, match="no such file"):
+        load_image(tmp_path / "nope.jpg")
+
+
+def test_cmyk_is_converted(photo_bytes):
+    rgb = Image.open(io.BytesIO(photo_bytes)).convert("RGB")
+    photo = load_image(encode(rgb.convert("CMYK"), "JPEG", quality=95))
+    assert photo.pixels.shape == (rgb.height, rgb.width, 3)
+    diff = np.abs(photo.pixels.astype(int) - np.asarray(rgb).astype(int)).mean()
+    assert diff < 20  # same picture, not inverted or garbled
+
+
+def test_alpha_is_composited_on_white():
+    rgba = np.zeros((40, 60, 4), dtype=np.uint8)
+    rgba[..., 0] = 200
+    rgba[:, :30, 3] = 255  # left half opaque red, right half transparent
+    photo = load_image(encode(Image.fromarray(rgba, "RGBA"), "PNG"))
+    assert tuple(photo.pixels[10, 5]) == (200, 0, 0)
+    assert tuple(photo.pixels[10, 50]) == (255, 255, 255)
+
+
+def test_16_bit_png_is_scaled_to_8_bit():
+    ramp = np.tile(np.linspace(0, 65535, 64).astype(np.uint16), (16, 1))
+    photo = load_image(encode(Image.fromarray(ramp), "PNG"))
+    assert photo.pixels.dtype == np.uint8
+    assert photo.pixels[0, 0, 0] == 0 and photo.pixels[0, -1, 0] == 255
+
+
+def test_exif_rotation_is_applied():
+    img = np.zeros((100, 200, 3), dtype=np.uint8)
+    img[:, :20] = 255  # white band on the left of the stored pixels
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 CW to display"
+    photo = load_image(encode(Image.fromarray(img), "JPEG", exif=exif.tobytes(), quality=95))
+    assert photo.pixels.shape[:2] == (200, 100)  # portrait once rotated
+    assert photo.pixels[5, 50].mean() > 200  # the band is now at the top
+    assert photo.pixels[-5, 50].mean() < 50
+    assert photo.original_size == (100, 200)
+
+
+def test_huge_photo_is_downscaled():
+    big = Image.new("RGB", (6000, 3000), (10, 120, 30))
+    photo = load_image(encode(big, "JPEG", quality=80))
+    assert max(photo.pixels.shape[:2]) <= MAX_SIDE
+    assert photo.original_size == (6000, 3000)
+    assert photo.scale == pytest.approx(MAX_SIDE / 6000, rel=0.01)
+
+
+def test_decompression_bomb_guard_stays_on(monkeypatch):
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1_000_000)
+    with pytest.raises(ImageTooLarge):
+        load_image(encode(Image.new("L", (3000, 3000)), "PNG"))
+
+
+def test_cli_reports_bad_files_without_traceback(tmp_path):
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    (tmp_path / "notes.png").write_text("hello")
+    proc = subprocess.run([sys.executable, "-m", "gerec", "classify", str(tmp_path / "empty.jpg"),
+                           str(tmp_path / "notes.png")], capture_output=True, text=True, timeout=300)
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert "empty.jpg  error: InvalidImage" in proc.stdout
+    assert "notes.png  error: InvalidImage" in proc.stdout
+    assert proc.returncode == 1

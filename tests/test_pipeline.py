@@ -1,0 +1,97 @@
+"""The whole pipeline and the command line on real photos."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+
+import numpy as np
+from PIL import Image
+
+from gerec.classes import CLASSES
+
+
+def run_cli(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "gerec", *args], capture_output=True, text=True, timeout=timeout)
+
+
+def test_analyze_real_photo(pipeline, photos_dir):
+    pred = pipeline.analyze(photos_dir / "image_happy_1.jpg", labels=["smile", "fun", "unicorn rides"])
+    assert pred.faces and all(f.scores is not None for f in pred.faces)
+    assert pred.bottom_up is not None and abs(sum(pred.bottom_up) - 1) < 1e-6
+    assert pred.evidence.labels_used == ("smile", "fun")
+    assert pred.evidence.labels_ignored == ("unicorn rides",)
+    assert pred.evidence.labeler == "manual"
+    assert {"decode", "detect", "align", "score", "infer"} <= set(pred.timings)
+    assert pred.contributions and pred.contributions[0].present
+    json.dumps(pred.to_dict())  # JSON-ready
+
+
+def test_photo_without_faces(pipeline, photos_dir, tmp_path):
+    # the sky-and-grass corner of a real photo, scaled up: no face in it
+    path = tmp_path / "landscape.png"
+    arr = np.zeros((300, 400, 3), dtype=np.uint8)
+    arr[:150] = (120, 170, 230)
+    arr[150:] = (60, 140, 50)
+    Image.fromarray(arr).save(path)
+    pred = pipeline.analyze(path, labels=["grass", "sky"])
+    assert pred.faces == ()
+    assert pred.bottom_up is None and pred.bottom_up_class is None
+    assert pred.fused == pred.top_down
+
+
+def test_classify_cli_contract(photos_dir, tmp_path):
+    labels = photos_dir / "labels.json"
+    (tmp_path / "broken.jpg").write_bytes((photos_dir / "pos_1000.jpg").read_bytes()[:500])
+    proc = run_cli("classify", str(photos_dir / "image_happy_1.jpg"), str(tmp_path / "broken.jpg"),
+                   "--labels", str(labels), "--label", "Positive", "--mode", "reference")
+    assert "Traceback" not in proc.stderr, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("image_happy_1.jpg  faces=")
+    assert "bottom_up=Positive" in lines[0] and "by cached" in lines[0]
+    assert lines[1].startswith("broken.jpg  error: InvalidImage")
+    assert "accuracy against --label Positive on 1 photos" in proc.stdout
+    assert "fused" in proc.stdout.split("accuracy against")[1]
+
+    proc = run_cli("classify", str(photos_dir / "image_happy_1.jpg"), "--json", "--labels", str(labels))
+    obj = json.loads(proc.stdout.splitlines()[0])
+    assert obj["image"] == "image_happy_1.jpg" and obj["classes"] == list(CLASSES)
+    assert obj["fused_class"] in CLASSES and len(obj["faces"]) >= 2
+    assert obj["evidence"]["labeler"] == "cached"
+
+
+def test_evaluate_on_photos(photos_dir, tmp_path):
+    images = tmp_path / "photos"
+    (images / "Negative").mkdir(parents=True)
+    for name in ("pos_1000.jpg", "pos_1012.jpg"):
+        (images / name).symlink_to(photos_dir / name)
+    (images / "Negative" / "image_sad_1.jpg").symlink_to(photos_dir / "image_sad_1.jpg")
+    (images / "neg_corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0garbage")
+    out = tmp_path / "out.csv"
+    proc = run_cli("evaluate", "--images", str(images), "--labels", str(photos_dir / "labels.json"),
+                   "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    rows = {r["image"]: r for r in csv.DictReader(out.open())}
+    assert set(rows) == {"pos_1000.jpg", "pos_1012.jpg", "image_sad_1.jpg", "neg_corrupt.jpg"}
+    assert rows["image_sad_1.jpg"]["actual"] == "Negative"
+    assert rows["pos_1000.jpg"]["actual"] == "Positive" and rows["pos_1000.jpg"]["fused"] in CLASSES
+    assert rows["neg_corrupt.jpg"]["error"].startswith("InvalidImage") and rows["neg_corrupt.jpg"]["fused"] == ""
+    assert "4 images, 1 failed" in proc.stdout
+
+
+def test_evaluate_faces_cli(fer_dir, tmp_path):
+    with np.load(fer_dir / "test.npz") as data:
+        subset = {k: data[k][:300] if k != "classes" else data[k] for k in data.files}
+    np.savez(tmp_path / "faces.npz", **subset)
+    out = tmp_path / "faces.csv"
+    proc = run_cli("evaluate-faces", str(tmp_path / "faces.npz"), "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    rows = list(csv.DictReader(out.open()))
+    assert list(rows[0]) == ["id", "predicted", "p_positive", "p_neutral", "p_negative"]
+    assert len(rows) == 300 and {r["predicted"] for r in rows} <= set(CLASSES)
+    assert "ensemble" in proc.stdout and "3-class" in proc.stdout and "7-class" in proc.stdout
+    (tmp_path / "empty.npz").write_bytes(b"")
+    proc = run_cli("evaluate-faces", str(tmp_path / "empty.npz"))
+    assert proc.returncode == 2 and "InvalidDataset" in proc.stderr and "Traceback" not in proc.stderr
