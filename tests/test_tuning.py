@@ -7,7 +7,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from gerec.bn import load_scene_network, tuning
+from gerec.bn import devfit, load_scene_network, tuning
+from gerec.bn.fit import smoothed_p_present
 from gerec.bn.histogram import LabelHistogram
 from gerec.bn.network import SceneNetwork, network_from_json
 from gerec.bn.pgmpy_model import build_pgmpy_network, pgmpy_posterior
@@ -35,18 +36,22 @@ def _histogram(n: int = 40, seed: int = 1) -> LabelHistogram:
 def _dev(hist: LabelHistogram, n: int = 150, seed: int = 2) -> tuning.DevData:
     rng = np.random.default_rng(seed)
     y = rng.integers(0, 3, n)
-    p = tuning.p_present_for(hist, 1.0)
+    p = smoothed_p_present(hist, 1.0)
     labels = []
     for c in y:
         present = [hist.labels[i] for i in np.flatnonzero(rng.uniform(size=len(hist.labels)) < p[:, c])]
-        labels.append(tuple(present) + (("black-and-white",) if c == 1 else ("team sport",)))
+        extra = ("black-and-white",) if c == 1 else ("team sport",)
+        extra += ("rebellion",) if c == 2 and rng.uniform() < 0.6 else ()
+        labels.append(tuple(present) + extra)
     cnn = np.where(rng.uniform(size=n) < 0.7, y, rng.integers(-1, 3, n))
     images = tuple(f"{('pos', 'neu', 'neg')[c]}_{i}.jpg" for i, c in enumerate(y))
     return tuning.DevData(images, tuple(labels), y, cnn)
 
 
-SMALL_GRID = tuning.Grid(rules=("none", "stem"), alpha=(None, 1.0), absent=("all", "top10"),
-                         label_weight=(0.3, 1.0), cnn_weight=(0.75, 1.0))
+SMALL_GRID = tuning.Grid(rules=("none", "stem"), new_min=(None, 3), dev_weight=(0.0, 2.0), alpha=(None, 1.0),
+                         absent=("all", "top10"), label_weight=(0.3, 1.0), cnn_weight=(0.75, 1.0))
+DEV_FITTED = tuning.Config(rules="stem", new_min=3, dev_weight=2.0, alpha=1.0, absent="top10", prior="dev",
+                           cnn_table="dev", label_weight=0.3, cnn_weight=0.75)
 
 
 def test_folds_are_stratified_and_seeded() -> None:
@@ -76,8 +81,9 @@ def test_vectorised_scores_match_the_network() -> None:
     """The grid's closed form equals SceneNetwork.posterior's argmax for a dev-fitted config."""
     hist = _histogram()
     data = _dev(hist)
-    config = tuning.Config("stem", 1.0, "top10", "dev", "dev", 0.3, 0.75)
+    config = DEV_FITTED
     net = tuning.build_network(hist, config, data)
+    assert "rebellion" in net.labels[len(hist.labels):]  # a new label node, fitted on dev images
     td, fz = tuning.predict(hist, data, config, np.ones(len(data.y), dtype=bool))
     for i, raw in enumerate(data.labels):
         used = map_labels(net, raw).used
@@ -103,8 +109,9 @@ def _random_evidence(net: SceneNetwork, rng: np.random.Generator) -> Evidence:
 def test_tuned_subset_network_matches_pgmpy(soft_cnn: bool) -> None:
     hist = _histogram()
     data = _dev(hist)
-    config = tuning.Config("stem", 5.0, "top10", "dev", "dev", 0.2, 0.75)
+    config = dataclasses.replace(DEV_FITTED, alpha=5.0, label_weight=0.2)
     net = dataclasses.replace(tuning.build_network(hist, config, data), soft_cnn=soft_cnn)
+    assert len(net.labels) > len(hist.labels)
     assert 0 < net.absent_mask.sum() < len(net.labels)
     model = build_pgmpy_network(net)
     rng = np.random.default_rng(7)
@@ -176,3 +183,47 @@ def test_reference_config_reproduces_reference_figures() -> None:
     td, fz = tuning.predict(hist, data, tuning.REFERENCE_CONFIG, np.ones(len(data.y), dtype=bool))
     assert (td == data.y).mean() == pytest.approx(0.6091, abs=5e-4)
     assert (fz == data.y).mean() == pytest.approx(0.6529, abs=5e-4)
+
+
+def test_dev_counts_come_from_fitting_images_only() -> None:
+    hist = _histogram()
+    data = _dev(hist)
+    fit = np.arange(len(data.y)) % 2 == 0
+    raw_fit = [data.labels[i] for i in np.flatnonzero(fit)]
+    held_out_only = ("only in held-out images",)
+    data = dataclasses.replace(data, labels=tuple(raw + held_out_only if not f else raw
+                                                  for raw, f in zip(data.labels, fit)))
+    net = tuning.build_network(hist, DEV_FITTED, data, fit=fit)
+    assert held_out_only[0] not in net.labels
+    new = net.labels[len(hist.labels):]
+    assert "rebellion" in new
+    # count = histogram + w * dev count; a new label's count and total come from dev alone
+    x = devfit.presence(net.labels, tuning.RULE_SETS["stem"], raw_fit)
+    table = devfit.label_table(hist, net.labels, x, data.y[fit], 2.0)
+    n_fit = np.bincount(data.y[fit], minlength=3)
+    i = net.labels.index("happiness")
+    dev = x[:, i] @ np.eye(3)[data.y[fit]]
+    assert np.allclose(table.counts[i], hist.counts[i] + 2.0 * dev)
+    assert np.allclose(table.totals[i], hist.totals + 2.0 * n_fit)
+    j = net.labels.index("rebellion")
+    assert np.allclose(table.totals[j], 2.0 * n_fit)
+    assert np.allclose(net.p_present[j], (table.counts[j] + 1.0) / (table.totals[j] + 2.0))
+
+
+def test_nested_cv_reports_folds_it_never_fitted_or_selected_on() -> None:
+    hist = _histogram()
+    data = _dev(hist)
+    result = tuning.nested_cv(hist, data, 3, 0, SMALL_GRID)["tuned"]
+    folds = result.folds
+    # the held-out score is that of the chosen network fitted without the fold
+    held = folds == 0
+    net = tuning.build_network(hist, result.chosen[0], data, fit=~held)
+    correct = 0
+    for i in np.flatnonzero(held):
+        used = map_labels(net, data.labels[i]).used
+        correct += int(np.argmax(net.posterior(used)) == data.y[i])
+    assert result.topdown[0] == pytest.approx(correct / held.sum())
+    # changing fold 0's labels cannot change what fold 0's selection chose
+    scrambled = tuple(("rebellion", "happiness") if f == 0 else raw for raw, f in zip(data.labels, folds))
+    again = tuning.nested_cv(hist, dataclasses.replace(data, labels=scrambled), 3, 0, SMALL_GRID)["tuned"]
+    assert again.chosen[0] == result.chosen[0]

@@ -1,35 +1,48 @@
-"""Tune the scene network's few hyperparameters by nested, stratified k-fold cross-validation.
+"""Tune and fit the scene network by nested, stratified k-fold cross-validation on dev labels.
 
-The histogram alone supplies P(label | class). On the dev labels (and the reference CNN's hard
-predictions) only hyperparameters are fitted: vocabulary-mapping rules, additive smoothing,
-which absent labels count, the class prior, the CNN table, and the label/CNN tempering
-weights. For every outer fold, a grid search picks the configuration with the best accuracy on
-the *other* folds (the prior and CNN table, when fitted, are fitted on those folds too) and its
-accuracy on the held-out fold is what gets reported. Everything is a closed-form, vectorised
-copy of :meth:`SceneNetwork.posterior`; :func:`build_network` makes the real network.
+The label tables come from the training histogram plus, weighted by ``dev_weight``, the dev
+images of the folds being fitted; dev labels the vocabulary rules cannot map become new label
+nodes when seen ``new_min`` times (see :mod:`gerec.bn.devfit`). The other hyperparameters are
+the vocabulary rules, additive smoothing, which absent labels count, the class prior, the CNN
+table and the label/CNN tempering weights.
+
+Nested CV, with folds 0..k-1: every grid point is scored on fold g with everything (label
+tables, prior, CNN table) fitted on the folds other than g and the outer fold f. For outer fold
+f the grid point with the best summed score over the inner folds g != f is chosen, refitted on
+all folds but f, and its accuracy on f is reported; f is never fitted on nor selected on. The
+final network is the grid point with the best plain k-fold score, fitted on all dev images.
+Scores are a closed-form, vectorised copy of :meth:`SceneNetwork.posterior`;
+:func:`build_network` makes the real network.
 """
 
 from __future__ import annotations
 
-import csv
-import json
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from itertools import combinations
 from typing import Any
 
 import numpy as np
+from scipy import sparse
 
-from gerec.bn.fit import REFERENCE_CNN_CONFUSION, reference_p_present, row_normalise, smoothed_p_present
+from gerec.bn import devfit
+from gerec.bn.devdata import (
+    CNN_TABLES,
+    NO_CNN,
+    DevData,
+    cnn_loglik,
+    cnn_table_for,
+    label_loglik,
+    load_dev_data,
+    prior_for,
+    recall,
+    stratified_folds,
+)
 from gerec.bn.histogram import LabelHistogram
 from gerec.bn.network import SceneNetwork
-from gerec.bn.vocabulary import RULES, VocabularyMapper, config_of
-from gerec.classes import CLASSES, N_CLASSES, class_index, true_class_of
-from gerec.errors import InvalidDataset
+from gerec.bn.vocabulary import RULES, config_of
 
-NO_CNN = -1
-PRIORS = ("uniform", "histogram", "dev")
-CNN_TABLES = ("reference", "dev")
 RULE_SETS: dict[str, tuple[str, ...]] = {
     "none": ("exact",),
     "punctuation": RULES[:2],
@@ -42,24 +55,17 @@ RULE_SETS: dict[str, tuple[str, ...]] = {
 }
 
 
-@dataclass(frozen=True, eq=False)
-class DevData:
-    """Dev images: raw labels, true class index, CNN prediction index (``NO_CNN`` if none)."""
-
-    images: tuple[str, ...]
-    labels: tuple[tuple[str, ...], ...]
-    y: np.ndarray
-    cnn: np.ndarray
-
-
 @dataclass(frozen=True)
 class Grid:
-    """The hyperparameter values searched. ``alpha`` None is the reference 1e-4 floor."""
+    """The hyperparameter values searched. ``alpha`` None is the reference 1e-4 floor;
+    ``new_min`` None adds no new labels; ``dev_weight`` 0 fits on the histogram alone."""
 
-    rules: tuple[str, ...] = tuple(RULE_SETS)
-    alpha: tuple[float | None, ...] = (None, 0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0)
-    absent: tuple[str, ...] = ("all", "none", "top25", "top50", "top100", "top200", "top400")
-    prior: tuple[str, ...] = PRIORS
+    rules: tuple[str, ...] = ("none", "stem", "expand", "head")
+    new_min: tuple[int | None, ...] = (None, 2, 5, 10)
+    dev_weight: tuple[float, ...] = (0.0, 1.0, 2.0, 4.0, 8.0)
+    alpha: tuple[float | None, ...] = (None, 0.5, 1.0, 2.0)
+    absent: tuple[str, ...] = ("all", "none", "top100", "top400")
+    prior: tuple[str, ...] = ("uniform", "dev")
     cnn_table: tuple[str, ...] = CNN_TABLES
     label_weight: tuple[float, ...] = (0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.7, 1.0)
     cnn_weight: tuple[float, ...] = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0)
@@ -74,6 +80,8 @@ class Config:
     """One point of the grid (see :class:`Grid`)."""
 
     rules: str = "none"
+    new_min: int | None = None
+    dev_weight: float = 0.0
     alpha: float | None = None
     absent: str = "all"
     prior: str = "uniform"
@@ -98,165 +106,86 @@ class CVResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-# ---------------------------------------------------------------------------------- data
-def load_dev_data(labels_json: str | Path, cnn_csv: str | Path | None = None) -> DevData:
-    """Read dev labels (``{image: [label, ...]}``) and, optionally, the CNN predictions CSV."""
-    try:
-        raw = json.loads(Path(labels_json).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise InvalidDataset(f"cannot read labels {labels_json}: {exc}") from exc
-    images = tuple(sorted(raw))
-    y = []
-    for image in images:
-        cls = true_class_of(image)
-        if cls is None:
-            raise InvalidDataset(f"{labels_json}: no true class for {image!r} (expected pos_/neu_/neg_)")
-        y.append(class_index(cls))
-    cnn = np.full(len(images), NO_CNN, dtype=int)
-    if cnn_csv is not None:
-        try:
-            with Path(cnn_csv).open(newline="", encoding="utf-8") as handle:
-                pred = {r["image"]: (r.get("cnn") or "").strip() for r in csv.DictReader(handle)}
-        except (OSError, KeyError, csv.Error) as exc:
-            raise InvalidDataset(f"cannot read CNN predictions {cnn_csv}: {exc}") from exc
-        cnn = np.array([class_index(pred[i]) if pred.get(i) else NO_CNN for i in images], dtype=int)
-    labels = tuple(tuple(str(x) for x in raw[i]) for i in images)
-    return DevData(images, labels, np.asarray(y, dtype=int), cnn)
+# ---------------------------------------------------------------------------------- fitting
+def vocabulary_for(hist: LabelHistogram, raw_fit: devfit.RawLabels, rules: str, new_min: int | None,
+                   dev_weight: float, unmapped: Counter[str] | None = None) -> tuple[str, ...]:
+    """Histogram labels plus the new labels grown from the fitting images (none at weight 0).
+
+    ``unmapped`` may pass :func:`devfit.unmapped_counts` of ``raw_fit`` already computed."""
+    if new_min is None or dev_weight <= 0:
+        return hist.labels
+    if unmapped is None:
+        unmapped = devfit.unmapped_counts(hist, raw_fit, RULE_SETS[rules])
+    return hist.labels + devfit.new_labels(unmapped, new_min)
 
 
-def stratified_folds(y: np.ndarray, k: int, seed: int) -> np.ndarray:
-    """Fold index (0..k-1) per item; each class is shuffled (fixed seed) and dealt round-robin."""
-    rng = np.random.default_rng(seed)
-    folds = np.empty(len(y), dtype=int)
-    for c in range(N_CLASSES):
-        members = np.flatnonzero(y == c)
-        folds[rng.permutation(members)] = np.arange(members.size) % k
-    return folds
+def _tables(hist: LabelHistogram, data: DevData, fit: np.ndarray, rows: np.ndarray, grid: Grid,
+            ) -> Iterator[tuple[tuple[int, int, int, int, int], np.ndarray]]:
+    """Per (rules, new_min, dev_weight, alpha, absent) grid index: untempered label log-likelihood
+    of the images ``rows`` with everything fitted on the images ``fit`` (boolean masks)."""
+    raw_fit = [data.labels[i] for i in np.flatnonzero(fit)]
+    raw_rows = [data.labels[i] for i in np.flatnonzero(rows)]
+    y_fit = data.y[fit]
+    for ir, rules in enumerate(grid.rules):
+        unmapped = devfit.unmapped_counts(hist, raw_fit, RULE_SETS[rules])
+        presence: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}  # vocabulary -> (fit, rows)
+        for im, new_min in enumerate(grid.new_min):
+            for iw, weight in enumerate(grid.dev_weight):
+                vocab = vocabulary_for(hist, raw_fit, rules, new_min, weight, unmapped)
+                if vocab not in presence:
+                    x = devfit.presence(vocab, RULE_SETS[rules], raw_fit + raw_rows)
+                    presence[vocab] = (sparse.csr_matrix(x[: len(raw_fit)]), sparse.csr_matrix(x[len(raw_fit):]))
+                x_fit, x_rows = presence[vocab]
+                table = devfit.label_table(hist, vocab, x_fit, y_fit, weight)
+                masks = [devfit.absent_mask(table, absent) for absent in grid.absent]
+                for ia, alpha in enumerate(grid.alpha):
+                    p = devfit.p_present(table, alpha)
+                    for ib, mask in enumerate(masks):
+                        yield (ir, im, iw, ia, ib), label_loglik(x_rows, p, mask)
 
 
-def presence_matrix(data: DevData, vocabulary: Sequence[str], rules: Sequence[str]) -> np.ndarray:
-    """(images x labels) 0/1 matrix of the known labels each image's raw labels map to.
+def fold_scores(hist: LabelHistogram, data: DevData, grid: Grid, fit: np.ndarray, groups: np.ndarray,
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Correct predictions per evaluation group for every grid point, fitted on ``fit``.
 
-    Cached on ``data`` per (vocabulary, rules).
+    ``groups[i]`` is image i's group (-1: not evaluated). Returns (top-down, fused) arrays of
+    shape (*grid axes, n_groups).
     """
-    cache: dict[tuple[Any, ...], np.ndarray] = data.__dict__.setdefault("_presence", {})
-    key = (tuple(vocabulary), tuple(rules))
-    if key in cache:
-        return cache[key]
-    mapper = VocabularyMapper(tuple(vocabulary), tuple(rules))
-    index = {label: i for i, label in enumerate(vocabulary)}
-    x = np.zeros((len(data.images), len(vocabulary)))
-    for row, raw in enumerate(data.labels):
-        for label in mapper.map(raw).used:
-            x[row, index[label]] = 1.0
-    cache[key] = x
-    return x
-
-
-# ---------------------------------------------------------------------------------- parts
-def p_present_for(hist: LabelHistogram, alpha: float | None) -> np.ndarray:
-    """The reference rule (``alpha`` None) or additive smoothing."""
-    return reference_p_present(hist) if alpha is None else smoothed_p_present(hist, alpha)
-
-
-def mutual_information(hist: LabelHistogram, alpha: float = 1.0) -> np.ndarray:
-    """I(label present; class) per label in nats, from the histogram (class prior = totals)."""
-    p = smoothed_p_present(hist, alpha)
-    prior = hist.totals / hist.totals.sum()
-    mi = np.zeros(len(hist.labels))
-    for q in (p, 1.0 - p):
-        marginal = q @ prior
-        mi += (prior[None, :] * q * np.log(q / marginal[:, None])).sum(1)
-    return mi
-
-
-def absent_mask_for(hist: LabelHistogram, absent: str) -> np.ndarray:
-    """``all``, ``none`` or ``topK``: the K labels of highest mutual information with the class."""
-    n = len(hist.labels)
-    if absent == "all":
-        return np.ones(n, dtype=bool)
-    if absent == "none":
-        return np.zeros(n, dtype=bool)
-    if absent.startswith("top") and absent[3:].isdigit():
-        mask = np.zeros(n, dtype=bool)
-        mask[np.argsort(-mutual_information(hist), kind="stable")[: int(absent[3:])]] = True
-        return mask
-    raise ValueError(f"unknown absent mode {absent!r}")
-
-
-def prior_for(hist: LabelHistogram, kind: str, y: np.ndarray) -> np.ndarray:
-    """Class prior: uniform, the histogram's class totals, or class frequencies of ``y`` (+1)."""
-    if kind == "uniform":
-        return np.full(N_CLASSES, 1.0 / N_CLASSES)
-    counts = hist.totals if kind == "histogram" else np.bincount(y, minlength=N_CLASSES) + 1.0
-    if kind not in PRIORS:
-        raise ValueError(f"unknown prior {kind!r}")
-    return np.asarray(counts, dtype=float) / float(np.sum(counts))
-
-
-def cnn_table_for(kind: str, y: np.ndarray, cnn: np.ndarray) -> np.ndarray:
-    """The reference confusion, or the confusion of ``cnn`` on ``y`` (+1 per cell), row-normalised."""
-    if kind == "reference":
-        return row_normalise(REFERENCE_CNN_CONFUSION)
-    if kind != "dev":
-        raise ValueError(f"unknown CNN table {kind!r}")
-    confusion = np.ones((N_CLASSES, N_CLASSES))
-    has = cnn != NO_CNN
-    np.add.at(confusion, (y[has], cnn[has]), 1.0)
-    return row_normalise(confusion)
-
-
-def label_loglik(x: np.ndarray, p: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Untempered label log-likelihood per image and class (as in :class:`SceneNetwork`)."""
-    log_p, log_q = np.log(p), np.log1p(-p)
-    counted = log_q * mask[:, None]
-    return counted.sum(0)[None, :] + x @ (log_p - counted)
-
-
-def cnn_loglik(cnn: np.ndarray, table: np.ndarray) -> np.ndarray:
-    """Untempered CNN log-likelihood per image and class (zeros without a face)."""
-    out = np.zeros((len(cnn), N_CLASSES))
-    has = cnn != NO_CNN
-    out[has] = np.log(table[:, cnn[has]].T)
-    return out
-
-
-# ---------------------------------------------------------------------------------- search
-def fold_scores(
-    hist: LabelHistogram, data: DevData, folds: np.ndarray, grid: Grid, fit_mask: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Correct predictions per fold for every grid point, fitting prior/table on ``fit_mask``.
-
-    Returns (top-down, fused) arrays of shape (*grid axes, n_folds).
-    """
-    k = int(folds.max()) + 1
-    onehot = np.eye(k)[folds]  # (n, k)
+    rows = groups >= 0
+    k = int(groups.max()) + 1
+    onehot = np.eye(k)[groups[rows]]
+    y = data.y[rows]
     lw = np.asarray(grid.label_weight)[:, None, None]
     cw = np.asarray(grid.cnn_weight)[:, None, None, None]
     shape = [len(v) for v in grid.axes().values()]
     top = np.zeros(shape + [k])
     fused = np.zeros(shape + [k])
-    priors = [np.log(prior_for(hist, p, data.y[fit_mask])) for p in grid.prior]
-    cnn_parts = [cnn_loglik(data.cnn, cnn_table_for(t, data.y[fit_mask], data.cnn[fit_mask]))
-                 for t in grid.cnn_table]
-    masks = [absent_mask_for(hist, a) for a in grid.absent]
-    for ir, rules in enumerate(grid.rules):
-        x = presence_matrix(data, hist.labels, RULE_SETS[rules])
-        for ia, alpha in enumerate(grid.alpha):
-            p = p_present_for(hist, alpha)
-            for im, mask in enumerate(masks):
-                labels = lw * label_loglik(x, p, mask)[None]  # (n_lw, n, 3)
-                for ip, log_prior in enumerate(priors):
-                    td = labels + log_prior
-                    correct = (td.argmax(-1) == data.y).astype(float)
-                    top[ir, ia, im, ip] = (correct @ onehot)[None, :, None, :]
-                    for it, part in enumerate(cnn_parts):
-                        fz = td[None] + cw * part[None, None]
-                        correct = (fz.argmax(-1) == data.y).astype(float)
-                        fused[ir, ia, im, ip, it] = np.moveaxis(correct @ onehot, 0, 1)
+    priors = [np.log(prior_for(hist, p, data.y[fit])) for p in grid.prior]
+    cnn_parts = [cnn_loglik(data.cnn[rows], cnn_table_for(t, data.y[fit], data.cnn[fit])) for t in grid.cnn_table]
+    for index, ll in _tables(hist, data, fit, rows, grid):
+        labels = lw * ll[None]  # (n_lw, n, 3)
+        for ip, log_prior in enumerate(priors):
+            td = labels + log_prior
+            correct = (td.argmax(-1) == y).astype(float)
+            top[index + (ip,)] = (correct @ onehot)[None, :, None, :]
+            for it, part in enumerate(cnn_parts):
+                fz = td[None] + cw * part[None, None]
+                correct = (fz.argmax(-1) == y).astype(float)
+                fused[index + (ip, it)] = np.moveaxis(correct @ onehot, 0, 1)
     return top, fused
 
 
+def predict(hist: LabelHistogram, data: DevData, config: Config, fit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(top-down, fused) predicted class indices for all images, everything fitted on ``fit``."""
+    net = build_network(hist, config, data, fit=fit)
+    x = devfit.presence(net.labels, RULE_SETS[config.rules], data.labels)
+    ll = label_loglik(x, net.p_present, net.absent_mask)
+    td = np.log(net.prior) + config.label_weight * ll
+    fz = td + config.cnn_weight * cnn_loglik(data.cnn, net.cnn_table)
+    return td.argmax(1), fz.argmax(1)
+
+
+# ---------------------------------------------------------------------------------- search
 def _index_to_config(grid: Grid, index: Sequence[int]) -> Config:
     axes = grid.axes()
     return Config(**{name: values[i] for (name, values), i in zip(axes.items(), index, strict=True)})
@@ -285,78 +214,99 @@ def select(top: np.ndarray, fused: np.ndarray, n: int, restrict: dict[str, Any] 
     return tuple(int(i) for i in np.unravel_index(int(np.argmax(score)), score.shape))
 
 
-def predict(hist: LabelHistogram, data: DevData, config: Config, fit_mask: np.ndarray,
-            ) -> tuple[np.ndarray, np.ndarray]:
-    """(top-down, fused) predicted class indices for all images under ``config``."""
-    x = presence_matrix(data, hist.labels, RULE_SETS[config.rules])
-    ll = label_loglik(x, p_present_for(hist, config.alpha), absent_mask_for(hist, config.absent))
-    td = np.log(prior_for(hist, config.prior, data.y[fit_mask])) + config.label_weight * ll
-    table = cnn_table_for(config.cnn_table, data.y[fit_mask], data.cnn[fit_mask])
-    fz = td + config.cnn_weight * cnn_loglik(data.cnn, table)
-    return td.argmax(1), fz.argmax(1)
+@dataclass
+class FoldScores:
+    """Grid scores: ``outer[f]`` fitted on all folds but f, scored on f; ``inner[f][g]``
+    fitted on all folds but f and g, scored on g. Each a (top-down, fused) pair."""
+
+    folds: np.ndarray
+    outer: list[tuple[np.ndarray, np.ndarray]]
+    inner: dict[int, dict[int, tuple[np.ndarray, np.ndarray]]]
+
+
+def all_fold_scores(hist: LabelHistogram, data: DevData, k: int, seed: int, grid: Grid) -> FoldScores:
+    """Every grid score nested CV needs: k outer fits and k (k - 1) / 2 inner fits."""
+    folds = stratified_folds(data.y, k, seed)
+    outer = []
+    for f in range(k):
+        top, fused = fold_scores(hist, data, grid, folds != f, np.where(folds == f, 0, -1))
+        outer.append((top[..., 0], fused[..., 0]))
+    inner: dict[int, dict[int, tuple[np.ndarray, np.ndarray]]] = {f: {} for f in range(k)}
+    for f, g in combinations(range(k), 2):
+        groups = np.select([folds == f, folds == g], [0, 1], -1)
+        top, fused = fold_scores(hist, data, grid, (folds != f) & (folds != g), groups)
+        inner[f][g] = (top[..., 1], fused[..., 1])
+        inner[g][f] = (top[..., 0], fused[..., 0])
+    return FoldScores(folds, outer, inner)
 
 
 def nested_cv(hist: LabelHistogram, data: DevData, k: int = 5, seed: int = 0, grid: Grid | None = None,
-              restricts: dict[str, dict[str, Any]] | None = None) -> dict[str, CVResult]:
-    """Nested CV: per outer fold, select on the other folds, score on the held-out fold.
+              restricts: dict[str, dict[str, Any]] | None = None,
+              scores: FoldScores | None = None, predictions: Sequence[str] | None = None) -> dict[str, CVResult]:
+    """Nested CV: per outer fold, select on inner folds, score on the held-out fold.
 
     Returns a result for the full search (key ``"tuned"``) and for each named restriction in
     ``restricts`` (the same search with some axes fixed; ``{"reference": reference values}``
-    gives the untuned reference, scored on the same folds).
+    gives the untuned reference, scored on the same folds). Held-out predictions are filled in
+    for the names in ``predictions`` only (default: all).
     """
     grid = grid or Grid()
-    folds = stratified_folds(data.y, k, seed)
+    scores = scores or all_fold_scores(hist, data, k, seed, grid)
+    folds = scores.folds
     settings = {"tuned": {}, **(restricts or {})}
     results = {name: CVResult(folds, [], [], [], np.zeros_like(data.y), np.zeros_like(data.y))
                for name in settings}
     for fold in range(k):
         train = folds != fold
-        top, fused = fold_scores(hist, data, folds, grid, train)
-        top_train = top.sum(-1) - top[..., fold]
-        fused_train = fused.sum(-1) - fused[..., fold]
+        top_in = sum(t for t, _ in scores.inner[fold].values())
+        fused_in = sum(z for _, z in scores.inner[fold].values())
+        top_out, fused_out = scores.outer[fold]
         n_test = int((~train).sum())
         for name, restrict in settings.items():
-            index = select(top_train, fused_train, int(train.sum()), restrict, grid)
+            index = select(top_in, fused_in, int(train.sum()), restrict, grid)  # type: ignore[arg-type]
             res = results[name]
             res.chosen.append(_index_to_config(grid, index))
-            res.topdown.append(float(top[index][fold] / n_test))
-            res.fused.append(float(fused[index][fold] / n_test))
+            res.topdown.append(float(top_out[index] / n_test))
+            res.fused.append(float(fused_out[index] / n_test))
+            if predictions is not None and name not in predictions:
+                continue
             td, fz = predict(hist, data, res.chosen[-1], train)
             res.predictions_topdown[~train] = td[~train]
             res.predictions_fused[~train] = fz[~train]
     return results
 
 
-def select_on_all(hist: LabelHistogram, data: DevData, grid: Grid | None = None) -> Config:
-    """The configuration chosen with every dev image (for the final fit)."""
+def select_on_all(hist: LabelHistogram, data: DevData, grid: Grid | None = None, k: int = 5, seed: int = 0,
+                  scores: FoldScores | None = None) -> Config:
+    """The configuration with the best plain k-fold score on all dev images (for the final fit)."""
     grid = grid or Grid()
-    everything = np.ones(len(data.y), dtype=bool)
-    folds = np.zeros(len(data.y), dtype=int)
-    top, fused = fold_scores(hist, data, folds, grid, everything)
-    return _index_to_config(grid, select(top[..., 0], fused[..., 0], len(data.y), None, grid))
-
-
-def recall(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
-    """Per-class recall, by class name."""
-    return {c: float((pred[y == i] == i).mean()) for i, c in enumerate(CLASSES)}
+    scores = scores or all_fold_scores(hist, data, k, seed, grid)
+    top = sum(t for t, _ in scores.outer)
+    fused = sum(z for _, z in scores.outer)
+    return _index_to_config(grid, select(top, fused, len(data.y), None, grid))  # type: ignore[arg-type]
 
 
 def build_network(hist: LabelHistogram, config: Config, data: DevData | None = None,
-                  metadata: dict[str, Any] | None = None) -> SceneNetwork:
-    """The :class:`SceneNetwork` of ``config``; dev-fitted prior/table come from ``data``."""
-    needs_data = config.prior == "dev" or config.cnn_table == "dev"
+                  metadata: dict[str, Any] | None = None, fit: np.ndarray | None = None) -> SceneNetwork:
+    """The :class:`SceneNetwork` of ``config``, fitted on the dev images ``fit`` (default all)."""
+    needs_data = config.prior == "dev" or config.cnn_table == "dev" or config.dev_weight > 0
     if needs_data and data is None:
-        raise ValueError("a dev-fitted prior or CNN table needs the dev data")
-    y = data.y if data is not None else np.zeros(0, dtype=int)
-    cnn = data.cnn if data is not None else np.zeros(0, dtype=int)
+        raise ValueError("dev-fitted tables or prior need the dev data")
+    if data is None:
+        data = DevData((), (), np.zeros(0, dtype=int), np.zeros(0, dtype=int))
+    fit = np.ones(len(data.y), dtype=bool) if fit is None else fit
+    raw_fit = [data.labels[i] for i in np.flatnonzero(fit)]
+    vocab = vocabulary_for(hist, raw_fit, config.rules, config.new_min, config.dev_weight)
+    x_fit = devfit.presence(vocab, RULE_SETS[config.rules], raw_fit)
+    table = devfit.label_table(hist, vocab, x_fit, data.y[fit], config.dev_weight)
     meta = dict(metadata or {})
     meta["vocabulary"] = config_of(RULE_SETS[config.rules])
     return SceneNetwork(
-        labels=hist.labels,
-        p_present=p_present_for(hist, config.alpha),
-        prior=prior_for(hist, config.prior, y),
-        cnn_table=cnn_table_for(config.cnn_table, y, cnn),
-        absent_mask=absent_mask_for(hist, config.absent),
+        labels=table.labels,
+        p_present=devfit.p_present(table, config.alpha),
+        prior=prior_for(hist, config.prior, data.y[fit]),
+        cnn_table=cnn_table_for(config.cnn_table, data.y[fit], data.cnn[fit]),
+        absent_mask=devfit.absent_mask(table, config.absent),
         label_weight=config.label_weight,
         cnn_weight=config.cnn_weight,
         metadata=meta,
@@ -368,5 +318,5 @@ def grid_size(grid: Grid) -> int:
     return int(np.prod([len(v) for v in grid.axes().values()]))
 
 
-__all__ = ["Config", "DevData", "Grid", "REFERENCE_CONFIG", "build_network", "grid_size",
+__all__ = ["NO_CNN", "Config", "DevData", "Grid", "REFERENCE_CONFIG", "build_network", "grid_size",
            "load_dev_data", "nested_cv", "recall", "select_on_all", "stratified_folds"]

@@ -21,7 +21,8 @@ from gerec.bn.fit import file_sha256
 from gerec.bn.histogram import read_histogram
 from gerec.classes import CLASSES
 
-CRITERION = "mean of top-down and fused accuracy on the training folds"
+CRITERION = ("mean of top-down and fused accuracy on the inner folds (each scored with tables, prior and CNN "
+             "table fitted on the other inner folds)")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -67,17 +68,34 @@ def _print_result(name: str, s: dict[str, Any]) -> None:
         print(f"{'':<10} recall ({kind}, pooled held-out folds): {rec}")
 
 
-def _ablations(hist: Any, data: tuning.DevData, args: argparse.Namespace,
-               grid: tuning.Grid) -> dict[str, Any]:
-    restricts = {f"{name}={value}": {name: value}
-                 for name, values in grid.axes().items() for value in values}
-    results = tuning.nested_cv(hist, data, args.folds, args.seed, grid, restricts)
+def _ablation_restricts(grid: tuning.Grid) -> dict[str, dict[str, Any]]:
+    return {f"{name}={value}": {name: value}
+            for name, values in grid.axes().items() if len(values) > 1 for value in values}
+
+
+def _ablation_summary(results: dict[str, tuning.CVResult], keys: list[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for key in restricts:
+    for key in keys:
         r = results[key]
         out[key] = {"topdown_mean": float(np.mean(r.topdown)), "topdown_std": float(np.std(r.topdown)),
-                    "fused_mean": float(np.mean(r.fused)), "fused_std": float(np.std(r.fused))}
+                    "fused_mean": float(np.mean(r.fused)), "fused_std": float(np.std(r.fused)),
+                    "topdown_per_fold": r.topdown, "fused_per_fold": r.fused}
     return out
+
+
+def _rule_text(final: tuning.Config) -> str:
+    if final.alpha is None:
+        p = "count / total, count 0 -> 1e-4"
+    else:
+        p = f"(count + {final.alpha}) / (total + {2 * final.alpha})"
+    if final.dev_weight <= 0:
+        return f"P(label|class) = {p}; count and total from the histogram"
+    grown = ("no new labels" if final.new_min is None else
+             f"dev labels the rules map to no histogram label and seen in >= {final.new_min} dev images "
+             "become new labels, counted on the dev images alone")
+    return (f"P(label|class) = {p}; count = histogram count + {final.dev_weight} x dev images of the class "
+            f"with the label, total = histogram class total + {final.dev_weight} x dev images of the class; "
+            + grown)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -88,9 +106,13 @@ def run(args: argparse.Namespace) -> int:
     hist = read_histogram(args.histogram)
     data = tuning.load_dev_data(args.labels, args.cnn_predictions)
     grid = tuning.Grid()
-    reference = asdict(tuning.REFERENCE_CONFIG)
-    results = tuning.nested_cv(hist, data, args.folds, args.seed, grid, {"reference": reference})
-    summaries = {name: _summary(r, data.y) for name, r in results.items()}
+    scores = tuning.all_fold_scores(hist, data, args.folds, args.seed, grid)
+    restricts: dict[str, dict[str, Any]] = {"reference": asdict(tuning.REFERENCE_CONFIG)}
+    ablation_keys = [] if args.no_ablations else list(_ablation_restricts(grid))
+    restricts.update({} if args.no_ablations else _ablation_restricts(grid))
+    results = tuning.nested_cv(hist, data, args.folds, args.seed, grid, restricts, scores=scores,
+                               predictions=("tuned", "reference"))
+    summaries = {name: _summary(results[name], data.y) for name in ("tuned", "reference")}
     n_faces = int((data.cnn != tuning.NO_CNN).sum())
     print(f"{len(data.y)} dev images ({n_faces} with a CNN prediction); {args.folds}-fold stratified "
           f"nested CV, seed {args.seed}; {tuning.grid_size(grid)} configurations; "
@@ -101,15 +123,15 @@ def run(args: argparse.Namespace) -> int:
     for i, c in enumerate(results["tuned"].chosen):
         print(f"  fold {i} chose {asdict(c)}")
 
-    ablations = {} if args.no_ablations else _ablations(hist, data, args, grid)
+    ablations = _ablation_summary(results, ablation_keys)
     if ablations:
-        print("ablations (one hyperparameter fixed, the rest re-selected; held-out folds):")
+        print("ablations (one hyperparameter fixed, the rest re-selected on inner folds; held-out folds):")
         for key, a in ablations.items():
             print(f"  {key:<28} top-down {100 * a['topdown_mean']:6.2f} ± {100 * a['topdown_std']:4.2f}"
                   f"   fused {100 * a['fused_mean']:6.2f} ± {100 * a['fused_std']:4.2f}")
 
-    final = tuning.select_on_all(hist, data, grid)
-    print(f"final configuration (selected on all dev data): {asdict(final)}")
+    final = tuning.select_on_all(hist, data, grid, args.folds, args.seed, scores)
+    print(f"final configuration (best {args.folds}-fold score on all dev data): {asdict(final)}")
     tuned_cv = {k: v for k, v in summaries["tuned"].items() if k != "chosen_per_fold"}
     reference_cv = {k: v for k, v in summaries["reference"].items() if k != "chosen_per_fold"}
     metadata = {
@@ -122,8 +144,7 @@ def run(args: argparse.Namespace) -> int:
             "images": len(data.y), "images_with_cnn": n_faces,
         },
         "hyperparameters": asdict(final),
-        "rule": ("P(label|class) = count / images in class, count 0 -> 1e-4" if final.alpha is None
-                 else f"P(label|class) = (count + {final.alpha}) / (images in class + {2 * final.alpha})"),
+        "rule": _rule_text(final),
         "prior": {"uniform": "uniform", "histogram": "histogram class totals",
                   "dev": "dev class frequencies (+1)"}[final.prior],
         "absent_labels": final.absent,
@@ -137,6 +158,7 @@ def run(args: argparse.Namespace) -> int:
         "class_totals": hist.totals.tolist(),
     }
     net = tuning.build_network(hist, final, data, metadata)
+    net.metadata["new_labels"] = list(net.labels[len(hist.labels):])
     build_pgmpy_network(net)  # check_model() on the real structure before writing it
     args.out.parent.mkdir(parents=True, exist_ok=True)
     net.save(args.out)
