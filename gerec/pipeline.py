@@ -59,7 +59,11 @@ class Pipeline:
     ) -> None:
         self.config = config or PipelineConfig()
         # A chain never raises: a labeler that cannot answer leaves a note instead.
-        self.labeler = labeler if isinstance(labeler, LabelerChain) else LabelerChain([labeler] if labeler else [])
+        if labeler is None:
+            from gerec.scene.config import build_chain
+
+            labeler = build_chain("default")  # cached ($GEREC_LABELS_FILE) -> GCV (if configured) -> offline
+        self.labeler = labeler if isinstance(labeler, LabelerChain) else LabelerChain([labeler])
         self.network = network or load_scene_network(self.config.mode)
         self._detector = detector
         self._ensemble = ensemble

@@ -5,21 +5,21 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from gerec.bn import MODES
-from gerec.classes import CLASSES, true_class_of
+from gerec.classes import true_class_of
 from gerec.cli.common import find_images, progress
 from gerec.emotion.aggregate import AGGREGATIONS
-from gerec.errors import GerecError, InvalidDataset
+from gerec.errors import InvalidDataset
 from gerec.evaluation import format_score, read_cnn_predictions, score_module, to_indices
+from gerec.runs.engines import PipelineSpec, local_records, ray_records
+from gerec.runs.records import CSV_COLUMNS, MODULES, csv_row, prediction_record
 from gerec.scene.simple import read_label_file
-from gerec.types import GroupPrediction, Probs
 
-MODULES = ("bottom_up", "top_down", "fused")
-COLUMNS = ["image", "actual", *MODULES] + [f"p_{m}_{c}" for m in MODULES for c in CLASSES] + [
-    "faces", "labeler", "labels_used", "labels_ignored", "error"]
+COLUMNS = CSV_COLUMNS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -32,24 +32,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--aggregation", choices=AGGREGATIONS, default="mean")
     p.add_argument("--labeler", default=None, help="labeler chain after the cached labels")
     p.add_argument("--out", type=Path, required=True, help="CSV with one row per image")
+    p.add_argument("--store", nargs="?", const="", default=None, metavar="PATH",
+                   help="keep every finished image in the run store (default: the user data folder)")
+    p.add_argument("--resume", metavar="RUN_ID", help="continue a stored run, skipping finished images")
+    p.add_argument("--engine", choices=("local", "ray"), default="local", help="where photos are analysed")
+    p.add_argument("--workers", type=int, default=2, help="Ray actors (--engine ray)")
+    p.add_argument("--ray-address", default=None, help="existing Ray cluster, e.g. ray://head:10001")
     p.set_defaults(func=run)
-
-
-def _row(image: str, actual: str | None, pred: GroupPrediction | None, error: str = "") -> dict[str, object]:
-    row: dict[str, object] = {"image": image, "actual": actual or "", "error": error}
-    if pred is None:
-        return row
-    values: dict[str, Probs | None] = {"bottom_up": pred.bottom_up, "top_down": pred.top_down, "fused": pred.fused}
-    classes = {"bottom_up": pred.bottom_up_class, "top_down": pred.top_down_class, "fused": pred.fused_class}
-    for module in MODULES:
-        row[module] = classes[module] or ""
-        probs = values[module]
-        for i, cls in enumerate(CLASSES):
-            row[f"p_{module}_{cls}"] = "" if probs is None else f"{probs[i]:.6f}"
-    row.update(faces=len(pred.faces), labeler=pred.evidence.labeler,
-               labels_used="|".join(pred.evidence.labels_used),
-               labels_ignored="|".join(pred.evidence.labels_ignored))
-    return row
 
 
 def _summarise(rows: list[dict[str, object]], out: TextIO) -> None:
@@ -61,48 +50,83 @@ def _summarise(rows: list[dict[str, object]], out: TextIO) -> None:
             print(format_score(score_module(module, actual, predicted)), file=out)
 
 
+def _open_store(args: argparse.Namespace, spec: PipelineSpec) -> tuple[Any, str | None, set[str]]:
+    if args.store is None and not args.resume:
+        return None, None, set()
+    from gerec.runs.store import RunStore
+    from gerec.versions import model_file_versions
+
+    store = RunStore(args.store or None)
+    if args.resume:
+        info = store.run(args.resume)
+        done = store.finished_images(info.id)
+        print(f"resuming run {info.id}: {len(done)} images already finished", file=sys.stderr)
+        return store, info.id, done
+    dataset = str(args.images or args.labels)
+    labeler = "cached" if not args.images else ("cached -> " if args.labels else "") + (args.labeler or "default")
+    params = {"aggregation": args.aggregation, "labels": str(args.labels or ""),
+              "cnn_predictions": str(args.cnn_predictions or "")}
+    run_id = store.create_run(dataset, spec.mode, labeler, model_file_versions(), args.engine, params)
+    print(f"run {run_id} in {store.path}", file=sys.stderr)
+    return store, run_id, set()
+
+
 def run(args: argparse.Namespace) -> int:
-    """Evaluate and write OUT.csv row by row (a stopped run keeps every finished row)."""
+    """Evaluate; every finished image is written to OUT.csv (and the store) as it finishes."""
     if args.labels is None and args.images is None:
         raise InvalidDataset("give --labels (label-only) or --images (photos), or both")
-    labels = read_label_file(args.labels) if args.labels else {}
-    cnn = read_cnn_predictions(args.cnn_predictions) if args.cnn_predictions else {}
+    spec = PipelineSpec(args.mode, args.aggregation, str(args.labels) if args.labels else None, args.labeler)
+    store, run_id, done = _open_store(args, spec)
+    records = _photo_records(args, spec, done) if args.images else _label_records(args, done)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, object]] = []
     with args.out.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=COLUMNS)
         writer.writeheader()
-        for row in (_photo_rows(args) if args.images else _label_rows(args, labels, cnn)):
+        if store is not None and done:
+            for old in store.predictions(run_id):
+                writer.writerow(csv_row(old))
+                rows.append(csv_row(old))
+        for record in records:
+            if store is not None:
+                store.add_prediction(run_id, record)
+            row = csv_row(record)
             writer.writerow(row)
             handle.flush()
             rows.append(row)
     if not rows:
         raise InvalidDataset("nothing to evaluate: no images with a known true class")
     _summarise(rows, sys.stdout)
-    print(f"\nwrote {args.out}")
+    print(f"\nwrote {args.out}" + (f"; run {run_id} stored in {store.path}" if store is not None else ""))
     return 0
 
 
-def _label_rows(args: argparse.Namespace, labels: dict[str, list[str]], cnn: dict[str, str | None]):
+def _label_records(args: argparse.Namespace, done: set[str]) -> Iterator[dict[str, Any]]:
     from gerec.pipeline import Pipeline, PipelineConfig
+    from gerec.scene.chain import LabelerChain
 
-    pipeline = Pipeline(PipelineConfig(mode=args.mode))
-    images = [name for name in labels if true_class_of(name)]
+    labels = read_label_file(args.labels)
+    cnn = read_cnn_predictions(args.cnn_predictions) if args.cnn_predictions else {}
+    pipeline = Pipeline(PipelineConfig(mode=args.mode), labeler=LabelerChain([]))  # labels come from the file
+    images = [name for name in labels if true_class_of(name) and name not in done]
     for name in progress(images, "evaluate (labels)"):
-        pred = pipeline.from_labels(name, labels[name], cnn.get(name))
-        yield _row(name, true_class_of(name), pred)
+        yield prediction_record(pipeline.from_labels(name, labels[name], cnn.get(name)), true_class_of(name))
 
 
-def _photo_rows(args: argparse.Namespace):
-    from gerec.cli.setup import make_pipeline
+def _photo_records(args: argparse.Namespace, spec: PipelineSpec, done: set[str]) -> Iterator[dict[str, Any]]:
+    photos = [str(p) for p in find_images([args.images]) if true_class_of(str(p)) and p.name not in done]
+    if args.engine == "ray":
+        records = ray_records(spec, photos, args.workers, args.ray_address)
+    else:
+        records = local_records(spec.build(), photos)
+    yield from progress_over(records, len(photos))
 
-    pipeline = make_pipeline(args.mode, args.aggregation, args.labels, args.labeler)
-    photos = [p for p in find_images([args.images]) if true_class_of(str(p))]
-    for path in progress(photos, "evaluate (photos)", min_items=2):
-        actual = true_class_of(str(path))
-        try:
-            pred = pipeline.analyze(path)
-        except GerecError as exc:
-            yield _row(path.name, actual, None, f"{type(exc).__name__}: {exc}")
-            continue
-        yield _row(path.name, actual, pred)
+
+def progress_over(records: Iterator[dict[str, Any]], total: int) -> Iterator[dict[str, Any]]:
+    """Wrap an iterator of records in a progress bar on stderr when there are several."""
+    if total < 2:
+        yield from records
+        return
+    from tqdm import tqdm
+
+    yield from tqdm(records, total=total, desc="evaluate (photos)", file=sys.stderr, unit="img")

@@ -5,22 +5,21 @@ from __future__ import annotations
 from pathlib import Path
 
 from gerec.pipeline import Pipeline, PipelineConfig
-from gerec.scene.base import SceneLabeler
 from gerec.scene.chain import LabelerChain
-from gerec.scene.simple import CachedLabeler
 
 
 def make_labeler(labels: Path | None, chain: str | None = None) -> LabelerChain:
-    """The labeler chain: cached labels from ``labels`` first, then the configured chain."""
-    labelers: list[SceneLabeler] = []
-    if labels is not None:
-        labelers.append(CachedLabeler.from_file(labels))
-    try:
-        from gerec.scene.config import build_chain  # the configurable chain (cloud, offline)
-    except ImportError:
-        return LabelerChain(labelers)
-    rest = build_chain(chain) if chain else build_chain()
-    return LabelerChain(labelers + [lab for lab in rest.labelers if lab.name != "cached"])
+    """The labeler chain: cached labels from ``labels`` first (when given), then ``chain``.
+
+    ``chain`` is a spec such as ``"cached,gcv,offline"``; the default is ``$GEREC_LABELERS`` or
+    cached -> GCV (only with credentials) -> offline.
+    """
+    from gerec.scene.config import build_chain
+
+    spec = chain or "default"
+    if labels is not None and not any(n.strip() in ("cached", "default") for n in spec.split(",")):
+        spec = "cached," + spec  # labels given on the command line always come first
+    return build_chain(spec, labels_file=labels)
 
 
 def make_pipeline(mode: str, aggregation: str = "mean", labels: Path | None = None,

@@ -1,0 +1,82 @@
+"""``runs list | show RUN | compare RUN_A RUN_B | export RUN --format csv|json``."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import sys
+from collections import Counter
+from dataclasses import asdict
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``runs`` command group."""
+    p = sub.add_parser("runs", help="stored evaluation runs")
+    p.add_argument("--store", type=Path, default=None, help="run store (default: the user data folder)")
+    verbs = p.add_subparsers(dest="verb", required=True, metavar="VERB")
+    verbs.add_parser("list", help="all runs, newest first")
+    show = verbs.add_parser("show", help="one run: settings, model versions, accuracy")
+    show.add_argument("run")
+    cmp = verbs.add_parser("compare", help="accuracy of both runs and the images whose answers changed")
+    cmp.add_argument("run_a")
+    cmp.add_argument("run_b")
+    exp = verbs.add_parser("export", help="a run's predictions")
+    exp.add_argument("run")
+    exp.add_argument("--format", choices=("csv", "json"), default="csv")
+    exp.add_argument("-o", "--out", type=Path, default=None, help="file (default: standard output)")
+    p.set_defaults(func=run)
+
+
+def _pct(value: float) -> str:
+    return "   -  " if math.isnan(value) else f"{100 * value:6.2f}"
+
+
+def run(args: argparse.Namespace) -> int:
+    """Dispatch the verb."""
+    from gerec.runs.compare import compare_runs, module_accuracy
+    from gerec.runs.records import CSV_COLUMNS, csv_row
+    from gerec.runs.store import RunStore
+
+    with RunStore(args.store) as store:
+        if args.verb == "list":
+            runs = store.runs()
+            print(f"{len(runs)} run(s) in {store.path}")
+            for info in runs:
+                print(f"{info.id}  {info.created}  {info.mode:<9} {info.engine:<5} {info.finished:>6} images "
+                      f"({info.failed} failed)  labeler={info.labeler}  dataset={info.dataset}")
+        elif args.verb == "show":
+            info = store.run(args.run)
+            acc = module_accuracy(store.predictions(info.id))
+            print(json.dumps(asdict(info), indent=1))
+            print("accuracy: " + "  ".join(f"{m} {_pct(v)} %" for m, v in acc.items()))
+        elif args.verb == "compare":
+            a, b = store.run(args.run_a), store.run(args.run_b)
+            result = compare_runs(a.id, store.predictions(a.id), b.id, store.predictions(b.id))
+            print(f"A = {a.id} ({a.mode}, {a.labeler})\nB = {b.id} ({b.mode}, {b.labeler})")
+            print(f"{result.shared} images in both runs")
+            for module in result.accuracy_a:
+                print(f"  {module:<10} A {_pct(result.accuracy_a[module])} %   B {_pct(result.accuracy_b[module])} %")
+            verdicts = Counter((c["module"], c["verdict"]) for c in result.changed)
+            print(f"{len({c['image'] for c in result.changed})} images changed an answer: " +
+                  ", ".join(f"{m} {v} {n}" for (m, v), n in sorted(verdicts.items())))
+            for c in result.changed:
+                print(f"  {c['image']}  {c['module']}: {c['a']} -> {c['b']}  (actual {c['actual']}, {c['verdict']})")
+        else:
+            info = store.run(args.run)
+            records = store.predictions(info.id)
+            handle = args.out.open("w", newline="", encoding="utf-8") if args.out else sys.stdout
+            try:
+                if args.format == "json":
+                    json.dump({"run": asdict(info), "predictions": records}, handle, indent=1)
+                    handle.write("\n")
+                else:
+                    writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
+                    writer.writeheader()
+                    writer.writerows(csv_row(r) for r in records)
+            finally:
+                if args.out:
+                    handle.close()
+    return 0

@@ -1,0 +1,1 @@
+"""Evaluation runs: the SQLite results store, run comparison, and engines (local, Ray)."""

@@ -1,0 +1,113 @@
+"""Engines that turn photos into records: a bounded local pipeline, and Ray actors."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gerec.classes import true_class_of
+from gerec.errors import GerecError
+from gerec.imaging import Photo, load_image
+from gerec.runs.records import failed_record, prediction_record
+
+_DONE = object()
+
+
+@dataclass(frozen=True)
+class PipelineSpec:
+    """What a worker needs to build its own pipeline (picklable)."""
+
+    mode: str = "tuned"
+    aggregation: str = "mean"
+    labels: str | None = None
+    chain: str | None = None
+
+    def build(self) -> Any:
+        """A pipeline with these settings (models load once per process)."""
+        from gerec.cli.setup import make_pipeline
+
+        return make_pipeline(self.mode, self.aggregation, Path(self.labels) if self.labels else None, self.chain)
+
+
+def analyse_path(pipeline: Any, path: str, photo: Photo | GerecError | None = None) -> dict[str, Any]:
+    """One photo's record; a failure becomes a record with its reason."""
+    actual = true_class_of(path)
+    name = Path(path).name
+    try:
+        if isinstance(photo, GerecError):
+            raise photo
+        decoded = photo if photo is not None else load_image(path)
+        return prediction_record(pipeline.analyze(decoded), actual)
+    except GerecError as exc:
+        return failed_record(name, actual, f"{type(exc).__name__}: {exc}")
+
+
+def local_records(pipeline: Any, paths: Sequence[str], prefetch: int = 4) -> Iterator[dict[str, Any]]:
+    """Records in order. A decoding thread stays at most ``prefetch`` photos ahead of the models,
+    so decoding overlaps detection and scoring and memory does not grow with the set."""
+    buffer: queue.Queue[Any] = queue.Queue(maxsize=prefetch)
+    stop = threading.Event()
+
+    def decode() -> None:
+        for path in paths:
+            if stop.is_set():
+                return
+            try:
+                item: Photo | GerecError = load_image(path, max_side=pipeline.config.max_side)
+            except GerecError as exc:
+                item = exc
+            buffer.put((path, item))
+        buffer.put(_DONE)
+
+    thread = threading.Thread(target=decode, daemon=True, name="gerec-decode")
+    thread.start()
+    try:
+        while (got := buffer.get()) is not _DONE:
+            path, photo = got
+            yield analyse_path(pipeline, path, photo)
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock the producer if the consumer stopped early
+            try:
+                buffer.get_nowait()
+            except queue.Empty:
+                thread.join(timeout=0.05)
+
+
+def ray_records(spec: PipelineSpec, paths: Sequence[str], workers: int = 2,
+                address: str | None = None) -> Iterator[dict[str, Any]]:
+    """Records as Ray actors finish them (any order). Each actor loads the models once.
+
+    ``address`` connects to an existing cluster (``ray.init(address=...)``); otherwise a local
+    Ray with ``workers`` CPUs is started.
+    """
+    import ray
+    from ray.util import ActorPool
+
+    started = False
+    if not ray.is_initialized():
+        if address:
+            ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)
+        else:
+            ray.init(num_cpus=workers, include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False)
+        started = True
+
+    @ray.remote(num_cpus=1)
+    class Worker:
+        def __init__(self, spec: PipelineSpec) -> None:
+            self.pipeline = spec.build()
+
+        def run(self, path: str) -> dict[str, Any]:
+            return analyse_path(self.pipeline, path)
+
+    try:
+        pool = ActorPool([Worker.remote(spec) for _ in range(workers)])  # type: ignore[attr-defined]
+        yield from pool.map_unordered(lambda actor, p: actor.run.remote(p), list(paths))
+    finally:
+        if started:
+            ray.shutdown()

@@ -1,0 +1,58 @@
+"""One evaluated image as a plain record: what the store keeps and OUT.csv shows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gerec.classes import CLASSES
+from gerec.types import GroupPrediction
+
+MODULES = ("bottom_up", "top_down", "fused")
+CSV_COLUMNS = ["image", "actual", *MODULES] + [f"p_{m}_{c}" for m in MODULES for c in CLASSES] + [
+    "faces", "labeler", "labels_used", "labels_ignored", "error"]
+
+
+def prediction_record(pred: GroupPrediction, actual: str | None) -> dict[str, Any]:
+    """A JSON-ready record of a prediction."""
+    return {
+        "image": pred.image,
+        "actual": actual,
+        "bottom_up": pred.bottom_up_class,
+        "top_down": pred.top_down_class,
+        "fused": pred.fused_class,
+        "probs": {"bottom_up": None if pred.bottom_up is None else list(pred.bottom_up),
+                  "top_down": list(pred.top_down), "fused": list(pred.fused)},
+        "faces": [{"box": list(f.box), "confidence": round(f.confidence, 4),
+                   "ensemble": None if f.scores is None else [round(p, 6) for p in f.scores.ensemble]}
+                  for f in pred.faces],
+        "labeler": pred.evidence.labeler,
+        "labels_used": list(pred.evidence.labels_used),
+        "labels_ignored": list(pred.evidence.labels_ignored),
+        "timings": {k: round(v, 4) for k, v in pred.timings.items()},
+        "error": None,
+    }
+
+
+def failed_record(image: str, actual: str | None, error: str) -> dict[str, Any]:
+    """A record of an image that could not be analysed, with the reason."""
+    return {"image": image, "actual": actual, "bottom_up": None, "top_down": None, "fused": None,
+            "probs": None, "faces": None, "labeler": None, "labels_used": None, "labels_ignored": None,
+            "timings": None, "error": error}
+
+
+def csv_row(record: dict[str, Any]) -> dict[str, object]:
+    """The OUT.csv row of a record (class names, empty where absent)."""
+    row: dict[str, object] = {"image": record["image"], "actual": record.get("actual") or "",
+                              "error": record.get("error") or ""}
+    probs = record.get("probs") or {}
+    for module in MODULES:
+        row[module] = record.get(module) or ""
+        values = probs.get(module)
+        for i, cls in enumerate(CLASSES):
+            row[f"p_{module}_{cls}"] = "" if values is None else f"{values[i]:.6f}"
+    faces = record.get("faces")
+    row["faces"] = "" if faces is None else len(faces)
+    row["labeler"] = record.get("labeler") or ""
+    row["labels_used"] = "|".join(record.get("labels_used") or [])
+    row["labels_ignored"] = "|".join(record.get("labels_ignored") or [])
+    return row
