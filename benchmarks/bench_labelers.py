@@ -28,8 +28,6 @@ import numpy as np
 
 from gerec.config import data_dir
 
-CLASSES = ("Positive", "Negative", "Neutral")
-
 
 @dataclass
 class Photo:
