@@ -73,7 +73,11 @@ class KerasMember:
         parts = []
         for start in range(0, len(crops), batch_size):
             x = self.prepare(crops[start : start + batch_size])
-            parts.append(np.asarray(self.model([x], training=False), dtype=np.float64))
+            if self.spec.tta_flip:  # one call on the faces and their mirror images, averaged
+                both = np.asarray(self.model([np.concatenate([x, x[:, :, ::-1]])], training=False), dtype=np.float64)
+                parts.append((both[: len(x)] + both[len(x) :]) / 2.0)
+            else:
+                parts.append(np.asarray(self.model([x], training=False), dtype=np.float64))
         return np.concatenate(parts)
 
     def to_group(self, raw: np.ndarray) -> np.ndarray:

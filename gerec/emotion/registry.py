@@ -39,6 +39,7 @@ class MemberSpec:
     weight: float = 1.0
     source: str = ""
     metrics: dict[str, Any] = field(default_factory=dict)
+    tta_flip: bool = False  # average the prediction with the horizontally flipped face
 
     def mapping_matrix(self) -> np.ndarray:
         """(n_member_classes, 3) 0/1 matrix sending member classes to group classes."""
@@ -88,6 +89,7 @@ def _member_from_json(item: dict[str, Any], source: str) -> MemberSpec:
             weight=float(item.get("weight", 1.0)),
             source=str(item.get("source", "")),
             metrics=dict(item.get("metrics", {})),
+            tta_flip=bool(item.get("tta_flip", False)),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise InvalidModelFile(f"{source}: malformed member entry: {exc}") from exc

@@ -1,0 +1,50 @@
+"""``train-faces DATA --out models/NAME.keras``: train one face-expression ensemble member."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from gerec.emotion.architectures import ARCHITECTURES
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``train-faces`` command."""
+    p = sub.add_parser("train-faces", help="train one face-expression CNN (ensemble member)")
+    p.add_argument("data", type=Path, help="FER-format .npz, or a folder with one subfolder of crops per class")
+    p.add_argument("--out", type=Path, required=True, help="model file to write (.keras); report beside it")
+    p.add_argument("--arch", choices=ARCHITECTURES, default="vgg")
+    p.add_argument("--width", type=float, default=1.0, help="filter-count multiplier (default 1.0)")
+    p.add_argument("--input-size", type=int, default=48)
+    p.add_argument("--colour", choices=("gray", "rgb"), default="gray")
+    p.add_argument("--classes", type=int, choices=(3, 7), default=7, help="3 group classes or FER's 7")
+    p.add_argument("--epochs", type=int, default=24)
+    p.add_argument("--batch", type=int, default=128)
+    p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (warm-up, then cosine)")
+    p.add_argument("--patience", type=int, default=6, help="early stopping: epochs without improvement")
+    p.add_argument("--class-weight", choices=("none", "sqrt", "balanced"), default="sqrt")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=0, help="TensorFlow threads (0 = TensorFlow's default)")
+    p.add_argument("--limit", type=int, default=0, help="use only the first N training faces (smoke tests)")
+    p.add_argument("--resume", action="store_true", help="continue from the checkpoint of an interrupted run")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train, then print the best epoch's validation figures."""
+    from gerec.emotion.training import TrainConfig, train_member
+
+    cfg = TrainConfig(
+        data=str(args.data), out=str(args.out), arch=args.arch, input_size=args.input_size,
+        n_classes=args.classes, colour=args.colour, width=args.width, epochs=args.epochs, batch=args.batch,
+        lr=args.lr, patience=args.patience, seed=args.seed, class_weight=args.class_weight,
+        threads=args.threads, limit=args.limit,
+    )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    report = train_member(cfg, resume=args.resume)
+    final = report["final"]
+    print(json.dumps({k: final[k] for k in ("val_accuracy", "val_accuracy3", "val_loss")}))
+    print(f"best epoch {report['best_epoch']} of {report['epochs_run']}; wrote {args.out} and "
+          f"{args.out.with_suffix('.report.json')}")
+    return 0
