@@ -22,7 +22,7 @@ run: install
 	$(VENV)/bin/streamlit run app.py
 
 lint: install
-	$(VENV)/bin/ruff check gerec pages app.py tests benchmarks tools
+	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy gerec
 
 test: install lint
