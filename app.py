@@ -1,22 +1,25 @@
-"""gerec dashboard: `streamlit run app.py`. Pages live in pages/; this is the landing page."""
+"""gerec dashboard: `streamlit run app.py` (works offline, no keys). Pages live in pages/."""
 
 from __future__ import annotations
 
-import streamlit as st
+import os
 
-from gerec.classes import CLASSES
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-st.set_page_config(page_title="gerec: group emotion", layout="wide")
-st.title("gerec: group emotion recognition")
-st.markdown(
-    f"""
-Recognise the emotion of a **group** in a photo ({" / ".join(CLASSES)}) and see why:
+import streamlit as st  # noqa: E402
 
-- **Bottom-up**: faces found by MTCNN, aligned, scored by an ensemble of CNNs.
-- **Top-down**: scene labels as evidence in a Bayesian network.
-- **Fused**: the network's posterior with the bottom-up prediction as one more child.
+from gerec_app import PAGES  # noqa: E402
+from gerec_app.state import sidebar  # noqa: E402
 
-Use the pages in the sidebar to analyse photos, inspect the scene network, run error
-analysis on a labelled validation set, and read the model card.
-"""
-)
+st.set_page_config(page_title="gerec: group emotion", page_icon="🙂", layout="wide")
+
+page = st.navigation([
+    st.Page(PAGES["analyze"], title="Analyze", icon=":material/photo_camera:", default=True),
+    st.Page(PAGES["scene"], title="Scene network", icon=":material/hub:"),
+    st.Page(PAGES["errors"], title="Error analysis", icon=":material/rule:"),
+    st.Page(PAGES["models"], title="Models", icon=":material/inventory_2:"),
+])
+sidebar()
+st.sidebar.caption("Group emotion (Positive / Neutral / Negative) from faces (bottom-up), scene labels "
+                   "(top-down, a Bayesian network) and both (fused).")
+page.run()

@@ -1,0 +1,15 @@
+"""UI helpers shared by the Streamlit pages (the ``gerec`` package never imports streamlit).
+
+- :mod:`gerec_app.state`: settings, cached models (once per process) and cached per-photo results.
+- :mod:`gerec_app.render`: drawing face boxes and building tables from gerec results.
+- :mod:`gerec_app.plots`: plotly figures.
+- :mod:`gerec_app.analysis`: error analysis over OUT.csv-shaped tables (pandas, no streamlit).
+"""
+
+PAGES = {
+    "analyze": "pages/analyze.py",
+    "scene": "pages/scene_network.py",
+    "errors": "pages/error_analysis.py",
+    "models": "pages/models.py",
+}
+"""Page files, relative to app.py (for st.switch_page)."""

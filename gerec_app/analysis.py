@@ -1,0 +1,202 @@
+"""Error analysis over OUT.csv-shaped tables (pandas; no streamlit).
+
+A results table has the columns of ``python -m gerec evaluate --out OUT.csv``: ``image, actual,
+bottom_up, top_down, fused, p_<module>_<class>..., faces, labeler, labels_used (|-joined),
+labels_ignored, error``. Any source that yields such a table (a run now, a saved OUT.csv, later a
+runs store) plugs into the same analysis.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+import pandas as pd
+
+from gerec.bn import SceneNetwork
+from gerec.classes import CLASSES, true_class_of
+from gerec.errors import InvalidDataset
+from gerec.evaluation import score_module, to_indices
+from gerec.types import GroupPrediction
+
+MODULES = ("bottom_up", "top_down", "fused")
+REQUIRED = ("image", "actual", "top_down")
+PAIRS = (("bottom_up", "fused"), ("top_down", "fused"), ("bottom_up", "top_down"))
+
+
+def prediction_row(image: str, actual: str | None, pred: GroupPrediction) -> dict[str, object]:
+    """One OUT.csv row for a prediction."""
+    row: dict[str, object] = {"image": image, "actual": actual or ""}
+    probs = {"bottom_up": pred.bottom_up, "top_down": pred.top_down, "fused": pred.fused}
+    classes = {"bottom_up": pred.bottom_up_class, "top_down": pred.top_down_class, "fused": pred.fused_class}
+    for module in MODULES:
+        row[module] = classes[module] or ""
+    for module in MODULES:
+        vector = probs[module]
+        for i, cls in enumerate(CLASSES):
+            row[f"p_{module}_{cls}"] = None if vector is None else round(vector[i], 6)
+    row.update(faces=len(pred.faces), labeler=pred.evidence.labeler, labels_used="|".join(pred.evidence.labels_used),
+               labels_ignored="|".join(pred.evidence.labels_ignored), error="")
+    return row
+
+
+def label_only_rows(labels: Mapping[str, Sequence[str]], cnn: Mapping[str, str | None], mode: str,
+                    network: SceneNetwork | None = None) -> Iterator[dict[str, object]]:
+    """OUT.csv rows of a label-only evaluation (images with a known true class), one at a time."""
+    from gerec.pipeline import Pipeline, PipelineConfig
+    from gerec.scene.chain import LabelerChain
+
+    pipeline = Pipeline(PipelineConfig(mode=mode), labeler=LabelerChain([]), network=network)
+    for name in labels:
+        actual = true_class_of(name)
+        if actual is None:
+            continue
+        yield prediction_row(name, actual, pipeline.from_labels(name, labels[name], cnn.get(name)))
+
+
+def to_frame(rows: Sequence[Mapping[str, object]]) -> pd.DataFrame:
+    """A results table from rows, checked and normalised."""
+    return normalise(pd.DataFrame(list(rows)))
+
+
+def read_results(source: str | Path | IO[bytes] | bytes) -> pd.DataFrame:
+    """A saved OUT.csv (path, bytes or file) as a results table. Raises ``InvalidDataset``."""
+    try:
+        if isinstance(source, bytes):
+            source = io.BytesIO(source)
+        frame = pd.read_csv(source, dtype=str, keep_default_na=False)
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise InvalidDataset(f"cannot read results CSV: {exc}") from exc
+    return normalise(frame)
+
+
+def normalise(frame: pd.DataFrame) -> pd.DataFrame:
+    """Check the columns, fill optional ones, keep rows with a known true class."""
+    missing = [c for c in REQUIRED if c not in frame.columns]
+    if missing:
+        raise InvalidDataset(f"results table lacks columns {', '.join(missing)} (expected gerec's OUT.csv)")
+    frame = frame.copy()
+    for column in ("bottom_up", "fused", "labels_used", "labels_ignored", "labeler", "error"):
+        if column not in frame.columns:
+            frame[column] = ""
+    for column in ("image", "actual", *MODULES, "labels_used", "labels_ignored", "labeler", "error"):
+        frame[column] = frame[column].fillna("").astype(str)
+    frame = frame[frame["actual"].isin(CLASSES)].reset_index(drop=True)
+    if frame.empty:
+        raise InvalidDataset("no rows with a true class (Positive/Neutral/Negative) in the results")
+    return frame
+
+
+def present_modules(frame: pd.DataFrame) -> list[str]:
+    """Modules with at least one prediction."""
+    return [m for m in MODULES if (frame[m] != "").any()]
+
+
+def scores(frame: pd.DataFrame) -> pd.DataFrame:
+    """Accuracy, coverage and per-class recall of each module."""
+    actual = to_indices(list(frame["actual"]))
+    out = []
+    for module in present_modules(frame):
+        score = score_module(module, actual, to_indices(list(frame[module])))
+        row: dict[str, object] = {"module": module, "accuracy": round(score.accuracy, 4),
+                                  "covered": score.covered, "total": score.total}
+        for cls, recall in zip(CLASSES, score.recall):
+            row[f"recall {cls}"] = round(float(recall), 4)
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def confusion(frame: pd.DataFrame, module: str) -> np.ndarray:
+    """Confusion matrix of ``module`` (rows actual, columns predicted)."""
+    return score_module(module, to_indices(list(frame["actual"])), to_indices(list(frame[module]))).confusion
+
+
+def cell(frame: pd.DataFrame, module: str, actual: str, predicted: str) -> pd.DataFrame:
+    """The images of one confusion-matrix cell."""
+    rows = frame[(frame["actual"] == actual) & (frame[module] == predicted)]
+    return rows[["image", "actual", *present_modules(frame), "labels_used"]].reset_index(drop=True)
+
+
+def transitions(frame: pd.DataFrame) -> pd.DataFrame:
+    """For module pairs A -> B: images fixed (A wrong, B right), broken (A right, B wrong), etc."""
+    out = []
+    available = set(present_modules(frame))
+    for a, b in PAIRS:
+        if not {a, b} <= available:
+            continue
+        both = frame[(frame[a] != "") & (frame[b] != "")]
+        ra, rb = both[a] == both["actual"], both[b] == both["actual"]
+        out.append({"from": a, "to": b, "images": len(both), "fixed (wrong→right)": int((~ra & rb).sum()),
+                    "broken (right→wrong)": int((ra & ~rb).sum()), "both right": int((ra & rb).sum()),
+                    "both wrong": int((~ra & ~rb).sum()), "disagree": int((both[a] != both[b]).sum())})
+    return pd.DataFrame(out)
+
+
+def changed(frame: pd.DataFrame, a: str, b: str, kind: str) -> pd.DataFrame:
+    """Images ``fixed`` or ``broken`` going from module ``a`` to ``b``."""
+    both = frame[(frame[a] != "") & (frame[b] != "")]
+    ra, rb = both[a] == both["actual"], both[b] == both["actual"]
+    rows = both[(~ra & rb) if kind == "fixed" else (ra & ~rb)]
+    return rows[["image", "actual", *present_modules(frame), "labels_used"]].reset_index(drop=True)
+
+
+def disagreements(frame: pd.DataFrame) -> pd.DataFrame:
+    """Images where the present modules do not all agree, with which were right."""
+    modules = [m for m in present_modules(frame)]
+    sub = frame[modules].replace("", np.nan)
+    differ = sub.nunique(axis=1, dropna=True) > 1
+    rows = frame[differ]
+    out = rows[["image", "actual", *modules]].copy()
+    out["right"] = ["+".join(m for m in modules if r[m] == r["actual"]) or "none" for _, r in rows.iterrows()]
+    return out.reset_index(drop=True)
+
+
+def label_push_table(net: SceneNetwork) -> dict[str, np.ndarray]:
+    """Each known label's centred log-likelihood per class when present (from contributions)."""
+    return {r.label: np.asarray(r.log_ratio) for r in net.contributions(net.labels, top_absent=0)}
+
+
+def label_errors(frame: pd.DataFrame, net: SceneNetwork, module: str = "top_down", min_images: int = 3
+                 ) -> pd.DataFrame:
+    """Labels that most often push wrongly classified images towards their wrong class.
+
+    For every image ``module`` got wrong, each present label's push is its log-likelihood for the
+    predicted class minus that for the true class (the contributions of ``labels_used``).
+    """
+    push = label_push_table(net)
+    index = {c: i for i, c in enumerate(CLASSES)}
+    stats: dict[str, list[float]] = {}
+    seen: dict[str, int] = {}
+    wrong_count: dict[str, int] = {}
+    for _, row in frame.iterrows():
+        labels = [lab for lab in str(row["labels_used"]).split("|") if lab in push]
+        for lab in labels:
+            seen[lab] = seen.get(lab, 0) + 1
+        predicted = row[module]
+        if not predicted or predicted == row["actual"]:
+            continue
+        p, a = index[predicted], index[row["actual"]]
+        for lab in labels:
+            wrong_count[lab] = wrong_count.get(lab, 0) + 1
+            stats.setdefault(lab, []).append(float(push[lab][p] - push[lab][a]))
+    out = []
+    for lab, values in stats.items():
+        arr = np.array(values)
+        if wrong_count[lab] < min_images:
+            continue
+        out.append({"label": lab, "wrong images with label": wrong_count[lab],
+                    "pushed towards wrong class": int((arr > 0).sum()), "mean push": round(float(arr.mean()), 4),
+                    "total push": round(float(arr[arr > 0].sum()), 3), "images with label": seen[lab],
+                    "error rate with label": round(wrong_count[lab] / seen[lab], 3),
+                    "favours": CLASSES[int(np.argmax(push[lab]))]})
+    table = pd.DataFrame(out, columns=["label", "wrong images with label", "pushed towards wrong class", "mean push",
+                                       "total push", "images with label", "error rate with label", "favours"])
+    return table.sort_values(["total push", "pushed towards wrong class"], ascending=False).reset_index(drop=True)
+
+
+def to_csv(frame: pd.DataFrame) -> bytes:
+    """A table as CSV bytes (for download buttons)."""
+    return frame.to_csv(index=False).encode("utf-8")

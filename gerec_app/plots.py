@@ -1,0 +1,162 @@
+"""Plotly figures for the dashboard (built from gerec results; no streamlit calls)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from gerec.bn import SceneNetwork
+from gerec.classes import CLASSES
+from gerec.types import Face, GroupPrediction, LabelContribution, Probs
+from gerec_app.render import CLASS_COLOURS, MODULE_NAMES
+
+MODULE_COLOURS = {"bottom_up": "#4c6ef5", "top_down": "#f08c00", "fused": "#2f7d5b"}
+
+
+def _layout(fig: go.Figure, title: str = "", height: int = 320) -> go.Figure:
+    fig.update_layout(title=title or None, height=height, margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
+                      legend={"orientation": "h", "y": -0.2})
+    return fig
+
+
+def probs_figure(series: Mapping[str, Probs | None], title: str = "", colours: Mapping[str, str] | None = None
+                 ) -> go.Figure:
+    """Grouped bars: one group per class, one bar per named probability vector."""
+    fig = go.Figure()
+    for name, probs in series.items():
+        if probs is None:
+            continue
+        fig.add_bar(name=name, x=list(CLASSES), y=list(probs), text=[f"{p:.2f}" for p in probs],
+                    textposition="outside", marker_color=(colours or {}).get(name))
+    fig.update_yaxes(range=[0, 1.12], title="probability")
+    fig.update_layout(barmode="group")
+    return _layout(fig, title)
+
+
+def verdict_figure(pred: GroupPrediction) -> go.Figure:
+    """Bottom-up, top-down and fused probabilities side by side."""
+    series = {MODULE_NAMES["bottom_up"]: pred.bottom_up, MODULE_NAMES["top_down"]: pred.top_down,
+              MODULE_NAMES["fused"]: pred.fused}
+    colours = {MODULE_NAMES[m]: c for m, c in MODULE_COLOURS.items()}
+    title = "" if pred.bottom_up is not None else "no face: bottom-up absent, fused = top-down"
+    return probs_figure(series, title, colours)
+
+
+def face_figure(face: Face) -> go.Figure:
+    """One face's probabilities: the ensemble and each member."""
+    if face.scores is None:
+        return _layout(go.Figure(), "not scored")
+    series: dict[str, Probs | None] = {"ensemble": face.scores.ensemble, **face.scores.members}
+    return probs_figure(series, f"face {face.index + 1}", {"ensemble": "#2f7d5b"})
+
+
+def contributions_figure(rows: Sequence[LabelContribution], title: str = "") -> go.Figure:
+    """Each evidence label's centred log-likelihood per class (positive: pushes towards it)."""
+    names = [("" if r.present else "not ") + r.label for r in rows][::-1]
+    fig = go.Figure()
+    for i, cls in enumerate(CLASSES):
+        fig.add_bar(name=cls, y=names, x=[r.log_ratio[i] for r in rows][::-1], orientation="h",
+                    marker_color=CLASS_COLOURS[cls])
+    fig.update_layout(barmode="group")
+    fig.update_xaxes(title="log-likelihood, centred over classes")
+    return _layout(fig, title, height=max(260, 26 * len(rows) + 80))
+
+
+def _node_colour(log_ratio: Probs) -> str:
+    return CLASS_COLOURS[CLASSES[int(np.argmax(log_ratio))]]
+
+
+def network_figure(net: SceneNetwork, present: Sequence[str], cnn: str | None, posterior: Probs,
+                   top_absent: int = 6) -> go.Figure:
+    """The network around ``Emotion``: CNN node, present labels and the strongest absent ones.
+
+    Node size is a label's strength (spread of its log-likelihood over classes), colour the class
+    it pushes towards; absent labels beyond ``top_absent`` are summed into one node.
+    """
+    rows = net.contributions(present, top_absent=None)
+    shown = [r for r in rows if r.present]
+    absent = [r for r in rows if not r.present]
+    nodes: list[tuple[str, Probs, bool, str]] = [(r.label, r.log_ratio, True, r.label) for r in shown]
+    nodes += [(f"not {r.label}", r.log_ratio, False, r.label) for r in absent[:top_absent]]
+    rest = absent[top_absent:]
+    if rest:
+        total = np.sum([r.log_ratio for r in rest], axis=0)
+        nodes.append((f"{len(rest)} other absent labels", (float(total[0]), float(total[1]), float(total[2])),
+                      False, "aggregated"))
+    fig = go.Figure()
+    n = max(len(nodes), 1)
+    xs, ys = [], []
+    for k in range(len(nodes)):
+        angle = math.pi / 2 + 2 * math.pi * (k + 0.5) / n
+        xs.append(1.6 * math.cos(angle) * (1.0 if k % 2 == 0 else 0.82))
+        ys.append(math.sin(angle) * (1.0 if k % 2 == 0 else 0.82))
+    cnn_xy = (0.0, -1.45)
+    edge_x: list[float | None] = []
+    edge_y: list[float | None] = []
+    for x, y in [*zip(xs, ys), cnn_xy]:
+        edge_x += [0.0, x, None]
+        edge_y += [0.0, y, None]
+    fig.add_scatter(x=edge_x, y=edge_y, mode="lines", line={"color": "#ced4da", "width": 1}, hoverinfo="skip",
+                    showlegend=False)
+    strengths = [max(lr) - min(lr) for _, lr, _, _ in nodes]
+    top = max(strengths + [1e-9])
+    hover = [f"<b>{name}</b><br>" + "<br>".join(f"{c}: {v:+.3f}" for c, v in zip(CLASSES, lr))
+             for name, lr, _, _ in nodes]
+    fig.add_scatter(
+        x=xs, y=ys, mode="markers+text", text=[name for name, *_ in nodes], textposition="top center",
+        hovertext=hover, hoverinfo="text", showlegend=False, customdata=[key for *_, key in nodes],
+        marker={"size": [14 + 36 * s / top for s in strengths], "color": [_node_colour(lr) for _, lr, _, _ in nodes],
+                "symbol": ["circle" if p else "circle-open" for _, _, p, _ in nodes], "line": {"width": 2}})
+    cnn_ll = net.cnn_log_likelihood(cnn)
+    cnn_ll = cnn_ll - cnn_ll.mean()
+    cnn_text = f"CNN = {cnn}" if cnn else "CNN: no evidence"
+    fig.add_scatter(x=[cnn_xy[0]], y=[cnn_xy[1]], mode="markers+text", text=[cnn_text], textposition="bottom center",
+                    hovertext=["<br>".join(f"{c}: {v:+.3f}" for c, v in zip(CLASSES, cnn_ll))], hoverinfo="text",
+                    marker={"size": 34, "symbol": "square", "color": CLASS_COLOURS[cnn] if cnn else "#dee2e6"},
+                    showlegend=False)
+    best = CLASSES[int(np.argmax(posterior))]
+    label = "Emotion<br>" + "<br>".join(f"{c[:3]} {p:.2f}" for c, p in zip(CLASSES, posterior))
+    fig.add_scatter(x=[0], y=[0], mode="markers+text", text=[label], textposition="middle center",
+                    textfont={"color": "white", "size": 11}, hoverinfo="skip", showlegend=False,
+                    marker={"size": 86, "color": CLASS_COLOURS[best]})
+    for cls in CLASSES:  # legend of node colours
+        fig.add_scatter(x=[None], y=[None], mode="markers", name=f"pushes to {cls}",
+                        marker={"color": CLASS_COLOURS[cls], "size": 10})
+    fig.update_xaxes(visible=False, range=[-2.3, 2.3])
+    fig.update_yaxes(visible=False, range=[-1.9, 1.35], scaleanchor="x")
+    return _layout(fig, height=560)
+
+
+def confusion_figure(matrix: np.ndarray, title: str) -> go.Figure:
+    """A clickable confusion matrix (rows actual, columns predicted): squares coloured by row share."""
+    rows = matrix.sum(axis=1, keepdims=True)
+    share = np.divide(matrix, rows, out=np.zeros(matrix.shape, dtype=float), where=rows > 0)
+    xs, ys, text, colour, custom = [], [], [], [], []
+    for i, actual in enumerate(CLASSES):
+        for j, predicted in enumerate(CLASSES):
+            xs.append(predicted)
+            ys.append(actual)
+            text.append(f"{int(matrix[i, j])}<br>{100 * share[i, j]:.0f}%")
+            colour.append(share[i, j])
+            custom.append([actual, predicted])
+    fig = go.Figure(go.Scatter(
+        x=xs, y=ys, mode="markers+text", text=text, customdata=custom, textfont={"size": 13},
+        hovertemplate="actual %{customdata[0]}<br>predicted %{customdata[1]}<br>%{text}<extra></extra>",
+        marker={"symbol": "square", "size": 64, "color": colour, "colorscale": "Greens", "cmin": 0, "cmax": 1,
+                "line": {"color": "#adb5bd", "width": 1}}))
+    fig.update_xaxes(title="predicted", categoryorder="array", categoryarray=list(CLASSES), side="top")
+    fig.update_yaxes(title="actual", categoryorder="array", categoryarray=list(CLASSES)[::-1])
+    return _layout(fig, title, height=330)
+
+
+def accuracy_figure(accuracies: Mapping[str, float]) -> go.Figure:
+    """Accuracy per module."""
+    names = list(accuracies)
+    fig = go.Figure(go.Bar(x=[MODULE_NAMES.get(m, m) for m in names], y=[accuracies[m] for m in names],
+                           text=[f"{100 * accuracies[m]:.1f}%" for m in names], textposition="outside",
+                           marker_color=[MODULE_COLOURS.get(m, "#868e96") for m in names]))
+    fig.update_yaxes(range=[0, 1.1], title="accuracy")
+    return _layout(fig, height=280)

@@ -1,0 +1,202 @@
+"""Settings, models loaded once per process, and per-photo results cached by content hash."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from gerec.bn import MODES, SceneNetwork, load_scene_network  # noqa: E402
+from gerec.config import models_dir, samples_dir  # noqa: E402
+from gerec.types import GroupPrediction  # noqa: E402
+
+CHAINS = {
+    "default": "cached → Cloud Vision (when keys are set) → offline",
+    "offline": "offline classifier only",
+    "cached": "cached labels only",
+    "none": "none (type labels by hand)",
+}
+"""Labeler chains offered in the sidebar."""
+SAMPLE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the sidebar chose: network mode, labeler chain, cached labels file."""
+
+    mode: str = "tuned"
+    chain: str = "default"
+    labels_file: str | None = None
+
+
+def default_labels_file() -> str | None:
+    """The sample folder's ``labels.json`` (recorded Cloud Vision labels), when there is one."""
+    folder = samples_dir()
+    path = folder / "labels.json" if folder else None
+    return str(path) if path and path.is_file() else None
+
+
+def sidebar() -> Settings:
+    """Render the shared settings in the sidebar and return them."""
+    with st.sidebar:
+        st.subheader("Settings")
+        mode = st.selectbox("Scene network", MODES, index=MODES.index("tuned"), key="mode",
+                            help="reference: the paper's network; tuned: cross-validated hyperparameters")
+        chain = st.selectbox("Scene labeler", list(CHAINS), format_func=lambda c: f"{c}: {CHAINS[c]}",
+                             key="chain", help="Works offline without keys; Cloud Vision only with credentials.")
+        labels = st.text_input("Cached labels (JSON)", value=default_labels_file() or "", key="labels_file",
+                               help="{image name: [labels]}; used first for photos it names")
+    return Settings(str(mode), str(chain), labels.strip() or None)
+
+
+def settings() -> Settings:
+    """The current settings (the sidebar's values, or defaults before it ran)."""
+    s = st.session_state
+    labels = s.get("labels_file", default_labels_file() or "")
+    return Settings(s.get("mode", "tuned"), s.get("chain", "default"), (labels or "").strip() or None)
+
+
+def error_text(exc: BaseException) -> str:
+    """``InvalidImage: ...``: the error's name and message."""
+    return f"{type(exc).__name__}: {exc}"
+
+
+def digest(data: bytes) -> str:
+    """Content hash of a photo's bytes (the cache key of its results)."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def sample_photos() -> list[Path]:
+    """Photos in the sample folder (empty when none is configured)."""
+    folder = samples_dir()
+    if folder is None:
+        return []
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in SAMPLE_SUFFIXES and p.is_file())
+
+
+# ---------------------------------------------------------------- models (once per process)
+@st.cache_resource(show_spinner=False)
+def network(mode: str) -> SceneNetwork:
+    """The scene network of ``mode``."""
+    return load_scene_network(mode)
+
+
+@st.cache_resource(show_spinner=False)
+def photo_network(mode: str) -> SceneNetwork:
+    """The network whose CNN node holds the ensemble's face confusion (read from the registry)."""
+    from gerec.emotion.registry import read_registry
+
+    table = read_registry().face_confusion
+    net = network(mode)
+    return net if table is None else net.with_cnn_table(table)
+
+
+@st.cache_resource(show_spinner=False)
+def face_models():  # -> tuple[FaceDetector, FaceEnsemble]
+    """MTCNN and the CNN ensemble, loaded once per process and shared by every mode."""
+    from gerec.emotion.ensemble import FaceEnsemble
+    from gerec.faces.detect import DEFAULT_MIN_CONFIDENCE, DEFAULT_MIN_FACE_SIZE, FaceDetector
+
+    return FaceDetector(DEFAULT_MIN_CONFIDENCE, DEFAULT_MIN_FACE_SIZE), FaceEnsemble.load()
+
+
+@st.cache_resource(show_spinner=False)
+def labeler(chain: str, labels_file: str | None):  # -> LabelerChain
+    """The labeler chain: cached labels first (when a file is given), then ``chain``."""
+    from gerec.scene.chain import LabelerChain
+    from gerec.scene.simple import CachedLabeler
+
+    cached = [CachedLabeler.from_file(labels_file)] if labels_file else []
+    if chain == "none":
+        return LabelerChain([])
+    if chain == "cached":
+        return LabelerChain(cached)
+    from gerec.cli.setup import make_labeler
+
+    return make_labeler(Path(labels_file) if labels_file else None, chain)
+
+
+@st.cache_resource(show_spinner=False)
+def pipeline(mode: str, chain: str, labels_file: str | None):  # -> Pipeline
+    """A pipeline per (mode, labeler); the face models are shared."""
+    from gerec.pipeline import Pipeline, PipelineConfig
+
+    detector, ensemble = face_models()
+    return Pipeline(PipelineConfig(mode=mode), labeler=labeler(chain, labels_file), network=network(mode),
+                    detector=detector, ensemble=ensemble)
+
+
+def current_pipeline():  # -> Pipeline
+    """The pipeline for the current settings."""
+    s = settings()
+    return pipeline(s.mode, s.chain, s.labels_file)
+
+
+@st.cache_resource(show_spinner=False)
+def explainer():  # -> SaliencyExplainer
+    """The SHAP saliency explainer over every ensemble member."""
+    from gerec.explain import SaliencyExplainer
+
+    return SaliencyExplainer(face_models()[1].members)
+
+
+# ---------------------------------------------------------------- per-photo results
+@dataclass(frozen=True, eq=False)
+class PhotoResult:
+    """One analysed photo: the prediction, aligned crops and an annotated display image."""
+
+    digest: str
+    name: str
+    prediction: GroupPrediction
+    crops: np.ndarray
+    display: np.ndarray
+    original_size: tuple[int, int]
+
+
+@st.cache_data(max_entries=48, show_spinner=False)
+def analyze_photo(key: str, name: str, mode: str, chain: str, labels_file: str | None,
+                  _data: bytes) -> PhotoResult:
+    """Analyse a photo (cached by content hash ``key`` and settings). Raises ``GerecError``."""
+    from gerec.imaging import load_image
+    from gerec_app.render import annotate
+
+    pipe = pipeline(mode, chain, labels_file)
+    photo = load_image(_data, name, pipe.config.max_side)
+    pred, crops = pipe.analyze_with_crops(photo)
+    return PhotoResult(key, name, pred, crops, annotate(photo.pixels, pred.faces), photo.original_size)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def saliency(key: str, index: int, _crop: np.ndarray):  # -> tuple[MemberSaliency, ...]
+    """SHAP saliency of face ``index`` of photo ``key`` for every member (cached)."""
+    return explainer().explain(_crop)
+
+
+@st.cache_data(show_spinner=False)
+def model_files(entries: tuple[tuple[str, int, int], ...]) -> list[dict[str, object]]:
+    """Version of every model file: sha256 prefix, size and mtime (cached by path/mtime/size)."""
+    import time
+
+    rows = []
+    for path, mtime_ns, size in entries:
+        h = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                h.update(block)
+        rows.append({"file": Path(path).name, "sha256": h.hexdigest()[:12], "bytes": size,
+                     "modified (UTC)": time.strftime("%Y-%m-%d %H:%M", time.gmtime(mtime_ns / 1e9))})
+    return rows
+
+
+def model_file_entries() -> tuple[tuple[str, int, int], ...]:
+    """(path, mtime_ns, size) of every file in ``models/``."""
+    folder = models_dir()
+    if not folder.is_dir():
+        return ()
+    return tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(folder.iterdir()) if p.is_file())

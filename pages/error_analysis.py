@@ -1,0 +1,199 @@
+"""Error analysis on a labelled set: run a label-only evaluation or open a saved OUT.csv.
+
+Every source yields an OUT.csv-shaped table (see gerec_app.analysis); a further source (e.g. a
+runs store) only needs to add an entry to SOURCES that returns such a table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from gerec.bn import MODES
+from gerec.classes import CLASSES
+from gerec.config import data_dir
+from gerec.errors import GerecError
+from gerec_app import PAGES, analysis, plots, state
+
+st.title("Error analysis")
+s = state.settings()
+GAF = data_dir() / "gaf3"
+
+
+def _default(path: Path) -> str:
+    return str(path) if path.is_file() else ""
+
+
+def _run_source() -> tuple[pd.DataFrame, str, str] | None:
+    """A label-only evaluation run from this page, with a progress bar."""
+    from gerec.evaluation import read_cnn_predictions
+    from gerec.scene.simple import read_label_file
+
+    c1, c2, c3 = st.columns([3, 3, 1])
+    labels_path = c1.text_input("Labels JSON {image: [labels]} (class from the name prefix pos_/neu_/neg_)",
+                                value=_default(GAF / "val_labels_dev.json"), key="eval_labels")
+    cnn_path = c2.text_input("CNN predictions CSV image,faces_detected,cnn (optional, for fused)",
+                             value=_default(GAF / "reference_cnn_val_dev.csv"), key="eval_cnn")
+    mode = c3.selectbox("Network", MODES, index=MODES.index(s.mode), key="eval_mode")
+    if not st.button("Run evaluation", type="primary", key="eval_run"):
+        return None
+    labels = read_label_file(labels_path.strip())
+    cnn = read_cnn_predictions(cnn_path.strip()) if cnn_path.strip() else {}
+    bar = st.progress(0.0, text="evaluating…")
+    rows = []
+    total = max(len(labels), 1)
+    for i, row in enumerate(analysis.label_only_rows(labels, cnn, mode, state.network(mode))):
+        rows.append(row)
+        if i % 100 == 0:
+            bar.progress(min(i / total, 1.0), text=f"evaluating… {i} images")
+    bar.progress(1.0, text=f"done: {len(rows)} images")
+    source = f"label-only run on {Path(labels_path).name}" + (f" with {Path(cnn_path).name}" if cnn else "")
+    return analysis.to_frame(rows), source, mode
+
+
+def _csv_source() -> tuple[pd.DataFrame, str, str] | None:
+    """A saved OUT.csv: uploaded or by path."""
+    c1, c2 = st.columns(2)
+    upload = c1.file_uploader("OUT.csv", type=["csv"], key="eval_upload")
+    path = c2.text_input("…or its path", key="eval_path")
+    mode = c2.selectbox("Network used (for per-label analysis)", MODES, index=MODES.index(s.mode), key="csv_mode")
+    if upload is not None and st.session_state.get("eval_loaded") != upload.file_id:
+        st.session_state["eval_loaded"] = upload.file_id
+        return analysis.read_results(upload.getvalue()), f"uploaded {upload.name}", mode
+    if c2.button("Open", key="eval_open") and path.strip():
+        return analysis.read_results(Path(path.strip())), f"{path.strip()}", mode
+    return None
+
+
+SOURCES: dict[str, tuple[str, Callable[[], tuple[pd.DataFrame, str, str] | None]]] = {
+    "run": ("Run a label-only evaluation", _run_source),
+    "csv": ("Open a saved OUT.csv", _csv_source),
+}
+
+choice = st.radio("Results from", list(SOURCES), format_func=lambda k: SOURCES[k][0], horizontal=True,
+                  key="eval_source")
+try:
+    loaded = SOURCES[choice][1]()
+except GerecError as exc:
+    st.error(state.error_text(exc))
+    loaded = None
+if loaded is not None:
+    st.session_state["eval_results"] = {"frame": loaded[0], "source": loaded[1], "mode": loaded[2]}
+results = st.session_state.get("eval_results")
+if not results:
+    st.info("Run an evaluation or open a saved OUT.csv to see accuracy, confusion, disagreements and label errors.")
+    st.stop()
+
+frame: pd.DataFrame = results["frame"]
+modules = analysis.present_modules(frame)
+
+
+def download(table: pd.DataFrame, name: str, key: str) -> None:
+    """A CSV download button for a table."""
+    st.download_button(f"Download {name} (CSV)", analysis.to_csv(table), f"gerec_{name.replace(' ', '_')}.csv",
+                       "text/csv", key=f"dl_{key}")
+
+
+# ---------------------------------------------------------------- accuracy
+st.header(f"Accuracy: {len(frame)} images ({results['source']}, network {results['mode']})")
+scores = analysis.scores(frame)
+cols = st.columns(len(modules) + 1)
+for col, (_, row) in zip(cols, scores.iterrows()):
+    col.metric(f"{row['module']} accuracy", f"{100 * row['accuracy']:.2f} %", f"{row['covered']}/{row['total']} images",
+               delta_color="off")
+failed = int((frame["error"] != "").sum())
+cols[-1].metric("failed images", failed)
+left, right = st.columns([2, 3])
+left.plotly_chart(plots.accuracy_figure(dict(zip(scores["module"], scores["accuracy"]))), key="acc_bars")
+right.dataframe(scores, hide_index=True)
+with right:
+    download(scores, "accuracy", "acc")
+    download(frame, "results", "results")
+
+# ---------------------------------------------------------------- confusion
+st.header("Confusion matrices")
+st.caption("Click a cell to list its images (or pick the cell below).")
+images_dir = st.text_input("Folder of the images (optional: thumbnails and drill-down into Analyze)",
+                           key="eval_images_dir")
+tabs = st.tabs([m.replace("_", "-") for m in modules])
+for tab, module in zip(tabs, modules):
+    with tab:
+        chart, listing = st.columns([2, 3])
+        event = chart.plotly_chart(plots.confusion_figure(analysis.confusion(frame, module), module),
+                                   on_select="rerun", selection_mode="points", key=f"cm_{module}")
+        cells = [(a, p) for a in CLASSES for p in CLASSES]
+        points = (event or {}).get("selection", {}).get("points", []) if event else []
+        picked = tuple(points[0]["customdata"]) if points and points[0].get("customdata") else None
+        default = cells.index(picked) if picked in cells else 1
+        actual, predicted = listing.selectbox("Cell (actual → predicted)", cells, index=default,
+                                              format_func=lambda c: f"{c[0]} → {c[1]}", key=f"cell_{module}")
+        images = analysis.cell(frame, module, actual, predicted)
+        listing.markdown(f"**{len(images)} images**: actual {actual}, {module} predicted {predicted}")
+        listing.dataframe(images, hide_index=True, height=260)
+        with listing:
+            download(images, f"{module} {actual} as {predicted}", f"cell_{module}")
+
+# ---------------------------------------------------------------- disagreement
+st.header("Where the modules disagree")
+moves = analysis.transitions(frame)
+if moves.empty:
+    st.caption("Only one module has predictions: nothing to compare.")
+else:
+    st.dataframe(moves, hide_index=True)
+    download(moves, "fixes and breaks", "moves")
+    c1, c2 = st.columns(2)
+    pair = c1.selectbox("Pair", range(len(moves)), key="pair",
+                        format_func=lambda i: f"{moves.iloc[i]['from']} → {moves.iloc[i]['to']}")
+    kind = c2.radio("Images", ["fixed", "broken"], horizontal=True, key="kind")
+    a, b = moves.iloc[pair]["from"], moves.iloc[pair]["to"]
+    changed = analysis.changed(frame, a, b, kind)
+    st.markdown(f"**{len(changed)} images {kind}** going from {a} to {b}")
+    st.dataframe(changed, hide_index=True, height=240)
+    download(changed, f"{kind} {a} to {b}", "changed")
+    with st.expander("Every image where the modules disagree"):
+        table = analysis.disagreements(frame)
+        st.dataframe(table, hide_index=True, height=300)
+        download(table, "disagreements", "disagree")
+
+# ---------------------------------------------------------------- labels
+st.header("Labels that push images to the wrong class")
+label_modules = [m for m in ("top_down", "fused") if m in modules]
+c1, c2 = st.columns([1, 2])
+module = c1.selectbox("Errors of", label_modules, key="label_module")
+min_images = c1.slider("Min. wrong images with the label", 1, 30, 5, key="min_images")
+try:
+    label_table = analysis.label_errors(frame, state.network(results["mode"]), module, min_images)
+except GerecError as exc:
+    st.error(state.error_text(exc))
+    label_table = pd.DataFrame()
+c2.caption("push = the label's log-likelihood for the wrongly predicted class minus that for the true class "
+           "(its contribution, in the network used); total = sum of positive pushes over wrong images.")
+if label_table.empty:
+    c2.info("No label occurs in enough wrongly classified images.")
+else:
+    c2.dataframe(label_table, hide_index=True, height=320)
+    with c2:
+        download(label_table, f"label errors {module}", "labels")
+
+# ---------------------------------------------------------------- images
+folder = Path(images_dir.strip()) if images_dir.strip() else None
+if folder is not None:
+    st.header("Images")
+    if not folder.is_dir():
+        st.warning(f"{folder}: not a folder")
+    else:
+        found = [name for name in frame["image"] if (folder / Path(name).name).is_file()]
+        st.caption(f"{len(found)} of {len(frame)} images found in {folder}")
+        wrong = [n for n in found if frame.set_index("image").loc[n, modules[-1]] != frame.set_index("image").loc[
+            n, "actual"]]
+        thumbs = st.columns(6)
+        for i, name in enumerate(wrong[:12]):
+            thumbs[i % 6].image(str(folder / Path(name).name), caption=name, width=120)
+        if found:
+            pick = st.selectbox("Image to open in Analyze", found, key="drill")
+            if st.button("Open in Analyze", key="drill_open"):
+                st.session_state["analyze_path"] = str(folder / Path(pick).name)
+                st.switch_page(PAGES["analyze"])

@@ -1,0 +1,89 @@
+"""Models: the model card (ensemble members, scene networks, labeler, model file versions)."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import streamlit as st
+
+from gerec.bn import MODES, network_path
+from gerec.classes import CLASSES
+from gerec.errors import GerecError
+from gerec_app import plots, state
+
+st.title("Models")
+s = state.settings()
+
+# ---------------------------------------------------------------- ensemble
+st.header("Face ensemble (bottom-up)")
+try:
+    from gerec.emotion.registry import read_registry, resolve_weights
+
+    spec = read_registry()
+except GerecError as exc:
+    st.error(state.error_text(exc))
+    spec = None
+if spec is not None:
+    rows = []
+    for m in spec.members:
+        try:
+            path = resolve_weights(m, spec.directory)
+            size = f"{path.stat().st_size / 1e6:.2f} MB"
+        except GerecError as exc:
+            size = state.error_text(exc)
+        rows.append({"member": m.name, "weight": m.weight, "source": m.source,
+                     "input": f"{m.input_size}×{m.input_size} {m.colour}, {m.preprocess}", "size on disk": size,
+                     "class mapping": ", ".join(f"{k}→{v or 'dropped'}" for k, v in m.mapping.items()),
+                     "metrics": json.dumps(m.metrics) if m.metrics else "not measured"})
+    st.dataframe(pd.DataFrame(rows), hide_index=True)
+    if spec.face_confusion is not None:
+        info = spec.metadata.get("face_confusion", {})
+        left, right = st.columns([2, 3])
+        left.plotly_chart(plots.confusion_figure(spec.face_confusion.astype(int), "face confusion (ensemble)"),
+                          key="face_confusion")
+        right.markdown("**Face-level confusion** (the CNN node's table in fused mode)")
+        right.json({k: v for k, v in info.items() if k != "matrix"})
+
+# ---------------------------------------------------------------- networks
+st.header("Scene networks (top-down)")
+for mode in MODES:
+    try:
+        net = state.network(mode)
+    except GerecError as exc:
+        st.error(f"{mode}: {state.error_text(exc)}")
+        continue
+    with st.expander(f"{mode}{' (in use)' if mode == s.mode else ''}: {network_path(mode).name}",
+                     expanded=mode == s.mode):
+        cols = st.columns(4)
+        cols[0].metric("labels", len(net.labels))
+        cols[1].metric("absent labels as evidence", int(net.absent_mask.sum()))
+        cols[2].metric("label weight", f"{net.label_weight:g}")
+        cols[3].metric("CNN weight", f"{net.cnn_weight:g}" + (" (soft)" if net.soft_cnn else ""))
+        st.markdown("Prior: " + ", ".join(f"{c} {p:.3f}" for c, p in zip(CLASSES, net.prior)))
+        table = "; ".join(f"{c}: " + " / ".join(f"{v:.2f}" for v in row) for c, row in zip(CLASSES, net.cnn_table))
+        st.markdown(f"CNN table (rows actual, columns CNN class): {table}")
+        st.markdown("**How it was fitted** (metadata)")
+        st.json(net.metadata, expanded=1)
+
+# ---------------------------------------------------------------- labeler
+st.header("Scene labeler")
+try:
+    chain = state.labeler(s.chain, s.labels_file)
+    st.markdown(f"Chain in use: **{chain.name}** (setting `{s.chain}`: {state.CHAINS[s.chain]})")
+    rows = []
+    for lab in chain.labelers:
+        config = {k: (str(v) if not isinstance(v, int | float | bool | str) else v)
+                  for k, v in vars(lab).items() if not k.startswith("_") and k not in ("class_names",)}
+        rows.append({"labeler": lab.name, "type": type(lab).__name__, "configuration": json.dumps(config)[:400]})
+    st.dataframe(pd.DataFrame(rows, columns=["labeler", "type", "configuration"]), hide_index=True)
+except (GerecError, ValueError) as exc:
+    st.error(state.error_text(exc))
+
+# ---------------------------------------------------------------- versions
+st.header("Model files")
+files = state.model_files(state.model_file_entries())
+if files:
+    st.dataframe(pd.DataFrame(files), hide_index=True)
+else:
+    st.warning("No model files found (models/ is empty or missing).")

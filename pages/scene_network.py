@@ -1,0 +1,72 @@
+"""Scene network: the Bayesian network as a graph, with what-if label and CNN evidence."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from gerec.classes import CLASSES
+from gerec.errors import GerecError
+from gerec_app import plots, render, state
+
+st.title("Scene network")
+s = state.settings()
+try:
+    net = state.network(s.mode)
+    photo_net = state.photo_network(s.mode)
+except GerecError as exc:
+    st.error(state.error_text(exc))
+    st.stop()
+
+photo = st.session_state.get("scene_from_photo")
+sources = (["photo"] if photo else []) + ["hand"]
+source = st.radio("Evidence from", sources, horizontal=True, key="scene_source",
+                  format_func=lambda v: f"the photo from Analyze ({photo['image']})" if v == "photo" and photo
+                  else "a hand-made label set")
+if source == "photo" and photo:
+    start_labels, start_cnn = [lab for lab in photo["labels"] if lab in net.vocabulary], photo["cnn"]
+    tag = f"photo_{photo['image']}"
+else:
+    start_labels, start_cnn, tag = ["people", "smile", "fun"], None, "hand"
+    start_labels = [lab for lab in start_labels if lab in net.vocabulary]
+
+cnn_options = ["none", *CLASSES]
+left, right = st.columns([3, 1])
+labels = left.multiselect("Labels present (toggle to see the posterior change)", sorted(net.labels),
+                          default=start_labels, key=f"what_if_labels_{tag}_{s.mode}")
+cnn_choice = right.selectbox("CNN evidence (bottom-up class)", cnn_options,
+                             index=cnn_options.index(start_cnn) if start_cnn in cnn_options else 0,
+                             key=f"what_if_cnn_{tag}", help="none: the network runs without the CNN node")
+free = left.text_input("Add labels by text (comma-separated; unknown ones are ignored or mapped)",
+                       key=f"what_if_free_{tag}")
+if free:
+    from gerec.bn.evidence import scene_evidence
+
+    extra = scene_evidence(net, render.parse_free_labels(free), "manual")
+    labels = list(dict.fromkeys([*labels, *extra.labels_used]))
+    if extra.labels_ignored:
+        left.caption(f"ignored (not in the network's vocabulary): {', '.join(extra.labels_ignored)}")
+cnn = None if cnn_choice == "none" else cnn_choice
+# with a CNN class the network's CNN node holds the face ensemble's confusion table (as in Analyze)
+active = photo_net if cnn else net
+top_down = net.posterior(labels)
+posterior = active.posterior(labels, cnn)
+
+cols = st.columns(3)
+cols[0].metric("Top-down (labels only)", f"{CLASSES[max(range(3), key=lambda i: top_down[i])]} · {max(top_down):.2f}")
+cols[1].metric("With CNN evidence" if cnn else "Posterior (no CNN evidence)",
+               f"{CLASSES[max(range(3), key=lambda i: posterior[i])]} · {max(posterior):.2f}")
+cols[2].metric("Evidence", f"{len(labels)} labels" + (f" + CNN {cnn}" if cnn else ""))
+
+graph, bars = st.columns([3, 2])
+top_absent = bars.slider("Absent labels shown", 0, 20, 6, key="top_absent")
+graph.plotly_chart(plots.network_figure(active, labels, cnn, posterior, top_absent=top_absent), key="bn_graph")
+graph.caption("Node size: how strongly a label moves the posterior; colour: the class it pushes towards; "
+              "filled: present, open: absent (entered as evidence). Hover for per-class log-likelihoods.")
+bars.plotly_chart(plots.probs_figure({"prior": tuple(net.prior), "top-down": top_down, "posterior": posterior},
+                                     "prior → posterior"), key="bn_bars")
+rows = active.contributions(labels, top_absent=top_absent)
+with st.expander("Contributions of the labels (centred log-likelihood per class)", expanded=True):
+    st.plotly_chart(plots.contributions_figure(rows[:25]), key="bn_contrib")
+    absent_all = [r for r in active.contributions(labels) if not r.present]
+    st.caption(f"{sum(1 for r in rows if r.present)} present labels; {len(absent_all)} absent labels are evidence "
+               f"({len(net.labels)} labels in the network, mode {s.mode}).")
