@@ -95,3 +95,16 @@ def test_evaluate_faces_cli(fer_dir, tmp_path):
     (tmp_path / "empty.npz").write_bytes(b"")
     proc = run_cli("evaluate-faces", str(tmp_path / "empty.npz"))
     assert proc.returncode == 2 and "InvalidDataset" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_photo_with_many_faces(pipeline, photos_dir, tmp_path):
+    """A 3x3 mosaic of a real group photo: dozens of faces, all scored in one batch per member."""
+    tile = np.asarray(Image.open(photos_dir / "image_happy_neutral_2.jpg").convert("RGB"))
+    mosaic = np.concatenate([np.concatenate([tile] * 3, axis=1)] * 3, axis=0)
+    path = tmp_path / "mosaic.jpg"
+    Image.fromarray(mosaic).save(path, quality=92)
+    single = pipeline.analyze(photos_dir / "image_happy_neutral_2.jpg", labels=[])
+    pred = pipeline.analyze(path, labels=[])
+    assert len(pred.faces) >= 5 * len(single.faces)
+    assert all(f.scores is not None and len(f.scores.members) == len(pipeline.ensemble.names) for f in pred.faces)
+    assert pred.bottom_up is not None and pred.image_size is not None and max(pred.image_size) <= 2048
