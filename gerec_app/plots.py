@@ -50,7 +50,7 @@ def face_figure(face: Face) -> go.Figure:
     if face.scores is None:
         return _layout(go.Figure(), "not scored")
     series: dict[str, Probs | None] = {"ensemble": face.scores.ensemble, **face.scores.members}
-    return probs_figure(series, f"face {face.index + 1}", {"ensemble": "#2f7d5b"})
+    return probs_figure(series, f"face {face.index}", {"ensemble": "#2f7d5b"})
 
 
 def contributions_figure(rows: Sequence[LabelContribution], title: str = "") -> go.Figure:
@@ -126,8 +126,8 @@ def network_figure(net: SceneNetwork, present: Sequence[str], cnn: str | None, p
         fig.add_scatter(x=[None], y=[None], mode="markers", name=f"pushes to {cls}",
                         marker={"color": CLASS_COLOURS[cls], "size": 10})
     fig.update_xaxes(visible=False, range=[-2.3, 2.3])
-    fig.update_yaxes(visible=False, range=[-1.9, 1.35], scaleanchor="x")
-    return _layout(fig, height=560)
+    fig.update_yaxes(visible=False, range=[-1.9, 1.35])
+    return _layout(fig, height=540)
 
 
 def confusion_figure(matrix: np.ndarray, title: str) -> go.Figure:
@@ -143,7 +143,8 @@ def confusion_figure(matrix: np.ndarray, title: str) -> go.Figure:
             colour.append(share[i, j])
             custom.append([actual, predicted])
     fig = go.Figure(go.Scatter(
-        x=xs, y=ys, mode="markers+text", text=text, customdata=custom, textfont={"size": 13},
+        x=xs, y=ys, mode="markers+text", text=text, customdata=custom,
+        textfont={"size": 13, "color": ["white" if c > 0.45 else "#1d2521" for c in colour]},
         hovertemplate="actual %{customdata[0]}<br>predicted %{customdata[1]}<br>%{text}<extra></extra>",
         marker={"symbol": "square", "size": 64, "color": colour, "colorscale": "Greens", "cmin": 0, "cmax": 1,
                 "line": {"color": "#adb5bd", "width": 1}}))

@@ -34,7 +34,7 @@ def annotate(pixels: np.ndarray, faces: Sequence[Face], max_side: int = DISPLAY_
         cls = face.scores.predicted if face.scores else "Neutral"
         colour = _rgb(CLASS_COLOURS[cls])
         cv2.rectangle(img, (x, y), (x + bw, y + bh), colour, thick)
-        text = str(face.index + 1)
+        text = str(face.index)
         font = max(0.5, bh / 90)
         (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font, thick)
         top = max(0, y - th - 6)
@@ -52,7 +52,7 @@ def faces_frame(pred: GroupPrediction) -> pd.DataFrame:
     """One row per face: number, class, detector confidence, ensemble and member probabilities."""
     rows = []
     for face in pred.faces:
-        row: dict[str, object] = {"face": face.index + 1}
+        row: dict[str, object] = {"face": face.index}
         if face.scores is not None:
             row["class"] = face.scores.predicted
             for cls, p in zip(CLASSES, face.scores.ensemble):

@@ -86,12 +86,12 @@ with faces_col:
     else:
         st.markdown(f"**{len(pred.faces)} faces** (ensemble and each member)")
         st.dataframe(render.faces_frame(pred), hide_index=True, key=f"faces_{res.digest}")
-        index = st.selectbox("Face", range(len(pred.faces)), format_func=lambda i: f"face {i + 1}",
+        index = st.selectbox("Face", range(len(pred.faces)), format_func=lambda i: f"face {pred.faces[i].index}",
                              key=f"face_{res.digest}")
         st.plotly_chart(plots.face_figure(pred.faces[index]), key=f"face_bars_{res.digest}")
 
 if pred.faces:
-    st.subheader(f"Face {index + 1}: aligned crop and SHAP saliency")
+    st.subheader(f"Face {pred.faces[index].index}: aligned crop and SHAP saliency")
     show = st.toggle("SHAP saliency for the predicted class of every ensemble member", value=True, key="shap_on")
     cols = st.columns(1 + len(pred.faces[index].scores.members if pred.faces[index].scores else {}))
     cols[0].image(res.crops[index], caption="aligned crop", width=160)

@@ -102,8 +102,8 @@ st.header(f"Accuracy: {len(frame)} images ({results['source']}, network {results
 scores = analysis.scores(frame)
 cols = st.columns(len(modules) + 1)
 for col, (_, row) in zip(cols, scores.iterrows()):
-    col.metric(f"{row['module']} accuracy", f"{100 * row['accuracy']:.2f} %", f"{row['covered']}/{row['total']} images",
-               delta_color="off")
+    col.metric(f"{row['module']} accuracy", f"{100 * row['accuracy']:.2f} %")
+    col.caption(f"on {row['covered']}/{row['total']} images")
 failed = int((frame["error"] != "").sum())
 cols[-1].metric("failed images", failed)
 left, right = st.columns([2, 3])

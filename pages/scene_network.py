@@ -55,7 +55,7 @@ cols = st.columns(3)
 cols[0].metric("Top-down (labels only)", f"{CLASSES[max(range(3), key=lambda i: top_down[i])]} · {max(top_down):.2f}")
 cols[1].metric("With CNN evidence" if cnn else "Posterior (no CNN evidence)",
                f"{CLASSES[max(range(3), key=lambda i: posterior[i])]} · {max(posterior):.2f}")
-cols[2].metric("Evidence", f"{len(labels)} labels" + (f" + CNN {cnn}" if cnn else ""))
+cols[2].metric("Evidence" + (f" (+ CNN {cnn})" if cnn else ""), f"{len(labels)} labels")
 
 graph, bars = st.columns([3, 2])
 top_absent = bars.slider("Absent labels shown", 0, 20, 6, key="top_absent")

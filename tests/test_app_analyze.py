@@ -1,0 +1,86 @@
+"""AppTest interactions with real models on real photos (skip without the shared data)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from gerec_app import PAGES
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+pytestmark = pytest.mark.slow
+
+
+def new_app(**state):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(APP, default_timeout=600)
+    for key, value in state.items():
+        at.session_state[key] = value
+    return at.run()
+
+
+def metrics(at) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def test_sample_pick_faces_predictions_saliency_and_label_edit(photos_dir):
+    at = new_app()
+    at.selectbox(key="sample").set_value("image_happy_1.jpg").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    faces = next(d.value for d in at.dataframe if "class" in d.value.columns and "face" in d.value.columns)
+    assert len(faces) >= 2
+    found = metrics(at)
+    assert found["Bottom-up (faces)"].startswith(("Positive", "Neutral", "Negative"))
+    assert {"Top-down (scene)", "Fused"} <= set(found)
+    # the photo, the aligned crop and one SHAP overlay per ensemble member
+    from gerec.emotion.registry import read_registry
+
+    assert len(at.get("image")) == 2 + len(read_registry().members)
+    # the cached Cloud Vision labels of this sample were used
+    assert any("cached" in m.value for m in at.markdown)
+    before = found["Top-down (scene)"]
+    edit = next(w for w in at.multiselect if w.key.startswith("edit_labels_"))
+    edit.set_value(["police", "police officer", "rebellion", "news"]).run()
+    assert not at.exception
+    after = metrics(at)
+    changed = next(k for k in after if k.startswith("Top-down"))
+    assert "edited" in changed and after[changed] != before and after[changed].startswith("Negative")
+    assert at.session_state["scene_from_photo"]["labels"] == ["police", "police officer", "rebellion", "news"]
+    # the scene page picks the edited photo up
+    at.switch_page(PAGES["scene"]).run()
+    assert not at.exception and at.metric[0].value.startswith("Negative")
+
+
+def test_uploads_corrupt_one_errors_others_compare(photos_dir):
+    at = new_app(shap_on=False)
+    good = [(name, (photos_dir / name).read_bytes(), "image/jpeg") for name in ("pos_1000.jpg", "image_sad_1.jpg")]
+    at.file_uploader(key="uploads").set_value([("broken.jpg", b"\xff\xd8 not really a jpeg", "image/jpeg"), *good])
+    at.run()
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and errors[0].startswith("broken.jpg: InvalidImage")
+    table = next(d.value for d in at.dataframe if "image" in d.value.columns)
+    assert list(table["image"]) == ["pos_1000.jpg", "image_sad_1.jpg"]
+    assert {"bottom_up", "top_down", "fused"} <= set(table.columns)
+    assert at.get("download_button")
+    assert {"Top-down (scene)", "Fused"} <= set(metrics(at))
+
+
+def test_photo_without_faces(photos_dir):
+    arr = np.zeros((300, 400, 3), dtype=np.uint8)
+    arr[:150] = (120, 170, 230)
+    arr[150:] = (60, 140, 50)
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, format="PNG")
+    at = new_app()
+    at.file_uploader(key="uploads").set_value(("landscape.png", buf.getvalue(), "image/png")).run()
+    assert not at.exception and not at.error
+    assert any("No face found" in w.value for w in at.warning)
+    found = metrics(at)
+    assert found["Bottom-up (faces)"] == "absent (no face)"
+    assert found["Top-down (scene)"].split(" · ")[0] == found["Fused"].split(" · ")[0]

@@ -1,0 +1,77 @@
+"""Error analysis: the page on the dev labels (label-only), and the analysis functions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from gerec.bn import load_scene_network
+from gerec.errors import InvalidDataset
+from gerec_app import PAGES, analysis
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+
+
+def small_frame() -> pd.DataFrame:
+    rows = [
+        ("pos_1.jpg", "Positive", "Positive", "Negative", "Positive", "smile|fun"),
+        ("pos_2.jpg", "Positive", "Negative", "Positive", "Positive", "smile"),
+        ("neg_1.jpg", "Negative", "Negative", "Positive", "Negative", "police|smile"),
+        ("neg_2.jpg", "Negative", "Positive", "Positive", "Positive", "smile|fun|police"),
+        ("neu_1.jpg", "Neutral", "", "Neutral", "Neutral", "suit"),
+    ]
+    return analysis.to_frame([dict(zip(["image", "actual", "bottom_up", "top_down", "fused", "labels_used"], r))
+                              for r in rows])
+
+
+def test_scores_cells_and_transitions():
+    frame = small_frame()
+    scores = analysis.scores(frame).set_index("module")
+    assert scores.loc["fused", "accuracy"] == pytest.approx(0.8)
+    assert scores.loc["bottom_up", "covered"] == 4
+    assert list(analysis.cell(frame, "top_down", "Negative", "Positive")["image"]) == ["neg_1.jpg", "neg_2.jpg"]
+    moves = analysis.transitions(frame).set_index(["from", "to"])
+    assert moves.loc[("top_down", "fused"), "fixed (wrong→right)"] == 2
+    assert moves.loc[("top_down", "fused"), "broken (right→wrong)"] == 0
+    assert moves.loc[("bottom_up", "fused"), "fixed (wrong→right)"] == 1
+    assert list(analysis.changed(frame, "bottom_up", "fused", "fixed")["image"]) == ["pos_2.jpg"]
+    assert set(analysis.disagreements(frame)["image"]) == {"pos_1.jpg", "pos_2.jpg", "neg_1.jpg"}
+
+
+def test_label_errors_and_csv_roundtrip():
+    frame = small_frame()
+    table = analysis.label_errors(frame, load_scene_network("reference"), "top_down", min_images=1)
+    assert "smile" in set(table["label"])
+    smile = table.set_index("label").loc["smile"]
+    assert smile["wrong images with label"] == 3 and smile["pushed towards wrong class"] >= 2
+    back = analysis.read_results(analysis.to_csv(frame))
+    assert list(back["image"]) == list(frame["image"])
+    with pytest.raises(InvalidDataset):
+        analysis.read_results(b"a,b\n1,2\n")
+
+
+def test_page_label_only_run_on_dev_labels(gaf_dir):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.run()
+    at.switch_page(PAGES["errors"]).run()
+    assert at.text_input(key="eval_labels").value.endswith("val_labels_dev.json")
+    assert at.text_input(key="eval_cnn").value.endswith("reference_cnn_val_dev.csv")
+    at.selectbox(key="eval_mode").set_value("reference")
+    at.button(key="eval_run").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    found = {m.label: m.value for m in at.metric}
+    top_down = float(found["top_down accuracy"].split()[0])
+    fused = float(found["fused accuracy"].split()[0])
+    # the reference network reproduces the reference figures on the dev half (61.28 % / 65.38 %)
+    assert top_down == pytest.approx(61.28, abs=0.5)
+    assert fused == pytest.approx(65.38, abs=1.0)
+    assert len(at.get("plotly_chart")) >= 3  # accuracy and confusion matrices
+    labels = next(d.value for d in at.dataframe if "total push" in d.value.columns)
+    assert len(labels) > 5
+    # a confusion-cell pick lists its images
+    at.selectbox(key="cell_top_down").set_value(("Negative", "Positive")).run()
+    assert any("actual Negative, top_down predicted Positive" in m.value for m in at.markdown)

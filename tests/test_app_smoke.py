@@ -1,0 +1,59 @@
+"""AppTest smoke tests: every page of the dashboard runs without an exception or error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gerec_app import PAGES
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+
+
+@pytest.fixture
+def app():
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.run()
+    return at
+
+
+def test_landing_is_analyze(app):
+    assert not app.exception
+    assert app.title[0].value == "Analyze group photos"
+    assert not app.error
+    assert app.sidebar.selectbox(key="mode").value == "tuned"
+
+
+@pytest.mark.parametrize("page", ["scene", "errors", "models"])
+def test_page_runs(app, page):
+    app.switch_page(PAGES[page]).run()
+    assert not app.exception, app.exception
+    assert not app.error, [e.value for e in app.error]
+    assert app.title
+
+
+def test_scene_network_what_if(app):
+    app.switch_page(PAGES["scene"]).run()
+    before = [m.value for m in app.metric]
+    app.selectbox(key="what_if_cnn_hand").set_value("Negative").run()
+    assert not app.exception
+    after = [m.value for m in app.metric]
+    assert after[1] != before[1] and "CNN Negative" in app.metric[2].label
+    labels = app.multiselect(key="what_if_labels_hand_tuned")
+    labels.set_value(["police", "police officer", "rebellion"]).run()
+    assert not app.exception
+    assert app.metric[0].value.startswith("Negative")
+
+
+def test_models_page_lists_files_and_members(app):
+    app.switch_page(PAGES["models"]).run()
+    assert not app.exception
+    tables = [d.value for d in app.dataframe]
+    members = tables[0]
+    assert "fer-mini-xception" in set(members["member"])
+    files = tables[-1]
+    assert {"file", "sha256", "bytes", "modified (UTC)"} <= set(files.columns)
+    assert "ensemble.json" in set(files["file"])
