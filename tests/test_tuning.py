@@ -28,7 +28,7 @@ def _histogram(n: int = 40, seed: int = 1) -> LabelHistogram:
     totals = np.array([120.0, 100.0, 90.0])
     counts = np.floor(rng.uniform(0, 1, (n, 3)) ** 3 * totals).astype(float)
     counts[:3] = 0.0  # labels never seen in some class
-    named = ("black and white", "happiness", "sports", "physical exercise")
+    named = ("protest", "black and white", "happiness", "sports", "physical exercise")
     labels = tuple(f"label {i}" for i in range(n - len(named))) + named
     return LabelHistogram(labels, counts, totals)
 
@@ -40,7 +40,7 @@ def _dev(hist: LabelHistogram, n: int = 150, seed: int = 2) -> tuning.DevData:
     labels = []
     for c in y:
         present = [hist.labels[i] for i in np.flatnonzero(rng.uniform(size=len(hist.labels)) < p[:, c])]
-        extra = ("black-and-white",) if c == 1 else ("team sport",)
+        extra: tuple[str, ...] = ("black-and-white",) if c == 1 else ("team sport",)
         extra += ("rebellion",) if c == 2 and rng.uniform() < 0.6 else ()
         labels.append(tuple(present) + extra)
     cnn = np.where(rng.uniform(size=n) < 0.7, y, rng.integers(-1, 3, n))
@@ -48,10 +48,11 @@ def _dev(hist: LabelHistogram, n: int = 150, seed: int = 2) -> tuning.DevData:
     return tuning.DevData(images, tuple(labels), y, cnn)
 
 
-SMALL_GRID = tuning.Grid(rules=("none", "stem"), new_min=(None, 3), dev_weight=(0.0, 2.0), alpha=(None, 1.0),
-                         absent=("all", "top10"), label_weight=(0.3, 1.0), cnn_weight=(0.75, 1.0))
-DEV_FITTED = tuning.Config(rules="stem", new_min=3, dev_weight=2.0, alpha=1.0, absent="top10", prior="dev",
-                           cnn_table="dev", label_weight=0.3, cnn_weight=0.75)
+SMALL_GRID = tuning.Grid(rules=("none", "stem"), embed_min=(None, 0.5), new_min=(None, 3), dev_weight=(0.0, 2.0),
+                         alpha=(None, 1.0), shrink=(0.0, 30.0), absent=("all", "top10"), prior=("uniform", "dev"),
+                         label_weight=(0.3, 1.0), cnn_weight=(0.75, 1.0))
+DEV_FITTED = tuning.Config(rules="stem", embed_min=0.5, new_min=3, dev_weight=2.0, alpha=1.0, shrink=10.0,
+                           absent="top10", prior="dev", cnn_table="dev", label_weight=0.3, cnn_weight=0.75)
 
 
 def test_folds_are_stratified_and_seeded() -> None:
@@ -133,6 +134,9 @@ def test_committed_tuned_network_matches_pgmpy() -> None:
         (["smile", "bride"], None),
         ([], rng.dirichlet(np.ones(3))),
     ]
+    for _ in range(25):
+        present, cnn = _random_evidence(net, rng)
+        cases.append((present + ["rebellion", "black-and-white"][: int(rng.integers(0, 3))], cnn))
     for raw, cnn in cases:
         used = map_labels(net, raw).used
         fast = np.array(net.posterior(used, cnn))
@@ -154,6 +158,22 @@ def test_out_of_vocabulary_labels_are_mapped_or_ignored() -> None:
     assert ignored == ("zorbing",)
     assert used == ("black and white", "happiness", "sports", "physical exercise", "label 3")
     assert all(known in net.labels for _, known in mapped)
+
+
+def test_embedding_rule_maps_to_the_nearest_known_label_above_threshold() -> None:
+    neighbours = {"rebellion": (("riot", 0.56), ("protest", 0.55), ("smile", 0.2)), "grin": (("smile", 0.45),)}
+    mapper = VocabularyMapper(("protest", "smile"), ("exact", "embedding"), 0.5, neighbours)
+    expected = (("protest",), (("rebellion", "protest"),), ("grin", "zorbing"))
+    assert mapper.map(["Rebellion", "grin", "zorbing"]) == expected
+    strict = VocabularyMapper(("protest", "smile"), ("exact", "embedding"), 0.6, neighbours)
+    assert strict.map(["rebellion"]).ignored == ("rebellion",)
+    # through a network's metadata, with the committed table (built from label strings only)
+    hist = _histogram()
+    net = tuning.build_network(hist, tuning.Config(rules="stem", embed_min=0.5))
+    assert net.metadata["vocabulary"]["embedding_min"] == 0.5
+    used, mapped, ignored = map_labels(net, ["rebellion", "zorbing", "happy"])
+    assert mapped == (("rebellion", "protest"), ("happy", "happiness")) and ignored == ("zorbing",)
+    assert used == ("protest", "happiness")
 
 
 def test_reference_network_does_not_map() -> None:
@@ -193,7 +213,7 @@ def test_dev_counts_come_from_fitting_images_only() -> None:
     held_out_only = ("only in held-out images",)
     data = dataclasses.replace(data, labels=tuple(raw + held_out_only if not f else raw
                                                   for raw, f in zip(data.labels, fit)))
-    net = tuning.build_network(hist, DEV_FITTED, data, fit=fit)
+    net = tuning.build_network(hist, dataclasses.replace(DEV_FITTED, embed_min=None, shrink=0.0), data, fit=fit)
     assert held_out_only[0] not in net.labels
     new = net.labels[len(hist.labels):]
     assert "rebellion" in new

@@ -64,9 +64,10 @@ def new_labels(unmapped: Counter[str], new_min: int | None) -> tuple[str, ...]:
     return tuple(sorted(label for label, n in unmapped.items() if n >= new_min))
 
 
-def presence(vocabulary: Sequence[str], rules: Sequence[str], raw: RawLabels) -> np.ndarray:
+def presence(vocabulary: Sequence[str], rules: Sequence[str], raw: RawLabels,
+             embedding_min: float | None = None) -> np.ndarray:
     """(images x vocabulary) 0/1 matrix of the labels each image's raw labels map to."""
-    mapper = VocabularyMapper(tuple(vocabulary), tuple(rules))
+    mapper = VocabularyMapper(tuple(vocabulary), tuple(rules), 1.0 if embedding_min is None else embedding_min)
     index = {label: i for i, label in enumerate(vocabulary)}
     x = np.zeros((len(raw), len(vocabulary)))
     for row, labels in enumerate(raw):
@@ -99,13 +100,22 @@ def label_table(hist: LabelHistogram, vocabulary: Sequence[str], x_fit: Any, y_f
     return LabelTable(tuple(vocabulary), counts, totals, n_hist)
 
 
-def p_present(table: LabelTable, alpha: float | None) -> np.ndarray:
-    """(count + alpha) / (total + 2 alpha), or count / total with 0 -> 1e-4 for ``alpha`` None."""
+def p_present(table: LabelTable, alpha: float | None, shrink: float = 0.0) -> np.ndarray:
+    """(count + alpha) / (total + 2 alpha), or count / total with 0 -> 1e-4 for ``alpha`` None.
+
+    ``shrink`` > 0 first adds ``shrink`` pseudo-images at the label's class-pooled rate
+    (count + shrink * pooled, total + shrink): the classes' rates of a rarely seen label are
+    pulled together, so its presence is weaker evidence; a common label hardly moves.
+    """
+    counts, totals = table.counts, table.totals
+    if shrink > 0:
+        pooled = counts.sum(1, keepdims=True) / totals.sum(1, keepdims=True)
+        counts, totals = counts + shrink * pooled, totals + shrink
     if alpha is None:
-        p = table.counts / table.totals
-        p = np.where(table.counts == 0, REFERENCE_ZERO_FLOOR, p)
+        p = counts / totals
+        p = np.where(counts == 0, REFERENCE_ZERO_FLOOR, p)
         return np.clip(p, REFERENCE_ZERO_FLOOR, 1.0 - REFERENCE_ZERO_FLOOR)
-    return (table.counts + alpha) / (table.totals + 2.0 * alpha)
+    return (counts + alpha) / (totals + 2.0 * alpha)
 
 
 def mutual_information(table: LabelTable, alpha: float = 1.0) -> np.ndarray:

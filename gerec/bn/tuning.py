@@ -41,7 +41,7 @@ from gerec.bn.devdata import (
 )
 from gerec.bn.histogram import LabelHistogram
 from gerec.bn.network import SceneNetwork
-from gerec.bn.vocabulary import RULES, config_of
+from gerec.bn.vocabulary import RULES, STRING_RULES, config_of
 
 RULE_SETS: dict[str, tuple[str, ...]] = {
     "none": ("exact",),
@@ -51,20 +51,28 @@ RULE_SETS: dict[str, tuple[str, ...]] = {
     "head": RULES[:5],
     "words": RULES[:6],
     "synonyms": RULES[:4] + ("synonyms",),
-    "all": RULES,
+    "all": STRING_RULES,
 }
+
+
+def mapping_rules(rules: str, embed_min: float | None) -> tuple[str, ...]:
+    """The vocabulary rules of a rule set, plus ``embedding`` when it has a threshold."""
+    return RULE_SETS[rules] + (() if embed_min is None else ("embedding",))
 
 
 @dataclass(frozen=True)
 class Grid:
-    """The hyperparameter values searched. ``alpha`` None is the reference 1e-4 floor;
+    """The hyperparameter values searched. ``embed_min`` None: no embedding rule, else its
+    cosine threshold; ``alpha`` None is the reference 1e-4 floor;
     ``new_min`` None adds no new labels; ``dev_weight`` 0 fits on the histogram alone."""
 
     rules: tuple[str, ...] = ("none", "stem", "expand", "head")
+    embed_min: tuple[float | None, ...] = (None, 0.55)
     new_min: tuple[int | None, ...] = (None, 2, 5, 10)
     dev_weight: tuple[float, ...] = (0.0, 1.0, 2.0, 4.0, 8.0)
-    alpha: tuple[float | None, ...] = (None, 0.5, 1.0, 2.0)
-    absent: tuple[str, ...] = ("all", "none", "top100", "top400")
+    alpha: tuple[float | None, ...] = (None, 1.0)
+    shrink: tuple[float, ...] = (0.0, 10.0, 100.0, 300.0)
+    absent: tuple[str, ...] = ("all", "top100", "top400")
     prior: tuple[str, ...] = ("uniform", "dev")
     cnn_table: tuple[str, ...] = CNN_TABLES
     label_weight: tuple[float, ...] = (0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.7, 1.0)
@@ -80,9 +88,11 @@ class Config:
     """One point of the grid (see :class:`Grid`)."""
 
     rules: str = "none"
+    embed_min: float | None = None
     new_min: int | None = None
     dev_weight: float = 0.0
     alpha: float | None = None
+    shrink: float = 0.0
     absent: str = "all"
     prior: str = "uniform"
     cnn_table: str = "reference"
@@ -120,28 +130,30 @@ def vocabulary_for(hist: LabelHistogram, raw_fit: devfit.RawLabels, rules: str, 
 
 
 def _tables(hist: LabelHistogram, data: DevData, fit: np.ndarray, rows: np.ndarray, grid: Grid,
-            ) -> Iterator[tuple[tuple[int, int, int, int, int], np.ndarray]]:
-    """Per (rules, new_min, dev_weight, alpha, absent) grid index: untempered label log-likelihood
-    of the images ``rows`` with everything fitted on the images ``fit`` (boolean masks)."""
+            ) -> Iterator[tuple[tuple[int, ...], np.ndarray]]:
+    """Per (rules, embed_min, new_min, dev_weight, alpha, shrink, absent) grid index: untempered label
+    log-likelihood of the images ``rows``, everything fitted on the images ``fit`` (boolean masks)."""
     raw_fit = [data.labels[i] for i in np.flatnonzero(fit)]
     raw_rows = [data.labels[i] for i in np.flatnonzero(rows)]
     y_fit = data.y[fit]
     for ir, rules in enumerate(grid.rules):
         unmapped = devfit.unmapped_counts(hist, raw_fit, RULE_SETS[rules])
-        presence: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}  # vocabulary -> (fit, rows)
-        for im, new_min in enumerate(grid.new_min):
-            for iw, weight in enumerate(grid.dev_weight):
-                vocab = vocabulary_for(hist, raw_fit, rules, new_min, weight, unmapped)
-                if vocab not in presence:
-                    x = devfit.presence(vocab, RULE_SETS[rules], raw_fit + raw_rows)
-                    presence[vocab] = (sparse.csr_matrix(x[: len(raw_fit)]), sparse.csr_matrix(x[len(raw_fit):]))
-                x_fit, x_rows = presence[vocab]
-                table = devfit.label_table(hist, vocab, x_fit, y_fit, weight)
-                masks = [devfit.absent_mask(table, absent) for absent in grid.absent]
-                for ia, alpha in enumerate(grid.alpha):
-                    p = devfit.p_present(table, alpha)
-                    for ib, mask in enumerate(masks):
-                        yield (ir, im, iw, ia, ib), label_loglik(x_rows, p, mask)
+        for ie, embed_min in enumerate(grid.embed_min):
+            presence: dict[tuple[str, ...], tuple[Any, Any]] = {}  # vocabulary -> (fit, rows)
+            for im, new_min in enumerate(grid.new_min):
+                for iw, weight in enumerate(grid.dev_weight):
+                    vocab = vocabulary_for(hist, raw_fit, rules, new_min, weight, unmapped)
+                    if vocab not in presence:
+                        x = devfit.presence(vocab, mapping_rules(rules, embed_min), raw_fit + raw_rows, embed_min)
+                        presence[vocab] = (sparse.csr_matrix(x[: len(raw_fit)]), sparse.csr_matrix(x[len(raw_fit):]))
+                    x_fit, x_rows = presence[vocab]
+                    table = devfit.label_table(hist, vocab, x_fit, y_fit, weight)
+                    masks = [devfit.absent_mask(table, absent) for absent in grid.absent]
+                    for ia, alpha in enumerate(grid.alpha):
+                        for ih, shrink in enumerate(grid.shrink):
+                            p = devfit.p_present(table, alpha, shrink)
+                            for ib, mask in enumerate(masks):
+                                yield (ir, ie, im, iw, ia, ih, ib), label_loglik(x_rows, p, mask)
 
 
 def fold_scores(hist: LabelHistogram, data: DevData, grid: Grid, fit: np.ndarray, groups: np.ndarray,
@@ -178,7 +190,7 @@ def fold_scores(hist: LabelHistogram, data: DevData, grid: Grid, fit: np.ndarray
 def predict(hist: LabelHistogram, data: DevData, config: Config, fit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(top-down, fused) predicted class indices for all images, everything fitted on ``fit``."""
     net = build_network(hist, config, data, fit=fit)
-    x = devfit.presence(net.labels, RULE_SETS[config.rules], data.labels)
+    x = devfit.presence(net.labels, mapping_rules(config.rules, config.embed_min), data.labels, config.embed_min)
     ll = label_loglik(x, net.p_present, net.absent_mask)
     td = np.log(net.prior) + config.label_weight * ll
     fz = td + config.cnn_weight * cnn_loglik(data.cnn, net.cnn_table)
@@ -297,13 +309,13 @@ def build_network(hist: LabelHistogram, config: Config, data: DevData | None = N
     fit = np.ones(len(data.y), dtype=bool) if fit is None else fit
     raw_fit = [data.labels[i] for i in np.flatnonzero(fit)]
     vocab = vocabulary_for(hist, raw_fit, config.rules, config.new_min, config.dev_weight)
-    x_fit = devfit.presence(vocab, RULE_SETS[config.rules], raw_fit)
+    x_fit = devfit.presence(vocab, mapping_rules(config.rules, config.embed_min), raw_fit, config.embed_min)
     table = devfit.label_table(hist, vocab, x_fit, data.y[fit], config.dev_weight)
     meta = dict(metadata or {})
-    meta["vocabulary"] = config_of(RULE_SETS[config.rules])
+    meta["vocabulary"] = config_of(mapping_rules(config.rules, config.embed_min), config.embed_min)
     return SceneNetwork(
         labels=table.labels,
-        p_present=devfit.p_present(table, config.alpha),
+        p_present=devfit.p_present(table, config.alpha, config.shrink),
         prior=prior_for(hist, config.prior, data.y[fit]),
         cnn_table=cnn_table_for(config.cnn_table, data.y[fit], data.cnn[fit]),
         absent_mask=devfit.absent_mask(table, config.absent),

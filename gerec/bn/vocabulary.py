@@ -14,8 +14,13 @@ strings (never any class information):
                  ("combat sport" -> "sports", "private school" -> "school");
 ``words``        any other word of a multi-word label, right to left, stop words skipped
                  ("family taking photos together" -> "family");
-``synonyms``     a small fixed table of dictionary synonyms / hypernyms (:data:`SYNONYMS`), tried
-                 last. It was written from the label *names* only (no class information).
+``synonyms``     a small fixed table of dictionary synonyms / hypernyms (:data:`SYNONYMS`).
+                 It was written from the label *names* only (no class information);
+``embedding``    the nearest known label by text embedding (all-MiniLM-L6-v2 cosine of the label
+                 strings), when the cosine reaches the network's ``embedding_min``. The
+                 neighbours are precomputed at build time (``tools/build_label_neighbours.py``)
+                 into ``models/label_neighbours.json``; a label missing from that table maps to
+                 nothing by this rule. Tried last.
 
 A network says which rules it uses in ``metadata["vocabulary"]`` (see :func:`config_of`); a
 network without it (reference mode) uses no mapping: :func:`map_labels` then returns exactly
@@ -24,14 +29,20 @@ network without it (reference mode) uses no mapping: :func:`map_labels` then ret
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 from typing import Any, NamedTuple
 
 from gerec.bn.network import SceneNetwork
 
-RULES = ("exact", "punctuation", "stem", "expand", "head", "words", "synonyms")
+RULES = ("exact", "punctuation", "stem", "expand", "head", "words", "synonyms", "embedding")
+STRING_RULES = RULES[:-1]
+NEIGHBOURS_FILE = "label_neighbours.json"
+Neighbours = Mapping[str, Sequence[tuple[str, float]]]
 SYNONYMS: dict[str, str] = {
     "rebellion": "protest", "riots": "riot", "social work": "community", "baby": "infant",
     "employment": "job", "rite": "ritual", "yoga": "physical exercise",
@@ -93,17 +104,41 @@ def _stem_key(label: str) -> str:
     return " ".join(stem_word(w) for w in _depunctuate(label).split())
 
 
-@dataclass(frozen=True)
+@lru_cache(maxsize=4)
+def load_neighbours(path: str | None = None) -> Neighbours:
+    """The embedding neighbour table: label -> ((neighbour, cosine), ...), nearest first.
+
+    ``path`` defaults to ``models/label_neighbours.json``. A missing file gives an empty table
+    (the ``embedding`` rule then maps nothing).
+    """
+    from gerec.config import models_dir
+
+    file = Path(path) if path else models_dir() / NEIGHBOURS_FILE
+    if not file.is_file():
+        return {}
+    data = json.loads(file.read_text(encoding="utf-8"))
+    return {label: tuple((str(n), float(c)) for n, c in rows) for label, rows in data["neighbours"].items()}
+
+
+@dataclass(frozen=True, eq=False)
 class VocabularyMapper:
-    """Maps one normalised raw label to a known label (or ``None``) with the enabled rules."""
+    """Maps one normalised raw label to a known label (or ``None``) with the enabled rules.
+
+    ``embedding_min`` is the cosine the ``embedding`` rule needs; ``neighbours`` its table
+    (default: :func:`load_neighbours`).
+    """
 
     vocabulary: tuple[str, ...]
-    rules: tuple[str, ...] = RULES
+    rules: tuple[str, ...] = STRING_RULES
+    embedding_min: float = 0.6
+    neighbours: Neighbours | None = None
 
     def __post_init__(self) -> None:
         unknown = set(self.rules) - set(RULES)
         if unknown:
             raise ValueError(f"unknown vocabulary rules {sorted(unknown)}; expected {RULES}")
+        if "embedding" in self.rules and self.neighbours is None:
+            object.__setattr__(self, "neighbours", load_neighbours())
         tables: dict[str, dict[str, str]] = {"punctuation": {}, "stem": {}, "expand": {}}
         ambiguous: dict[str, set[str]] = {k: set() for k in tables}
         # Sorted so that ties resolve the same way whatever the vocabulary's order.
@@ -160,8 +195,19 @@ class VocabularyMapper:
         if hit is None and "synonyms" in self.rules:
             target = SYNONYMS.get(label)
             hit = target if target in self._known else None  # type: ignore[attr-defined]
+        if hit is None and "embedding" in self.rules and self.neighbours is not None:
+            hit = self._nearest(label)
         cache[label] = hit
         return hit
+
+    def _nearest(self, label: str) -> str | None:
+        known: frozenset[str] = self._known  # type: ignore[attr-defined]
+        for neighbour, cosine in (self.neighbours or {}).get(label, ()):
+            if cosine < self.embedding_min:
+                break
+            if neighbour in known:
+                return neighbour
+        return None
 
     def map(self, raw_labels: Iterable[str]) -> LabelMapping:
         """Split raw labels into used known labels, mapped pairs and ignored labels."""
@@ -185,9 +231,16 @@ class VocabularyMapper:
         return LabelMapping(tuple(used), tuple(mapped), tuple(ignored))
 
 
-def config_of(rules: Sequence[str]) -> dict[str, Any]:
-    """The ``metadata["vocabulary"]`` entry describing a mapping with ``rules``."""
-    return {"rules": list(rules), "description": "gerec.bn.vocabulary rules, applied in order"}
+def config_of(rules: Sequence[str], embedding_min: float | None = None) -> dict[str, Any]:
+    """The ``metadata["vocabulary"]`` entry describing a mapping with ``rules`` (and the
+    ``embedding`` rule's cosine threshold when it is among them)."""
+    config: dict[str, Any] = {"rules": list(rules), "description": "gerec.bn.vocabulary rules, applied in order"}
+    if "embedding" in rules:
+        if embedding_min is None:
+            raise ValueError("the embedding rule needs embedding_min")
+        config["embedding_min"] = float(embedding_min)
+        config["embedding_table"] = f"models/{NEIGHBOURS_FILE}"
+    return config
 
 
 def mapper_for(net: SceneNetwork) -> VocabularyMapper | None:
@@ -195,11 +248,13 @@ def mapper_for(net: SceneNetwork) -> VocabularyMapper | None:
     config = net.metadata.get(METADATA_KEY)
     if not isinstance(config, dict) or "rules" not in config:
         return None
-    cache: dict[tuple[str, ...], VocabularyMapper] = net.__dict__.setdefault("_vocabulary_mappers", {})
+    cache: dict[tuple[Any, ...], VocabularyMapper] = net.__dict__.setdefault("_vocabulary_mappers", {})
     rules = tuple(str(r) for r in config["rules"])
-    if rules not in cache:
-        cache[rules] = VocabularyMapper(net.labels, rules)
-    return cache[rules]
+    embedding_min = float(config.get("embedding_min", 1.0))
+    key = (rules, embedding_min)
+    if key not in cache:
+        cache[key] = VocabularyMapper(net.labels, rules, embedding_min)
+    return cache[key]
 
 
 def map_labels(net: SceneNetwork, raw_labels: Iterable[str]) -> LabelMapping:

@@ -84,18 +84,22 @@ def _ablation_summary(results: dict[str, tuning.CVResult], keys: list[str]) -> d
 
 
 def _rule_text(final: tuning.Config) -> str:
+    count, total = "count", "total"
+    if final.shrink > 0:
+        count, total = f"(count + {final.shrink} x pooled rate)", f"(total + {final.shrink})"
     if final.alpha is None:
-        p = "count / total, count 0 -> 1e-4"
+        p = f"{count} / {total}, 0 -> 1e-4"
     else:
-        p = f"(count + {final.alpha}) / (total + {2 * final.alpha})"
+        p = f"({count} + {final.alpha}) / ({total} + {2 * final.alpha})"
+    pooled = " (pooled rate: the label's count over all classes / total over all classes)" if final.shrink else ""
     if final.dev_weight <= 0:
-        return f"P(label|class) = {p}; count and total from the histogram"
+        return f"P(label|class) = {p}{pooled}; count and total from the histogram"
     grown = ("no new labels" if final.new_min is None else
-             f"dev labels the rules map to no histogram label and seen in >= {final.new_min} dev images "
-             "become new labels, counted on the dev images alone")
-    return (f"P(label|class) = {p}; count = histogram count + {final.dev_weight} x dev images of the class "
-            f"with the label, total = histogram class total + {final.dev_weight} x dev images of the class; "
-            + grown)
+             f"dev labels the string rules map to no histogram label and seen in >= {final.new_min} dev "
+             "images become new labels, counted on the dev images alone")
+    return (f"P(label|class) = {p}{pooled}; count = histogram count + {final.dev_weight} x dev images of the "
+            f"class with the label, total = histogram class total + {final.dev_weight} x dev images of the "
+            "class; " + grown)
 
 
 def run(args: argparse.Namespace) -> int:
