@@ -23,7 +23,7 @@ run: install
 
 lint: install
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy gerec
+	$(VENV)/bin/mypy gerec gerec_app
 
 test: install lint
 	$(PY) -m pytest -q

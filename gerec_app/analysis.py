@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import IO
 
@@ -28,19 +29,32 @@ PAIRS = (("bottom_up", "fused"), ("top_down", "fused"), ("bottom_up", "top_down"
 
 
 def prediction_row(image: str, actual: str | None, pred: GroupPrediction) -> dict[str, object]:
-    """One OUT.csv row for a prediction."""
-    row: dict[str, object] = {"image": image, "actual": actual or ""}
-    probs = {"bottom_up": pred.bottom_up, "top_down": pred.top_down, "fused": pred.fused}
-    classes = {"bottom_up": pred.bottom_up_class, "top_down": pred.top_down_class, "fused": pred.fused_class}
-    for module in MODULES:
-        row[module] = classes[module] or ""
-    for module in MODULES:
-        vector = probs[module]
-        for i, cls in enumerate(CLASSES):
-            row[f"p_{module}_{cls}"] = None if vector is None else round(vector[i], 6)
-    row.update(faces=len(pred.faces), labeler=pred.evidence.labeler, labels_used="|".join(pred.evidence.labels_used),
-               labels_ignored="|".join(pred.evidence.labels_ignored), error="")
-    return row
+    """One OUT.csv row for a prediction (the same row ``python -m gerec evaluate`` writes)."""
+    from gerec.runs.records import csv_row, prediction_record
+
+    return csv_row(prediction_record(replace(pred, image=image), actual))
+
+
+def in_sample_note(network: SceneNetwork, labels_path: str | Path) -> str | None:
+    """A warning when ``network`` was tuned on this very labels file (its accuracy is in-sample)."""
+    tuned_on = network.metadata.get("tuned_on") or {}
+    digest = tuned_on.get("labels_sha256")
+    path = Path(labels_path)
+    if not digest or not path.is_file():
+        return None
+    from gerec.versions import file_version
+
+    if file_version(path)["sha256"] != digest:
+        return None
+    return (f"This network was tuned on {path.name}: accuracy on it is in-sample and optimistic. "
+            "Its honest figures are the cross-validated ones on the Models page and in the README.")
+
+
+def store_frame(records: Sequence[Mapping[str, object]]) -> pd.DataFrame:
+    """A results table from a stored run's records."""
+    from gerec.runs.records import csv_row
+
+    return to_frame([csv_row(dict(r)) for r in records])
 
 
 def label_only_rows(labels: Mapping[str, Sequence[str]], cnn: Mapping[str, str | None], mode: str,

@@ -13,7 +13,7 @@ import streamlit as st
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from gerec.bn import MODES, SceneNetwork, load_scene_network  # noqa: E402
-from gerec.config import models_dir, samples_dir  # noqa: E402
+from gerec.config import samples_dir  # noqa: E402
 from gerec.types import GroupPrediction  # noqa: E402
 
 CHAINS = {
@@ -178,25 +178,9 @@ def saliency(key: str, index: int, _crop: np.ndarray):  # -> tuple[MemberSalienc
     return explainer().explain(_crop)
 
 
-@st.cache_data(show_spinner=False)
-def model_files(entries: tuple[tuple[str, int, int], ...]) -> list[dict[str, object]]:
-    """Version of every model file: sha256 prefix, size and mtime (cached by path/mtime/size)."""
-    import time
+def model_files() -> list[dict[str, object]]:
+    """Version of every model file (models/ and packaged weights): sha256 prefix, size, time."""
+    from gerec.versions import model_file_versions
 
-    rows = []
-    for path, mtime_ns, size in entries:
-        h = hashlib.sha256()
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                h.update(block)
-        rows.append({"file": Path(path).name, "sha256": h.hexdigest()[:12], "bytes": size,
-                     "modified (UTC)": time.strftime("%Y-%m-%d %H:%M", time.gmtime(mtime_ns / 1e9))})
-    return rows
-
-
-def model_file_entries() -> tuple[tuple[str, int, int], ...]:
-    """(path, mtime_ns, size) of every file in ``models/``."""
-    folder = models_dir()
-    if not folder.is_dir():
-        return ()
-    return tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(folder.iterdir()) if p.is_file())
+    return [{"file": name, "sha256": v["sha256"][:12], "bytes": v["bytes"], "modified (UTC)": v["modified"]}
+            for name, v in model_file_versions().items()]

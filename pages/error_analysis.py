@@ -23,6 +23,12 @@ s = state.settings()
 GAF = data_dir() / "gaf3"
 
 
+def download(table: pd.DataFrame, name: str, key: str) -> None:
+    """A CSV download button for a table."""
+    st.download_button(f"Download {name} (CSV)", analysis.to_csv(table), f"gerec_{name.replace(' ', '_')}.csv",
+                       "text/csv", key=f"dl_{key}")
+
+
 def _default(path: Path) -> str:
     return str(path) if path.is_file() else ""
 
@@ -38,6 +44,9 @@ def _run_source() -> tuple[pd.DataFrame, str, str] | None:
     cnn_path = c2.text_input("CNN predictions CSV image,faces_detected,cnn (optional, for fused)",
                              value=_default(GAF / "reference_cnn_val_dev.csv"), key="eval_cnn")
     mode = c3.selectbox("Network", MODES, index=MODES.index(s.mode), key="eval_mode")
+    note = analysis.in_sample_note(state.network(mode), labels_path.strip()) if labels_path.strip() else None
+    if note:
+        st.warning(note)
     if not st.button("Run evaluation", type="primary", key="eval_run"):
         return None
     labels = read_label_file(labels_path.strip())
@@ -68,9 +77,54 @@ def _csv_source() -> tuple[pd.DataFrame, str, str] | None:
     return None
 
 
+def _store_source() -> tuple[pd.DataFrame, str, str] | None:
+    """A run kept by ``evaluate --store``, optionally compared side by side with a second run."""
+    from gerec.runs.store import RunStore, default_store_path
+
+    path = st.text_input("Run store (SQLite)", value=str(default_store_path()), key="store_path")
+    if not Path(path).is_file():
+        st.info(f"No run store at {path}: `python -m gerec evaluate ... --store` creates one.")
+        return None
+    with RunStore(path) as store:
+        runs = store.runs()
+        if not runs:
+            st.info("The store holds no runs yet.")
+            return None
+        labels = {r.id: f"{r.id} · {r.mode} · {r.labeler} · {r.finished} images ({r.failed} failed)" for r in runs}
+        c1, c2 = st.columns(2)
+        run_a = c1.selectbox("Run", list(labels), format_func=labels.get, key="store_run")
+        run_b = c2.selectbox("Compare with (optional)", ["", *labels], format_func=lambda k: labels.get(k, "-"),
+                             key="store_run_b")
+        info = store.run(run_a)
+        records = store.predictions(info.id)
+        if run_b:
+            _compare_runs(store, info.id, records, run_b)
+    return analysis.store_frame(records), f"stored run {info.id} ({info.dataset})", info.mode
+
+
+def _compare_runs(store, run_a: str, records_a: list, run_b: str) -> None:
+    """Accuracy of both runs side by side, and the images whose answers changed."""
+    from gerec.runs.compare import compare_runs
+
+    result = compare_runs(run_a, records_a, run_b, store.predictions(run_b))
+    st.subheader(f"Run comparison on {result.shared} shared images")
+    table = pd.DataFrame({"module": list(result.accuracy_a),
+                          f"A {run_a}": [round(100 * v, 2) for v in result.accuracy_a.values()],
+                          f"B {run_b}": [round(100 * v, 2) for v in result.accuracy_b.values()]})
+    c1, c2 = st.columns([2, 3])
+    c1.dataframe(table, hide_index=True)
+    changed = pd.DataFrame(result.changed, columns=["image", "actual", "module", "a", "b", "verdict"])
+    c2.markdown(f"**{changed['image'].nunique()} images changed an answer** "
+                f"({(changed['verdict'] == 'fixed').sum()} fixed, {(changed['verdict'] == 'broken').sum()} broken)")
+    c2.dataframe(changed, hide_index=True, height=240)
+    with c2:
+        download(changed, f"changes {run_a} vs {run_b}", "run_changes")
+
+
 SOURCES: dict[str, tuple[str, Callable[[], tuple[pd.DataFrame, str, str] | None]]] = {
     "run": ("Run a label-only evaluation", _run_source),
     "csv": ("Open a saved OUT.csv", _csv_source),
+    "store": ("Open a stored run", _store_source),
 }
 
 choice = st.radio("Results from", list(SOURCES), format_func=lambda k: SOURCES[k][0], horizontal=True,
@@ -89,12 +143,6 @@ if not results:
 
 frame: pd.DataFrame = results["frame"]
 modules = analysis.present_modules(frame)
-
-
-def download(table: pd.DataFrame, name: str, key: str) -> None:
-    """A CSV download button for a table."""
-    st.download_button(f"Download {name} (CSV)", analysis.to_csv(table), f"gerec_{name.replace(' ', '_')}.csv",
-                       "text/csv", key=f"dl_{key}")
 
 
 # ---------------------------------------------------------------- accuracy

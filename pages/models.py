@@ -82,7 +82,7 @@ except (GerecError, ValueError) as exc:
 
 # ---------------------------------------------------------------- versions
 st.header("Model files")
-files = state.model_files(state.model_file_entries())
+files = state.model_files()
 if files:
     st.dataframe(pd.DataFrame(files), hide_index=True)
 else:

@@ -75,3 +75,44 @@ def test_page_label_only_run_on_dev_labels(gaf_dir):
     # a confusion-cell pick lists its images
     at.selectbox(key="cell_top_down").set_value(("Negative", "Positive")).run()
     assert any("actual Negative, top_down predicted Positive" in m.value for m in at.markdown)
+
+
+def test_in_sample_warning_for_the_tuning_set(gaf_dir):
+    tuned = load_scene_network("tuned")
+    note = analysis.in_sample_note(tuned, gaf_dir / "val_labels_dev.json")
+    assert note and "in-sample" in note
+    assert analysis.in_sample_note(load_scene_network("reference"), gaf_dir / "val_labels_dev.json") is None
+
+
+def test_page_opens_and_compares_stored_runs(gaf_dir, tmp_path):
+    from streamlit.testing.v1 import AppTest
+
+    from gerec.pipeline import Pipeline, PipelineConfig
+    from gerec.runs.records import prediction_record
+    from gerec.runs.store import RunStore
+    from gerec.scene.chain import LabelerChain
+    from gerec.scene.simple import read_label_file
+
+    labels = read_label_file(gaf_dir / "val_labels_dev.json")
+    names = sorted(labels)[:300]
+    db = tmp_path / "runs.sqlite"
+    with RunStore(db) as store:
+        ids = []
+        for mode in ("reference", "tuned"):
+            pipeline = Pipeline(PipelineConfig(mode=mode), labeler=LabelerChain([]))
+            run_id = store.create_run("dev[:300]", mode, "cached", {})
+            for name in names:
+                actual = "Positive" if name.startswith("pos") else "Neutral" if name.startswith("neu") else "Negative"
+                store.add_prediction(run_id, prediction_record(pipeline.from_labels(name, labels[name]), actual))
+            ids.append(run_id)
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.run()
+    at.switch_page(PAGES["errors"]).run()
+    at.radio(key="eval_source").set_value("store").run()
+    at.text_input(key="store_path").set_value(str(db)).run()
+    at.selectbox(key="store_run").set_value(ids[0]).run()
+    at.selectbox(key="store_run_b").set_value(ids[1]).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any("Run comparison on 300 shared images" in s.value for s in at.subheader)
+    assert any("images changed an answer" in m.value for m in at.markdown)
+    assert any("top_down accuracy" == m.label for m in at.metric)
