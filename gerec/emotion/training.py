@@ -139,6 +139,15 @@ def _dataset(x: np.ndarray, y: np.ndarray, w: np.ndarray, cfg: TrainConfig) -> A
     return ds.prefetch(2)
 
 
+def _schedule(cfg: TrainConfig, steps: int) -> Any:
+    """One epoch of linear warm-up to ``cfg.lr``, then cosine decay to 1 % over the other epochs."""
+    import keras
+
+    return keras.optimizers.schedules.CosineDecay(
+        cfg.lr / 10, decay_steps=max(1, steps * (cfg.epochs - 1)), alpha=0.01,
+        warmup_target=cfg.lr, warmup_steps=steps)
+
+
 class ValidationMonitor:
     """Epoch-end validation (own classes and 3-class), best-model keeping and early stopping."""
 
@@ -240,15 +249,13 @@ def train_member(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
     if resume and (ckpt / "last.keras").is_file():
         state = json.loads((ckpt / "progress.json").read_text(encoding="utf-8"))
         model = keras.models.load_model(ckpt / "last.keras")
-        print(f"resuming after epoch {len(state['history'])}", file=sys.stderr)
+        model.optimizer.learning_rate = _schedule(cfg, steps)  # stretched to --epochs, same step count
+        print(f"resuming after epoch {len(state['history'])} of {cfg.epochs}", file=sys.stderr)
     else:
         channels = 1 if cfg.colour == "gray" else 3
         model = build_model(cfg.arch, cfg.input_size, len(classes), channels, cfg.width)
-        schedule = keras.optimizers.schedules.CosineDecay(
-            cfg.lr / 10, decay_steps=max(1, steps * (cfg.epochs - 1)), alpha=0.01,
-            warmup_target=cfg.lr, warmup_steps=steps)
         model.compile(
-            optimizer=keras.optimizers.AdamW(schedule, weight_decay=1e-4),
+            optimizer=keras.optimizers.AdamW(_schedule(cfg, steps), weight_decay=1e-4),
             loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
             metrics=["accuracy"])
     monitor = ValidationMonitor(x[val_idx], y[val_idx], y3[val_idx], to_group, ckpt, cfg, state)
