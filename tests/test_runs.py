@@ -141,3 +141,25 @@ def test_ray_and_local_give_the_same_results(class_folders, tmp_path):
                 assert abs(float(value) - float(remote[key])) < 1e-5, (image, key)
             else:
                 assert value == remote[key], (image, key)
+
+
+def test_local_engine_decodes_at_most_a_few_photos_ahead(photos_dir, monkeypatch, pipeline):
+    """The decoding thread is bounded: memory does not grow with the size of the set."""
+    import gerec.runs.engines as engines
+
+    decoded = []
+    real_load = engines.load_image
+
+    def counting_load(path, **kw):
+        decoded.append(path)
+        return real_load(path, **kw)
+
+    monkeypatch.setattr(engines, "load_image", counting_load)
+    paths = [str(photos_dir / "pos_1000.jpg")] * 40
+    records = engines.local_records(pipeline, paths, prefetch=4)
+    first = [next(records) for _ in range(3)]
+    time.sleep(1.0)  # give the decoder every chance to run ahead
+    assert len(decoded) <= 3 + 4 + 2
+    assert all(r["error"] is None and r["image"] == "pos_1000.jpg" for r in first)
+    records.close()  # stopping early ends the decoding thread
+    assert len(decoded) < 40
