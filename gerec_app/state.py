@@ -6,6 +6,7 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import streamlit as st
@@ -119,7 +120,19 @@ def labeler(chain: str, labels_file: str | None):  # -> LabelerChain
         return LabelerChain(cached)
     from gerec.cli.setup import make_labeler
 
-    return make_labeler(Path(labels_file) if labels_file else None, chain)
+    config = labeler_secrets()
+    if config is not None:
+        config = {**config, "chain": chain}  # the sidebar's choice of chain wins; options come from secrets
+    return make_labeler(Path(labels_file) if labels_file else None, None if config else chain, config)
+
+
+def labeler_secrets() -> dict[str, Any] | None:
+    """The ``[labelers]`` table of ``.streamlit/secrets.toml`` (GCV key or credentials file, options)."""
+    try:
+        section = st.secrets.get("labelers")
+    except Exception:  # no secrets file: Streamlit raises its own not-found error
+        return None
+    return dict(section) if section else None
 
 
 @st.cache_resource(show_spinner=False)

@@ -1,25 +1,47 @@
-"""Build the pipeline a command asked for."""
+"""Build the labeler chain and the pipeline a command (or the dashboard) asked for."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from gerec.pipeline import Pipeline, PipelineConfig
 from gerec.scene.chain import LabelerChain
 
+CONFIG_ENV = "GEREC_LABELER_CONFIG"
 
-def make_labeler(labels: Path | None, chain: str | None = None) -> LabelerChain:
+
+def make_labeler(labels: Path | None, chain: str | None = None,
+                 config: str | Path | Mapping[str, Any] | None = None) -> LabelerChain:
     """The labeler chain: cached labels from ``labels`` first (when given), then ``chain``.
 
-    ``chain`` is a spec such as ``"cached,gcv,offline"``; the default is ``$GEREC_LABELERS`` or
-    cached -> GCV (only with credentials) -> offline.
+    ``chain`` is a spec such as ``"cached,gcv,offline"``; without one it comes from the config
+    (a TOML file with a ``[labelers]`` table, ``$GEREC_LABELER_CONFIG``, or the dashboard's
+    secrets), then ``$GEREC_LABELERS``, then ``default`` (cached -> GCV if configured -> offline).
+    The config also carries GCV options (e.g. ``api_key``, ``credentials_file``, ``min_score``)
+    and offline options (``top_k``, ``min_score``).
     """
-    from gerec.scene.config import build_chain
+    from gerec.scene.config import build_chain, chain_spec_from_env, load_chain_config
 
-    spec = chain or "default"
-    if labels is not None and not any(n.strip() in ("cached", "default") for n in spec.split(",")):
-        spec = "cached," + spec  # labels given on the command line always come first
-    return build_chain(spec, labels_file=labels)
+    source = config if config is not None else os.environ.get(CONFIG_ENV)
+    settings = load_chain_config(source) if source else None
+    names: list[str]
+    if chain:
+        names = [n.strip() for n in chain.replace("->", ",").split(",") if n.strip()]
+    elif settings is not None:
+        names = list(settings["chain"])
+    else:
+        names = chain_spec_from_env()
+    if labels is None and settings is not None and settings.get("labels_file"):
+        labels = Path(settings["labels_file"])
+    if labels is not None and not any(n in ("cached", "default") for n in names):
+        names = ["cached", *names]  # labels given explicitly always come first
+    return build_chain(names, labels_file=labels,
+                       gcv_options=settings["gcv"] if settings else None,
+                       offline_options=settings["offline"] if settings else None,
+                       manual_labels=settings["manual"] if settings else None)
 
 
 def make_pipeline(mode: str, aggregation: str = "mean", labels: Path | None = None,
