@@ -1,0 +1,157 @@
+"""Fit the face ensemble on the validation split: members, flip-TTA, weights, face confusion.
+
+Only the validation split carved out of FER-2013 ``train.npz`` by
+:func:`gerec.emotion.data.validation_split` (10 %, stratified, seed 0) is used to choose. For
+every member listed in ``models/ensemble.json`` (enabled or not) the tool
+
+1. keeps horizontal-flip test-time augmentation (``tta_flip``) only if it raises the member's
+   3-class validation accuracy;
+2. searches the weight simplex (step ``--step``) for the weights with the best 3-class
+   validation accuracy (ties: lower log-loss, then more uniform); members at weight 0 are
+   disabled (kept in the file, not loaded);
+3. recomputes ``face_confusion`` as :mod:`tools.fit_face_confusion` does, and stores the
+   per-member and ensemble validation figures under ``metrics``.
+
+``--record-test TEST.npz`` runs *after* fitting and only writes the test figures (labelled
+``test``, report only) of the fitted ensemble and its members; nothing is chosen from them.
+
+Usage: python tools/fit_ensemble.py [--data train.npz] [--record-test test.npz]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gerec.config import data_dir, models_dir
+from gerec.emotion.data import FaceSet, load_face_set, validation_split
+from gerec.emotion.ensemble import FaceEnsemble, KerasMember
+from gerec.emotion.registry import _member_from_json, resolve_weights
+from gerec.emotion.scoring import score_face_set
+
+
+def simplex(n: int, step: float) -> list[np.ndarray]:
+    """Every weight vector on the n-simplex with coordinates on a ``step`` grid."""
+    k = int(round(1 / step))
+    return [np.array(c, dtype=float) / k for c in itertools.product(range(k + 1), repeat=n) if sum(c) == k]
+
+
+def member_val_probs(item: dict[str, Any], directory: Path, val: FaceSet) -> tuple[bool, np.ndarray, dict]:
+    """The member's (tta choice, 3-class val probs, val metrics), TTA kept only if it helps."""
+    spec = _member_from_json(item, "registry")
+    truth3 = val.group_labels()
+    keep = truth3 >= 0
+    best: tuple[float, bool, np.ndarray, np.ndarray] | None = None
+    for tta in (False, True):
+        member = KerasMember(replace(spec, tta_flip=tta), resolve_weights(spec, directory))
+        raw = member.predict_raw(val.images, 512)
+        group = member.to_group(raw)
+        acc3 = float(np.mean(group[keep].argmax(1) == truth3[keep]))
+        print(f"  {spec.name:<24} tta_flip={tta!s:<5} val 3-class {100 * acc3:.2f} %")
+        if best is None or acc3 > best[0]:
+            best = (acc3, tta, group, raw)
+    assert best is not None
+    acc3, tta, group, raw = best
+    metrics: dict[str, Any] = {"val_accuracy3": round(acc3, 4)}
+    if spec.classes == val.classes:
+        metrics["val_accuracy7"] = round(float(np.mean(raw.argmax(1) == val.labels)), 4)
+    return tta, group, metrics
+
+
+def fit_weights(probs: list[np.ndarray], truth3: np.ndarray, step: float) -> tuple[np.ndarray, float]:
+    """Simplex weights with the best 3-class accuracy (ties: log-loss, then closeness to uniform)."""
+    keep = truth3 >= 0
+    stacked = np.stack([p[keep] for p in probs])
+    y = truth3[keep]
+    best_key: tuple[float, float, float] | None = None
+    best_w = np.full(len(probs), 1.0 / len(probs))
+    for w in simplex(len(probs), step):
+        mix = np.tensordot(w, stacked, axes=1)
+        acc = float(np.mean(mix.argmax(1) == y))
+        nll = float(-np.mean(np.log(np.clip(mix[np.arange(len(y)), y], 1e-9, None))))
+        key = (acc, -round(nll, 4), -float(np.abs(w - 1.0 / len(w)).sum()))
+        if best_key is None or key > best_key:
+            best_key, best_w = key, w
+    assert best_key is not None
+    return best_w, best_key[0]
+
+
+def fit(registry: Path, data: Path, step: float) -> None:
+    """Choose TTA and weights on the validation split and rewrite the registry."""
+    faces = load_face_set(data)
+    _, val_idx = validation_split(faces.labels, 0.1, seed=0)
+    val = faces.subset(val_idx)
+    doc = json.loads(registry.read_text(encoding="utf-8"))
+    probs = []
+    for item in doc["members"]:
+        tta, group, metrics = member_val_probs(item, registry.parent, val)
+        item["tta_flip"] = tta
+        item["metrics"] = {k: v for k, v in item.get("metrics", {}).items() if not k.startswith("val_")} | metrics
+        probs.append(group)
+    weights, acc = fit_weights(probs, val.group_labels(), step)
+    for item, w in zip(doc["members"], weights):
+        item["weight"] = round(float(w), 4)
+        item["enabled"] = bool(w > 0)
+    print("weights:", {m["name"]: m["weight"] for m in doc["members"]}, f"val 3-class {100 * acc:.2f} %")
+    registry.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+    scores = score_face_set(FaceEnsemble.load(registry), val)
+    doc["face_confusion"] = {
+        "matrix": scores.confusion3["ensemble"].tolist(),
+        "rows": "true class (Positive, Neutral, Negative)",
+        "columns": "ensemble prediction",
+        "data": f"{data.name}: validation split (10 %, stratified by FER class, seed 0), surprise left out",
+        "faces": scores.n3,
+        "accuracy3": round(scores.accuracy3["ensemble"], 4),
+    }
+    seven = scores.accuracy7.get("ensemble")
+    doc.setdefault("metrics", {})["val"] = {
+        "data": doc["face_confusion"]["data"], "accuracy3": round(scores.accuracy3["ensemble"], 4),
+        "accuracy7": None if seven is None else round(seven, 4),
+        "selection": f"tta_flip per member and weights (simplex step {step}) chosen on this split only",
+    }
+    registry.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+    print(json.dumps(doc["metrics"]["val"], indent=1))
+
+
+def record_test(registry: Path, test: Path) -> None:
+    """Write the fitted ensemble's test figures (report only) into the registry."""
+    faces = load_face_set(test)
+    scores = score_face_set(FaceEnsemble.load(registry), faces)
+    doc = json.loads(registry.read_text(encoding="utf-8"))
+    for item in doc["members"]:
+        name = item["name"]
+        if name in scores.accuracy3:
+            item["metrics"]["test_accuracy3"] = round(scores.accuracy3[name], 4)
+            if scores.accuracy7.get(name) is not None:
+                item["metrics"]["test_accuracy7"] = round(float(scores.accuracy7[name] or 0), 4)
+    seven = scores.accuracy7.get("ensemble")
+    doc.setdefault("metrics", {})["test"] = {
+        "data": f"{test.name} (report only: never used to select, tune, stop or weight)",
+        "faces3": scores.n3, "accuracy3": round(scores.accuracy3["ensemble"], 4),
+        "accuracy7": None if seven is None else round(seven, 4),
+    }
+    registry.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+    print(json.dumps(doc["metrics"]["test"], indent=1))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=data_dir() / "fer2013" / "train.npz")
+    parser.add_argument("--registry", type=Path, default=models_dir() / "ensemble.json")
+    parser.add_argument("--step", type=float, default=0.05, help="weight grid step")
+    parser.add_argument("--record-test", type=Path, default=None, help="only record test figures (report only)")
+    args = parser.parse_args()
+    if args.record_test:
+        record_test(args.registry, args.record_test)
+    else:
+        fit(args.registry, args.data, args.step)
+
+
+if __name__ == "__main__":
+    main()
