@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -61,6 +62,16 @@ class KerasMember:
         if n_out != len(spec.classes):
             raise InvalidModelFile(f"{spec.name}: model has {n_out} outputs, registry lists {len(spec.classes)}")
         self._mapping = spec.mapping_matrix()
+        self._forward: Any = None  # the model's inference as one traced graph, built on first use
+
+    def _run(self, x: np.ndarray) -> np.ndarray:
+        """The model on one input batch, through a traced graph (eager calls cost ~3x more)."""
+        if self._forward is None:
+            import tensorflow as tf
+
+            spec = tf.TensorSpec((None, *self.model.input_shape[1:]), tf.float32)
+            self._forward = tf.function(lambda t: self.model(t, training=False), input_signature=[spec])
+        return np.asarray(self._forward(x), dtype=np.float64)
 
     def prepare(self, crops: np.ndarray) -> np.ndarray:
         """The member's input tensor for aligned uint8 crops."""
@@ -74,10 +85,10 @@ class KerasMember:
         for start in range(0, len(crops), batch_size):
             x = self.prepare(crops[start : start + batch_size])
             if self.spec.tta_flip:  # one call on the faces and their mirror images, averaged
-                both = np.asarray(self.model([np.concatenate([x, x[:, :, ::-1]])], training=False), dtype=np.float64)
+                both = self._run(np.concatenate([x, x[:, :, ::-1]]))
                 parts.append((both[: len(x)] + both[len(x) :]) / 2.0)
             else:
-                parts.append(np.asarray(self.model([x], training=False), dtype=np.float64))
+                parts.append(self._run(x))
         return np.concatenate(parts)
 
     def to_group(self, raw: np.ndarray) -> np.ndarray:
