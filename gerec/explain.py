@@ -81,15 +81,12 @@ def _compiled_forward(member: Any) -> Callable[[np.ndarray], np.ndarray] | None:
     except Exception:  # noqa: BLE001 - any non-Keras object falls back to predict_proba
         return None
 
-    flip = bool(getattr(member.spec, "tta_flip", False))
+    # Saliency explains each member's single-view prediction: a member's flip test-time
+    # augmentation averages the face with its mirror image, which would blend left and right in
+    # the map (and double the cost), so the explained function leaves it out.
 
     def forward(crops: np.ndarray) -> np.ndarray:
-        x = member.prepare(crops)
-        if flip:  # the member averages each face with its mirror image
-            both = np.asarray(fn(np.concatenate([x, x[:, :, ::-1]])), dtype=np.float64)
-            raw = (both[: len(x)] + both[len(x):]) / 2.0
-        else:
-            raw = np.asarray(fn(x), dtype=np.float64)
+        raw = np.asarray(fn(member.prepare(crops)), dtype=np.float64)
         return np.asarray(member.to_group(raw), dtype=np.float64)
 
     return forward
