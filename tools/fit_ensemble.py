@@ -9,7 +9,7 @@ every member listed in ``models/ensemble.json`` (enabled or not) the tool
 2. searches the weight simplex (step ``--step``) for the weights with the best 3-class
    validation accuracy (ties: lower log-loss, then more uniform); members at weight 0 are
    disabled (kept in the file, not loaded);
-3. recomputes ``face_confusion`` as :mod:`tools.fit_face_confusion` does, and stores the
+3. recomputes ``face_confusion`` (the fitted ensemble's 3-class confusion on the split), and stores the
    per-member and ensemble validation figures under ``metrics``.
 
 ``--record-test TEST.npz`` runs *after* fitting and only writes the test figures (labelled
