@@ -85,9 +85,14 @@ class Pipeline:
 
     @property
     def photo_network(self) -> SceneNetwork:
-        """The network whose CNN node holds this ensemble's own confusion table."""
-        table = self.ensemble.spec.face_confusion
-        return self.network if table is None else self.network.with_cnn_table(table)
+        """The network whose CNN node holds this ensemble's own confusion table (built once)."""
+        cached = getattr(self, "_photo_network", None)
+        if cached is None or cached[0] is not self.network:
+            table = self.ensemble.spec.face_confusion
+            net = self.network if table is None else self.network.with_cnn_table(table)
+            cached = (self.network, net)
+            self._photo_network = cached
+        return cached[1]
 
     # -------------------------------------------------------------- stages
     def bottom_up(self, photo: Photo) -> BottomUp:
