@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +10,7 @@ import numpy as np
 
 from gerec.classes import CLASSES, N_CLASSES
 from gerec.errors import InvalidDataset
+from gerec.fileio import read_csv_rows
 
 
 def to_indices(names: Sequence[str | None]) -> np.ndarray:
@@ -78,11 +78,7 @@ def format_score(score: ModuleScore) -> str:
 def read_cnn_predictions(path: str | Path) -> dict[str, str | None]:
     """``image,faces_detected,cnn`` -> {image: class or None (no face)}."""
     path = Path(path)
-    try:
-        with path.open(newline="", encoding="utf-8") as handle:
-            rows = list(csv.DictReader(handle))
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise InvalidDataset(f"cannot read CNN predictions {path}: {exc}") from exc
+    rows = read_csv_rows(path, "CNN predictions")
     if not rows or "image" not in rows[0] or "cnn" not in rows[0]:
         raise InvalidDataset(f"{path}: expected columns image,faces_detected,cnn")
     out: dict[str, str | None] = {}

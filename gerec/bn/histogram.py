@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import numpy as np
 
 from gerec.classes import CLASSES
 from gerec.errors import InvalidDataset
+from gerec.fileio import read_csv_rows
 
 
 @dataclass(frozen=True, eq=False)
@@ -24,11 +24,7 @@ class LabelHistogram:
 def read_histogram(path: str | Path) -> LabelHistogram:
     """Parse a histogram CSV. Columns may come in any order; names are case-insensitive."""
     path = Path(path)
-    try:
-        with path.open(newline="", encoding="utf-8") as handle:
-            rows = list(csv.DictReader(handle))
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise InvalidDataset(f"cannot read histogram {path}: {exc}") from exc
+    rows = read_csv_rows(path, "histogram")
     wanted = ["label"] + [c.lower() for c in CLASSES]
     if not rows or any(col not in {k.strip().lower() for k in rows[0]} for col in wanted):
         raise InvalidDataset(f"{path}: expected columns {','.join(wanted)} and a 'total' row")

@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 
 from gerec.classes import CLASSES, N_CLASSES, class_index
-from gerec.errors import InvalidModelFile, ModelFileMissing
+from gerec.errors import InvalidModelFile
+from gerec.fileio import read_model_json
 from gerec.types import LabelContribution, Probs
 
 FORMAT = "gerec-scene-bn/1"
@@ -212,10 +213,5 @@ def network_from_json(data: dict[str, Any], source: str = "<json>") -> SceneNetw
 def load_network(path: str | Path) -> SceneNetwork:
     """Read a scene network file written by ``python -m gerec fit-bn`` or ``tune``."""
     path = Path(path)
-    if not path.is_file():
-        raise ModelFileMissing(f"scene network file not found: {path} (run `python -m gerec fit-bn`)")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise InvalidModelFile(f"{path}: not valid JSON: {exc}") from exc
+    data = read_model_json(path, "scene network file", " (run `python -m gerec fit-bn`)")
     return network_from_json(data, str(path))

@@ -8,7 +8,6 @@ mapping of its classes to the group classes (``null`` drops a class and renormal
 from __future__ import annotations
 
 import importlib.resources
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import numpy as np
 from gerec.classes import CLASSES, N_CLASSES
 from gerec.config import models_dir
 from gerec.errors import InvalidModelFile, ModelFileMissing
+from gerec.fileio import read_model_json
 
 FORMAT = "gerec-ensemble/1"
 REGISTRY_FILE = "ensemble.json"
@@ -108,12 +108,7 @@ def _member_from_json(item: dict[str, Any], source: str) -> MemberSpec:
 def read_registry(path: Path | None = None) -> EnsembleSpec:
     """Parse ``models/ensemble.json`` (or another registry file)."""
     path = path or models_dir() / REGISTRY_FILE
-    if not path.is_file():
-        raise ModelFileMissing(f"ensemble registry not found: {path}")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise InvalidModelFile(f"{path}: not valid JSON: {exc}") from exc
+    data = read_model_json(path, "ensemble registry")
     if data.get("format") != FORMAT:
         raise InvalidModelFile(f"{path}: not a gerec ensemble registry")
     members = tuple(_member_from_json(m, str(path)) for m in data.get("members", []) if m.get("enabled", True))
