@@ -10,6 +10,11 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from gerec.config import data_dir  # noqa: E402
+from gerec.tf_quiet import quiet_tensorflow  # noqa: E402
+
+# TensorFlow gets gerec's settings (oneDNN off) whichever test file imports it first: a test
+# that imported keras directly used to start TensorFlow with oneDNN on, which crashed training.
+quiet_tensorflow()
 
 DATA = data_dir()
 GAF = DATA / "gaf3"

@@ -58,6 +58,23 @@ def test_detection_on_real_group_photos(detections):
         assert [f.index for f in faces] == list(range(1, len(faces) + 1))
 
 
+def test_graph_detector_finds_the_same_faces_as_eager_mtcnn(detections):
+    """The traced MTCNN networks are a speed-up only: same boxes, keypoints and confidences."""
+    from gerec.faces.detect import FaceDetector
+
+    eager = FaceDetector(compile_graphs=False)
+    for name, (photo, faces) in list(detections.items())[:6]:
+        reference = eager.detect(photo.pixels)
+        assert [f.box for f in faces] == [f.box for f in reference], name
+        np.testing.assert_allclose([f.confidence for f in faces], [f.confidence for f in reference], atol=1e-5)
+        for ours, theirs in zip(faces, reference, strict=True):
+            np.testing.assert_allclose(ours.keypoints["left_eye"], theirs.keypoints["left_eye"], atol=1e-3)
+
+
+def test_graph_detector_on_a_blank_image_finds_nothing(pipeline):
+    assert pipeline.detector.detect(np.full((240, 320, 3), 128, np.uint8)) == []
+
+
 def test_ensemble_scores_all_faces_of_a_photo(pipeline, detections):
     photo, faces = detections["image_happy_1.jpg"]
     from gerec.faces.align import align_faces

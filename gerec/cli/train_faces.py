@@ -27,6 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=0, help="TensorFlow threads (0 = TensorFlow's default)")
     p.add_argument("--limit", type=int, default=0, help="use only the first N training faces (smoke tests)")
+    p.add_argument("--init", type=Path, default=None,
+                   help="fine-tune: start from this saved member (.keras); a new head if the classes differ")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint of an interrupted run")
     p.set_defaults(func=run)
 
@@ -39,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
         data=str(args.data), out=str(args.out), arch=args.arch, input_size=args.input_size,
         n_classes=args.classes, colour=args.colour, width=args.width, epochs=args.epochs, batch=args.batch,
         lr=args.lr, patience=args.patience, seed=args.seed, class_weight=args.class_weight,
-        threads=args.threads, limit=args.limit,
+        threads=args.threads, limit=args.limit, init=str(args.init) if args.init else "",
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     report = train_member(cfg, resume=args.resume)

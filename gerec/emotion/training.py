@@ -48,6 +48,7 @@ class TrainConfig:
     class_weight: str = "sqrt"  # none | sqrt | balanced
     threads: int = 0
     limit: int = 0  # use only the first N training faces (tests, timing)
+    init: str = ""  # fine-tune: start from this saved member (.keras) instead of fresh weights
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -205,6 +206,30 @@ class ValidationMonitor:
               file=sys.stderr, flush=True)
 
 
+def initial_model(path: Path, input_size: int, n_classes: int, channels: int) -> Any:
+    """A saved member to fine-tune; its softmax head is replaced when the class count differs."""
+    import keras
+    from keras import layers
+
+    from gerec.errors import InvalidModelFile, ModelFileMissing
+
+    if not path.is_file():
+        raise ModelFileMissing(f"{path}: no such model file to fine-tune from")
+    try:
+        base = keras.models.load_model(path, compile=False)
+    except Exception as exc:  # keras raises several types for a bad file
+        raise InvalidModelFile(f"{path}: not a readable Keras model: {exc}") from exc
+    expected = (input_size, input_size, channels)
+    if tuple(base.input_shape[1:]) != expected:
+        raise InvalidModelFile(f"{path}: takes inputs of shape {tuple(base.input_shape[1:])}, "
+                               f"this run feeds {expected} (check --input-size and --colour)")
+    if int(base.output_shape[-1]) == n_classes:
+        return base
+    features = base.layers[-2].output  # the layer that feeds the softmax head
+    head = layers.Dense(n_classes, activation="softmax", name=f"probs{n_classes}")(features)
+    return keras.Model(base.inputs, head, name=f"{base.name}_ft{n_classes}")
+
+
 # ------------------------------------------------------------------ the run
 def train_member(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
     """Train (or resume) one member; save the best model to ``cfg.out`` and its report beside it."""
@@ -253,7 +278,8 @@ def train_member(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
         print(f"resuming after epoch {len(state['history'])} of {cfg.epochs}", file=sys.stderr)
     else:
         channels = 1 if cfg.colour == "gray" else 3
-        model = build_model(cfg.arch, cfg.input_size, len(classes), channels, cfg.width)
+        model = (initial_model(Path(cfg.init), cfg.input_size, len(classes), channels) if cfg.init
+                 else build_model(cfg.arch, cfg.input_size, len(classes), channels, cfg.width))
         model.compile(
             optimizer=keras.optimizers.AdamW(_schedule(cfg, steps), weight_decay=1e-4),
             loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),

@@ -26,6 +26,37 @@ def clip_box(
     return x0, y0, max(0, x1 - x0), max(0, y1 - y0)
 
 
+# Input shapes of MTCNN's three networks: P-Net sees whole pyramid levels, R-Net and O-Net crops.
+STAGE_INPUT_SHAPES = ((None, None, None, 3), (None, 24, 24, 3), (None, 48, 48, 3))
+
+
+class GraphNetwork:
+    """One of MTCNN's Keras networks run as a single traced TensorFlow graph.
+
+    mtcnn calls its networks eagerly, layer by layer, once per pyramid level; tracing each
+    network once with a shape-relaxed signature gives the same numbers at about half the cost.
+    An empty batch goes to the eager network, whose error mtcnn reads as "no faces".
+    """
+
+    def __init__(self, network: Any, input_shape: tuple[int | None, ...]) -> None:
+        import tensorflow as tf
+
+        self.network = network
+        self._graph = tf.function(
+            lambda x: network(x, training=False),
+            input_signature=[tf.TensorSpec(input_shape, tf.float32)],
+            reduce_retracing=True,
+        )
+
+    def __call__(self, batch: Any, *args: Any, **kwargs: Any) -> Any:
+        import tensorflow as tf
+
+        batch = tf.convert_to_tensor(batch, tf.float32)
+        if batch.shape[0] == 0:
+            return self.network(batch)
+        return self._graph(batch)
+
+
 class FaceDetector:
     """MTCNN face detector. Loads its three networks once; ``detect`` is thread-compatible."""
 
@@ -33,7 +64,9 @@ class FaceDetector:
         self,
         min_confidence: float = DEFAULT_MIN_CONFIDENCE,
         min_face_size: int = DEFAULT_MIN_FACE_SIZE,
+        compile_graphs: bool = True,
     ) -> None:
+        """``compile_graphs=False`` keeps mtcnn's own eager calls (same boxes, slower)."""
         quiet_tensorflow()
         try:
             from mtcnn import MTCNN
@@ -43,6 +76,9 @@ class FaceDetector:
             self._mtcnn = MTCNN(device="CPU:0")
         except (OSError, FileNotFoundError) as exc:
             raise ModelFileMissing(f"mtcnn's packaged weights could not be loaded: {exc}") from exc
+        if compile_graphs:
+            for stage, shape in zip(self._mtcnn.stages, STAGE_INPUT_SHAPES, strict=True):
+                stage._model = GraphNetwork(stage.model, shape)
         self.min_confidence = min_confidence
         self.min_face_size = min_face_size
 
