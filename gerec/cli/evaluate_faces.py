@@ -39,6 +39,8 @@ def run(args: argparse.Namespace) -> int:
     for name in [*ensemble.names, "ensemble"]:
         seven = scores.accuracy7.get(name)
         seven_text = "" if seven is None else f"   7-class {100 * seven:6.2f} %"
+        if name == "ensemble" and seven is not None and len(scores.members7) < len(ensemble.names):
+            seven_text += f" (its 7-class members: {', '.join(scores.members7)})"
         print(f"{name:<24} 3-class {100 * scores.accuracy3[name]:6.2f} %{seven_text}")
     if args.out:
         print(f"wrote {args.out}")

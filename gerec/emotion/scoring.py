@@ -21,6 +21,7 @@ class FaceSetScores:
     accuracy7: dict[str, float | None]
     confusion3: dict[str, np.ndarray]
     n3: int
+    members7: tuple[str, ...] = ()  # members behind the ensemble's 7-class figure
 
 
 def score_face_set(ensemble: FaceEnsemble, faces: FaceSet, batch_size: int = 512) -> FaceSetScores:
@@ -32,14 +33,18 @@ def score_face_set(ensemble: FaceEnsemble, faces: FaceSet, batch_size: int = 512
     acc3 = {name: accuracy(truth3, probs.argmax(1)) for name, probs in group.items()}
     conf3 = {name: confusion_matrix(truth3, probs.argmax(1)) for name, probs in group.items()}
     acc7: dict[str, float | None] = {}
-    same_classes = all(m.spec.classes == faces.classes for m in ensemble.members)
     for m in ensemble.members:
         acc7[m.spec.name] = (
             float(np.mean(raw[m.spec.name].argmax(1) == faces.labels)) if m.spec.classes == faces.classes else None
         )
-    if same_classes:
-        mean7 = np.tensordot(ensemble.weights, np.stack([raw[n] for n in ensemble.names]), axes=1)
+    # 7-class: the weighted mean of the members that have the set's classes (all of them, or the
+    # 7-class ones when a 3-class member is in the ensemble), weights renormalised among them.
+    seven = [i for i, n in enumerate(ensemble.names) if acc7[n] is not None]
+    weights7 = ensemble.weights[seven]
+    if seven and weights7.sum() > 0:
+        mean7 = np.tensordot(weights7 / weights7.sum(), np.stack([raw[ensemble.names[i]] for i in seven]), axes=1)
         acc7["ensemble"] = float(np.mean(mean7.argmax(1) == faces.labels))
     else:
         acc7["ensemble"] = None
-    return FaceSetScores(group, raw, acc3, acc7, conf3, int((truth3 >= 0).sum()))
+    members7 = tuple(ensemble.names[i] for i in seven if ensemble.weights[i] > 0)
+    return FaceSetScores(group, raw, acc3, acc7, conf3, int((truth3 >= 0).sum()), members7)
