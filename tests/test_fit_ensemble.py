@@ -1,0 +1,50 @@
+"""tools/fit_ensemble.py: the weight grid and the vectorised weight search against brute force."""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+from pathlib import Path
+
+import numpy as np
+
+_spec = importlib.util.spec_from_file_location("fit_ensemble", Path(__file__).parents[1] / "tools" / "fit_ensemble.py")
+assert _spec is not None and _spec.loader is not None
+fit_ensemble = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(fit_ensemble)
+
+
+def brute_force_grid(n: int, k: int) -> set[tuple[int, ...]]:
+    return {c for c in itertools.product(range(k + 1), repeat=n) if sum(c) == k}
+
+
+def test_simplex_is_every_grid_point_once():
+    grid = fit_ensemble.simplex(4, 0.1)
+    as_ints = [tuple(int(v) for v in row) for row in np.rint(grid * 10)]
+    assert len(as_ints) == len(set(as_ints)) == len(brute_force_grid(4, 10))
+    assert set(as_ints) == brute_force_grid(4, 10)
+    np.testing.assert_allclose(grid.sum(1), 1.0)
+    assert len(fit_ensemble.simplex(8, 0.05)) == 888_030  # C(27, 7)
+
+
+def test_weight_search_matches_a_loop_over_the_grid():
+    rng = np.random.default_rng(0)
+    truth = rng.integers(-1, 3, 400)  # -1: no group class (surprise), left out
+    onehot = np.eye(3)[np.clip(truth, 0, 2)]
+    probs = []
+    for i in range(3):
+        p = 0.8 * rng.dirichlet(np.ones(3), 400) + (0.1 + 0.1 * i) * onehot
+        probs.append(p / p.sum(1, keepdims=True))
+    keep = truth >= 0
+    best = None
+    for w in fit_ensemble.simplex(3, 0.1):
+        mix = sum(wi * p[keep] for wi, p in zip(w, probs))
+        acc = float(np.mean(mix.argmax(1) == truth[keep]))
+        nll = float(-np.mean(np.log(mix[np.arange(keep.sum()), truth[keep]])))
+        key = (acc, -round(nll, 4), -float(np.abs(w - 1 / 3).sum()))
+        if best is None or key > best[0]:
+            best = (key, w)
+    assert best is not None
+    weights, acc = fit_ensemble.fit_weights(probs, truth, 0.1, chunk=7)  # several chunks
+    np.testing.assert_allclose(weights, best[1])
+    assert acc == best[0][0]
