@@ -35,6 +35,9 @@ def main() -> None:
     if not photos_dir.is_dir():
         print(f"shared photos not found at {photos_dir}; nothing to time")
         sys.exit(0)
+    from gerec.tf_quiet import quiet_tensorflow
+
+    quiet_tensorflow()  # gerec's TensorFlow settings (oneDNN off) for both sides, before fer imports it
     from fer import FER
 
     photos = [load_image(p) for p in find_images([photos_dir])]
