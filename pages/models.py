@@ -35,8 +35,7 @@ if spec is not None:
             size = state.error_text(exc)
         rows.append({"member": m.name, "weight": m.weight, "source": m.source,
                      "input": f"{m.input_size}×{m.input_size} {m.colour}, {m.preprocess}", "size on disk": size,
-                     "class mapping": ", ".join(f"{k}→{v or 'dropped'}" for k, v in m.mapping.items()),
-                     "metrics": json.dumps(m.metrics) if m.metrics else "not measured"})
+                     "class mapping": ", ".join(f"{k}→{v or 'dropped'}" for k, v in m.mapping.items())})
     st.dataframe(pd.DataFrame(rows), hide_index=True)
     st.markdown("**Accuracy on FER-2013 faces** (3-class leaves surprise out). Members, flip and weights are "
                 "chosen on the validation split carved from `train.npz`; `test.npz` is measured afterwards, "
