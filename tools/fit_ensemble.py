@@ -136,22 +136,17 @@ def fit(registry: Path, data: Path, step: float) -> None:
 
 def record_test(registry: Path, test: Path) -> None:
     """Write the fitted ensemble's test figures, and every listed member's, into the registry (report only)."""
-    import tempfile
-
     faces = load_face_set(test)
-    scores = score_face_set(FaceEnsemble.load(registry), faces)
     doc = json.loads(registry.read_text(encoding="utf-8"))
-    every = dict(doc, members=[dict(m, enabled=True, weight=1.0) for m in doc["members"]])
-    with tempfile.TemporaryDirectory() as tmp:  # disabled members too, measured for the report only
-        every_path = Path(tmp) / registry.name
-        every_path.write_text(json.dumps(every), encoding="utf-8")
-        spec = read_registry(every_path)
-        member_scores = score_face_set(FaceEnsemble(replace(spec, directory=registry.parent)), faces)
+    # every listed member, disabled ones at their weight 0: the mix is the fitted ensemble's
+    every = replace(read_registry(registry),
+                    members=tuple(_member_from_json(m, str(registry)) for m in doc["members"]))
+    scores = score_face_set(FaceEnsemble(every), faces)
     for item in doc["members"]:
         name = item["name"]
-        item["metrics"]["test_accuracy3"] = round(member_scores.accuracy3[name], 4)
-        if member_scores.accuracy7.get(name) is not None:
-            item["metrics"]["test_accuracy7"] = round(float(member_scores.accuracy7[name] or 0), 4)
+        item["metrics"]["test_accuracy3"] = round(scores.accuracy3[name], 4)
+        if scores.accuracy7.get(name) is not None:
+            item["metrics"]["test_accuracy7"] = round(float(scores.accuracy7[name] or 0), 4)
     seven = scores.accuracy7.get("ensemble")
     doc.setdefault("metrics", {})["test"] = {
         "data": f"{test.name} (report only: never used to select, tune, stop or weight)",

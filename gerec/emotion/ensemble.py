@@ -16,6 +16,7 @@ import numpy as np
 
 from gerec.emotion.registry import EnsembleSpec, MemberSpec, read_registry, resolve_weights
 from gerec.errors import InvalidModelFile
+from gerec.tf_graph import traced_inference
 from gerec.tf_quiet import quiet_tensorflow
 
 
@@ -67,10 +68,7 @@ class KerasMember:
     def _run(self, x: np.ndarray) -> np.ndarray:
         """The model on one input batch, through a traced graph (eager calls cost ~3x more)."""
         if self._forward is None:
-            import tensorflow as tf
-
-            spec = tf.TensorSpec((None, *self.model.input_shape[1:]), tf.float32)
-            self._forward = tf.function(lambda t: self.model(t, training=False), input_signature=[spec])
+            self._forward = traced_inference(self.model, (None, *self.model.input_shape[1:]))
         return np.asarray(self._forward(x), dtype=np.float64)
 
     def prepare(self, crops: np.ndarray) -> np.ndarray:

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from gerec.errors import ModelFileMissing
+from gerec.tf_graph import traced_inference
 from gerec.tf_quiet import quiet_tensorflow
 from gerec.types import Face
 
@@ -39,14 +40,8 @@ class GraphNetwork:
     """
 
     def __init__(self, network: Any, input_shape: tuple[int | None, ...]) -> None:
-        import tensorflow as tf
-
         self.network = network
-        self._graph = tf.function(
-            lambda x: network(x, training=False),
-            input_signature=[tf.TensorSpec(input_shape, tf.float32)],
-            reduce_retracing=True,
-        )
+        self._graph = traced_inference(network, input_shape)
 
     def __call__(self, batch: Any, *args: Any, **kwargs: Any) -> Any:
         import tensorflow as tf
