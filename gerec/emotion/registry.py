@@ -40,6 +40,7 @@ class MemberSpec:
     source: str = ""
     metrics: dict[str, Any] = field(default_factory=dict)
     tta_flip: bool = False  # average the prediction with the horizontally flipped face
+    val_in_training: bool = False  # its training data hold the validation split: not weighted on it
 
     def mapping_matrix(self) -> np.ndarray:
         """(n_member_classes, 3) 0/1 matrix sending member classes to group classes."""
@@ -94,6 +95,7 @@ def _member_from_json(item: dict[str, Any], source: str) -> MemberSpec:
             source=str(item.get("source", "")),
             metrics=dict(item.get("metrics", {})),
             tta_flip=bool(item.get("tta_flip", False)),
+            val_in_training=bool(item.get("val_in_training", False)),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise InvalidModelFile(f"{source}: malformed member entry: {exc}") from exc
@@ -111,7 +113,8 @@ def read_registry(path: Path | None = None) -> EnsembleSpec:
     data = read_model_json(path, "ensemble registry")
     if data.get("format") != FORMAT:
         raise InvalidModelFile(f"{path}: not a gerec ensemble registry")
-    members = tuple(_member_from_json(m, str(path)) for m in data.get("members", []) if m.get("enabled", True))
+    listed = [(_member_from_json(m, str(path)), m.get("enabled", True)) for m in data.get("members", [])]
+    members = tuple(spec for spec, enabled in listed if enabled)  # disabled entries are checked, not loaded
     if not members:
         raise InvalidModelFile(f"{path}: no enabled members")
     confusion = data.get("face_confusion", {}).get("matrix")
