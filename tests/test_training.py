@@ -118,3 +118,11 @@ def test_face_folder_of_crops_loads_with_group_classes(tmp_path):
     faces = load_face_folder(Path(tmp_path), 48)
     assert faces.images.shape == (6, 48, 48, 3) and faces.classes == ("Positive", "Neutral", "Negative")
     assert sorted(set(faces.labels.tolist())) == [0, 1]
+
+
+def test_fine_tuning_with_a_short_patience_is_warned_about():
+    from gerec.cli.train_faces import patience_warning
+
+    assert "early stopping may end it" in (patience_warning(Path("m.keras"), 8, 22) or "")
+    assert patience_warning(Path("m.keras"), 22, 22) is None
+    assert patience_warning(None, 6, 24) is None  # a fresh run: early stopping as usual

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from gerec.emotion.architectures import ARCHITECTURES
@@ -33,6 +34,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def patience_warning(init: Path | None, patience: int, epochs: int) -> str | None:
+    """A warning when fine-tuning could stop before the cosine cycle reaches its low learning rates."""
+    if init is None or patience >= epochs:
+        return None
+    return (f"warning: --patience {patience} < --epochs {epochs} while fine-tuning (--init): a new cosine cycle "
+            "first lowers validation accuracy and gains in its last epochs; early stopping may end it first")
+
+
 def run(args: argparse.Namespace) -> int:
     """Train, then print the best epoch's validation figures."""
     from gerec.emotion.training import TrainConfig, train_member
@@ -43,6 +52,9 @@ def run(args: argparse.Namespace) -> int:
         lr=args.lr, patience=args.patience, seed=args.seed, class_weight=args.class_weight,
         threads=args.threads, limit=args.limit, init=str(args.init) if args.init else "",
     )
+    warning = patience_warning(args.init, args.patience, args.epochs)
+    if warning:
+        print(warning, file=sys.stderr)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     report = train_member(cfg, resume=args.resume)
     final = report["final"]
