@@ -84,3 +84,21 @@ def test_the_weight_step_widens_only_when_the_grid_is_too_big():
     step = fit_ensemble.grid_step(10, 0.05, 1_000_000)  # 10,015,005 points at 0.05
     assert step == 1 / 12 and len(fit_ensemble.simplex(10, step)) == math.comb(21, 9) <= 1_000_000 < math.comb(25, 9)
     assert fit_ensemble.grid_step(3, 0.1, 10) == 0.5  # nothing fits: the coarsest grid
+
+
+def test_the_capped_grid_is_the_simplex_points_with_few_members():
+    full = fit_ensemble.simplex(5, 0.25)
+    expected = {tuple(row) for row in full if (row > 0).sum() <= 2}
+    capped = fit_ensemble.weight_grid(5, 0.25, 2)
+    assert {tuple(row) for row in capped} == expected and len(capped) == len(expected)
+    assert len(capped) <= fit_ensemble.grid_size(5, 4, 2)
+    assert np.array_equal(fit_ensemble.weight_grid(3, 0.25, 5), fit_ensemble.simplex(3, 0.25))
+
+
+def test_the_weight_search_keeps_at_most_the_allowed_members():
+    rng = np.random.default_rng(2)
+    truth = rng.integers(0, 3, 300)
+    probs = [p / p.sum(1, keepdims=True) for p in
+             (rng.dirichlet(np.ones(3), 300) + (0.2 + 0.05 * i) * np.eye(3)[truth] for i in range(5))]
+    weights, _ = fit_ensemble.fit_weights(probs, truth, 0.1, max_members=2)
+    assert (weights > 0).sum() <= 2 and weights.sum() == pytest.approx(1.0)

