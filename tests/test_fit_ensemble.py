@@ -32,7 +32,8 @@ def test_simplex_is_every_grid_point_once():
     assert len(fit_ensemble.simplex(8, 0.05)) == 888_030  # C(27, 7)
 
 
-def test_weight_search_matches_a_loop_over_the_grid():
+@pytest.mark.parametrize("criterion", fit_ensemble.CRITERIA)
+def test_weight_search_matches_a_loop_over_the_grid(criterion: str):
     rng = np.random.default_rng(0)
     truth = rng.integers(-1, 3, 400)  # -1: no group class (surprise), left out
     onehot = np.eye(3)[np.clip(truth, 0, 2)]
@@ -45,14 +46,52 @@ def test_weight_search_matches_a_loop_over_the_grid():
     for w in fit_ensemble.simplex(3, 0.1):
         mix = sum(wi * p[keep] for wi, p in zip(w, probs))
         acc = float(np.mean(mix.argmax(1) == truth[keep]))
-        nll = float(-np.mean(np.log(mix[np.arange(keep.sum()), truth[keep]])))
-        key = (acc, -round(nll, 4), -float(np.abs(w - 1 / 3).sum()))
+        nll = round(float(-np.mean(np.log(mix[np.arange(keep.sum()), truth[keep]]))), 4)
+        spread = -float(np.abs(w - 1 / 3).sum())
+        key = (acc, -nll, spread) if criterion == "accuracy" else (-nll, acc, spread)
         if best is None or key > best[0]:
-            best = (key, w)
+            best = (key, w, acc)
     assert best is not None
-    weights, acc = fit_ensemble.fit_weights(probs, truth, 0.1, chunk=7)  # several chunks
+    weights, acc = fit_ensemble.fit_weights(probs, truth, 0.1, chunk=7, criterion=criterion)  # several chunks
     np.testing.assert_allclose(weights, best[1])
-    assert acc == best[0][0]
+    assert acc == best[2]
+
+
+def test_an_unknown_criterion_is_refused():
+    with pytest.raises(ValueError, match="criterion"):
+        fit_ensemble.fit_weights([np.full((3, 3), 1 / 3)], np.arange(3), 0.5, criterion="f1")
+
+
+def test_folds_split_every_class_evenly_and_skip_unlabelled_faces():
+    truth = np.repeat([-1, 0, 1, 2], [5, 11, 20, 7])
+    fold = fit_ensemble.stratified_folds(truth, 2, np.random.default_rng(0))
+    assert (fold[truth == -1] == -1).all()
+    for c in range(3):
+        counts = np.bincount(fold[truth == c], minlength=2)
+        assert counts.sum() == (truth == c).sum() and abs(int(counts[0]) - int(counts[1])) <= 1
+
+
+def test_criteria_are_compared_on_faces_their_weights_never_saw(monkeypatch: pytest.MonkeyPatch):
+    rng = np.random.default_rng(3)
+    truth = rng.integers(0, 3, 200)
+    probs = [p / p.sum(1, keepdims=True) for p in
+             (rng.dirichlet(np.ones(3), 200) + (0.3 + 0.2 * i) * np.eye(3)[truth] for i in range(3))]
+    seen: list[np.ndarray] = []
+    real_fit = fit_ensemble.fit_weights
+
+    def recording_fit(p, labels, *args, **kwargs):
+        seen.append(labels.copy())
+        return real_fit(p, labels, *args, **kwargs)
+
+    monkeypatch.setattr(fit_ensemble, "fit_weights", recording_fit)
+    held_out = fit_ensemble.cross_validate_criteria(probs, truth, 0.25, folds=2, repeats=3, seed=1)
+    assert len(seen) == 2 * 3 * len(fit_ensemble.CRITERIA)
+    for i in range(0, len(seen), 2 * len(fit_ensemble.CRITERIA)):  # each repeat: two complementary halves
+        first, second = seen[i], seen[i + len(fit_ensemble.CRITERIA)]
+        assert ((first >= 0) ^ (second >= 0)).all()  # every face is fitted on in one half and scored in the other
+        assert np.array_equal(np.where(first >= 0, first, second), truth)
+    assert set(held_out) == set(fit_ensemble.CRITERIA) and all(0.0 < v <= 1.0 for v in held_out.values())
+    assert held_out == fit_ensemble.cross_validate_criteria(probs, truth, 0.25, folds=2, repeats=3, seed=1)
 
 
 def test_members_that_saw_the_validation_split_are_not_weighted_on_it():
