@@ -119,7 +119,8 @@ def weighting_note(metrics: dict) -> str:
     held_out = val.get("criterion_held_out_accuracy3") or {}
     if held_out:
         scores = ", ".join(f"{name} {_percent(acc)}" for name, acc in held_out.items())
-        note += f" Criterion chosen by 2-fold cross-validation inside the validation split ({scores} held out)."
+        how = val.get("criterion_chosen_by", "cross-validation inside the validation split")
+        note += f" Criterion chosen by {how} ({scores} held out)."
     return note
 
 
