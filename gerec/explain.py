@@ -81,9 +81,9 @@ def _compiled_forward(member: Any) -> Callable[[np.ndarray], np.ndarray] | None:
     except Exception:  # noqa: BLE001 - any non-Keras object falls back to predict_proba
         return None
 
-    # Saliency explains each member's single-view prediction: a member's flip test-time
-    # augmentation averages the face with its mirror image, which would blend left and right in
-    # the map (and double the cost), so the explained function leaves it out.
+    # Saliency explains each member's single-view prediction: a member's test-time views (mirror
+    # images, zooms) would blend left and right, and shifted pixels, in the map and multiply the
+    # cost, so the explained function leaves them out.
 
     def forward(crops: np.ndarray) -> np.ndarray:
         raw = np.asarray(fn(member.prepare(crops)), dtype=np.float64)

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from gerec.classes import CLASSES
+from gerec.emotion.registry import tta_mode
 from gerec.types import Face, GroupPrediction, Probs, SceneEvidence
 
 CLASS_COLOURS = {"Positive": "#2b9348", "Neutral": "#868e96", "Negative": "#d62828"}
@@ -125,18 +126,19 @@ def weighting_note(metrics: dict) -> str:
 
 
 def ensemble_accuracy_table(members: Sequence[dict], metrics: dict) -> pd.DataFrame:
-    """Every registry member (enabled or not) and the ensemble: weight, val/test 3- and 7-class accuracy."""
+    """Every registry member (enabled or not) and the ensemble: weight, TTA mode, val/test 3- and 7-class accuracy."""
     rows = []
     for m in members:
         got = m.get("metrics", {})
         seen = " (in-sample)" if m.get("val_in_training") else ""  # trained on the validation faces
         rows.append({"member": m["name"], "in use": bool(m.get("enabled", True)), "weight": m.get("weight", 0.0),
+                     "test-time views": tta_mode(m),
                      "val 3-class": _percent(got.get("val_accuracy3")) + seen,
                      "val 7-class": _percent(got.get("val_accuracy7")) + seen,
                      "test 3-class": _percent(got.get("test_accuracy3")),
                      "test 7-class": _percent(got.get("test_accuracy7"))})
     val, test = metrics.get("val", {}), metrics.get("test", {})
-    rows.append({"member": "ensemble", "in use": True, "weight": 1.0,
+    rows.append({"member": "ensemble", "in use": True, "weight": 1.0, "test-time views": "each member's",
                  "val 3-class": _percent(val.get("accuracy3")), "val 7-class": _percent(val.get("accuracy7")),
                  "test 3-class": _percent(test.get("accuracy3")), "test 7-class": _percent(test.get("accuracy7"))})
     return pd.DataFrame(rows)

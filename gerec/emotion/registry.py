@@ -16,6 +16,7 @@ import numpy as np
 
 from gerec.classes import CLASSES, N_CLASSES
 from gerec.config import models_dir
+from gerec.emotion.views import TTA_MODES
 from gerec.errors import InvalidModelFile, ModelFileMissing
 from gerec.fileio import read_model_json
 
@@ -39,7 +40,7 @@ class MemberSpec:
     weight: float = 1.0
     source: str = ""
     metrics: dict[str, Any] = field(default_factory=dict)
-    tta_flip: bool = False  # average the prediction with the horizontally flipped face
+    tta: str = "none"  # test-time views averaged, a key of gerec.emotion.views.TTA_MODES
     val_in_training: bool = False  # its training data hold the validation split: not weighted on it
 
     def mapping_matrix(self) -> np.ndarray:
@@ -81,6 +82,13 @@ def resolve_weights(spec: MemberSpec, directory: Path) -> Path:
     return path
 
 
+def tta_mode(item: dict[str, Any]) -> str:
+    """The entry's TTA mode; registries before ``tta`` said ``"tta_flip": true`` for ``"flip"``."""
+    if "tta" in item:
+        return str(item["tta"])
+    return "flip" if item.get("tta_flip", False) else "none"
+
+
 def _member_from_json(item: dict[str, Any], source: str) -> MemberSpec:
     try:
         spec = MemberSpec(
@@ -94,11 +102,13 @@ def _member_from_json(item: dict[str, Any], source: str) -> MemberSpec:
             weight=float(item.get("weight", 1.0)),
             source=str(item.get("source", "")),
             metrics=dict(item.get("metrics", {})),
-            tta_flip=bool(item.get("tta_flip", False)),
+            tta=tta_mode(item),
             val_in_training=bool(item.get("val_in_training", False)),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise InvalidModelFile(f"{source}: malformed member entry: {exc}") from exc
+    if spec.tta not in TTA_MODES:
+        raise InvalidModelFile(f"{source}: {spec.name}: tta must be one of {tuple(TTA_MODES)}, got {spec.tta!r}")
     if spec.colour not in COLOURS or spec.preprocess not in PREPROCESSING:
         raise InvalidModelFile(f"{source}: {spec.name}: colour/preprocess must be in {COLOURS}/{PREPROCESSING}")
     bad = {v for v in spec.mapping.values() if v is not None and v not in CLASSES}

@@ -1,0 +1,84 @@
+"""Test-time views (gerec.emotion.views) and a member's prediction averaged over them."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gerec.emotion.views import TTA_MODES, make_views, mean_over_views, mirror, zoom_in, zoom_out
+from gerec.errors import InvalidModelFile
+
+
+def _ramp(n: int = 3, side: int = 48) -> np.ndarray:
+    """A batch whose pixels say where they are: value = column, plus 100 per image."""
+    cols = np.tile(np.arange(side, dtype=np.float32), (side, 1))
+    return np.stack([cols + 100 * i for i in range(n)])[..., None]
+
+
+def test_views_are_stacked_view_major_and_averaged_back():
+    x = _ramp()
+    for mode, names in TTA_MODES.items():
+        views = make_views(x, mode)
+        assert views.shape == (len(names) * len(x), *x.shape[1:])
+        assert views.dtype == x.dtype
+        for j, name in enumerate(names):  # block j holds view j of every image, in image order
+            block = views[j * len(x) : (j + 1) * len(x)]
+            base = {"identity": x, "zoom_in": zoom_in(x), "zoom_out": zoom_out(x)}[name.split("+")[0]]
+            np.testing.assert_array_equal(block, mirror(base) if name.endswith("+mirror") else base)
+    # averaging gives each face the mean of its own views, not of its neighbours'
+    per_view = np.arange(6 * 2 * 3, dtype=float).reshape(6 * 2, 3)
+    np.testing.assert_allclose(mean_over_views(per_view, "flip+zoom"), per_view.reshape(6, 2, 3).mean(0))
+
+
+def test_zooms_keep_the_image_and_change_its_scale():
+    x = _ramp()
+    zin, zout = zoom_in(x), zoom_out(x)
+    assert zin.shape == zout.shape == x.shape
+    # along a row the column ramp keeps its direction; zooming in spreads 44 columns over 48 pixels
+    # (a slope of 44/48), zooming out squeezes 52 into 48 (52/48)
+    slope = lambda img: float(np.polyfit(np.arange(10, 38), img[0, 24, 10:38, 0], 1)[0])  # noqa: E731
+    assert slope(x) == pytest.approx(1.0)
+    assert slope(zin) == pytest.approx(44 / 48, abs=0.01) and slope(zout) == pytest.approx(52 / 48, abs=0.01)
+    for i in range(len(x)):  # each image stays itself: pixel values near its own 100 * i offset
+        assert 100 * i - 1 <= zin[i].min() and zin[i].max() <= 100 * i + 48
+        assert 100 * i - 1 <= zout[i].min() and zout[i].max() <= 100 * i + 48
+    np.testing.assert_array_equal(mirror(x)[0, 0, :, 0], x[0, 0, ::-1, 0])
+
+
+def test_unknown_mode_is_refused():
+    with pytest.raises(ValueError, match="TTA mode"):
+        make_views(_ramp(), "rotate")
+
+
+def test_member_prediction_is_the_mean_of_its_single_view_predictions(tmp_path):
+    """A real member with tta=flip+zoom predicts the mean of itself run on each view alone."""
+    from gerec.emotion.ensemble import KerasMember
+    from gerec.emotion.registry import read_registry, resolve_weights
+
+    spec = read_registry().members[0]
+    path = resolve_weights(spec, Path("models"))
+    rng = np.random.default_rng(0)
+    crops = rng.integers(0, 256, (5, 64, 64, 3), dtype=np.uint8)
+    multi = KerasMember(replace(spec, tta="flip+zoom"), path)
+    single = KerasMember(replace(spec, tta="none"), path)
+    x = single.prepare(crops)
+    expected = np.mean([np.asarray(single.model(make_views(x, "flip+zoom")[j * 5 : (j + 1) * 5], training=False))
+                        for j in range(6)], axis=0)
+    np.testing.assert_allclose(multi.predict_raw(crops), expected, atol=1e-5)
+    assert not np.allclose(single.predict_raw(crops), expected, atol=1e-3)  # the views do change it
+
+
+def test_registry_reads_tta_modes_and_the_older_flag(tmp_path):
+    from gerec.emotion.registry import _member_from_json
+
+    item = json.loads(Path("models/ensemble.json").read_text())["members"][0]
+    item.pop("tta", None)
+    assert _member_from_json(item | {"tta_flip": True}, "t").tta == "flip"
+    assert _member_from_json(item | {"tta_flip": False}, "t").tta == "none"
+    assert _member_from_json(item | {"tta": "zoom"}, "t").tta == "zoom"
+    with pytest.raises(InvalidModelFile, match="tta must be one of"):
+        _member_from_json(item | {"tta": "rotate"}, "t")
