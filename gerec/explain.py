@@ -82,7 +82,7 @@ def _compiled_forward(member: Any) -> Callable[[np.ndarray], np.ndarray] | None:
         return None
 
     # Saliency explains each member's single-view prediction: a member's test-time views (mirror
-    # images, zooms) would blend left and right, and shifted pixels, in the map and multiply the
+    # images, zooms) would blend left and right, and zoomed pixels, in the map and multiply the
     # cost, so the explained function leaves them out.
 
     def forward(crops: np.ndarray) -> np.ndarray:
