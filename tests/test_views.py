@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gerec.emotion.views import TTA_MODES, make_views, mean_over_views, mirror, zoom_in, zoom_out
+from gerec.emotion.views import EVERY_VIEW_MODE, TTA_MODES, make_views, mirror, split_views, zoom_in, zoom_out
 from gerec.errors import InvalidModelFile
 
 
@@ -29,9 +29,11 @@ def test_views_are_stacked_view_major_and_averaged_back():
             block = views[j * len(x) : (j + 1) * len(x)]
             base = {"identity": x, "zoom_in": zoom_in(x), "zoom_out": zoom_out(x)}[name.split("+")[0]]
             np.testing.assert_array_equal(block, mirror(base) if name.endswith("+mirror") else base)
-    # averaging gives each face the mean of its own views, not of its neighbours'
-    per_view = np.arange(6 * 2 * 3, dtype=float).reshape(6 * 2, 3)
-    np.testing.assert_allclose(mean_over_views(per_view, "flip+zoom"), per_view.reshape(6, 2, 3).mean(0))
+    # splitting gives each view its own block of faces, in order
+    stacked = np.arange(6 * 2 * 3, dtype=float).reshape(6 * 2, 3)
+    np.testing.assert_array_equal(split_views(stacked, "flip+zoom")[4], stacked[8:10])
+    # one run of EVERY_VIEW_MODE holds the views of every mode (fit_ensemble scores all modes from it)
+    assert set(TTA_MODES[EVERY_VIEW_MODE]) == set().union(*TTA_MODES.values())
 
 
 def test_zooms_keep_the_image_and_change_its_scale():
@@ -69,6 +71,9 @@ def test_member_prediction_is_the_mean_of_its_single_view_predictions(tmp_path):
     expected = np.mean([np.asarray(single.model(make_views(x, "flip+zoom")[j * 5 : (j + 1) * 5], training=False))
                         for j in range(6)], axis=0)
     np.testing.assert_allclose(multi.predict_raw(crops), expected, atol=1e-5)
+    per_view = multi.predict_views(crops, batch_size=2)  # batches of 2 faces: views stay with their faces
+    assert per_view.shape == (6, 5, len(spec.classes))
+    np.testing.assert_allclose(per_view.mean(0), expected, atol=1e-5)
     assert not np.allclose(single.predict_raw(crops), expected, atol=1e-3)  # the views do change it
 
 

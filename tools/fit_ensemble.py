@@ -44,7 +44,7 @@ from gerec.emotion.data import FaceSet, load_face_set, validation_split
 from gerec.emotion.ensemble import FaceEnsemble, KerasMember
 from gerec.emotion.registry import _member_from_json, read_registry, resolve_weights
 from gerec.emotion.scoring import score_face_set
-from gerec.emotion.views import TTA_MODES
+from gerec.emotion.views import EVERY_VIEW_MODE, TTA_MODES
 
 
 def simplex(n: int, step: float) -> np.ndarray:
@@ -81,9 +81,10 @@ def member_val_probs(item: dict[str, Any], directory: Path, val: FaceSet) -> tup
     truth3 = val.group_labels()
     keep = truth3 >= 0
     best: tuple[float, str, np.ndarray, np.ndarray] | None = None
-    for tta in TTA_MODES:  # in order of cost
-        member = KerasMember(replace(spec, tta=tta), resolve_weights(spec, directory))
-        raw = member.predict_raw(val.images, 512)
+    member = KerasMember(replace(spec, tta=EVERY_VIEW_MODE), resolve_weights(spec, directory))
+    per_view = dict(zip(TTA_MODES[EVERY_VIEW_MODE], member.predict_views(val.images, 512)))  # each view once
+    for tta, views in TTA_MODES.items():  # in order of cost
+        raw = np.mean([per_view[v] for v in views], axis=0)
         group = member.to_group(raw)
         acc3 = float(np.mean(group[keep].argmax(1) == truth3[keep]))
         print(f"  {spec.name:<24} tta={tta:<9} val 3-class {100 * acc3:.2f} %")

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from gerec.emotion.registry import EnsembleSpec, MemberSpec, read_registry, resolve_weights
-from gerec.emotion.views import make_views, mean_over_views
+from gerec.emotion.views import TTA_MODES, make_views, split_views
 from gerec.errors import InvalidModelFile
 from gerec.tf_graph import traced_inference
 from gerec.tf_quiet import quiet_tensorflow
@@ -76,16 +76,20 @@ class KerasMember:
         """The member's input tensor for aligned uint8 crops."""
         return to_member_input(crops, self.spec.input_size, self.spec.colour, self.spec.preprocess)
 
-    def predict_raw(self, crops: np.ndarray, batch_size: int = 256) -> np.ndarray:
-        """The member's own class probabilities, (n, n_member_classes), in batched calls."""
+    def predict_views(self, crops: np.ndarray, batch_size: int = 256) -> np.ndarray:
+        """The member's own class probabilities on each test-time view, (n_views, n, n_member_classes)."""
+        mode = self.spec.tta
         if len(crops) == 0:
-            return np.zeros((0, len(self.spec.classes)), dtype=np.float64)
+            return np.zeros((len(TTA_MODES[mode]), 0, len(self.spec.classes)), dtype=np.float64)
         parts = []
         for start in range(0, len(crops), batch_size):
             x = self.prepare(crops[start : start + batch_size])
-            # one call on all test-time views of the faces, averaged back per face
-            parts.append(mean_over_views(self._run(make_views(x, self.spec.tta)), self.spec.tta))
-        return np.concatenate(parts)
+            parts.append(split_views(self._run(make_views(x, mode)), mode))  # one call on all views
+        return np.concatenate(parts, axis=1)
+
+    def predict_raw(self, crops: np.ndarray, batch_size: int = 256) -> np.ndarray:
+        """The member's own class probabilities, (n, n_member_classes): the mean over its views."""
+        return self.predict_views(crops, batch_size).mean(axis=0)
 
     def to_group(self, raw: np.ndarray) -> np.ndarray:
         """Map member-class probabilities to (n, 3) group probabilities."""

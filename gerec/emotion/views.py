@@ -23,6 +23,9 @@ TTA_MODES: dict[str, tuple[str, ...]] = {
 """TTA mode -> the views averaged, in order of cost (1, 2, 4 and 6 model inputs per face).
 A view is a base (``identity``, ``zoom_in``, ``zoom_out``), optionally ``+mirror``."""
 
+EVERY_VIEW_MODE = "flip+zoom"
+"""The mode whose views include every other mode's: run once, it scores all modes."""
+
 
 def _margin(side: int) -> int:
     """Pixels cut from (zoom in) or added to (zoom out) each border of a ``side``-pixel face."""
@@ -67,7 +70,6 @@ def make_views(x: np.ndarray, mode: str) -> np.ndarray:
     return np.concatenate([mirror(built[v.split("+")[0]]) if v.endswith("+mirror") else built[v] for v in names])
 
 
-def mean_over_views(probs: np.ndarray, mode: str) -> np.ndarray:
-    """Average view-major predictions (len(views) * n, k) from :func:`make_views` back to (n, k)."""
-    n_views = len(TTA_MODES[mode])
-    return probs.reshape(n_views, -1, probs.shape[-1]).mean(axis=0)
+def split_views(probs: np.ndarray, mode: str) -> np.ndarray:
+    """View-major predictions (len(views) * n, k) from :func:`make_views` as (len(views), n, k)."""
+    return probs.reshape(len(TTA_MODES[mode]), -1, probs.shape[-1])
