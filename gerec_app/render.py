@@ -10,6 +10,7 @@ import pandas as pd
 
 from gerec.classes import CLASSES
 from gerec.emotion.registry import tta_mode
+from gerec.emotion.views import TTA_MODES, ZOOM
 from gerec.types import Face, GroupPrediction, Probs, SceneEvidence
 
 CLASS_COLOURS = {"Positive": "#2b9348", "Neutral": "#868e96", "Negative": "#d62828"}
@@ -123,6 +124,13 @@ def weighting_note(metrics: dict) -> str:
         how = val.get("criterion_chosen_by", "cross-validation inside the validation split")
         note += f" Criterion chosen by {how} ({scores} held out)."
     return note
+
+
+def tta_modes_text() -> str:
+    """The test-time view modes a member can have, named from ``TTA_MODES``, for page prose."""
+    names = [f"`{mode}`" for mode in TTA_MODES]
+    return (f"{', '.join(names[:-1])} or {names[-1]}: the face, its mirror, "
+            f"{round(100 * (ZOOM - 1))} % zooms in and out")
 
 
 def ensemble_accuracy_table(members: Sequence[dict], metrics: dict) -> pd.DataFrame:

@@ -38,10 +38,10 @@ if spec is not None:
                      "class mapping": ", ".join(f"{k}→{v or 'dropped'}" for k, v in m.mapping.items())})
     st.dataframe(pd.DataFrame(rows), hide_index=True)
     st.markdown("**Accuracy on FER-2013 faces** (3-class leaves surprise out). Members, test-time views "
-                "(`none`, `flip`, `zoom` or `flip+zoom`: the face, its mirror, 10 % zooms in and out) and "
-                "weights are chosen on the validation split carved from `train.npz`; `test.npz` is measured "
-                "afterwards, report only. The ensemble's 7-class figure uses its 7-class members. A member "
-                "trained on the validation faces (in-sample) is measured but never weighted there.")
+                f"({render.tta_modes_text()}) and weights are chosen on the validation split carved from "
+                "`train.npz`; `test.npz` is measured afterwards, report only. The ensemble's 7-class figure "
+                "uses its 7-class members. A member trained on the validation faces (in-sample) is measured "
+                "but never weighted there.")
     registry = read_model_json(spec.directory / REGISTRY_FILE, "ensemble registry")  # disabled members too
     st.dataframe(render.ensemble_accuracy_table(registry["members"], registry.get("metrics", {})),
                  hide_index=True)
