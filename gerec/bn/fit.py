@@ -12,6 +12,9 @@ from gerec.bn.network import SceneNetwork
 from gerec.classes import N_CLASSES
 
 REFERENCE_ZERO_FLOOR = 1e-4
+REFERENCE_INFERENCE = (
+    "as the reference's pgmpy < 0.1.11 variable elimination: identical evidence factors count once"
+)
 
 # The reference face-CNN ensemble's confusion on its held-out training faces, as published in
 # the order Positive, Negative, Neutral (rows true, columns predicted) ...
@@ -48,8 +51,14 @@ def fit_reference(
     histogram: str | Path | LabelHistogram,
     cnn_confusion: np.ndarray = REFERENCE_CNN_CONFUSION,
     zero_floor: float = REFERENCE_ZERO_FLOOR,
+    collapse_identical_factors: bool = True,
 ) -> SceneNetwork:
-    """The reference network: uniform prior, count/total with 0 -> floor, every label counted."""
+    """The reference network: uniform prior, count/total with 0 -> floor, every label counted.
+
+    ``collapse_identical_factors`` (default) reproduces the reference's inference, where
+    identical evidence factors count once (pgmpy before 0.1.11, see :mod:`gerec.bn.factor_set`);
+    ``False`` gives exact inference in the same network.
+    """
     if isinstance(histogram, LabelHistogram):
         hist, source = histogram, {"source": "<in memory>"}
     else:
@@ -62,6 +71,7 @@ def fit_reference(
         "prior": "uniform",
         "absent_labels": "all entered as evidence",
         "cnn_table": "row-normalised reference face-CNN confusion matrix (held-out training faces)",
+        "inference": REFERENCE_INFERENCE if collapse_identical_factors else "exact",
         "class_totals": hist.totals.tolist(),
         "counts": hist.counts.tolist(),
     }
@@ -73,4 +83,5 @@ def fit_reference(
         cnn_table=row_normalise(cnn_confusion),
         absent_mask=np.ones(n, dtype=bool),
         metadata=metadata,
+        collapse_identical_factors=collapse_identical_factors,
     )

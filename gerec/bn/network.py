@@ -48,6 +48,7 @@ class SceneNetwork:
     cnn_weight: float = 1.0
     soft_cnn: bool = False
     metadata: dict[str, Any] = field(default_factory=dict)
+    collapse_identical_factors: bool = False  # the reference's pgmpy < 0.1.11 rule, see factor_set
 
     def __post_init__(self) -> None:
         n = len(self.labels)
@@ -74,6 +75,11 @@ class SceneNetwork:
         object.__setattr__(self, "_log_absent", self.label_weight * log_q)
         base = np.log(self.prior) + self.label_weight * (log_q * self.absent_mask[:, None]).sum(0)
         object.__setattr__(self, "_base", base)
+        if self.collapse_identical_factors:
+            from gerec.bn.factor_set import FactorSet
+
+            factors = FactorSet.build(self._log_present, self._log_absent, self.absent_mask)  # type: ignore[attr-defined]
+            object.__setattr__(self, "_factors", factors)
 
     # ------------------------------------------------------------------ evidence
     @property
@@ -123,6 +129,9 @@ class SceneNetwork:
     ) -> np.ndarray:
         """log prior + label and CNN log-likelihoods, before normalising."""
         idx = self._present_indices(present)
+        if self.collapse_identical_factors:
+            labels = self._factors.log_likelihood(idx, self.absent_mask)  # type: ignore[attr-defined]
+            return np.log(self.prior) + labels + self.cnn_log_likelihood(cnn)
         logit = self._base.copy()  # type: ignore[attr-defined]
         if idx.size:
             absent_counted = self._log_absent[idx] * self.absent_mask[idx, None]  # type: ignore[attr-defined]
@@ -179,6 +188,7 @@ class SceneNetwork:
             "label_weight": self.label_weight,
             "cnn_weight": self.cnn_weight,
             "soft_cnn": self.soft_cnn,
+            "collapse_identical_factors": self.collapse_identical_factors,
             "metadata": self.metadata,
         }
 
@@ -205,6 +215,7 @@ def network_from_json(data: dict[str, Any], source: str = "<json>") -> SceneNetw
             cnn_weight=float(data.get("cnn_weight", 1.0)),
             soft_cnn=bool(data.get("soft_cnn", False)),
             metadata=dict(data.get("metadata", {})),
+            collapse_identical_factors=bool(data.get("collapse_identical_factors", False)),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise InvalidModelFile(f"{source}: malformed scene network: {exc}") from exc
