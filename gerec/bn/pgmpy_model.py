@@ -85,14 +85,7 @@ def pgmpy_posterior(
     ``soft_cnn``) is hard evidence on ``CNN``; with ``soft_cnn`` a vector is virtual evidence.
     """
     model = model if model is not None else build_pgmpy_network(net)
-    known, _ = net.split_labels(present)
-    present_set = set(known)
-    evidence: dict[str, str] = {}
-    for label, counted in zip(net.labels, net.absent_mask):
-        if label in present_set:
-            evidence[label_node(label)] = "present"
-        elif counted:
-            evidence[label_node(label)] = "absent"
+    evidence = _label_evidence(net, present)
     virtual = None
     if isinstance(cnn, str):
         evidence[CNN] = cnn
@@ -111,4 +104,52 @@ def pgmpy_posterior(
     values = result.values  # type: ignore[union-attr]
     names = result.state_names[EMOTION]  # type: ignore[union-attr]
     probs = [float(values[names.index(c)]) for c in CLASSES]
+    return (probs[0], probs[1], probs[2])
+
+
+def _label_evidence(net: SceneNetwork, present: Iterable[str]) -> dict[str, str]:
+    """``present`` for known present labels, ``absent`` for the others whose absence counts."""
+    known, _ = net.split_labels(present)
+    present_set = set(known)
+    evidence: dict[str, str] = {}
+    for label, counted in zip(net.labels, net.absent_mask):
+        if label in present_set:
+            evidence[label_node(label)] = "present"
+        elif counted:
+            evidence[label_node(label)] = "absent"
+    return evidence
+
+
+def legacy_pgmpy_posterior(
+    net: SceneNetwork,
+    present: Iterable[str],
+    cnn: str | None = None,
+    model: DiscreteBayesianNetwork | None = None,
+) -> Probs:
+    """P(Emotion | evidence) as pgmpy before 0.1.11 computed it, the oracle for the reference.
+
+    Every CPD is reduced by the evidence (an unobserved ``CNN`` is summed out) and the factors
+    are collected in a Python ``set``, as the old ``VariableElimination`` did: pgmpy's own
+    factor equality then keeps one of several identical factors (pgmpy issue #1261). The
+    product of the set, normalised, is the posterior. Hard CNN evidence only.
+    """
+    from pgmpy.factors import factor_product
+
+    model = model if model is not None else build_pgmpy_network(net)
+    evidence = _label_evidence(net, present)
+    if cnn is not None:
+        evidence[CNN] = cnn
+    factors = set()
+    for cpd in model.get_cpds():
+        phi = cpd.to_factor()
+        observed = [(v, evidence[v]) for v in phi.scope() if v in evidence]
+        if observed:
+            phi = phi.reduce(observed, inplace=False)
+        if cpd.variable != EMOTION and cpd.variable not in evidence:
+            phi = phi.marginalize([cpd.variable], inplace=False)
+        factors.add(phi)
+    joint = factor_product(*factors)
+    joint.normalize()
+    names = joint.state_names[EMOTION]
+    probs = [float(joint.values[names.index(c)]) for c in CLASSES]
     return (probs[0], probs[1], probs[2])
