@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
+from gerec.agreement import agreement, format_agreement, read_reference_predictions
 from gerec.bn import MODES
 from gerec.classes import true_class_of
 from gerec.cli.common import find_images, progress
@@ -29,6 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--images", type=Path, help="folder of photos: runs the full pipeline")
     p.add_argument("--cnn-predictions", type=Path, help="CSV image,faces_detected,cnn (label-only fusion)")
     p.add_argument("--mode", choices=MODES, default="tuned")
+    p.add_argument("--reference-predictions", type=Path, metavar="CSV",
+                   help="the reference's own decisions (image,bayesian,fused): print the agreement with them")
     p.add_argument("--aggregation", choices=AGGREGATIONS, default="mean")
     p.add_argument("--labeler", default=None, help="labeler chain after the cached labels")
     p.add_argument("--out", type=Path, required=True, help="CSV with one row per image")
@@ -75,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
     """Evaluate; every finished image is written to OUT.csv (and the store) as it finishes."""
     if args.labels is None and args.images is None:
         raise InvalidDataset("give --labels (label-only) or --images (photos), or both")
+    reference = read_reference_predictions(args.reference_predictions) if args.reference_predictions else None
     spec = PipelineSpec(args.mode, args.aggregation, str(args.labels) if args.labels else None, args.labeler)
     store, run_id, done = _open_store(args, spec)
     records = _photo_records(args, spec, done) if args.images else _label_records(args, done)
@@ -97,6 +101,8 @@ def run(args: argparse.Namespace) -> int:
     if not rows:
         raise InvalidDataset("nothing to evaluate: no images with a known true class")
     _summarise(rows, sys.stdout)
+    if reference is not None:
+        print("\n" + format_agreement(agreement(rows, reference)))
     print(f"\nwrote {args.out}" + (f"; run {run_id} stored in {store.path}" if store is not None else ""))
     return 0
 
