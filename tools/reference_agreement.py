@@ -27,7 +27,7 @@ the reference's file has decisions, not probabilities) and the cause found:
 ``unexplained``               none of the rules does.
 
 Then a per-cause summary, and with ``--variants`` the agreement of other candidate causes (label
-punctuation, the CNN table's published order, the zero floor, float32 products) for the record.
+punctuation, the CNN table's published order, the zero floor, float32 values) for the record.
 """
 
 from __future__ import annotations
@@ -41,9 +41,9 @@ from pathlib import Path
 
 import numpy as np
 
-from gerec.agreement import read_reference_predictions
+from gerec.agreement import REFERENCE_COLUMNS, read_reference_predictions
 from gerec.bn import load_scene_network
-from gerec.bn.fit import REFERENCE_CNN_CONFUSION, row_normalise
+from gerec.bn.fit import _REFERENCE_CONFUSION_PNN, row_normalise
 from gerec.bn.network import SceneNetwork
 from gerec.classes import CLASSES
 from gerec.config import data_dir
@@ -51,7 +51,7 @@ from gerec.evaluation import read_cnn_predictions
 from gerec.scene.simple import read_label_file
 
 RULES = ("exact", "absent-once", "present-once", "reference")
-MODULES = {"top_down": "bayesian", "fused": "fused"}
+MODULES = tuple(REFERENCE_COLUMNS)
 TIE = 1e-9
 
 
@@ -156,7 +156,7 @@ def factor_stats(net: SceneNetwork) -> None:
 
 def variants(net: SceneNetwork, labels, cnn, reference) -> None:
     """Agreement (top-down / fused) of other candidate causes, each on top of the reference rule."""
-    published = row_normalise(REFERENCE_CNN_CONFUSION[np.ix_([0, 2, 1], [0, 2, 1])])  # P,Neg,Neu read as ours
+    published = row_normalise(_REFERENCE_CONFUSION_PNN)  # Positive, Negative, Neutral taken as CLASSES
     floor = np.where(net.p_present == 1e-4, 1e-3, net.p_present)
     cases = {
         "reference rule (gerec now)": (net, labels),
@@ -165,7 +165,7 @@ def variants(net: SceneNetwork, labels, cnn, reference) -> None:
                                                            for k, v in labels.items()}),
         "+ CNN table in its published order, not reordered": (dataclasses.replace(net, cnn_table=published), labels),
         "+ zero floor 1e-3 instead of 1e-4": (dataclasses.replace(net, p_present=floor), labels),
-        "+ float32 probabilities": (dataclasses.replace(
+        "+ CPD values rounded to float32": (dataclasses.replace(
             net, p_present=net.p_present.astype(np.float32).astype(float)), labels),
     }
     print("\ncandidate cause                                     top-down   fused")
