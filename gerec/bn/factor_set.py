@@ -20,6 +20,9 @@ values, and distinct count rows of the reference network are far apart (checked 
 ``tools/reference_agreement.py``). Networks opt in with ``SceneNetwork.collapse_identical_factors``
 (the reference network does; the tuned one does not). :func:`gerec.bn.pgmpy_model.legacy_pgmpy_posterior`
 builds the same factors with pgmpy and collects them in a ``set`` the old way, as the oracle.
+The prior and the CNN factor are kept apart from the label factors here: with P(label | class)
+strictly between 0 and 1 and a uniform prior, no label factor can equal the prior, and in the
+reference network none equals a column of the CNN table.
 """
 
 from __future__ import annotations

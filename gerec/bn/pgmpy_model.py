@@ -83,6 +83,8 @@ def pgmpy_posterior(
     Present known labels are observed ``present``; labels whose absence counts are observed
     ``absent``; the rest stay unobserved. A CNN class name (or a probability vector without
     ``soft_cnn``) is hard evidence on ``CNN``; with ``soft_cnn`` a vector is virtual evidence.
+    This is exact inference whatever ``net.collapse_identical_factors`` says; the reference's
+    rule is :func:`legacy_pgmpy_posterior`.
     """
     model = model if model is not None else build_pgmpy_network(net)
     evidence = _label_evidence(net, present)
