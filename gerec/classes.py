@@ -9,6 +9,9 @@ CLASSES: tuple[str, str, str] = ("Positive", "Neutral", "Negative")
 
 N_CLASSES = len(CLASSES)
 
+MODULES: tuple[str, str, str] = ("bottom_up", "top_down", "fused")
+"""The three predictions of a photo, in display order: faces, scene labels, both fused."""
+
 _PREFIXES = {"pos": "Positive", "neu": "Neutral", "neg": "Negative"}
 
 

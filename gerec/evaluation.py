@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,3 +88,24 @@ def read_cnn_predictions(path: str | Path) -> dict[str, str | None]:
             raise InvalidDataset(f"{path}: unknown class {value!r} for {row['image']}")
         out[row["image"].strip()] = value or None
     return out
+
+
+def row_probs(rows: Sequence[Mapping[str, object]], module: str) -> np.ndarray:
+    """The ``p_<module>_<class>`` columns of OUT.csv rows as an (n, 3) array (NaN where empty)."""
+    out = np.full((len(rows), N_CLASSES), np.nan)
+    for i, row in enumerate(rows):
+        values = [row.get(f"p_{module}_{c}") for c in CLASSES]
+        if all(v not in (None, "") for v in values):
+            out[i] = [float(v) for v in values]  # type: ignore[arg-type]
+    return out
+
+
+def format_calibration(probs: np.ndarray, actual: np.ndarray) -> str:
+    """One line of calibration figures (see :mod:`gerec.calibration`) for a module's probabilities."""
+    from gerec.calibration import ECE_BINS, score_probs
+
+    s = score_probs(probs, actual)
+    if not s.n:
+        return "  calibration: no probabilities"
+    return (f"  calibration on {s.n} images: ECE {s.ece:.3f} ({ECE_BINS} bins)  NLL {s.nll:.3f}  "
+            f"Brier {s.brier:.3f}  mean top probability {s.mean_confidence:.3f}")

@@ -10,8 +10,8 @@ import numpy as np
 
 from gerec.bn import load_scene_network
 from gerec.bn.evidence import scene_evidence
-from gerec.bn.network import SceneNetwork
-from gerec.emotion.aggregate import aggregate_faces
+from gerec.bn.network import SceneNetwork, photo_network
+from gerec.emotion.aggregate import aggregate_faces, bottom_up_evidence
 from gerec.emotion.ensemble import FaceEnsemble
 from gerec.faces.align import align_faces
 from gerec.faces.detect import DEFAULT_MIN_CONFIDENCE, DEFAULT_MIN_FACE_SIZE, FaceDetector
@@ -38,11 +38,12 @@ class PipelineConfig:
 
 @dataclass(frozen=True, eq=False)
 class BottomUp:
-    """Faces with scores, their aligned crops, and the image-level bottom-up probabilities."""
+    """Faces with scores, their aligned crops, and the image-level bottom-up evidence (the faces'
+    mean tempered by their number, see :func:`gerec.emotion.aggregate.bottom_up_evidence`)."""
 
     faces: tuple[Face, ...]
     crops: np.ndarray
-    probs: Probs | None
+    evidence: Probs | None
     timings: dict[str, float]
 
 
@@ -85,11 +86,10 @@ class Pipeline:
 
     @property
     def photo_network(self) -> SceneNetwork:
-        """The network whose CNN node holds this ensemble's own confusion table (built once)."""
+        """The network for photos, built once (see :func:`gerec.bn.network.photo_network`)."""
         cached = getattr(self, "_photo_network", None)
         if cached is None or cached[0] is not self.network:
-            table = self.ensemble.spec.face_confusion
-            net = self.network if table is None else self.network.with_cnn_table(table)
+            net = photo_network(self.network, self.ensemble.spec.face_confusion)
             cached = (self.network, net)
             self._photo_network = cached
         return cached[1]
@@ -117,7 +117,8 @@ class Pipeline:
         )
         areas = np.array([f.area for f in faces], dtype=float)
         image_probs = aggregate_faces(output.ensemble, areas, self.config.aggregation)
-        return BottomUp(scored, crops, None if image_probs is None else _probs(image_probs), timings)
+        evidence = bottom_up_evidence(image_probs, len(faces))
+        return BottomUp(scored, crops, None if evidence is None else _probs(evidence), timings)
 
     def label(self, photo: Photo, face_count: int | None) -> SceneEvidence:
         """Scene labels from the labeler, as evidence for the network."""
@@ -134,25 +135,20 @@ class Pipeline:
         timings: dict[str, float] | None = None,
         image_size: tuple[int, int] | None = None,
     ) -> GroupPrediction:
-        """Top-down and fused posteriors for given evidence and bottom-up prediction."""
+        """Bottom-up, top-down and fused posteriors for given scene evidence and bottom-up evidence
+        (a class name, label-only, or the faces' tempered mean)."""
         net = network or self.network
         t0 = time.perf_counter()
         top_down = net.posterior(evidence.labels_used)
         fused = net.posterior(evidence.labels_used, bottom_up) if bottom_up is not None else top_down
         contributions = net.contributions(evidence.labels_used, top_absent=12)
         timings = dict(timings or {})
+        bu_probs = net.bottom_up_posterior(bottom_up)
         timings["infer"] = time.perf_counter() - t0
-        bu_probs: Probs | None
-        if isinstance(bottom_up, str):
-            from gerec.classes import CLASSES
-
-            bu_probs = _probs([1.0 if c == bottom_up else 0.0 for c in CLASSES])
-        else:
-            bu_probs = bottom_up
         return GroupPrediction(
             image=image, faces=faces, bottom_up=bu_probs, top_down=top_down, fused=fused,
             evidence=evidence, mode=self.config.mode, contributions=contributions,
-            timings=timings, image_size=image_size,
+            timings=timings, image_size=image_size, bottom_up_evidence=bottom_up,
         )
 
     # -------------------------------------------------------------- public
@@ -175,14 +171,14 @@ class Pipeline:
             evidence = self.label(photo, len(bottom.faces))
         timings = {"decode": decode, **bottom.timings, "label": time.perf_counter() - t1}
         network = self.photo_network if bottom.faces else self.network
-        pred = self.fuse(photo.name, evidence, bottom.probs, network, bottom.faces, timings, photo.size)
+        pred = self.fuse(photo.name, evidence, bottom.evidence, network, bottom.faces, timings, photo.size)
         return pred, bottom.crops
 
     def relabel(self, prediction: GroupPrediction, labels: Iterable[str], labeler: str = "manual") -> GroupPrediction:
         """The same photo with another label set: top-down and fused recomputed, faces kept."""
         evidence = scene_evidence(self.network, labels, labeler)
         net = self.photo_network if prediction.faces else self.network
-        return self.fuse(prediction.image, evidence, prediction.bottom_up, net, prediction.faces,
+        return self.fuse(prediction.image, evidence, prediction.bottom_up_evidence, net, prediction.faces,
                          dict(prediction.timings), prediction.image_size)
 
     def from_labels(self, image: str, labels: Iterable[str], cnn: str | None = None,

@@ -76,7 +76,12 @@ class LabelContribution:
 
 @dataclass(frozen=True)
 class GroupPrediction:
-    """Everything gerec concluded about one photo (or one label set, when label-only)."""
+    """Everything gerec concluded about one photo (or one label set, when label-only).
+
+    ``bottom_up``, ``top_down`` and ``fused`` are the scene network's posteriors given the
+    bottom-up evidence alone, the scene labels alone, and both; the faces' own scores are in
+    ``faces``.
+    """
 
     image: str
     faces: tuple[Face, ...]
@@ -88,6 +93,8 @@ class GroupPrediction:
     contributions: tuple[LabelContribution, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
     image_size: tuple[int, int] | None = None
+    bottom_up_evidence: Probs | str | None = None
+    """What entered the network's CNN node: a class name (label-only) or the faces' tempered mean."""
 
     @property
     def bottom_up_class(self) -> str | None:

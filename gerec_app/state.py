@@ -90,12 +90,11 @@ def network(mode: str) -> SceneNetwork:
 
 @st.cache_resource(show_spinner=False)
 def photo_network(mode: str) -> SceneNetwork:
-    """The network whose CNN node holds the ensemble's face confusion (read from the registry)."""
+    """The network that analyses photos (see :func:`gerec.bn.network.photo_network`)."""
+    from gerec.bn.network import photo_network as for_photos
     from gerec.emotion.registry import read_registry
 
-    table = read_registry().face_confusion
-    net = network(mode)
-    return net if table is None else net.with_cnn_table(table)
+    return for_photos(network(mode), read_registry().face_confusion)
 
 
 @st.cache_resource(show_spinner=False)

@@ -88,6 +88,19 @@ def cnn_table_for(kind: str, y: np.ndarray, cnn: np.ndarray) -> np.ndarray:
     return row_normalise(confusion)
 
 
+def cnn_base_rate_for(kind: str, y: np.ndarray, cnn: np.ndarray) -> np.ndarray:
+    """The class mix of the counts behind :func:`cnn_table_for` (its row totals, normalised), so
+    that ``base_rate * table[:, j]`` normalised is P(true class | CNN said j) as counted."""
+    if kind == "reference":
+        totals = REFERENCE_CNN_CONFUSION.sum(axis=1)
+    elif kind == "dev":
+        has = cnn != NO_CNN
+        totals = np.bincount(y[has], minlength=N_CLASSES) + float(N_CLASSES)  # the +1 per cell
+    else:
+        raise ValueError(f"unknown CNN table {kind!r}")
+    return np.asarray(totals, dtype=float) / float(np.sum(totals))
+
+
 def label_loglik(x: Any, p: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Untempered label log-likelihood per image and class (as in :class:`SceneNetwork`);
     ``x`` is an (images x labels) presence matrix, dense or scipy-sparse."""

@@ -81,6 +81,7 @@ def fit_reference(
         p_present=reference_p_present(hist, zero_floor),
         prior=np.full(N_CLASSES, 1.0 / N_CLASSES),
         cnn_table=row_normalise(cnn_confusion),
+        cnn_base_rate=np.asarray(cnn_confusion, dtype=float).sum(axis=1) / float(np.sum(cnn_confusion)),
         absent_mask=np.ones(n, dtype=bool),
         metadata=metadata,
         collapse_identical_factors=collapse_identical_factors,

@@ -47,6 +47,7 @@ class SceneNetwork:
     label_weight: float = 1.0
     cnn_weight: float = 1.0
     soft_cnn: bool = False
+    cnn_base_rate: np.ndarray | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     collapse_identical_factors: bool = False  # the reference's pgmpy < 0.1.11 rule, see factor_set
 
@@ -67,6 +68,10 @@ class SceneNetwork:
             raise InvalidModelFile("scene network: CNN table rows must be positive and sum to 1")
         if not np.isclose(self.prior.sum(), 1.0) or (self.prior <= 0).any():
             raise InvalidModelFile("scene network: prior must be positive and sum to 1")
+        base = self.prior if self.cnn_base_rate is None else np.asarray(self.cnn_base_rate, dtype=float)
+        if base.shape != (N_CLASSES,) or not np.isclose(base.sum(), 1.0) or (base <= 0).any():
+            raise InvalidModelFile("scene network: cnn_base_rate must be 3 positive numbers summing to 1")
+        object.__setattr__(self, "cnn_base_rate", base)
         index = {label: i for i, label in enumerate(self.labels)}
         object.__setattr__(self, "_index", index)
         log_p = np.log(self.p_present)
@@ -101,9 +106,10 @@ class SceneNetwork:
         return tuple(known), tuple(unknown)
 
     def with_cnn_table(self, table: np.ndarray | Sequence[Sequence[float]]) -> SceneNetwork:
-        """A copy whose CNN node uses another confusion table (rows: true class)."""
+        """A copy whose CNN node uses another confusion table (counts; rows: true class)."""
         arr = np.asarray(table, dtype=float)
-        return dataclasses.replace(self, cnn_table=arr / arr.sum(axis=1, keepdims=True))
+        return dataclasses.replace(self, cnn_table=arr / arr.sum(axis=1, keepdims=True),
+                                   cnn_base_rate=arr.sum(axis=1) / arr.sum())
 
     # ------------------------------------------------------------------ inference
     def cnn_log_likelihood(self, cnn: str | Probs | np.ndarray | None) -> np.ndarray:
@@ -123,6 +129,27 @@ class SceneNetwork:
             q = np.asarray(cnn, dtype=float)
             column = table @ q if self.soft_cnn else table[:, int(np.argmax(q))]
         return np.log(column)
+
+    def bottom_up_posterior(self, cnn: str | Probs | np.ndarray | None) -> Probs | None:
+        """P(true class | the CNN's evidence alone), from the CNN node's own table, untempered.
+
+        A class name j gives ``cnn_base_rate * cnn_table[:, j]`` normalised: the share of each true
+        class among the images the table was counted on where the CNN said j. A probability
+        vector q (photo mode) enters as virtual evidence, ``cnn_table @ q``, when the network takes
+        soft evidence (``soft_cnn``), else as its argmax, as in :meth:`posterior`. ``None`` without
+        a bottom-up prediction.
+        """
+        if cnn is None:
+            return None
+        if not isinstance(cnn, str) and not self.soft_cnn:
+            cnn = CLASSES[int(np.argmax(np.asarray(cnn, dtype=float)))]  # hard evidence, as in fusion
+        if isinstance(cnn, str):
+            likelihood = self.cnn_table[:, class_index(cnn)]
+        else:
+            likelihood = self.cnn_table @ np.asarray(cnn, dtype=float)
+        probs = self.cnn_base_rate * likelihood  # type: ignore[operator]
+        probs = probs / probs.sum()
+        return (float(probs[0]), float(probs[1]), float(probs[2]))
 
     def log_posterior_unnormalised(
         self, present: Iterable[str], cnn: str | Probs | np.ndarray | None = None
@@ -189,12 +216,22 @@ class SceneNetwork:
             "cnn_weight": self.cnn_weight,
             "soft_cnn": self.soft_cnn,
             "collapse_identical_factors": self.collapse_identical_factors,
+            "cnn_base_rate": np.asarray(self.cnn_base_rate).tolist(),
             "metadata": self.metadata,
         }
 
     def save(self, path: str | Path) -> None:
         """Write the network as JSON."""
         Path(path).write_text(json.dumps(self.to_json(), indent=1) + "\n", encoding="utf-8")
+
+
+def photo_network(net: SceneNetwork, face_confusion: np.ndarray | None) -> SceneNetwork:
+    """The network that analyses photos. One that takes soft bottom-up evidence (``soft_cnn``,
+    tuned) keeps its own group-level CNN table; otherwise (reference) the CNN node gets the face
+    ensemble's confusion counts, as the reference pipeline used its own CNN's confusion."""
+    if face_confusion is None or net.soft_cnn:
+        return net
+    return net.with_cnn_table(face_confusion)
 
 
 def network_from_json(data: dict[str, Any], source: str = "<json>") -> SceneNetwork:
@@ -214,6 +251,7 @@ def network_from_json(data: dict[str, Any], source: str = "<json>") -> SceneNetw
             label_weight=float(data.get("label_weight", 1.0)),
             cnn_weight=float(data.get("cnn_weight", 1.0)),
             soft_cnn=bool(data.get("soft_cnn", False)),
+            cnn_base_rate=None if data.get("cnn_base_rate") is None else np.asarray(data["cnn_base_rate"], dtype=float),
             metadata=dict(data.get("metadata", {})),
             collapse_identical_factors=bool(data.get("collapse_identical_factors", False)),
         )

@@ -15,7 +15,14 @@ from gerec.classes import true_class_of
 from gerec.cli.common import find_images, progress
 from gerec.emotion.aggregate import AGGREGATIONS
 from gerec.errors import InvalidDataset
-from gerec.evaluation import format_score, read_cnn_predictions, score_module, to_indices
+from gerec.evaluation import (
+    format_calibration,
+    format_score,
+    read_cnn_predictions,
+    row_probs,
+    score_module,
+    to_indices,
+)
 from gerec.runs.engines import PipelineSpec, local_records, ray_records
 from gerec.runs.records import CSV_COLUMNS, MODULES, csv_row, prediction_record
 from gerec.scene.simple import read_label_file
@@ -51,6 +58,7 @@ def _summarise(rows: list[dict[str, object]], out: TextIO) -> None:
         predicted = to_indices([str(r.get(module, "")) for r in rows])
         if (predicted >= 0).any():
             print(format_score(score_module(module, actual, predicted)), file=out)
+            print(format_calibration(row_probs(rows, module), actual), file=out)
 
 
 def _open_store(args: argparse.Namespace, spec: PipelineSpec) -> tuple[Any, str | None, set[str]]:

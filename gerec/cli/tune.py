@@ -8,6 +8,7 @@ tuned network, then fits the tuned network on all dev data and writes it.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from dataclasses import asdict
@@ -16,13 +17,21 @@ from typing import Any
 
 import numpy as np
 
+from gerec.bn import calibrate as calibrate_mod
 from gerec.bn import tuning
 from gerec.bn.fit import file_sha256
 from gerec.bn.histogram import read_histogram
-from gerec.classes import CLASSES
+from gerec.calibration import fold_summary
+from gerec.classes import CLASSES, MODULES
 
-CRITERION = ("mean of top-down and fused accuracy on the inner folds (each scored with tables, prior and CNN "
-             "table fitted on the other inner folds)")
+CRITERION = {
+    "accuracy": ("mean of top-down and fused accuracy on the inner folds (each scored with tables, prior and CNN "
+                 "table fitted on the other inner folds)"),
+    "nll": "mean of top-down and fused NLL on the inner folds (scored as for accuracy)",
+}
+CALIBRATION = ("temperatures by NLL after selection: t on the top-down log-odds (label_weight x t, prior ** t), "
+               "then the CNN weight c on the fused log-odds with t fixed; in nested CV fitted on the inner folds' "
+               "held-out predictions, for the final network on its plain k-fold held-out predictions")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -37,6 +46,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--out", type=Path, default=Path("models/scene_bn_tuned.json"))
     p.add_argument("--report", type=Path, default=None, help="also write the full CV report (JSON)")
     p.add_argument("--no-ablations", action="store_true", help="skip the per-hyperparameter ablations")
+    p.add_argument("--criterion", choices=tuning.CRITERIA, default="accuracy",
+                   help="how grid points are selected (nll computes about ten times longer)")
     p.set_defaults(func=run)
 
 
@@ -102,30 +113,59 @@ def _rule_text(final: tuning.Config) -> str:
             "class; " + grown)
 
 
+def _calibration_figures(hist: Any, data: tuning.DevData, results: dict[str, tuning.CVResult],
+                         ) -> dict[str, dict[str, Any]]:
+    """Held-out figures per module of the nested CV: reference, tuned before and after calibration."""
+    folds = results["tuned"].folds
+    runs = {"reference": (results["reference"].chosen, False),
+            "tuned_uncalibrated": (results["tuned"].chosen, False),
+            "tuned": (results["tuned"].chosen, True)}
+    out: dict[str, dict[str, Any]] = {}
+    for name, (chosen, calibrate) in runs.items():
+        held = calibrate_mod.nested_held_out(hist, data, chosen, folds, calibrate)
+        out[name] = {module: fold_summary(probs, data.y, folds) for module, probs in held.probs.items()}
+        if calibrate:
+            out[name]["temperatures_per_fold"] = [asdict(t) for t in held.temperatures]
+    return out
+
+
+def _print_calibration(figures: dict[str, dict[str, Any]]) -> None:
+    print("held-out calibration (nested CV), mean ± std over outer folds; ECE pooled over all folds:")
+    for name, modules in figures.items():
+        for module in MODULES:
+            f = modules[module]
+            pooled = f["pooled"]
+            print(f"  {name:<19} {module:<9} acc {100 * f['accuracy_mean']:5.2f} ± {100 * f['accuracy_std']:4.2f}"
+                  f"  ECE {f['ece_mean']:.3f} ± {f['ece_std']:.3f} (pooled {pooled['ece']:.3f})"
+                  f"  NLL {f['nll_mean']:.3f} ± {f['nll_std']:.3f}  Brier {f['brier_mean']:.3f} ± {f['brier_std']:.3f}")
+
+
 def run(args: argparse.Namespace) -> int:
-    """Cross-validate, print the figures, fit on all dev data and write the network."""
+    """Cross-validate, print the figures, fit on all dev data, calibrate and write the network."""
     from gerec.bn.pgmpy_model import build_pgmpy_network
 
     start = time.monotonic()
     hist = read_histogram(args.histogram)
     data = tuning.load_dev_data(args.labels, args.cnn_predictions)
     grid = tuning.Grid()
-    scores = tuning.all_fold_scores(hist, data, args.folds, args.seed, grid)
+    scores = tuning.all_fold_scores(hist, data, args.folds, args.seed, grid, args.criterion == "nll")
     restricts: dict[str, dict[str, Any]] = {"reference": asdict(tuning.REFERENCE_CONFIG)}
     ablation_keys = [] if args.no_ablations else list(_ablation_restricts(grid))
     restricts.update({} if args.no_ablations else _ablation_restricts(grid))
     results = tuning.nested_cv(hist, data, args.folds, args.seed, grid, restricts, scores=scores,
-                               predictions=("tuned", "reference"))
+                               predictions=("tuned", "reference"), criterion=args.criterion)
     summaries = {name: _summary(results[name], data.y) for name in ("tuned", "reference")}
     n_faces = int((data.cnn != tuning.NO_CNN).sum())
     print(f"{len(data.y)} dev images ({n_faces} with a CNN prediction); {args.folds}-fold stratified "
           f"nested CV, seed {args.seed}; {tuning.grid_size(grid)} configurations; "
-          f"selection: {CRITERION}")
+          f"selection: {CRITERION[args.criterion]}")
     print("held-out-fold accuracy, mean ± std over folds:")
     for name in ("reference", "tuned"):
         _print_result(name, summaries[name])
     for i, c in enumerate(results["tuned"].chosen):
         print(f"  fold {i} chose {asdict(c)}")
+    calibration = _calibration_figures(hist, data, results)
+    _print_calibration(calibration)
 
     ablations = _ablation_summary(results, ablation_keys)
     if ablations:
@@ -134,8 +174,11 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {key:<28} top-down {100 * a['topdown_mean']:6.2f} ± {100 * a['topdown_std']:4.2f}"
                   f"   fused {100 * a['fused_mean']:6.2f} ± {100 * a['fused_std']:4.2f}")
 
-    final = tuning.select_on_all(hist, data, grid, args.folds, args.seed, scores)
+    final = tuning.select_on_all(hist, data, grid, args.folds, args.seed, scores, args.criterion)
     print(f"final configuration (best {args.folds}-fold score on all dev data): {asdict(final)}")
+    held, y_held = calibrate_mod.held_out_parts(hist, data, final, results["tuned"].folds)
+    temps = calibrate_mod.fit_temperatures(held, y_held)
+    print(f"final temperatures (fitted on its {args.folds}-fold held-out predictions): {asdict(temps)}")
     tuned_cv = {k: v for k, v in summaries["tuned"].items() if k != "chosen_per_fold"}
     reference_cv = {k: v for k, v in summaries["reference"].items() if k != "chosen_per_fold"}
     metadata = {
@@ -150,26 +193,33 @@ def run(args: argparse.Namespace) -> int:
         "hyperparameters": asdict(final),
         "rule": _rule_text(final),
         "prior": {"uniform": "uniform", "histogram": "histogram class totals",
-                  "dev": "dev class frequencies (+1)"}[final.prior],
+                  "dev": "dev class frequencies (+1)"}[final.prior] + f", raised to the power t = {temps.topdown}",
         "absent_labels": final.absent,
         "cnn_table": ("row-normalised reference face-CNN confusion matrix" if final.cnn_table == "reference"
                       else "row-normalised confusion of the reference CNN on the dev images (+1)"),
+        "calibration": {"method": CALIBRATION, "temperatures": asdict(temps),
+                        "selected_label_weight": final.label_weight, "selected_cnn_weight": final.cnn_weight,
+                        "soft_cnn": "photos enter the faces' tempered mean as virtual evidence on the CNN node",
+                        "cv": calibration["tuned"], "cv_reference": calibration["reference"],
+                        "cv_uncalibrated": calibration["tuned_uncalibrated"]},
         "cross_validation": {
             "folds": args.folds, "seed": args.seed, "stratified": True, "nested": True,
-            "selection": CRITERION, "grid": {k: list(v) for k, v in grid.axes().items()},
+            "selection": CRITERION[args.criterion], "grid": {k: list(v) for k, v in grid.axes().items()},
             "tuned": tuned_cv, "reference": reference_cv,
         },
         "class_totals": hist.totals.tolist(),
     }
     net = tuning.build_network(hist, final, data, metadata)
+    net = dataclasses.replace(calibrate_mod.apply_temperatures(net, temps), soft_cnn=True)
     net.metadata["new_labels"] = list(net.labels[len(hist.labels):])
     build_pgmpy_network(net)  # check_model() on the real structure before writing it
     args.out.parent.mkdir(parents=True, exist_ok=True)
     net.save(args.out)
     print(f"wrote {args.out}: {len(net.labels)} labels + CNN node, checked in pgmpy")
     if args.report is not None:
-        report = {"classes": list(CLASSES), "cv": summaries, "ablations": ablations,
-                  "final": asdict(final), "seconds": round(time.monotonic() - start, 1)}
+        report = {"classes": list(CLASSES), "cv": summaries, "calibration": calibration, "ablations": ablations,
+                  "final": asdict(final), "temperatures": asdict(temps),
+                  "seconds": round(time.monotonic() - start, 1)}
         args.report.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
         print(f"wrote {args.report}")
     print(f"done in {time.monotonic() - start:.0f} s")

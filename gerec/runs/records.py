@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from gerec.classes import CLASSES
+from gerec.classes import CLASSES, MODULES
 from gerec.types import GroupPrediction
 
-MODULES = ("bottom_up", "top_down", "fused")
 CSV_COLUMNS = ["image", "actual", *MODULES] + [f"p_{m}_{c}" for m in MODULES for c in CLASSES] + [
     "faces", "labeler", "labels_used", "labels_ignored", "error"]
 
