@@ -9,6 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from gerec.bn import SceneNetwork
+from gerec.calibration import ReliabilityBin
 from gerec.classes import CLASSES
 from gerec.types import Face, GroupPrediction, LabelContribution, Probs
 from gerec_app.render import CLASS_COLOURS, MODULE_NAMES
@@ -161,3 +162,27 @@ def accuracy_figure(accuracies: Mapping[str, float]) -> go.Figure:
                            marker_color=[MODULE_COLOURS.get(m, "#868e96") for m in names]))
     fig.update_yaxes(range=[0, 1.1], title="accuracy")
     return _layout(fig, height=280)
+
+
+def reliability_figure(tables: Mapping[str, Sequence[ReliabilityBin]], title: str = "") -> go.Figure:
+    """Reliability diagram: per module, accuracy against mean confidence of each bin (marker size
+    and hover: the bin's count); the diagonal is perfect calibration."""
+    fig = go.Figure()
+    fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfectly calibrated",
+                    line={"dash": "dot", "color": "#868e96"})
+    for module, bins in tables.items():
+        used = [b for b in bins if b.count]
+        if not used:
+            continue
+        largest = max(b.count for b in used)
+        fig.add_scatter(
+            x=[b.confidence for b in used], y=[b.accuracy for b in used], mode="lines+markers",
+            name=MODULE_NAMES.get(module, module), line={"color": MODULE_COLOURS.get(module)},
+            marker={"size": [6 + 14 * math.sqrt(b.count / largest) for b in used]},
+            customdata=[[b.count, b.low, b.high] for b in used],
+            hovertemplate="said %{customdata[1]:.0%}-%{customdata[2]:.0%}: mean %{x:.2f}, right %{y:.2f}"
+                          " (%{customdata[0]} images)<extra></extra>",
+        )
+    fig.update_xaxes(range=[0, 1], title="confidence (top probability)")
+    fig.update_yaxes(range=[0, 1.02], title="how often it was right")
+    return _layout(fig, title, height=360)

@@ -7,9 +7,9 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from gerec.classes import CLASSES
+from gerec.classes import CLASSES, MODULES
 from gerec.errors import GerecError
-from gerec_app import analysis, plots, render, state
+from gerec_app import analysis, calibration_view, plots, render, state
 
 st.title("Analyze group photos")
 s = state.settings()
@@ -154,6 +154,10 @@ with verdict_box:
     cols[1].metric("Top-down (scene)" + (", edited labels" if edited else ""),
                    f"{shown.top_down_class} · {max(shown.top_down):.2f}")
     cols[2].metric("Fused", f"{shown.fused_class} · {max(shown.fused):.2f}")
+    sentences = calibration_view.worth(net, shown)
+    for col, module in zip(cols, MODULES):
+        if module in sentences:
+            col.caption(sentences[module])
     chart, table = st.columns([3, 2])
     chart.plotly_chart(plots.verdict_figure(shown), key=f"verdict_{key}")
     table.dataframe(render.verdict_frame(shown), hide_index=True, key=f"verdict_table_{key}")

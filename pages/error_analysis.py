@@ -16,7 +16,7 @@ from gerec.bn import MODES
 from gerec.classes import CLASSES
 from gerec.config import data_dir
 from gerec.errors import GerecError
-from gerec_app import PAGES, analysis, plots, state
+from gerec_app import PAGES, analysis, calibration_view, plots, state
 
 st.title("Error analysis")
 s = state.settings()
@@ -160,6 +160,17 @@ right.dataframe(scores, hide_index=True)
 with right:
     download(scores, "accuracy", "acc")
     download(frame, "results", "results")
+
+# ---------------------------------------------------------------- calibration
+calibration_table, reliability_tables = calibration_view.frame_calibration(frame)
+if reliability_tables:
+    st.header("Calibration: do the probabilities mean what they say?")
+    left, right = st.columns([3, 2])
+    left.plotly_chart(plots.reliability_figure(reliability_tables), key="reliability")
+    right.dataframe(calibration_table, hide_index=True)
+    right.caption("Each point is a tenth of confidence (say 80-90 %): how often the module was right when it said "
+                  "that much. On the dotted line, a probability means what it says. ECE is the average gap, "
+                  "weighted by how many images fall in each bin; lower NLL and Brier are better.")
 
 # ---------------------------------------------------------------- confusion
 st.header("Confusion matrices")

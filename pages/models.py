@@ -10,7 +10,7 @@ import streamlit as st
 from gerec.bn import MODES, network_path
 from gerec.classes import CLASSES
 from gerec.errors import GerecError
-from gerec_app import plots, render, state
+from gerec_app import calibration_view, plots, render, state
 
 st.title("Models")
 s = state.settings()
@@ -73,6 +73,15 @@ for mode in MODES:
         st.markdown("Prior: " + ", ".join(f"{c} {p:.3f}" for c, p in zip(CLASSES, net.prior)))
         table = "; ".join(f"{c}: " + " / ".join(f"{v:.2f}" for v in row) for c, row in zip(CLASSES, net.cnn_table))
         st.markdown(f"CNN table (rows actual, columns CNN class): {table}")
+        bins = calibration_view.cv_bins(net)
+        if bins:
+            st.markdown("**Calibration on held-out folds** (nested cross-validation on the GAF dev labels)")
+            left, right = st.columns([2, 3])
+            left.plotly_chart(plots.reliability_figure(bins), key=f"cv_reliability_{mode}")
+            right.dataframe(calibration_view.cv_table(net), hide_index=True)
+            temps = net.metadata["calibration"].get("temperatures", {})
+            right.caption(f"Temperatures fitted by log-loss: top-down x {temps.get('topdown')}, "
+                          f"CNN weight {temps.get('cnn_weight')}; folded into the network's CPDs.")
         st.markdown("**How it was fitted** (metadata)")
         st.json(net.metadata, expanded=1)
 
