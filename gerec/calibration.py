@@ -73,7 +73,7 @@ def reliability(probs: np.ndarray, y: np.ndarray, bins: int = ECE_BINS) -> tuple
     p, y = _valid(probs, y)
     top = p.max(axis=1) if len(y) else np.zeros(0)
     right = (p.argmax(axis=1) == y) if len(y) else np.zeros(0, dtype=bool)
-    edges = np.linspace(0.0, 1.0, bins + 1)
+    edges = np.round(np.linspace(0.0, 1.0, bins + 1), 10)
     which = bin_index(top, bins)
     out = []
     for b in range(bins):

@@ -28,12 +28,11 @@ def cv_bins(network: SceneNetwork) -> dict[str, tuple[ReliabilityBin, ...]]:
 
 
 def cv_table(network: SceneNetwork) -> pd.DataFrame:
-    """Held-out accuracy, ECE, NLL and Brier per module (mean ± std over outer folds) of the
-    tuned network, before and after calibration, and of the reference."""
+    """Held-out accuracy, ECE, NLL and Brier per module (mean ± std over outer folds; ECE also
+    pooled over folds) of the tuned network, raw and calibrated, and of the reference."""
     calibration = network.metadata.get("calibration") or {}
     rows = []
-    for name, key in (("reference", "cv_reference"), ("tuned, uncalibrated", "cv_uncalibrated"),
-                      ("tuned, calibrated (in use)", "cv")):
+    for name, key in (("reference", "cv_reference"), ("tuned, raw", "cv_uncalibrated"), ("tuned (in use)", "cv")):
         figures = calibration.get(key) or {}
         for module in MODULES:
             f = figures.get(module)
@@ -42,7 +41,7 @@ def cv_table(network: SceneNetwork) -> pd.DataFrame:
             rows.append({"network": name, "module": MODULE_NAMES[module],
                          "accuracy": f"{100 * f['accuracy_mean']:.1f} ± {100 * f['accuracy_std']:.1f} %",
                          "ECE": f"{f['ece_mean']:.3f} ± {f['ece_std']:.3f}",
-                         "ECE, pooled folds": f"{f['pooled']['ece']:.3f}",
+                         "ECE pooled": f"{f['pooled']['ece']:.3f}",
                          "NLL": f"{f['nll_mean']:.3f} ± {f['nll_std']:.3f}",
                          "Brier": f"{f['brier_mean']:.3f} ± {f['brier_std']:.3f}"})
     return pd.DataFrame(rows)

@@ -167,7 +167,7 @@ if reliability_tables:
     st.header("Calibration: do the probabilities mean what they say?")
     left, right = st.columns([3, 2])
     left.plotly_chart(plots.reliability_figure(reliability_tables), key="reliability")
-    right.dataframe(calibration_table, hide_index=True)
+    st.dataframe(calibration_table, hide_index=True)
     right.caption("Each point is a tenth of confidence (say 80-90 %): how often the module was right when it said "
                   "that much. On the dotted line, a probability means what it says. ECE is the average gap, "
                   "weighted by how many images fall in each bin; lower NLL and Brier are better.")

@@ -69,19 +69,21 @@ for mode in MODES:
         cols[0].metric("labels", len(net.labels))
         cols[1].metric("absent labels as evidence", int(net.absent_mask.sum()))
         cols[2].metric("label weight", f"{net.label_weight:g}")
-        cols[3].metric("CNN weight", f"{net.cnn_weight:g}" + (" (soft)" if net.soft_cnn else ""))
+        cols[3].metric("CNN weight" + (", soft" if net.soft_cnn else ""), f"{net.cnn_weight:g}")
         st.markdown("Prior: " + ", ".join(f"{c} {p:.3f}" for c, p in zip(CLASSES, net.prior)))
         table = "; ".join(f"{c}: " + " / ".join(f"{v:.2f}" for v in row) for c, row in zip(CLASSES, net.cnn_table))
         st.markdown(f"CNN table (rows actual, columns CNN class): {table}")
         bins = calibration_view.cv_bins(net)
         if bins:
             st.markdown("**Calibration on held-out folds** (nested cross-validation on the GAF dev labels)")
-            left, right = st.columns([2, 3])
+            left, right = st.columns([3, 2])
             left.plotly_chart(plots.reliability_figure(bins), key=f"cv_reliability_{mode}")
-            right.dataframe(calibration_view.cv_table(net), hide_index=True)
             temps = net.metadata["calibration"].get("temperatures", {})
-            right.caption(f"Temperatures fitted by log-loss: top-down x {temps.get('topdown')}, "
-                          f"CNN weight {temps.get('cnn_weight')}; folded into the network's CPDs.")
+            right.caption(f"Held-out tenths of confidence against how often the network was right (the tuned, "
+                          f"calibrated network; marker size: images). Temperatures fitted by log-loss: top-down "
+                          f"x {temps.get('topdown')}, CNN weight {temps.get('cnn_weight')}; folded into the "
+                          "network's CPDs. ECE is the average gap (15 bins), pooled over folds and per fold.")
+            st.dataframe(calibration_view.cv_table(net), hide_index=True)
         st.markdown("**How it was fitted** (metadata)")
         st.json(net.metadata, expanded=1)
 

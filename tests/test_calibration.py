@@ -182,3 +182,17 @@ def test_weak_split_faces_cannot_overturn_a_confident_scene() -> None:
     strong = bottom_up_evidence(np.array([0.02, 0.96, 0.02]), 12)
     assert net.posterior(labels, strong)[1] <= net.posterior(labels, "Neutral")[1] + 1e-12
     assert np.allclose(net.posterior(labels, q), pgmpy_posterior(net, labels, q), atol=1e-9)
+
+
+def test_docs_show_the_report_figures() -> None:
+    import json
+    from pathlib import Path
+
+    from gerec.config import models_dir
+
+    root = Path(__file__).resolve().parents[1]
+    report = json.loads((models_dir() / "scene_bn_tuned.report.json").read_text(encoding="utf-8"))
+    assert calibrate.markdown_table(report) in (root / "docs" / "calibration.md").read_text(encoding="utf-8")
+    temps = report["temperatures"]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    assert f"t = {temps['topdown']}" in readme and f"c = {temps['cnn_weight']}" in readme

@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -145,5 +146,25 @@ def bottom_up_probs(net: SceneNetwork, cnn: np.ndarray) -> np.ndarray:
     return np.array([net.bottom_up_posterior(CLASSES[j]) for j in cnn]).reshape(-1, N_CLASSES)
 
 
+REPORT_NAMES = {"reference": "reference", "tuned_uncalibrated": "tuned, before calibration",
+                "tuned": "**tuned, calibrated (in use)**"}
+
+
+def markdown_table(report: dict[str, Any]) -> str:
+    """The calibration table of ``docs/calibration.md`` from a ``tune --report`` file: held-out
+    nested-CV figures per network and module, mean ± std over outer folds."""
+    lines = ["| network | module | accuracy | ECE | ECE, pooled folds | NLL | Brier | mean top probability |",
+             "|---|---|---|---|---|---|---|---|"]
+    for name, label in REPORT_NAMES.items():
+        for module in MODULES:
+            f = report["calibration"][name][module]
+            lines.append(
+                f"| {label} | {module} | {100 * f['accuracy_mean']:.2f} ± {100 * f['accuracy_std']:.2f} % "
+                f"| {f['ece_mean']:.3f} ± {f['ece_std']:.3f} | {f['pooled']['ece']:.3f} "
+                f"| {f['nll_mean']:.3f} ± {f['nll_std']:.3f} | {f['brier_mean']:.3f} ± {f['brier_std']:.3f} "
+                f"| {f['pooled']['mean_confidence']:.3f} |")
+    return "\n".join(lines)
+
+
 __all__ = ["HeldOut", "LogitParts", "Temperatures", "apply_temperatures", "bottom_up_probs", "config_parts",
-           "fit_temperatures", "held_out_parts", "logit_parts", "nested_held_out", "stack"]
+           "fit_temperatures", "held_out_parts", "logit_parts", "markdown_table", "nested_held_out", "stack"]
