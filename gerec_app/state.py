@@ -117,7 +117,7 @@ def labeler(chain: str, labels_file: str | None):  # -> LabelerChain
         return LabelerChain([])
     if chain == "cached":
         return LabelerChain(cached)
-    from gerec.cli.setup import make_labeler
+    from gerec.factory import make_labeler
 
     config = labeler_secrets()
     if config is not None:

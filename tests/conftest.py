@@ -50,3 +50,17 @@ def pipeline():
     from gerec.pipeline import Pipeline
 
     return Pipeline()
+
+
+# ------------------------------------------------------------------ test tiers
+SLOW_FIXTURES = frozenset({"pipeline", "server", "fer_dir", "photos_dir"})
+"""Fixtures that load real models, real photos through them, or a browser: their tests are slow."""
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Mark ``slow`` every test that uses a slow fixture or lives in a module that spawns
+    processes, so ``make test-fast`` (``-m "not slow"``) is the quick tier without hand marks."""
+    for item in items:
+        spawns = getattr(item.module, "subprocess", None) is not None
+        if spawns or SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

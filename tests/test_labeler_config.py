@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gerec.cli.setup import make_labeler
+from gerec.factory import make_labeler
 from gerec.scene.base import LabelerInput
 
 

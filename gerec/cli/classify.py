@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Classify every photo; a photo that fails prints its error and the rest go on."""
-    from gerec.cli.setup import make_pipeline
+    from gerec.factory import make_pipeline
 
     pipeline = make_pipeline(args.mode, args.aggregation, args.labels, args.labeler)
     names, preds, failed = [], [], 0

@@ -29,7 +29,7 @@ class PipelineSpec:
 
     def build(self) -> Any:
         """A pipeline with these settings (models load once per process)."""
-        from gerec.cli.setup import make_pipeline
+        from gerec.factory import make_pipeline
 
         return make_pipeline(self.mode, self.aggregation, Path(self.labels) if self.labels else None, self.chain)
 

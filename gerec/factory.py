@@ -1,4 +1,5 @@
-"""Build the labeler chain and the pipeline a command (or the dashboard) asked for."""
+"""The one factory layer: labeler chains and pipelines built from settings, for the CLI, the run
+engines and the dashboard alike (nothing in the library or the dashboard imports `gerec.cli`)."""
 
 from __future__ import annotations
 
