@@ -1,8 +1,8 @@
-"""tools/fit_ensemble.py: the weight grid, the vectorised weight search against brute force, in-sample members."""
+"""gerec.emotion.fitting (python -m gerec fit-ensemble): the weight grid, the vectorised weight search
+against brute force, in-sample members."""
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import json
 import math
@@ -11,12 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gerec.emotion.registry import _member_from_json
-
-_spec = importlib.util.spec_from_file_location("fit_ensemble", Path(__file__).parents[1] / "tools" / "fit_ensemble.py")
-assert _spec is not None and _spec.loader is not None
-fit_ensemble = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(fit_ensemble)
+from gerec.emotion import fitting as fit_ensemble
+from gerec.emotion.registry import member_from_json
 
 
 def brute_force_grid(n: int, k: int) -> set[tuple[int, ...]]:
@@ -114,7 +110,7 @@ def test_the_bundled_member_is_marked_as_trained_on_the_validation_split():
     marked = {m["name"] for m in registry["members"] if m.get("val_in_training")}
     assert marked == {"fer-mini-xception"}
     assert all(m["weight"] == 0 and not m["enabled"] for m in registry["members"] if m["name"] in marked)
-    member = _member_from_json(registry["members"][0], "registry")
+    member = member_from_json(registry["members"][0], "registry")
     assert member.val_in_training is (registry["members"][0]["name"] in marked)
 
 
@@ -141,3 +137,20 @@ def test_the_weight_search_keeps_at_most_the_allowed_members():
              (rng.dirichlet(np.ones(3), 300) + (0.2 + 0.05 * i) * np.eye(3)[truth] for i in range(5))]
     weights, _ = fit_ensemble.fit_weights(probs, truth, 0.1, max_members=2)
     assert (weights > 0).sum() <= 2 and weights.sum() == pytest.approx(1.0)
+
+
+def test_registry_backend_is_named_and_checked():
+    from gerec.errors import InvalidModelFile
+
+    item = {"name": "m", "weights": "m.keras", "input_size": 48, "colour": "gray", "preprocess": "unit",
+            "classes": ["happy", "neutral"], "mapping": {"happy": "Positive", "neutral": "Neutral"}}
+    assert member_from_json(item, "t").backend == "keras"
+    with pytest.raises(InvalidModelFile, match="backend"):
+        member_from_json(item | {"backend": "tflite"}, "t")
+
+
+def test_fit_ensemble_is_a_command():
+    from gerec.cli import build_parser
+
+    args = build_parser().parse_args(["fit-ensemble", "--criterion", "log-loss", "--max-members", "2"])
+    assert args.criterion == "log-loss" and args.max_members == 2 and args.registry.name == "ensemble.json"

@@ -78,12 +78,12 @@ def test_member_prediction_is_the_mean_of_its_single_view_predictions(tmp_path):
 
 
 def test_registry_reads_tta_modes_and_the_older_flag(tmp_path):
-    from gerec.emotion.registry import _member_from_json
+    from gerec.emotion.registry import member_from_json
 
     item = json.loads(Path("models/ensemble.json").read_text())["members"][0]
     item.pop("tta", None)
-    assert _member_from_json(item | {"tta_flip": True}, "t").tta == "flip"
-    assert _member_from_json(item | {"tta_flip": False}, "t").tta == "none"
-    assert _member_from_json(item | {"tta": "zoom"}, "t").tta == "zoom"
+    assert member_from_json(item | {"tta_flip": True}, "t").tta == "flip"
+    assert member_from_json(item | {"tta_flip": False}, "t").tta == "none"
+    assert member_from_json(item | {"tta": "zoom"}, "t").tta == "zoom"
     with pytest.raises(InvalidModelFile, match="tta must be one of"):
-        _member_from_json(item | {"tta": "rotate"}, "t")
+        member_from_json(item | {"tta": "rotate"}, "t")

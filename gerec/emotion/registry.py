@@ -23,6 +23,9 @@ from gerec.fileio import read_model_json
 FORMAT = "gerec-ensemble/1"
 REGISTRY_FILE = "ensemble.json"
 PREPROCESSING = ("minus1_1", "unit", "raw255")
+BACKENDS = ("keras",)
+"""How a member's weight file is run. Keras today; a new backend (ONNX next) is a member class in
+:mod:`gerec.emotion.ensemble` and its name here."""
 COLOURS = ("gray", "rgb")
 
 
@@ -42,6 +45,7 @@ class MemberSpec:
     metrics: dict[str, Any] = field(default_factory=dict)
     tta: str = "none"  # test-time views averaged, a key of gerec.emotion.views.TTA_MODES
     val_in_training: bool = False  # its training data hold the validation split: not weighted on it
+    backend: str = "keras"  # how the weight file is run, a key of BACKENDS
 
     def mapping_matrix(self) -> np.ndarray:
         """(n_member_classes, 3) 0/1 matrix sending member classes to group classes."""
@@ -89,7 +93,8 @@ def tta_mode(item: dict[str, Any]) -> str:
     return "flip" if item.get("tta_flip", False) else "none"
 
 
-def _member_from_json(item: dict[str, Any], source: str) -> MemberSpec:
+def member_from_json(item: dict[str, Any], source: str) -> MemberSpec:
+    """One registry member entry as a :class:`MemberSpec`; ``InvalidModelFile`` names what is wrong."""
     try:
         spec = MemberSpec(
             name=str(item["name"]),
@@ -104,9 +109,12 @@ def _member_from_json(item: dict[str, Any], source: str) -> MemberSpec:
             metrics=dict(item.get("metrics", {})),
             tta=tta_mode(item),
             val_in_training=bool(item.get("val_in_training", False)),
+            backend=str(item.get("backend", "keras")),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise InvalidModelFile(f"{source}: malformed member entry: {exc}") from exc
+    if spec.backend not in BACKENDS:
+        raise InvalidModelFile(f"{source}: {spec.name}: backend must be one of {BACKENDS}, got {spec.backend!r}")
     if spec.tta not in TTA_MODES:
         raise InvalidModelFile(f"{source}: {spec.name}: tta must be one of {tuple(TTA_MODES)}, got {spec.tta!r}")
     if spec.colour not in COLOURS or spec.preprocess not in PREPROCESSING:
@@ -123,7 +131,7 @@ def read_registry(path: Path | None = None) -> EnsembleSpec:
     data = read_model_json(path, "ensemble registry")
     if data.get("format") != FORMAT:
         raise InvalidModelFile(f"{path}: not a gerec ensemble registry")
-    listed = [(_member_from_json(m, str(path)), m.get("enabled", True)) for m in data.get("members", [])]
+    listed = [(member_from_json(m, str(path)), m.get("enabled", True)) for m in data.get("members", [])]
     members = tuple(spec for spec, enabled in listed if enabled)  # disabled entries are checked, not loaded
     if not members:
         raise InvalidModelFile(f"{path}: no enabled members")

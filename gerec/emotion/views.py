@@ -2,7 +2,7 @@
 
 A member's prediction can be the mean over several views of each face (test-time
 augmentation). Which views, a *TTA mode*, is one of :data:`TTA_MODES`, chosen per member on the
-validation split by ``tools/fit_ensemble.py``. Our members were trained on faces that the
+validation split by ``python -m gerec fit-ensemble``. Our members were trained on faces that the
 augmenter almost always resampled (rotated, shifted, zoomed), so a resampled view of a test face
 is closer to what they learned from than the sharp original.
 """

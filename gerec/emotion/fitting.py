@@ -1,4 +1,4 @@
-"""Fit the face ensemble on the validation split: members, flip-TTA, weights, face confusion.
+"""Fit the face ensemble on the validation split: members, test-time views, weights, face confusion.
 
 Only the validation split carved out of FER-2013 ``train.npz`` by
 :func:`gerec.emotion.data.validation_split` (10 %, stratified, seed 0) is used to choose. For
@@ -24,12 +24,11 @@ every member listed in ``models/ensemble.json`` (enabled or not) the tool
 ``--record-test TEST.npz`` runs *after* fitting and only writes the test figures (labelled
 ``test``, report only) of the fitted ensemble and its members; nothing is chosen from them.
 
-Usage: python tools/fit_ensemble.py [--data train.npz] [--record-test test.npz]
+Usage: ``python -m gerec fit-ensemble [--data train.npz] [--record-test test.npz]``.
 """
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import json
 import math
@@ -39,10 +38,9 @@ from typing import Any
 
 import numpy as np
 
-from gerec.config import data_dir, models_dir
 from gerec.emotion.data import FaceSet, load_face_set, validation_split
 from gerec.emotion.ensemble import FaceEnsemble, KerasMember
-from gerec.emotion.registry import _member_from_json, read_registry, resolve_weights
+from gerec.emotion.registry import member_from_json, read_registry, resolve_weights
 from gerec.emotion.scoring import score_face_set
 from gerec.emotion.views import EVERY_VIEW_MODE, TTA_MODES
 
@@ -77,7 +75,7 @@ def grid_size(n: int, k: int, max_members: int) -> int:
 
 def member_val_probs(item: dict[str, Any], directory: Path, val: FaceSet) -> tuple[str, np.ndarray, dict]:
     """The member's (TTA mode, 3-class val probs, val metrics): the cheapest mode with the best accuracy."""
-    spec = _member_from_json(item, "registry")
+    spec = member_from_json(item, "registry")
     truth3 = val.group_labels()
     keep = truth3 >= 0
     best: tuple[float, str, np.ndarray, np.ndarray] | None = None
@@ -263,7 +261,7 @@ def record_test(registry: Path, test: Path) -> None:
     doc = json.loads(registry.read_text(encoding="utf-8"))
     # every listed member, disabled ones at their weight 0: the mix is the fitted ensemble's
     every = replace(read_registry(registry),
-                    members=tuple(_member_from_json(m, str(registry)) for m in doc["members"]))
+                    members=tuple(member_from_json(m, str(registry)) for m in doc["members"]))
     scores = score_face_set(FaceEnsemble(every), faces)
     for item in doc["members"]:
         name = item["name"]
@@ -280,26 +278,3 @@ def record_test(registry: Path, test: Path) -> None:
     print(json.dumps(doc["metrics"]["test"], indent=1))
     for item in doc["members"]:
         print(f"  {item['name']:<24} test {item['metrics']}")
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=data_dir() / "fer2013" / "train.npz")
-    parser.add_argument("--registry", type=Path, default=models_dir() / "ensemble.json")
-    parser.add_argument("--step", type=float, default=0.05, help="weight grid step")
-    parser.add_argument("--max-members", type=int, default=3,
-                        help="at most this many members get a weight (inference and saliency cost grow with each)")
-    parser.add_argument("--max-grid", type=int, default=1_000_000, help="widen the step beyond this many points")
-    parser.add_argument("--criterion", choices=("auto", *CRITERIA), default="auto",
-                        help="weight by validation accuracy or log-loss; auto picks the one with the better "
-                             f"held-out accuracy ({CV_DESIGN})")
-    parser.add_argument("--record-test", type=Path, default=None, help="only record test figures (report only)")
-    args = parser.parse_args()
-    if args.record_test:
-        record_test(args.registry, args.record_test)
-    else:
-        fit(args.registry, args.data, args.step, args.max_grid, args.max_members, args.criterion)
-
-
-if __name__ == "__main__":
-    main()

@@ -1,0 +1,41 @@
+"""``fit-ensemble [--data train.npz] [--record-test test.npz]``: fit the face ensemble's members'
+test-time views, weights and face confusion on the validation split (see
+:mod:`gerec.emotion.fitting`)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from gerec.config import data_dir, models_dir
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``fit-ensemble`` command."""
+    from gerec.emotion.fitting import CRITERIA, CV_DESIGN
+
+    p = sub.add_parser("fit-ensemble", help="fit the face ensemble's views and weights on the validation split")
+    p.add_argument("--data", type=Path, default=data_dir() / "fer2013" / "train.npz",
+                   help="FER-2013 train.npz: the validation split is carved from it (10 %%, stratified, seed 0)")
+    p.add_argument("--registry", type=Path, default=models_dir() / "ensemble.json")
+    p.add_argument("--step", type=float, default=0.05, help="weight grid step")
+    p.add_argument("--max-members", type=int, default=3,
+                   help="at most this many members get a weight (inference and saliency cost grow with each)")
+    p.add_argument("--max-grid", type=int, default=1_000_000, help="widen the step beyond this many points")
+    p.add_argument("--criterion", choices=("auto", *CRITERIA), default="auto",
+                   help="weight by validation accuracy or log-loss; auto picks the one with the better "
+                        f"held-out accuracy ({CV_DESIGN})")
+    p.add_argument("--record-test", type=Path, default=None,
+                   help="only record the fitted ensemble's test figures (report only; nothing is chosen)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Fit (or, with ``--record-test``, only measure) and rewrite the registry."""
+    from gerec.emotion.fitting import fit, record_test
+
+    if args.record_test:
+        record_test(args.registry, args.record_test)
+    else:
+        fit(args.registry, args.data, args.step, args.max_grid, args.max_members, args.criterion)
+    return 0
