@@ -105,3 +105,17 @@ def test_registry_errors(tmp_path):
     spec = read_registry(tmp_path / "ensemble.json")
     with pytest.raises(ModelFileMissing, match="missing.keras"):
         resolve_weights(spec.members[0], spec.directory)
+
+
+def test_mtcnn_patch_checks_the_release_it_was_written_for():
+    from types import SimpleNamespace
+
+    from gerec.faces.detect import PATCHED_MTCNN, can_patch
+
+    stage = SimpleNamespace(_model=None, model=None)
+    fake = SimpleNamespace(stages=[stage, stage, stage])
+    assert can_patch(fake, PATCHED_MTCNN)
+    with pytest.warns(RuntimeWarning, match="eager"):
+        assert not can_patch(fake, "1.1.0")
+    with pytest.warns(RuntimeWarning):
+        assert not can_patch(SimpleNamespace(stages=[stage]), PATCHED_MTCNN)

@@ -27,6 +27,9 @@ def clip_box(
     return x0, y0, max(0, x1 - x0), max(0, y1 - y0)
 
 
+# The mtcnn release whose private ``stage._model`` attribute the traced graphs replace.
+PATCHED_MTCNN = "1.0.0"
+
 # Input shapes of MTCNN's three networks: P-Net sees whole pyramid levels, R-Net and O-Net crops.
 STAGE_INPUT_SHAPES = ((None, None, None, 3), (None, 24, 24, 3), (None, 48, 48, 3))
 
@@ -52,6 +55,28 @@ class GraphNetwork:
         return self._graph(batch)
 
 
+def can_patch(detector: Any, version: str | None = None) -> bool:
+    """Whether mtcnn is the release the traced-graph patch was written for, with the attributes it
+    replaces. Any other release keeps mtcnn's own eager calls (same boxes, slower), with a warning."""
+    import warnings
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    if version is None:
+        try:
+            version = installed("mtcnn")
+        except PackageNotFoundError:
+            version = "unknown"
+    stages = getattr(detector, "stages", ())
+    shaped = len(stages) == len(STAGE_INPUT_SHAPES) and all(
+        hasattr(s, "_model") and hasattr(s, "model") for s in stages)
+    if version == PATCHED_MTCNN and shaped:
+        return True
+    warnings.warn(f"mtcnn {version} is not the release gerec's traced detection was written for "
+                  f"({PATCHED_MTCNN}): detection runs mtcnn's own eager networks", RuntimeWarning, stacklevel=3)
+    return False
+
+
 class FaceDetector:
     """MTCNN face detector. Loads its three networks once; ``detect`` is thread-compatible."""
 
@@ -71,7 +96,7 @@ class FaceDetector:
             self._mtcnn = MTCNN(device="CPU:0")
         except (OSError, FileNotFoundError) as exc:
             raise ModelFileMissing(f"mtcnn's packaged weights could not be loaded: {exc}") from exc
-        if compile_graphs:
+        if compile_graphs and can_patch(self._mtcnn):
             for stage, shape in zip(self._mtcnn.stages, STAGE_INPUT_SHAPES, strict=True):
                 stage._model = GraphNetwork(stage.model, shape)
         self.min_confidence = min_confidence
