@@ -16,6 +16,7 @@ from gerec.emotion.ensemble import FaceEnsemble
 from gerec.faces.align import align_faces
 from gerec.faces.detect import DEFAULT_MIN_CONFIDENCE, DEFAULT_MIN_FACE_SIZE, FaceDetector
 from gerec.imaging import MAX_SIDE, Photo, PhotoSource, load_image
+from gerec.modes import DEFAULT_MODE
 from gerec.scene.base import LabelerInput, SceneLabeler
 from gerec.scene.chain import LabelerChain
 from gerec.types import Face, FaceScores, GroupPrediction, Probs, SceneEvidence
@@ -29,7 +30,7 @@ def _probs(vector: np.ndarray | Sequence[float]) -> Probs:
 class PipelineConfig:
     """Settings of a pipeline; the defaults are the project's recommended ones."""
 
-    mode: str = "tuned"
+    mode: str = DEFAULT_MODE
     aggregation: str = "mean"
     min_confidence: float = DEFAULT_MIN_CONFIDENCE
     min_face_size: int = DEFAULT_MIN_FACE_SIZE

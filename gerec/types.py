@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from gerec.classes import CLASSES
+from gerec.modes import DEFAULT_MODE
 
 Probs = tuple[float, float, float]
 Box = tuple[int, int, int, int]
@@ -89,7 +90,7 @@ class GroupPrediction:
     top_down: Probs
     fused: Probs
     evidence: SceneEvidence
-    mode: str = "tuned"
+    mode: str = DEFAULT_MODE
     contributions: tuple[LabelContribution, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
     image_size: tuple[int, int] | None = None

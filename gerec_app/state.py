@@ -13,7 +13,7 @@ import streamlit as st
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from gerec.bn import MODES, SceneNetwork, load_scene_network  # noqa: E402
+from gerec.bn import DEFAULT_MODE, MODES, SceneNetwork, load_scene_network  # noqa: E402
 from gerec.config import samples_dir  # noqa: E402
 from gerec.types import GroupPrediction  # noqa: E402
 
@@ -31,7 +31,7 @@ SAMPLE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 class Settings:
     """What the sidebar chose: network mode, labeler chain, cached labels file."""
 
-    mode: str = "tuned"
+    mode: str = DEFAULT_MODE
     chain: str = "default"
     labels_file: str | None = None
 
@@ -47,7 +47,7 @@ def sidebar() -> Settings:
     """Render the shared settings in the sidebar and return them."""
     with st.sidebar:
         st.subheader("Settings")
-        mode = st.selectbox("Scene network", MODES, index=MODES.index("tuned"), key="mode",
+        mode = st.selectbox("Scene network", MODES, index=MODES.index(DEFAULT_MODE), key="mode",
                             help="reference: the paper's network; tuned: cross-validated hyperparameters")
         chain = st.selectbox("Scene labeler", list(CHAINS), format_func=lambda c: f"{c}: {CHAINS[c]}",
                              key="chain", help="Works offline without keys; Cloud Vision only with credentials.")
@@ -60,7 +60,7 @@ def settings() -> Settings:
     """The current settings (the sidebar's values, or defaults before it ran)."""
     s = st.session_state
     labels = s.get("labels_file", default_labels_file() or "")
-    return Settings(s.get("mode", "tuned"), s.get("chain", "default"), (labels or "").strip() or None)
+    return Settings(s.get("mode", DEFAULT_MODE), s.get("chain", "default"), (labels or "").strip() or None)
 
 
 def error_text(exc: BaseException) -> str:

@@ -7,8 +7,8 @@ from pathlib import Path
 from gerec.bn.fit import REFERENCE_CNN_CONFUSION, fit_reference
 from gerec.bn.network import SceneNetwork, load_network
 from gerec.config import models_dir
+from gerec.modes import DEFAULT_MODE, MODES, Mode
 
-MODES = ("reference", "tuned")
 REFERENCE_FILE = "scene_bn.json"
 TUNED_FILE = "scene_bn_tuned.json"
 
@@ -18,18 +18,20 @@ def network_path(mode: str, directory: Path | None = None) -> Path:
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; expected one of {', '.join(MODES)}")
     base = directory or models_dir()
-    if mode == "tuned" and (base / TUNED_FILE).is_file():
+    if mode == Mode.TUNED and (base / TUNED_FILE).is_file():
         return base / TUNED_FILE
     return base / REFERENCE_FILE
 
 
-def load_scene_network(mode: str = "tuned", directory: Path | None = None) -> SceneNetwork:
+def load_scene_network(mode: str = DEFAULT_MODE, directory: Path | None = None) -> SceneNetwork:
     """Load the committed network for ``mode`` from ``models/``."""
     return load_network(network_path(mode, directory))
 
 
 __all__ = [
+    "DEFAULT_MODE",
     "MODES",
+    "Mode",
     "REFERENCE_CNN_CONFUSION",
     "SceneNetwork",
     "fit_reference",

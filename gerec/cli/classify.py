@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gerec.bn import MODES
+from gerec.bn import DEFAULT_MODE, MODES
 from gerec.classes import CLASSES
 from gerec.cli.common import find_images, prediction_line
 from gerec.emotion.aggregate import AGGREGATIONS
@@ -25,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--labels", type=Path, help="JSON {image_name: [scene labels]} used before other labelers")
     p.add_argument("--labeler", default=None, help="labeler chain, e.g. 'cached,gcv,offline' (default: config)")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
-    p.add_argument("--mode", choices=MODES, default="tuned")
+    p.add_argument("--mode", choices=MODES, default=str(DEFAULT_MODE))
     p.add_argument("--aggregation", choices=AGGREGATIONS, default="mean")
     p.set_defaults(func=run)
 

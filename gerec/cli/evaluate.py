@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from gerec.agreement import agreement, format_agreement, read_reference_predictions
-from gerec.bn import MODES
+from gerec.bn import DEFAULT_MODE, MODES
 from gerec.classes import true_class_of
 from gerec.cli.common import find_images, progress
 from gerec.emotion.aggregate import AGGREGATIONS
@@ -36,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--labels", type=Path, help="JSON {image_name: [scene labels]}")
     p.add_argument("--images", type=Path, help="folder of photos: runs the full pipeline")
     p.add_argument("--cnn-predictions", type=Path, help="CSV image,faces_detected,cnn (label-only fusion)")
-    p.add_argument("--mode", choices=MODES, default="tuned")
+    p.add_argument("--mode", choices=MODES, default=str(DEFAULT_MODE))
     p.add_argument("--reference-predictions", type=Path, metavar="CSV",
                    help="the reference's own decisions (image,bayesian,fused): print the agreement with them")
     p.add_argument("--aggregation", choices=AGGREGATIONS, default="mean")

@@ -13,6 +13,7 @@ from typing import Any
 from gerec.classes import true_class_of
 from gerec.errors import GerecError
 from gerec.imaging import Photo, load_image
+from gerec.modes import DEFAULT_MODE
 from gerec.runs.records import failed_record, prediction_record
 
 _DONE = object()
@@ -22,7 +23,7 @@ _DONE = object()
 class PipelineSpec:
     """What a worker needs to build its own pipeline (picklable)."""
 
-    mode: str = "tuned"
+    mode: str = DEFAULT_MODE
     aggregation: str = "mean"
     labels: str | None = None
     chain: str | None = None
