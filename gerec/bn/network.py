@@ -16,8 +16,9 @@ import dataclasses
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -25,6 +26,9 @@ from gerec.classes import CLASSES, N_CLASSES, class_index
 from gerec.errors import InvalidModelFile
 from gerec.fileio import read_model_json
 from gerec.types import LabelContribution, Probs
+
+if TYPE_CHECKING:
+    from gerec.bn.factor_set import FactorSet
 
 FORMAT = "gerec-scene-bn/1"
 ABSENT_MODES = ("all", "informative", "none")
@@ -68,23 +72,39 @@ class SceneNetwork:
             raise InvalidModelFile("scene network: CNN table rows must be positive and sum to 1")
         if not np.isclose(self.prior.sum(), 1.0) or (self.prior <= 0).any():
             raise InvalidModelFile("scene network: prior must be positive and sum to 1")
-        base = self.prior if self.cnn_base_rate is None else np.asarray(self.cnn_base_rate, dtype=float)
+        base = self.base_rate
         if base.shape != (N_CLASSES,) or not np.isclose(base.sum(), 1.0) or (base <= 0).any():
             raise InvalidModelFile("scene network: cnn_base_rate must be 3 positive numbers summing to 1")
-        object.__setattr__(self, "cnn_base_rate", base)
-        index = {label: i for i, label in enumerate(self.labels)}
-        object.__setattr__(self, "_index", index)
-        log_p = np.log(self.p_present)
-        log_q = np.log1p(-self.p_present)
-        object.__setattr__(self, "_log_present", self.label_weight * log_p)
-        object.__setattr__(self, "_log_absent", self.label_weight * log_q)
-        base = np.log(self.prior) + self.label_weight * (log_q * self.absent_mask[:, None]).sum(0)
-        object.__setattr__(self, "_base", base)
-        if self.collapse_identical_factors:
-            from gerec.bn.factor_set import FactorSet
 
-            factors = FactorSet.build(self._log_present, self._log_absent, self.absent_mask)  # type: ignore[attr-defined]
-            object.__setattr__(self, "_factors", factors)
+    # ------------------------------------------------------------------ derived (computed once)
+    # cached_property stores into the instance's __dict__, so the dataclass stays frozen.
+    @cached_property
+    def base_rate(self) -> np.ndarray:
+        """``cnn_base_rate``, or the prior when the file gives none."""
+        return self.prior if self.cnn_base_rate is None else np.asarray(self.cnn_base_rate, dtype=float)
+
+    @cached_property
+    def _index(self) -> dict[str, int]:
+        return {label: i for i, label in enumerate(self.labels)}
+
+    @cached_property
+    def _log_present(self) -> np.ndarray:
+        return self.label_weight * np.log(self.p_present)
+
+    @cached_property
+    def _log_absent(self) -> np.ndarray:
+        return self.label_weight * np.log1p(-self.p_present)
+
+    @cached_property
+    def _base(self) -> np.ndarray:
+        """Log prior plus every counted label's absent log-likelihood (an image with no label)."""
+        return np.log(self.prior) + (self._log_absent * self.absent_mask[:, None]).sum(0)
+
+    @cached_property
+    def _factors(self) -> FactorSet:
+        from gerec.bn.factor_set import FactorSet
+
+        return FactorSet.build(self._log_present, self._log_absent, self.absent_mask)
 
     # ------------------------------------------------------------------ evidence
     @property
@@ -102,7 +122,7 @@ class SceneNetwork:
             if not label or label in seen:
                 continue
             seen.add(label)
-            (known if label in self._index else unknown).append(label)  # type: ignore[attr-defined]
+            (known if label in self._index else unknown).append(label)
         return tuple(known), tuple(unknown)
 
     def with_cnn_table(self, table: np.ndarray | Sequence[Sequence[float]]) -> SceneNetwork:
@@ -147,7 +167,7 @@ class SceneNetwork:
             likelihood = self.cnn_table[:, class_index(cnn)]
         else:
             likelihood = self.cnn_table @ np.asarray(cnn, dtype=float)
-        probs = self.cnn_base_rate * likelihood  # type: ignore[operator]
+        probs = self.base_rate * likelihood
         probs = probs / probs.sum()
         return (float(probs[0]), float(probs[1]), float(probs[2]))
 
@@ -157,12 +177,12 @@ class SceneNetwork:
         """log prior + label and CNN log-likelihoods, before normalising."""
         idx = self._present_indices(present)
         if self.collapse_identical_factors:
-            labels = self._factors.log_likelihood(idx, self.absent_mask)  # type: ignore[attr-defined]
+            labels = self._factors.log_likelihood(idx, self.absent_mask)
             return np.log(self.prior) + labels + self.cnn_log_likelihood(cnn)
-        logit = self._base.copy()  # type: ignore[attr-defined]
+        logit = self._base.copy()
         if idx.size:
-            absent_counted = self._log_absent[idx] * self.absent_mask[idx, None]  # type: ignore[attr-defined]
-            logit += (self._log_present[idx] - absent_counted).sum(0)  # type: ignore[attr-defined]
+            absent_counted = self._log_absent[idx] * self.absent_mask[idx, None]
+            logit += (self._log_present[idx] - absent_counted).sum(0)
         return logit + self.cnn_log_likelihood(cnn)
 
     def posterior(
@@ -187,7 +207,7 @@ class SceneNetwork:
             is_present = i in idx
             if not is_present and not self.absent_mask[i]:
                 continue
-            ll = self._log_present[i] if is_present else self._log_absent[i]  # type: ignore[attr-defined]
+            ll = self._log_present[i] if is_present else self._log_absent[i]
             centred = ll - ll.mean()
             rows.append(LabelContribution(label, is_present, (float(centred[0]), float(centred[1]), float(centred[2]))))
         present_rows = sorted((r for r in rows if r.present), key=lambda r: -r.strength)
@@ -197,7 +217,7 @@ class SceneNetwork:
         return tuple(present_rows + absent_rows)
 
     def _present_indices(self, present: Iterable[str]) -> np.ndarray:
-        index: dict[str, int] = self._index  # type: ignore[attr-defined]
+        index: dict[str, int] = self._index
         found = {index[label] for label in present if label in index}
         return np.fromiter(sorted(found), dtype=int, count=len(found))
 
@@ -216,7 +236,7 @@ class SceneNetwork:
             "cnn_weight": self.cnn_weight,
             "soft_cnn": self.soft_cnn,
             "collapse_identical_factors": self.collapse_identical_factors,
-            "cnn_base_rate": np.asarray(self.cnn_base_rate).tolist(),
+            "cnn_base_rate": self.base_rate.tolist(),
             "metadata": self.metadata,
         }
 

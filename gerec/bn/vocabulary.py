@@ -31,9 +31,10 @@ from __future__ import annotations
 
 import json
 import re
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -137,8 +138,25 @@ class VocabularyMapper:
         unknown = set(self.rules) - set(RULES)
         if unknown:
             raise ValueError(f"unknown vocabulary rules {sorted(unknown)}; expected {RULES}")
+
+    # Derived tables, built once: cached_property writes the instance's __dict__, so the
+    # dataclass stays frozen without object.__setattr__.
+    @cached_property
+    def _neighbours(self) -> Neighbours | None:
         if "embedding" in self.rules and self.neighbours is None:
-            object.__setattr__(self, "neighbours", load_neighbours())
+            return load_neighbours()
+        return self.neighbours
+
+    @cached_property
+    def _known(self) -> frozenset[str]:
+        return frozenset(self.vocabulary)
+
+    @cached_property
+    def _cache(self) -> dict[str, str | None]:
+        return {}
+
+    @cached_property
+    def _tables(self) -> dict[str, dict[str, str]]:
         tables: dict[str, dict[str, str]] = {"punctuation": {}, "stem": {}, "expand": {}}
         ambiguous: dict[str, set[str]] = {k: set() for k in tables}
         # Sorted so that ties resolve the same way whatever the vocabulary's order.
@@ -157,13 +175,11 @@ class VocabularyMapper:
             if rule != "punctuation":
                 for clash in clashes:
                     tables[rule].pop(clash, None)
-        object.__setattr__(self, "_known", frozenset(self.vocabulary))
-        object.__setattr__(self, "_tables", tables)
-        object.__setattr__(self, "_cache", {})
+        return tables
 
     def _whole(self, label: str, allow_expand: bool) -> str | None:
-        tables: dict[str, dict[str, str]] = self._tables  # type: ignore[attr-defined]
-        if "exact" in self.rules and label in self._known:  # type: ignore[attr-defined]
+        tables: dict[str, dict[str, str]] = self._tables
+        if "exact" in self.rules and label in self._known:
             return label
         if "punctuation" in self.rules:
             hit = tables["punctuation"].get(_depunctuate(label))
@@ -180,7 +196,7 @@ class VocabularyMapper:
 
     def map_one(self, label: str) -> str | None:
         """The known label a normalised raw label maps to, or ``None``."""
-        cache: dict[str, str | None] = self._cache  # type: ignore[attr-defined]
+        cache: dict[str, str | None] = self._cache
         if label in cache:
             return cache[label]
         hit = self._whole(label, allow_expand=True)
@@ -194,15 +210,15 @@ class VocabularyMapper:
                     break
         if hit is None and "synonyms" in self.rules:
             target = SYNONYMS.get(label)
-            hit = target if target in self._known else None  # type: ignore[attr-defined]
-        if hit is None and "embedding" in self.rules and self.neighbours is not None:
+            hit = target if target in self._known else None
+        if hit is None and "embedding" in self.rules and self._neighbours is not None:
             hit = self._nearest(label)
         cache[label] = hit
         return hit
 
     def _nearest(self, label: str) -> str | None:
-        known: frozenset[str] = self._known  # type: ignore[attr-defined]
-        for neighbour, cosine in (self.neighbours or {}).get(label, ()):
+        known: frozenset[str] = self._known
+        for neighbour, cosine in (self._neighbours or {}).get(label, ()):
             if cosine < self.embedding_min:
                 break
             if neighbour in known:
@@ -243,12 +259,17 @@ def config_of(rules: Sequence[str], embedding_min: float | None = None) -> dict[
     return config
 
 
+_MAPPERS: weakref.WeakKeyDictionary[SceneNetwork, dict[tuple[Any, ...], VocabularyMapper]] = (
+    weakref.WeakKeyDictionary())
+"""Each network's mappers, built once and dropped with the network."""
+
+
 def mapper_for(net: SceneNetwork) -> VocabularyMapper | None:
     """The mapper a network asks for in its metadata, or ``None`` (no mapping)."""
     config = net.metadata.get(METADATA_KEY)
     if not isinstance(config, dict) or "rules" not in config:
         return None
-    cache: dict[tuple[Any, ...], VocabularyMapper] = net.__dict__.setdefault("_vocabulary_mappers", {})
+    cache = _MAPPERS.setdefault(net, {})
     rules = tuple(str(r) for r in config["rules"])
     embedding_min = float(config.get("embedding_min", 1.0))
     key = (rules, embedding_min)
