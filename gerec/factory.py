@@ -24,7 +24,7 @@ def make_labeler(labels: Path | None, chain: str | None = None,
     The config also carries GCV options (e.g. ``api_key``, ``credentials_file``, ``min_score``)
     and offline options (``top_k``, ``min_score``).
     """
-    from gerec.scene.config import build_chain, chain_spec_from_env, load_chain_config
+    from gerec.scene.config import LABELERS, build_chain, chain_spec_from_env, load_chain_config
 
     source = config if config is not None else os.environ.get(CONFIG_ENV)
     settings = load_chain_config(source) if source else None
@@ -42,7 +42,8 @@ def make_labeler(labels: Path | None, chain: str | None = None,
     return build_chain(names, labels_file=labels,
                        gcv_options=settings["gcv"] if settings else None,
                        offline_options=settings["offline"] if settings else None,
-                       manual_labels=settings["manual"] if settings else None)
+                       manual_labels=settings["manual"] if settings else None,
+                       options={name: settings[name] for name in LABELERS} if settings else None)
 
 
 def make_pipeline(mode: str, aggregation: str = "mean", labels: Path | None = None,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from gerec.factory import make_labeler
 from gerec.scene.base import LabelerInput
 
@@ -37,3 +39,28 @@ def test_explicit_chain_wins_and_labels_come_first(tmp_path, monkeypatch):
     labels = tmp_path / "l.json"
     labels.write_text("{}")
     assert [lab.name for lab in make_labeler(labels, "offline").labelers] == ["cached", "offline"]
+
+
+def test_a_labeler_registered_by_name_is_usable_everywhere(monkeypatch, tmp_path):
+    from gerec.scene import config
+    from gerec.scene.base import LabelResult
+
+    class Constant:
+        name = "constant"
+
+        def __init__(self, labels):
+            self.labels = tuple(labels)
+
+        def label(self, item):
+            return LabelResult(self.labels, self.name)
+
+    registration = config.Registration(lambda s: Constant(s.of("constant").get("labels", ["crowd"])), "fixed labels")
+    monkeypatch.setitem(config.LABELERS, "constant", registration)
+    toml = tmp_path / "labelers.toml"
+    toml.write_text('[labelers]\nchain = ["constant"]\n[labelers.constant]\nlabels = ["protest", "crowd"]\n')
+    chain = make_labeler(None, config=toml)
+    assert [type(lab).__name__ for lab in chain.labelers] == ["Constant"]
+    assert chain.labelers[0].labels == ("protest", "crowd")
+    assert type(config.build_chain("constant").labelers[0]).__name__ == "Constant"
+    with pytest.raises(ValueError, match="unknown labeler"):
+        config.build_chain("nonesuch")

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,50 @@ from gerec.scene.chain import LabelerChain
 from gerec.scene.gcv import GcvLabeler, gcv_credentials_configured
 from gerec.scene.simple import CachedLabeler, ManualLabeler
 
-LABELER_NAMES = ("cached", "gcv", "offline", "manual")
+
+@dataclass(frozen=True)
+class LabelerSettings:
+    """What a labeler may be built from: the cached-labels file, each labeler's options (the TOML
+    table ``[labelers.<name>]``) and the labels a user typed."""
+
+    labels_file: str | Path | None = None
+    options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    manual: tuple[str, ...] = ()
+
+    def of(self, name: str) -> dict[str, Any]:
+        """The options of labeler ``name`` (empty when none are set)."""
+        return dict(self.options.get(name) or {})
+
+
+@dataclass(frozen=True)
+class Registration:
+    """A labeler by name: how to build it from :class:`LabelerSettings`, and a line for people."""
+
+    build: Callable[[LabelerSettings], SceneLabeler]
+    description: str
+
+
+def _cached(settings: LabelerSettings) -> SceneLabeler:
+    if settings.labels_file is None:
+        raise ValueError("the cached labeler needs a labels file (labels_file= or $GEREC_LABELS_FILE)")
+    return CachedLabeler.from_file(settings.labels_file)
+
+
+def _offline(settings: LabelerSettings) -> SceneLabeler:
+    from gerec.scene.offline import OfflineLabeler  # loads its model only when chosen
+
+    return OfflineLabeler(**settings.of("offline"))
+
+
+# The labelers by name. Adding one is its module and one line here; the CLI's --labeler, the
+# TOML chain and the dashboard's choices all read this table.
+LABELERS: dict[str, Registration] = {
+    "cached": Registration(_cached, "labels recorded in a JSON file"),
+    "gcv": Registration(lambda s: GcvLabeler(**s.of("gcv")), "Google Cloud Vision (needs credentials)"),
+    "offline": Registration(_offline, "the on-device ImageNet classifier"),
+    "manual": Registration(lambda s: ManualLabeler(s.manual), "labels typed by a user"),
+}
+LABELER_NAMES = tuple(LABELERS)
 CHAIN_ENV = "GEREC_LABELERS"
 LABELS_FILE_ENV = "GEREC_LABELS_FILE"
 
@@ -59,7 +103,8 @@ def chain_spec_from_env(default: str = "default") -> list[str]:
 
 
 def load_chain_config(source: str | Path | Mapping[str, Any]) -> dict[str, Any]:
-    """Normalised chain settings (chain, labels_file, manual, gcv, offline) from TOML or a dict."""
+    """Normalised chain settings from TOML or a dict: chain, labels_file, manual, and each
+    registered labeler's options table (``gcv``, ``offline``, ...) under its name."""
     if isinstance(source, Mapping):
         raw: Mapping[str, Any] = source
     else:
@@ -75,9 +120,10 @@ def load_chain_config(source: str | Path | Mapping[str, Any]) -> dict[str, Any]:
         "chain": parse_spec(section.get("chain", "default")),
         "labels_file": section.get("labels_file"),
         "manual": list(section.get("manual", [])),
-        "gcv": dict(section.get("gcv", {})),
-        "offline": dict(section.get("offline", {})),
     }
+    for name in LABELERS:
+        table = section.get(name, {})
+        out[name] = dict(table) if isinstance(table, Mapping) else {}
     return out
 
 
@@ -90,10 +136,10 @@ def _expand(names: list[str], labels_file: str | Path | None, gcv_options: Mappi
             if gcv_credentials_configured(gcv_options):
                 out.append("gcv")
             out.append("offline")
-        elif name in LABELER_NAMES:
+        elif name in LABELERS:
             out.append(name)
         else:
-            raise ValueError(f"unknown labeler {name!r}: expected one of {', '.join(LABELER_NAMES)} or default")
+            raise ValueError(f"unknown labeler {name!r}: expected one of {', '.join(LABELERS)} or default")
     return list(dict.fromkeys(out))
 
 
@@ -104,9 +150,12 @@ def build_chain(
     gcv_options: Mapping[str, Any] | None = None,
     offline_options: Mapping[str, Any] | None = None,
     manual_labels: Iterable[str] | None = None,
+    options: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> LabelerChain:
     """A ``LabelerChain`` of the named labelers, in order.
 
+    ``options`` gives any registered labeler its options by name; ``gcv_options`` and
+    ``offline_options`` are the same for those two.
     ``labels_file`` defaults to ``$GEREC_LABELS_FILE``. Under ``default`` a labeler that cannot
     be built (e.g. no model file) becomes a stand-in whose unavailability the chain notes; a
     name given explicitly raises instead.
@@ -114,34 +163,16 @@ def build_chain(
     if labels_file is None and os.environ.get(LABELS_FILE_ENV):
         labels_file = os.environ[LABELS_FILE_ENV]
     gcv_opts = dict(gcv_options or {})
+    by_name = {**(options or {}), "gcv": gcv_opts, "offline": dict(offline_options or {})}
+    settings = LabelerSettings(labels_file, by_name, tuple(manual_labels or ()))
     names = parse_spec(spec)
     lenient = "default" in names
     labelers: list[SceneLabeler] = []
     for name in _expand(names, labels_file, gcv_opts):
         try:
-            labelers.append(_make(name, labels_file, gcv_opts, offline_options, manual_labels))
+            labelers.append(LABELERS[name].build(settings))
         except GerecError as exc:
             if not lenient:
                 raise
             labelers.append(UnavailableLabeler(name, f"could not be set up: {exc}"))
     return LabelerChain(labelers)
-
-
-def _make(
-    name: str,
-    labels_file: str | Path | None,
-    gcv_options: Mapping[str, Any],
-    offline_options: Mapping[str, Any] | None,
-    manual_labels: Iterable[str] | None,
-) -> SceneLabeler:
-    if name == "cached":
-        if labels_file is None:
-            raise ValueError("the cached labeler needs a labels file (labels_file= or $GEREC_LABELS_FILE)")
-        return CachedLabeler.from_file(labels_file)
-    if name == "gcv":
-        return GcvLabeler(**dict(gcv_options))
-    if name == "offline":
-        from gerec.scene.offline import OfflineLabeler
-
-        return OfflineLabeler(**dict(offline_options or {}))
-    return ManualLabeler(manual_labels or [])
