@@ -122,6 +122,8 @@ def load_chain_config(source: str | Path | Mapping[str, Any]) -> dict[str, Any]:
         "manual": list(section.get("manual", [])),
     }
     for name in LABELERS:
+        if name in out:  # "manual" is the list of typed labels itself
+            continue
         table = section.get(name, {})
         out[name] = dict(table) if isinstance(table, Mapping) else {}
     return out
