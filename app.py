@@ -8,10 +8,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import streamlit as st  # noqa: E402
 
-from gerec_app import PAGES  # noqa: E402
+from gerec_app import PAGES, preload  # noqa: E402
 from gerec_app.state import sidebar  # noqa: E402
 
 st.set_page_config(page_title="gerec: group emotion", page_icon="🙂", layout="wide")
+loading = preload.start()  # models load in a background thread while the first page is read
 
 page = st.navigation([
     st.Page(PAGES["analyze"], title="Analyze", icon=":material/photo_camera:", default=True),
@@ -22,4 +23,5 @@ page = st.navigation([
 sidebar()
 st.sidebar.caption("Group emotion (Positive / Neutral / Negative) from faces (bottom-up), scene labels "
                    "(top-down, a Bayesian network) and both (fused).")
+st.sidebar.caption(loading.summary())
 page.run()

@@ -29,3 +29,13 @@ def samples_dir() -> Path | None:
     env = os.environ.get(SAMPLES_ENV)
     path = Path(env) if env else data_dir() / "group_photos"
     return path if path.is_dir() else None
+
+
+LABELS_FILE_NAME = "labels.json"
+"""Recorded scene labels kept beside photos: the default cached labels of the CLI and the dashboard."""
+
+
+def folder_labels_file(folder: Path | None) -> Path | None:
+    """``folder/labels.json`` when it exists: the cached labels used by default for that folder's photos."""
+    path = folder / LABELS_FILE_NAME if folder else None
+    return path if path and path.is_file() else None

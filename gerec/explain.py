@@ -131,6 +131,9 @@ class SaliencyExplainer:
 
     def _shap(self) -> Any:
         if self._explainer is None:
+            from gerec.jit_cache import cache_shap_jit
+
+            cache_shap_jit()  # shap's numba code from disk after the first process compiled it
             import shap
 
             masker = shap.maskers.Image(f"blur({self.blur},{self.blur})", (self.size, self.size, 3))

@@ -12,9 +12,7 @@ from gerec.bn import SceneNetwork
 from gerec.calibration import ReliabilityBin
 from gerec.classes import CLASSES
 from gerec.types import Face, GroupPrediction, LabelContribution, Probs
-from gerec_app.render import CLASS_COLOURS, MODULE_NAMES
-
-MODULE_COLOURS = {"bottom_up": "#4c6ef5", "top_down": "#f08c00", "fused": "#2f7d5b"}
+from gerec_app.render import CLASS_COLOURS, MODULE_COLOURS, MODULE_NAMES, SERIES_COLOURS, member_colours
 
 
 def _layout(fig: go.Figure, title: str = "", height: int = 320) -> go.Figure:
@@ -30,8 +28,9 @@ def probs_figure(series: Mapping[str, Probs | None], title: str = "", colours: M
     for name, probs in series.items():
         if probs is None:
             continue
+        colour = (colours or {}).get(name, SERIES_COLOURS[len(fig.data) % len(SERIES_COLOURS)])
         fig.add_bar(name=name, x=list(CLASSES), y=list(probs), text=[f"{p:.2f}" for p in probs],
-                    textposition="outside", marker_color=(colours or {}).get(name))
+                    textposition="outside", marker_color=colour)
     fig.update_yaxes(range=[0, 1.12], title="probability")
     fig.update_layout(barmode="group")
     return _layout(fig, title)
@@ -51,7 +50,7 @@ def face_figure(face: Face) -> go.Figure:
     if face.scores is None:
         return _layout(go.Figure(), "not scored")
     series: dict[str, Probs | None] = {"ensemble": face.scores.ensemble, **face.scores.members}
-    return probs_figure(series, f"face {face.index}", {"ensemble": "#2f7d5b"})
+    return probs_figure(series, f"face {face.index}", member_colours(list(series)))
 
 
 def contributions_figure(rows: Sequence[LabelContribution], title: str = "") -> go.Figure:

@@ -14,7 +14,14 @@ from gerec.emotion.views import TTA_MODES, ZOOM
 from gerec.types import Face, GroupPrediction, Probs, SceneEvidence
 
 CLASS_COLOURS = {"Positive": "#2b9348", "Neutral": "#868e96", "Negative": "#d62828"}
+"""The one colour of each class: face boxes, class bars, graph nodes, reports."""
 MODULE_NAMES = {"bottom_up": "Bottom-up (faces)", "top_down": "Top-down (scene)", "fused": "Fused"}
+"""The one display name of each module (OUT.csv and stored runs use the keys)."""
+MODULE_COLOURS = {"bottom_up": "#1c7ed6", "top_down": "#f08c00", "fused": "#7048e8"}
+"""Modules in hues no class uses (blue, orange, violet)."""
+SERIES_COLOURS = ("#1c7ed6", "#f08c00", "#7048e8", "#0c8599", "#c2255c", "#5f3dc4", "#e8590c")
+"""Ensemble members and other series, in order: hues away from the class colours."""
+ENSEMBLE_COLOUR = "#343a40"
 DISPLAY_SIDE = 1100
 
 
@@ -43,6 +50,101 @@ def annotate(pixels: np.ndarray, faces: Sequence[Face], max_side: int = DISPLAY_
         cv2.rectangle(img, (x, top), (x + tw + 6, top + th + 6), colour, -1)
         cv2.putText(img, text, (x + 3, top + th + 3), cv2.FONT_HERSHEY_SIMPLEX, font, (255, 255, 255), thick)
     return img
+
+
+def class_colour_legend() -> str:
+    """``green Positive, grey Neutral, red Negative``: the box colours in words."""
+    names = {"#2b9348": "green", "#868e96": "grey", "#d62828": "red"}
+    return ", ".join(f"{names.get(c, c)} {cls}" for cls, c in CLASS_COLOURS.items())
+
+
+def member_colours(names: Sequence[str]) -> dict[str, str]:
+    """A series colour per member name (the ensemble in dark grey)."""
+    colours = {"ensemble": ENSEMBLE_COLOUR}
+    colours.update({n: SERIES_COLOURS[i % len(SERIES_COLOURS)] for i, n in enumerate(x for x in names
+                                                                                     if x != "ensemble")})
+    return colours
+
+
+def largest_face(faces: Sequence[Face]) -> int:
+    """Position of the largest face by box area (0 when there is none): the face shown first."""
+    return max(range(len(faces)), key=lambda i: faces[i].area) if faces else 0
+
+
+def face_name(face: Face) -> str:
+    """``face 3 · Positive · 112 px``: what the face picker shows."""
+    cls = face.scores.predicted if face.scores else "not scored"
+    return f"face {face.index} · {cls} · {max(face.box[2], face.box[3])} px"
+
+
+def saliency_images(crop: np.ndarray, maps: Sequence) -> tuple[list[np.ndarray], list[str]]:
+    """Overlays of each member's map on the crop (one colour scale) and their captions."""
+    from gerec.explain import overlay
+
+    scale = max((float(abs(m.values).max()) for m in maps), default=0.0) or None
+    images = [overlay(crop, m.values, scale=scale) for m in maps]
+    return images, [f"{m.member}: {m.target} (p={m.probability:.2f})" for m in maps]
+
+
+RAW_GUESS_PREFIX = "imagenet top-3:"
+"""The offline labeler's note with its raw ImageNet classes (shown only in a named expander)."""
+
+
+def is_raw_guess(note: str) -> bool:
+    """Whether a labeler note is the offline tagger's raw ImageNet guesses."""
+    return note.startswith(RAW_GUESS_PREFIX)
+
+
+FRIENDLY_COLUMNS = {"image": "photo", "bottom_up": "Bottom-up", "top_down": "Top-down", "fused": "Fused",
+                    "labels_used": "labels used", "labels_ignored": "labels ignored", "labeler": "labeler",
+                    "faces": "faces", "actual": "true class", "error": "error"}
+
+
+def friendly_column(name: str) -> str:
+    """``p_bottom_up_Positive`` -> ``Bottom-up P(Positive)``; other OUT.csv names by :data:`FRIENDLY_COLUMNS`."""
+    for module, title in MODULE_NAMES.items():
+        prefix = f"p_{module}_"
+        if name.startswith(prefix):
+            return f"{title.split(' (')[0]} P({name[len(prefix):]})"
+    return FRIENDLY_COLUMNS.get(name, name)
+
+
+def friendly_columns(table: pd.DataFrame) -> pd.DataFrame:
+    """A copy of an OUT.csv-shaped table with column names for people."""
+    return table.rename(columns={c: friendly_column(c) for c in table.columns})
+
+
+ERROR_HINTS = {
+    "ImageTooLarge": "Save it at a smaller size and upload it again.",
+    "InvalidImage": "Check that it is a JPEG, PNG or WebP photo and upload it again.",
+    "NoFaceDetected": "Pick another face or photo.",
+    "ModelFileMissing": "Run `make install` (or see Model files in the README) and restart.",
+    "InvalidModelFile": "Rebuild the file as the README's Model files table says and restart.",
+    "LabelerUnavailable": "Choose the offline labeler in the sidebar, or set up its keys.",
+    "InvalidDataset": "Check the file's format (see the README) and try again.",
+}
+"""What to do, per error class (looked up along the class's bases)."""
+
+
+def plain_error(exc: BaseException, name: str | None = None) -> str:
+    """``empty.jpg: the file is empty (0 bytes). Check that it is …``: one line, no class names.
+
+    The file name is said once; a library's own wording quoted in the message (the error's
+    cause) is dropped.
+    """
+    text = " ".join(str(exc).split())
+    cause = exc.__cause__
+    if cause is not None and str(cause).strip():
+        quoted = " ".join(str(cause).split())
+        text = text.replace(f" ({quoted})", "").replace(f": {quoted}", "")
+    if name:
+        text = text.removeprefix(f"{name}: ")
+    hint = next((ERROR_HINTS[k.__name__] for k in type(exc).__mro__ if k.__name__ in ERROR_HINTS),
+                "Try again; if it happens again, report it with the photo.")
+    if not text:
+        text = "something went wrong"
+    text = text[0].upper() + text[1:] if not name else text
+    return f"{name + ': ' if name else ''}{text.rstrip('.')}. {hint}"
 
 
 def fmt_probs(probs: Probs | None) -> str:

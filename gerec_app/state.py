@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ import streamlit as st
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from gerec.bn import DEFAULT_MODE, MODES, SceneNetwork, load_scene_network  # noqa: E402
-from gerec.config import samples_dir  # noqa: E402
+from gerec.config import folder_labels_file, samples_dir  # noqa: E402
 from gerec.types import GroupPrediction  # noqa: E402
 
 CHAINS = {
@@ -29,18 +30,53 @@ SAMPLE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 
 @dataclass(frozen=True)
 class Settings:
-    """What the sidebar chose: network mode, labeler chain, cached labels file."""
+    """What the sidebar chose: network mode, labeler chain, cached labels file (``None`` when unusable)."""
 
     mode: str = DEFAULT_MODE
     chain: str = "default"
     labels_file: str | None = None
+    labels_note: str | None = None
+    """Why the typed cached-labels file is not used (missing, unreadable), shown on the pages."""
 
 
 def default_labels_file() -> str | None:
-    """The sample folder's ``labels.json`` (recorded Cloud Vision labels), when there is one."""
-    folder = samples_dir()
-    path = folder / "labels.json" if folder else None
-    return str(path) if path and path.is_file() else None
+    """The sample folder's ``labels.json`` (recorded Cloud Vision labels): the CLI's default too."""
+    path = folder_labels_file(samples_dir())
+    return str(path) if path else None
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _labels_file_problem(path: str, modified: float) -> str | None:
+    from gerec.errors import GerecError
+    from gerec.scene.simple import read_label_file
+
+    try:
+        read_label_file(path)
+    except GerecError:
+        return "it is not a JSON object of image name → list of labels"
+    return None
+
+
+def usable_labels_file(text: str | None) -> tuple[str | None, str | None]:
+    """(the cached-labels path to use or ``None``, a note saying why a typed path is not used)."""
+    text = (text or "").strip()
+    if not text:
+        return None, None
+    path = Path(text).expanduser()
+    if not path.is_file():
+        return None, (f"Cached labels file not found: {text}. Photos are labelled by the next labelers in the "
+                      "chain; correct the path in the sidebar to use it.")
+    problem = _labels_file_problem(str(path), path.stat().st_mtime)
+    if problem:
+        return None, (f"Cached labels file {path.name} is not used: {problem}. Photos are labelled by the next "
+                      "labelers in the chain.")
+    return str(path), None
+
+
+def labels_file_note(s: Settings) -> None:
+    """The visible note when the cached-labels file was not usable."""
+    if s.labels_note:
+        st.warning(s.labels_note, icon=":material/info:")
 
 
 def sidebar() -> Settings:
@@ -53,19 +89,21 @@ def sidebar() -> Settings:
                              key="chain", help="Works offline without keys; Cloud Vision only with credentials.")
         labels = st.text_input("Cached labels (JSON)", value=default_labels_file() or "", key="labels_file",
                                help="{image name: [labels]}; used first for photos it names")
-    return Settings(str(mode), str(chain), labels.strip() or None)
+    return Settings(str(mode), str(chain), *usable_labels_file(labels))
 
 
 def settings() -> Settings:
     """The current settings (the sidebar's values, or defaults before it ran)."""
     s = st.session_state
     labels = s.get("labels_file", default_labels_file() or "")
-    return Settings(s.get("mode", DEFAULT_MODE), s.get("chain", "default"), (labels or "").strip() or None)
+    return Settings(s.get("mode", DEFAULT_MODE), s.get("chain", "default"), *usable_labels_file(labels))
 
 
-def error_text(exc: BaseException) -> str:
-    """``InvalidImage: ...``: the error's name and message."""
-    return f"{type(exc).__name__}: {exc}"
+def error_text(exc: BaseException, name: str | None = None) -> str:
+    """One plain line: ``name: what went wrong. What to do.`` (no class names, no library wording)."""
+    from gerec_app.render import plain_error
+
+    return plain_error(exc, name)
 
 
 def digest(data: bytes) -> str:
@@ -184,10 +222,22 @@ def analyze_photo(key: str, name: str, mode: str, chain: str, labels_file: str |
     return PhotoResult(key, name, pred, crops, annotate(photo.pixels, pred.faces), photo.original_size)
 
 
+_SALIENCY_LOCK = threading.Lock()
+
+
+def saliency_maps(crop: np.ndarray):  # -> tuple[MemberSaliency, ...]
+    """Saliency of one aligned face crop for every member (the one call the page and the warm-up make).
+
+    One at a time: the explainer is shared by every session and the background warm-up.
+    """
+    with _SALIENCY_LOCK:
+        return explainer().explain(crop)
+
+
 @st.cache_data(max_entries=256, show_spinner=False)
 def saliency(key: str, index: int, _crop: np.ndarray):  # -> tuple[MemberSaliency, ...]
-    """SHAP saliency of face ``index`` of photo ``key`` for every member (cached)."""
-    return explainer().explain(_crop)
+    """Saliency of face ``index`` of photo ``key`` for every member (cached)."""
+    return saliency_maps(_crop)
 
 
 def model_files() -> list[dict[str, object]]:

@@ -290,3 +290,34 @@ def map_labels(net: SceneNetwork, raw_labels: Iterable[str]) -> LabelMapping:
         known, unknown = net.split_labels(raw_labels)
         return LabelMapping(known, (), unknown)
     return mapper.map(raw_labels)
+
+
+TYPED_RULES = ("exact", "punctuation", "stem")
+"""Rules for labels a person types: spelling variants only (plural/singular, hyphens), never guesses."""
+
+
+def map_typed(net: SceneNetwork, typed: Iterable[str]) -> LabelMapping:
+    """Typed labels onto ``net``'s labels by :data:`TYPED_RULES` ("weddings" -> "wedding").
+
+    Examples
+    --------
+    >>> from gerec.bn import load_scene_network
+    >>> map_typed(load_scene_network("tuned"), ["Weddings", "smile"]).mapped
+    (('weddings', 'wedding'),)
+    """
+    cache: dict[tuple[Any, ...], VocabularyMapper] = net.__dict__.setdefault("_vocabulary_mappers", {})
+    key = (TYPED_RULES, 1.0)
+    if key not in cache:
+        cache[key] = VocabularyMapper(net.labels, TYPED_RULES)
+    return cache[key].map(typed)
+
+
+def suggest(net: SceneNetwork, word: str, limit: int = 3) -> list[str]:
+    """The known labels nearest in spelling to an unknown ``word`` (difflib ratio >= 0.6), best first."""
+    import difflib
+
+    label = normalise(word)
+    close = difflib.get_close_matches(label, net.labels, n=limit, cutoff=0.6)
+    if len(close) < limit:  # a word of a known multi-word label ("officer" -> "police officer")
+        close += [k for k in sorted(net.labels) if label in k.split() and k not in close][: limit - len(close)]
+    return close

@@ -102,6 +102,12 @@ class FaceDetector:
         self.min_confidence = min_confidence
         self.min_face_size = min_face_size
 
+    def warm_up(self) -> None:
+        """Run each of the three networks once on a dummy batch, so the first photo pays no tracing."""
+        for stage, shape in zip(self._mtcnn.stages, STAGE_INPUT_SHAPES, strict=True):
+            side = shape[1] or 48
+            stage.model(np.zeros((1, side, side, 3), dtype=np.float32))
+
     def detect(self, pixels: np.ndarray) -> list[Face]:
         """Faces in an RGB uint8 image, numbered from 1 left to right, boxes clipped to the image."""
         height, width = pixels.shape[:2]

@@ -1,0 +1,196 @@
+"""The Analyze page's sections (streamlit calls), kept here so the page script stays a short outline.
+
+Order of work on a photo: the verdict and the labels are drawn first; saliency, the slow part,
+runs last in a fragment that recomputes only itself when another face is picked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from gerec.bn.vocabulary import map_typed, suggest
+from gerec.classes import CLASSES, MODULES
+from gerec.types import GroupPrediction
+from gerec_app import analysis, calibration_view, plots, render, state
+
+UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp"]
+
+
+def inputs() -> list[tuple[str, bytes]]:
+    """Uploaded photos, the picked sample and a drill-down from Error analysis, as (name, bytes)."""
+    items: list[tuple[str, bytes]] = []
+    left, right = st.columns([3, 2])
+    uploads = left.file_uploader("Upload photos (JPEG, PNG, WebP)", type=UPLOAD_TYPES,
+                                 accept_multiple_files=True, key="uploads")
+    for upload in uploads or []:
+        items.append((upload.name, upload.getvalue()))
+    samples = {p.name: p for p in state.sample_photos()}
+    if samples:
+        choice = right.selectbox("…or pick a sample photo", ["(none)", *samples], key="sample")
+        if choice != "(none)":
+            items.append((choice, samples[choice].read_bytes()))
+    else:
+        right.caption("No sample folder configured (set GEREC_SAMPLES to a folder of photos).")
+    requested = st.session_state.get("analyze_path")  # drill-down from Error analysis
+    if requested:
+        path = Path(requested)
+        c1, c2 = st.columns([5, 1])
+        c1.info(f"From error analysis: {path.name}")
+        if c2.button("Clear", key="clear_request"):
+            del st.session_state["analyze_path"]
+            st.rerun()
+        try:
+            items.append((path.name, path.read_bytes()))
+        except OSError:
+            st.error(f"{path.name}: cannot be read at {path.parent}. Check the image folder on Error analysis.")
+    return items
+
+
+def analyse(items: list[tuple[str, bytes]], s: state.Settings) -> list[state.PhotoResult]:
+    """Each photo's cached result; a photo that fails shows one plain line and the others go on."""
+    results: list[state.PhotoResult] = []
+    for name, data in items:
+        try:
+            with st.spinner(f"Analysing {name}…"):
+                results.append(state.analyze_photo(state.digest(data), name, s.mode, s.chain, s.labels_file, data))
+        except Exception as exc:  # noqa: BLE001 - the UI shows a plain reason, never a traceback
+            st.error(state.error_text(exc, name))
+    return results
+
+
+def comparison(results: list[state.PhotoResult]) -> state.PhotoResult:
+    """The comparison table of several photos, and the one picked to inspect."""
+    st.subheader("Comparison")
+    table = pd.DataFrame([render.comparison_row(r.name, r.prediction) for r in results])
+    st.dataframe(render.friendly_columns(table), hide_index=True, key="comparison")
+    st.download_button("Download comparison (CSV)", analysis.to_csv(table), "gerec_comparison.csv", "text/csv")
+    names = [r.name for r in results]
+    return results[st.selectbox("Photo to inspect", range(len(results)), format_func=lambda i: names[i],
+                                key="inspect")]
+
+
+def photo_and_faces(res: state.PhotoResult) -> None:
+    """The photo with numbered boxes; below it, one row per face."""
+    pred = res.prediction
+    w, h = res.original_size
+    st.image(res.display, caption=f"{res.name}: {w}×{h} px, {len(pred.faces)} faces. Box colours: "
+             + render.class_colour_legend())
+    if not pred.faces:
+        st.warning("No face found: bottom-up is absent; top-down and fused (= top-down) are still shown.")
+
+
+def faces_table(res: state.PhotoResult) -> None:
+    """Every face: class, ensemble and member probabilities, detector confidence, box."""
+    pred = res.prediction
+    if pred.faces:
+        st.markdown(f"**{len(pred.faces)} faces** (ensemble and each member)")
+        st.dataframe(render.faces_frame(pred), hide_index=True, key=f"faces_{res.digest}")
+
+
+@st.fragment
+def face_inspector(res: state.PhotoResult) -> None:
+    """One face (the largest by default): its bars, aligned crop and saliency. Reruns alone."""
+    pred = res.prediction
+    if not pred.faces:
+        return
+    index = st.selectbox("Face to inspect", range(len(pred.faces)), index=render.largest_face(pred.faces),
+                         format_func=lambda i: render.face_name(pred.faces[i]), key=f"face_{res.digest}")
+    face = pred.faces[index]
+    st.plotly_chart(plots.face_figure(face), key=f"face_bars_{res.digest}")
+    show = st.toggle("Saliency for the predicted class of every ensemble member", value=True, key="shap_on")
+    members = face.scores.members if face.scores else {}
+    cols = st.columns(1 + len(members))
+    cols[0].image(res.crops[index], caption="aligned crop", width=120)
+    if not show:
+        return
+    try:
+        with st.spinner("Computing saliency…"):
+            maps = state.saliency(res.digest, index, res.crops[index])
+        for col, image, caption in zip(cols[1:], *render.saliency_images(res.crops[index], maps)):
+            col.image(image, width=120, caption=caption)
+        st.caption("Red regions push the member towards the class shown, blue away from it "
+                   "(one colour scale for all members).")
+    except Exception as exc:  # noqa: BLE001 - plain reason, never a traceback
+        st.error(state.error_text(exc))
+
+
+def scene_labels(res: state.PhotoResult, s: state.Settings) -> tuple[GroupPrediction, bool]:
+    """The labels and their editor; returns the prediction with the edited labels and whether they differ."""
+    pipe = state.current_pipeline()
+    pred = res.prediction
+    ev = pred.evidence
+    st.markdown(f"Labeler: **{ev.labeler}** · {len(ev.labels_used)} used, {len(ev.labels_mapped)} mapped, "
+                f"{len(ev.labels_ignored)} ignored")
+    guesses = [n for n in ev.notes if render.is_raw_guess(n)]
+    for note in ev.notes:
+        if note not in guesses:
+            st.caption(f"note: {note}")
+    if guesses:
+        with st.expander("Raw ImageNet guesses of the offline tagger (not used as evidence)"):
+            for note in guesses:
+                st.caption(note)
+    with st.expander("Labels used / mapped / ignored", expanded=False):
+        st.dataframe(render.evidence_frame(ev), hide_index=True)
+    key = f"{res.digest}_{s.mode}_{s.chain}"
+
+    def _reset() -> None:
+        for prefix in ("edit_labels_", "free_labels_"):
+            st.session_state.pop(prefix + key, None)
+
+    net = pipe.network
+    chosen = st.multiselect("Labels entered as evidence (add or remove)",
+                            sorted(set(net.labels) | set(ev.labels_used)), default=list(ev.labels_used),
+                            key=f"edit_labels_{key}")
+    free = st.text_input("More labels, comma-separated (plurals and spelling variants are mapped to known labels)",
+                         key=f"free_labels_{key}")
+    st.button("Reset to the labeler's labels", on_click=_reset, key=f"reset_{key}")
+    typed = map_typed(net, render.parse_free_labels(free))
+    labels = list(dict.fromkeys([*chosen, *typed.used]))
+    edited = set(labels) != set(ev.labels_used)
+    shown = pipe.relabel(pred, labels) if edited else pred
+    if typed.mapped:
+        st.caption("Mapped: " + ", ".join(f"{a} → {b}" for a, b in typed.mapped))
+    for word in typed.ignored:
+        hint = ", ".join(suggest(net, word))
+        st.caption(f"“{word}” is not a label the network knows" + (f"; nearest known: {hint}." if hint else "."))
+    st.session_state["scene_from_photo"] = {"image": res.name, "labels": list(shown.evidence.labels_used),
+                                            "cnn": pred.bottom_up_class, "faces": len(pred.faces)}
+    if shown.contributions:
+        with st.expander("How each label moves the scene network (strongest first)"):
+            st.plotly_chart(plots.contributions_figure(shown.contributions[:20]), key=f"contrib_{key}")
+    return shown, edited
+
+
+def verdict(res: state.PhotoResult, shown: GroupPrediction, edited: bool, s: state.Settings) -> None:
+    """The three answers: metrics, bars and the table of probabilities."""
+    pred = res.prediction
+    cols = st.columns(3)
+    cols[0].metric("Bottom-up (faces)", "absent (no face)" if shown.bottom_up is None
+                   else f"{shown.bottom_up_class} · {max(shown.bottom_up):.2f}")
+    cols[1].metric("Top-down (scene)" + (", edited labels" if edited else ""),
+                   f"{shown.top_down_class} · {max(shown.top_down):.2f}")
+    cols[2].metric("Fused", f"{shown.fused_class} · {max(shown.fused):.2f}")
+    sentences = calibration_view.worth(state.current_pipeline().network, shown)  # what each probability is worth
+    for col, module in zip(cols, MODULES):
+        if module in sentences:
+            col.caption(sentences[module])
+    chart, table = st.columns([1, 1])
+    chart.plotly_chart(plots.verdict_figure(shown), key=f"verdict_{res.digest}")
+    table.dataframe(render.verdict_frame(shown), hide_index=True, key=f"verdict_table_{res.digest}")
+    if edited:
+        table.caption(f"With the labeler's labels: top-down {pred.top_down_class}, fused {pred.fused_class}.")
+    table.caption(f"Scene network: {s.mode}. Classes in order {', '.join(CLASSES)}. Timings: "
+                  + ", ".join(f"{k} {v:.2f}s" for k, v in pred.timings.items()))
+    table.page_link("pages/scene_network.py", label="Open in the scene network", icon=":material/hub:")
+
+
+def report_button(res: state.PhotoResult, shown: GroupPrediction, s: state.Settings,
+                  build: Callable[..., str]) -> None:
+    """'Download report': one self-contained HTML file for this photo."""
+    st.download_button("Download report (HTML)", lambda: build(res, shown, s),
+                       f"gerec_report_{Path(res.name).stem}.html", "text/html", key=f"report_{res.digest}",
+                       icon=":material/download:")
