@@ -1,4 +1,5 @@
 # Two commands on a fresh machine: `make run` and `make test`.
+SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -9,8 +10,11 @@ export TF_CPP_MIN_LOG_LEVEL := 3
 .PHONY: install run test test-fast lint bench clean
 
 $(STAMP): requirements.txt pyproject.toml
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@test -x $(PY) || { echo "== creating $(VENV)"; $(PYTHON) -m venv $(VENV); }
+	@echo "== installing the pinned requirements.txt into $(VENV) (a few minutes the first time; one line per package)"
+	$(PY) -m pip install --progress-bar off --disable-pip-version-check -r requirements.txt \
+		| grep --line-buffered -E '^(Collecting|Installing|Successfully|ERROR)'; test $${PIPESTATUS[0]} -eq 0
+	@echo "== installing gerec itself (editable, with its gerec command)"
 	@# the project itself, editable, with its `gerec` command (dependencies come from the lock above)
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@rm -f "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/gerec-project.pth"
@@ -19,8 +23,11 @@ $(STAMP): requirements.txt pyproject.toml
 
 install: $(STAMP)
 
+PORT ?= 8501
+
 run: install
-	$(VENV)/bin/streamlit run app.py
+	@echo "== starting the dashboard: open http://localhost:$(PORT) (models load in the background; Ctrl+C stops)"
+	$(VENV)/bin/streamlit run app.py --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
 
 lint: install
 	$(VENV)/bin/ruff check .
