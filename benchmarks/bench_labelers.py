@@ -89,6 +89,24 @@ def evaluate(labeler, photos: list[Photo], net, use_faces: bool = True) -> dict[
     }
 
 
+def label_table(labeler, photos: list[Photo], net) -> str:  # type: ignore[no-untyped-def]
+    """Markdown: each photo's offline labels (score; derived ones marked), raw top-3 guesses, and GCV's."""
+    from gerec.scene.base import LabelerInput
+
+    rows = ["| photo | faces | offline labels (probability; *derived from faces*) | raw ImageNet top-3 (not used) "
+            "| recorded GCV labels in the vocabulary (hits in bold) |", "|---|---|---|---|---|"]
+    for p in photos:
+        res = labeler.label(LabelerInput(p.name, pixels=p.pixels, face_count=p.faces))
+        derived = {lab for note in res.notes if note.startswith("derived") for lab in note.split(": ", 1)[1].split(", ")}
+        ours = ", ".join(f"*{lab}*" if lab in derived else f"{lab} {score:.2f}"
+                         for lab, score in zip(res.labels, res.scores)) or "none"
+        raw = next((n.split(": ", 1)[1] for n in res.notes if n.startswith("imagenet top-3")), "")
+        truth = net.split_labels(p.gcv)[0] if p.gcv else ()
+        gcv = ", ".join(f"**{t}**" if t in res.labels else t for t in truth) if p.gcv else "(none recorded)"
+        rows.append(f"| {p.name} | {p.faces} | {ours} | {raw} | {gcv} |")
+    return "\n".join(rows)
+
+
 def line(tag: str, m: dict[str, float]) -> str:
     return (
         f"{tag:44s} precision {m['precision']:.3f}  recall {m['recall']:.3f}  "
@@ -100,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--grid", action="store_true")
+    ap.add_argument("--table", action="store_true", help="print each photo's offline labels as a Markdown table")
     args = ap.parse_args(argv)
 
     from gerec.bn import load_scene_network
@@ -137,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     derived_only = OfflineLabeler(min_score=1.0)
     print(line("face-derived labels only", evaluate(derived_only, photos, net)))
     print(line("offline default (pixels + face-derived)", evaluate(labeler, photos, net)))
+    if args.table:
+        print(label_table(labeler, photos, net))
     if args.grid:
         print("-- exploration on the same photos (optimistic) --")
         for top_k in (5, 10, 20):

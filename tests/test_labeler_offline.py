@@ -55,18 +55,35 @@ def test_real_photos_in_vocabulary_and_deterministic(labeler: OfflineLabeler, vo
         assert all(labeler.min_score <= s <= 1.0 for s in res.scores)
         assert list(res.scores) == sorted(res.scores, reverse=True)
         assert res.notes[0].startswith("imagenet top-3:")
-        labelled += bool(res.labels)
-    assert labelled >= len(first) // 2  # most photos get at least one label from pixels
+        assert all(s >= 0.5 for s in res.scores)  # kept only when more likely than not
+    by_name = {it.name: res for it, res in zip(items, first)}
+    # what the issue saw on screen: raw guesses on children in a slum, swimwear on two children
+    assert not {"market", "meat"} & set(by_name["test_1953.jpg"].labels)
+    assert not {"swimwear", "summer", "beach", "dry suit"} & set(by_name["image_neutral.jpg"].labels)
+    assert "guillotine" in by_name["test_1953.jpg"].notes[0]  # the raw guess stays in the notes only
+
+
+def test_mapping_holds_implications_only() -> None:
+    """Every class -> label weight is 1 (an implication), no word-similarity guesses; no associations."""
+    doc = json.loads((config.models_dir() / "imagenet_to_labels.json").read_text())
+    weights = [w for c in doc["classes"] for w in c["labels"].values()]
+    assert weights and set(weights) == {1.0}
+    groom = next(c for c in doc["classes"] if c["name"] == "groom")
+    assert "wedding" in groom["labels"] and "bride" not in groom["labels"]
+    bikini = next(c for c in doc["classes"] if c["name"] == "bikini")
+    assert set(bikini["labels"]) == {"swimwear"}
 
 
 @needs_photos
 def test_military_photo_and_encoded_bytes(labeler: OfflineLabeler) -> None:
     from gerec.imaging import load_image
 
+    loose = OfflineLabeler(min_score=0.3)  # the classifier gives military uniform 0.37 here
     photo = load_image(PHOTOS / "image_negative_2.jpg")
-    res = labeler.label(LabelerInput(photo.name, pixels=photo.pixels))
+    res = loose.label(LabelerInput(photo.name, pixels=photo.pixels))
     assert "military uniform" in res.labels
-    from_bytes = labeler.label(LabelerInput(photo.name, encoded=(PHOTOS / "image_negative_2.jpg").read_bytes()))
+    assert "military uniform" not in labeler.label(LabelerInput(photo.name, pixels=photo.pixels)).labels
+    from_bytes = loose.label(LabelerInput(photo.name, encoded=(PHOTOS / "image_negative_2.jpg").read_bytes()))
     assert "military uniform" in from_bytes.labels
 
 

