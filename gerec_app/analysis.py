@@ -35,19 +35,16 @@ def prediction_row(image: str, actual: str | None, pred: GroupPrediction) -> dic
     return csv_row(prediction_record(replace(pred, image=image), actual))
 
 
-def in_sample_note(network: SceneNetwork, labels_path: str | Path) -> str | None:
-    """A warning when ``network`` was tuned on this very labels file (its accuracy is in-sample)."""
-    tuned_on = network.metadata.get("tuned_on") or {}
-    digest = tuned_on.get("labels_sha256")
-    path = Path(labels_path)
-    if not digest or not path.is_file():
-        return None
+def in_sample_note(mode: str, labels_path: str | Path) -> str | None:
+    """A warning when the ``mode`` network was tuned on this very labels file (its accuracy is in-sample)."""
+    from gerec.provenance import IN_SAMPLE_WARNING, is_in_sample
     from gerec.versions import file_version
 
-    if file_version(path)["sha256"] != digest:
+    path = Path(labels_path)
+    if not path.is_file() or not is_in_sample(mode, file_version(path)["sha256"]):
         return None
-    return (f"This network was tuned on {path.name}: accuracy on it is in-sample and optimistic. "
-            "Its honest figures are the cross-validated ones on the Models page and in the README.")
+    text = IN_SAMPLE_WARNING.format(mode=mode, labels=path.name)
+    return text[0].upper() + text[1:] + "."
 
 
 def store_frame(records: Sequence[Mapping[str, object]]) -> pd.DataFrame:
@@ -68,7 +65,8 @@ def label_only_rows(labels: Mapping[str, Sequence[str]], cnn: Mapping[str, str |
         actual = true_class_of(name)
         if actual is None:
             continue
-        yield prediction_row(name, actual, pipeline.from_labels(name, labels[name], cnn.get(name)))
+        row = prediction_row(name, actual, pipeline.from_labels(name, labels[name], cnn.get(name)))
+        yield {**row, "faces": ""}  # label-only: the photo's face count is not known
 
 
 def to_frame(rows: Sequence[Mapping[str, object]]) -> pd.DataFrame:

@@ -110,8 +110,13 @@ def friendly_column(name: str) -> str:
 
 
 def friendly_columns(table: pd.DataFrame) -> pd.DataFrame:
-    """A copy of an OUT.csv-shaped table with column names for people."""
-    return table.rename(columns={c: friendly_column(c) for c in table.columns})
+    """A copy of an OUT.csv-shaped table for people: module keys (``top_down``) named as on screen
+    wherever they appear as values, and column names by :func:`friendly_column`."""
+    out = table.copy()
+    for column in ("module", "from", "to"):
+        if column in out.columns:
+            out[column] = out[column].map(lambda v: MODULE_NAMES.get(v, v))
+    return out.rename(columns={c: friendly_column(c) for c in out.columns})
 
 
 ERROR_HINTS = {

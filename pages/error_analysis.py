@@ -16,7 +16,10 @@ from gerec.bn import MODES
 from gerec.classes import CLASSES
 from gerec.config import data_dir
 from gerec.errors import GerecError
+from gerec.provenance import in_sample_warning, parse_sidecar, read_sidecar, run_provenance, stored_run_in_sample
+from gerec.provenance import summary as provenance_summary
 from gerec_app import PAGES, analysis, calibration_view, plots, state
+from gerec_app.render import MODULE_NAMES, friendly_columns
 
 st.title("Error analysis")
 s = state.settings()
@@ -33,7 +36,11 @@ def _default(path: Path) -> str:
     return str(path) if path.is_file() else ""
 
 
-def _run_source() -> tuple[pd.DataFrame, str, str] | None:
+Loaded = tuple[pd.DataFrame, str, str, "dict | None"]
+"""(results table, where it came from, network mode, provenance: what made it, when known)."""
+
+
+def _run_source() -> Loaded | None:
     """A label-only evaluation run from this page, with a progress bar."""
     from gerec.evaluation import read_cnn_predictions
     from gerec.scene.simple import read_label_file
@@ -44,7 +51,7 @@ def _run_source() -> tuple[pd.DataFrame, str, str] | None:
     cnn_path = c2.text_input("CNN predictions CSV image,faces_detected,cnn (optional, for fused)",
                              value=_default(GAF / "reference_cnn_val_dev.csv"), key="eval_cnn")
     mode = c3.selectbox("Network", MODES, index=MODES.index(s.mode), key="eval_mode")
-    note = analysis.in_sample_note(state.network(mode), labels_path.strip()) if labels_path.strip() else None
+    note = analysis.in_sample_note(mode, labels_path.strip()) if labels_path.strip() else None
     if note:
         st.warning(note)
     if not st.button("Run evaluation", type="primary", key="eval_run"):
@@ -60,24 +67,34 @@ def _run_source() -> tuple[pd.DataFrame, str, str] | None:
             bar.progress(min(i / total, 1.0), text=f"evaluating… {i} images")
     bar.progress(1.0, text=f"done: {len(rows)} images")
     source = f"label-only run on {Path(labels_path).name}" + (f" with {Path(cnn_path).name}" if cnn else "")
-    return analysis.to_frame(rows), source, mode
+    made = run_provenance(mode, labels=labels_path.strip(), cnn_predictions=cnn_path.strip() or None,
+                          made_by="Error analysis page (label-only run)")
+    return analysis.to_frame(rows), source, mode, made
 
 
-def _csv_source() -> tuple[pd.DataFrame, str, str] | None:
-    """A saved OUT.csv: uploaded or by path."""
+def _csv_source() -> Loaded | None:
+    """A saved OUT.csv (with its OUT.csv.json, which records what made it): uploaded or by path."""
     c1, c2 = st.columns(2)
-    upload = c1.file_uploader("OUT.csv", type=["csv"], key="eval_upload")
+    uploads = c1.file_uploader("OUT.csv, and its OUT.csv.json if you have it", type=["csv", "json"],
+                               accept_multiple_files=True, key="eval_upload")
     path = c2.text_input("…or its path", key="eval_path")
-    mode = c2.selectbox("Network used (for per-label analysis)", MODES, index=MODES.index(s.mode), key="csv_mode")
-    if upload is not None and st.session_state.get("eval_loaded") != upload.file_id:
-        st.session_state["eval_loaded"] = upload.file_id
-        return analysis.read_results(upload.getvalue()), f"uploaded {upload.name}", mode
+    mode = c2.selectbox("Network used, when the file does not say (for per-label analysis)", MODES,
+                        index=MODES.index(s.mode), key="csv_mode")
+    csvs = [u for u in uploads or [] if u.name.lower().endswith(".csv")]
+    ids = tuple(u.file_id for u in uploads or [])
+    if csvs and st.session_state.get("eval_loaded") != ids:
+        st.session_state["eval_loaded"] = ids
+        made = next((parse_sidecar(u.getvalue()) for u in uploads if u.name.lower().endswith(".json")), None)
+        frame = analysis.read_results(csvs[0].getvalue())
+        return frame, f"uploaded {csvs[0].name}", (made or {}).get("mode", mode), made
     if c2.button("Open", key="eval_open") and path.strip():
-        return analysis.read_results(Path(path.strip())), f"{path.strip()}", mode
+        made = read_sidecar(path.strip())
+        frame = analysis.read_results(Path(path.strip()))
+        return frame, Path(path.strip()).name, (made or {}).get("mode", mode), made
     return None
 
 
-def _store_source() -> tuple[pd.DataFrame, str, str] | None:
+def _store_source() -> Loaded | None:
     """A run kept by ``evaluate --store``, optionally compared side by side with a second run."""
     from gerec.runs.store import RunStore, default_store_path
 
@@ -93,13 +110,17 @@ def _store_source() -> tuple[pd.DataFrame, str, str] | None:
         labels = {r.id: f"{r.id} · {r.mode} · {r.labeler} · {r.finished} images ({r.failed} failed)" for r in runs}
         c1, c2 = st.columns(2)
         run_a = c1.selectbox("Run", list(labels), format_func=labels.get, key="store_run")
-        run_b = c2.selectbox("Compare with (optional)", ["", *labels], format_func=lambda k: labels.get(k, "-"),
-                             key="store_run_b")
+        run_b = c2.selectbox("Compare with (optional)", ["", *(k for k in labels if k != run_a)],
+                             format_func=lambda k: labels.get(k, "-"), key="store_run_b")
         info = store.run(run_a)
         records = store.predictions(info.id)
         if run_b:
             _compare_runs(store, info.id, records, run_b)
-    return analysis.store_frame(records), f"stored run {info.id} ({info.dataset})", info.mode
+    made = {"made_by": f"python -m gerec evaluate --store (run {info.id})", "created": info.created,
+            "mode": info.mode, "kind": info.dataset, "models": info.models,
+            "labels_file": {"path": info.params["labels"]} if info.params.get("labels") else None,
+            "in_sample": stored_run_in_sample(info.mode, info.params)}
+    return analysis.store_frame(records), f"stored run {info.id} ({info.dataset})", info.mode, made
 
 
 def _compare_runs(store, run_a: str, records_a: list, run_b: str) -> None:
@@ -121,7 +142,7 @@ def _compare_runs(store, run_a: str, records_a: list, run_b: str) -> None:
         download(changed, f"changes {run_a} vs {run_b}", "run_changes")
 
 
-SOURCES: dict[str, tuple[str, Callable[[], tuple[pd.DataFrame, str, str] | None]]] = {
+SOURCES: dict[str, tuple[str, Callable[[], Loaded | None]]] = {
     "run": ("Run a label-only evaluation", _run_source),
     "csv": ("Open a saved OUT.csv", _csv_source),
     "store": ("Open a stored run", _store_source),
@@ -133,9 +154,11 @@ try:
     loaded = SOURCES[choice][1]()
 except GerecError as exc:
     st.error(state.error_text(exc))
+    st.session_state.pop("eval_results", None)  # old results must not stay on screen under the error
     loaded = None
 if loaded is not None:
-    st.session_state["eval_results"] = {"frame": loaded[0], "source": loaded[1], "mode": loaded[2]}
+    st.session_state["eval_results"] = {"frame": loaded[0], "source": loaded[1], "mode": loaded[2],
+                                        "provenance": loaded[3]}
 results = st.session_state.get("eval_results")
 if not results:
     st.info("Run an evaluation or open a saved OUT.csv to see accuracy, confusion, disagreements and label errors.")
@@ -143,20 +166,31 @@ if not results:
 
 frame: pd.DataFrame = results["frame"]
 modules = analysis.present_modules(frame)
+made = results.get("provenance")
 
 
 # ---------------------------------------------------------------- accuracy
-st.header(f"Accuracy: {len(frame)} images ({results['source']}, network {results['mode']})")
+st.header(f"Accuracy: {len(frame)} images")
+if made:
+    st.caption(f"{results['source']} · network {made.get('mode', results['mode'])}")
+else:
+    st.caption(f"{results['source']} · this file does not record which network made it (no OUT.csv.json); "
+               f"per-label analysis uses the {results['mode']} network")
+if made and (warning := in_sample_warning(made)):
+    st.warning(warning[0].upper() + warning[1:] + ".", icon=":material/warning:")
+if made:
+    with st.expander("What made these results"):
+        st.table(pd.DataFrame(list(provenance_summary(made).items()), columns=["", "value"]))
 scores = analysis.scores(frame)
 cols = st.columns(len(modules) + 1)
 for col, (_, row) in zip(cols, scores.iterrows()):
-    col.metric(f"{row['module']} accuracy", f"{100 * row['accuracy']:.2f} %")
+    col.metric(f"{MODULE_NAMES[row['module']]} accuracy", f"{100 * row['accuracy']:.2f} %")
     col.caption(f"on {row['covered']}/{row['total']} images")
 failed = int((frame["error"] != "").sum())
 cols[-1].metric("failed images", failed)
 left, right = st.columns([2, 3])
 left.plotly_chart(plots.accuracy_figure(dict(zip(scores["module"], scores["accuracy"]))), key="acc_bars")
-right.dataframe(scores, hide_index=True)
+right.dataframe(friendly_columns(scores), hide_index=True)
 with right:
     download(scores, "accuracy", "acc")
     download(frame, "results", "results")
@@ -177,11 +211,11 @@ st.header("Confusion matrices")
 st.caption("Click a cell to list its images (or pick the cell below).")
 images_dir = st.text_input("Folder of the images (optional: thumbnails and drill-down into Analyze)",
                            key="eval_images_dir")
-tabs = st.tabs([m.replace("_", "-") for m in modules])
+tabs = st.tabs([MODULE_NAMES[m] for m in modules])
 for tab, module in zip(tabs, modules):
     with tab:
         chart, listing = st.columns([2, 3])
-        event = chart.plotly_chart(plots.confusion_figure(analysis.confusion(frame, module), module),
+        event = chart.plotly_chart(plots.confusion_figure(analysis.confusion(frame, module), MODULE_NAMES[module]),
                                    on_select="rerun", selection_mode="points", key=f"cm_{module}")
         cells = [(a, p) for a in CLASSES for p in CLASSES]
         points = (event or {}).get("selection", {}).get("points", []) if event else []
@@ -190,8 +224,8 @@ for tab, module in zip(tabs, modules):
         actual, predicted = listing.selectbox("Cell (actual → predicted)", cells, index=default,
                                               format_func=lambda c: f"{c[0]} → {c[1]}", key=f"cell_{module}")
         images = analysis.cell(frame, module, actual, predicted)
-        listing.markdown(f"**{len(images)} images**: actual {actual}, {module} predicted {predicted}")
-        listing.dataframe(images, hide_index=True, height=260)
+        listing.markdown(f"**{len(images)} images**: actual {actual}, {MODULE_NAMES[module]} predicted {predicted}")
+        listing.dataframe(friendly_columns(images), hide_index=True, height=260)
         with listing:
             download(images, f"{module} {actual} as {predicted}", f"cell_{module}")
 
@@ -201,27 +235,27 @@ moves = analysis.transitions(frame)
 if moves.empty:
     st.caption("Only one module has predictions: nothing to compare.")
 else:
-    st.dataframe(moves, hide_index=True)
+    st.dataframe(friendly_columns(moves), hide_index=True)
     download(moves, "fixes and breaks", "moves")
     c1, c2 = st.columns(2)
     pair = c1.selectbox("Pair", range(len(moves)), key="pair",
-                        format_func=lambda i: f"{moves.iloc[i]['from']} → {moves.iloc[i]['to']}")
+                        format_func=lambda i: f"{MODULE_NAMES[moves.iloc[i]['from']]} → {MODULE_NAMES[moves.iloc[i]['to']]}")
     kind = c2.radio("Images", ["fixed", "broken"], horizontal=True, key="kind")
     a, b = moves.iloc[pair]["from"], moves.iloc[pair]["to"]
     changed = analysis.changed(frame, a, b, kind)
-    st.markdown(f"**{len(changed)} images {kind}** going from {a} to {b}")
-    st.dataframe(changed, hide_index=True, height=240)
+    st.markdown(f"**{len(changed)} images {kind}** going from {MODULE_NAMES[a]} to {MODULE_NAMES[b]}")
+    st.dataframe(friendly_columns(changed), hide_index=True, height=240)
     download(changed, f"{kind} {a} to {b}", "changed")
     with st.expander("Every image where the modules disagree"):
         table = analysis.disagreements(frame)
-        st.dataframe(table, hide_index=True, height=300)
+        st.dataframe(friendly_columns(table), hide_index=True, height=300)
         download(table, "disagreements", "disagree")
 
 # ---------------------------------------------------------------- labels
 st.header("Labels that push images to the wrong class")
 label_modules = [m for m in ("top_down", "fused") if m in modules]
 c1, c2 = st.columns([1, 2])
-module = c1.selectbox("Errors of", label_modules, key="label_module")
+module = c1.selectbox("Errors of", label_modules, key="label_module", format_func=MODULE_NAMES.get)
 min_images = c1.slider("Min. wrong images with the label", 1, 30, 5, key="min_images")
 try:
     label_table = analysis.label_errors(frame, state.network(results["mode"]), module, min_images)

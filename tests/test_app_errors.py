@@ -64,8 +64,8 @@ def test_page_label_only_run_on_dev_labels(gaf_dir):
     at.button(key="eval_run").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     found = {m.label: m.value for m in at.metric}
-    top_down = float(found["top_down accuracy"].split()[0])
-    fused = float(found["fused accuracy"].split()[0])
+    top_down = float(found["Top-down (scene) accuracy"].split()[0])
+    fused = float(found["Fused accuracy"].split()[0])
     # the reference network reproduces the reference figures on the dev half (61.28 % / 65.38 %)
     assert top_down == pytest.approx(61.28, abs=0.5)
     assert fused == pytest.approx(65.38, abs=1.0)
@@ -74,14 +74,41 @@ def test_page_label_only_run_on_dev_labels(gaf_dir):
     assert len(labels) > 5
     # a confusion-cell pick lists its images
     at.selectbox(key="cell_top_down").set_value(("Negative", "Positive")).run()
-    assert any("actual Negative, top_down predicted Positive" in m.value for m in at.markdown)
+    assert any("actual Negative, Top-down (scene) predicted Positive" in m.value for m in at.markdown)
+    # what made the results is recorded and shown; label-only rows do not claim 0 faces
+    assert at.session_state["eval_results"]["provenance"]["mode"] == "reference"
+    assert set(at.session_state["eval_results"]["frame"]["faces"]) == {""}
+    assert not at.warning  # the reference network was not fitted on these labels
 
 
 def test_in_sample_warning_for_the_tuning_set(gaf_dir):
-    tuned = load_scene_network("tuned")
-    note = analysis.in_sample_note(tuned, gaf_dir / "val_labels_dev.json")
-    assert note and "in-sample" in note
-    assert analysis.in_sample_note(load_scene_network("reference"), gaf_dir / "val_labels_dev.json") is None
+    note = analysis.in_sample_note("tuned", gaf_dir / "val_labels_dev.json")
+    assert note and "in-sample" in note.lower() and "(Models page, README)" in note
+    assert analysis.in_sample_note("reference", gaf_dir / "val_labels_dev.json") is None
+
+
+def test_bad_csv_gives_a_plain_message_and_clears_old_results(tmp_path):
+    from streamlit.testing.v1 import AppTest
+
+    good = tmp_path / "out.csv"
+    good.write_bytes(analysis.to_csv(small_frame()))
+    bad = tmp_path / "bad.csv"
+    bad.write_text('image,actual\n"unterminated,Positive\nx,y,z,w\n')
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.run()
+    at.switch_page(PAGES["errors"]).run()
+    at.radio(key="eval_source").set_value("csv").run()
+    at.text_input(key="eval_path").set_value(str(good)).run()
+    at.button(key="eval_open").click().run()
+    assert any(m.label.endswith("accuracy") for m in at.metric)
+    assert any("does not record which network" in c.value for c in at.caption)  # no sidecar beside it
+    at.text_input(key="eval_path").set_value(str(bad)).run()
+    at.button(key="eval_open").click().run()
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and "\n" not in errors[0]
+    assert "Error" not in errors[0] and "tokeniz" not in errors[0].lower() and "Check the file" in errors[0]
+    assert not at.metric  # the earlier results are gone
 
 
 def test_page_opens_and_compares_stored_runs(gaf_dir, tmp_path):
@@ -115,4 +142,5 @@ def test_page_opens_and_compares_stored_runs(gaf_dir, tmp_path):
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert any("Run comparison on 300 shared images" in s.value for s in at.subheader)
     assert any("images changed an answer" in m.value for m in at.markdown)
-    assert any(m.label == "top_down accuracy" for m in at.metric)
+    assert any(m.label == "Top-down (scene) accuracy" for m in at.metric)
+    assert ids[0] not in at.selectbox(key="store_run_b").options  # a run is not compared with itself

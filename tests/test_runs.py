@@ -110,7 +110,7 @@ def test_runs_cli_list_show_compare_export(gaf_dir, tmp_path):
     with RunStore(db) as store:
         tuned, reference = (r.id for r in store.runs())
     shown = subprocess.run(gerec_cmd("runs", "--store", str(db), "show", reference), capture_output=True, text=True)
-    assert '"mode": "reference"' in shown.stdout and "scene_bn.json" in shown.stdout and "fused" in shown.stdout
+    assert "network reference" in shown.stdout and "scene_bn.json" in shown.stdout and "fused" in shown.stdout
     cmp = subprocess.run(gerec_cmd("runs", "--store", str(db), "compare", reference, tuned),
                          capture_output=True, text=True)
     assert cmp.returncode == 0, cmp.stderr

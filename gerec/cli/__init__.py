@@ -24,10 +24,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def command_parser(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
+    """The innermost parser of the command (and verb) ``args`` chose."""
+    current = parser
+    for dest in ("command", "verb"):
+        subs = [a for a in current._actions if isinstance(a, argparse._SubParsersAction) and a.dest == dest]
+        name = getattr(args, dest, None)
+        if not subs or name not in subs[0].choices:
+            break
+        current = subs[0].choices[name]
+    return current
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run a command; a gerec error prints one line (no traceback) and exits with 2."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # a wrong flag shows the usage of the command it was given to, not the top-level one
+        command_parser(parser, args).error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return int(args.func(args) or 0)
     except GerecError as exc:

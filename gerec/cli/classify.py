@@ -11,6 +11,7 @@ import numpy as np
 
 from gerec.bn import DEFAULT_MODE, MODES
 from gerec.classes import CLASSES
+from gerec.config import folder_labels_file
 from gerec.cli.common import find_images, prediction_line
 from gerec.emotion.aggregate import AGGREGATIONS
 from gerec.errors import GerecError
@@ -22,7 +23,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("classify", help="predict the group emotion of photos")
     p.add_argument("paths", nargs="+", help="photo files or folders")
     p.add_argument("--label", choices=CLASSES, help="true class of every photo: prints accuracy at the end")
-    p.add_argument("--labels", type=Path, help="JSON {image_name: [scene labels]} used before other labelers")
+    p.add_argument("--labels", type=Path, help="JSON {image_name: [scene labels]} used before other labelers "
+                   "(default: labels.json in the photos' folder, as the dashboard does)")
     p.add_argument("--labeler", default=None, help="labeler chain, e.g. 'cached,gcv,offline' (default: config)")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.add_argument("--mode", choices=MODES, default=str(DEFAULT_MODE))
@@ -30,26 +32,46 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+PROGRESS_MIN = 5
+"""From this many photos, a progress bar on stderr."""
+
+
+def default_labels(paths: list[Path]) -> Path | None:
+    """``labels.json`` of the photos' folder when they share one: the dashboard's default for its samples."""
+    folders = {p.resolve().parent for p in paths}
+    return folder_labels_file(folders.pop()) if len(folders) == 1 else None
+
+
 def run(args: argparse.Namespace) -> int:
     """Classify every photo; a photo that fails prints its error and the rest go on."""
+    from tqdm import tqdm
+
     from gerec.factory import make_pipeline
 
-    pipeline = make_pipeline(args.mode, args.aggregation, args.labels, args.labeler)
+    paths = find_images(args.paths)
+    labels = args.labels if args.labels is not None or args.labeler else default_labels(paths)
+    if labels is not None and args.labels is None:
+        print(f"scene labels: cached labels from {labels} first (as the dashboard; --labels or --labeler to "
+              "choose others)", file=sys.stderr)
+    pipeline = make_pipeline(args.mode, args.aggregation, labels, args.labeler)
     names, preds, failed = [], [], 0
-    for path in find_images(args.paths):
+    bar = tqdm(total=len(paths), desc="classify", unit="photo", file=sys.stderr, disable=len(paths) < PROGRESS_MIN,
+               leave=False, dynamic_ncols=True)
+    for path in paths:
         try:
             pred = pipeline.analyze(path)
         except GerecError as exc:
             failed += 1
             message = f"{type(exc).__name__}: {exc}"
-            if args.json:
-                print(json.dumps({"image": path.name, "error": message}), flush=True)
-            else:
-                print(f"{path.name}  error: {message}", flush=True)
+            line = json.dumps({"image": path.name, "error": message}) if args.json else f"{path.name}  error: {message}"
+            bar.write(line, file=sys.stdout)
+            bar.update()
             continue
         names.append(path.name)
         preds.append(pred)
-        print(json.dumps(pred.to_dict()) if args.json else prediction_line(pred), flush=True)
+        bar.write(json.dumps(pred.to_dict()) if args.json else prediction_line(pred), file=sys.stdout)
+        bar.update()
+    bar.close()
     if args.label and preds:
         actual = np.full(len(preds), CLASSES.index(args.label))
         modules: dict[str, list[str | None]] = {

@@ -23,6 +23,7 @@ from gerec.evaluation import (
     score_module,
     to_indices,
 )
+from gerec.provenance import in_sample_warning, run_provenance, sidecar_path, write_sidecar
 from gerec.runs.engines import PipelineSpec, local_records, ray_records
 from gerec.runs.records import CSV_COLUMNS, MODULES, csv_row, prediction_record
 from gerec.scene.simple import read_label_file
@@ -61,7 +62,8 @@ def _summarise(rows: list[dict[str, object]], out: TextIO) -> None:
             print(format_calibration(row_probs(rows, module), actual), file=out)
 
 
-def _open_store(args: argparse.Namespace, spec: PipelineSpec) -> tuple[Any, str | None, set[str]]:
+def _open_store(args: argparse.Namespace, spec: PipelineSpec,
+                provenance: dict[str, Any]) -> tuple[Any, str | None, set[str]]:
     if args.store is None and not args.resume:
         return None, None, set()
     from gerec.runs.store import RunStore
@@ -76,7 +78,8 @@ def _open_store(args: argparse.Namespace, spec: PipelineSpec) -> tuple[Any, str 
     dataset = str(args.images or args.labels)
     labeler = "cached" if not args.images else ("cached -> " if args.labels else "") + (args.labeler or "default")
     params = {"aggregation": args.aggregation, "labels": str(args.labels or ""),
-              "cnn_predictions": str(args.cnn_predictions or "")}
+              "cnn_predictions": str(args.cnn_predictions or ""),
+              "labels_sha256": (provenance["labels_file"] or {}).get("sha256", "")}
     run_id = store.create_run(dataset, spec.mode, labeler, model_file_versions(), args.engine, params)
     print(f"run {run_id} in {store.path}", file=sys.stderr)
     return store, run_id, set()
@@ -88,7 +91,9 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidDataset("give --labels (label-only) or --images (photos), or both")
     reference = read_reference_predictions(args.reference_predictions) if args.reference_predictions else None
     spec = PipelineSpec(args.mode, args.aggregation, str(args.labels) if args.labels else None, args.labeler)
-    store, run_id, done = _open_store(args, spec)
+    made = run_provenance(args.mode, labels=args.labels, cnn_predictions=args.cnn_predictions, images=args.images,
+                          labeler=None if not args.images else args.labeler or "default")
+    store, run_id, done = _open_store(args, spec, made)
     records = _photo_records(args, spec, done) if args.images else _label_records(args, done)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, object]] = []
@@ -108,10 +113,16 @@ def run(args: argparse.Namespace) -> int:
             rows.append(row)
     if not rows:
         raise InvalidDataset("nothing to evaluate: no images with a known true class")
+    write_sidecar(args.out, made)
+    if warning := in_sample_warning(made):
+        print(f"warning: {warning}", file=sys.stderr)
     _summarise(rows, sys.stdout)
     if reference is not None:
         print("\n" + format_agreement(agreement(rows, reference)))
-    print(f"\nwrote {args.out}" + (f"; run {run_id} stored in {store.path}" if store is not None else ""))
+    if warning:
+        print(f"({warning})")
+    print(f"\nwrote {args.out} and {sidecar_path(args.out).name} (what made it)"
+          + (f"; run {run_id} stored in {store.path}" if store is not None else ""))
     return 0
 
 
@@ -124,7 +135,8 @@ def _label_records(args: argparse.Namespace, done: set[str]) -> Iterator[dict[st
     pipeline = Pipeline(PipelineConfig(mode=args.mode), labeler=LabelerChain([]))  # labels come from the file
     images = [name for name in labels if true_class_of(name) and name not in done]
     for name in progress(images, "evaluate (labels)"):
-        yield prediction_record(pipeline.from_labels(name, labels[name], cnn.get(name)), true_class_of(name))
+        record = prediction_record(pipeline.from_labels(name, labels[name], cnn.get(name)), true_class_of(name))
+        yield {**record, "faces": None}  # label-only: how many faces the photo has is not known
 
 
 def _photo_records(args: argparse.Namespace, spec: PipelineSpec, done: set[str]) -> Iterator[dict[str, Any]]:

@@ -18,16 +18,29 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--store", type=Path, default=None, help="run store (default: the user data folder)")
     verbs = p.add_subparsers(dest="verb", required=True, metavar="VERB")
     verbs.add_parser("list", help="all runs, newest first")
-    show = verbs.add_parser("show", help="one run: settings, model versions, accuracy")
+    show = verbs.add_parser("show", help="one run: accuracy first, then settings and model versions")
     show.add_argument("run")
-    cmp = verbs.add_parser("compare", help="accuracy of both runs and the images whose answers changed")
+    cmp = verbs.add_parser("compare", help="accuracy of both runs, then the images whose answers changed")
     cmp.add_argument("run_a")
     cmp.add_argument("run_b")
+    for verb in (show, cmp):
+        verb.add_argument("--limit", type=int, default=DEFAULT_LIMIT,
+                          help=f"lines of detail after the summary (default {DEFAULT_LIMIT}; 0 = all)")
+        verb.add_argument("--json", action="store_true", help="everything as one JSON document")
     exp = verbs.add_parser("export", help="a run's predictions")
     exp.add_argument("run")
     exp.add_argument("--format", choices=("csv", "json"), default="csv")
     exp.add_argument("-o", "--out", type=Path, default=None, help="file (default: standard output)")
     p.set_defaults(func=run)
+
+
+DEFAULT_LIMIT = 20
+
+
+def _limited(lines: list[str], limit: int) -> list[str]:
+    if limit <= 0 or len(lines) <= limit:
+        return lines
+    return [*lines[:limit], f"… {len(lines) - limit} more (--limit 0 shows all, --json everything)"]
 
 
 def _pct(value: float) -> str:
@@ -36,6 +49,7 @@ def _pct(value: float) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Dispatch the verb."""
+    from gerec.provenance import IN_SAMPLE_WARNING, stored_run_in_sample
     from gerec.runs.compare import compare_runs, module_accuracy
     from gerec.runs.records import CSV_COLUMNS, csv_row
     from gerec.runs.store import RunStore
@@ -50,20 +64,42 @@ def run(args: argparse.Namespace) -> int:
         elif args.verb == "show":
             info = store.run(args.run)
             acc = module_accuracy(store.predictions(info.id))
-            print(json.dumps(asdict(info), indent=1))
+            in_sample = stored_run_in_sample(info.mode, info.params)
+            if args.json:
+                print(json.dumps({**asdict(info), "accuracy": acc, "in_sample": in_sample}, indent=1))
+                return 0
+            print(f"run {info.id}: {info.finished} images ({info.failed} failed), network {info.mode}, "
+                  f"labeler {info.labeler}, dataset {info.dataset}")
             print("accuracy: " + "  ".join(f"{m} {_pct(v)} %" for m, v in acc.items()))
+            if in_sample:
+                print("warning: " + IN_SAMPLE_WARNING.format(mode=info.mode, labels=Path(info.params["labels"]).name))
+            print(f"created {info.created}, engine {info.engine}; settings: "
+                  + ", ".join(f"{k}={v}" for k, v in info.params.items() if v))
+            models = [f"  {name}  sha256 {str(v.get('sha256', ''))[:16]}" for name, v in info.models.items()]
+            print(f"{len(models)} model files:")
+            print("\n".join(_limited(models, args.limit)))
         elif args.verb == "compare":
             a, b = store.run(args.run_a), store.run(args.run_b)
             result = compare_runs(a.id, store.predictions(a.id), b.id, store.predictions(b.id))
+            if args.json:
+                print(json.dumps({"a": asdict(a), "b": asdict(b), "shared": result.shared,
+                                  "accuracy_a": result.accuracy_a, "accuracy_b": result.accuracy_b,
+                                  "changed": result.changed}, indent=1))
+                return 0
+            verdicts = Counter((c["module"], c["verdict"]) for c in result.changed)
             print(f"A = {a.id} ({a.mode}, {a.labeler})\nB = {b.id} ({b.mode}, {b.labeler})")
             print(f"{result.shared} images in both runs")
             for module in result.accuracy_a:
                 print(f"  {module:<10} A {_pct(result.accuracy_a[module])} %   B {_pct(result.accuracy_b[module])} %")
-            verdicts = Counter((c["module"], c["verdict"]) for c in result.changed)
             print(f"{len({c['image'] for c in result.changed})} images changed an answer: " +
                   ", ".join(f"{m} {v} {n}" for (m, v), n in sorted(verdicts.items())))
-            for c in result.changed:
-                print(f"  {c['image']}  {c['module']}: {c['a']} -> {c['b']}  (actual {c['actual']}, {c['verdict']})")
+            for run in (a, b):
+                if stored_run_in_sample(run.mode, run.params):
+                    print(f"warning: run {run.id}: " + IN_SAMPLE_WARNING.format(
+                        mode=run.mode, labels=Path(run.params["labels"]).name))
+            lines = [f"  {c['image']}  {c['module']}: {c['a']} -> {c['b']}  (actual {c['actual']}, {c['verdict']})"
+                     for c in result.changed]
+            print("\n".join(_limited(lines, args.limit)))
         else:
             info = store.run(args.run)
             records = store.predictions(info.id)

@@ -1,0 +1,137 @@
+"""What made a results file: a JSON sidecar beside every ``OUT.csv`` (``OUT.csv.json``).
+
+The CSV stays a plain table any tool reads; the sidecar records the scene-network mode, the
+network file and its hash, the model files in use and their hashes (photo runs), the labels and
+CNN-prediction files and their hashes, and whether the run is **in-sample**: a tuned network
+evaluated on the very labels file it was fitted on. The Error analysis page reads it; the CLI
+writes it and prints the in-sample warning.
+
+Examples
+--------
+>>> from gerec.provenance import sidecar_path
+>>> sidecar_path("runs/out.csv").name
+'out.csv.json'
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from gerec.errors import InvalidDataset
+
+SIDECAR_SUFFIX = ".json"
+FORMAT = 1
+IN_SAMPLE_WARNING = ("in-sample: the {mode} network was tuned on {labels}, so accuracy on it is optimistic; "
+                     "its honest figures are the cross-validated ones (Models page, README)")
+
+
+def sidecar_path(out: str | Path) -> Path:
+    """``OUT.csv`` -> ``OUT.csv.json``."""
+    out = Path(out)
+    return out.with_name(out.name + SIDECAR_SUFFIX)
+
+
+def _file(path: str | Path | None) -> dict[str, Any] | None:
+    if not path:
+        return None
+    from gerec.versions import file_version
+
+    p = Path(path)
+    return {"path": str(p), "sha256": file_version(p)["sha256"]} if p.is_file() else {"path": str(p)}
+
+
+def tuned_on_sha256(mode: str) -> str | None:
+    """The sha256 of the labels file the ``mode`` network was fitted on (``None`` when not recorded)."""
+    from gerec.bn import load_scene_network
+
+    tuned_on = load_scene_network(mode).metadata.get("tuned_on") or {}
+    digest = tuned_on.get("labels_sha256")
+    return str(digest) if digest else None
+
+
+def is_in_sample(mode: str, labels_sha256: str | None) -> bool:
+    """Whether results of the ``mode`` network on a labels file with this hash are in-sample."""
+    return bool(labels_sha256) and labels_sha256 == tuned_on_sha256(mode)
+
+
+def run_provenance(mode: str, *, labels: str | Path | None = None, cnn_predictions: str | Path | None = None,
+                   images: str | Path | None = None, labeler: str | None = None,
+                   made_by: str = "python -m gerec evaluate") -> dict[str, Any]:
+    """The sidecar document of an evaluation run."""
+    from gerec.bn import network_path
+    from gerec.versions import model_file_versions
+
+    labels_file = _file(labels)
+    doc: dict[str, Any] = {
+        "format": FORMAT, "made_by": made_by, "created": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+        "mode": mode, "network": _file(network_path(mode)),
+        "kind": "photos" if images else "label-only", "images": str(images) if images else None,
+        "labeler": labeler or ("cached" if not images else None),
+        "labels_file": labels_file, "cnn_predictions": _file(cnn_predictions),
+    }
+    if images:
+        doc["models"] = {name: v["sha256"] for name, v in model_file_versions().items()}
+    doc["in_sample"] = is_in_sample(mode, (labels_file or {}).get("sha256"))
+    return doc
+
+
+def write_sidecar(out: str | Path, doc: dict[str, Any]) -> Path:
+    """Write ``doc`` beside ``out``; returns the sidecar's path."""
+    path = sidecar_path(out)
+    path.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+    return path
+
+
+def parse_sidecar(data: str | bytes) -> dict[str, Any]:
+    """A sidecar's content. Raises ``InvalidDataset`` when it is not one."""
+    try:
+        doc = json.loads(data)
+    except ValueError as exc:
+        raise InvalidDataset("the provenance file is not JSON") from exc
+    if not isinstance(doc, dict) or "mode" not in doc:
+        raise InvalidDataset("the provenance file does not say which network made the results")
+    return doc
+
+
+def read_sidecar(out: str | Path) -> dict[str, Any] | None:
+    """The sidecar beside ``out``, or ``None`` when there is none."""
+    path = sidecar_path(out)
+    return parse_sidecar(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def in_sample_warning(doc: dict[str, Any]) -> str | None:
+    """The in-sample warning for a sidecar (``None`` when the run is held out or unknown)."""
+    if not doc.get("in_sample"):
+        return None
+    labels = Path((doc.get("labels_file") or {}).get("path", "its labels file")).name
+    return IN_SAMPLE_WARNING.format(mode=doc.get("mode", "tuned"), labels=labels)
+
+
+def summary(doc: dict[str, Any]) -> dict[str, str]:
+    """The sidecar as short ``what: value`` pairs for a page or a report."""
+    def short(entry: dict[str, Any] | None) -> str:
+        if not entry:
+            return "none"
+        digest = entry.get("sha256")
+        return f"{Path(entry['path']).name} (sha256 {digest[:12]})" if digest else f"{entry['path']} (not found)"
+
+    out = {"made by": str(doc.get("made_by", "?")), "when": str(doc.get("created", "?")),
+           "network mode": str(doc.get("mode", "?")), "network file": short(doc.get("network")),
+           "run": str(doc.get("kind", "?")), "labels file": short(doc.get("labels_file")),
+           "CNN predictions": short(doc.get("cnn_predictions"))}
+    if doc.get("models"):
+        out["model files"] = f"{len(doc['models'])} files, sha256 recorded"
+    out["in-sample"] = "yes" if doc.get("in_sample") else "no"
+    return out
+
+
+def stored_run_in_sample(mode: str, params: dict[str, Any]) -> bool:
+    """Whether a stored run (``RunInfo.mode``, ``RunInfo.params``) is in-sample: the labels hash it
+    recorded, else the hash of its labels file when that is still there."""
+    digest = params.get("labels_sha256")
+    if not digest and params.get("labels"):
+        digest = (_file(params["labels"]) or {}).get("sha256")
+    return is_in_sample(mode, digest)
