@@ -240,6 +240,15 @@ def tta_modes_text() -> str:
             f"{round(100 * (ZOOM - 1))} % zooms in and out")
 
 
+def split_in_use(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(the ensemble row first, then members with a weight; the members without one) of an accuracy table."""
+    weight = pd.to_numeric(table["weight"], errors="coerce").fillna(0)
+    used = table[(table["member"] == "ensemble") | ((weight > 0) & table["in use"].astype(bool))]
+    order = [i for i in used.index if used.loc[i, "member"] == "ensemble"] + \
+        [i for i in used.index if used.loc[i, "member"] != "ensemble"]
+    return used.loc[order].reset_index(drop=True), table.drop(index=used.index).reset_index(drop=True)
+
+
 def ensemble_accuracy_table(members: Sequence[dict], metrics: dict) -> pd.DataFrame:
     """Every registry member (enabled or not) and the ensemble: weight, TTA mode, val/test 3- and 7-class accuracy."""
     rows = []

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import pandas as pd
 import streamlit as st
 
@@ -36,55 +34,60 @@ if spec is not None:
         rows.append({"member": m.name, "weight": m.weight, "source": m.source,
                      "input": f"{m.input_size}×{m.input_size} {m.colour}, {m.preprocess}", "size on disk": size,
                      "class mapping": ", ".join(f"{k}→{v or 'dropped'}" for k, v in m.mapping.items())})
-    st.dataframe(pd.DataFrame(rows), hide_index=True)
+    st.markdown(f"**Members in use** ({len(rows)}; the ensemble is their weighted mean)")
+    st.table(pd.DataFrame(rows).set_index("member"))  # a static table wraps long cells instead of cutting them
     st.markdown("**Accuracy on FER-2013 faces** (3-class leaves surprise out). Members, test-time views "
                 f"({render.tta_modes_text()}) and weights are chosen on the validation split carved from "
                 "`train.npz`; `test.npz` is measured afterwards, report only. The ensemble's 7-class figure "
                 "uses its 7-class members. A member trained on the validation faces (in-sample) is measured "
                 "but never weighted there.")
     registry = read_model_json(spec.directory / REGISTRY_FILE, "ensemble registry")  # disabled members too
-    st.dataframe(render.ensemble_accuracy_table(registry["members"], registry.get("metrics", {})),
-                 hide_index=True)
+    table = render.ensemble_accuracy_table(registry["members"], registry.get("metrics", {}))
+    used, unused = render.split_in_use(table)
+    st.table(used.set_index("member"))
     if note := render.weighting_note(registry.get("metrics", {})):
         st.caption(note)
+    with st.expander(f"{len(unused)} members trained but not in use"):
+        st.table(unused.set_index("member"))
     if spec.face_confusion is not None:
         info = spec.metadata.get("face_confusion", {})
         left, right = st.columns([2, 3])
         left.plotly_chart(plots.confusion_figure(spec.face_confusion.astype(int), "face confusion (ensemble)"),
                           key="face_confusion")
-        right.markdown("**Face-level confusion** (the CNN node's table in fused mode)")
-        right.json({k: v for k, v in info.items() if k != "matrix"})
+        right.markdown("**Face-level confusion** (the CNN node's table in fused mode): "
+                       + ", ".join(f"{k} {v}" for k, v in info.items() if isinstance(v, str | int | float)))
+        with right.expander("Raw JSON of the face confusion"):
+            st.json({k: v for k, v in info.items() if k != "matrix"})
 
 # ---------------------------------------------------------------- networks
 st.header("Scene networks (top-down)")
-for mode in MODES:
+for mode in sorted(MODES, key=lambda m: m != s.mode):  # the one in use first
     try:
         net = state.network(mode)
     except GerecError as exc:
         st.error(f"{mode}: {state.error_text(exc)}")
         continue
-    with st.expander(f"{mode}{' (in use)' if mode == s.mode else ''}: {network_path(mode).name}",
-                     expanded=mode == s.mode):
-        cols = st.columns(4)
-        cols[0].metric("labels", len(net.labels))
-        cols[1].metric("absent labels as evidence", int(net.absent_mask.sum()))
-        cols[2].metric("label weight", f"{net.label_weight:g}")
-        cols[3].metric("CNN weight" + (", soft" if net.soft_cnn else ""), f"{net.cnn_weight:g}")
-        st.markdown("Prior: " + ", ".join(f"{c} {p:.3f}" for c, p in zip(CLASSES, net.prior)))
-        table = "; ".join(f"{c}: " + " / ".join(f"{v:.2f}" for v in row) for c, row in zip(CLASSES, net.cnn_table))
-        st.markdown(f"CNN table (rows actual, columns CNN class): {table}")
-        bins = calibration_view.cv_bins(net)
-        if bins:
-            st.markdown("**Calibration on held-out folds** (nested cross-validation on the GAF dev labels)")
-            left, right = st.columns([3, 2])
-            left.plotly_chart(plots.reliability_figure(bins), key=f"cv_reliability_{mode}")
-            temps = net.metadata["calibration"].get("temperatures", {})
-            right.caption(f"Held-out tenths of confidence against how often the network was right (the tuned, "
-                          f"calibrated network; marker size: images). Temperatures fitted by log-loss: top-down "
-                          f"x {temps.get('topdown')}, CNN weight {temps.get('cnn_weight')}; folded into the "
-                          "network's CPDs. ECE is the average gap (15 bins), pooled over folds and per fold.")
-            st.dataframe(calibration_view.cv_table(net), hide_index=True)
-        st.markdown("**How it was fitted** (metadata)")
+    st.subheader(f"{mode}{' (in use)' if mode == s.mode else ''}: {network_path(mode).name}")
+    cols = st.columns(4)
+    cols[0].metric("labels", len(net.labels))
+    cols[1].metric("absent labels as evidence", int(net.absent_mask.sum()))
+    cols[2].metric("label weight", f"{net.label_weight:g}")
+    cols[3].metric("CNN weight" + (", soft" if net.soft_cnn else ""), f"{net.cnn_weight:g}")
+    st.markdown("Prior: " + ", ".join(f"{c} {p:.3f}" for c, p in zip(CLASSES, net.prior)))
+    table = "; ".join(f"{c}: " + " / ".join(f"{v:.2f}" for v in row) for c, row in zip(CLASSES, net.cnn_table))
+    st.markdown(f"CNN table (rows actual, columns CNN class): {table}")
+    bins = calibration_view.cv_bins(net)
+    if bins:
+        st.markdown("**Calibration on held-out folds** (nested cross-validation on the GAF dev labels)")
+        left, right = st.columns([3, 2])
+        left.plotly_chart(plots.reliability_figure(bins), key=f"cv_reliability_{mode}")
+        temps = net.metadata["calibration"].get("temperatures", {})
+        right.caption(f"Held-out tenths of confidence against how often the network was right (the tuned, "
+                      f"calibrated network; marker size: images). Temperatures fitted by log-loss: top-down "
+                      f"x {temps.get('topdown')}, CNN weight {temps.get('cnn_weight')}; folded into the "
+                      "network's CPDs. ECE is the average gap (15 bins), pooled over folds and per fold.")
+        st.dataframe(calibration_view.cv_table(net), hide_index=True)
+    with st.expander(f"How the {mode} network was fitted (raw JSON metadata)"):
         st.json(net.metadata, expanded=1)
 
 # ---------------------------------------------------------------- labeler
@@ -92,12 +95,11 @@ st.header("Scene labeler")
 try:
     chain = state.labeler(s.chain, s.labels_file)
     st.markdown(f"Chain in use: **{chain.name}** (setting `{s.chain}`: {state.CHAINS[s.chain]})")
-    rows = []
     for lab in chain.labelers:
         config = {k: (str(v) if not isinstance(v, int | float | bool | str) else v)
                   for k, v in vars(lab).items() if not k.startswith("_") and k not in ("class_names",)}
-        rows.append({"labeler": lab.name, "type": type(lab).__name__, "configuration": json.dumps(config)[:400]})
-    st.dataframe(pd.DataFrame(rows, columns=["labeler", "type", "configuration"]), hide_index=True)
+        with st.expander(f"{lab.name} ({type(lab).__name__}): configuration as JSON"):
+            st.json(config)
 except (GerecError, ValueError) as exc:
     st.error(state.error_text(exc))
 

@@ -36,15 +36,18 @@ labels = left.multiselect("Labels present (toggle to see the posterior change)",
 cnn_choice = right.selectbox("CNN evidence (bottom-up class)", cnn_options,
                              index=cnn_options.index(start_cnn) if start_cnn in cnn_options else 0,
                              key=f"what_if_cnn_{tag}", help="none: the network runs without the CNN node")
-free = left.text_input("Add labels by text (comma-separated; unknown ones are ignored or mapped)",
+free = left.text_input("Add labels by text (comma-separated; plurals and spelling variants are mapped)",
                        key=f"what_if_free_{tag}")
 if free:
-    from gerec.bn.evidence import scene_evidence
+    from gerec.bn.vocabulary import map_typed, suggest
 
-    extra = scene_evidence(net, render.parse_free_labels(free), "manual")
-    labels = list(dict.fromkeys([*labels, *extra.labels_used]))
-    if extra.labels_ignored:
-        left.caption(f"ignored (not in the network's vocabulary): {', '.join(extra.labels_ignored)}")
+    extra = map_typed(net, render.parse_free_labels(free))
+    labels = list(dict.fromkeys([*labels, *extra.used]))
+    if extra.mapped:
+        left.caption("mapped: " + ", ".join(f"{a} → {b}" for a, b in extra.mapped))
+    for word in extra.ignored:
+        hint = ", ".join(suggest(net, word))
+        left.caption(f"“{word}” is not a label the network knows" + (f"; nearest known: {hint}." if hint else "."))
 cnn = None if cnn_choice == "none" else cnn_choice
 # with a CNN class the network's CNN node holds the face ensemble's confusion table (as in Analyze)
 active = photo_net if cnn else net

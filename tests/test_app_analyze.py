@@ -63,10 +63,14 @@ def test_uploads_corrupt_one_errors_others_compare(photos_dir):
     at.run()
     assert not at.exception
     errors = [e.value for e in at.error]
-    assert len(errors) == 1 and errors[0].startswith("broken.jpg: InvalidImage")
-    table = next(d.value for d in at.dataframe if "image" in d.value.columns)
-    assert list(table["image"]) == ["pos_1000.jpg", "image_sad_1.jpg"]
-    assert {"bottom_up", "top_down", "fused"} <= set(table.columns)
+    assert len(errors) == 1 and errors[0].startswith("broken.jpg: ")
+    # plain words, one line, the name once, what to do; no class names or library wording
+    assert "InvalidImage" not in errors[0] and errors[0].count("broken.jpg") == 1 and "\n" not in errors[0]
+    assert "upload it again" in errors[0] and "not processed" not in errors[0]
+    table = next(d.value for d in at.dataframe if "photo" in d.value.columns)
+    assert list(table["photo"]) == ["pos_1000.jpg", "image_sad_1.jpg"]
+    assert {"Bottom-up", "Top-down", "Fused", "Fused P(Positive)"} <= set(table.columns)
+    assert not any(c.startswith("p_") for c in table.columns)
     assert at.get("download_button")
     assert {"Top-down (scene)", "Fused"} <= set(metrics(at))
 
@@ -84,3 +88,30 @@ def test_photo_without_faces(photos_dir):
     found = metrics(at)
     assert found["Bottom-up (faces)"] == "absent (no face)"
     assert found["Top-down (scene)"].split(" · ")[0] == found["Fused"].split(" · ")[0]
+
+
+def test_largest_face_first_typed_variants_and_missing_labels_file(photos_dir, tmp_path):
+    from gerec_app.state import default_labels_file
+
+    at = new_app(shap_on=False, labels_file=str(tmp_path / "labelz.json"))
+    at.selectbox(key="sample").set_value("test_1953.jpg").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    # a typo'd cached-labels path falls back to the other labelers, visibly
+    assert any("Cached labels file not found" in w.value for w in at.warning)
+    assert next(m.value for m in at.markdown if m.value.startswith("Labeler:")).startswith("Labeler: **offline**")
+    # the face shown first is the largest, not face 1
+    faces = next(d.value for d in at.dataframe if "box (x, y, w, h)" in d.value.columns)
+    areas = [int(b.split(", ")[2]) * int(b.split(", ")[3]) for b in faces["box (x, y, w, h)"]]
+    picker = next(w for w in at.selectbox if w.key.startswith("face_"))
+    assert picker.value == areas.index(max(areas)) != 0
+    # typed labels: plural variants mapped, unknown words get the nearest known labels
+    free = next(w for w in at.text_input if w.key.startswith("free_labels_"))
+    free.set_value("weddings, weddding").run()
+    captions = [c.value for c in at.caption]
+    assert any("weddings → wedding" in c for c in captions)
+    assert any("“weddding” is not a label the network knows; nearest known: wedding" in c for c in captions)
+    assert "wedding" in at.session_state["scene_from_photo"]["labels"]
+    # raw ImageNet guesses only inside the expander named for them
+    assert not any("guillotine" in c for c in captions if not c.startswith("imagenet"))
+    assert any("Raw ImageNet guesses" in e.label for e in at.expander)
+    assert default_labels_file() is not None  # with the right path, the sample labels come first again

