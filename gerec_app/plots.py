@@ -69,6 +69,13 @@ def _node_colour(log_ratio: Probs) -> str:
     return CLASS_COLOURS[CLASSES[int(np.argmax(log_ratio))]]
 
 
+def _text_side(x: float, y: float) -> str:
+    """Where a node's text goes: away from the centre (left of left nodes, right of right ones)."""
+    if abs(x) > 0.35:
+        return "middle left" if x < 0 else "middle right"
+    return "top center" if y > 0 else "bottom center"
+
+
 def network_figure(net: SceneNetwork, present: Sequence[str], cnn: str | None, posterior: Probs,
                    top_absent: int = 6) -> go.Figure:
     """The network around ``Emotion``: CNN node, present labels and the strongest absent ones.
@@ -106,7 +113,8 @@ def network_figure(net: SceneNetwork, present: Sequence[str], cnn: str | None, p
     hover = [f"<b>{name}</b><br>" + "<br>".join(f"{c}: {v:+.3f}" for c, v in zip(CLASSES, lr))
              for name, lr, _, _ in nodes]
     fig.add_scatter(
-        x=xs, y=ys, mode="markers+text", text=[name for name, *_ in nodes], textposition="top center",
+        x=xs, y=ys, mode="markers+text", text=[name for name, *_ in nodes],
+        textposition=[_text_side(x, y) for x, y in zip(xs, ys)],  # outward, so neighbours' texts do not collide
         hovertext=hover, hoverinfo="text", showlegend=False, customdata=[key for *_, key in nodes],
         marker={"size": [14 + 36 * s / top for s in strengths], "color": [_node_colour(lr) for _, lr, _, _ in nodes],
                 "symbol": ["circle" if p else "circle-open" for _, _, p, _ in nodes], "line": {"width": 2}})

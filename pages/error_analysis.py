@@ -36,8 +36,8 @@ def _default(path: Path) -> str:
     return str(path) if path.is_file() else ""
 
 
+# (results table, where it came from, network mode, provenance: what made it, when known)
 Loaded = tuple[pd.DataFrame, str, str, "dict | None"]
-"""(results table, where it came from, network mode, provenance: what made it, when known)."""
 
 
 def _run_source() -> Loaded | None:
@@ -190,7 +190,7 @@ failed = int((frame["error"] != "").sum())
 cols[-1].metric("failed images", failed)
 left, right = st.columns([2, 3])
 left.plotly_chart(plots.accuracy_figure(dict(zip(scores["module"], scores["accuracy"]))), key="acc_bars")
-right.dataframe(friendly_columns(scores), hide_index=True)
+right.table(friendly_columns(scores).set_index("module"))  # static: no column cut off
 with right:
     download(scores, "accuracy", "acc")
     download(frame, "results", "results")

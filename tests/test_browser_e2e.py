@@ -59,30 +59,83 @@ def server(photos_dir):
         proc.kill()
 
 
-def test_analyze_sample_in_chromium(server, tmp_path):
+ARTIFACTS = Path(os.environ.get("GEREC_TEST_ARTIFACTS", ROOT / "test-artifacts" / "browser"))
+"""Screenshots for a person to look at (kept after the run; git-ignored)."""
+
+
+def shot(page, name: str) -> Path:
+    """A full-page screenshot in ARTIFACTS (checked to hold an image)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    assert path.stat().st_size > 10_000
+    print(f"screenshot: {path}")
+    return path
+
+
+def test_demo_in_chromium(server, photos_dir, tmp_path):
+    """Upload, verdict, saliency, a bad file, the report, a what-if, a label-only run: as a demo goes."""
     from playwright.sync_api import expect, sync_playwright
 
+    members = len(__import__("gerec.emotion.registry", fromlist=["x"]).read_registry().members)
+    bad = tmp_path / "empty.jpg"
+    bad.write_bytes(b"")
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1800})
+            page = browser.new_page(viewport={"width": 1400, "height": 1800}, accept_downloads=True)
             page.goto(server, wait_until="domcontentloaded")
             expect(page.get_by_text("Analyze group photos")).to_be_visible(timeout=60_000)
-            box = page.get_by_test_id("stSelectbox").filter(has_text="sample photo")
-            box.click()
-            page.get_by_role("option", name=SAMPLE).click()
+            # upload a 3-face photo and a bad file
+            page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(
+                [str(photos_dir / SAMPLE), str(bad)])
             metrics = page.get_by_test_id("stMetric")
             expect(metrics.filter(has_text="Fused")).to_be_visible(timeout=240_000)
-            expect(metrics.filter(has_text="Top-down")).to_be_visible()
             expect(metrics.filter(has_text="Bottom-up")).to_contain_text("Positive")
-            expect(page.get_by_text("faces (ensemble and each member)")).to_be_visible()
-            expect(page.get_by_test_id("stDataFrame").first).to_be_visible()
-            expect(page.get_by_text("Labeler: cached")).to_be_visible()
+            error = page.get_by_test_id("stAlertContentError")
+            expect(error).to_contain_text("empty.jpg: the file is empty (0 bytes)")
+            assert "InvalidImage" not in error.inner_text()
+            expect(page.get_by_test_id("stImageCaption").filter(has_text="(p=")).to_have_count(members,
+                                                                                              timeout=240_000)
+            page.wait_for_timeout(1000)
+            assert page.get_by_test_id("stException").count() == 0
+            shot(page, "1_analyze_upload")
+            # the report: one self-contained HTML file
+            with page.expect_download(timeout=240_000) as info:
+                page.get_by_role("button", name="Download report (HTML)").click()
+            report = tmp_path / "report.html"
+            info.value.save_as(report)
+            text = report.read_text(encoding="utf-8")
+            assert text.startswith("<!doctype html>") and "Fused" in text
+            assert text.count("data:image/") >= 1 + 3 * (1 + members) and "http://" not in text
+            report_page = browser.new_page(viewport={"width": 1400, "height": 1800})
+            report_page.goto(report.as_uri())
+            expect(report_page.get_by_text("Faces and saliency")).to_be_visible()
+            shot(report_page, "2_report")
+            report_page.close()
+            # what-if on the scene network
+            page.get_by_role("link", name="Open in the scene network").click()
+            expect(page.get_by_text("Scene network").first).to_be_visible(timeout=60_000)
+            with_cnn = page.get_by_test_id("stMetric").nth(1)
+            expect(with_cnn).to_be_visible(timeout=60_000)
+            before = with_cnn.inner_text()
+            box = page.get_by_test_id("stSelectbox").filter(has_text="CNN evidence")
+            box.click()
+            page.get_by_role("option", name="Negative").click()
+            expect(with_cnn).not_to_have_text(before, timeout=60_000)
+            page.wait_for_timeout(1000)
+            shot(page, "3_scene_network_what_if")
+            # a label-only run on Error analysis
+            page.get_by_role("link", name="Error analysis").click()
+            page.get_by_role("button", name="Run evaluation").click()
+            expect(page.get_by_test_id("stMetric").filter(has_text="Fused accuracy")).to_be_visible(timeout=240_000)
+            expect(page.get_by_text("in-sample", exact=False).first).to_be_visible()  # tuned on these labels
             page.wait_for_timeout(1500)
             assert page.get_by_test_id("stException").count() == 0
-            shot = tmp_path / "analyze.png"
-            page.screenshot(path=str(shot), full_page=True)
-            assert shot.stat().st_size > 10_000
-            print(f"screenshot: {shot}")
+            shot(page, "4_error_analysis")
+            page.get_by_role("link", name="Models").click()
+            expect(page.get_by_text("Members in use")).to_be_visible(timeout=60_000)
+            page.wait_for_timeout(1000)
+            shot(page, "5_models")
         finally:
             browser.close()
