@@ -97,7 +97,8 @@ def label_table(labeler, photos: list[Photo], net) -> str:  # type: ignore[no-un
             "| recorded GCV labels in the vocabulary (hits in bold) |", "|---|---|---|---|---|"]
     for p in photos:
         res = labeler.label(LabelerInput(p.name, pixels=p.pixels, face_count=p.faces))
-        derived = {lab for note in res.notes if note.startswith("derived") for lab in note.split(": ", 1)[1].split(", ")}
+        derived = {lab for note in res.notes if note.startswith("derived")
+                   for lab in note.split(": ", 1)[1].split(", ")}
         ours = ", ".join(f"*{lab}*" if lab in derived else f"{lab} {score:.2f}"
                          for lab, score in zip(res.labels, res.scores)) or "none"
         raw = next((n.split(": ", 1)[1] for n in res.notes if n.startswith("imagenet top-3")), "")

@@ -64,7 +64,7 @@ def _set_up(folder: Path) -> None:
     from numba.core.caching import NullCache
     from numba.core.dispatcher import Dispatcher
 
-    numba.config.CACHE_DIR = str(folder)
+    numba.config.CACHE_DIR = str(folder)  # type: ignore[attr-defined]
     for module_name, name in PYTHON_FUNCTIONS:
         module = importlib.import_module(module_name)
         compiled = getattr(module, name)
@@ -73,7 +73,7 @@ def _set_up(folder: Path) -> None:
             setattr(module, name, compiled.py_func)  # recursion resolves the module name: Python too
     for module_name in SHAP_JIT_MODULES:
         for obj in vars(importlib.import_module(module_name)).values():
-            if isinstance(obj, Dispatcher) and isinstance(obj._cache, NullCache) and _cacheable(obj):
+            if isinstance(obj, Dispatcher) and isinstance(getattr(obj, "_cache", None), NullCache) and _cacheable(obj):
                 obj.enable_caching()
 
 

@@ -12,7 +12,7 @@ import base64
 import html
 import io
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 from PIL import Image
@@ -100,7 +100,7 @@ def build_report(name: str, display: np.ndarray, pred: GroupPrediction, crops: n
                  maps: Sequence[Sequence], settings: Mapping[str, str]) -> str:
     """The HTML report of one photo. ``display`` is the photo with face boxes, ``maps`` each face's
     member saliency (empty where not computed), ``settings`` what made it (shown as a table)."""
-    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     made = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in settings.items())
     title = html.escape(name)
     return f"""<!doctype html>

@@ -239,7 +239,7 @@ else:
     download(moves, "fixes and breaks", "moves")
     c1, c2 = st.columns(2)
     pair = c1.selectbox("Pair", range(len(moves)), key="pair",
-                        format_func=lambda i: f"{MODULE_NAMES[moves.iloc[i]['from']]} → {MODULE_NAMES[moves.iloc[i]['to']]}")
+                        format_func=lambda i: " → ".join(MODULE_NAMES[moves.iloc[i][k]] for k in ("from", "to")))
     kind = c2.radio("Images", ["fixed", "broken"], horizontal=True, key="kind")
     a, b = moves.iloc[pair]["from"], moves.iloc[pair]["to"]
     changed = analysis.changed(frame, a, b, kind)

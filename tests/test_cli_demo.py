@@ -54,7 +54,8 @@ def test_evaluate_records_what_made_it_and_warns_in_sample(gaf_dir, tmp_path):
 def test_wrong_flag_shows_the_commands_usage():
     proc = gerec("classify", "x.jpg", "--bogus")
     assert proc.returncode == 2
-    assert proc.stderr.startswith("usage: python -m gerec classify") and "unrecognized arguments: --bogus" in proc.stderr
+    assert proc.stderr.startswith("usage: python -m gerec classify")
+    assert "unrecognized arguments: --bogus" in proc.stderr
     proc = gerec("runs", "show", "r1", "--bogus")
     assert proc.stderr.startswith("usage: python -m gerec runs show")
 

@@ -47,7 +47,6 @@ def test_real_photos_in_vocabulary_and_deterministic(labeler: OfflineLabeler, vo
     first = [labeler.label(it) for it in items]
     second = [labeler.label(it) for it in items]
     assert first == second
-    labelled = 0
     for res in first:
         assert res.labeler == "offline"
         assert set(res.labels) <= vocab

@@ -11,8 +11,8 @@ import numpy as np
 
 from gerec.bn import DEFAULT_MODE, MODES
 from gerec.classes import CLASSES
-from gerec.config import folder_labels_file
 from gerec.cli.common import find_images, prediction_line
+from gerec.config import folder_labels_file
 from gerec.emotion.aggregate import AGGREGATIONS
 from gerec.errors import GerecError
 from gerec.evaluation import format_score, score_module, to_indices
