@@ -9,7 +9,7 @@ explanation:
 - runs as plain Python the three it cannot (numba crashes reloading a function that takes
   another compiled function, shap's ``link``, or that calls itself, ``lower_credit``). Their
   bodies are shap's own (``py_func``); as Python they cost a few milliseconds per explanation,
-  and ``tests/test_explain.py`` holds them equal to the compiled ones.
+  and ``tests/test_jit_cache.py`` holds them equal to the compiled ones.
 
 The cache lives in ``$GEREC_JIT_CACHE`` (default ``~/.cache/gerec/numba``; ``0`` turns all of
 this off); numba checks each entry against its source file, so a shap upgrade recompiles.
