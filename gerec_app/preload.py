@@ -72,6 +72,7 @@ def _run(preload: Preload) -> None:
         preload.step("scene network", lambda: state.photo_network(s.mode))
         pipe = state.pipeline(s.mode, s.chain, s.labels_file)
         preload.step("scene labeler", lambda: pipe.analyze(_dummy_photo(), "warm-up.png"))
+        state.wait_until_no_photo_is_analysed()  # a photo's verdict first; the saliency warm-up after it
         preload.step("saliency", lambda: state.saliency_maps(np.full((128, 128, 3), 128, dtype=np.uint8)))
     except Exception as exc:  # noqa: BLE001 - the page loads the models itself and shows any error
         preload.error = f"{type(exc).__name__}: {exc}"

@@ -209,6 +209,36 @@ class PhotoResult:
     original_size: tuple[int, int]
 
 
+class _Busy:
+    """Counts photo analyses in progress, so background work can wait for them (``idle``)."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._lock = threading.Condition()
+
+    def __enter__(self) -> None:
+        with self._lock:
+            self._count += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._count -= 1
+            self._lock.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no photo is being analysed (at most ``timeout`` seconds); whether it is idle."""
+        with self._lock:
+            return self._lock.wait_for(lambda: self._count == 0, timeout)
+
+
+_analysing = _Busy()
+
+
+def wait_until_no_photo_is_analysed(timeout: float = 60.0) -> bool:
+    """Let a photo's verdict go first: background warm-up calls this before its slow steps."""
+    return _analysing.wait_idle(timeout)
+
+
 @st.cache_data(max_entries=48, show_spinner=False)
 def analyze_photo(key: str, name: str, mode: str, chain: str, labels_file: str | None,
                   _data: bytes) -> PhotoResult:
@@ -216,10 +246,11 @@ def analyze_photo(key: str, name: str, mode: str, chain: str, labels_file: str |
     from gerec.imaging import load_image
     from gerec_app.render import annotate
 
-    pipe = pipeline(mode, chain, labels_file)
-    photo = load_image(_data, name, pipe.config.max_side)
-    pred, crops = pipe.analyze_with_crops(photo)
-    return PhotoResult(key, name, pred, crops, annotate(photo.pixels, pred.faces), photo.original_size)
+    with _analysing:
+        pipe = pipeline(mode, chain, labels_file)
+        photo = load_image(_data, name, pipe.config.max_side)
+        pred, crops = pipe.analyze_with_crops(photo)
+        return PhotoResult(key, name, pred, crops, annotate(photo.pixels, pred.faces), photo.original_size)
 
 
 _SALIENCY_LOCK = threading.Lock()
