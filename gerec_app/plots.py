@@ -139,7 +139,8 @@ def network_figure(net: SceneNetwork, present: Sequence[str], cnn: str | None, p
 
 
 def confusion_figure(matrix: np.ndarray, title: str) -> go.Figure:
-    """A clickable confusion matrix (rows actual, columns predicted): squares coloured by row share."""
+    """A clickable confusion matrix (rows actual, columns predicted): squares shaded blue by row share
+    (not green: green means Positive)."""
     rows = matrix.sum(axis=1, keepdims=True)
     share = np.divide(matrix, rows, out=np.zeros(matrix.shape, dtype=float), where=rows > 0)
     xs, ys, text, colour, custom = [], [], [], [], []
@@ -154,7 +155,7 @@ def confusion_figure(matrix: np.ndarray, title: str) -> go.Figure:
         x=xs, y=ys, mode="markers+text", text=text, customdata=custom,
         textfont={"size": 13, "color": ["white" if c > 0.45 else "#1d2521" for c in colour]},
         hovertemplate="actual %{customdata[0]}<br>predicted %{customdata[1]}<br>%{text}<extra></extra>",
-        marker={"symbol": "square", "size": 64, "color": colour, "colorscale": "Greens", "cmin": 0, "cmax": 1,
+        marker={"symbol": "square", "size": 64, "color": colour, "colorscale": "Blues", "cmin": 0, "cmax": 1,
                 "line": {"color": "#adb5bd", "width": 1}}))
     fig.update_xaxes(title="predicted", categoryorder="array", categoryarray=list(CLASSES), side="top")
     fig.update_yaxes(title="actual", categoryorder="array", categoryarray=list(CLASSES)[::-1])
