@@ -75,8 +75,9 @@ def run(args: argparse.Namespace) -> int:
                 print("warning: " + IN_SAMPLE_WARNING.format(mode=info.mode, labels=Path(info.params["labels"]).name))
             print(f"created {info.created}, engine {info.engine}; settings: "
                   + ", ".join(f"{k}={v}" for k, v in info.params.items() if v))
-            models = [f"  {name}  sha256 {str(v.get('sha256', ''))[:16]}" for name, v in info.models.items()]
-            print(f"{len(models)} model files:")
+            first = sorted(info.models, key=lambda n: (not n.startswith("scene_bn"), n != "ensemble.json", n))
+            models = [f"  {name}  sha256 {str(info.models[name].get('sha256', ''))[:16]}" for name in first]
+            print(f"{len(models)} model files (networks and the ensemble registry first):")
             print("\n".join(_limited(models, args.limit)))
         elif args.verb == "compare":
             a, b = store.run(args.run_a), store.run(args.run_b)
