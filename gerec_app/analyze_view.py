@@ -66,7 +66,9 @@ def comparison(results: list[state.PhotoResult]) -> state.PhotoResult:
     """The comparison table of several photos, and the one picked to inspect."""
     st.subheader("Comparison")
     table = pd.DataFrame([render.comparison_row(r.name, r.prediction) for r in results])
-    st.dataframe(render.friendly_columns(table), hide_index=True, key="comparison")
+    shown = [c for c in table.columns if not c.startswith(("p_bottom_up_", "p_top_down_", "labels_"))]
+    st.dataframe(render.friendly_columns(table[shown]), hide_index=True, key="comparison")
+    st.caption("Fused probabilities shown; the CSV has every module's probabilities and the labels.")
     st.download_button("Download comparison (CSV)", analysis.to_csv(table), "gerec_comparison.csv", "text/csv")
     names = [r.name for r in results]
     return results[st.selectbox("Photo to inspect", range(len(results)), format_func=lambda i: names[i],
