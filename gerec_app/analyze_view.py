@@ -127,6 +127,8 @@ def scene_labels(res: state.PhotoResult, s: state.Settings) -> tuple[GroupPredic
     ev = pred.evidence
     st.markdown(f"Labeler: **{ev.labeler}** · {len(ev.labels_used)} used, {len(ev.labels_mapped)} mapped, "
                 f"{len(ev.labels_ignored)} ignored")
+    if ev.labels_used:  # in full: the editor below shows only as many chips as fit on one line
+        st.caption("Used: " + ", ".join(ev.labels_used))
     guesses = [n for n in ev.notes if render.is_raw_guess(n)]
     for note in ev.notes:
         if note not in guesses:
