@@ -144,3 +144,24 @@ def test_page_opens_and_compares_stored_runs(gaf_dir, tmp_path):
     assert any("images changed an answer" in m.value for m in at.markdown)
     assert any(m.label == "Top-down (scene) accuracy" for m in at.metric)
     assert ids[0] not in at.selectbox(key="store_run_b").options  # a run is not compared with itself
+
+
+def test_saved_csv_with_its_sidecar_shows_what_made_it_and_warns_in_sample(gaf_dir, tmp_path):
+    from streamlit.testing.v1 import AppTest
+
+    from gerec.provenance import run_provenance, write_sidecar
+
+    out = tmp_path / "out.csv"
+    out.write_bytes(analysis.to_csv(small_frame()))
+    write_sidecar(out, run_provenance("tuned", labels=gaf_dir / "val_labels_dev.json"))
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.run()
+    at.switch_page(PAGES["errors"]).run()
+    at.radio(key="eval_source").set_value("csv").run()
+    at.selectbox(key="csv_mode").set_value("reference").run()  # the sidecar's mode wins over this guess
+    at.text_input(key="eval_path").set_value(str(out)).run()
+    at.button(key="eval_open").click().run()
+    assert not at.exception and not at.error
+    assert any(w.value.startswith("In-sample: the tuned network was tuned on val_labels_dev.json") for w in at.warning)
+    assert at.session_state["eval_results"]["mode"] == "tuned"
+    assert any(e.label == "What made these results" for e in at.expander)
