@@ -122,6 +122,15 @@ def photo_report(res, shown: GroupPrediction, s) -> str:  # noqa: ANN001 - state
     from gerec_app import state
 
     maps = [state.saliency_maps(crop) for crop in res.crops]
-    settings = {"scene network": s.mode, "labeler chain": s.chain, "cached labels": s.labels_file or "none",
+    from gerec.bn import network_path
+    from gerec.config import models_dir
+    from gerec.versions import file_version
+
+    def version(path) -> str:  # noqa: ANN001 - a Path
+        return f"{path.name}, sha256 {file_version(path)['sha256'][:16]}" if path.is_file() else f"{path} (missing)"
+
+    settings = {"scene network": s.mode, "network file": version(network_path(s.mode)),
+                "ensemble registry": version(models_dir() / "ensemble.json"), "labeler chain": s.chain,
+                "cached labels": s.labels_file or "none",
                 "labels": "edited by hand" if shown is not res.prediction else "from the labeler"}
     return build_report(res.name, res.display, shown, res.crops, maps, settings)
