@@ -4,6 +4,9 @@
 - :mod:`gerec_app.render`: drawing face boxes and building tables from gerec results.
 - :mod:`gerec_app.plots`: plotly figures.
 - :mod:`gerec_app.analysis`: error analysis over OUT.csv-shaped tables (pandas, no streamlit).
+- :mod:`gerec_app.analyze_view`: the Analyze page's sections (the page script only lays them out).
+- :mod:`gerec_app.preload`: models loaded in a background thread from the first page view.
+- :mod:`gerec_app.report`: a photo's self-contained HTML report (``build_report`` has no streamlit calls).
 """
 
 PAGES = {
