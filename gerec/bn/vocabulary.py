@@ -305,7 +305,7 @@ def map_typed(net: SceneNetwork, typed: Iterable[str]) -> LabelMapping:
     >>> map_typed(load_scene_network("tuned"), ["Weddings", "smile"]).mapped
     (('weddings', 'wedding'),)
     """
-    cache: dict[tuple[Any, ...], VocabularyMapper] = net.__dict__.setdefault("_vocabulary_mappers", {})
+    cache = _MAPPERS.setdefault(net, {})
     key = (TYPED_RULES, 1.0)
     if key not in cache:
         cache[key] = VocabularyMapper(net.labels, TYPED_RULES)
