@@ -47,7 +47,7 @@ if spec is not None:
     st.table(used.set_index("member"))
     if note := render.weighting_note(registry.get("metrics", {})):
         st.caption(note)
-    with st.expander(f"{len(unused)} members trained but not in use"):
+    with st.expander(f"{len(unused)} {'member' if len(unused) == 1 else 'members'} trained but not in use"):
         st.table(unused.set_index("member"))
     if spec.face_confusion is not None:
         info = spec.metadata.get("face_confusion", {})
