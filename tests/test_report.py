@@ -38,3 +38,13 @@ def test_report_is_self_contained_with_verdicts_faces_saliency_and_reasons(pipel
     assert "m1: Positive (p=0.90)" in page
     assert "smile" in page and "pushes towards" in page and "abc123" in page
     assert "ignored: weddings" in page  # what the network did not know is said
+
+
+def test_report_of_a_photo_without_faces(pipeline):
+    import numpy as np
+
+    blank = np.full((120, 160, 3), 200, dtype=np.uint8)
+    pred, crops = pipeline.analyze_with_crops(blank, "blank.png", labels=["people"])
+    page = build_report("blank.png", blank, pred, crops, [], {"scene network": "tuned"})
+    assert "No face found: bottom-up is absent" in page and "absent (no face)" in page
+    assert page.count("data:image/") == 1
