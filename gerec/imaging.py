@@ -1,25 +1,53 @@
 """Safe decoding of any photo input into an upright RGB uint8 array.
 
-Handles EXIF rotation, CMYK, palette and alpha (composited on white), 16-bit and float images,
-and very large photos (decoded at reduced size where the format allows, then downscaled). Pillow's
-decompression-bomb guard stays on: a photo over its limit raises :class:`ImageTooLarge`.
+Only the formats gerec advertises are decoded (:data:`FORMATS`), recognised by their content,
+never by the file name. Before any pixel is decoded, the decoded size is checked against a
+memory budget that counts bit depth and channels (:data:`MAX_DECODE_BYTES` per photo,
+:data:`TOTAL_DECODE_BYTES` for every photo being decoded at once, in any thread). Large JPEGs are
+decoded at reduced size (Pillow's ``draft``) and other formats are reduced right after decoding,
+so a 108 MP phone photo is analysed, not refused; the original size is kept in :class:`Photo`.
+EXIF rotation is applied; a damaged EXIF block is ignored with a note. Any decoder failure is an
+:class:`InvalidImage`, and a photo over the budget an :class:`ImageTooLarge`.
 """
 
 from __future__ import annotations
 
 import io
+import threading
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from gerec.errors import ImageTooLarge, InvalidImage
 
 MAX_SIDE = 2048
 """Longest side, in pixels, of the array gerec analyses; larger photos are downscaled."""
+
+FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
+"""Pillow formats gerec decodes (chosen by content); everything else is refused unread."""
+
+MAX_DECODE_BYTES = 256 * 2**20
+"""Memory one decoded photo may take (Pillow's storage: width x height x bytes per pixel)."""
+
+TOTAL_DECODE_BYTES = 512 * 2**20
+"""Memory all photos being decoded at the same moment may take together (threads wait)."""
+
+# Bytes per pixel in Pillow's storage; every other mode uses 4.
+_STORAGE_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2}
+_ORIENTATION = 0x0112
+_TRANSPOSE = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
+              4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE,
+              6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE, 8: Image.Transpose.ROTATE_90}
+
+# gerec applies its own budget (above) after JPEG draft; Pillow's warning at 89 MP would only
+# repeat it. Its hard error (twice that) still applies and becomes ImageTooLarge.
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
 PhotoSource = str | Path | bytes | BinaryIO | np.ndarray
 
@@ -33,11 +61,42 @@ class Photo:
     original_size: tuple[int, int]  # (width, height) before downscaling
     scale: float  # analysed size / original size
     encoded: bytes | None = None
+    notes: tuple[str, ...] = ()  # what the loader ignored or changed (e.g. a damaged EXIF block)
 
     @property
     def size(self) -> tuple[int, int]:
         """(width, height) of the analysed pixels."""
         return int(self.pixels.shape[1]), int(self.pixels.shape[0])
+
+
+class DecodeBudget:
+    """Bytes of decoded pixels allowed at once across threads; a decode waits for its share."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.in_use = 0
+        self._cond = threading.Condition()
+
+    @contextmanager
+    def reserve(self, nbytes: int) -> Iterator[None]:
+        """Hold ``nbytes`` of the budget while decoding (waits while others hold too much)."""
+        with self._cond:
+            self._cond.wait_for(lambda: self.in_use + nbytes <= self.total)
+            self.in_use += nbytes
+        try:
+            yield
+        finally:
+            with self._cond:
+                self.in_use -= nbytes
+                self._cond.notify_all()
+
+
+BUDGET = DecodeBudget(TOTAL_DECODE_BYTES)
+
+
+def decoded_bytes(mode: str, size: tuple[int, int]) -> int:
+    """Memory Pillow needs to hold an image of this mode and size."""
+    return size[0] * size[1] * _STORAGE_BYTES.get(mode, 4)
 
 
 def _read_bytes(source: PhotoSource) -> tuple[bytes, str]:
@@ -57,16 +116,34 @@ def _read_bytes(source: PhotoSource) -> tuple[bytes, str]:
     return data, str(getattr(source, "name", "<stream>"))
 
 
+def _shrink(img: Image.Image, max_side: int) -> Image.Image:
+    """Reduce by a whole factor towards ``max_side`` (box filter) before any mode conversion."""
+    factor = max(img.size) // max(max_side, 1)
+    if factor < 2:
+        return img
+    size = (max(1, img.width // factor), max(1, img.height // factor))
+    if img.mode in ("P", "1"):
+        return img.resize(size, Image.Resampling.NEAREST)  # palette indices cannot be averaged
+    if img.mode.startswith("I;16"):  # Pillow cannot reduce 16-bit grey: average in numpy
+        import cv2
+
+        small = cv2.resize(np.asarray(img).astype(np.uint16), size, interpolation=cv2.INTER_AREA)
+        return Image.fromarray(small)  # uint16: mode I;16
+    return img.reduce(factor)
+
+
 def _to_rgb(img: Image.Image) -> Image.Image:
     """Convert any Pillow mode to 8-bit RGB; alpha is composited on white."""
-    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        arr = np.asarray(img, dtype=np.float64)
-        top = 65535.0 if img.mode.startswith("I;16") or arr.max() > 255 else 255.0
+    if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        arr = np.asarray(img, dtype=np.float32)
+        peak = float(np.nanmax(arr)) if arr.size else 0.0
+        top = 65535.0 if img.mode.startswith("I;16") or peak > 255 else 255.0
         if img.mode == "F":
-            top = max(float(arr.max()), 1.0)
-        grey = np.clip(arr / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
-        return Image.fromarray(grey, "L").convert("RGB")
-    has_alpha = img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info)
+            top = max(peak, 1.0) if np.isfinite(peak) else 1.0
+        with np.errstate(over="ignore", invalid="ignore"):  # inf and nan pixels are clipped below
+            grey = np.clip(np.nan_to_num(arr / top * 255.0 + 0.5), 0, 255).astype(np.uint8)
+        return Image.fromarray(grey).convert("RGB")
+    has_alpha = img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (img.mode == "P" and "transparency" in img.info)
     if has_alpha:
         rgba = img.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
@@ -98,11 +175,59 @@ def downscale(pixels: np.ndarray, max_side: int) -> np.ndarray:
     return cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
 
 
+def _orientation(img: Image.Image) -> tuple[int, tuple[str, ...]]:
+    """The EXIF orientation (1 = upright); a damaged EXIF block is ignored with a note."""
+    try:
+        value = img.getexif().get(_ORIENTATION, 1)
+        return (int(value) if int(value) in _TRANSPOSE else 1), ()
+    except Exception as exc:  # noqa: BLE001 - EXIF parsing raises many types; the pixels are fine
+        return 1, (f"EXIF ignored: the block is damaged ({type(exc).__name__}: {exc})",)
+
+
+def _open(data: bytes, name: str) -> Image.Image:
+    try:
+        return Image.open(io.BytesIO(data), formats=FORMATS)
+    except Image.DecompressionBombError as exc:
+        raise ImageTooLarge(f"{name}: too many pixels to decode safely ({exc})") from exc
+    except UnidentifiedImageError as exc:
+        if _looks_like_image(data):
+            raise InvalidImage(f"{name}: the image data is corrupt (the header is unreadable)") from exc
+        raise InvalidImage(f"{name}: not an image file gerec can read ({', '.join(FORMATS).lower()})") from exc
+    except Exception as exc:  # noqa: BLE001 - any header parser failure means a corrupt file
+        raise InvalidImage(f"{name}: the image data is corrupt ({type(exc).__name__}: {exc})") from exc
+
+
+def _decode(opened: Image.Image, name: str, max_side: int) -> tuple[Image.Image, tuple[str, ...]]:
+    """Pixels decoded within the budget, reduced towards ``max_side``, converted to RGB, upright."""
+    try:
+        opened.draft("RGB", (max_side, max_side))  # JPEG: decode at 1/2, 1/4 or 1/8 when huge
+        need = decoded_bytes(opened.mode, opened.size)
+    except Exception as exc:  # noqa: BLE001
+        raise InvalidImage(f"{name}: the image data is corrupt ({type(exc).__name__}: {exc})") from exc
+    if need > MAX_DECODE_BYTES:
+        w, h = opened.size
+        raise ImageTooLarge(f"{name}: {w} x {h} pixels ({opened.mode}) need {need / 2**20:.0f} MB to decode; "
+                            f"gerec decodes at most {MAX_DECODE_BYTES / 2**20:.0f} MB per photo")
+    with BUDGET.reserve(need):
+        try:
+            opened.load()
+            orientation, notes = _orientation(opened)
+            img = _to_rgb(_shrink(opened, max_side))
+        except MemoryError as exc:
+            raise ImageTooLarge(f"{name}: out of memory while decoding") from exc
+        except Exception as exc:  # noqa: BLE001 - decoders raise OSError, SyntaxError, RuntimeError...
+            reason = "truncated or corrupt" if "truncat" in str(exc).lower() else "corrupt"
+            raise InvalidImage(f"{name}: the image data is {reason} ({type(exc).__name__}: {exc})") from exc
+    if orientation != 1:
+        img = img.transpose(_TRANSPOSE[orientation])
+    return img, notes
+
+
 def load_image(source: PhotoSource, name: str | None = None, max_side: int = MAX_SIDE) -> Photo:
     """Decode a path, bytes, stream or array into an upright RGB :class:`Photo`.
 
-    Raises :class:`InvalidImage` (empty, corrupt, truncated, not an image) or
-    :class:`ImageTooLarge` (over Pillow's decompression-bomb limit).
+    Raises :class:`InvalidImage` (empty, corrupt, truncated, not a supported format) or
+    :class:`ImageTooLarge` (over the decode budget). Nothing else, whatever the bytes.
     """
     if isinstance(source, np.ndarray):
         pixels = _from_array(source, name or "<array>")
@@ -113,35 +238,22 @@ def load_image(source: PhotoSource, name: str | None = None, max_side: int = MAX
     name = name or default_name
     if not data:
         raise InvalidImage(f"{name}: the file is empty (0 bytes)")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            opened = Image.open(io.BytesIO(data))
-            original = opened.size
-            opened.draft("RGB", (max_side, max_side))  # JPEG: decode at reduced size when huge
-            img: Image.Image = ImageOps.exif_transpose(opened) or opened
-            img.load()
-            rgb = _to_rgb(img)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageTooLarge(f"{name}: too many pixels to decode safely ({exc})") from exc
-    except UnidentifiedImageError as exc:
-        if _looks_like_image(data):
-            raise InvalidImage(f"{name}: the image data is corrupt (the header is unreadable)") from exc
-        raise InvalidImage(f"{name}: not an image file gerec can read (jpg, png, webp, ...)") from exc
-    except (OSError, SyntaxError, ValueError) as exc:
-        reason = "truncated or corrupt" if "truncat" in str(exc).lower() else "corrupt"
-        raise InvalidImage(f"{name}: the image data is {reason} ({exc})") from exc
-    pixels = downscale(np.asarray(rgb, dtype=np.uint8), max_side)
+    opened = _open(data, name)
+    original = opened.size
+    if min(original) < 1:
+        raise InvalidImage(f"{name}: the image has no pixels ({original[0]} x {original[1]})")
+    img, notes = _decode(opened, name, max_side)
+    pixels = downscale(np.asarray(img, dtype=np.uint8), max_side)
     if _is_transposed(original, img.size):
         original = (original[1], original[0])
-    return Photo(np.ascontiguousarray(pixels), name, original, pixels.shape[1] / original[0], data)
+    return Photo(np.ascontiguousarray(pixels), name, original, pixels.shape[1] / original[0], data, notes)
 
 
 _SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"BM", b"II*\x00", b"MM\x00*")
 
 
 def _looks_like_image(data: bytes) -> bool:
-    """True when the bytes start like a known image format (so the file is corrupt, not foreign)."""
+    """True when the bytes start like a supported format (so the file is corrupt, not foreign)."""
     return data.startswith(_SIGNATURES) or (data[:4] == b"RIFF" and data[8:12] == b"WEBP")
 
 

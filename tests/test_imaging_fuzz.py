@@ -1,0 +1,139 @@
+"""Seeded fuzzing and the decode budget: any bytes end as a photo or a named error, in bounded memory."""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import threading
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from gerec import imaging
+from gerec.errors import ImageTooLarge, InvalidImage
+from gerec.imaging import MAX_SIDE, load_image
+
+_spec = importlib.util.spec_from_file_location("fuzz_images", Path(__file__).parents[1] / "tools" / "fuzz_images.py")
+assert _spec is not None and _spec.loader is not None
+fuzz = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(fuzz)
+
+
+def test_seeded_fuzz_has_no_unexpected_exception():
+    outcomes: Counter[str] = Counter()
+    for _, kind, name, data in fuzz.cases(seed=16, n=2500, heavy=False):
+        outcome = fuzz.run_case(data, name)
+        assert not outcome.startswith("unexpected"), f"{kind} {name}: {outcome}"
+        outcomes[outcome] += 1
+    # the generator reaches every outcome, so the assertion above is not vacuous
+    assert outcomes["ok"] > 500 and outcomes["InvalidImage"] > 500 and outcomes["ImageTooLarge"] > 10
+
+
+def test_other_formats_are_refused_by_content_whatever_the_name():
+    ppm = fuzz.encode(Image.new("RGB", (8, 8)), "PPM")
+    with pytest.raises(InvalidImage, match="not an image file gerec can read"):
+        load_image(ppm, name="holiday.jpg")
+    with pytest.raises(InvalidImage, match="not an image file gerec can read"):
+        load_image(b"\x00\x00\x00\x1cftypavif" + bytes(300), name="x.png")  # AVIF/HEIF box
+    png = fuzz.encode(Image.new("RGB", (8, 8)), "PNG")
+    assert load_image(png, name="named-wrongly.gif").size == (8, 8)
+
+
+@pytest.mark.parametrize(("data", "name"), [
+    (fuzz.gif_bomb(9400), "96 bytes.gif"),
+    (fuzz.patched_size(fuzz.encode(Image.new("F", (16, 16)), "TIFF"), "TIFF", 9400), "float.png"),
+    (fuzz.patched_size(fuzz.encode(Image.new("RGB", (16, 16)), "BMP"), "BMP", 30000), "x.bmp"),
+])
+def test_small_files_declaring_huge_sizes_end_quickly(data, name):
+    with pytest.raises(InvalidImage):  # ImageTooLarge or corrupt; never minutes or gigabytes
+        load_image(data, name=name)
+
+
+def test_budget_counts_bit_depth_and_channels():
+    assert imaging.decoded_bytes("L", (100, 10)) == 1000
+    assert imaging.decoded_bytes("I;16", (100, 10)) == 2000
+    assert imaging.decoded_bytes("RGB", (100, 10)) == 4000  # Pillow stores RGB in 4 bytes
+    assert imaging.decoded_bytes("F", (100, 10)) == 4000
+
+
+def test_over_budget_is_refused_before_decoding(monkeypatch):
+    monkeypatch.setattr(imaging, "MAX_DECODE_BYTES", 2 * 400 * 400)
+    grey8 = fuzz.encode(Image.new("L", (400, 400)), "PNG")
+    grey16 = fuzz.encode(Image.fromarray(np.zeros((400, 400), np.uint16)), "PNG")
+    assert load_image(grey8).size == (400, 400)
+    assert load_image(grey16).size == (400, 400)
+    with pytest.raises(ImageTooLarge, match="400 x 400 pixels .RGB. need"):
+        load_image(fuzz.encode(Image.new("RGB", (400, 400)), "PNG"))
+
+
+def test_16_bit_bomb_is_reduced_within_memory():
+    photo = load_image(fuzz.png_bomb(9400, 16), name="bomb.png")
+    assert photo.original_size == (9400, 9400) and max(photo.size) <= MAX_SIDE
+
+
+def test_108_megapixel_jpeg_is_drafted_not_refused():
+    big = Image.new("L", (12000, 9000), 90)
+    photo = load_image(fuzz.encode(big, "JPEG", quality=70), name="phone.jpg")
+    assert photo.original_size == (12000, 9000)
+    assert max(photo.size) == MAX_SIDE and photo.scale == pytest.approx(MAX_SIDE / 12000, rel=0.01)
+    assert int(photo.pixels.mean()) in range(85, 96)
+
+
+def test_budget_is_shared_between_threads(monkeypatch):
+    budget = imaging.DecodeBudget(total=3 * 100 * 100 * 4)
+    monkeypatch.setattr(imaging, "BUDGET", budget)
+    peak = []
+    original = budget.reserve
+
+    def watching(nbytes):
+        peak.append(budget.in_use + nbytes)
+        return original(nbytes)
+
+    monkeypatch.setattr(budget, "reserve", watching)
+    data = fuzz.encode(Image.new("RGB", (100, 100), (1, 2, 3)), "PNG")
+    errors: list[BaseException] = []
+
+    def work():
+        try:
+            for _ in range(30):
+                assert load_image(data).size == (100, 100)
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors and budget.in_use == 0 and len(peak) == 240
+
+
+def test_junk_exif_in_jpeg_is_dropped_by_pillow_itself():
+    buf = io.BytesIO()
+    Image.new("RGB", (40, 30)).save(buf, "JPEG", exif=b"Exif\x00\x00" + b"not a tiff header at all")
+    assert load_image(buf.getvalue()).size == (40, 30)
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "WEBP"])
+def test_junk_exif_is_ignored_with_a_note(fmt):
+    img = Image.new("RGB", (40, 30), (200, 10, 10))
+    buf = io.BytesIO()
+    img.save(buf, fmt, exif=b"Exif\x00\x00" + b"not a tiff header at all")
+    photo = load_image(buf.getvalue(), name=f"x.{fmt.lower()}")
+    assert photo.size == (40, 30)
+    assert any("EXIF ignored" in note for note in photo.notes)
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_every_exif_orientation(orientation):
+    img = np.zeros((20, 40, 3), np.uint8)
+    img[:2, :2] = 255  # a white corner at the stored top-left
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, "PNG", exif=fuzz._exif(orientation))
+    photo = load_image(buf.getvalue())
+    expected = (40, 20) if orientation < 5 else (20, 40)
+    assert photo.size == expected and photo.notes == ()
+    assert photo.pixels.max() == 255
