@@ -33,3 +33,19 @@ class LabelerUnavailable(GerecError):
 
 class InvalidDataset(GerecError):
     """A labels file, predictions file or face set is malformed or empty."""
+
+
+class RunStoreError(GerecError):
+    """The run store cannot be used: not a gerec store, damaged, locked, read-only or unreadable."""
+
+
+class OutputError(GerecError):
+    """An output file cannot be written (its folder is missing, no permission, disk full...)."""
+
+
+class SettingsMismatch(GerecError):
+    """A run is resumed with settings other than the ones it was started with."""
+
+
+class PathNotAllowed(GerecError):
+    """A path given to the dashboard is outside the allowed folders, not a regular file, or too big."""

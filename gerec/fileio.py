@@ -1,13 +1,19 @@
-"""Reading the project's JSON model files and CSV tables with named errors."""
+"""Reading the project's JSON model files and CSV tables, and writing outputs, with named errors."""
 
 from __future__ import annotations
 
 import csv
 import json
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-from gerec.errors import InvalidDataset, InvalidModelFile, ModelFileMissing
+from gerec.errors import InvalidDataset, InvalidModelFile, ModelFileMissing, OutputError
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+"""First characters that make a spreadsheet read a CSV cell as a formula."""
 
 
 def read_model_json(path: Path, what: str, hint: str = "") -> Any:
@@ -27,3 +33,52 @@ def read_csv_rows(path: Path, what: str) -> list[dict[str, str]]:
             return list(csv.DictReader(handle))
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise InvalidDataset(f"cannot read {what} {path}: {exc}") from exc
+
+
+def csv_safe(value: Any) -> Any:
+    """A CSV cell no spreadsheet runs as a formula: text starting with ``= + - @``, tab or CR gets a
+    leading ``'`` (numbers, and text that is a number such as ``-0.5``, are left as they are)."""
+    if not isinstance(value, str) or not value.startswith(FORMULA_PREFIXES):
+        return value
+    try:
+        float(value)
+        return value
+    except ValueError:
+        return "'" + value
+
+
+class SafeDictWriter(csv.DictWriter):
+    """``csv.DictWriter`` whose every cell goes through :func:`csv_safe` (the one CSV writer gerec uses)."""
+
+    def writeheader(self) -> Any:
+        return self.writer.writerow([csv_safe(str(f)) for f in self.fieldnames])
+
+    def writerow(self, rowdict: Mapping[str, Any]) -> Any:
+        return super().writerow({k: csv_safe(v) for k, v in rowdict.items()})
+
+    def writerows(self, rowdicts: Iterable[Mapping[str, Any]]) -> None:
+        for row in rowdicts:
+            self.writerow(row)
+
+
+def printable(name: str) -> str:
+    """A file name that can be printed, written to CSV and stored: undecodable bytes of a
+    non-UTF-8 name (kept by Python as surrogates) become ``\\xNN``."""
+    return os.fsencode(name).decode("utf-8", "backslashreplace") if any(
+        "\udc80" <= ch <= "\udcff" for ch in name) else name
+
+
+@contextmanager
+def open_output(path: Path, what: str = "output file") -> Iterator[IO[str]]:
+    """Open ``path`` for writing text; a missing folder or a refused write is an :class:`OutputError`."""
+    if not path.parent.is_dir():
+        raise OutputError(f"cannot write the {what} {path}: the folder {path.parent} does not exist (create it first)")
+    try:
+        handle = path.open("w", newline="", encoding="utf-8")
+    except OSError as exc:
+        raise OutputError(f"cannot write the {what} {path}: {exc.strerror or exc}") from exc
+    try:
+        with handle:
+            yield handle
+    except OSError as exc:  # disk full, removed folder... while writing
+        raise OutputError(f"writing the {what} {path} failed: {exc.strerror or exc}") from exc

@@ -170,6 +170,8 @@ class Pipeline:
             evidence = scene_evidence(self.network, labels, "manual")
         else:
             evidence = self.label(photo, len(bottom.faces))
+        if photo.notes:  # what the loader ignored (e.g. a damaged EXIF block) is shown with the labels' notes
+            evidence = replace(evidence, notes=(*photo.notes, *evidence.notes))
         timings = {"decode": decode, **bottom.timings, "label": time.perf_counter() - t1}
         network = self.photo_network if bottom.faces else self.network
         pred = self.fuse(photo.name, evidence, bottom.evidence, network, bottom.faces, timings, photo.size)

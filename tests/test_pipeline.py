@@ -72,10 +72,11 @@ def test_evaluate_on_photos(photos_dir, tmp_path):
     out = tmp_path / "out.csv"
     proc = run_cli("evaluate", "--images", str(images), "--labels", str(photos_dir / "labels.json"),
                    "--out", str(out))
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 1, proc.stderr  # one photo failed
+    assert "1 of 4 image(s) failed" in proc.stderr
     rows = {r["image"]: r for r in csv.DictReader(out.open())}
-    assert set(rows) == {"pos_1000.jpg", "pos_1012.jpg", "image_sad_1.jpg", "neg_corrupt.jpg"}
-    assert rows["image_sad_1.jpg"]["actual"] == "Negative"
+    assert set(rows) == {"pos_1000.jpg", "pos_1012.jpg", "Negative/image_sad_1.jpg", "neg_corrupt.jpg"}
+    assert rows["Negative/image_sad_1.jpg"]["actual"] == "Negative"
     assert rows["pos_1000.jpg"]["actual"] == "Positive" and rows["pos_1000.jpg"]["fused"] in CLASSES
     assert rows["neg_corrupt.jpg"]["error"].startswith("InvalidImage") and rows["neg_corrupt.jpg"]["fused"] == ""
     assert "4 images, 1 failed" in proc.stdout

@@ -16,6 +16,7 @@ from gerec.config import folder_labels_file
 from gerec.emotion.aggregate import AGGREGATIONS
 from gerec.errors import GerecError
 from gerec.evaluation import format_score, score_module, to_indices
+from gerec.fileio import printable
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -43,33 +44,40 @@ def default_labels(paths: list[Path]) -> Path | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Classify every photo; a photo that fails prints its error and the rest go on."""
+    """Classify every photo; a photo that fails prints its error and the rest go on.
+
+    Exit code 0 when every photo was analysed, 1 when some failed (their count on stderr), 2 for
+    a usage error (missing path, folder without photos, unreadable model or labels file).
+    """
     from tqdm import tqdm
 
     from gerec.factory import make_pipeline
 
-    paths = find_images(args.paths)
+    paths = find_images(args.paths)  # missing paths and empty folders stop here (exit 2)
     labels = args.labels if args.labels is not None or args.labeler else default_labels(paths)
     if labels is not None and args.labels is None:
         print(f"scene labels: cached labels from {labels} first (as the dashboard; --labels or --labeler to "
               "choose others)", file=sys.stderr)
     pipeline = make_pipeline(args.mode, args.aggregation, labels, args.labeler)
-    names, preds, failed = [], [], 0
+    preds, failed = [], 0
     bar = tqdm(total=len(paths), desc="classify", unit="photo", file=sys.stderr, disable=len(paths) < PROGRESS_MIN,
                leave=False, dynamic_ncols=True)
     for path in paths:
+        name = printable(path.name)
         try:
-            pred = pipeline.analyze(path)
+            pred = pipeline.analyze(path, name=name)
         except GerecError as exc:
-            failed += 1
             message = f"{type(exc).__name__}: {exc}"
-            line = json.dumps({"image": path.name, "error": message}) if args.json else f"{path.name}  error: {message}"
-            bar.write(line, file=sys.stdout)
+        except Exception as exc:  # noqa: BLE001 - one photo never stops the others
+            message = f"unexpected {type(exc).__name__}: {exc}"
+        else:
+            preds.append(pred)
+            bar.write(json.dumps(pred.to_dict()) if args.json else prediction_line(pred), file=sys.stdout)
             bar.update()
             continue
-        names.append(path.name)
-        preds.append(pred)
-        bar.write(json.dumps(pred.to_dict()) if args.json else prediction_line(pred), file=sys.stdout)
+        failed += 1
+        bar.write(json.dumps({"image": name, "error": message}) if args.json else f"{name}  error: {message}",
+                  file=sys.stdout)
         bar.update()
     bar.close()
     if args.label and preds:
@@ -84,5 +92,5 @@ def run(args: argparse.Namespace) -> int:
         for module, classes in modules.items():
             print(format_score(score_module(module, actual, to_indices(classes))).splitlines()[0], file=out)
     if failed:
-        print(f"{failed} photo(s) failed", file=sys.stderr)
-    return 1 if failed and not preds else 0
+        print(f"{failed} of {len(paths)} photo(s) failed", file=sys.stderr)
+    return 1 if failed else 0

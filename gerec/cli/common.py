@@ -7,6 +7,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
+from gerec.errors import InvalidDataset
+from gerec.fileio import printable
 from gerec.types import GroupPrediction, Probs
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
@@ -14,14 +16,26 @@ T = TypeVar("T")
 
 
 def find_images(paths: Iterable[str | Path]) -> list[Path]:
-    """Files as given, and image files (by suffix) found recursively in folders, sorted."""
+    """Files as given, and image files (by suffix) found recursively in folders, sorted.
+
+    A path that does not exist, is not a regular file or folder, or a folder without photos is
+    an :class:`InvalidDataset` (a usage error: nothing is analysed).
+    """
     out: list[Path] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            out.extend(sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES))
-        else:
+            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            if not found:
+                raise InvalidDataset(f"{printable(str(path))}: no photos in this folder "
+                                     f"({', '.join(sorted(IMAGE_SUFFIXES))}, searched recursively)")
+            out.extend(found)
+        elif path.is_file():
             out.append(path)
+        elif path.exists():
+            raise InvalidDataset(f"{printable(str(path))}: not a regular file or folder")
+        else:
+            raise InvalidDataset(f"{printable(str(path))}: no such file or folder")
     return out
 
 
@@ -33,12 +47,13 @@ def fmt_probs(probs: Probs | None) -> str:
 def prediction_line(pred: GroupPrediction) -> str:
     """One human-readable line for a prediction."""
     bottom = f"{pred.bottom_up_class} ({fmt_probs(pred.bottom_up)})" if pred.bottom_up else "absent (no face)"
+    notes = "".join(f"  note: {n}" for n in pred.evidence.notes)
     return (
-        f"{pred.image}  faces={len(pred.faces)}  bottom_up={bottom}  "
+        f"{printable(pred.image)}  faces={len(pred.faces)}  bottom_up={bottom}  "
         f"top_down={pred.top_down_class} ({fmt_probs(pred.top_down)})  "
         f"fused={pred.fused_class} ({fmt_probs(pred.fused)})  "
         f"labels={len(pred.evidence.labels_used)} used/{len(pred.evidence.labels_ignored)} ignored "
-        f"by {pred.evidence.labeler}"
+        f"by {pred.evidence.labeler}{notes}"
     )
 
 

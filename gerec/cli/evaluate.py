@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +13,7 @@ from gerec.bn import DEFAULT_MODE, MODES
 from gerec.classes import true_class_of
 from gerec.cli.common import find_images, progress
 from gerec.emotion.aggregate import AGGREGATIONS
-from gerec.errors import InvalidDataset
+from gerec.errors import InvalidDataset, OutputError, SettingsMismatch
 from gerec.evaluation import (
     format_calibration,
     format_score,
@@ -23,8 +22,9 @@ from gerec.evaluation import (
     score_module,
     to_indices,
 )
+from gerec.fileio import SafeDictWriter, open_output, printable
 from gerec.provenance import in_sample_warning, run_provenance, sidecar_path, write_sidecar
-from gerec.runs.engines import PipelineSpec, local_records, ray_records
+from gerec.runs.engines import PipelineSpec, image_key, local_records, ray_records
 from gerec.runs.records import CSV_COLUMNS, MODULES, csv_row, prediction_record
 from gerec.scene.simple import read_label_file
 
@@ -62,25 +62,35 @@ def _summarise(rows: list[dict[str, object]], out: TextIO) -> None:
             print(format_calibration(row_probs(rows, module), actual), file=out)
 
 
-def _open_store(args: argparse.Namespace, spec: PipelineSpec,
-                provenance: dict[str, Any]) -> tuple[Any, str | None, set[str]]:
-    if args.store is None and not args.resume:
-        return None, None, set()
-    from gerec.runs.store import RunStore
-    from gerec.versions import model_file_versions
-
-    store = RunStore(args.store or None)
-    if args.resume:
-        info = store.run(args.resume)
-        done = store.finished_images(info.id)
-        print(f"resuming run {info.id}: {len(done)} images already finished", file=sys.stderr)
-        return store, info.id, done
-    dataset = str(args.images or args.labels)
+def _run_settings(args: argparse.Namespace, spec: PipelineSpec, provenance: dict[str, Any]) -> dict[str, Any]:
+    """What a stored run records of its settings, and what a resume must repeat."""
     labeler = "cached" if not args.images else ("cached -> " if args.labels else "") + (args.labeler or "default")
     params = {"aggregation": args.aggregation, "labels": str(args.labels or ""),
               "cnn_predictions": str(args.cnn_predictions or ""),
               "labels_sha256": (provenance["labels_file"] or {}).get("sha256", "")}
-    run_id = store.create_run(dataset, spec.mode, labeler, model_file_versions(), args.engine, params)
+    return {"dataset": str(args.images or args.labels), "mode": str(spec.mode), "labeler": labeler, "params": params}
+
+
+def _open_store(args: argparse.Namespace, spec: PipelineSpec,
+                provenance: dict[str, Any]) -> tuple[Any, str | None, set[str]]:
+    if args.store is None and not args.resume:
+        return None, None, set()
+    from gerec.runs.store import RunStore, settings_difference
+    from gerec.versions import model_file_versions
+
+    store = RunStore(args.store or None)
+    settings = _run_settings(args, spec, provenance)
+    if args.resume:
+        info = store.run(args.resume)
+        differ = settings_difference(info, models=model_file_versions(), **settings)
+        if differ:
+            raise SettingsMismatch(f"run {info.id} cannot be resumed with other settings: " + "; ".join(differ)
+                                   + ". Repeat its settings, or start a new run without --resume")
+        done = store.finished_images(info.id)
+        print(f"resuming run {info.id}: {len(done)} images already finished", file=sys.stderr)
+        return store, info.id, done
+    run_id = store.create_run(settings["dataset"], spec.mode, settings["labeler"], model_file_versions(), args.engine,
+                              settings["params"])
     print(f"run {run_id} in {store.path}", file=sys.stderr)
     return store, run_id, set()
 
@@ -91,14 +101,17 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidDataset("give --labels (label-only) or --images (photos), or both")
     reference = read_reference_predictions(args.reference_predictions) if args.reference_predictions else None
     spec = PipelineSpec(args.mode, args.aggregation, str(args.labels) if args.labels else None, args.labeler)
+    if args.images is not None and not args.images.is_dir():
+        raise InvalidDataset(f"--images {args.images}: no such folder")
+    if not args.out.parent.is_dir():  # checked before any photo is analysed
+        raise OutputError(f"--out {args.out}: the folder {args.out.parent} does not exist (create it first)")
     made = run_provenance(args.mode, labels=args.labels, cnn_predictions=args.cnn_predictions, images=args.images,
                           labeler=None if not args.images else args.labeler or "default")
     store, run_id, done = _open_store(args, spec, made)
     records = _photo_records(args, spec, done) if args.images else _label_records(args, done)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, object]] = []
-    with args.out.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+    with open_output(args.out, "results file") as handle:
+        writer = SafeDictWriter(handle, fieldnames=COLUMNS)
         writer.writeheader()
         if store is not None and done:
             for old in store.predictions(run_id):
@@ -123,7 +136,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"({warning})")
     print(f"\nwrote {args.out} and {sidecar_path(args.out).name} (what made it)"
           + (f"; run {run_id} stored in {store.path}" if store is not None else ""))
-    return 0
+    failed = sum(1 for r in rows if r["error"])
+    if failed:
+        print(f"{failed} of {len(rows)} image(s) failed (see the error column of {args.out})", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def _label_records(args: argparse.Namespace, done: set[str]) -> Iterator[dict[str, Any]]:
@@ -133,18 +149,23 @@ def _label_records(args: argparse.Namespace, done: set[str]) -> Iterator[dict[st
     labels = read_label_file(args.labels)
     cnn = read_cnn_predictions(args.cnn_predictions) if args.cnn_predictions else {}
     pipeline = Pipeline(PipelineConfig(mode=args.mode), labeler=LabelerChain([]))  # labels come from the file
-    images = [name for name in labels if true_class_of(name) and name not in done]
+    images = [name for name in labels if true_class_of(name) and printable(name) not in done]
     for name in progress(images, "evaluate (labels)"):
         record = prediction_record(pipeline.from_labels(name, labels[name], cnn.get(name)), true_class_of(name))
-        yield {**record, "faces": None}  # label-only: how many faces the photo has is not known
+        yield {**record, "faces": None, "image": printable(name)}  # label-only: the face count is not known
 
 
 def _photo_records(args: argparse.Namespace, spec: PipelineSpec, done: set[str]) -> Iterator[dict[str, Any]]:
-    photos = [str(p) for p in find_images([args.images]) if true_class_of(str(p)) and p.name not in done]
+    found = [(str(p), image_key(p, args.images)) for p in find_images([args.images]) if true_class_of(str(p))]
+    if not found:
+        raise InvalidDataset(f"--images {args.images}: no photo with a known true class (pos_/neu_/neg_ prefix "
+                             "or a Positive/Neutral/Negative folder)")
+    todo = [(path, key) for path, key in found if key not in done]
+    photos, keys = [p for p, _ in todo], [k for _, k in todo]
     if args.engine == "ray":
-        records = ray_records(spec, photos, args.workers, args.ray_address)
+        records = ray_records(spec, photos, args.workers, args.ray_address, keys)
     else:
-        records = local_records(spec.build(), photos)
+        records = local_records(spec.build(), photos, keys=keys)
     yield from progress_over(records, len(photos))
 
 

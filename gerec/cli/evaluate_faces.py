@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import csv
 from pathlib import Path
 
 from gerec.classes import CLASSES
+from gerec.fileio import SafeDictWriter, open_output
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -29,12 +29,12 @@ def run(args: argparse.Namespace) -> int:
     scores = score_face_set(ensemble, faces)
     probs = scores.group_probs["ensemble"]
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        with args.out.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["id", "predicted"] + [f"p_{c.lower()}" for c in CLASSES])
+        columns = ["id", "predicted"] + [f"p_{c.lower()}" for c in CLASSES]
+        with open_output(args.out, "results file") as handle:
+            writer = SafeDictWriter(handle, fieldnames=columns)
+            writer.writeheader()
             for face_id, p in zip(faces.ids, probs):
-                writer.writerow([face_id, CLASSES[int(p.argmax())]] + [f"{v:.6f}" for v in p])
+                writer.writerow(dict(zip(columns, [face_id, CLASSES[int(p.argmax())]] + [f"{v:.6f}" for v in p])))
     print(f"{len(faces.labels)} faces, {scores.n3} with a group class (surprise left out of 3-class)")
     for name in [*ensemble.names, "ensemble"]:
         seven = scores.accuracy7.get(name)

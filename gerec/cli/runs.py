@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import math
 import sys
 from collections import Counter
+from contextlib import nullcontext
 from dataclasses import asdict
 from pathlib import Path
+
+from gerec.fileio import SafeDictWriter, open_output
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -54,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     from gerec.runs.records import CSV_COLUMNS, csv_row
     from gerec.runs.store import RunStore
 
-    with RunStore(args.store) as store:
+    with RunStore(args.store, readonly=True) as store:  # never writes, never adds a table
         if args.verb == "list":
             runs = store.runs()
             print(f"{len(runs)} run(s) in {store.path}")
@@ -104,16 +106,12 @@ def run(args: argparse.Namespace) -> int:
         else:
             info = store.run(args.run)
             records = store.predictions(info.id)
-            handle = args.out.open("w", newline="", encoding="utf-8") if args.out else sys.stdout
-            try:
+            with open_output(args.out, "export") if args.out else nullcontext(sys.stdout) as handle:
                 if args.format == "json":
                     json.dump({"run": asdict(info), "predictions": records}, handle, indent=1)
                     handle.write("\n")
                 else:
-                    writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
+                    writer = SafeDictWriter(handle, fieldnames=CSV_COLUMNS)
                     writer.writeheader()
                     writer.writerows(csv_row(r) for r in records)
-            finally:
-                if args.out:
-                    handle.close()
     return 0

@@ -12,6 +12,7 @@ from typing import Any
 
 from gerec.classes import true_class_of
 from gerec.errors import GerecError
+from gerec.fileio import printable
 from gerec.imaging import Photo, load_image
 from gerec.modes import DEFAULT_MODE
 from gerec.runs.records import failed_record, prediction_record
@@ -35,42 +36,65 @@ class PipelineSpec:
         return make_pipeline(self.mode, self.aggregation, Path(self.labels) if self.labels else None, self.chain)
 
 
-def analyse_path(pipeline: Any, path: str, photo: Photo | GerecError | None = None) -> dict[str, Any]:
-    """One photo's record; a failure becomes a record with its reason."""
-    actual = true_class_of(path)
-    name = Path(path).name
+def image_key(path: str | Path, root: str | Path | None = None) -> str:
+    """How a photo is named in records, OUT.csv and the store: its path relative to the images
+    root (``Positive/x.jpg``), or its file name without a root; printable even when not UTF-8."""
+    path = Path(path)
     try:
-        if isinstance(photo, GerecError):
+        name = path.relative_to(root).as_posix() if root is not None else path.name
+    except ValueError:
+        name = path.name
+    return printable(name)
+
+
+def analyse_path(pipeline: Any, path: str, photo: Photo | BaseException | None = None,
+                 key: str | None = None) -> dict[str, Any]:
+    """One photo's record under ``key``; any failure becomes a record with its reason."""
+    actual = true_class_of(path)
+    key = key or image_key(path)
+    try:
+        if isinstance(photo, BaseException):
             raise photo
         decoded = photo if photo is not None else load_image(path)
-        return prediction_record(pipeline.analyze(decoded), actual)
+        return {**prediction_record(pipeline.analyze(decoded), actual), "image": key}
     except GerecError as exc:
-        return failed_record(name, actual, f"{type(exc).__name__}: {exc}")
+        return failed_record(key, actual, f"{type(exc).__name__}: {exc}")
+    except Exception as exc:  # noqa: BLE001 - one photo must never stop or lose the batch
+        return failed_record(key, actual, f"unexpected {type(exc).__name__}: {exc}")
 
 
-def local_records(pipeline: Any, paths: Sequence[str], prefetch: int = 4) -> Iterator[dict[str, Any]]:
-    """Records in order. A decoding thread stays at most ``prefetch`` photos ahead of the models,
-    so decoding overlaps detection and scoring and memory does not grow with the set."""
+def local_records(pipeline: Any, paths: Sequence[str], prefetch: int = 4,
+                  keys: Sequence[str] | None = None) -> Iterator[dict[str, Any]]:
+    """Records in order, one for every path whatever happens. A decoding thread stays at most
+    ``prefetch`` photos ahead of the models, so decoding overlaps detection and scoring and memory
+    does not grow with the set. If that thread stops, the photos it left get error records."""
+    keys = list(keys) if keys is not None else [image_key(p) for p in paths]
     buffer: queue.Queue[Any] = queue.Queue(maxsize=prefetch)
     stop = threading.Event()
 
     def decode() -> None:
-        for path in paths:
-            if stop.is_set():
-                return
-            try:
-                item: Photo | GerecError = load_image(path, max_side=pipeline.config.max_side)
-            except GerecError as exc:
-                item = exc
-            buffer.put((path, item))
-        buffer.put(_DONE)
+        try:
+            for path in paths:
+                if stop.is_set():
+                    return
+                try:
+                    item: Photo | BaseException = load_image(path, max_side=pipeline.config.max_side)
+                except Exception as exc:  # noqa: BLE001 - recorded for this photo, the next goes on
+                    item = exc
+                buffer.put((path, item))
+        finally:
+            buffer.put(_DONE)
 
     thread = threading.Thread(target=decode, daemon=True, name="gerec-decode")
     thread.start()
+    done = 0
     try:
         while (got := buffer.get()) is not _DONE:
             path, photo = got
-            yield analyse_path(pipeline, path, photo)
+            yield analyse_path(pipeline, path, photo, keys[done])
+            done += 1
+        for path, key in zip(paths[done:], keys[done:]):
+            yield failed_record(key, true_class_of(path), "not analysed: the decoding thread stopped")
     finally:
         stop.set()
         while thread.is_alive():  # unblock the producer if the consumer stopped early
@@ -81,7 +105,7 @@ def local_records(pipeline: Any, paths: Sequence[str], prefetch: int = 4) -> Ite
 
 
 def ray_records(spec: PipelineSpec, paths: Sequence[str], workers: int = 2,
-                address: str | None = None) -> Iterator[dict[str, Any]]:
+                address: str | None = None, keys: Sequence[str] | None = None) -> Iterator[dict[str, Any]]:
     """Records as Ray actors finish them (any order). Each actor loads the models once.
 
     ``address`` connects to an existing cluster (``ray.init(address=...)``); otherwise a local
@@ -103,12 +127,13 @@ def ray_records(spec: PipelineSpec, paths: Sequence[str], workers: int = 2,
         def __init__(self, spec: PipelineSpec) -> None:
             self.pipeline = spec.build()
 
-        def run(self, path: str) -> dict[str, Any]:
-            return analyse_path(self.pipeline, path)
+        def run(self, path: str, key: str) -> dict[str, Any]:
+            return analyse_path(self.pipeline, path, key=key)
 
     try:
         pool = ActorPool([Worker.remote(spec) for _ in range(workers)])  # type: ignore[attr-defined]
-        yield from pool.map_unordered(lambda actor, p: actor.run.remote(p), list(paths))
+        named = list(zip(paths, keys if keys is not None else [image_key(p) for p in paths]))
+        yield from pool.map_unordered(lambda actor, item: actor.run.remote(*item), named)
     finally:
         if started:
             ray.shutdown()

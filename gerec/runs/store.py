@@ -1,4 +1,10 @@
-"""An embedded SQLite store of evaluation runs (WAL; one transaction per finished image)."""
+"""An embedded SQLite store of evaluation runs (WAL; one transaction per finished image).
+
+Rows are keyed by run and image, the image being its path relative to the images root. A store is
+checked before anything is written to it: a file that is not SQLite, is damaged, or holds another
+application's tables is refused with a :class:`RunStoreError`, and so is every SQLite or
+permission failure later. ``readonly=True`` (the ``runs`` commands, the dashboard) never writes.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +13,13 @@ import os
 import sqlite3
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gerec.errors import InvalidDataset
+from gerec.errors import InvalidDataset, RunStoreError
 
 STORE_ENV = "GEREC_STORE"
 SCHEMA = """
@@ -48,6 +56,23 @@ PREDICTION_COLUMNS = ("image", "actual", "bottom_up", "top_down", "fused", "prob
 JSON_COLUMNS = {"probs", "faces", "labels_used", "labels_ignored", "timings"}
 
 
+def _store_error(path: Path, exc: sqlite3.Error) -> RunStoreError:
+    """A run-store error in plain words for an SQLite failure."""
+    text = str(exc)
+    if "readonly" in text or "read-only" in text:
+        why = "it is read-only (check the permissions of the file and of its folder)"
+    elif "unable to open" in text:
+        why = "it cannot be opened (check that the folder exists and is writable)"
+    elif "locked" in text or "busy" in text:
+        why = "another process holds it locked; try again when it has finished"
+    elif "not a database" in text or "malformed" in text or isinstance(exc, sqlite3.DatabaseError) and \
+            not isinstance(exc, sqlite3.OperationalError):
+        why = "the file is not an SQLite database or is damaged"
+    else:
+        why = f"SQLite failed ({type(exc).__name__}: {text})"
+    return RunStoreError(f"run store {path}: {why}")
+
+
 def default_store_path() -> Path:
     """``$GEREC_STORE``, else ``$XDG_DATA_HOME/gerec/runs.sqlite`` (``~/.local/share``)."""
     env = os.environ.get(STORE_ENV)
@@ -76,17 +101,62 @@ class RunInfo:
 class RunStore:
     """Runs and their per-image predictions in one SQLite file."""
 
-    def __init__(self, path: str | Path | None = None) -> None:
+    def __init__(self, path: str | Path | None = None, readonly: bool = False) -> None:
         self.path = Path(path) if path else default_store_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(SCHEMA)
-        except sqlite3.DatabaseError as exc:
-            raise InvalidDataset(f"{self.path}: not a gerec run store: {exc}") from exc
+        self.readonly = readonly
+        if readonly:
+            self._db = self._connect_readonly()
+        else:
+            self._db = self._connect_writable(default=not path)
         self._db.row_factory = sqlite3.Row
+
+    def _connect_readonly(self) -> sqlite3.Connection:
+        if not self.path.is_file():
+            raise RunStoreError(f"no run store at {self.path} (run `python -m gerec evaluate ... --store` first)")
+        try:
+            db = sqlite3.connect(self.path.resolve().as_uri() + "?mode=ro", uri=True, timeout=30)
+            self._check_schema(db, allow_new=False)
+        except sqlite3.Error as exc:
+            raise _store_error(self.path, exc) from exc
+        return db
+
+    def _connect_writable(self, default: bool) -> sqlite3.Connection:
+        if default:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise RunStoreError(f"cannot create the folder of the run store {self.path}: {exc.strerror}") from exc
+        elif not self.path.parent.is_dir():
+            raise RunStoreError(f"cannot create the run store {self.path}: "
+                                f"the folder {self.path.parent} does not exist")
+        if self.path.is_dir():
+            raise RunStoreError(f"{self.path} is a folder; give the path of a .sqlite file")
+        if self.path.is_file() and self.path.stat().st_size == 0:
+            raise RunStoreError(f"{self.path} is an empty file, not a gerec run store: remove it or give another path")
+        try:
+            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            self._check_schema(db, allow_new=True)  # before any write: a foreign database stays as it was
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.executescript(SCHEMA)
+        except sqlite3.Error as exc:
+            raise _store_error(self.path, exc) from exc
+        return db
+
+    def _check_schema(self, db: sqlite3.Connection, allow_new: bool) -> None:
+        """Refuse a database that is not (or not yet, when read-only) a gerec run store."""
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if not tables and allow_new:
+            return
+        missing = {"runs", "predictions"} - tables
+        if missing:
+            other = ", ".join(sorted(tables)) or "no tables"
+            raise RunStoreError(f"{self.path} is not a gerec run store (it holds {other}); give another --store path")
+        columns = {r[1] for r in db.execute("PRAGMA table_info(predictions)")}
+        lacking = set(PREDICTION_COLUMNS) - columns
+        if lacking:
+            raise RunStoreError(f"{self.path}: the predictions table lacks {', '.join(sorted(lacking))}: "
+                                "not a store this version of gerec can use")
 
     def close(self) -> None:
         """Close the database."""
@@ -103,7 +173,7 @@ class RunStore:
                    engine: str = "local", params: dict[str, Any] | None = None) -> str:
         """Record a new run and return its id."""
         run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
-        with self._db:
+        with self._writing():
             self._db.execute("BEGIN")
             self._db.execute(
                 "INSERT INTO runs (id, created, dataset, mode, labeler, engine, models, params) "
@@ -116,7 +186,7 @@ class RunStore:
     def add_prediction(self, run_id: str, record: dict[str, Any]) -> None:
         """Store one finished image in its own transaction (a rerun of the image replaces it)."""
         values = [json.dumps(record.get(c)) if c in JSON_COLUMNS else record.get(c) for c in PREDICTION_COLUMNS]
-        with self._db:
+        with self._writing():
             self._db.execute("BEGIN")
             self._db.execute(
                 f"INSERT OR REPLACE INTO predictions (run_id, {', '.join(PREDICTION_COLUMNS)}, finished) "
@@ -124,10 +194,21 @@ class RunStore:
                 [run_id, *values, time.strftime("%Y-%m-%dT%H:%M:%S")],
             )
 
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """One transaction; SQLite failures (read-only, locked, disk full) become RunStoreError."""
+        if self.readonly:
+            raise RunStoreError(f"{self.path} was opened read-only")
+        try:
+            with self._db:
+                yield
+        except sqlite3.Error as exc:
+            raise _store_error(self.path, exc) from exc
+
     # ------------------------------------------------------------- reading
     def run(self, run_id: str) -> RunInfo:
         """One run; ``InvalidDataset`` when the id is unknown (a unique prefix is accepted)."""
-        rows = self._db.execute("SELECT * FROM runs WHERE id = ? OR id LIKE ?", (run_id, run_id + "%")).fetchall()
+        rows = self._query("SELECT * FROM runs WHERE id = ? OR id LIKE ?", (run_id, run_id + "%"))
         if len(rows) != 1:
             found = "no run" if not rows else f"{len(rows)} runs"
             raise InvalidDataset(f"{found} matching {run_id!r} in {self.path}")
@@ -135,25 +216,48 @@ class RunStore:
 
     def runs(self) -> list[RunInfo]:
         """All runs, newest first."""
-        return [self._info(r) for r in self._db.execute("SELECT * FROM runs ORDER BY created DESC, id DESC")]
+        return [self._info(r) for r in self._query("SELECT * FROM runs ORDER BY created DESC, id DESC")]
 
     def finished_images(self, run_id: str) -> set[str]:
         """Images of a run already stored (skipped by ``--resume``)."""
-        return {r[0] for r in self._db.execute("SELECT image FROM predictions WHERE run_id = ?", (run_id,))}
+        return {r[0] for r in self._query("SELECT image FROM predictions WHERE run_id = ?", (run_id,))}
 
     def predictions(self, run_id: str) -> list[dict[str, Any]]:
         """A run's predictions, by image name, with JSON columns decoded."""
         out = []
-        for row in self._db.execute("SELECT * FROM predictions WHERE run_id = ? ORDER BY image", (run_id,)):
+        for row in self._query("SELECT * FROM predictions WHERE run_id = ? ORDER BY image", (run_id,)):
             item = dict(row)
             for col in JSON_COLUMNS:
                 item[col] = json.loads(item[col]) if item[col] is not None else None
             out.append(item)
         return out
 
+    def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        """All rows of a query; a damaged or vanished file is a RunStoreError."""
+        try:
+            return self._db.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise _store_error(self.path, exc) from exc
+
     def _info(self, row: sqlite3.Row) -> RunInfo:
-        counts = self._db.execute(
+        counts = self._query(
             "SELECT COUNT(*), SUM(error IS NOT NULL AND error != '') FROM predictions WHERE run_id = ?", (row["id"],)
-        ).fetchone()
+        )[0]
         return RunInfo(row["id"], row["created"], row["dataset"], row["mode"], row["labeler"], row["engine"],
                        json.loads(row["models"]), json.loads(row["params"]), int(counts[0]), int(counts[1] or 0))
+
+
+def settings_difference(stored: RunInfo, dataset: str, mode: str, labeler: str, params: dict[str, Any],
+                        models: dict[str, Any]) -> list[str]:
+    """What differs between a stored run and the settings of a resume (empty when all agree)."""
+    diffs = [f"{what} {now!r} (stored: {then!r})" for what, now, then in
+             (("dataset", dataset, stored.dataset), ("mode", mode, stored.mode), ("labeler", labeler, stored.labeler))
+             if now != then]
+    for key in sorted(set(params) | set(stored.params)):
+        if params.get(key) != stored.params.get(key):
+            diffs.append(f"{key} {params.get(key)!r} (stored: {stored.params.get(key)!r})")
+    changed = sorted(name for name in set(models) | set(stored.models)
+                     if (models.get(name) or {}).get("sha256") != (stored.models.get(name) or {}).get("sha256"))
+    if changed:
+        diffs.append("model files changed since: " + ", ".join(changed))
+    return diffs
