@@ -21,6 +21,7 @@ from gerec.bn import SceneNetwork
 from gerec.classes import CLASSES, true_class_of
 from gerec.errors import InvalidDataset
 from gerec.evaluation import score_module, to_indices
+from gerec.fileio import csv_safe
 from gerec.types import GroupPrediction
 
 MODULES = ("bottom_up", "top_down", "fused")
@@ -210,5 +211,6 @@ def label_errors(frame: pd.DataFrame, net: SceneNetwork, module: str = "top_down
 
 
 def to_csv(frame: pd.DataFrame) -> bytes:
-    """A table as CSV bytes (for download buttons)."""
-    return frame.to_csv(index=False).encode("utf-8")
+    """A table as CSV bytes (for download buttons); formula-like cells are neutralised."""
+    safe = frame.map(csv_safe).rename(columns=lambda c: csv_safe(str(c)))
+    return safe.to_csv(index=False).encode("utf-8")

@@ -132,3 +132,13 @@ def test_runs_export_and_evaluate_out_are_escaped(tmp_path, capsys):
     main(["evaluate", "--labels", str(labels), "--out", str(result)])
     text = result.read_text(encoding="utf-8")
     assert ",=" not in text and "'=hyperlink" in text.lower()
+
+
+def test_dashboard_downloads_are_escaped():
+    import pandas as pd
+
+    from gerec_app.analysis import to_csv
+
+    frame = pd.DataFrame({"image": ["+cmd.jpg", "ok.jpg"], "p": [-0.5, 0.25], "labels": ["-x", "smile"]})
+    rows = list(csv.reader(io.StringIO(to_csv(frame).decode("utf-8"))))
+    assert rows[1] == ["'+cmd.jpg", "-0.5", "'-x"] and rows[2] == ["ok.jpg", "0.25", "smile"]
