@@ -217,3 +217,60 @@ def test_api_key_builds_a_client_without_adc(no_adc: None) -> None:
     client = lab._get_client()  # no network at construction
     assert type(client).__name__ == "ImageAnnotatorClient"
     assert GcvLabeler(client_options={"api_key": "k"})._get_client() is not None
+
+
+def test_breaker_opens_after_a_connection_failure(server: tuple[str, FakeVision], fake: FakeVision) -> None:
+    def down(request: Any, context: grpc.ServicerContext) -> vt.BatchAnnotateImagesResponse:
+        context.abort(grpc.StatusCode.UNAVAILABLE, "backend down")
+        raise AssertionError("unreachable")
+
+    fake.behaviour = down
+    lab = make_labeler(server, timeout=0.8)
+    start = time.monotonic()
+    with pytest.raises(LabelerUnavailable, match="unavailable"):
+        lab.label(LabelerInput("a.jpg", encoded=JPEG))
+    assert time.monotonic() - start < 2.0  # the deadline covers the retries
+    asked = len(fake.requests)
+    start = time.monotonic()
+    for name in ("b.jpg", "c.jpg"):
+        with pytest.raises(LabelerUnavailable, match="not asked again in this run after: service unavailable"):
+            lab.label(LabelerInput(name, encoded=JPEG))
+    assert len(fake.requests) == asked and time.monotonic() - start < 0.1
+    fake.behaviour = FakeVision.labels_answer([("Party", 0.9)])
+    lab.reset()
+    assert lab.label(LabelerInput("d.jpg", encoded=JPEG)).labels == ("party",)
+
+
+@pytest.mark.parametrize(("status", "message", "trips"), [
+    (grpc.StatusCode.INVALID_ARGUMENT, "API key not valid. Please pass a valid API key.", True),
+    (grpc.StatusCode.UNAUTHENTICATED, "Request had invalid authentication credentials.", True),
+    (grpc.StatusCode.INVALID_ARGUMENT, "Bad image data.", False),
+])
+def test_credential_failures_open_the_breaker_bad_images_do_not(
+        server: tuple[str, FakeVision], fake: FakeVision, status: grpc.StatusCode, message: str, trips: bool) -> None:
+    def refuse(request: Any, context: grpc.ServicerContext) -> vt.BatchAnnotateImagesResponse:
+        context.abort(status, message)
+        raise AssertionError("unreachable")
+
+    fake.behaviour = refuse
+    lab = make_labeler(server)
+    for _ in range(3):
+        with pytest.raises(LabelerUnavailable):
+            lab.label(LabelerInput("a.jpg", encoded=JPEG))
+    assert len(fake.requests) == (1 if trips else 3)
+    assert (lab.broken is not None) == trips
+
+
+def test_unreachable_endpoint_waits_one_deadline_in_all() -> None:
+    from gerec.scene.chain import LabelerChain
+    from gerec.scene.gcv import DEADLINE
+
+    lab = GcvLabeler(channel=grpc.insecure_channel("127.0.0.1:9"))  # nothing listens on the discard port
+    chain = LabelerChain([lab])
+    start = time.monotonic()
+    results = [chain.label(LabelerInput(f"{i}.jpg", encoded=JPEG)) for i in range(4)]
+    elapsed = time.monotonic() - start
+    assert DEADLINE == 5.0 and elapsed < DEADLINE + 2.0
+    assert all(r.labeler == "none" for r in results)
+    assert "gcv unavailable: gcv: " in results[0].notes[0]
+    assert all("not asked again" in r.notes[0] for r in results[1:])

@@ -27,6 +27,8 @@ from gerec.scene.base import LabelerInput, LabelResult, normalise_label
 
 CREDENTIALS_ENV = "GOOGLE_APPLICATION_CREDENTIALS"
 API_KEY_ENV = "GEREC_GCV_API_KEY"
+DEADLINE = 5.0
+"""Seconds one label request may take, retries included."""
 
 
 def _gcloud_adc_file() -> Path | None:
@@ -76,6 +78,9 @@ class GcvLabeler:
 
     The client is built lazily on the first ``label`` call (and kept); a construction failure,
     such as missing credentials, is raised as ``LabelerUnavailable`` then and on every later call.
+    A call has one deadline (``timeout``, default :data:`DEADLINE`) covering its retries; a
+    connection or credential failure opens a circuit breaker, so a run with a bad key or an
+    unreachable service waits once, not once per photo.
     """
 
     name = "gcv"
@@ -89,8 +94,8 @@ class GcvLabeler:
         client_options: Mapping[str, Any] | Any | None = None,
         transport: Any = None,
         channel: Any = None,
-        timeout: float = 10.0,
-        retry_deadline: float = 15.0,
+        timeout: float = DEADLINE,
+        retry_deadline: float = DEADLINE,
         min_score: float = 0.5,
         max_results: int = 50,
         use_metadata_server: bool = False,
@@ -112,6 +117,7 @@ class GcvLabeler:
         self.use_metadata_server = use_metadata_server
         self._client: Any = None
         self._client_error: str | None = None
+        self.broken: str | None = None  # why the breaker opened; no call is made while set
         self._lock = threading.Lock()
 
     # -- client ---------------------------------------------------------------------------------
@@ -186,49 +192,69 @@ class GcvLabeler:
             initial=0.2,
             maximum=2.0,
             multiplier=2.0,
-            timeout=self.retry_deadline,
+            timeout=min(self.retry_deadline, self.timeout),
         )
 
     # -- labelling ------------------------------------------------------------------------------
     def label(self, item: LabelerInput) -> LabelResult:
-        """Labels scoring at least ``min_score``, best first; ``LabelerUnavailable`` on any failure."""
-        from google.api_core import exceptions as api_exc
-        from google.auth import exceptions as auth_exc
+        """Labels scoring at least ``min_score``, best first; ``LabelerUnavailable`` on any failure.
 
+        One call, retries included, ends within ``timeout`` seconds. After a connection or
+        credential failure the breaker opens: later calls fail at once, without the network,
+        until :meth:`reset`.
+        """
         if item.encoded:
             content = bytes(item.encoded)
         elif item.pixels is not None:
             content = _encode_pixels(item.pixels)
         else:
             raise LabelerUnavailable(f"gcv: no image bytes or pixels for {item.name}")
+        if self.broken is not None:
+            raise LabelerUnavailable(f"gcv: not asked again in this run after: {self.broken}")
         client = self._get_client()
         try:
             response = client.label_detection(
                 image={"content": content},
                 max_results=self.max_results,
                 retry=self._retry() if self.retry_deadline > 0 else None,
-                timeout=self.timeout,
+                timeout=self.timeout,  # a deadline for the whole call, retries included
             )
-        except api_exc.DeadlineExceeded as exc:
-            raise LabelerUnavailable(f"gcv: timed out after {self.timeout:g} s ({exc.message})") from exc
-        except api_exc.PermissionDenied as exc:
-            raise LabelerUnavailable(f"gcv: permission denied ({exc.message})") from exc
-        except api_exc.Unauthenticated as exc:
-            raise LabelerUnavailable(f"gcv: credentials rejected ({exc.message})") from exc
-        except api_exc.RetryError as exc:
-            raise LabelerUnavailable(
-                f"gcv: service unavailable, gave up after retrying for {self.retry_deadline:g} s "
-                f"({exc.cause})"
-            ) from exc
-        except api_exc.ServiceUnavailable as exc:
-            raise LabelerUnavailable(f"gcv: service unavailable ({exc.message})") from exc
-        except api_exc.GoogleAPICallError as exc:
-            raise LabelerUnavailable(f"gcv: request failed: {type(exc).__name__}: {exc.message}") from exc
-        except auth_exc.GoogleAuthError as exc:
-            raise LabelerUnavailable(f"gcv: authentication failed: {exc}") from exc
-        except IndexError as exc:  # the service answered with no response for the image
-            raise LabelerUnavailable("gcv: empty answer (no response for the image)") from exc
+        except Exception as exc:
+            reason, trips = self._failure(exc)
+            if trips:
+                with self._lock:
+                    self.broken = reason
+            raise LabelerUnavailable(f"gcv: {reason}") from exc
         return self._result(response)
+
+    def reset(self) -> None:
+        """Close the breaker: the next call asks the service again."""
+        with self._lock:
+            self.broken = None
+
+    def _failure(self, exc: Exception) -> tuple[str, bool]:
+        """Plain words for a failed call, and whether it opens the breaker (connection, credentials)."""
+        from google.api_core import exceptions as api_exc
+        from google.auth import exceptions as auth_exc
+
+        if isinstance(exc, api_exc.DeadlineExceeded):
+            return f"timed out after {self.timeout:g} s ({exc.message})", True
+        if isinstance(exc, api_exc.PermissionDenied):
+            return f"permission denied ({exc.message})", True
+        if isinstance(exc, api_exc.Unauthenticated):
+            return f"credentials rejected ({exc.message})", True
+        if isinstance(exc, api_exc.RetryError):
+            return f"service unavailable, gave up after retrying for {self.retry_deadline:g} s ({exc.cause})", True
+        if isinstance(exc, api_exc.ServiceUnavailable):
+            return f"service unavailable ({exc.message})", True
+        if isinstance(exc, api_exc.GoogleAPICallError):
+            key_refused = "api key" in str(exc.message).lower() or "API_KEY" in str(getattr(exc, "reason", ""))
+            return f"request failed: {type(exc).__name__}: {exc.message}", key_refused
+        if isinstance(exc, auth_exc.GoogleAuthError):
+            return f"authentication failed: {exc}", True
+        if isinstance(exc, IndexError):  # the service answered with no response for the image
+            return "empty answer (no response for the image)", False
+        return f"unexpected {type(exc).__name__}: {exc}", False
 
     def _result(self, response: Any) -> LabelResult:
         error = getattr(response, "error", None)
