@@ -82,3 +82,39 @@ def open_output(path: Path, what: str = "output file") -> Iterator[IO[str]]:
             yield handle
     except OSError as exc:  # disk full, removed folder... while writing
         raise OutputError(f"writing the {what} {path} failed: {exc.strerror or exc}") from exc
+
+
+_JSON_TYPES = ((type(None), "null"), (bool, "true/false"), (int, "a number"), (float, "a number"), (str, "text"),
+               (list, "a list"), (dict, "an object"))
+_MISSING = object()
+
+
+def json_type(value: Any) -> str:
+    """How a JSON value's type reads in an error message (``null``, ``a list``, ``an object``...)."""
+    return next((name for kind, name in _JSON_TYPES if isinstance(value, kind)), type(value).__name__)
+
+
+def json_object(data: Any, source: str, what: str) -> dict[str, Any]:
+    """``data`` when it is a JSON object; otherwise :class:`InvalidModelFile` saying what it is."""
+    if not isinstance(data, dict):
+        raise InvalidModelFile(f"{source}: expected {what} (a JSON object), got {json_type(data)}")
+    return data
+
+
+def model_field(data: dict[str, Any], key: str, kind: type | tuple[type, ...], source: str,
+                default: Any = _MISSING) -> Any:
+    """``data[key]`` checked to be of JSON type ``kind``; :class:`InvalidModelFile` names the field."""
+    if key not in data:
+        if default is _MISSING:
+            raise InvalidModelFile(f"{source}: field '{key}' is missing")
+        return default
+    value = data[key]
+    wrong_bool = isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,))
+    if not isinstance(value, kind) or wrong_bool:
+        raise InvalidModelFile(f"{source}: field '{key}' must be {_kind_name(kind)}, got {json_type(value)}")
+    return value
+
+
+def _kind_name(kind: type | tuple[type, ...]) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return " or ".join(dict.fromkeys(name for k in kinds for t, name in _JSON_TYPES if t is k))

@@ -7,6 +7,7 @@ from pathlib import Path
 from gerec.bn.fit import REFERENCE_CNN_CONFUSION, fit_reference
 from gerec.bn.network import SceneNetwork, load_network
 from gerec.config import models_dir
+from gerec.errors import ModelFileMissing
 from gerec.modes import DEFAULT_MODE, MODES, Mode
 
 REFERENCE_FILE = "scene_bn.json"
@@ -14,18 +15,23 @@ TUNED_FILE = "scene_bn_tuned.json"
 
 
 def network_path(mode: str, directory: Path | None = None) -> Path:
-    """The file of the network used in ``mode``. ``tuned`` falls back to reference if absent."""
+    """The file of the network used in ``mode`` (never another mode's file in its place)."""
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; expected one of {', '.join(MODES)}")
-    base = directory or models_dir()
-    if mode == Mode.TUNED and (base / TUNED_FILE).is_file():
-        return base / TUNED_FILE
-    return base / REFERENCE_FILE
+    return (directory or models_dir()) / (TUNED_FILE if mode == Mode.TUNED else REFERENCE_FILE)
 
 
 def load_scene_network(mode: str = DEFAULT_MODE, directory: Path | None = None) -> SceneNetwork:
-    """Load the committed network for ``mode`` from ``models/``."""
-    return load_network(network_path(mode, directory))
+    """Load the committed network for ``mode`` from ``models/``.
+
+    A missing tuned network is a :class:`ModelFileMissing`, never a silent switch to the
+    reference network (which would answer differently under the name ``tuned``).
+    """
+    path = network_path(mode, directory)
+    if mode == Mode.TUNED and not path.is_file():
+        raise ModelFileMissing(f"the tuned scene network {path} is missing: rebuild it with `python -m gerec tune` "
+                               f"(see README), or choose --mode {Mode.REFERENCE}")
+    return load_network(path)
 
 
 __all__ = [

@@ -24,7 +24,7 @@ import numpy as np
 
 from gerec.classes import CLASSES, N_CLASSES, class_index
 from gerec.errors import InvalidModelFile
-from gerec.fileio import read_model_json
+from gerec.fileio import json_object, model_field, read_model_json
 from gerec.types import LabelContribution, Probs
 
 if TYPE_CHECKING:
@@ -254,29 +254,43 @@ def photo_network(net: SceneNetwork, face_confusion: np.ndarray | None) -> Scene
     return net.with_cnn_table(face_confusion)
 
 
-def network_from_json(data: dict[str, Any], source: str = "<json>") -> SceneNetwork:
-    """Build a :class:`SceneNetwork` from :meth:`SceneNetwork.to_json` output."""
+def network_from_json(data: Any, source: str = "<json>") -> SceneNetwork:
+    """Build a :class:`SceneNetwork` from :meth:`SceneNetwork.to_json` output.
+
+    The JSON shape is checked field by field: :class:`InvalidModelFile` names the field at fault.
+    """
+    data = json_object(data, source, "a scene network")
     if data.get("format") != FORMAT:
         raise InvalidModelFile(f"{source}: not a gerec scene network (format {data.get('format')!r})")
-    if tuple(data.get("classes", ())) != CLASSES:
+    if tuple(model_field(data, "classes", list, source)) != CLASSES:
         raise InvalidModelFile(f"{source}: class order must be {CLASSES}")
-    try:
-        labels = tuple(data["labels"])
-        return SceneNetwork(
-            labels=labels,
-            p_present=np.asarray(data["p_present"], dtype=float).reshape(len(labels), N_CLASSES),
-            prior=np.asarray(data["prior"], dtype=float),
-            cnn_table=np.asarray(data["cnn_table"], dtype=float),
-            absent_mask=np.asarray(data.get("absent_mask", [True] * len(labels)), dtype=bool),
-            label_weight=float(data.get("label_weight", 1.0)),
-            cnn_weight=float(data.get("cnn_weight", 1.0)),
-            soft_cnn=bool(data.get("soft_cnn", False)),
-            cnn_base_rate=None if data.get("cnn_base_rate") is None else np.asarray(data["cnn_base_rate"], dtype=float),
-            metadata=dict(data.get("metadata", {})),
-            collapse_identical_factors=bool(data.get("collapse_identical_factors", False)),
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise InvalidModelFile(f"{source}: malformed scene network: {exc}") from exc
+    labels = model_field(data, "labels", list, source)
+    if not all(isinstance(label, str) for label in labels):
+        raise InvalidModelFile(f"{source}: field 'labels' must be a list of label names")
+
+    def table(key: str, dtype: type = float, *default: Any) -> np.ndarray:
+        value = model_field(data, key, list, source, *default)  # no default: the field is required
+        try:
+            return np.asarray(value, dtype=dtype)
+        except (TypeError, ValueError) as exc:
+            raise InvalidModelFile(f"{source}: field '{key}' must be a table of numbers ({exc})") from exc
+
+    p_present = table("p_present")
+    if p_present.size != len(labels) * N_CLASSES:
+        raise InvalidModelFile(f"{source}: field 'p_present' must have {len(labels)} x {N_CLASSES} numbers")
+    return SceneNetwork(
+        labels=tuple(labels),
+        p_present=p_present.reshape(len(labels), N_CLASSES),
+        prior=table("prior"),
+        cnn_table=table("cnn_table"),
+        absent_mask=table("absent_mask", bool, [True] * len(labels)),
+        label_weight=float(model_field(data, "label_weight", (int, float), source, 1.0)),
+        cnn_weight=float(model_field(data, "cnn_weight", (int, float), source, 1.0)),
+        soft_cnn=model_field(data, "soft_cnn", bool, source, False),
+        cnn_base_rate=None if data.get("cnn_base_rate") is None else table("cnn_base_rate"),
+        metadata=dict(model_field(data, "metadata", dict, source, {})),
+        collapse_identical_factors=model_field(data, "collapse_identical_factors", bool, source, False),
+    )
 
 
 def load_network(path: str | Path) -> SceneNetwork:

@@ -18,7 +18,7 @@ from gerec.classes import CLASSES, N_CLASSES
 from gerec.config import models_dir
 from gerec.emotion.views import TTA_MODES
 from gerec.errors import InvalidModelFile, ModelFileMissing
-from gerec.fileio import read_model_json
+from gerec.fileio import json_object, model_field, read_model_json
 
 FORMAT = "gerec-ensemble/1"
 REGISTRY_FILE = "ensemble.json"
@@ -89,30 +89,36 @@ def resolve_weights(spec: MemberSpec, directory: Path) -> Path:
 def tta_mode(item: dict[str, Any]) -> str:
     """The entry's TTA mode; registries before ``tta`` said ``"tta_flip": true`` for ``"flip"``."""
     if "tta" in item:
-        return str(item["tta"])
+        return str(item["tta"])  # checked against TTA_MODES by the caller
     return "flip" if item.get("tta_flip", False) else "none"
 
 
-def member_from_json(item: dict[str, Any], source: str) -> MemberSpec:
-    """One registry member entry as a :class:`MemberSpec`; ``InvalidModelFile`` names what is wrong."""
-    try:
-        spec = MemberSpec(
-            name=str(item["name"]),
-            weights=str(item["weights"]),
-            input_size=int(item["input_size"]),
-            colour=str(item["colour"]),
-            preprocess=str(item["preprocess"]),
-            classes=tuple(item["classes"]),
-            mapping=dict(item["mapping"]),
-            weight=float(item.get("weight", 1.0)),
-            source=str(item.get("source", "")),
-            metrics=dict(item.get("metrics", {})),
-            tta=tta_mode(item),
-            val_in_training=bool(item.get("val_in_training", False)),
-            backend=str(item.get("backend", "keras")),
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise InvalidModelFile(f"{source}: malformed member entry: {exc}") from exc
+def member_from_json(item: Any, source: str) -> MemberSpec:
+    """One registry member entry as a :class:`MemberSpec`; ``InvalidModelFile`` names the field at fault."""
+    item = json_object(item, source, "a member entry")
+    where = f"{source}: member {item.get('name', '?')!r}"
+    classes = model_field(item, "classes", list, where)
+    mapping = model_field(item, "mapping", dict, where)
+    if not all(isinstance(c, str) for c in classes):
+        raise InvalidModelFile(f"{where}: field 'classes' must be a list of class names")
+    metrics = model_field(item, "metrics", dict, where, {})
+    spec = MemberSpec(
+        name=model_field(item, "name", str, where),
+        weights=model_field(item, "weights", str, where),
+        input_size=model_field(item, "input_size", int, where),
+        colour=model_field(item, "colour", str, where),
+        preprocess=model_field(item, "preprocess", str, where),
+        classes=tuple(classes),
+        mapping=dict(mapping),
+        weight=float(model_field(item, "weight", (int, float), where, 1.0)),
+        source=model_field(item, "source", str, where, ""),
+        metrics=dict(metrics),
+        tta=tta_mode(item),
+        val_in_training=model_field(item, "val_in_training", bool, where, False),
+        backend=model_field(item, "backend", str, where, "keras"),
+    )
+    if spec.input_size < 8 or not np.isfinite(spec.weight) or spec.weight < 0:
+        raise InvalidModelFile(f"{where}: input_size must be >= 8 and weight a non-negative number")
     if spec.backend not in BACKENDS:
         raise InvalidModelFile(f"{source}: {spec.name}: backend must be one of {BACKENDS}, got {spec.backend!r}")
     if spec.tta not in TTA_MODES:
@@ -128,16 +134,21 @@ def member_from_json(item: dict[str, Any], source: str) -> MemberSpec:
 def read_registry(path: Path | None = None) -> EnsembleSpec:
     """Parse ``models/ensemble.json`` (or another registry file)."""
     path = path or models_dir() / REGISTRY_FILE
-    data = read_model_json(path, "ensemble registry")
+    data = json_object(read_model_json(path, "ensemble registry"), str(path), "an ensemble registry")
     if data.get("format") != FORMAT:
-        raise InvalidModelFile(f"{path}: not a gerec ensemble registry")
-    listed = [(member_from_json(m, str(path)), m.get("enabled", True)) for m in data.get("members", [])]
+        raise InvalidModelFile(f"{path}: not a gerec ensemble registry (field 'format' must be {FORMAT!r})")
+    entries = model_field(data, "members", list, str(path))
+    listed = [(member_from_json(m, str(path)), m.get("enabled", True)) for m in entries]
     members = tuple(spec for spec, enabled in listed if enabled)  # disabled entries are checked, not loaded
     if not members:
         raise InvalidModelFile(f"{path}: no enabled members")
-    confusion = data.get("face_confusion", {}).get("matrix")
-    matrix = None if confusion is None else np.asarray(confusion, dtype=float)
+    confusion = model_field(model_field(data, "face_confusion", dict, str(path), {}), "matrix", list,
+                            f"{path}: face_confusion", None)
+    try:
+        matrix = None if confusion is None else np.asarray(confusion, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise InvalidModelFile(f"{path}: field 'face_confusion.matrix' must be a 3x3 table of numbers") from exc
     if matrix is not None and matrix.shape != (N_CLASSES, N_CLASSES):
-        raise InvalidModelFile(f"{path}: face_confusion must be 3x3")
+        raise InvalidModelFile(f"{path}: field 'face_confusion.matrix' must be 3x3")
     meta = {k: v for k, v in data.items() if k not in ("members", "format")}
     return EnsembleSpec(members, matrix, path.parent, meta)

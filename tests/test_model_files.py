@@ -1,0 +1,96 @@
+"""Model files: the JSON shape is checked field by field; corrupt and missing are told apart."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from gerec.bn import load_scene_network, network_path
+from gerec.bn.network import load_network
+from gerec.config import models_dir
+from gerec.emotion.registry import read_registry
+from gerec.errors import InvalidModelFile, ModelFileMissing
+
+REGISTRY = json.loads((models_dir() / "ensemble.json").read_text(encoding="utf-8"))
+NETWORK = json.loads((models_dir() / "scene_bn.json").read_text(encoding="utf-8"))
+
+
+def write(tmp_path: Path, name: str, data) -> Path:
+    path = tmp_path / name
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+def member(**changes):
+    entry = dict(next(m for m in REGISTRY["members"] if m.get("enabled", True)))
+    entry.update(changes)
+    return {k: v for k, v in entry.items() if v is not KeyError}
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ([], "expected an ensemble registry .a JSON object., got a list"),
+    ({**REGISTRY, "members": None}, "field 'members' must be a list, got null"),
+    ({**REGISTRY, "members": {"a": 1}}, "field 'members' must be a list, got an object"),
+    ({**REGISTRY, "members": [3]}, "expected a member entry .a JSON object., got a number"),
+    ({**REGISTRY, "members": [member(input_size="48")]}, "field 'input_size' must be a number, got text"),
+    ({**REGISTRY, "members": [member(input_size=True)]}, "field 'input_size' must be a number, got true/false"),
+    ({**REGISTRY, "members": [member(weights=KeyError)]}, "field 'weights' is missing"),
+    ({**REGISTRY, "members": [member(mapping=[["happy", "Positive"]])]}, "field 'mapping' must be an object"),
+    ({**REGISTRY, "members": [member(classes=[1, 2])]}, "field 'classes' must be a list of class names"),
+    ({**REGISTRY, "face_confusion": []}, "field 'face_confusion' must be an object, got a list"),
+    ({**REGISTRY, "face_confusion": {"matrix": [[1, 2], [3]]}}, "face_confusion.matrix"),
+    ({**REGISTRY, "format": "x"}, "field 'format' must be"),
+])
+def test_registry_shape_errors_name_the_field(tmp_path, data, message):
+    with pytest.raises(InvalidModelFile, match=message):
+        read_registry(write(tmp_path, "ensemble.json", data))
+
+
+def test_the_committed_registry_still_reads():
+    assert read_registry().members
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ([], "expected a scene network .a JSON object., got a list"),
+    ({**NETWORK, "labels": None}, "field 'labels' must be a list, got null"),
+    ({**NETWORK, "labels": [1] * len(NETWORK["labels"])}, "field 'labels' must be a list of label names"),
+    ({**NETWORK, "prior": "0.3"}, "field 'prior' must be a list, got text"),
+    ({**NETWORK, "prior": [[0.3], "x"]}, "field 'prior' must be a table of numbers"),
+    ({**NETWORK, "p_present": [0.5]}, "field 'p_present' must have"),
+    ({**NETWORK, "label_weight": None}, "field 'label_weight' must be a number, got null"),
+    ({k: v for k, v in NETWORK.items() if k != "cnn_table"}, "field 'cnn_table' is missing"),
+])
+def test_network_shape_errors_name_the_field(tmp_path, data, message):
+    with pytest.raises(InvalidModelFile, match=message):
+        load_network(write(tmp_path, "scene_bn_tuned.json", data))
+
+
+def test_corrupt_and_missing_are_told_apart(tmp_path):
+    (tmp_path / "scene_bn.json").write_bytes(b"\x00\x01 not json")
+    with pytest.raises(InvalidModelFile, match="not valid JSON"):
+        load_network(tmp_path / "scene_bn.json")
+    with pytest.raises(ModelFileMissing, match="not found"):
+        load_network(tmp_path / "nothing.json")
+
+
+def test_missing_tuned_network_is_an_error_not_the_reference(tmp_path):
+    shutil.copy(models_dir() / "scene_bn.json", tmp_path / "scene_bn.json")
+    assert network_path("tuned", tmp_path).name == "scene_bn_tuned.json"
+    with pytest.raises(ModelFileMissing, match="tuned scene network .* is missing.*--mode reference"):
+        load_scene_network("tuned", tmp_path)
+    assert load_scene_network("reference", tmp_path).labels
+
+
+@pytest.mark.slow
+def test_corrupt_keras_file_is_not_called_missing(tmp_path):
+    from gerec.emotion.ensemble import FaceEnsemble
+
+    data = json.loads(json.dumps(REGISTRY))
+    kept = next(m for m in data["members"] if m.get("enabled", True) and not m["weights"].startswith("package:"))
+    data["members"] = [kept]
+    (tmp_path / kept["weights"]).write_bytes(b"PK\x03\x04 damaged zip")
+    with pytest.raises(InvalidModelFile, match="exists but is not a readable Keras model"):
+        FaceEnsemble.load(write(tmp_path, "ensemble.json", data))
