@@ -39,3 +39,70 @@ def test_cut_faces_needs_labelled_photos(tmp_path):
         cut_faces(tmp_path, tmp_path / "out")
     with pytest.raises(InvalidDataset, match="not a folder"):
         cut_faces(tmp_path / "missing", tmp_path / "out")
+
+
+class OneFace:
+    """A detector that finds one face in every photo (the crop logic without MTCNN)."""
+
+    def __init__(self, min_confidence: float = 0.9) -> None:
+        pass
+
+    def detect(self, pixels):
+        from gerec.types import Face
+
+        h, w = pixels.shape[:2]
+        return (Face(0, (w // 4, h // 4, w // 2, h // 2), 0.99,
+                     {"left_eye": (w * 0.4, h * 0.4), "right_eye": (w * 0.6, h * 0.4)}),)
+
+
+def photo_tree(root):
+    from PIL import Image
+
+    for folder in ("a", "b"):
+        (root / folder).mkdir(parents=True)
+        Image.new("RGB", (80, 60), (90, 40, 40)).save(root / folder / "pos_1.png")
+    return root
+
+
+def test_same_names_never_overwrite_and_are_reported(tmp_path, monkeypatch, capsys):
+    import gerec.faces
+    from gerec.cli import main
+
+    monkeypatch.setattr(gerec.faces, "FaceDetector", OneFace)
+    src, out = photo_tree(tmp_path / "photos"), tmp_path / "crops"
+    assert main(["cut-faces", str(src), str(out), "--size", "32"]) == 0
+    assert sorted(p.name for p in (out / "Positive").iterdir()) == ["pos_1_f0-2.png", "pos_1_f0.png"]
+    first = (out / "Positive" / "pos_1_f0.png").read_bytes()
+    assert main(["cut-faces", str(src), str(out), "--size", "32"]) == 0  # a rerun adds, never replaces
+    assert len(list((out / "Positive").iterdir())) == 4
+    assert (out / "Positive" / "pos_1_f0.png").read_bytes() == first
+    assert "got a -N suffix" in capsys.readouterr().err
+
+
+def test_refused_writes_are_errors_not_counts(tmp_path, monkeypatch, capsys):
+    import gerec.faces
+    from gerec.cli import main
+
+    monkeypatch.setattr(gerec.faces, "FaceDetector", OneFace)
+    src, out = photo_tree(tmp_path / "photos"), tmp_path / "crops"
+    out.mkdir()
+    (out / "Positive").write_text("a file where the class folder should be")
+    assert main(["cut-faces", str(src), str(out)]) == 2
+    assert "OutputError" in capsys.readouterr().err
+    (out / "Positive").unlink()
+    monkeypatch.setattr(cv2, "imencode", lambda *a, **k: (False, None))
+    assert main(["cut-faces", str(src), str(out)]) == 2
+    err = capsys.readouterr()
+    assert "could not encode" in err.err and "Positive: " not in err.out
+
+
+def test_unreadable_photos_give_exit_1(tmp_path, monkeypatch, capsys):
+    import gerec.faces
+    from gerec.cli import main
+
+    monkeypatch.setattr(gerec.faces, "FaceDetector", OneFace)
+    src = photo_tree(tmp_path / "photos")
+    (src / "a" / "pos_2.png").write_bytes(b"\x89PNG broken")
+    assert main(["cut-faces", str(src), str(tmp_path / "crops")]) == 1
+    printed = capsys.readouterr()
+    assert "1 photo(s) could not be read" in printed.err and "Positive: 2" in printed.out
