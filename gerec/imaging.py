@@ -184,6 +184,15 @@ def _orientation(img: Image.Image) -> tuple[int, tuple[str, ...]]:
         return 1, (f"EXIF ignored: the block is damaged ({type(exc).__name__}: {exc})",)
 
 
+def image_format(data: bytes) -> str | None:
+    """The format of encoded photo bytes when gerec decodes it (``"JPEG"``...), read from the header."""
+    try:
+        with Image.open(io.BytesIO(data), formats=FORMATS) as img:
+            return str(img.format)
+    except Exception:  # noqa: BLE001 - any header failure: not a photo gerec reads
+        return None
+
+
 def _open(data: bytes, name: str) -> Image.Image:
     try:
         return Image.open(io.BytesIO(data), formats=FORMATS)

@@ -14,20 +14,21 @@ import streamlit as st
 
 from gerec.bn.vocabulary import map_typed, suggest
 from gerec.classes import CLASSES, MODULES
+from gerec.errors import PathNotAllowed
 from gerec.types import GroupPrediction
-from gerec_app import analysis, calibration_view, plots, render, state
+from gerec_app import analysis, calibration_view, paths, plots, render, state
 
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp"]
 
 
 def inputs() -> list[tuple[str, bytes]]:
     """Uploaded photos, the picked sample and a drill-down from Error analysis, as (name, bytes)."""
-    items: list[tuple[str, bytes]] = []
     left, right = st.columns([3, 2])
     uploads = left.file_uploader("Upload photos (JPEG, PNG, WebP)", type=UPLOAD_TYPES,
                                  accept_multiple_files=True, key="uploads")
-    for upload in uploads or []:
-        items.append((upload.name, upload.getvalue()))
+    items, refused = paths.accept_uploads([(u.name, u.getvalue()) for u in uploads or []])  # by content, budget
+    for name, error in refused:
+        st.error(state.error_text(error, name))
     samples = {p.name: p for p in state.sample_photos()}
     if samples:
         choice = right.selectbox("…or pick a sample photo", ["(none)", *samples], key="sample")
@@ -44,8 +45,8 @@ def inputs() -> list[tuple[str, bytes]]:
             del st.session_state["analyze_path"]
             st.rerun()
         try:
-            items.append((path.name, path.read_bytes()))
-        except OSError:
+            items.append((path.name, paths.confined_file(requested, "photo").read_bytes()))
+        except (OSError, PathNotAllowed):
             st.error(f"{path.name}: cannot be read at {path.parent}. Check the image folder on Error analysis.")
     return items
 

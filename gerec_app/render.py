@@ -127,6 +127,9 @@ ERROR_HINTS = {
     "InvalidModelFile": "Rebuild the file as the README's Model files table says and restart.",
     "LabelerUnavailable": "Choose the offline labeler in the sidebar, or set up its keys.",
     "InvalidDataset": "Check the file's format (see the README) and try again.",
+    "PathNotAllowed": "Give a regular file inside $GEREC_DATA or a folder listed under [dashboard] allowed_roots "
+                      "in .streamlit/secrets.toml (docs/limits-and-safety.md).",
+    "RunStoreError": "Give the path of a run store made by `gerec evaluate ... --store`.",
 }
 """What to do, per error class (looked up along the class's bases)."""
 

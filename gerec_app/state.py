@@ -149,7 +149,9 @@ def labeler(chain: str, labels_file: str | None):  # -> LabelerChain
     """The labeler chain: cached labels first (when a file is given), then ``chain``."""
     from gerec.scene.chain import LabelerChain
     from gerec.scene.simple import CachedLabeler
+    from gerec_app.paths import confined_file
 
+    labels_file = str(confined_file(labels_file, "labels")) if labels_file else None  # a typed path: checked
     cached = [CachedLabeler.from_file(labels_file)] if labels_file else []
     if chain == "none":
         return LabelerChain([])

@@ -18,7 +18,7 @@ from gerec.config import data_dir
 from gerec.errors import GerecError
 from gerec.provenance import in_sample_warning, parse_sidecar, read_sidecar, run_provenance, stored_run_in_sample
 from gerec.provenance import summary as provenance_summary
-from gerec_app import PAGES, analysis, calibration_view, plots, state
+from gerec_app import PAGES, analysis, calibration_view, paths, plots, state
 from gerec_app.render import MODULE_NAMES, friendly_columns
 
 st.title("Error analysis")
@@ -51,7 +51,9 @@ def _run_source() -> Loaded | None:
     cnn_path = c2.text_input("CNN predictions CSV image,faces_detected,cnn (optional, for fused)",
                              value=_default(GAF / "reference_cnn_val_dev.csv"), key="eval_cnn")
     mode = c3.selectbox("Network", MODES, index=MODES.index(s.mode), key="eval_mode")
-    note = analysis.in_sample_note(mode, labels_path.strip()) if labels_path.strip() else None
+    labels_path = str(paths.confined_file(labels_path, "labels")) if labels_path.strip() else ""
+    cnn_path = str(paths.confined_file(cnn_path, "table")) if cnn_path.strip() else ""
+    note = analysis.in_sample_note(mode, labels_path) if labels_path else None
     if note:
         st.warning(note)
     if not st.button("Run evaluation", type="primary", key="eval_run"):
@@ -88,9 +90,10 @@ def _csv_source() -> Loaded | None:
         frame = analysis.read_results(csvs[0].getvalue())
         return frame, f"uploaded {csvs[0].name}", (made or {}).get("mode", mode), made
     if c2.button("Open", key="eval_open") and path.strip():
-        made = read_sidecar(path.strip())
-        frame = analysis.read_results(Path(path.strip()))
-        return frame, Path(path.strip()).name, (made or {}).get("mode", mode), made
+        table = paths.confined_file(path, "table")
+        made = read_sidecar(table)
+        frame = analysis.read_results(table)
+        return frame, table.name, (made or {}).get("mode", mode), made
     return None
 
 
@@ -102,7 +105,7 @@ def _store_source() -> Loaded | None:
     if not Path(path).is_file():
         st.info(f"No run store at {path}: `python -m gerec evaluate ... --store` creates one.")
         return None
-    with RunStore(path) as store:
+    with RunStore(paths.confined_file(path, "store"), readonly=True) as store:
         runs = store.runs()
         if not runs:
             st.info("The store holds no runs yet.")
@@ -272,21 +275,23 @@ else:
         download(label_table, f"label errors {module}", "labels")
 
 # ---------------------------------------------------------------- images
-folder = Path(images_dir.strip()) if images_dir.strip() else None
+folder = images_dir.strip() or None
 if folder is not None:
     st.header("Images")
-    if not folder.is_dir():
-        st.warning(f"{folder}: not a folder")
+    try:
+        folder = paths.confined_dir(folder)
+    except GerecError as exc:
+        st.warning(state.error_text(exc))
     else:
-        found = [name for name in frame["image"] if (folder / Path(name).name).is_file()]
+        found = [name for name in frame["image"] if paths.is_child_file(folder, name)]
         st.caption(f"{len(found)} of {len(frame)} images found in {folder}")
         wrong = [n for n in found if frame.set_index("image").loc[n, modules[-1]] != frame.set_index("image").loc[
             n, "actual"]]
         thumbs = st.columns(6)
         for i, name in enumerate(wrong[:12]):
-            thumbs[i % 6].image(str(folder / Path(name).name), caption=name, width=120)
+            thumbs[i % 6].image(str(paths.child_file(folder, name)), caption=name, width=120)
         if found:
             pick = st.selectbox("Image to open in Analyze", found, key="drill")
             if st.button("Open in Analyze", key="drill_open"):
-                st.session_state["analyze_path"] = str(folder / Path(pick).name)
+                st.session_state["analyze_path"] = str(paths.child_file(folder, pick))
                 st.switch_page(PAGES["analyze"])

@@ -111,8 +111,10 @@ def test_bad_csv_gives_a_plain_message_and_clears_old_results(tmp_path):
     assert not at.metric  # the earlier results are gone
 
 
-def test_page_opens_and_compares_stored_runs(gaf_dir, tmp_path):
+def test_page_opens_and_compares_stored_runs(gaf_dir, tmp_path, monkeypatch):
     from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("GEREC_DASHBOARD_ROOTS", str(tmp_path))  # the store lives outside $GEREC_DATA
 
     from gerec.pipeline import Pipeline, PipelineConfig
     from gerec.runs.records import prediction_record

@@ -1,0 +1,120 @@
+"""Dashboard path fields: allowed roots only, regular files only, size caps; uploads checked by content."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from gerec.errors import PathNotAllowed
+from gerec_app import paths
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+
+
+@pytest.fixture()
+def root(tmp_path, monkeypatch) -> Path:
+    folder = tmp_path / "allowed"
+    folder.mkdir()
+    monkeypatch.setenv(paths.ROOTS_ENV, str(folder))
+    return folder.resolve()
+
+
+def test_files_inside_a_root_are_accepted(root):
+    (root / "labels.json").write_text("{}")
+    assert paths.confined_file(str(root / "labels.json"), "labels") == root / "labels.json"
+    assert root in paths.allowed_roots()
+
+
+@pytest.mark.parametrize("outside", ["/etc/hostname", "/dev/zero", "/proc/self/environ"])
+def test_paths_outside_the_roots_are_refused(root, outside):
+    with pytest.raises(PathNotAllowed, match="outside the folders|no such file"):
+        paths.confined_file(outside, "table")
+
+
+def test_fifo_and_folders_are_not_read(root):
+    os.mkfifo(root / "pipe.csv")
+    with pytest.raises(PathNotAllowed, match="not a regular file"):
+        paths.confined_file(str(root / "pipe.csv"), "table")
+    with pytest.raises(PathNotAllowed, match="not a regular file"):
+        paths.confined_file(str(root), "table")
+
+
+def test_links_out_of_a_root_are_refused(root, tmp_path):
+    secret = tmp_path / "secret.json"
+    secret.write_text("{}")
+    (root / "link.json").symlink_to(secret)
+    with pytest.raises(PathNotAllowed, match="outside"):
+        paths.confined_file(str(root / "link.json"), "labels")
+    with pytest.raises(PathNotAllowed, match="outside"):
+        paths.confined_file(str(root / ".." / "secret.json"), "labels")
+
+
+def test_size_caps(root, monkeypatch):
+    monkeypatch.setitem(paths.LIMITS, "table", 10)
+    (root / "big.csv").write_text("x" * 11)
+    with pytest.raises(PathNotAllowed, match="over the 0 MB limit for a table file"):
+        paths.confined_file(str(root / "big.csv"), "table")
+
+
+def test_names_from_a_results_table_stay_in_their_folder(root, tmp_path):
+    (root / "Positive").mkdir()
+    (root / "Positive" / "a.jpg").write_bytes(b"x")
+    (tmp_path / "outside.jpg").write_bytes(b"x")
+    assert paths.child_file(root, "Positive/a.jpg") == root / "Positive" / "a.jpg"
+    assert not paths.is_child_file(root / "Positive", "../../outside.jpg")
+    assert not paths.is_child_file(root, "/etc/hostname")
+
+
+def encode(fmt: str) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(buf, fmt)
+    return buf.getvalue()
+
+
+def test_uploads_are_checked_by_content_within_a_budget():
+    png = encode("PNG")
+    items = [("a.jpg", b"<html>not a photo</html>"), ("b.txt", png), ("c.png", png), ("d.png", png)]
+    accepted, refused = paths.accept_uploads(items, budget=2 * len(png) + 1)
+    assert [n for n, _ in accepted] == ["b.txt", "c.png"]
+    assert [(n, type(e).__name__) for n, e in refused] == [("a.jpg", "InvalidImage"), ("d.png", "ImageTooLarge")]
+    assert "not a photo gerec reads" in str(refused[0][1]) and "uploaded together exceed" in str(refused[1][1])
+    accepted, refused = paths.accept_uploads([("x.jpg", encode("PPM"))])
+    assert not accepted and "not a photo" in str(refused[0][1])
+
+
+def test_server_binds_to_this_machine_only():
+    import tomllib
+
+    config = tomllib.loads((Path(__file__).resolve().parent.parent / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["address"] == "127.0.0.1"
+
+
+def test_error_page_refuses_a_fifo_and_a_foreign_store_without_touching_them(root):
+    from streamlit.testing.v1 import AppTest
+
+    from gerec_app import PAGES
+
+    os.mkfifo(root / "results.csv")
+    other = root / "other_app.sqlite"
+    with sqlite3.connect(other) as con:
+        con.execute("CREATE TABLE users (name TEXT)")
+    con.close()
+    before = hashlib.sha256(other.read_bytes()).hexdigest()
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.switch_page(PAGES["errors"]).run()
+    at.radio(key="eval_source").set_value("csv").run()
+    at.text_input(key="eval_path").set_value(str(root / "results.csv")).run()
+    at.button(key="eval_open").click().run()
+    assert any("not a regular file" in e.value and "allowed_roots" in e.value for e in at.error)
+    at.radio(key="eval_source").set_value("store").run()
+    at.text_input(key="store_path").set_value(str(other)).run()
+    assert any("not a gerec run store" in e.value for e in at.error)
+    assert hashlib.sha256(other.read_bytes()).hexdigest() == before
+    assert not at.exception
