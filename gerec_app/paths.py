@@ -55,6 +55,17 @@ def _secret_roots() -> list[str]:
         return []
 
 
+def _resolved_inside(raw: str, roots: Sequence[Path] | None, what: str) -> Path:
+    """``raw`` with links resolved, refused unless it exists inside one of ``roots`` (default: allowed)."""
+    roots = allowed_roots() if roots is None else roots
+    try:
+        path = Path(raw.strip()).expanduser().resolve(strict=True)
+    except (OSError, RuntimeError) as exc:
+        raise PathNotAllowed(f"{raw}: no such {what}") from exc
+    _inside(path, roots, raw)
+    return path
+
+
 def _inside(path: Path, roots: Sequence[Path], raw: str) -> None:
     if not any(path == root or path.is_relative_to(root) for root in roots):
         shown = ", ".join(str(r) for r in roots) or "none"
@@ -64,12 +75,7 @@ def _inside(path: Path, roots: Sequence[Path], raw: str) -> None:
 
 def confined_file(raw: str, kind: str, roots: Sequence[Path] | None = None) -> Path:
     """The resolved path of a regular file inside the allowed roots, at most ``LIMITS[kind]`` bytes."""
-    roots = allowed_roots() if roots is None else roots
-    try:
-        path = Path(raw.strip()).expanduser().resolve(strict=True)
-    except (OSError, RuntimeError) as exc:
-        raise PathNotAllowed(f"{raw}: no such file") from exc
-    _inside(path, roots, raw)
+    path = _resolved_inside(raw, roots, "file")
     info = path.stat()
     if not stat.S_ISREG(info.st_mode):
         raise PathNotAllowed(f"{raw}: not a regular file (folders, devices, pipes and sockets are not read)")
@@ -81,12 +87,7 @@ def confined_file(raw: str, kind: str, roots: Sequence[Path] | None = None) -> P
 
 def confined_dir(raw: str, roots: Sequence[Path] | None = None) -> Path:
     """The resolved path of a folder inside the allowed roots."""
-    roots = allowed_roots() if roots is None else roots
-    try:
-        path = Path(raw.strip()).expanduser().resolve(strict=True)
-    except (OSError, RuntimeError) as exc:
-        raise PathNotAllowed(f"{raw}: no such folder") from exc
-    _inside(path, roots, raw)
+    path = _resolved_inside(raw, roots, "folder")
     if not path.is_dir():
         raise PathNotAllowed(f"{raw}: not a folder")
     return path
