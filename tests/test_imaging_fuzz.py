@@ -5,7 +5,9 @@ from __future__ import annotations
 import importlib.util
 import io
 import threading
+import time
 from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -83,32 +85,55 @@ def test_108_megapixel_jpeg_is_drafted_not_refused():
 
 
 def test_budget_is_shared_between_threads(monkeypatch):
-    budget = imaging.DecodeBudget(total=3 * 100 * 100 * 4)
+    one = imaging.decoded_bytes("RGB", (300, 300))
+    budget = imaging.DecodeBudget(total=3 * one)
     monkeypatch.setattr(imaging, "BUDGET", budget)
-    peak = []
+    held: list[int] = []
     original = budget.reserve
 
+    @contextmanager
     def watching(nbytes):
-        peak.append(budget.in_use + nbytes)
-        return original(nbytes)
+        with original(nbytes):
+            held.append(budget.in_use)
+            time.sleep(0.002)  # hold it a moment so that threads overlap
+            yield
 
     monkeypatch.setattr(budget, "reserve", watching)
-    data = fuzz.encode(Image.new("RGB", (100, 100), (1, 2, 3)), "PNG")
+    data = fuzz.encode(Image.new("RGB", (300, 300), (1, 2, 3)), "PNG")
+    bomb = fuzz.encode(Image.new("RGB", (300, 300)), "PNG")
     errors: list[BaseException] = []
 
     def work():
         try:
-            for _ in range(30):
-                assert load_image(data).size == (100, 100)
+            for _ in range(20):
+                assert load_image(data).size == (300, 300)
         except BaseException as exc:  # noqa: BLE001
             errors.append(exc)
 
+    monkeypatch.setattr(imaging, "MAX_DECODE_BYTES", one)
     threads = [threading.Thread(target=work) for _ in range(8)]
     for t in threads:
         t.start()
     for t in threads:
+        t.join(timeout=120)
+    assert not errors and budget.in_use == 0 and len(held) == 160
+    assert max(held) <= budget.total and max(held) > one  # decodes overlapped, never beyond the budget
+    monkeypatch.setattr(imaging, "MAX_DECODE_BYTES", one - 1)  # the same verdict in every thread
+    verdicts = []
+    pool = [threading.Thread(target=lambda: verdicts.append(_outcome(bomb))) for _ in range(16)]
+    for t in pool:
+        t.start()
+    for t in pool:
         t.join(timeout=60)
-    assert not errors and budget.in_use == 0 and len(peak) == 240
+    assert verdicts == ["ImageTooLarge"] * 16
+
+
+def _outcome(data: bytes) -> str:
+    try:
+        load_image(data)
+        return "ok"
+    except InvalidImage as exc:
+        return type(exc).__name__
 
 
 def test_junk_exif_in_jpeg_is_dropped_by_pillow_itself():
