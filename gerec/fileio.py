@@ -84,8 +84,8 @@ def open_output(path: Path, what: str = "output file") -> Iterator[IO[str]]:
         raise OutputError(f"writing the {what} {path} failed: {exc.strerror or exc}") from exc
 
 
-_JSON_TYPES = ((type(None), "null"), (bool, "true/false"), (int, "a number"), (float, "a number"), (str, "text"),
-               (list, "a list"), (dict, "an object"))
+_JSON_TYPES = ((type(None), "null"), (bool, "true/false"), (int, "a whole number"), (float, "a number"),
+               (str, "text"), (list, "a list"), (dict, "an object"))
 _MISSING = object()
 
 
@@ -117,4 +117,6 @@ def model_field(data: dict[str, Any], key: str, kind: type | tuple[type, ...], s
 
 def _kind_name(kind: type | tuple[type, ...]) -> str:
     kinds = kind if isinstance(kind, tuple) else (kind,)
+    if float in kinds:  # "a number" covers whole numbers too
+        kinds = tuple(k for k in kinds if k is not int)
     return " or ".join(dict.fromkeys(name for k in kinds for t, name in _JSON_TYPES if t is k))
