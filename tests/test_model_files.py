@@ -34,7 +34,7 @@ def member(**changes):
     ([], "expected an ensemble registry .a JSON object., got a list"),
     ({**REGISTRY, "members": None}, "field 'members' must be a list, got null"),
     ({**REGISTRY, "members": {"a": 1}}, "field 'members' must be a list, got an object"),
-    ({**REGISTRY, "members": [3]}, "expected a member entry .a JSON object., got a number"),
+    ({**REGISTRY, "members": [3]}, "expected a member entry .a JSON object., got a whole number"),
     ({**REGISTRY, "members": [member(input_size="48")]}, "field 'input_size' must be a whole number, got text"),
     ({**REGISTRY, "members": [member(input_size=True)]}, "field 'input_size' must be a whole number, got true/false"),
     ({**REGISTRY, "members": [member(weights=KeyError)]}, "field 'weights' is missing"),
