@@ -169,3 +169,11 @@ def test_evaluate_on_missing_or_unlabelled_folders(tmp_path, fake_models, capsys
     write_photo(tmp_path / "plain" / "holiday.png")
     assert main(["evaluate", "--images", str(tmp_path / "plain"), "--out", str(out)]) == 2
     assert "no photo with a known true class" in capsys.readouterr().err
+
+
+def test_unwritable_output_is_a_named_error(tmp_path, fake_models, capsys):
+    images = tmp_path / "photos"
+    write_photo(images / "pos_1.png")
+    assert main(["evaluate", "--images", str(images), "--out", str(images)]) == 2  # a folder, not a file
+    err = capsys.readouterr().err
+    assert "OutputError: cannot write the results file" in err and "unexpected" not in err

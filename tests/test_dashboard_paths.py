@@ -118,3 +118,12 @@ def test_error_page_refuses_a_fifo_and_a_foreign_store_without_touching_them(roo
     assert any("not a gerec run store" in e.value for e in at.error)
     assert hashlib.sha256(other.read_bytes()).hexdigest() == before
     assert not at.exception
+
+
+def test_sidebar_labels_file_is_confined(root):
+    from gerec_app import state
+
+    with pytest.raises(PathNotAllowed, match="outside"):
+        state.labeler("cached", "/etc/hostname")
+    (root / "labels.json").write_text('{"a.jpg": ["smile"]}')
+    assert state.labeler("cached", str(root / "labels.json")).name == "cached"
