@@ -33,7 +33,6 @@ punctuation, the CNN table's published order, the zero floor, float32 values) fo
 from __future__ import annotations
 
 import argparse
-import csv
 import dataclasses
 import sys
 from collections import Counter
@@ -48,6 +47,7 @@ from gerec.bn.network import SceneNetwork
 from gerec.classes import CLASSES
 from gerec.config import data_dir
 from gerec.evaluation import read_cnn_predictions
+from gerec.fileio import SafeDictWriter
 from gerec.scene.simple import read_label_file
 
 RULES = ("exact", "absent-once", "present-once", "reference")
@@ -138,7 +138,7 @@ def report(net, labels, cnn, reference, rule: str, out_csv: Path | None) -> dict
                   f"{r['margin_exact']:>13.4f} {r['margin_reference_rule']:>16.4f} {r['cause']}")
     if out_csv is not None:
         with out_csv.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(rows[0]) if rows else ["image"])
+            writer = SafeDictWriter(handle, fieldnames=list(rows[0]) if rows else ["image"])
             writer.writeheader()
             writer.writerows(rows)
         print(f"wrote {out_csv}")
