@@ -80,6 +80,7 @@ class DecodeBudget:
     @contextmanager
     def reserve(self, nbytes: int) -> Iterator[None]:
         """Hold ``nbytes`` of the budget while decoding (waits while others hold too much)."""
+        nbytes = min(nbytes, self.total)  # one photo larger than the whole budget waits for all of it
         with self._cond:
             self._cond.wait_for(lambda: self.in_use + nbytes <= self.total)
             self.in_use += nbytes

@@ -129,6 +129,11 @@ def test_budget_is_shared_between_threads(monkeypatch):
     assert verdicts == ["ImageTooLarge"] * 16
 
 
+def test_a_photo_larger_than_the_whole_budget_does_not_wait_forever(monkeypatch):
+    monkeypatch.setattr(imaging, "BUDGET", imaging.DecodeBudget(total=100))
+    assert load_image(fuzz.encode(Image.new("RGB", (40, 40)), "PNG")).size == (40, 40)
+
+
 def _outcome(data: bytes) -> str:
     try:
         load_image(data)
