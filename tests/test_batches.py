@@ -177,3 +177,16 @@ def test_unwritable_output_is_a_named_error(tmp_path, fake_models, capsys):
     assert main(["evaluate", "--images", str(images), "--out", str(images)]) == 2  # a folder, not a file
     err = capsys.readouterr().err
     assert "OutputError: cannot write the results file" in err and "unexpected" not in err
+
+
+def test_resume_message_names_modes_as_plain_words(tmp_path, fake_models, capsys):
+    images = tmp_path / "photos"
+    write_photo(images / "Positive" / "a.png")
+    out, db = tmp_path / "out.csv", tmp_path / "runs.sqlite"
+    assert main(["evaluate", "--images", str(images), "--out", str(out), "--store", str(db),
+                 "--mode", "reference"]) == 0
+    with RunStore(db, readonly=True) as store:
+        run_id = store.runs()[0].id
+    capsys.readouterr()
+    assert main(["evaluate", "--images", str(images), "--out", str(out), "--store", str(db), "--resume", run_id]) == 2
+    assert "mode 'tuned' (stored: 'reference')" in capsys.readouterr().err  # the default mode, not an enum repr
