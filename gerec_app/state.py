@@ -62,10 +62,16 @@ def usable_labels_file(text: str | None) -> tuple[str | None, str | None]:
     text = (text or "").strip()
     if not text:
         return None, None
-    path = Path(text).expanduser()
-    if not path.is_file():
+    from gerec.errors import PathNotAllowed
+    from gerec_app.paths import confined_file
+
+    if not Path(text).expanduser().is_file():
         return None, (f"Cached labels file not found: {text}. Photos are labelled by the next labelers in the "
                       "chain; correct the path in the sidebar to use it.")
+    try:
+        path = confined_file(text, "labels")  # a typed path is read only inside the allowed folders
+    except PathNotAllowed as exc:
+        return None, f"Cached labels file not used: {exc}. Photos are labelled by the next labelers in the chain."
     problem = _labels_file_problem(str(path), path.stat().st_mtime)
     if problem:
         return None, (f"Cached labels file {path.name} is not used: {problem}. Photos are labelled by the next "

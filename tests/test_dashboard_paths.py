@@ -127,3 +127,6 @@ def test_sidebar_labels_file_is_confined(root):
         state.labeler("cached", "/etc/hostname")
     (root / "labels.json").write_text('{"a.jpg": ["smile"]}')
     assert state.labeler("cached", str(root / "labels.json")).name == "cached"
+    used, note = state.usable_labels_file("/etc/hostname")  # the sidebar's path: never read, a visible note
+    assert used is None and "not used" in note and "outside the folders" in note
+    assert state.usable_labels_file(str(root / "labels.json")) == (str(root / "labels.json"), None)
