@@ -182,22 +182,13 @@ def _orientation(img: Image.Image) -> tuple[int, tuple[str, ...]]:
         return 1, (f"EXIF ignored: the block is damaged ({type(exc).__name__}: {exc})",)
 
 
-def image_format(data: bytes) -> str | None:
-    """The format of encoded photo bytes when gerec decodes it (``"JPEG"``...), read from the header."""
-    try:
-        with Image.open(io.BytesIO(data), formats=FORMATS) as img:
-            return str(img.format)
-    except Exception:  # noqa: BLE001 - any header failure: not a photo gerec reads
-        return None
-
-
 def _open(data: bytes, name: str) -> Image.Image:
     try:
         return Image.open(io.BytesIO(data), formats=FORMATS)
     except Image.DecompressionBombError as exc:
         raise ImageTooLarge(f"{name}: too many pixels to decode safely ({exc})") from exc
     except UnidentifiedImageError as exc:
-        if _looks_like_image(data):
+        if looks_like_image(data):
             raise InvalidImage(f"{name}: the image data is corrupt (the header is unreadable)") from exc
         raise InvalidImage(f"{name}: not an image file gerec can read ({', '.join(FORMATS).lower()})") from exc
     except Exception as exc:  # noqa: BLE001 - any header parser failure means a corrupt file
@@ -259,8 +250,8 @@ def load_image(source: PhotoSource, name: str | None = None, max_side: int = MAX
 _SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"BM", b"II*\x00", b"MM\x00*")
 
 
-def _looks_like_image(data: bytes) -> bool:
-    """True when the bytes start like a supported format (so the file is corrupt, not foreign)."""
+def looks_like_image(data: bytes) -> bool:
+    """True when the bytes start like a supported format (a corrupt photo, not a foreign file)."""
     return data.startswith(_SIGNATURES) or (data[:4] == b"RIFF" and data[8:12] == b"WEBP")
 
 

@@ -109,15 +109,17 @@ def is_child_file(folder: Path, name: str) -> bool:
 
 def accept_uploads(items: Sequence[tuple[str, bytes]], budget: int = UPLOAD_BUDGET
                    ) -> tuple[list[tuple[str, bytes]], list[tuple[str, GerecError]]]:
-    """Uploads that are photos by content, within the total budget; and each refused one's error."""
-    from gerec.imaging import FORMATS, image_format
+    """Uploads that start like a photo gerec reads, within the total budget; and each refused one's error.
+
+    Empty files and damaged photos pass: the loader names what is wrong with them.
+    """
+    from gerec.imaging import FORMATS, looks_like_image
 
     accepted: list[tuple[str, bytes]] = []
     refused: list[tuple[str, GerecError]] = []
     total = 0
     for name, data in items:
-        fmt = image_format(data)
-        if fmt is None:
+        if data and not looks_like_image(data):
             refused.append((name, InvalidImage(f"{name}: not a photo gerec reads ({', '.join(FORMATS).lower()}), "
                                                "whatever its name says")))
         elif total + len(data) > budget:

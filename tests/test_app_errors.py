@@ -87,8 +87,10 @@ def test_in_sample_warning_for_the_tuning_set(gaf_dir):
     assert analysis.in_sample_note("reference", gaf_dir / "val_labels_dev.json") is None
 
 
-def test_bad_csv_gives_a_plain_message_and_clears_old_results(tmp_path):
+def test_bad_csv_gives_a_plain_message_and_clears_old_results(tmp_path, monkeypatch):
     from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("GEREC_DASHBOARD_ROOTS", str(tmp_path))  # the CSVs live outside $GEREC_DATA
 
     good = tmp_path / "out.csv"
     good.write_bytes(analysis.to_csv(small_frame()))
@@ -148,8 +150,10 @@ def test_page_opens_and_compares_stored_runs(gaf_dir, tmp_path, monkeypatch):
     assert ids[0] not in at.selectbox(key="store_run_b").options  # a run is not compared with itself
 
 
-def test_saved_csv_with_its_sidecar_shows_what_made_it_and_warns_in_sample(gaf_dir, tmp_path):
+def test_saved_csv_with_its_sidecar_shows_what_made_it_and_warns_in_sample(gaf_dir, tmp_path, monkeypatch):
     from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("GEREC_DASHBOARD_ROOTS", str(tmp_path))  # the CSV lives outside $GEREC_DATA
 
     from gerec.provenance import run_provenance, write_sidecar
 
