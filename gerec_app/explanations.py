@@ -38,7 +38,8 @@ def reasons_caption(rows: Sequence[LabelContribution], shown: Sequence[LabelCont
     """What the reasons chart holds and how it adds up."""
     terms = sum(r.count for r in rows)
     summed = [r for r in shown if r.kind.endswith("-rest")]
-    rest = f"; {sum(r.count for r in summed)} weaker ones summed into {len(summed)} rows" if summed else ""
+    rest = (f"; {sum(r.count for r in summed)} weaker ones summed into {len(summed)} "
+            f"row{'s' if len(summed) > 1 else ''}" if summed else "")
     bottom_up = any(r.kind == "bottom-up" for r in rows)
     return (f"{len(shown)} rows for {terms} terms{rest}. Each row is one term of the network's log-odds, centred "
             "over the classes: the softmax of all rows added up is the "
