@@ -11,7 +11,7 @@ a test can hold the words to the numbers. This module never imports streamlit.
 >>> pipe = Pipeline(labeler=LabelerChain([]), network=load_scene_network("reference"))
 >>> pred = pipe.from_labels("x.jpg", ["smile", "party", "crowd"], cnn="Negative")
 >>> print(why_text(pred))  # doctest: +ELLIPSIS
-The bottom-up class given (no faces here) is Negative. The scene labels point to Positive (0.69): for it 'smile' ...
+The bottom-up class given (no faces here) is Negative. The scene labels point to Positive (...): for it 'smile' ...
 """
 
 from __future__ import annotations

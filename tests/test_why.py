@@ -67,7 +67,7 @@ def test_faces_sentence_counts_and_cases():
     base = pipe.from_labels("x.jpg", ["protest", "crowd", "people"])
     pred = with_faces(pipe.fuse("x.jpg", base.evidence, (0.9, 0.05, 0.05)), [0, 0, 1])
     first, _, fusion = explain_prediction(pred)
-    assert first.text.startswith("3 faces (2 Positive, 1 Neutral): the faces say Positive (0.90)")
+    assert first.text == f"3 faces (2 Positive, 1 Neutral): the faces say Positive ({max(pred.bottom_up):.2f})."
     if pred.top_down_class == "Negative" and pred.fused_class == "Positive":
         assert fusion.text.startswith("The faces outweighed the scene labels 'protest'")
     else:  # the scene labels won

@@ -94,7 +94,7 @@ def factor_rows(labels: Sequence[str], factors: FactorSet, present: np.ndarray, 
         if absent_mask[i] and i not in chosen:
             sharing.setdefault(int(factors.absent_id[i]), []).append(label)
     absent = [LabelContribution(shared_name(sharing[f]), False, centred(factors.values[f]), "absent", len(sharing[f]))
-              for f in np.flatnonzero(active)]
+              for f in map(int, np.flatnonzero(active))]
     rows: list[LabelContribution] = []
     for f in np.unique(factors.present_id[idx]):
         if not active[f]:
