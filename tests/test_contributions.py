@@ -121,3 +121,18 @@ def test_pipeline_rows_add_up_on_dev_images(mode, gaf_dir):
         assert counted == int(photo_net.absent_mask.sum()) - sum(
             1 for lab in photo.evidence.labels_used if photo_net.absent_mask[photo_net.labels.index(lab)])
     assert len(images) >= 100
+
+
+@pytest.mark.slow
+def test_classify_json_rows_add_up_to_fused(photos_dir):
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-m", "gerec", "classify", str(photos_dir / "image_happy_1.jpg"), "--json",
+                          "--labels", str(photos_dir / "labels.json")], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    out = json.loads(run.stdout.splitlines()[0])
+    rows = [LabelContribution(r["label"], r["present"], tuple(r["log_ratio"]), r["kind"], r["count"])
+            for r in out["contributions"]]
+    assert rows[-1].kind == "bottom-up" and any(r.kind == "label" for r in rows)
+    assert_adds_up(rows, out["fused"], out["top_down"], atol=1e-6)
