@@ -73,10 +73,10 @@ def render_face_saliency(res: state.PhotoResult, index: int) -> None:
         st.error(state.error_text(exc))
         return
     images, captions = render.saliency_images(res.crops[index], result, members)
-    cols = st.columns(1 + len(images))
-    cols[0].image(res.crops[index], caption="aligned crop", width=120)
-    for col, image, caption in zip(cols[1:], images, captions):
-        col.image(image, width=120, caption=caption)
+    tiles = [(res.crops[index], "aligned crop"), *zip(images, captions)]
+    for start in range(0, len(tiles), 2):  # two to a row: the inspector's column is narrow
+        for col, (image, caption) in zip(st.columns(2), tiles[start:start + 2]):
+            col.image(image, width=120, caption=caption)
     if not result.agrees:
         st.warning(f"The explained view alone says {result.explained_class} "
                    f"({max(result.explained):.2f}), not {result.target}: the verdict rests on the test-time views.")
