@@ -1,14 +1,19 @@
-"""SHAP saliency of a face crop for every ensemble member, in one shared masked pass.
+"""Face saliency that explains the ensemble's verdict, faithful with a grey and a blurred baseline.
 
-:class:`SaliencyExplainer` runs shap's Partition explainer (Owen values over a hierarchical
-partition of the image, masked regions blurred) on a face crop downscaled to ``size`` pixels.
-The function it explains runs **all** members on each batch of masked faces and returns their
-3-class probabilities side by side, so one recursion (one set of masks, a few large batches)
-yields every member's saliency for every class. Members whose Keras model is reachable run
-through a compiled ``tf.function``. Results are cached per crop content and target.
+:class:`SaliencyExplainer` explains one face for one class (default: the ensemble's verdict).
+Each member is explained **on its own** (its own shap Partition explainer, its own masks), so a
+member's map never depends on another member. For each member and each baseline (a plain grey
+face and a blurred face) the Owen values of the member's probability of the class are computed
+on the 48 px grey face the members read; each region's value is then spread over its pixels in
+proportion to how much that baseline changes them, and the two baselines are averaged. The
+ensemble's map is the weighted sum of its members' maps (probability units, so it adds up to the
+ensemble's own change).
 
-Values are in log-odds units of the explained class (``link="logit"``): a positive pixel pushes
-the member towards that class. This module never imports streamlit.
+**Which probability a map explains.** A map explains each member's probability on the single,
+unmirrored face (``explained``): the members' test-time views (mirrors, zooms) would blend left
+and right in the map and cost four to six times more. The verdict and the bars average those
+views (``verdict_probability``); :attr:`FaceSaliency.agrees` says whether the explained view alone
+gives the verdict class. This module never imports streamlit.
 """
 
 from __future__ import annotations
@@ -25,12 +30,18 @@ import numpy as np
 from gerec.classes import CLASSES, class_index
 from gerec.errors import InvalidImage, NoFaceDetected
 
-DEFAULT_SIZE = 64
-"""Side, in pixels, of the face the saliency is computed on (members resize it themselves)."""
-DEFAULT_MAX_EVALS = 256
-"""Masked faces evaluated per explanation (shared by all members)."""
-DEFAULT_BLUR = 8
-"""Blur kernel (pixels at ``size``) that stands in for a masked region."""
+DEFAULT_SIZE = 48
+"""Side, in pixels, of the grey face the saliency is computed on (the members' own input)."""
+DEFAULT_MAX_EVALS = 192
+"""Masked faces evaluated per member and baseline."""
+DEFAULT_BLUR = 7
+"""Box-blur kernel (pixels at ``size``) of the blurred baseline."""
+GREY = 128.0
+"""Pixel value of the grey baseline."""
+BASELINES = ("grey", "blur")
+VIEW_NOTE = ("The map explains the probability of the single, unmirrored face; the bars average "
+             "each member's test-time views (mirrors and zooms), so the two can differ.")
+METHOD = "Partition SHAP per member, grey and blurred baselines averaged"
 
 
 class MemberLike(Protocol):
@@ -49,15 +60,44 @@ class MemberSaliency:
     member: str
     target: str
     probability: float
+    """The member's probability of ``target`` on the explained (single) view."""
     values: np.ndarray
-    """(size, size) float SHAP values, summed over colour channels (log-odds units)."""
+    """(size, size) float, probability units: positive pixels support ``target``."""
     base_value: float
-    """The member's log-odds of ``target`` with the whole face blurred."""
+    """The member's probability of ``target`` with the face replaced by the baselines (mean)."""
+    regions: int
+    """Regions the explainer resolved (distinct Owen values; most of any baseline)."""
 
     @property
     def total(self) -> float:
-        """Sum of the values: the log-odds the face adds over the blurred face."""
+        """Sum of the values: the probability the face adds over the baselines."""
         return float(self.values.sum())
+
+
+@dataclass(frozen=True, eq=False)
+class FaceSaliency:
+    """The ensemble's map for one class on one face, with its members' maps."""
+
+    target: str
+    values: np.ndarray
+    """(size, size): the weighted sum of the members' maps."""
+    probability: float
+    """The ensemble's probability of ``target`` on the explained (single) view."""
+    explained: tuple[float, float, float]
+    """The ensemble's probabilities on the explained view, in CLASSES order."""
+    verdict_probability: float
+    """The ensemble's probability of ``target`` as the bars show it (each member's views)."""
+    members: tuple[MemberSaliency, ...]
+
+    @property
+    def explained_class(self) -> str:
+        """The class the explained view alone gives."""
+        return CLASSES[int(np.argmax(self.explained))]
+
+    @property
+    def agrees(self) -> bool:
+        """Whether the explained view gives the class the map explains."""
+        return self.explained_class == self.target
 
 
 def crop_key(crop: np.ndarray) -> str:
@@ -67,133 +107,144 @@ def crop_key(crop: np.ndarray) -> str:
     return digest.hexdigest()
 
 
-def _compiled_forward(member: Any) -> Callable[[np.ndarray], np.ndarray] | None:
-    """A compiled ``crops -> (n, 3)`` function for Keras members, or ``None`` for others."""
-    model = getattr(member, "model", None)
-    if model is None or not all(hasattr(member, a) for a in ("prepare", "to_group")):
-        return None
-    try:
-        import tensorflow as tf
+def _single_view(member: Any) -> Callable[[np.ndarray], np.ndarray]:
+    """``faces -> (n, 3)`` on the single view: a Keras member's traced model, else ``predict_proba``."""
+    if all(hasattr(member, a) for a in ("_run", "prepare", "to_group")):
+        return lambda faces: np.asarray(member.to_group(member._run(member.prepare(faces))), dtype=np.float64)
+    return lambda faces: np.asarray(member.predict_proba(faces), dtype=np.float64)
 
-        shape = tuple(int(d) for d in model.input_shape[1:])
-        fn = tf.function(lambda x: model(x, training=False),
-                         input_signature=[tf.TensorSpec((None, *shape), tf.float32)])
-    except Exception:  # noqa: BLE001 - any non-Keras object falls back to predict_proba
-        return None
 
-    # Saliency explains each member's single-view prediction: a member's test-time views (mirror
-    # images, zooms) would blend left and right, and zoomed pixels, in the map and multiply the
-    # cost, so the explained function leaves them out.
+def blurred(face: np.ndarray, kernel: int = DEFAULT_BLUR) -> np.ndarray:
+    """The blurred baseline of a (size, size) float face."""
+    return cv2.blur(np.asarray(face, dtype=np.float32), (kernel, kernel))
 
-    def forward(crops: np.ndarray) -> np.ndarray:
-        raw = np.asarray(fn(member.prepare(crops)), dtype=np.float64)
-        return np.asarray(member.to_group(raw), dtype=np.float64)
 
-    return forward
+def spread(values: np.ndarray, change: np.ndarray) -> np.ndarray:
+    """Each region's value (pixels sharing one value) spread in proportion to ``change`` + 1."""
+    weight = np.abs(change) + 1.0
+    _, region = np.unique(np.round(values, 12), return_inverse=True)
+    region = region.reshape(values.shape)
+    mean = np.bincount(region.ravel(), weight.ravel()) / np.bincount(region.ravel())
+    return values * weight / mean[region]
+
+
+def to_grey(crop: np.ndarray, size: int) -> np.ndarray:
+    """The (size, size) float32 grey face a crop becomes (as a grey member reads it)."""
+    arr = np.asarray(crop)
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[..., 0]
+    if arr.ndim == 3 and arr.shape[2] == 3:
+        arr = cv2.cvtColor(np.clip(arr, 0, 255).astype(np.uint8), cv2.COLOR_RGB2GRAY)
+    if arr.ndim != 2 or min(arr.shape) < 1:
+        raise InvalidImage(f"a face crop must be (H, W), (H, W, 1) or (H, W, 3); got shape {np.shape(crop)}")
+    arr = np.clip(arr, 0, 255).astype(np.uint8)
+    if arr.shape != (size, size):
+        interp = cv2.INTER_AREA if arr.shape[0] > size else cv2.INTER_LINEAR
+        arr = cv2.resize(arr, (size, size), interpolation=interp)
+    return arr.astype(np.float32)
 
 
 class SaliencyExplainer:
-    """Partition-SHAP saliency of face crops for all members at once, cached per crop."""
+    """Per-member Partition-SHAP saliency with grey and blurred baselines, cached per crop."""
 
-    def __init__(self, members: Sequence[MemberLike], size: int = DEFAULT_SIZE,
-                 max_evals: int = DEFAULT_MAX_EVALS, blur: int = DEFAULT_BLUR,
-                 link: str = "logit", cache_size: int = 128, compile_members: bool = True) -> None:
+    def __init__(self, members: Sequence[MemberLike], weights: Sequence[float] | None = None,
+                 size: int = DEFAULT_SIZE, max_evals: int = DEFAULT_MAX_EVALS, blur: int = DEFAULT_BLUR,
+                 cache_size: int = 512) -> None:
         if not members:
             raise ValueError("saliency needs at least one ensemble member")
-        if link not in ("logit", "identity"):
-            raise ValueError("link must be 'logit' or 'identity'")
         self.members = list(members)
         self.names = [str(m.spec.name) for m in self.members]
-        self.size = int(size)
-        self.max_evals = int(max_evals)
-        self.blur = int(blur)
-        self.link = link
+        w = np.ones(len(self.members)) if weights is None else np.asarray(weights, dtype=float)
+        self.weights = w / w.sum()
+        self.size, self.max_evals, self.blur = int(size), int(max_evals), int(blur)
         self.cache_size = cache_size
-        self._cache: OrderedDict[tuple[str, str | None], tuple[MemberSaliency, ...]] = OrderedDict()
-        compiled = [_compiled_forward(m) if compile_members else None for m in self.members]
-        self._forwards: list[Callable[[np.ndarray], np.ndarray]] = [
-            c if c is not None else m.predict_proba for c, m in zip(compiled, self.members)]
-        self._explainer: Any = None
+        self._cache: OrderedDict[tuple[str, int, str], MemberSaliency] = OrderedDict()
+        self._forwards = [_single_view(m) for m in self.members]
+        self._explainers: dict[tuple[int, str], Any] = {}
         self.evaluations = 0
-        """Masked faces evaluated so far (each through every member)."""
+        """Masked faces evaluated so far (each by one member)."""
 
     # ------------------------------------------------------------------ model
-    def probabilities(self, faces: np.ndarray) -> np.ndarray:
-        """(n, members, 3) probabilities of every member for uint8-convertible faces."""
+    def member_probabilities(self, m: int, faces: np.ndarray) -> np.ndarray:
+        """(n, 3) single-view probabilities of member ``m`` for (n, size, size) float faces."""
         batch = np.clip(np.asarray(faces, dtype=np.float32), 0, 255).round().astype(np.uint8)
-        return np.stack([f(batch) for f in self._forwards], axis=1)
+        return self._forwards[m](batch.reshape(len(batch), self.size, self.size))
 
-    def _joint(self, faces: np.ndarray) -> np.ndarray:
-        """The explained function: every member's 3 probabilities side by side, (n, members*3)."""
-        self.evaluations += len(faces)
-        probs = self.probabilities(faces).reshape(len(faces), -1)
-        return np.clip(probs, 1e-6, 1 - 1e-6)
+    def verdict(self, crop: np.ndarray) -> np.ndarray:
+        """The ensemble's probabilities as the bars show them (each member's test-time views)."""
+        crops = np.asarray(crop)[None]
+        return np.tensordot(self.weights, np.stack([m.predict_proba(crops)[0] for m in self.members]), axes=1)
 
-    def _shap(self) -> Any:
-        if self._explainer is None:
-            from gerec.jit_cache import cache_shap_jit
+    def explained(self, crop: np.ndarray) -> np.ndarray:
+        """The ensemble's probabilities on the view the maps explain (the single 48 px face)."""
+        face = to_grey(crop, self.size)[None]
+        return np.tensordot(self.weights, np.stack([self.member_probabilities(m, face)[0]
+                                                    for m in range(len(self.members))]), axes=1)
 
-            cache_shap_jit()  # shap's numba code from disk after the first process compiled it
-            import shap
+    def _explainer(self, m: int, baseline: str, face: np.ndarray) -> Any:
+        from gerec.jit_cache import cache_shap_jit
 
-            masker = shap.maskers.Image(f"blur({self.blur},{self.blur})", (self.size, self.size, 3))
-            link = shap.links.logit if self.link == "logit" else shap.links.identity
-            # linearize_link only matters with several background rows; shap 0.51's full-mask
-            # path also fails with it on (zero_index is not passed), so it stays off.
-            self._explainer = shap.PartitionExplainer(self._joint, masker, link=link, linearize_link=False)
-        return self._explainer
+        cache_shap_jit()  # shap's numba code from disk after the first process compiled it
+        import shap
+
+        def model(x: np.ndarray) -> np.ndarray:
+            self.evaluations += len(x)
+            return self.member_probabilities(m, x)
+
+        shape = (self.size, self.size, 1)
+        if baseline == "blur":
+            return shap.PartitionExplainer(model, shap.maskers.Image(blurred(face, self.blur)[..., None], shape),
+                                           link=shap.links.identity, linearize_link=False)
+        key = (m, baseline)
+        if key not in self._explainers:
+            masker = shap.maskers.Image(np.full(shape, GREY, dtype=np.float32), shape)
+            self._explainers[key] = shap.PartitionExplainer(model, masker, link=shap.links.identity,
+                                                            linearize_link=False)
+        return self._explainers[key]
 
     # ------------------------------------------------------------------ public
-    def prepare(self, crop: np.ndarray) -> np.ndarray:
-        """The (size, size, 3) uint8 face the saliency is computed on."""
-        arr = np.asarray(crop)
-        if arr.ndim == 2:
-            arr = np.stack([arr] * 3, axis=-1)
-        if arr.ndim != 3 or arr.shape[2] != 3 or min(arr.shape[:2]) < 1:
-            raise InvalidImage(f"a face crop must be (H, W, 3); got shape {arr.shape}")
-        arr = np.clip(arr, 0, 255).astype(np.uint8)
-        if arr.shape[:2] != (self.size, self.size):
-            interp = cv2.INTER_AREA if arr.shape[0] > self.size else cv2.INTER_LINEAR
-            arr = cv2.resize(arr, (self.size, self.size), interpolation=interp)
-        return arr
-
-    def explain(self, crop: np.ndarray, target: str | None = None) -> tuple[MemberSaliency, ...]:
-        """Saliency of every member for ``target`` (default: each member's predicted class)."""
-        if target is not None:
-            class_index(target)  # validates the name
-        key = (crop_key(np.asarray(crop)), target)
+    def member_saliency(self, crop: np.ndarray, m: int, target: str) -> MemberSaliency:
+        """Member ``m``'s map of ``target`` on a crop, from its own masks only (cached)."""
+        cls = class_index(target)
+        key = (crop_key(np.asarray(crop)), m, CLASSES[cls])
         if key in self._cache:
             self._cache.move_to_end(key)
             return self._cache[key]
-        result = self._explain(self.prepare(crop), target)
+        face = to_grey(crop, self.size)
+        total, bases, regions = np.zeros(face.shape), [], 0
+        for baseline in BASELINES:
+            state = np.random.get_state()  # shap breaks ties with the global RNG: keep it repeatable
+            np.random.seed(0)
+            try:
+                out = self._explainer(m, baseline, face)(face[None, ..., None], max_evals=self.max_evals,
+                                                         batch_size=self.max_evals, outputs=[cls], silent=True)
+            finally:
+                np.random.set_state(state)
+            values = np.asarray(out.values[0], dtype=np.float64)[..., 0, 0]
+            regions = max(regions, len(np.unique(np.round(values, 12))))
+            base = np.full(face.shape, GREY) if baseline == "grey" else blurred(face, self.blur)
+            total += spread(values, face - base) / len(BASELINES)
+            bases.append(float(np.asarray(out.base_values[0]).reshape(-1)[0]))
+        prob = float(self.member_probabilities(m, face[None])[0, cls])
+        result = MemberSaliency(self.names[m], CLASSES[cls], prob, total, float(np.mean(bases)), regions)
         self._cache[key] = result
         while len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
         return result
 
-    def _explain(self, face: np.ndarray, target: str | None) -> tuple[MemberSaliency, ...]:
-        explainer = self._shap()
-        state = np.random.get_state()  # shap breaks ties with the global RNG: keep it repeatable
-        np.random.seed(0)
-        try:
-            out = explainer(face[None].astype(np.float32), max_evals=self.max_evals,
-                            batch_size=self.max_evals, silent=True)
-        finally:
-            np.random.set_state(state)
-        values = np.asarray(out.values[0], dtype=np.float64)  # (size, size, 3, members*3)
-        base = np.asarray(out.base_values[0], dtype=np.float64).reshape(-1)
-        probs = self.probabilities(face[None])[0]  # (members, 3)
-        result = []
-        for m, name in enumerate(self.names):
-            cls = class_index(target) if target is not None else int(np.argmax(probs[m]))
-            column = m * len(CLASSES) + cls
-            result.append(MemberSaliency(name, CLASSES[cls], float(probs[m, cls]),
-                                         values[..., column].sum(axis=2), float(base[column])))
-        return tuple(result)
+    def explain(self, crop: np.ndarray, target: str | None = None) -> FaceSaliency:
+        """The ensemble's map of ``target`` (default: its verdict on this crop) and its members' maps."""
+        verdict = self.verdict(crop)
+        cls = CLASSES[int(np.argmax(verdict))] if target is None else CLASSES[class_index(target)]
+        maps = tuple(self.member_saliency(crop, m, cls) for m in range(len(self.members)))
+        values = np.tensordot(self.weights, np.stack([s.values for s in maps]), axes=1)
+        explained = self.explained(crop)
+        probs = (float(explained[0]), float(explained[1]), float(explained[2]))
+        return FaceSaliency(cls, values, probs[class_index(cls)], probs, float(verdict[class_index(cls)]), maps)
 
 
 def explain_face(explainer: SaliencyExplainer, crops: np.ndarray, index: int,
-                 target: str | None = None) -> tuple[MemberSaliency, ...]:
+                 target: str | None = None) -> FaceSaliency:
     """Saliency of face ``index`` among a photo's aligned ``crops``."""
     if not 0 <= index < len(crops):
         raise NoFaceDetected(f"no face {index} in this photo ({len(crops)} faces)")

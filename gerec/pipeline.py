@@ -142,7 +142,7 @@ class Pipeline:
         t0 = time.perf_counter()
         top_down = net.posterior(evidence.labels_used)
         fused = net.posterior(evidence.labels_used, bottom_up) if bottom_up is not None else top_down
-        contributions = net.contributions(evidence.labels_used, top_absent=12)
+        contributions = net.contributions(evidence.labels_used, bottom_up, top_absent=12)
         timings = dict(timings or {})
         bu_probs = net.bottom_up_posterior(bottom_up)
         timings["infer"] = time.perf_counter() - t0

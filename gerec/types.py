@@ -61,18 +61,40 @@ class SceneEvidence:
     notes: tuple[str, ...] = ()
 
 
+CONTRIBUTION_KINDS = ("prior", "label", "label-rest", "absent", "absent-rest", "bottom-up")
+"""What a :class:`LabelContribution` row stands for: the prior, one present label, several present
+labels summed, one absent label, several absent labels summed, the bottom-up (CNN) evidence."""
+
+
 @dataclass(frozen=True)
 class LabelContribution:
-    """One label's evidence: its value and its centred log-likelihood per class."""
+    """One term of the posterior's log-odds: its centred log-likelihood (or log prior) per class.
+
+    The rows of :meth:`gerec.bn.network.SceneNetwork.contributions` add up: softmax of their summed
+    ``log_ratio`` is the posterior. ``present`` is True for present labels only; ``count`` is how
+    many labels a row holds (a summed ``label-rest`` / ``absent-rest`` row, or labels sharing one
+    factor when the network counts identical factors once).
+    """
 
     label: str
     present: bool
     log_ratio: Probs
+    kind: str = "label"
+    count: int = 1
+
+    def __post_init__(self) -> None:
+        if self.kind not in CONTRIBUTION_KINDS:
+            raise ValueError(f"contribution kind must be one of {CONTRIBUTION_KINDS}, got {self.kind!r}")
 
     @property
     def strength(self) -> float:
         """Spread of the contribution across classes (how much it moves the posterior)."""
         return max(self.log_ratio) - min(self.log_ratio)
+
+    @property
+    def display(self) -> str:
+        """The row's name in charts and sentences: ``smile``, ``not smile``, ``prior``..."""
+        return f"not {self.label}" if self.kind == "absent" else self.label
 
 
 @dataclass(frozen=True)

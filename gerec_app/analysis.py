@@ -169,7 +169,7 @@ def disagreements(frame: pd.DataFrame) -> pd.DataFrame:
 
 def label_push_table(net: SceneNetwork) -> dict[str, np.ndarray]:
     """Each known label's centred log-likelihood per class when present (from contributions)."""
-    return {r.label: np.asarray(r.log_ratio) for r in net.contributions(net.labels, top_absent=0)}
+    return {r.label: np.asarray(r.log_ratio) for r in net.contributions(net.labels, top_absent=0) if r.kind == "label"}
 
 
 def label_errors(frame: pd.DataFrame, net: SceneNetwork, module: str = "top_down", min_images: int = 3

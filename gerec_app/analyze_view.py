@@ -16,7 +16,7 @@ from gerec.bn.vocabulary import map_typed, suggest
 from gerec.classes import CLASSES, MODULES
 from gerec.errors import PathNotAllowed
 from gerec.types import GroupPrediction
-from gerec_app import analysis, calibration_view, paths, plots, render, state
+from gerec_app import analysis, calibration_view, explanations, paths, plots, render, state
 
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp"]
 
@@ -104,21 +104,7 @@ def face_inspector(res: state.PhotoResult) -> None:
                          format_func=lambda i: render.face_name(pred.faces[i]), key=f"face_{res.digest}")
     face = pred.faces[index]
     st.plotly_chart(plots.face_figure(face), key=f"face_bars_{res.digest}")
-    show = st.toggle("Saliency for the predicted class of every ensemble member", value=True, key="shap_on")
-    members = face.scores.members if face.scores else {}
-    cols = st.columns(1 + len(members))
-    cols[0].image(res.crops[index], caption="aligned crop", width=120)
-    if not show:
-        return
-    try:
-        with st.spinner("Computing saliency…"):
-            maps = state.saliency(res.digest, index, res.crops[index])
-        for col, image, caption in zip(cols[1:], *render.saliency_images(res.crops[index], maps)):
-            col.image(image, width=120, caption=caption)
-        st.caption("Red regions push the member towards the class shown, blue away from it "
-                   "(one colour scale for all members).")
-    except Exception as exc:  # noqa: BLE001 - plain reason, never a traceback
-        st.error(state.error_text(exc))
+    explanations.render_face_saliency(res, index)
 
 
 def scene_labels(res: state.PhotoResult, s: state.Settings) -> tuple[GroupPrediction, bool]:
@@ -165,14 +151,15 @@ def scene_labels(res: state.PhotoResult, s: state.Settings) -> tuple[GroupPredic
     st.session_state["scene_from_photo"] = {"image": res.name, "labels": list(shown.evidence.labels_used),
                                             "cnn": pred.bottom_up_class, "faces": len(pred.faces)}
     if shown.contributions:
-        with st.expander("How each label moves the scene network (strongest first)"):
-            st.plotly_chart(plots.contributions_figure(shown.contributions[:20]), key=f"contrib_{key}")
+        with st.expander("How each term moves the verdict (prior, labels, faces)"):
+            explanations.render_reasons(shown, key=f"contrib_{key}")
     return shown, edited
 
 
 def verdict(res: state.PhotoResult, shown: GroupPrediction, edited: bool, s: state.Settings) -> None:
     """The three answers: metrics, bars and the table of probabilities."""
     pred = res.prediction
+    explanations.render_why(shown)
     cols = st.columns(3)
     cols[0].metric("Bottom-up (faces)", "absent (no face)" if shown.bottom_up is None
                    else f"{shown.bottom_up_class} · {max(shown.bottom_up):.2f}")

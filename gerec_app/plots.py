@@ -54,8 +54,8 @@ def face_figure(face: Face) -> go.Figure:
 
 
 def contributions_figure(rows: Sequence[LabelContribution], title: str = "") -> go.Figure:
-    """Each evidence label's centred log-likelihood per class (positive: pushes towards it)."""
-    names = [("" if r.present else "not ") + r.label for r in rows][::-1]
+    """Each term's centred log-likelihood (or log prior) per class (positive: pushes towards it)."""
+    names = [r.display for r in rows][::-1]
     fig = go.Figure()
     for i, cls in enumerate(CLASSES):
         fig.add_bar(name=cls, y=names, x=[r.log_ratio[i] for r in rows][::-1], orientation="h",
@@ -83,16 +83,10 @@ def network_figure(net: SceneNetwork, present: Sequence[str], cnn: str | None, p
     Node size is a label's strength (spread of its log-likelihood over classes), colour the class
     it pushes towards; absent labels beyond ``top_absent`` are summed into one node.
     """
-    rows = net.contributions(present, top_absent=None)
-    shown = [r for r in rows if r.present]
-    absent = [r for r in rows if not r.present]
-    nodes: list[tuple[str, Probs, bool, str]] = [(r.label, r.log_ratio, True, r.label) for r in shown]
-    nodes += [(f"not {r.label}", r.log_ratio, False, r.label) for r in absent[:top_absent]]
-    rest = absent[top_absent:]
-    if rest:
-        total = np.sum([r.log_ratio for r in rest], axis=0)
-        nodes.append((f"{len(rest)} other absent labels", (float(total[0]), float(total[1]), float(total[2])),
-                      False, "aggregated"))
+    rows = net.contributions(present, top_absent=top_absent)
+    nodes: list[tuple[str, Probs, bool, str]] = [
+        (r.display, r.log_ratio, r.present, r.label if r.kind in ("label", "absent") else "aggregated")
+        for r in rows if r.kind != "bottom-up"]
     fig = go.Figure()
     n = max(len(nodes), 1)
     xs, ys = [], []

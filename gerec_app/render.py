@@ -77,13 +77,25 @@ def face_name(face: Face) -> str:
     return f"face {face.index} · {cls} · {max(face.box[2], face.box[3])} px"
 
 
-def saliency_images(crop: np.ndarray, maps: Sequence) -> tuple[list[np.ndarray], list[str]]:
-    """Overlays of each member's map on the crop (one colour scale) and their captions."""
+def colour_scale(maps: Sequence[np.ndarray], percentile: float = 99.0) -> float | None:
+    """The value shown at full colour: a high percentile of every map's magnitude (one scale for all)."""
+    top = float(np.percentile(np.abs(np.concatenate([np.ravel(m) for m in maps])), percentile))
+    return top or None
+
+
+def saliency_images(crop: np.ndarray, result, members: bool = True) -> tuple[list[np.ndarray], list[str]]:
+    """Overlays (one colour scale) of the verdict's map and, with ``members``, each member's, with captions.
+
+    ``result`` is a :class:`gerec.explain.FaceSaliency`.
+    """
     from gerec.explain import overlay
 
-    scale = max((float(abs(m.values).max()) for m in maps), default=0.0) or None
-    images = [overlay(crop, m.values, scale=scale) for m in maps]
-    return images, [f"{m.member}: {m.target} (p={m.probability:.2f})" for m in maps]
+    maps = [result.values] + ([m.values for m in result.members] if members else [])
+    scale = colour_scale(maps)
+    captions = [f"ensemble: {result.target}, explained view p={result.probability:.2f} "
+                f"(bars {result.verdict_probability:.2f})"]
+    captions += [f"{m.member}: {m.target}, p={m.probability:.2f}" for m in result.members] if members else []
+    return [overlay(crop, values, scale=scale) for values in maps], captions
 
 
 RAW_GUESS_PREFIX = "imagenet top-3:"

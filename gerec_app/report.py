@@ -17,8 +17,10 @@ from datetime import UTC, datetime
 import numpy as np
 from PIL import Image
 
+from gerec.bn.contributions import fit_rows
 from gerec.classes import CLASSES
 from gerec.types import GroupPrediction
+from gerec.why import why_text
 from gerec_app.render import CLASS_COLOURS, MODULE_NAMES, class_colour_legend, saliency_images
 
 STYLE = """
@@ -79,19 +81,20 @@ def _faces(pred: GroupPrediction, crops: np.ndarray, maps: Sequence[Sequence]) -
 def _reasons(pred: GroupPrediction) -> str:
     ev = pred.evidence
     items = []
-    for row in pred.contributions[:10]:
+    for row in fit_rows(pred.contributions, 10):  # every term, the weakest summed: they add up to fused
         towards = CLASSES[int(np.argmax(row.log_ratio))]
-        what = row.label if row.present else f"no “{row.label}”"
+        what = row.display
         items.append(f"<li>{html.escape(what)} pushes towards {_cls(towards)} "
                      f"(log-likelihood {max(row.log_ratio):+.2f})</li>")
     mapped = ", ".join(f"{html.escape(a)} → {html.escape(b)}" for a, b in ev.labels_mapped) or "none"
     notes = "".join(f"<li class='muted'>{html.escape(n)}</li>" for n in ev.notes if not n.startswith("imagenet"))
     faces = {c: sum(1 for f in pred.faces if f.scores and f.scores.predicted == c) for c in CLASSES}
     face_text = ", ".join(f"{n} {c}" for c, n in faces.items() if n) or "no face"
-    return (f"<p>Faces: {face_text} (bottom-up is the mean of the faces' probabilities).</p>"
+    return (f"<p>{html.escape(why_text(pred))}</p>"
+            f"<p>Faces: {face_text} (bottom-up is the mean of the faces' probabilities).</p>"
             f"<p>Scene labels from <b>{html.escape(ev.labeler)}</b>: {html.escape(', '.join(ev.labels_used)) or 'none'}"
             f"; mapped: {mapped}; ignored: {html.escape(', '.join(ev.labels_ignored)) or 'none'}.</p>"
-            f"<p>How the strongest labels move the scene network:</p><ul>{''.join(items)}</ul>"
+            f"<p>How each term moves the verdict (prior, labels, faces):</p><ul>{''.join(items)}</ul>"
             f"<p>Fused: the scene network's answer with the faces' class as one more piece of evidence.</p>"
             + (f"<ul>{notes}</ul>" if notes else ""))
 

@@ -201,7 +201,8 @@ def explainer():  # -> SaliencyExplainer
     """The SHAP saliency explainer over every ensemble member."""
     from gerec.explain import SaliencyExplainer
 
-    return SaliencyExplainer(face_models()[1].members)
+    ensemble = face_models()[1]
+    return SaliencyExplainer(ensemble.members, ensemble.weights)
 
 
 # ---------------------------------------------------------------- per-photo results
@@ -264,8 +265,9 @@ def analyze_photo(key: str, name: str, mode: str, chain: str, labels_file: str |
 _SALIENCY_LOCK = threading.Lock()
 
 
-def saliency_maps(crop: np.ndarray):  # -> tuple[MemberSaliency, ...]
-    """Saliency of one aligned face crop for every member (the one call the page and the warm-up make).
+def saliency_maps(crop: np.ndarray):  # -> FaceSaliency
+    """Saliency of one aligned face crop: the verdict's map and every member's (the one call the page
+    and the warm-up make).
 
     One at a time: the explainer is shared by every session and the background warm-up.
     """
@@ -274,9 +276,15 @@ def saliency_maps(crop: np.ndarray):  # -> tuple[MemberSaliency, ...]
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
-def saliency(key: str, index: int, _crop: np.ndarray):  # -> tuple[MemberSaliency, ...]
-    """Saliency of face ``index`` of photo ``key`` for every member (cached)."""
+def saliency(key: str, index: int, _crop: np.ndarray):  # -> FaceSaliency
+    """Saliency of face ``index`` of photo ``key``: the verdict's map and each member's (cached)."""
     return saliency_maps(_crop)
+
+
+def explained_views(crops: np.ndarray) -> list[np.ndarray]:
+    """The ensemble's probabilities on the view the maps explain, per crop (under the saliency lock)."""
+    with _SALIENCY_LOCK:
+        return [explainer().explained(crop) for crop in crops]
 
 
 def model_files() -> list[dict[str, object]]:

@@ -6,7 +6,7 @@ import streamlit as st
 
 from gerec.classes import CLASSES
 from gerec.errors import GerecError
-from gerec_app import plots, render, state
+from gerec_app import explanations, plots, render, state
 
 st.title("Scene network")
 s = state.settings()
@@ -67,9 +67,9 @@ graph.caption("Node size: how strongly a label moves the posterior; colour: the 
               "filled: present, open: absent (entered as evidence). Hover for per-class log-likelihoods.")
 bars.plotly_chart(plots.probs_figure({"prior": tuple(net.prior), "top-down": top_down, "posterior": posterior},
                                      "prior → posterior"), key="bn_bars")
-rows = active.contributions(labels, top_absent=top_absent)
-with st.expander("Contributions of the labels (centred log-likelihood per class)", expanded=True):
-    st.plotly_chart(plots.contributions_figure(rows[:25]), key="bn_contrib")
-    absent_all = [r for r in active.contributions(labels) if not r.present]
-    st.caption(f"{sum(1 for r in rows if r.present)} present labels; {len(absent_all)} absent labels are evidence "
+rows = active.contributions(labels, cnn, top_absent=top_absent)
+with st.expander("Contributions: every term of the posterior (centred log-likelihood per class)", expanded=True):
+    explanations.render_rows(rows, "bn_contrib", 25)
+    absent_all = sum(r.count for r in rows if r.kind in ("absent", "absent-rest"))
+    st.caption(f"{len(labels)} present labels; {absent_all} absent labels are evidence "
                f"({len(net.labels)} labels in the network, mode {s.mode}).")

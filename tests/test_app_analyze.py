@@ -37,10 +37,20 @@ def test_sample_pick_faces_predictions_saliency_and_label_edit(photos_dir):
     found = metrics(at)
     assert found["Bottom-up (faces)"].startswith(("Positive", "Neutral", "Negative"))
     assert {"Top-down (scene)", "Fused"} <= set(found)
-    # the photo, the aligned crop and one SHAP overlay per ensemble member
+    # the photo, the aligned crop and the ensemble's map of the verdict; members' maps on demand
     from gerec.emotion.registry import read_registry
 
-    assert len(at.get("image")) == 2 + len(read_registry().members)
+    assert len(at.get("image")) == 3
+    inspected = next(w for w in at.selectbox if w.key.startswith("face_")).value
+    verdict = faces["class"].iloc[inspected]
+    assert any(f"Red pushes towards {verdict}" in c.value and "single, unmirrored face" in c.value
+               for c in at.caption)
+    at.toggle(key="members_on").set_value(True).run()
+    assert len(at.get("image")) == 3 + len(read_registry().members)
+    # the plain-words why opens the verdict, naming the fused class
+    why = next(m.value for m in at.markdown if m.value.startswith("**Why:**"))
+    assert f"fused {found['Fused'].split(' · ')[0]}" in why or "agree" in why
+    assert any("softmax of all rows added up is the fused posterior" in c.value for c in at.caption)
     # the cached Cloud Vision labels of this sample were used
     assert any("cached" in m.value for m in at.markdown)
     before = found["Top-down (scene)"]

@@ -89,11 +89,11 @@ def test_contributions_rebuild_the_posterior():
     rng = np.random.default_rng(3)
     net = random_network(rng, 30)
     present = list(net.labels[:4])
-    logits = np.log(net.prior) + sum(np.array(c.log_ratio) for c in net.contributions(present))
+    logits = sum(np.array(c.log_ratio) for c in net.contributions(present))  # the prior is a row
     expected = np.exp(logits - logits.max())
     np.testing.assert_allclose(expected / expected.sum(), net.posterior(present), atol=1e-12)
     top = net.contributions(present, top_absent=3)
-    assert [c.present for c in top] == [True] * 4 + [False] * 3
+    assert [c.kind for c in top] == ["prior"] + ["label"] * 4 + ["absent"] * 3 + ["absent-rest"]
 
 
 def test_reference_network_file_matches_the_histogram(gaf_dir):

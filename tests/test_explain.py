@@ -1,30 +1,56 @@
-"""SHAP saliency: shape, finiteness, where it points, caching, and the real ensemble."""
+"""Face saliency: the verdict's map, members explained independently, what a map explains, sanity."""
 
 from __future__ import annotations
 
+import copy
+import subprocess
+import sys
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
+from gerec.classes import CLASSES
 from gerec.errors import InvalidImage, NoFaceDetected
-from gerec.explain import SaliencyExplainer, crop_key, explain_face, overlay
+from gerec.explain import SaliencyExplainer, crop_key, explain_face, overlay, spread, to_grey
+
+
+def grey_faces(crops: np.ndarray) -> np.ndarray:
+    crops = np.asarray(crops, dtype=float)
+    return crops.mean(axis=-1) if crops.ndim == 4 else crops
 
 
 class QuadrantMember:
     """A numpy 'model': P(Positive) rises with the brightness of the face's top-left quarter."""
 
-    def __init__(self, name: str, sharpness: float = 12.0) -> None:
+    def __init__(self, name: str, sharpness: float = 12.0, quarter: tuple[int, int] = (0, 0)) -> None:
         self.spec = SimpleNamespace(name=name)
         self.sharpness = sharpness
+        self.quarter = quarter
         self.calls = 0
 
     def predict_proba(self, crops: np.ndarray) -> np.ndarray:
         self.calls += 1
-        h, w = crops.shape[1:3]
-        bright = crops[:, : h // 2, : w // 2].mean(axis=(1, 2, 3)) / 255.0
+        faces = grey_faces(crops)
+        h, w = faces.shape[1:3]
+        r, c = self.quarter
+        bright = faces[:, r * h // 2:(r + 1) * h // 2, c * w // 2:(c + 1) * w // 2].mean(axis=(1, 2)) / 255.0
         pos = 1 / (1 + np.exp(-self.sharpness * (bright - 0.5)))
         return np.stack([pos, (1 - pos) * 0.5, (1 - pos) * 0.5], axis=1)
+
+
+class ViewMember(QuadrantMember):
+    """Its single view (``_run``) says Negative, its test-time views (``predict_proba``) Positive."""
+
+    def prepare(self, faces: np.ndarray) -> np.ndarray:
+        return grey_faces(faces)
+
+    def _run(self, x: np.ndarray) -> np.ndarray:
+        p = super().predict_proba(x)
+        return p[:, ::-1].copy()
+
+    def to_group(self, raw: np.ndarray) -> np.ndarray:
+        return raw
 
 
 def face() -> np.ndarray:
@@ -34,74 +60,138 @@ def face() -> np.ndarray:
     return np.clip(crop + rng.integers(0, 20, crop.shape), 0, 255).astype(np.uint8)
 
 
-def test_saliency_shape_finite_and_additive():
+def test_verdict_map_shape_additive_and_where_it_points():
     members = [QuadrantMember("a"), QuadrantMember("b", sharpness=6.0)]
-    explainer = SaliencyExplainer(members, max_evals=128)
+    explainer = SaliencyExplainer(members, weights=[3, 1], max_evals=96)
     result = explainer.explain(face())
-    assert [r.member for r in result] == ["a", "b"]
-    for r in result:
-        assert r.target == "Positive" and r.probability > 0.5
-        assert r.values.shape == (64, 64) and np.isfinite(r.values).all()
-        # Owen values add up: blurred-face log-odds + sum = the face's log-odds
-        assert r.base_value + r.total == pytest.approx(np.log(r.probability / (1 - r.probability)), abs=1e-3)
-        top_left = r.values[:32, :32].sum()
-        assert top_left > 0 and top_left > 5 * abs(r.values[32:, 32:].sum())
+    assert result.target == "Positive" and result.agrees and result.values.shape == (48, 48)
+    assert [m.member for m in result.members] == ["a", "b"]
+    for m in result.members:
+        assert m.target == "Positive" and np.isfinite(m.values).all() and m.regions >= 4
+        # values add up: the face's probability minus the baselines' (mean of grey and blur)
+        assert m.total == pytest.approx(m.probability - m.base_value, abs=1e-6)
+        assert m.values[:24, :24].sum() > 5 * abs(m.values[24:, 24:].sum())
+    np.testing.assert_allclose(result.values, 0.75 * result.members[0].values + 0.25 * result.members[1].values)
+    assert result.probability == pytest.approx(0.75 * result.members[0].probability
+                                               + 0.25 * result.members[1].probability)
+    negative = explainer.explain(face(), target="Negative")
+    assert negative.target == "Negative" and negative.values[:24, :24].sum() < 0
 
 
-def test_all_members_share_one_masked_pass():
-    members = [QuadrantMember("a"), QuadrantMember("b"), QuadrantMember("c")]
-    explainer = SaliencyExplainer(members, max_evals=128)
-    explainer.explain(face())
-    # every member saw the same few batches; the masked faces are evaluated once for all
-    assert members[0].calls == members[1].calls == members[2].calls <= 12
-    assert 128 <= explainer.evaluations <= 140
+def test_members_are_explained_independently():
+    a, b, c = QuadrantMember("a"), QuadrantMember("b", 4.0, (1, 1)), QuadrantMember("c", 30.0, (0, 1))
+    first = SaliencyExplainer([a, b], max_evals=96).explain(face(), "Positive")
+    second = SaliencyExplainer([a, c], max_evals=96).explain(face(), "Positive")
+    np.testing.assert_array_equal(first.members[0].values, second.members[0].values)
+    assert not np.allclose(first.members[1].values, second.members[1].values)
 
 
-def test_target_and_cache():
+def test_flags_when_the_explained_view_disagrees():
+    result = SaliencyExplainer([ViewMember("v")], max_evals=64).explain(face())
+    assert result.target == "Positive" and result.verdict_probability > 0.5  # the bars: test-time views
+    assert result.explained_class == "Negative" and not result.agrees
+    assert result.probability == pytest.approx(result.explained[0])
+
+
+def test_cache_and_bad_inputs():
     member = QuadrantMember("a")
     explainer = SaliencyExplainer([member], max_evals=64)
     first = explainer.explain(face())
     calls = member.calls
-    assert explainer.explain(face().copy()) is first  # same content: cached
-    assert member.calls == calls
-    negative = explainer.explain(face(), target="Negative")
-    assert negative[0].target == "Negative" and negative[0].values[:32, :32].sum() < 0
+    again = explainer.explain(face().copy())  # same content: the member's map is cached
+    assert again.members[0] is first.members[0] and member.calls - calls <= 2  # only the two probability calls
     with pytest.raises(ValueError):
         explainer.explain(face(), target="Happy")
     assert crop_key(face()) != crop_key(face()[::-1].copy())
-
-
-def test_bad_inputs():
-    explainer = SaliencyExplainer([QuadrantMember("a")], max_evals=32)
     with pytest.raises(InvalidImage):
         explainer.explain(np.zeros((10, 10, 4), dtype=np.uint8))
     with pytest.raises(NoFaceDetected):
         explain_face(explainer, np.zeros((0, 128, 128, 3), dtype=np.uint8), 0)
     with pytest.raises(ValueError):
         SaliencyExplainer([])
+    assert to_grey(face(), 48).shape == (48, 48)
+
+
+def test_spread_keeps_each_region_total():
+    values = np.zeros((4, 4))
+    values[:2] = 1.0
+    change = np.arange(16, dtype=float).reshape(4, 4)
+    out = spread(values, change)
+    assert out[:2].sum() == pytest.approx(8.0) and out[2:].sum() == 0
+    assert out[1, 3] > out[0, 0]  # the pixel the baseline changes more gets more
 
 
 def test_overlay():
-    values = np.zeros((64, 64))
-    values[:10, :10] = 1.0
-    values[-10:, -10:] = -1.0
+    values = np.zeros((48, 48))
+    values[:8, :8] = 1.0
+    values[-8:, -8:] = -1.0
     out = overlay(face(), values)
     assert out.shape == (128, 128, 3) and out.dtype == np.uint8
     assert out[5, 5, 0] > out[5, 5, 2]  # positive: red
     assert out[-5, -5, 2] > out[-5, -5, 0]  # negative: blue
-    assert overlay(face(), np.zeros((64, 64))).shape == (128, 128, 3)
+
+
+def randomised_top(member, seed: int = 0):
+    """A copy of a Keras member whose last layer has random weights."""
+    import keras
+
+    clone = copy.copy(member)
+    clone.model = keras.models.clone_model(member.model)
+    clone.model.set_weights(member.model.get_weights())
+    top = clone.model.layers[-1]
+    while not top.get_weights():
+        top = clone.model.layers[clone.model.layers.index(top) - 1]
+    rng = np.random.default_rng(seed)
+    top.set_weights([rng.normal(0, float(np.std(w)) or 0.05, w.shape).astype(w.dtype) for w in top.get_weights()])
+    clone._forward = None
+    return clone
+
+
+@pytest.mark.slow
+def test_sanity_randomised_top_layer(pipeline, fer_dir):
+    from scipy.stats import spearmanr
+
+    ensemble = pipeline.ensemble
+    faces = np.load(fer_dir / "test.npz")["images"][:3]
+    original = SaliencyExplainer(ensemble.members, ensemble.weights)
+    changed = SaliencyExplainer([randomised_top(ensemble.members[0]), *ensemble.members[1:]], ensemble.weights)
+    for crop in faces:
+        before = original.explain(crop)
+        after = changed.explain(crop, before.target)
+        rho = spearmanr(before.members[0].values.ravel(), after.members[0].values.ravel())[0]
+        assert rho < 0.5
+        for b, a in zip(before.members[1:], after.members[1:]):
+            np.testing.assert_array_equal(b.values, a.values)  # the other members: unchanged
 
 
 @pytest.mark.slow
 def test_real_ensemble_on_real_face(pipeline, photos_dir):
     _, crops = pipeline.analyze_with_crops(photos_dir / "image_happy_1.jpg", labels=[])
-    assert len(crops)
-    explainer = SaliencyExplainer(pipeline.ensemble.members)
+    explainer = SaliencyExplainer(pipeline.ensemble.members, pipeline.ensemble.weights)
     result = explain_face(explainer, crops, 0)
-    assert [r.member for r in result] == pipeline.ensemble.names
-    probs = pipeline.ensemble.predict(crops[:1]).members
-    for r in result:
-        assert r.values.shape == (64, 64) and np.isfinite(r.values).all() and np.abs(r.values).sum() > 0
-        # the 64 px face the saliency is computed on gives (nearly) the member's own prediction
-        assert r.probability == pytest.approx(float(probs[r.member][0].max()), abs=0.05)
-    assert explain_face(explainer, crops, 0) is result
+    verdict = pipeline.ensemble.predict(crops[:1]).ensemble[0]
+    assert result.target == CLASSES[int(np.argmax(verdict))]
+    assert result.verdict_probability == pytest.approx(float(verdict.max()), abs=1e-6)
+    assert [m.member for m in result.members] == pipeline.ensemble.names
+    assert np.isfinite(result.values).all() and np.abs(result.values).sum() > 0
+
+
+@pytest.mark.slow
+def test_explain_faces_command(fer_dir, tmp_path):
+    data = np.load(fer_dir / "test.npz")
+    small = tmp_path / "small.npz"
+    np.savez(small, images=data["images"][:3], labels=data["labels"][:3], classes=data["classes"],
+             ids=np.array(["a", "b", "c"]))
+    out = tmp_path / "maps.npz"
+    run = subprocess.run([sys.executable, "-m", "gerec", "explain-faces", str(small), "--out", str(out),
+                          "--limit", "2"], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    assert "explaining faces" in run.stderr  # the progress bar
+    maps = np.load(out)
+    assert list(maps["ids"]) == ["a", "b"] and set(maps["predicted"]) <= set(CLASSES)
+    assert maps["saliency"].dtype == np.float32 and maps["saliency"].shape == (2, 48, 48)
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not an npz")
+    run = subprocess.run([sys.executable, "-m", "gerec", "explain-faces", str(bad), "--out", str(out)],
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 2 and run.stderr.strip().startswith("error: InvalidDataset")

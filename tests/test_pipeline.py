@@ -25,7 +25,8 @@ def test_analyze_real_photo(pipeline, photos_dir):
     assert pred.evidence.labels_ignored == ("unicorn rides",)
     assert pred.evidence.labeler == "manual"
     assert {"decode", "detect", "align", "score", "infer"} <= set(pred.timings)
-    assert pred.contributions and pred.contributions[0].present
+    assert {r.label for r in pred.contributions if r.present} == {"smile", "fun"}
+    assert pred.contributions[-1].kind == "bottom-up"
     json.dumps(pred.to_dict())  # JSON-ready
 
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from gerec.bn.contributions import BOTTOM_UP_LABEL, PRIOR_LABEL, centred, factor_rows, label_rows, order_rows
 from gerec.classes import CLASSES, N_CLASSES, class_index
 from gerec.errors import InvalidModelFile
 from gerec.fileio import json_object, model_field, read_model_json
@@ -194,27 +195,33 @@ class SceneNetwork:
         probs /= probs.sum()
         return (float(probs[0]), float(probs[1]), float(probs[2]))
 
-    def contributions(self, present: Iterable[str], top_absent: int | None = None) -> tuple[LabelContribution, ...]:
-        """Each evidence label's centred log-likelihood per class, strongest first.
+    def contributions(self, present: Iterable[str], cnn: str | Probs | np.ndarray | None = None,
+                      top_absent: int | None = None) -> tuple[LabelContribution, ...]:
+        """The posterior's log-odds as rows that add up, each centred over the classes.
 
-        Present labels are all returned; absent labels (those entered as evidence) are
-        returned too, or only the ``top_absent`` strongest when given. The centred values of
-        all evidence plus log prior give the posterior's logits up to a constant.
+        Rows: the prior (when not uniform), each present label, each absent label entered as
+        evidence (only the ``top_absent`` strongest when given, the rest summed into one
+        ``absent-rest`` row), and the bottom-up term (:meth:`cnn_log_likelihood`) when ``cnn``
+        is given. With ``collapse_identical_factors`` a row is a distinct factor, named after its
+        first label, with ``count`` the labels that share it. Softmax of the summed rows is
+        :meth:`posterior` (``present``, ``cnn``); without the ``bottom-up`` row it is the
+        posterior without CNN evidence.
         """
-        idx = set(self._present_indices(present).tolist())
-        rows: list[LabelContribution] = []
-        for i, label in enumerate(self.labels):
-            is_present = i in idx
-            if not is_present and not self.absent_mask[i]:
-                continue
-            ll = self._log_present[i] if is_present else self._log_absent[i]
-            centred = ll - ll.mean()
-            rows.append(LabelContribution(label, is_present, (float(centred[0]), float(centred[1]), float(centred[2]))))
-        present_rows = sorted((r for r in rows if r.present), key=lambda r: -r.strength)
-        absent_rows = sorted((r for r in rows if not r.present), key=lambda r: -r.strength)
-        if top_absent is not None:
-            absent_rows = absent_rows[:top_absent]
-        return tuple(present_rows + absent_rows)
+        if self.collapse_identical_factors:
+            labels, absent = factor_rows(self.labels, self._factors, self._present_indices(present), self.absent_mask)
+        else:
+            labels, absent = label_rows(self.labels, self._log_present, self._log_absent,
+                                        self._present_indices(present), self.absent_mask)
+        log_prior = self.log_prior()
+        uniform = np.ptp(log_prior) < 1e-12
+        prior = None if uniform else LabelContribution(PRIOR_LABEL, False, centred(log_prior), "prior")
+        bottom_up = None if cnn is None else LabelContribution(
+            BOTTOM_UP_LABEL, False, centred(self.cnn_log_likelihood(cnn)), "bottom-up")
+        return order_rows(prior, labels, absent, bottom_up, top_absent)
+
+    def log_prior(self) -> np.ndarray:
+        """The prior's term of the posterior's log-odds, per class."""
+        return np.log(self.prior)
 
     def _present_indices(self, present: Iterable[str]) -> np.ndarray:
         index: dict[str, int] = self._index
