@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     pipeline = make_pipeline(args.mode, args.aggregation, labels, args.labeler)
     preds, failed = [], 0
     bar = tqdm(total=len(paths), desc="classify", unit="photo", file=sys.stderr, disable=len(paths) < PROGRESS_MIN,
-               leave=False, dynamic_ncols=True)
+               dynamic_ncols=True)
     for path in paths:
         name = printable(path.name)
         try:
