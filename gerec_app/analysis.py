@@ -18,13 +18,12 @@ import numpy as np
 import pandas as pd
 
 from gerec.bn import SceneNetwork
-from gerec.classes import CLASSES, true_class_of
+from gerec.classes import CLASSES, MODULES, true_class_of
 from gerec.errors import InvalidDataset
 from gerec.evaluation import score_module, to_indices
 from gerec.fileio import csv_safe
 from gerec.types import GroupPrediction
 
-MODULES = ("bottom_up", "top_down", "fused")
 REQUIRED = ("image", "actual", "top_down")
 PAIRS = (("bottom_up", "fused"), ("top_down", "fused"), ("bottom_up", "top_down"))
 

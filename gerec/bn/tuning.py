@@ -219,12 +219,11 @@ def fold_scores(hist: LabelHistogram, data: DevData, grid: Grid, fit: np.ndarray
 
 def predict(hist: LabelHistogram, data: DevData, config: Config, fit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(top-down, fused) predicted class indices for all images, everything fitted on ``fit``."""
-    net = build_network(hist, config, data, fit=fit)
-    x = devfit.presence(net.labels, mapping_rules(config.rules, config.embed_min), data.labels, config.embed_min)
-    ll = label_loglik(x, net.p_present, net.absent_mask)
-    td = np.log(net.prior) + config.label_weight * ll
-    fz = td + config.cnn_weight * cnn_loglik(data.cnn, net.cnn_table)
-    return td.argmax(1), fz.argmax(1)
+    from gerec.bn.calibrate import config_parts  # calibrate builds on this module
+
+    parts = config_parts(hist, data, config, fit)
+    fz = parts.topdown + config.cnn_weight * parts.cnn
+    return parts.topdown.argmax(1), fz.argmax(1)
 
 
 # ---------------------------------------------------------------------------------- search
