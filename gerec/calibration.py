@@ -19,7 +19,6 @@ import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import minimize_scalar
 
 ECE_BINS = 15
 PROB_FLOOR = 1e-15
@@ -144,6 +143,8 @@ def fit_scale(fixed: np.ndarray, scaled: np.ndarray, y: np.ndarray,
         return float(np.mean(np.log(np.exp(z).sum(axis=1)) - z[rows, y]))
 
     lo, hi = np.log(bounds[0]), np.log(bounds[1])
+    from scipy.optimize import minimize_scalar  # here: importing scipy.optimize costs about a second
+
     result = minimize_scalar(loss, bounds=(lo, hi), method="bounded", options={"xatol": 1e-6})
     return float(np.exp(result.x))
 

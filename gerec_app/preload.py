@@ -5,6 +5,9 @@ one daemon thread per server process that fills the same caches the pages use (f
 scene networks, the default pipeline and labeler) and runs each model once on dummy input, so
 the first photo pays neither loading nor tracing. Last, it warms the saliency explainer through
 the same function the Analyze page calls (``state.saliency_maps``), whatever method that uses.
+Each warm-up on dummy input is skipped once a photo has come (``state.a_photo_came``): that
+photo's own analysis and first map do the warming, and a warm-up would only compete with them
+for the two cores (and, for saliency, hold the explainer's lock while the page wants its map).
 
 ``GEREC_PRELOAD=0`` turns it off (the benchmark's cold-start baseline).
 """
@@ -32,6 +35,7 @@ class Preload:
     enabled: bool
     started: float = field(default_factory=time.perf_counter)
     steps: dict[str, float] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
     current: str = ""
     error: str | None = None
     done: threading.Event = field(default_factory=threading.Event)
@@ -45,6 +49,12 @@ class Preload:
             print(f"preload {name}: {self.steps[name]:.2f} s (at {time.perf_counter() - self.started:.2f} s)",
                   file=sys.stderr, flush=True)
 
+    def skip(self, name: str, why: str) -> None:
+        """Record a step left out, and why."""
+        self.skipped[name] = why
+        if os.environ.get("GEREC_PRELOAD_LOG"):
+            print(f"preload {name}: skipped ({why})", file=sys.stderr, flush=True)
+
     def summary(self) -> str:
         """``face models 3.1 s, …`` or what is still loading."""
         if not self.enabled:
@@ -53,7 +63,10 @@ class Preload:
         if self.error:
             return f"preloading stopped ({self.error}); models load on the first photo. Done: {done or 'nothing'}"
         if self.done.is_set():
-            return f"models ready ({done})"
+            if not self.skipped:
+                return f"models ready ({done})"
+            why = next(iter(self.skipped.values()))
+            return f"models ready ({done}; not warmed, {why}: {', '.join(self.skipped)})"
         return f"loading in the background: {self.current}…" + (f" (done: {done})" if done else "")
 
 
@@ -62,18 +75,35 @@ def _dummy_photo() -> np.ndarray:
     return rng.integers(0, 255, (96, 128, 3), dtype=np.uint8)
 
 
+def _saliency_code() -> None:
+    """shap and its compiled code (numba's disk cache): the part of the explainer's first call that
+    needs no face."""
+    from gerec.jit_cache import cache_shap_jit
+
+    cache_shap_jit()
+    import shap  # noqa: F401
+
+
 def _run(preload: Preload) -> None:
+    def warm(name: str, fn) -> None:  # noqa: ANN001 - any zero-argument callable
+        # once a photo has come, its own analysis traces the models: a warm-up on dummy input would
+        # only compete with it for the CPU (and, for saliency, hold the explainer's lock)
+        if state.a_photo_came():
+            preload.skip(name, "a photo came first")
+        else:
+            preload.step(name, fn)
+
     try:
         s = state.Settings(labels_file=state.default_labels_file())
         preload.step("face models", state.face_models)
         detector, ensemble = state.face_models()
-        preload.step("face detector", detector.warm_up)
-        preload.step("face ensemble", lambda: ensemble.predict(np.zeros((1, 128, 128, 3), dtype=np.uint8)))
+        warm("face detector", detector.warm_up)
+        warm("face ensemble", lambda: ensemble.predict(np.zeros((1, 128, 128, 3), dtype=np.uint8)))
         preload.step("scene network", lambda: state.photo_network(s.mode))
         pipe = state.pipeline(s.mode, s.chain, s.labels_file)
-        preload.step("scene labeler", lambda: pipe.analyze(_dummy_photo(), "warm-up.png"))
-        state.wait_until_no_photo_is_analysed()  # a photo's verdict first; the saliency warm-up after it
-        preload.step("saliency", lambda: state.saliency_maps(np.full((128, 128, 3), 128, dtype=np.uint8)))
+        warm("scene labeler", lambda: pipe.analyze(_dummy_photo(), "warm-up.png"))
+        preload.step("saliency code", _saliency_code)
+        warm("saliency", lambda: state.saliency_maps(np.full((128, 128, 3), 128, dtype=np.uint8)))
     except Exception as exc:  # noqa: BLE001 - the page loads the models itself and shows any error
         preload.error = f"{type(exc).__name__}: {exc}"
     finally:

@@ -223,11 +223,14 @@ class _Busy:
 
     def __init__(self) -> None:
         self._count = 0
+        self.started = 0
+        """Analyses started since the process began."""
         self._lock = threading.Condition()
 
     def __enter__(self) -> None:
         with self._lock:
             self._count += 1
+            self.started += 1
 
     def __exit__(self, *exc: object) -> None:
         with self._lock:
@@ -246,6 +249,16 @@ _analysing = _Busy()
 def wait_until_no_photo_is_analysed(timeout: float = 60.0) -> bool:
     """Let a photo's verdict go first: background warm-up calls this before its slow steps."""
     return _analysing.wait_idle(timeout)
+
+
+def analyses_started() -> int:
+    """Photo analyses started in this process (cache hits not counted)."""
+    return _analysing.started
+
+
+def a_photo_came() -> bool:
+    """Whether any photo has been analysed (or is being analysed) in this process."""
+    return analyses_started() > 0
 
 
 @st.cache_data(max_entries=48, show_spinner=False)

@@ -11,18 +11,47 @@ def test_preload_fills_the_pages_caches_and_warms_saliency(photos_dir, monkeypat
     from gerec_app import preload, state
 
     monkeypatch.setenv(preload.PRELOAD_ENV, "1")
+    monkeypatch.setattr(state, "a_photo_came", lambda: False)  # whatever other tests analysed before
     preload.start.clear()
     loading = preload.start()
     assert loading.done.wait(600), loading.summary()
     assert loading.error is None, loading.error
     assert list(loading.steps) == ["face models", "face detector", "face ensemble", "scene network",
-                                   "scene labeler", "saliency"]
+                                   "scene labeler", "saliency code", "saliency"]
     assert loading.summary().startswith("models ready")
     assert preload.start() is loading  # once per process
     # the page's own calls now find everything loaded: the same objects, no second load
     detector, ensemble = state.face_models()
     assert state.explainer().evaluations > 0  # the saliency explainer has run once
     assert state.pipeline("tuned", "default", state.default_labels_file()).ensemble is ensemble
+
+
+def test_preload_leaves_the_warm_ups_to_a_photo_that_came_first(photos_dir, monkeypatch):
+    """A photo picked before the warm-ups warms the models itself: no dummy input competes with it,
+    and no dummy face holds the explainer's lock while the page wants that photo's map."""
+    from gerec_app import preload, state
+
+    monkeypatch.setenv(preload.PRELOAD_ENV, "1")
+    monkeypatch.setattr(state, "a_photo_came", lambda: True)
+    monkeypatch.setattr(state, "saliency_maps", lambda crop: pytest.fail("warmed on a dummy face"))
+    preload.start.clear()
+    loading = preload.start()
+    assert loading.done.wait(600), loading.summary()
+    assert loading.error is None, loading.error
+    assert list(loading.steps) == ["face models", "scene network", "saliency code"]  # loading, no warm-up
+    assert list(loading.skipped) == ["face detector", "face ensemble", "scene labeler", "saliency"]
+    assert "not warmed, a photo came first: face detector, face ensemble, scene labeler, saliency" in \
+        loading.summary()
+    preload.start.clear()
+
+
+def test_a_photo_came_counts_analyses(photos_dir):
+    from gerec_app import state
+
+    before = state.analyses_started()
+    data = next(p for p in state.sample_photos()).read_bytes()
+    state.analyze_photo("test-a-photo-came", "photo.jpg", "tuned", "none", None, data)
+    assert state.a_photo_came() and state.analyses_started() == before + 1
 
 
 def test_preload_off(monkeypatch):
