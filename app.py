@@ -23,5 +23,14 @@ page = st.navigation([
 sidebar()
 st.sidebar.caption("Group emotion (Positive / Neutral / Negative) from faces (bottom-up), scene labels "
                    "(top-down, a Bayesian network) and both (fused).")
-st.sidebar.caption(loading.summary())
+
+
+@st.fragment(run_every=1.0 if not loading.done.is_set() else None)
+def loading_note() -> None:
+    """What the background loading has done; while it runs, this alone reruns every second."""
+    st.caption(loading.summary())
+
+
+with st.sidebar:
+    loading_note()
 page.run()

@@ -51,6 +51,34 @@ def inputs() -> list[tuple[str, bytes]]:
     return items
 
 
+def landing(s: state.Settings) -> None:
+    """Before any photo: what to do, and how far the verdicts' probabilities can be trusted.
+
+    The diagram and table are the network's held-out figures (the Models page has them too). Shown
+    here, they also let the browser load its chart and table code while the models load, instead
+    of after the first photo's verdict (about 2 s of the first photo on this 2-core machine).
+    """
+    st.info("Upload one or more photos, or pick a sample, to see each face's emotion, the scene labels and the "
+            "group's verdict: bottom-up (faces), top-down (scene network) and fused.")
+    net = state.network(s.mode)
+    bins = calibration_view.cv_bins(net)
+    if not bins:
+        st.caption(f"The {s.mode} network records no held-out calibration figures (see Models).")
+        return
+    st.subheader("How far the verdicts' probabilities can be trusted")
+    left, right = st.columns([3, 2])
+    left.plotly_chart(plots.reliability_figure(bins), key="landing_reliability")
+    right.caption(f"The {s.mode} network's verdicts on held-out folds of the GAF dev labels (nested "
+                  "cross-validation): for each tenth of confidence, how often the verdict was right. On the "
+                  "diagonal, a probability of 0.8 is right 80 % of the time. Each verdict below a photo "
+                  "says the same in words.")
+    table = calibration_view.cv_table(net)
+    table = table[table["network"] == "tuned (in use)"][["module", "accuracy", "ECE pooled"]]
+    right.dataframe(table, hide_index=True)
+    right.caption("Accuracy: mean ± sd over the outer folds; ECE: the average gap to the diagonal, pooled over "
+                  "folds. NLL, Brier and the untuned figures: Models page.")
+
+
 def analyse(items: list[tuple[str, bytes]], s: state.Settings) -> list[state.PhotoResult]:
     """Each photo's cached result; a photo that fails shows one plain line and the others go on."""
     results: list[state.PhotoResult] = []

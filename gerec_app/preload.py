@@ -77,11 +77,14 @@ def _dummy_photo() -> np.ndarray:
 
 def _saliency_code() -> None:
     """shap and its compiled code (numba's disk cache): the part of the explainer's first call that
-    needs no face."""
+    needs no face. An image masker builds its partition tree with a numba function, whose first
+    call in a process loads the compiled code (about a second here); a small one does that now."""
     from gerec.jit_cache import cache_shap_jit
 
     cache_shap_jit()
-    import shap  # noqa: F401
+    import shap
+
+    shap.maskers.Image(np.zeros((8, 8, 1), dtype=np.float32), (8, 8, 1))
 
 
 def _run(preload: Preload) -> None:

@@ -17,8 +17,7 @@ state.labels_file_note(s)
 
 items = view.inputs()
 if not items:
-    st.info("Upload one or more photos, or pick a sample, to see each face's emotion, the scene labels and the "
-            "group's verdict: bottom-up (faces), top-down (scene network) and fused.")
+    view.landing(s)
     st.stop()
 
 results = view.analyse(items, s)

@@ -27,6 +27,22 @@ def test_landing_is_analyze(app):
     assert app.sidebar.selectbox(key="mode").value == "tuned"
 
 
+def test_landing_shows_how_far_the_verdicts_can_be_trusted(app):
+    """Before any photo: the tuned network's held-out reliability diagram and its figures, the same
+    numbers the Models page shows (and the first photo no longer waits for the chart code)."""
+    from gerec_app import calibration_view, state
+
+    assert app.main.subheader[0].value == "How far the verdicts' probabilities can be trusted"
+    charts = app.main.get("plotly_chart")
+    assert len(charts) == 1
+    table = app.main.dataframe[0].value
+    expected = calibration_view.cv_table(state.network("tuned"))
+    expected = expected[expected["network"] == "tuned (in use)"]
+    assert list(table["module"]) == list(expected["module"]) == ["Bottom-up (faces)", "Top-down (scene)", "Fused"]
+    assert list(table["accuracy"]) == list(expected["accuracy"])
+    assert list(table["ECE pooled"]) == list(expected["ECE pooled"])
+
+
 @pytest.mark.parametrize("page", ["scene", "errors", "models"])
 def test_page_runs(app, page):
     app.switch_page(PAGES[page]).run()
