@@ -20,6 +20,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ PYTHON_FUNCTIONS = (("shap.utils._masked_model", "_build_fixed_single_output"),
 ORIGINALS: dict[tuple[str, str], Any] = {}
 """The compiled functions replaced, by (module, name): for tests that compare both."""
 _done: list[Path | None] = []
+_lock = threading.Lock()
 
 
 def cache_dir() -> Path | None:
@@ -46,17 +48,18 @@ def cache_dir() -> Path | None:
 
 def cache_shap_jit() -> Path | None:
     """Set shap's numba functions up as above (once per process); returns the cache folder."""
-    if _done:
-        return _done[0]
-    folder = cache_dir()
-    if folder is not None:
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            _set_up(folder)
-        except (OSError, ImportError, AttributeError, RuntimeError):  # read-only home, another shap
-            folder = None
-    _done.append(folder)
-    return folder
+    with _lock:  # the dashboard's preload thread and a page may both ask first
+        if _done:
+            return _done[0]
+        folder = cache_dir()
+        if folder is not None:
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+                _set_up(folder)
+            except (OSError, ImportError, AttributeError, RuntimeError):  # read-only home, another shap
+                folder = None
+        _done.append(folder)
+        return folder
 
 
 def _set_up(folder: Path) -> None:
