@@ -24,13 +24,9 @@ sidebar()
 st.sidebar.caption("Group emotion (Positive / Neutral / Negative) from faces (bottom-up), scene labels "
                    "(top-down, a Bayesian network) and both (fused).")
 
-
-@st.fragment(run_every=1.0 if not loading.done.is_set() else None)
-def loading_note() -> None:
-    """What the background loading has done; while it runs, this alone reruns every second."""
-    st.caption(loading.summary())
-
-
-with st.sidebar:
-    loading_note()
-page.run()
+note = st.sidebar.empty()
+note.caption(loading.summary())
+try:
+    page.run()
+finally:  # what had loaded by the end of the page (after st.stop, no element can be added: the first note stays)
+    note.caption(loading.summary())

@@ -25,6 +25,10 @@ def test_landing_is_analyze(app):
     assert app.title[0].value == "Analyze group photos"
     assert not app.error
     assert app.sidebar.selectbox(key="mode").value == "tuned"
+    # the page stopped early (no photo), and the loading note is still drawn after it
+    notes = [c.value for c in app.sidebar.caption]
+    assert any(n.startswith(("models ready", "loading in the background", "models load on the first photo",
+                             "preloading stopped")) for n in notes), notes
 
 
 def test_landing_shows_how_far_the_verdicts_can_be_trusted(app):
