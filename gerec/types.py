@@ -21,6 +21,15 @@ def argmax_class(probs: Probs | None) -> str | None:
     return CLASSES[best]
 
 
+def format_probs(probs: Probs | None, sep: str = "/") -> str:
+    """Probabilities to two decimals joined by ``sep`` (``0.71/0.20/0.09``), or ``-`` when absent.
+
+    >>> format_probs((0.714, 0.2, 0.086), sep=" / ")
+    '0.71 / 0.20 / 0.09'
+    """
+    return "-" if probs is None else sep.join(f"{p:.2f}" for p in probs)
+
+
 @dataclass(frozen=True)
 class FaceScores:
     """One face's 3-class probabilities: each ensemble member's, and the ensemble's."""

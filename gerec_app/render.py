@@ -11,7 +11,7 @@ import pandas as pd
 from gerec.classes import CLASSES
 from gerec.emotion.registry import tta_mode
 from gerec.emotion.views import TTA_MODES, ZOOM
-from gerec.types import Face, GroupPrediction, Probs, SceneEvidence
+from gerec.types import Face, GroupPrediction, SceneEvidence, format_probs
 
 CLASS_COLOURS = {"Positive": "#2b9348", "Neutral": "#868e96", "Negative": "#d62828"}
 """The one colour of each class: face boxes, class bars, graph nodes, reports."""
@@ -167,11 +167,6 @@ def plain_error(exc: BaseException, name: str | None = None) -> str:
     return f"{name + ': ' if name else ''}{text.rstrip('.')}. {hint}"
 
 
-def fmt_probs(probs: Probs | None) -> str:
-    """``0.71 / 0.20 / 0.09`` or ``-``."""
-    return "-" if probs is None else " / ".join(f"{p:.2f}" for p in probs)
-
-
 def faces_frame(pred: GroupPrediction) -> pd.DataFrame:
     """One row per face: number, class, detector confidence, ensemble and member probabilities."""
     rows = []
@@ -182,7 +177,7 @@ def faces_frame(pred: GroupPrediction) -> pd.DataFrame:
             for cls, p in zip(CLASSES, face.scores.ensemble):
                 row[f"P({cls})"] = round(p, 3)
             for name, probs in face.scores.members.items():
-                row[name] = f"{CLASSES[int(np.argmax(probs))]} ({fmt_probs(probs)})"
+                row[name] = f"{CLASSES[int(np.argmax(probs))]} ({format_probs(probs, sep=' / ')})"
         row["confidence"] = round(face.confidence, 3)
         row["box (x, y, w, h)"] = ", ".join(str(v) for v in face.box)
         rows.append(row)
