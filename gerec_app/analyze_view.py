@@ -18,7 +18,7 @@ from gerec.errors import PathNotAllowed
 from gerec.types import GroupPrediction
 from gerec_app import analysis, calibration_view, explanations, paths, plots, render, state
 
-UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp"]
+UPLOAD_TYPES = [suffix.removeprefix(".") for suffix in state.PHOTO_SUFFIXES]
 
 
 def inputs() -> list[tuple[str, bytes]]:

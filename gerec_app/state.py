@@ -25,7 +25,9 @@ CHAINS = {
     "none": "none (type labels by hand)",
 }
 """Labeler chains offered in the sidebar."""
-SAMPLE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
+PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
+"""The photos the dashboard offers as uploads and lists in the sample folder (a subset of
+:data:`gerec.imaging.IMAGE_SUFFIXES`)."""
 
 
 @dataclass(frozen=True)
@@ -122,7 +124,7 @@ def sample_photos() -> list[Path]:
     folder = samples_dir()
     if folder is None:
         return []
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in SAMPLE_SUFFIXES and p.is_file())
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in PHOTO_SUFFIXES and p.is_file())
 
 
 # ---------------------------------------------------------------- models (once per process)

@@ -9,9 +9,9 @@ from typing import TypeVar
 
 from gerec.errors import InvalidDataset
 from gerec.fileio import printable
+from gerec.imaging import IMAGE_SUFFIXES
 from gerec.types import GroupPrediction, format_probs
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
 T = TypeVar("T")
 
 
