@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,11 +11,9 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-from gerec.bn import DEFAULT_MODE, MODES, SceneNetwork, load_scene_network  # noqa: E402
-from gerec.config import folder_labels_file, samples_dir  # noqa: E402
-from gerec.types import GroupPrediction  # noqa: E402
+from gerec.bn import DEFAULT_MODE, MODES, SceneNetwork, load_scene_network
+from gerec.config import folder_labels_file, samples_dir
+from gerec.types import GroupPrediction
 
 CHAINS = {
     "default": "cached → Cloud Vision (when keys are set) → offline",
