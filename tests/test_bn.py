@@ -48,6 +48,16 @@ def test_unknown_labels_are_ignored_and_reported():
     assert net.posterior(["smile", "unicorn"]) == net.posterior(["smile"])
 
 
+def test_labelers_and_the_network_normalise_a_label_alike():
+    from gerec.scene.base import LabelerInput
+    from gerec.scene.simple import ManualLabeler
+
+    raw = [" SMILE", "Group\t  Photo ", "smile "]
+    typed = ManualLabeler(raw).label(LabelerInput("x.jpg")).labels
+    assert typed == ("smile", "group photo")
+    assert tiny_network().split_labels(raw) == (("smile",), ("group photo",))
+
+
 def random_network(rng: np.random.Generator, n: int, **kw) -> SceneNetwork:
     counts = rng.integers(0, 40, size=(n, 3)).astype(float)
     hist = LabelHistogram(tuple(f"label {i}" for i in range(n)), counts, np.array([50.0, 45.0, 40.0]))
