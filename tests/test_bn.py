@@ -107,7 +107,9 @@ def test_contributions_rebuild_the_posterior():
 
 
 def test_reference_network_file_matches_the_histogram(gaf_dir):
-    net = load_network("models/scene_bn.json")
+    from gerec.bn import network_path
+
+    net = load_network(network_path("reference"))
     hist = read_histogram(gaf_dir / "train_label_histogram.csv")
     assert len(net.labels) == 809 and net.labels == hist.labels
     i = net.labels.index("bull")  # counts 0, 0, 25 of 1273 / 1200 / 1160
