@@ -16,7 +16,7 @@ from gerec.bn.vocabulary import map_typed, suggest
 from gerec.classes import CLASSES, MODULES
 from gerec.errors import PathNotAllowed
 from gerec.types import GroupPrediction
-from gerec_app import analysis, calibration_view, explanations, paths, plots, render, state
+from gerec_app import analysis, calibration_view, explanations, handoff, paths, plots, render, state
 
 UPLOAD_TYPES = [suffix.removeprefix(".") for suffix in state.PHOTO_SUFFIXES]
 
@@ -36,13 +36,13 @@ def inputs() -> list[tuple[str, bytes]]:
             items.append((choice, samples[choice].read_bytes()))
     else:
         right.caption("No sample folder configured (set GEREC_SAMPLES to a folder of photos).")
-    requested = st.session_state.get("analyze_path")  # drill-down from Error analysis
+    requested = st.session_state.get(handoff.ANALYZE_PATH)  # drill-down from Error analysis
     if requested:
         path = Path(requested)
         c1, c2 = st.columns([5, 1])
         c1.info(f"From error analysis: {path.name}")
         if c2.button("Clear", key="clear_request"):
-            del st.session_state["analyze_path"]
+            del st.session_state[handoff.ANALYZE_PATH]
             st.rerun()
         try:
             items.append((path.name, paths.confined_file(requested, "photo").read_bytes()))
@@ -176,8 +176,8 @@ def scene_labels(res: state.PhotoResult, s: state.Settings) -> tuple[GroupPredic
     for word in typed.ignored:
         hint = ", ".join(suggest(net, word))
         st.caption(f"“{word}” is not a label the network knows" + (f"; nearest known: {hint}." if hint else "."))
-    st.session_state["scene_from_photo"] = {"image": res.name, "labels": list(shown.evidence.labels_used),
-                                            "cnn": pred.bottom_up_class, "faces": len(pred.faces)}
+    st.session_state[handoff.PHOTO_EVIDENCE] = handoff.PhotoEvidence(res.name, shown.evidence.labels_used,
+                                                                     pred.bottom_up_class, len(pred.faces))
     if shown.contributions:
         with st.expander("How each term moves the verdict (prior, labels, faces)"):
             explanations.render_reasons(shown, key=f"contrib_{key}")

@@ -6,7 +6,7 @@ import streamlit as st
 
 from gerec.classes import CLASSES
 from gerec.errors import GerecError
-from gerec_app import explanations, plots, render, state
+from gerec_app import explanations, handoff, plots, render, state
 
 st.title("Scene network")
 s = state.settings()
@@ -17,14 +17,14 @@ except GerecError as exc:
     st.error(state.error_text(exc))
     st.stop()
 
-photo = st.session_state.get("scene_from_photo")
+photo: handoff.PhotoEvidence | None = st.session_state.get(handoff.PHOTO_EVIDENCE)
 sources = (["photo"] if photo else []) + ["hand"]
 source = st.radio("Evidence from", sources, horizontal=True, key="scene_source",
-                  format_func=lambda v: f"the photo from Analyze ({photo['image']})" if v == "photo" and photo
+                  format_func=lambda v: f"the photo from Analyze ({photo.image})" if v == "photo" and photo
                   else "a hand-made label set")
 if source == "photo" and photo:
-    start_labels, start_cnn = [lab for lab in photo["labels"] if lab in net.vocabulary], photo["cnn"]
-    tag = f"photo_{photo['image']}"
+    start_labels, start_cnn = [lab for lab in photo.labels if lab in net.vocabulary], photo.cnn
+    tag = f"photo_{photo.image}"
 else:
     start_labels, start_cnn, tag = ["people", "smile", "fun"], None, "hand"
     start_labels = [lab for lab in start_labels if lab in net.vocabulary]
