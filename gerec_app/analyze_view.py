@@ -12,7 +12,6 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from gerec.bn.vocabulary import map_typed, suggest
 from gerec.classes import CLASSES, MODULES
 from gerec.errors import PathNotAllowed
 from gerec.types import GroupPrediction
@@ -167,15 +166,12 @@ def scene_labels(res: state.PhotoResult, s: state.Settings) -> tuple[GroupPredic
     free = st.text_input("More labels, comma-separated (plurals and spelling variants are mapped to known labels)",
                          key=f"free_labels_{key}")
     st.button("Reset to the labeler's labels", on_click=_reset, key=f"reset_{key}")
-    typed = map_typed(net, render.parse_free_labels(free))
+    typed, notes = render.typed_labels(net, free)
     labels = list(dict.fromkeys([*chosen, *typed.used]))
     edited = set(labels) != set(ev.labels_used)
     shown = pipe.relabel(pred, labels) if edited else pred
-    if typed.mapped:
-        st.caption("Mapped: " + ", ".join(f"{a} → {b}" for a, b in typed.mapped))
-    for word in typed.ignored:
-        hint = ", ".join(suggest(net, word))
-        st.caption(f"“{word}” is not a label the network knows" + (f"; nearest known: {hint}." if hint else "."))
+    for note in notes:
+        st.caption(note)
     st.session_state[handoff.PHOTO_EVIDENCE] = handoff.PhotoEvidence(res.name, shown.evidence.labels_used,
                                                                      pred.bottom_up_class, len(pred.faces))
     if shown.contributions:

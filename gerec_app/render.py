@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -12,6 +13,10 @@ from gerec.classes import CLASSES
 from gerec.emotion.registry import tta_mode
 from gerec.emotion.views import TTA_MODES, ZOOM
 from gerec.types import Face, GroupPrediction, SceneEvidence, format_probs
+
+if TYPE_CHECKING:
+    from gerec.bn.network import SceneNetwork
+    from gerec.bn.vocabulary import LabelMapping
 
 CLASS_COLOURS = {"Positive": "#2b9348", "Neutral": "#868e96", "Negative": "#d62828"}
 """The one colour of each class: face boxes, class bars, graph nodes, reports."""
@@ -223,6 +228,19 @@ def evidence_frame(evidence: SceneEvidence) -> pd.DataFrame:
 def parse_free_labels(text: str) -> list[str]:
     """Labels typed as comma- or line-separated text."""
     return [t.strip() for t in text.replace("\n", ",").split(",") if t.strip()]
+
+
+def typed_labels(net: SceneNetwork, text: str) -> tuple[LabelMapping, list[str]]:
+    """Labels typed as text, mapped onto ``net``'s labels, and the captions that say what happened:
+    what was mapped (``weddings → wedding``) and each unknown word with the nearest known labels."""
+    from gerec.bn.vocabulary import map_typed, suggest
+
+    typed = map_typed(net, parse_free_labels(text))
+    notes = ["Mapped: " + ", ".join(f"{a} → {b}" for a, b in typed.mapped)] if typed.mapped else []
+    for word in typed.ignored:
+        hint = ", ".join(suggest(net, word))
+        notes.append(f"“{word}” is not a label the network knows" + (f"; nearest known: {hint}." if hint else "."))
+    return typed, notes
 
 
 def _percent(value: object) -> str:

@@ -39,15 +39,10 @@ cnn_choice = right.selectbox("CNN evidence (bottom-up class)", cnn_options,
 free = left.text_input("Add labels by text (comma-separated; plurals and spelling variants are mapped)",
                        key=f"what_if_free_{tag}")
 if free:
-    from gerec.bn.vocabulary import map_typed, suggest
-
-    extra = map_typed(net, render.parse_free_labels(free))
+    extra, notes = render.typed_labels(net, free)
     labels = list(dict.fromkeys([*labels, *extra.used]))
-    if extra.mapped:
-        left.caption("mapped: " + ", ".join(f"{a} → {b}" for a, b in extra.mapped))
-    for word in extra.ignored:
-        hint = ", ".join(suggest(net, word))
-        left.caption(f"“{word}” is not a label the network knows" + (f"; nearest known: {hint}." if hint else "."))
+    for note in notes:
+        left.caption(note)
 cnn = None if cnn_choice == "none" else cnn_choice
 # with a CNN class the network's CNN node holds the face ensemble's confusion table (as in Analyze)
 active = photo_net if cnn else net

@@ -57,3 +57,16 @@ def test_probabilities_read_the_same_in_the_cli_line_and_the_faces_table():
     assert render.faces_frame(pred)["m"][0] == "Negative (0.10 / 0.25 / 0.65)"
     line = prediction_line(pred)
     assert "bottom_up=Positive (0.60/0.30/0.10)" in line and "top_down=Neutral (0.20/0.50/0.30)" in line
+
+
+def test_typed_labels_are_mapped_with_a_caption_for_each_change():
+    from gerec.bn import load_scene_network
+
+    net = load_scene_network("reference")
+    typed, notes = render.typed_labels(net, "weddings, smile\nweddding, zzqx")
+    assert typed.used == ("wedding", "smile") and typed.mapped == (("weddings", "wedding"),)
+    assert notes[0] == "Mapped: weddings → wedding"
+    assert notes[1].startswith("“weddding” is not a label the network knows; nearest known: wedding")
+    assert notes[2] == "“zzqx” is not a label the network knows."
+    known, quiet = render.typed_labels(net, "smile")
+    assert known.used == ("smile",) and quiet == []
