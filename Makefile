@@ -5,7 +5,6 @@ VENV := .venv
 PY := $(VENV)/bin/python
 REQ_HASH := $(shell cat requirements.txt pyproject.toml | sha256sum | cut -c1-16)
 STAMP := $(VENV)/.installed-$(REQ_HASH)
-export TF_CPP_MIN_LOG_LEVEL := 3
 
 .PHONY: install run test test-fast lint bench clean
 

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import os
+import streamlit as st
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-import streamlit as st  # noqa: E402
-
-from gerec_app import PAGES, preload  # noqa: E402
-from gerec_app.state import sidebar  # noqa: E402
+from gerec_app import PAGES, preload
+from gerec_app.state import sidebar
 
 st.set_page_config(page_title="gerec: group emotion", page_icon="🙂", layout="wide")
 loading = preload.start()  # models load in a background thread while the first page is read

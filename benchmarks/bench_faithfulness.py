@@ -17,17 +17,14 @@ Last line: ``ratio: X``, the worse of the two baselines' deletion AUC ratios (da
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from gerec.classes import CLASSES  # noqa: E402
-from gerec.config import data_dir  # noqa: E402
-from gerec.explain import BASELINES, DEFAULT_BLUR, GREY, SaliencyExplainer, blurred  # noqa: E402
+from gerec.classes import CLASSES
+from gerec.config import data_dir
+from gerec.explain import BASELINES, DEFAULT_BLUR, GREY, SaliencyExplainer, blurred
 
 STEPS = 20
 PATCH = 8

@@ -65,7 +65,7 @@ def first_photo(browser, env_extra: dict[str, str], members: int) -> tuple[float
     from playwright.sync_api import expect
 
     port = free_port()
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT), **env_extra}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **env_extra}
     t0 = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless",

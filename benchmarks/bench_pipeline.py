@@ -14,20 +14,17 @@ The last line is ``ratio: <ours median / fer median>`` (fer as documented, BGR i
 
 from __future__ import annotations
 
-import os
 import statistics
 import sys
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import cv2
 
-import cv2  # noqa: E402
-
-from gerec.cli.common import find_images  # noqa: E402
-from gerec.config import data_dir  # noqa: E402
-from gerec.emotion.ensemble import FaceEnsemble  # noqa: E402
-from gerec.faces import FaceDetector, align_faces  # noqa: E402
-from gerec.imaging import load_image  # noqa: E402
+from gerec.cli.common import find_images
+from gerec.config import data_dir
+from gerec.emotion.ensemble import FaceEnsemble
+from gerec.faces import FaceDetector, align_faces
+from gerec.imaging import load_image
 
 
 def main() -> None:

@@ -22,12 +22,10 @@ import statistics
 import sys
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from gerec.config import data_dir  # noqa: E402
-from gerec.explain import BASELINES, DEFAULT_MAX_EVALS, SaliencyExplainer  # noqa: E402
+from gerec.config import data_dir
+from gerec.explain import BASELINES, DEFAULT_MAX_EVALS, SaliencyExplainer
 
 N_FACES = 4
 GOAL = 1.0

@@ -9,7 +9,6 @@ Public API::
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any
 
 from gerec.classes import CLASSES
@@ -23,9 +22,10 @@ from gerec.errors import (
     ModelFileMissing,
     NoFaceDetected,
 )
+from gerec.tf_quiet import quiet_logs
 from gerec.types import Face, FaceScores, GroupPrediction, SceneEvidence
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before anything imports TensorFlow
+quiet_logs()  # before anything imports TensorFlow
 
 if TYPE_CHECKING:
     from gerec.pipeline import Pipeline

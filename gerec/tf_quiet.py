@@ -7,6 +7,12 @@ import os
 import sys
 
 
+def quiet_logs() -> None:
+    """Keep TensorFlow's C++ logs to errors in this process and its children (unless the environment
+    already chose a level). Importing :mod:`gerec` calls this, so every entry point gets it."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
 def quiet_tensorflow() -> None:
     """Silence TensorFlow's C++ and Python logging and import it without its start-up banner.
 
@@ -18,7 +24,7 @@ def quiet_tensorflow() -> None:
     faster here, but with it a Keras model trained and reloaded in the same process crashed
     (segmentation fault in tests/test_training.py), so the safe setting is the default.
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    quiet_logs()
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")

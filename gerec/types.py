@@ -21,6 +21,25 @@ def argmax_class(probs: Probs | None) -> str | None:
     return CLASSES[best]
 
 
+def normalise_label(label: str) -> str:
+    """A scene label as every labeler reports it and the network reads it: lower case, trimmed,
+    inner white space collapsed to one space.
+
+    >>> normalise_label("  Group   Photo ")
+    'group photo'
+    """
+    return " ".join(str(label).lower().split())
+
+
+def format_probs(probs: Probs | None, sep: str = "/") -> str:
+    """Probabilities to two decimals joined by ``sep`` (``0.71/0.20/0.09``), or ``-`` when absent.
+
+    >>> format_probs((0.714, 0.2, 0.086), sep=" / ")
+    '0.71 / 0.20 / 0.09'
+    """
+    return "-" if probs is None else sep.join(f"{p:.2f}" for p in probs)
+
+
 @dataclass(frozen=True)
 class FaceScores:
     """One face's 3-class probabilities: each ensemble member's, and the ensemble's."""

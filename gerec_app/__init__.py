@@ -7,6 +7,7 @@
 - :mod:`gerec_app.analyze_view`: the Analyze page's sections (the page script only lays them out).
 - :mod:`gerec_app.preload`: models loaded in a background thread from the first page view.
 - :mod:`gerec_app.report`: a photo's self-contained HTML report (``build_report`` has no streamlit calls).
+- :mod:`gerec_app.handoff`: what a page keeps in ``st.session_state`` for another page, as frozen dataclasses.
 """
 
 PAGES = {

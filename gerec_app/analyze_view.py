@@ -12,13 +12,12 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from gerec.bn.vocabulary import map_typed, suggest
 from gerec.classes import CLASSES, MODULES
 from gerec.errors import PathNotAllowed
 from gerec.types import GroupPrediction
-from gerec_app import analysis, calibration_view, explanations, paths, plots, render, state
+from gerec_app import analysis, calibration_view, explanations, handoff, paths, plots, render, state
 
-UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp"]
+UPLOAD_TYPES = [suffix.removeprefix(".") for suffix in state.PHOTO_SUFFIXES]
 
 
 def inputs() -> list[tuple[str, bytes]]:
@@ -36,13 +35,13 @@ def inputs() -> list[tuple[str, bytes]]:
             items.append((choice, samples[choice].read_bytes()))
     else:
         right.caption("No sample folder configured (set GEREC_SAMPLES to a folder of photos).")
-    requested = st.session_state.get("analyze_path")  # drill-down from Error analysis
+    requested = st.session_state.get(handoff.ANALYZE_PATH)  # drill-down from Error analysis
     if requested:
         path = Path(requested)
         c1, c2 = st.columns([5, 1])
         c1.info(f"From error analysis: {path.name}")
         if c2.button("Clear", key="clear_request"):
-            del st.session_state["analyze_path"]
+            del st.session_state[handoff.ANALYZE_PATH]
             st.rerun()
         try:
             items.append((path.name, paths.confined_file(requested, "photo").read_bytes()))
@@ -167,17 +166,14 @@ def scene_labels(res: state.PhotoResult, s: state.Settings) -> tuple[GroupPredic
     free = st.text_input("More labels, comma-separated (plurals and spelling variants are mapped to known labels)",
                          key=f"free_labels_{key}")
     st.button("Reset to the labeler's labels", on_click=_reset, key=f"reset_{key}")
-    typed = map_typed(net, render.parse_free_labels(free))
+    typed, notes = render.typed_labels(net, free)
     labels = list(dict.fromkeys([*chosen, *typed.used]))
     edited = set(labels) != set(ev.labels_used)
     shown = pipe.relabel(pred, labels) if edited else pred
-    if typed.mapped:
-        st.caption("Mapped: " + ", ".join(f"{a} → {b}" for a, b in typed.mapped))
-    for word in typed.ignored:
-        hint = ", ".join(suggest(net, word))
-        st.caption(f"“{word}” is not a label the network knows" + (f"; nearest known: {hint}." if hint else "."))
-    st.session_state["scene_from_photo"] = {"image": res.name, "labels": list(shown.evidence.labels_used),
-                                            "cnn": pred.bottom_up_class, "faces": len(pred.faces)}
+    for note in notes:
+        st.caption(note)
+    st.session_state[handoff.PHOTO_EVIDENCE] = handoff.PhotoEvidence(res.name, shown.evidence.labels_used,
+                                                                     pred.bottom_up_class, len(pred.faces))
     if shown.contributions:
         with st.expander("How each term moves the verdict (prior, labels, faces)"):
             explanations.render_reasons(shown, key=f"contrib_{key}")

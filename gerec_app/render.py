@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -11,7 +12,11 @@ import pandas as pd
 from gerec.classes import CLASSES
 from gerec.emotion.registry import tta_mode
 from gerec.emotion.views import TTA_MODES, ZOOM
-from gerec.types import Face, GroupPrediction, Probs, SceneEvidence
+from gerec.types import Face, GroupPrediction, SceneEvidence, format_probs
+
+if TYPE_CHECKING:
+    from gerec.bn.network import SceneNetwork
+    from gerec.bn.vocabulary import LabelMapping
 
 CLASS_COLOURS = {"Positive": "#2b9348", "Neutral": "#868e96", "Negative": "#d62828"}
 """The one colour of each class: face boxes, class bars, graph nodes, reports."""
@@ -167,11 +172,6 @@ def plain_error(exc: BaseException, name: str | None = None) -> str:
     return f"{name + ': ' if name else ''}{text.rstrip('.')}. {hint}"
 
 
-def fmt_probs(probs: Probs | None) -> str:
-    """``0.71 / 0.20 / 0.09`` or ``-``."""
-    return "-" if probs is None else " / ".join(f"{p:.2f}" for p in probs)
-
-
 def faces_frame(pred: GroupPrediction) -> pd.DataFrame:
     """One row per face: number, class, detector confidence, ensemble and member probabilities."""
     rows = []
@@ -182,7 +182,7 @@ def faces_frame(pred: GroupPrediction) -> pd.DataFrame:
             for cls, p in zip(CLASSES, face.scores.ensemble):
                 row[f"P({cls})"] = round(p, 3)
             for name, probs in face.scores.members.items():
-                row[name] = f"{CLASSES[int(np.argmax(probs))]} ({fmt_probs(probs)})"
+                row[name] = f"{CLASSES[int(np.argmax(probs))]} ({format_probs(probs, sep=' / ')})"
         row["confidence"] = round(face.confidence, 3)
         row["box (x, y, w, h)"] = ", ".join(str(v) for v in face.box)
         rows.append(row)
@@ -228,6 +228,19 @@ def evidence_frame(evidence: SceneEvidence) -> pd.DataFrame:
 def parse_free_labels(text: str) -> list[str]:
     """Labels typed as comma- or line-separated text."""
     return [t.strip() for t in text.replace("\n", ",").split(",") if t.strip()]
+
+
+def typed_labels(net: SceneNetwork, text: str) -> tuple[LabelMapping, list[str]]:
+    """Labels typed as text, mapped onto ``net``'s labels, and the captions that say what happened:
+    what was mapped (``weddings → wedding``) and each unknown word with the nearest known labels."""
+    from gerec.bn.vocabulary import map_typed, suggest
+
+    typed = map_typed(net, parse_free_labels(text))
+    notes = ["Mapped: " + ", ".join(f"{a} → {b}" for a, b in typed.mapped)] if typed.mapped else []
+    for word in typed.ignored:
+        hint = ", ".join(suggest(net, word))
+        notes.append(f"“{word}” is not a label the network knows" + (f"; nearest known: {hint}." if hint else "."))
+    return typed, notes
 
 
 def _percent(value: object) -> str:

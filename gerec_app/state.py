@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,20 +11,29 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+from gerec.bn import DEFAULT_MODE, MODES, SceneNetwork, load_scene_network
+from gerec.config import folder_labels_file, samples_dir
+from gerec.types import GroupPrediction
 
-from gerec.bn import DEFAULT_MODE, MODES, SceneNetwork, load_scene_network  # noqa: E402
-from gerec.config import folder_labels_file, samples_dir  # noqa: E402
-from gerec.types import GroupPrediction  # noqa: E402
+DEFAULT_CHAIN = "default"
+NO_LABELER = "none"
+NOT_OFFERED = frozenset({"manual"})
+"""Registered labelers the sidebar leaves out: typed labels are the Analyze page's label editor."""
 
-CHAINS = {
-    "default": "cached → Cloud Vision (when keys are set) → offline",
-    "offline": "offline classifier only",
-    "cached": "cached labels only",
-    "none": "none (type labels by hand)",
-}
-"""Labeler chains offered in the sidebar."""
-SAMPLE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
+
+def chains() -> dict[str, str]:
+    """The labeler chains the sidebar offers, name -> description: ``default``, every labeler of
+    the registry (:data:`gerec.scene.config.LABELERS`) alone, and ``none``."""
+    from gerec.scene.config import LABELERS
+
+    return {DEFAULT_CHAIN: "cached → Cloud Vision (when keys are set) → offline",
+            **{name: entry.description for name, entry in LABELERS.items() if name not in NOT_OFFERED},
+            NO_LABELER: "none (type labels by hand)"}
+
+
+PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
+"""The photos the dashboard offers as uploads and lists in the sample folder (a subset of
+:data:`gerec.imaging.IMAGE_SUFFIXES`)."""
 
 
 @dataclass(frozen=True)
@@ -33,7 +41,7 @@ class Settings:
     """What the sidebar chose: network mode, labeler chain, cached labels file (``None`` when unusable)."""
 
     mode: str = DEFAULT_MODE
-    chain: str = "default"
+    chain: str = DEFAULT_CHAIN
     labels_file: str | None = None
     labels_note: str | None = None
     """Why the typed cached-labels file is not used (missing, unreadable), shown on the pages."""
@@ -91,7 +99,8 @@ def sidebar() -> Settings:
         st.subheader("Settings")
         mode = st.selectbox("Scene network", MODES, index=MODES.index(DEFAULT_MODE), key="mode",
                             help="reference: the paper's network; tuned: cross-validated hyperparameters")
-        chain = st.selectbox("Scene labeler", list(CHAINS), format_func=lambda c: f"{c}: {CHAINS[c]}",
+        offered = chains()
+        chain = st.selectbox("Scene labeler", list(offered), format_func=lambda c: f"{c}: {offered[c]}",
                              key="chain", help="Works offline without keys; Cloud Vision only with credentials.")
         labels = st.text_input("Cached labels (JSON)", value=default_labels_file() or "", key="labels_file",
                                help="{image name: [labels]}; used first for photos it names")
@@ -102,7 +111,7 @@ def settings() -> Settings:
     """The current settings (the sidebar's values, or defaults before it ran)."""
     s = st.session_state
     labels = s.get("labels_file", default_labels_file() or "")
-    return Settings(s.get("mode", DEFAULT_MODE), s.get("chain", "default"), *usable_labels_file(labels))
+    return Settings(s.get("mode", DEFAULT_MODE), s.get("chain", DEFAULT_CHAIN), *usable_labels_file(labels))
 
 
 def error_text(exc: BaseException, name: str | None = None) -> str:
@@ -122,7 +131,7 @@ def sample_photos() -> list[Path]:
     folder = samples_dir()
     if folder is None:
         return []
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in SAMPLE_SUFFIXES and p.is_file())
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in PHOTO_SUFFIXES and p.is_file())
 
 
 # ---------------------------------------------------------------- models (once per process)
@@ -159,7 +168,7 @@ def labeler(chain: str, labels_file: str | None):  # -> LabelerChain
 
     labels_file = str(confined_file(labels_file, "labels")) if labels_file else None  # a typed path: checked
     cached = [CachedLabeler.from_file(labels_file)] if labels_file else []
-    if chain == "none":
+    if chain == NO_LABELER:
         return LabelerChain([])
     if chain == "cached":
         return LabelerChain(cached)

@@ -19,6 +19,7 @@ from gerec.errors import GerecError
 from gerec.provenance import in_sample_warning, parse_sidecar, read_sidecar, run_provenance, stored_run_in_sample
 from gerec.provenance import summary as provenance_summary
 from gerec_app import PAGES, analysis, calibration_view, paths, plots, state
+from gerec_app.handoff import ANALYZE_PATH, LOADED_RESULTS, LoadedResults
 from gerec_app.render import MODULE_NAMES, friendly_columns
 
 st.title("Error analysis")
@@ -36,11 +37,7 @@ def _default(path: Path) -> str:
     return str(path) if path.is_file() else ""
 
 
-# (results table, where it came from, network mode, provenance: what made it, when known)
-Loaded = tuple[pd.DataFrame, str, str, "dict | None"]
-
-
-def _run_source() -> Loaded | None:
+def _run_source() -> LoadedResults | None:
     """A label-only evaluation run from this page, with a progress bar."""
     from gerec.evaluation import read_cnn_predictions
     from gerec.scene.simple import read_label_file
@@ -71,10 +68,10 @@ def _run_source() -> Loaded | None:
     source = f"label-only run on {Path(labels_path).name}" + (f" with {Path(cnn_path).name}" if cnn else "")
     made = run_provenance(mode, labels=labels_path.strip(), cnn_predictions=cnn_path.strip() or None,
                           made_by="Error analysis page (label-only run)")
-    return analysis.to_frame(rows), source, mode, made
+    return LoadedResults(analysis.to_frame(rows), source, mode, made)
 
 
-def _csv_source() -> Loaded | None:
+def _csv_source() -> LoadedResults | None:
     """A saved OUT.csv (with its OUT.csv.json, which records what made it): uploaded or by path."""
     c1, c2 = st.columns(2)
     uploads = c1.file_uploader("OUT.csv, and its OUT.csv.json if you have it", type=["csv", "json"],
@@ -88,16 +85,16 @@ def _csv_source() -> Loaded | None:
         st.session_state["eval_loaded"] = ids
         made = next((parse_sidecar(u.getvalue()) for u in uploads if u.name.lower().endswith(".json")), None)
         frame = analysis.read_results(csvs[0].getvalue())
-        return frame, f"uploaded {csvs[0].name}", (made or {}).get("mode", mode), made
+        return LoadedResults(frame, f"uploaded {csvs[0].name}", (made or {}).get("mode", mode), made)
     if c2.button("Open", key="eval_open") and path.strip():
         table = paths.confined_file(path, "table")
         made = read_sidecar(table)
         frame = analysis.read_results(table)
-        return frame, table.name, (made or {}).get("mode", mode), made
+        return LoadedResults(frame, table.name, (made or {}).get("mode", mode), made)
     return None
 
 
-def _store_source() -> Loaded | None:
+def _store_source() -> LoadedResults | None:
     """A run kept by ``evaluate --store``, optionally compared side by side with a second run."""
     from gerec.runs.store import RunStore, default_store_path
 
@@ -123,7 +120,7 @@ def _store_source() -> Loaded | None:
             "mode": info.mode, "kind": info.dataset, "models": info.models,
             "labels_file": {"path": info.params["labels"]} if info.params.get("labels") else None,
             "in_sample": stored_run_in_sample(info.mode, info.params)}
-    return analysis.store_frame(records), f"stored run {info.id} ({info.dataset})", info.mode, made
+    return LoadedResults(analysis.store_frame(records), f"stored run {info.id} ({info.dataset})", info.mode, made)
 
 
 def _compare_runs(store, run_a: str, records_a: list, run_b: str) -> None:
@@ -145,7 +142,7 @@ def _compare_runs(store, run_a: str, records_a: list, run_b: str) -> None:
         download(changed, f"changes {run_a} vs {run_b}", "run_changes")
 
 
-SOURCES: dict[str, tuple[str, Callable[[], Loaded | None]]] = {
+SOURCES: dict[str, tuple[str, Callable[[], LoadedResults | None]]] = {
     "run": ("Run a label-only evaluation", _run_source),
     "csv": ("Open a saved OUT.csv", _csv_source),
     "store": ("Open a stored run", _store_source),
@@ -157,28 +154,27 @@ try:
     loaded = SOURCES[choice][1]()
 except GerecError as exc:
     st.error(state.error_text(exc))
-    st.session_state.pop("eval_results", None)  # old results must not stay on screen under the error
+    st.session_state.pop(LOADED_RESULTS, None)  # old results must not stay on screen under the error
     loaded = None
 if loaded is not None:
-    st.session_state["eval_results"] = {"frame": loaded[0], "source": loaded[1], "mode": loaded[2],
-                                        "provenance": loaded[3]}
-results = st.session_state.get("eval_results")
+    st.session_state[LOADED_RESULTS] = loaded
+results: LoadedResults | None = st.session_state.get(LOADED_RESULTS)
 if not results:
     st.info("Run an evaluation or open a saved OUT.csv to see accuracy, confusion, disagreements and label errors.")
     st.stop()
 
-frame: pd.DataFrame = results["frame"]
+frame = results.frame
 modules = analysis.present_modules(frame)
-made = results.get("provenance")
+made = results.provenance
 
 
 # ---------------------------------------------------------------- accuracy
 st.header(f"Accuracy: {len(frame)} images")
 if made:
-    st.caption(f"{results['source']} · network {made.get('mode', results['mode'])}")
+    st.caption(f"{results.source} · network {made.get('mode', results.mode)}")
 else:
-    st.caption(f"{results['source']} · this file does not record which network made it (no OUT.csv.json); "
-               f"per-label analysis uses the {results['mode']} network")
+    st.caption(f"{results.source} · this file does not record which network made it (no OUT.csv.json); "
+               f"per-label analysis uses the {results.mode} network")
 if made and (warning := in_sample_warning(made)):
     st.warning(warning[0].upper() + warning[1:] + ".", icon=":material/warning:")
 if made:
@@ -261,7 +257,7 @@ c1, c2 = st.columns([1, 2])
 module = c1.selectbox("Errors of", label_modules, key="label_module", format_func=MODULE_NAMES.get)
 min_images = c1.slider("Min. wrong images with the label", 1, 30, 5, key="min_images")
 try:
-    label_table = analysis.label_errors(frame, state.network(results["mode"]), module, min_images)
+    label_table = analysis.label_errors(frame, state.network(results.mode), module, min_images)
 except GerecError as exc:
     st.error(state.error_text(exc))
     label_table = pd.DataFrame()
@@ -293,5 +289,5 @@ if folder is not None:
         if found:
             pick = st.selectbox("Image to open in Analyze", found, key="drill")
             if st.button("Open in Analyze", key="drill_open"):
-                st.session_state["analyze_path"] = str(paths.child_file(folder, pick))
+                st.session_state[ANALYZE_PATH] = str(paths.child_file(folder, pick))
                 st.switch_page(PAGES["analyze"])

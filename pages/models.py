@@ -94,7 +94,7 @@ for mode in sorted(MODES, key=lambda m: m != s.mode):  # the one in use first
 st.header("Scene labeler")
 try:
     chain = state.labeler(s.chain, s.labels_file)
-    st.markdown(f"Chain in use: **{chain.name}** (setting `{s.chain}`: {state.CHAINS[s.chain]})")
+    st.markdown(f"Chain in use: **{chain.name}** (setting `{s.chain}`: {state.chains().get(s.chain, 'not offered')})")
     for lab in chain.labelers:
         config = {k: (str(v) if not isinstance(v, int | float | bool | str) else v)
                   for k, v in vars(lab).items() if not k.startswith("_") and k not in ("class_names",)}

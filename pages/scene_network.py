@@ -6,7 +6,7 @@ import streamlit as st
 
 from gerec.classes import CLASSES
 from gerec.errors import GerecError
-from gerec_app import explanations, plots, render, state
+from gerec_app import explanations, handoff, plots, render, state
 
 st.title("Scene network")
 s = state.settings()
@@ -17,14 +17,14 @@ except GerecError as exc:
     st.error(state.error_text(exc))
     st.stop()
 
-photo = st.session_state.get("scene_from_photo")
+photo: handoff.PhotoEvidence | None = st.session_state.get(handoff.PHOTO_EVIDENCE)
 sources = (["photo"] if photo else []) + ["hand"]
 source = st.radio("Evidence from", sources, horizontal=True, key="scene_source",
-                  format_func=lambda v: f"the photo from Analyze ({photo['image']})" if v == "photo" and photo
+                  format_func=lambda v: f"the photo from Analyze ({photo.image})" if v == "photo" and photo
                   else "a hand-made label set")
 if source == "photo" and photo:
-    start_labels, start_cnn = [lab for lab in photo["labels"] if lab in net.vocabulary], photo["cnn"]
-    tag = f"photo_{photo['image']}"
+    start_labels, start_cnn = [lab for lab in photo.labels if lab in net.vocabulary], photo.cnn
+    tag = f"photo_{photo.image}"
 else:
     start_labels, start_cnn, tag = ["people", "smile", "fun"], None, "hand"
     start_labels = [lab for lab in start_labels if lab in net.vocabulary]
@@ -39,15 +39,10 @@ cnn_choice = right.selectbox("CNN evidence (bottom-up class)", cnn_options,
 free = left.text_input("Add labels by text (comma-separated; plurals and spelling variants are mapped)",
                        key=f"what_if_free_{tag}")
 if free:
-    from gerec.bn.vocabulary import map_typed, suggest
-
-    extra = map_typed(net, render.parse_free_labels(free))
+    extra, notes = render.typed_labels(net, free)
     labels = list(dict.fromkeys([*labels, *extra.used]))
-    if extra.mapped:
-        left.caption("mapped: " + ", ".join(f"{a} → {b}" for a, b in extra.mapped))
-    for word in extra.ignored:
-        hint = ", ".join(suggest(net, word))
-        left.caption(f"“{word}” is not a label the network knows" + (f"; nearest known: {hint}." if hint else "."))
+    for note in notes:
+        left.caption(note)
 cnn = None if cnn_choice == "none" else cnn_choice
 # with a CNN class the network's CNN node holds the face ensemble's confusion table (as in Analyze)
 active = photo_net if cnn else net

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-from gerec.config import data_dir  # noqa: E402
-from gerec.tf_quiet import quiet_tensorflow  # noqa: E402
+from gerec.config import data_dir
+from gerec.tf_quiet import quiet_tensorflow
 
 # TensorFlow gets gerec's settings (oneDNN off) whichever test file imports it first: a test
 # that imported keras directly used to start TensorFlow with oneDNN on, which crashed training.

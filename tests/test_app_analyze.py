@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from gerec_app import PAGES
+from gerec_app.handoff import PHOTO_EVIDENCE
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 pytestmark = pytest.mark.slow
@@ -60,7 +61,7 @@ def test_sample_pick_faces_predictions_saliency_and_label_edit(photos_dir):
     after = metrics(at)
     changed = next(k for k in after if k.startswith("Top-down"))
     assert "edited" in changed and after[changed] != before and after[changed].startswith("Negative")
-    assert at.session_state["scene_from_photo"]["labels"] == ["police", "police officer", "rebellion", "news"]
+    assert at.session_state[PHOTO_EVIDENCE].labels == ("police", "police officer", "rebellion", "news")
     # the scene page picks the edited photo up
     at.switch_page(PAGES["scene"]).run()
     assert not at.exception and at.metric[0].value.startswith("Negative")
@@ -120,7 +121,7 @@ def test_largest_face_first_typed_variants_and_missing_labels_file(photos_dir, t
     captions = [c.value for c in at.caption]
     assert any("weddings → wedding" in c for c in captions)
     assert any("“weddding” is not a label the network knows; nearest known: wedding" in c for c in captions)
-    assert "wedding" in at.session_state["scene_from_photo"]["labels"]
+    assert "wedding" in at.session_state[PHOTO_EVIDENCE].labels
     # raw ImageNet guesses only inside the expander named for them
     assert not any("guillotine" in c for c in captions if not c.startswith("imagenet"))
     assert any("Raw ImageNet guesses" in e.label for e in at.expander)

@@ -10,6 +10,7 @@ import pytest
 from gerec.bn import load_scene_network
 from gerec.errors import InvalidDataset
 from gerec_app import PAGES, analysis
+from gerec_app.handoff import LOADED_RESULTS
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
@@ -76,8 +77,8 @@ def test_page_label_only_run_on_dev_labels(gaf_dir):
     at.selectbox(key="cell_top_down").set_value(("Negative", "Positive")).run()
     assert any("actual Negative, Top-down (scene) predicted Positive" in m.value for m in at.markdown)
     # what made the results is recorded and shown; label-only rows do not claim 0 faces
-    assert at.session_state["eval_results"]["provenance"]["mode"] == "reference"
-    assert set(at.session_state["eval_results"]["frame"]["faces"]) == {""}
+    assert at.session_state[LOADED_RESULTS].provenance["mode"] == "reference"
+    assert set(at.session_state[LOADED_RESULTS].frame["faces"]) == {""}
     assert not at.warning  # the reference network was not fitted on these labels
 
 
@@ -169,5 +170,5 @@ def test_saved_csv_with_its_sidecar_shows_what_made_it_and_warns_in_sample(gaf_d
     at.button(key="eval_open").click().run()
     assert not at.exception and not at.error
     assert any(w.value.startswith("In-sample: the tuned network was tuned on val_labels_dev.json") for w in at.warning)
-    assert at.session_state["eval_results"]["mode"] == "tuned"
+    assert at.session_state[LOADED_RESULTS].mode == "tuned"
     assert any(e.label == "What made these results" for e in at.expander)

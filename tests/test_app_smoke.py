@@ -68,7 +68,7 @@ def test_scene_network_what_if(app):
     assert app.metric[0].value.startswith("Negative")
     app.text_input(key="what_if_free_hand").set_value("weddings, weddding").run()
     captions = [c.value for c in app.caption]
-    assert "mapped: weddings → wedding" in captions
+    assert "Mapped: weddings → wedding" in captions
     assert any(c.startswith("“weddding” is not a label the network knows; nearest known: wedding") for c in captions)
     assert app.metric[2].value == "4 labels"
 

@@ -48,6 +48,16 @@ def test_unknown_labels_are_ignored_and_reported():
     assert net.posterior(["smile", "unicorn"]) == net.posterior(["smile"])
 
 
+def test_labelers_and_the_network_normalise_a_label_alike():
+    from gerec.scene.base import LabelerInput
+    from gerec.scene.simple import ManualLabeler
+
+    raw = [" SMILE", "Group\t  Photo ", "smile "]
+    typed = ManualLabeler(raw).label(LabelerInput("x.jpg")).labels
+    assert typed == ("smile", "group photo")
+    assert tiny_network().split_labels(raw) == (("smile",), ("group photo",))
+
+
 def random_network(rng: np.random.Generator, n: int, **kw) -> SceneNetwork:
     counts = rng.integers(0, 40, size=(n, 3)).astype(float)
     hist = LabelHistogram(tuple(f"label {i}" for i in range(n)), counts, np.array([50.0, 45.0, 40.0]))
@@ -97,7 +107,9 @@ def test_contributions_rebuild_the_posterior():
 
 
 def test_reference_network_file_matches_the_histogram(gaf_dir):
-    net = load_network("models/scene_bn.json")
+    from gerec.bn import network_path
+
+    net = load_network(network_path("reference"))
     hist = read_histogram(gaf_dir / "train_label_histogram.csv")
     assert len(net.labels) == 809 and net.labels == hist.labels
     i = net.labels.index("bull")  # counts 0, 0, 25 of 1273 / 1200 / 1160

@@ -14,8 +14,7 @@ pytestmark = pytest.mark.slow
 
 
 def gerec(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "gerec", *args], capture_output=True, text=True, timeout=timeout,
-                          env={**__import__("os").environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    return subprocess.run([sys.executable, "-m", "gerec", *args], capture_output=True, text=True, timeout=timeout)
 
 
 def test_evaluate_records_what_made_it_and_warns_in_sample(gaf_dir, tmp_path):

@@ -131,3 +131,21 @@ def test_sidebar_labels_file_is_confined(root):
     used, note = state.usable_labels_file("/etc/hostname")  # the sidebar's path: never read, a visible note
     assert used is None and "not used" in note and "outside the folders" in note
     assert state.usable_labels_file(str(root / "labels.json")) == (str(root / "labels.json"), None)
+
+
+def test_photo_suffixes_are_those_of_the_decoded_formats(tmp_path, monkeypatch):
+    from gerec.cli.common import find_images
+    from gerec.config import SAMPLES_ENV
+    from gerec.imaging import FORMATS, IMAGE_SUFFIXES
+    from gerec_app import analyze_view, state
+
+    by_suffix = Image.registered_extensions()
+    assert {by_suffix[s] for s in IMAGE_SUFFIXES} == set(FORMATS)
+    assert set(state.PHOTO_SUFFIXES) <= IMAGE_SUFFIXES
+    offered = analyze_view.UPLOAD_TYPES
+    assert offered == ["jpg", "jpeg", "png", "webp"]  # what the uploader offers, as before
+    for name in ("a.gif", "b.TIF", "c.jpeg", "d.webp", "notes.txt"):
+        (tmp_path / name).write_bytes(b"x")
+    assert [p.name for p in find_images([tmp_path])] == ["a.gif", "b.TIF", "c.jpeg", "d.webp"]
+    monkeypatch.setenv(SAMPLES_ENV, str(tmp_path))
+    assert [p.name for p in state.sample_photos()] == ["c.jpeg", "d.webp"]

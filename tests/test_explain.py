@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import subprocess
 import sys
 from types import SimpleNamespace
@@ -132,18 +131,15 @@ def test_overlay():
 
 
 def randomised_top(member, seed: int = 0):
-    """A copy of a Keras member whose last layer has random weights."""
-    import keras
+    """Another instance of a Keras member, loaded from its file, whose last layer has random weights."""
+    from gerec.emotion.ensemble import KerasMember
 
-    clone = copy.copy(member)
-    clone.model = keras.models.clone_model(member.model)
-    clone.model.set_weights(member.model.get_weights())
+    clone = KerasMember(member.spec, member.weights_path)
     top = clone.model.layers[-1]
     while not top.get_weights():
         top = clone.model.layers[clone.model.layers.index(top) - 1]
     rng = np.random.default_rng(seed)
     top.set_weights([rng.normal(0, float(np.std(w)) or 0.05, w.shape).astype(w.dtype) for w in top.get_weights()])
-    clone._forward = None
     return clone
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -88,11 +87,12 @@ def test_ensemble_scores_all_faces_of_a_photo(pipeline, detections):
 
 
 def test_registry_errors(tmp_path):
-    from gerec.emotion.registry import read_registry, resolve_weights
+    from gerec.config import models_dir
+    from gerec.emotion.registry import REGISTRY_FILE, read_registry, resolve_weights
 
     with pytest.raises(ModelFileMissing):
         read_registry(tmp_path / "none.json")
-    data = json.loads(Path("models/ensemble.json").read_text())
+    data = json.loads((models_dir() / REGISTRY_FILE).read_text())
     disabled = next(m for m in data["members"] if not m["enabled"])
     disabled["mapping"]["happy"] = "Joyful"  # a malformed entry is an error even when it is not in use
     (tmp_path / "ensemble.json").write_text(json.dumps(data))

@@ -58,15 +58,6 @@ def test_an_unknown_criterion_is_refused():
         fit_ensemble.fit_weights([np.full((3, 3), 1 / 3)], np.arange(3), 0.5, criterion="f1")
 
 
-def test_folds_split_every_class_evenly_and_skip_unlabelled_faces():
-    truth = np.repeat([-1, 0, 1, 2], [5, 11, 20, 7])
-    fold = fit_ensemble.stratified_folds(truth, 2, np.random.default_rng(0))
-    assert (fold[truth == -1] == -1).all()
-    for c in range(3):
-        counts = np.bincount(fold[truth == c], minlength=2)
-        assert counts.sum() == (truth == c).sum() and abs(int(counts[0]) - int(counts[1])) <= 1
-
-
 def test_criteria_are_compared_on_faces_their_weights_never_saw(monkeypatch: pytest.MonkeyPatch):
     rng = np.random.default_rng(3)
     truth = rng.integers(0, 3, 200)

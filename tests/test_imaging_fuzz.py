@@ -163,7 +163,7 @@ def test_every_exif_orientation(orientation):
     img = np.zeros((20, 40, 3), np.uint8)
     img[:2, :2] = 255  # a white corner at the stored top-left
     buf = io.BytesIO()
-    Image.fromarray(img).save(buf, "PNG", exif=fuzz._exif(orientation))
+    Image.fromarray(img).save(buf, "PNG", exif=fuzz.exif_block(orientation))
     photo = load_image(buf.getvalue())
     expected = (40, 20) if orientation < 5 else (20, 40)
     assert photo.size == expected and photo.notes == ()

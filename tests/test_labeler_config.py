@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from gerec.factory import make_labeler
 from gerec.scene.base import LabelerInput
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_chain_from_a_toml_config(tmp_path, monkeypatch):
@@ -64,3 +68,37 @@ def test_a_labeler_registered_by_name_is_usable_everywhere(monkeypatch, tmp_path
     assert type(config.build_chain("constant").labelers[0]).__name__ == "Constant"
     with pytest.raises(ValueError, match="unknown labeler"):
         config.build_chain("nonesuch")
+
+
+def test_a_registered_labeler_is_offered_in_the_dashboard_sidebar(monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from gerec.scene import config
+    from gerec.scene.base import LabelResult
+    from gerec_app import PAGES, state
+    from gerec_app.preload import PRELOAD_ENV
+
+    class Constant:
+        name = "constant"
+
+        def label(self, item):
+            return LabelResult(("crowd",), self.name)
+
+    monkeypatch.setitem(config.LABELERS, "constant", config.Registration(lambda s: Constant(), "fixed labels"))
+    monkeypatch.setenv(PRELOAD_ENV, "0")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+    at.run()
+    choice = at.sidebar.selectbox(key="chain")
+    assert choice.options[0].startswith("default: ") and choice.options[-1].startswith("none: ")
+    names = [option.split(":")[0] for option in choice.options]
+    assert set(config.LABELERS) - {"manual"} <= set(names) and "manual" not in names
+    assert "constant: fixed labels" in choice.options
+    choice.set_value("constant").run()
+    assert not at.exception and at.session_state["chain"] == "constant"
+    assert [type(lab).__name__ for lab in state.labeler("constant", None).labelers] == ["Constant"]
+    at.switch_page(PAGES["models"])  # AppTest runs the page alone: the sidebar's choice is handed over
+    at.session_state["chain"] = "constant"
+    at.run()
+    assert not at.exception, at.exception
+    in_use = [m.value for m in at.markdown if m.value.startswith("Chain in use:")]
+    assert len(in_use) == 1 and "constant** (setting `constant`: fixed labels)" in in_use[0]  # after cached labels

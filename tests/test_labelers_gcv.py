@@ -214,9 +214,9 @@ def test_bad_arguments() -> None:
 
 def test_api_key_builds_a_client_without_adc(no_adc: None) -> None:
     lab = GcvLabeler(api_key="test-key")
-    client = lab._get_client()  # no network at construction
+    client = lab.client()  # no network at construction
     assert type(client).__name__ == "ImageAnnotatorClient"
-    assert GcvLabeler(client_options={"api_key": "k"})._get_client() is not None
+    assert GcvLabeler(client_options={"api_key": "k"}).client() is not None
 
 
 def test_breaker_opens_after_a_connection_failure(server: tuple[str, FakeVision], fake: FakeVision) -> None:

@@ -51,3 +51,22 @@ def test_the_checker_sees_lazy_imports(tmp_path: Path) -> None:
     bad = tmp_path / "bad.py"
     bad.write_text("def f():\n    from gerec.cli.common import progress\n    import streamlit as st\n")
     assert {"gerec.cli.common", "streamlit"} <= imported_modules(bad)
+
+
+def files_with_string(text: str) -> list[str]:
+    """The project's Python files (this one aside) with ``text`` as a string literal, comments aside."""
+    out = []
+    for path in sorted(ROOT.glob("*.py")) + sorted(p for d in ("gerec", "gerec_app", "pages", "tests", "tools",
+                                                                "benchmarks") for p in (ROOT / d).rglob("*.py")):
+        if path == Path(__file__).resolve():
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        if any(isinstance(node, ast.Constant) and node.value == text for node in ast.walk(tree)):
+            out.append(path.relative_to(ROOT).as_posix())
+    return out
+
+
+def test_tensorflow_log_level_is_set_in_one_place() -> None:
+    """``gerec.tf_quiet.quiet_logs`` (run when gerec is imported) is the one place; entry points import gerec."""
+    assert files_with_string("TF_CPP_MIN_LOG_LEVEL") == ["gerec/tf_quiet.py"]
+    assert "TF_CPP_MIN_LOG_LEVEL" not in (ROOT / "Makefile").read_text(encoding="utf-8")

@@ -40,3 +40,33 @@ def test_one_colour_per_class_and_members_in_other_hues():
     colours = render.member_colours(["ensemble", "a", "b"])
     assert colours["ensemble"] == render.ENSEMBLE_COLOUR and colours["a"] != colours["b"]
     assert not set(colours.values()) & classes
+
+
+def test_probabilities_read_the_same_in_the_cli_line_and_the_faces_table():
+    import doctest
+
+    import gerec.types
+    from gerec.cli.common import prediction_line
+    from gerec.types import Face, FaceScores, GroupPrediction, SceneEvidence, format_probs
+
+    assert doctest.testmod(gerec.types).failed == 0
+    assert format_probs(None) == "-"
+    assert format_probs((0.714, 0.2, 0.086)) == "0.71/0.20/0.09"
+    face = Face(1, (0, 0, 10, 10), 0.99, {}, FaceScores({"m": (0.1, 0.25, 0.65)}, (0.1, 0.25, 0.65)))
+    pred = GroupPrediction("x.jpg", (face,), (0.6, 0.3, 0.1), (0.2, 0.5, 0.3), (0.5, 0.4, 0.1), SceneEvidence(()))
+    assert render.faces_frame(pred)["m"][0] == "Negative (0.10 / 0.25 / 0.65)"
+    line = prediction_line(pred)
+    assert "bottom_up=Positive (0.60/0.30/0.10)" in line and "top_down=Neutral (0.20/0.50/0.30)" in line
+
+
+def test_typed_labels_are_mapped_with_a_caption_for_each_change():
+    from gerec.bn import load_scene_network
+
+    net = load_scene_network("reference")
+    typed, notes = render.typed_labels(net, "weddings, smile\nweddding, zzqx")
+    assert typed.used == ("wedding", "smile") and typed.mapped == (("weddings", "wedding"),)
+    assert notes[0] == "Mapped: weddings → wedding"
+    assert notes[1].startswith("“weddding” is not a label the network knows; nearest known: wedding")
+    assert notes[2] == "“zzqx” is not a label the network knows."
+    known, quiet = render.typed_labels(net, "smile")
+    assert known.used == ("smile",) and quiet == []

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from gerec.config import models_dir
 from gerec.emotion.views import EVERY_VIEW_MODE, TTA_MODES, make_views, mirror, split_views, zoom_in, zoom_out
 from gerec.errors import InvalidModelFile
 
@@ -62,7 +62,7 @@ def test_member_prediction_is_the_mean_of_its_single_view_predictions(tmp_path):
     from gerec.emotion.registry import read_registry, resolve_weights
 
     spec = read_registry().members[0]
-    path = resolve_weights(spec, Path("models"))
+    path = resolve_weights(spec, models_dir())
     rng = np.random.default_rng(0)
     crops = rng.integers(0, 256, (5, 64, 64, 3), dtype=np.uint8)
     multi = KerasMember(replace(spec, tta="flip+zoom"), path)
@@ -78,9 +78,9 @@ def test_member_prediction_is_the_mean_of_its_single_view_predictions(tmp_path):
 
 
 def test_registry_reads_tta_modes_and_the_older_flag(tmp_path):
-    from gerec.emotion.registry import member_from_json
+    from gerec.emotion.registry import REGISTRY_FILE, member_from_json
 
-    item = json.loads(Path("models/ensemble.json").read_text())["members"][0]
+    item = json.loads((models_dir() / REGISTRY_FILE).read_text())["members"][0]
     item.pop("tta", None)
     assert member_from_json(item | {"tta_flip": True}, "t").tta == "flip"
     assert member_from_json(item | {"tta_flip": False}, "t").tta == "none"

@@ -73,7 +73,8 @@ def encode(img: Image.Image, fmt: str, **kw: object) -> bytes:
     return buf.getvalue()
 
 
-def _exif(orientation: int) -> bytes:
+def exif_block(orientation: int) -> bytes:
+    """An EXIF block holding only an orientation tag (1..8)."""
     exif = Image.Exif()
     exif[0x0112] = orientation
     return exif.tobytes()
@@ -85,7 +86,7 @@ def valid_case(rng: random.Random) -> tuple[str, bytes]:
     img = _in_mode(_picture(rng, (rng.randint(1, 96), rng.randint(1, 96))), mode)
     kw: dict[str, object] = {}
     if fmt in ("JPEG", "PNG", "WEBP", "TIFF") and rng.random() < 0.5:
-        kw["exif"] = _exif(rng.randint(1, 8))
+        kw["exif"] = exif_block(rng.randint(1, 8))
     if fmt == "GIF" and rng.random() < 0.3:
         kw.update(save_all=True, append_images=[img.copy()], duration=50)
     try:

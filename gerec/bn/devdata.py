@@ -1,4 +1,4 @@
-"""Dev data for tuning (labels, true classes, CNN predictions), folds, and the non-label parts
+"""Dev data for tuning (labels, true classes, CNN predictions) and the non-label parts
 of the scene network's likelihood (class prior, CNN table) fitted on chosen dev images."""
 
 from __future__ import annotations
@@ -54,16 +54,6 @@ def load_dev_data(labels_json: str | Path, cnn_csv: str | Path | None = None) ->
         cnn = np.array([class_index(pred[i]) if pred.get(i) else NO_CNN for i in images], dtype=int)
     labels = tuple(tuple(str(x) for x in raw[i]) for i in images)
     return DevData(images, labels, np.asarray(y, dtype=int), cnn)
-
-
-def stratified_folds(y: np.ndarray, k: int, seed: int) -> np.ndarray:
-    """Fold index (0..k-1) per item; each class is shuffled (fixed seed) and dealt round-robin."""
-    rng = np.random.default_rng(seed)
-    folds = np.empty(len(y), dtype=int)
-    for c in range(N_CLASSES):
-        members = np.flatnonzero(y == c)
-        folds[rng.permutation(members)] = np.arange(members.size) % k
-    return folds
 
 
 def prior_for(hist: LabelHistogram, kind: str, y: np.ndarray) -> np.ndarray:

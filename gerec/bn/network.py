@@ -26,7 +26,7 @@ from gerec.bn.contributions import BOTTOM_UP_LABEL, PRIOR_LABEL, centred, factor
 from gerec.classes import CLASSES, N_CLASSES, class_index
 from gerec.errors import InvalidModelFile
 from gerec.fileio import json_object, model_field, read_model_json
-from gerec.types import LabelContribution, Probs
+from gerec.types import LabelContribution, Probs, normalise_label
 
 if TYPE_CHECKING:
     from gerec.bn.factor_set import FactorSet
@@ -119,7 +119,7 @@ class SceneNetwork:
         unknown: list[str] = []
         seen: set[str] = set()
         for raw in labels:
-            label = " ".join(str(raw).lower().split())
+            label = normalise_label(raw)
             if not label or label in seen:
                 continue
             seen.add(label)

@@ -38,11 +38,11 @@ from gerec.bn.devdata import (
     load_dev_data,
     prior_for,
     recall,
-    stratified_folds,
 )
 from gerec.bn.histogram import LabelHistogram
 from gerec.bn.network import SceneNetwork
 from gerec.bn.vocabulary import RULES, STRING_RULES, config_of
+from gerec.folds import stratified_folds
 
 RULE_SETS: dict[str, tuple[str, ...]] = {
     "none": ("exact",),

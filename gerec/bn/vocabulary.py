@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from gerec.bn.network import SceneNetwork
+from gerec.types import normalise_label
 
 RULES = ("exact", "punctuation", "stem", "expand", "head", "words", "synonyms", "embedding")
 STRING_RULES = RULES[:-1]
@@ -76,11 +77,6 @@ class LabelMapping(NamedTuple):
     used: tuple[str, ...]
     mapped: tuple[tuple[str, str], ...]
     ignored: tuple[str, ...]
-
-
-def normalise(label: str) -> str:
-    """Lower case, trimmed, inner whitespace collapsed (as :meth:`SceneNetwork.split_labels`)."""
-    return " ".join(str(label).lower().split())
 
 
 def _depunctuate(label: str) -> str:
@@ -232,7 +228,7 @@ class VocabularyMapper:
         ignored: list[str] = []
         seen: set[str] = set()
         for raw in raw_labels:
-            label = normalise(raw)
+            label = normalise_label(raw)
             if not label or label in seen:
                 continue
             seen.add(label)
@@ -316,7 +312,7 @@ def suggest(net: SceneNetwork, word: str, limit: int = 3) -> list[str]:
     """The known labels nearest in spelling to an unknown ``word`` (difflib ratio >= 0.6), best first."""
     import difflib
 
-    label = normalise(word)
+    label = normalise_label(word)
     close = difflib.get_close_matches(label, net.labels, n=limit, cutoff=0.6)
     if len(close) < limit:  # a word of a known multi-word label ("officer" -> "police officer")
         close += [k for k in sorted(net.labels) if label in k.split() and k not in close][: limit - len(close)]

@@ -38,7 +38,6 @@ def command_parser(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run a command; a gerec error prints one line (no traceback) and exits with 2."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if extra:  # a wrong flag shows the usage of the command it was given to, not the top-level one

@@ -9,9 +9,9 @@ from typing import TypeVar
 
 from gerec.errors import InvalidDataset
 from gerec.fileio import printable
-from gerec.types import GroupPrediction, Probs
+from gerec.imaging import IMAGE_SUFFIXES
+from gerec.types import GroupPrediction, format_probs
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
 T = TypeVar("T")
 
 
@@ -39,19 +39,14 @@ def find_images(paths: Iterable[str | Path]) -> list[Path]:
     return out
 
 
-def fmt_probs(probs: Probs | None) -> str:
-    """``0.71/0.20/0.09`` or ``-`` when absent."""
-    return "-" if probs is None else "/".join(f"{p:.2f}" for p in probs)
-
-
 def prediction_line(pred: GroupPrediction) -> str:
     """One human-readable line for a prediction."""
-    bottom = f"{pred.bottom_up_class} ({fmt_probs(pred.bottom_up)})" if pred.bottom_up else "absent (no face)"
+    bottom = f"{pred.bottom_up_class} ({format_probs(pred.bottom_up)})" if pred.bottom_up else "absent (no face)"
     notes = "".join(f"  note: {n}" for n in pred.evidence.notes)
     return (
         f"{printable(pred.image)}  faces={len(pred.faces)}  bottom_up={bottom}  "
-        f"top_down={pred.top_down_class} ({fmt_probs(pred.top_down)})  "
-        f"fused={pred.fused_class} ({fmt_probs(pred.fused)})  "
+        f"top_down={pred.top_down_class} ({format_probs(pred.top_down)})  "
+        f"fused={pred.fused_class} ({format_probs(pred.fused)})  "
         f"labels={len(pred.evidence.labels_used)} used/{len(pred.evidence.labels_ignored)} ignored "
         f"by {pred.evidence.labeler}{notes}"
     )

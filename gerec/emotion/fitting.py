@@ -43,6 +43,7 @@ from gerec.emotion.ensemble import FaceEnsemble, KerasMember
 from gerec.emotion.registry import member_from_json, read_registry, resolve_weights
 from gerec.emotion.scoring import score_face_set
 from gerec.emotion.views import EVERY_VIEW_MODE, TTA_MODES
+from gerec.folds import stratified_folds
 
 
 def simplex(n: int, step: float) -> np.ndarray:
@@ -145,15 +146,6 @@ def fit_weights(probs: list[np.ndarray], truth3: np.ndarray, step: float,
     return best_w, best_acc
 
 
-def stratified_folds(truth3: np.ndarray, folds: int, rng: np.random.Generator) -> np.ndarray:
-    """A fold number per face, each class dealt round-robin over the folds in random order (-1 stays -1)."""
-    fold = np.full(len(truth3), -1)
-    for c in np.unique(truth3[truth3 >= 0]):
-        members = rng.permutation(np.flatnonzero(truth3 == c))
-        fold[members] = (np.arange(len(members)) + rng.integers(folds)) % folds
-    return fold
-
-
 def cross_validate_criteria(probs: list[np.ndarray], truth3: np.ndarray, step: float,
                             max_members: int | None = None, folds: int = CV_FOLDS, repeats: int = CV_REPEATS,
                             seed: int = 0) -> dict[str, float]:
@@ -165,7 +157,7 @@ def cross_validate_criteria(probs: list[np.ndarray], truth3: np.ndarray, step: f
     rng = np.random.default_rng(seed)
     held_out: dict[str, list[float]] = {c: [] for c in CRITERIA}
     for _ in range(repeats):
-        fold = stratified_folds(truth3, folds, rng)
+        fold = stratified_folds(truth3, folds, rng, random_start=True)
         for f in range(folds):
             fit_on = np.where(fold == f, -1, truth3)
             score_on = np.where(fold == f, truth3, -1)

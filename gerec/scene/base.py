@@ -7,6 +7,8 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from gerec.types import normalise_label as normalise_label  # where labelers import it from
+
 
 @dataclass(frozen=True)
 class LabelerInput:
@@ -44,6 +46,3 @@ class SceneLabeler(Protocol):
         ...
 
 
-def normalise_label(label: str) -> str:
-    """Lower case with single spaces: how every labeler reports a label."""
-    return " ".join(str(label).lower().split())

@@ -168,7 +168,9 @@ class GcvLabeler:
             return ImageAnnotatorClient(transport=transport, client_options=options)
         return ImageAnnotatorClient(credentials=credentials, client_options=options)
 
-    def _get_client(self) -> Any:
+    def client(self) -> Any:
+        """The Vision client, built on first use (no network call); ``LabelerUnavailable`` saying
+        why when it cannot be built (no credentials, an unreadable key file)."""
         from google.auth import exceptions as auth_exc
 
         with self._lock:
@@ -211,7 +213,7 @@ class GcvLabeler:
             raise LabelerUnavailable(f"gcv: no image bytes or pixels for {item.name}")
         if self.broken is not None:
             raise LabelerUnavailable(f"gcv: not asked again in this run after: {self.broken}")
-        client = self._get_client()
+        client = self.client()
         try:
             response = client.label_detection(
                 image={"content": content},

@@ -1,0 +1,38 @@
+"""What a page keeps for another page, or for its own next run, in ``st.session_state``: frozen,
+typed values under named keys instead of loose dicts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+PHOTO_EVIDENCE = "scene_from_photo"
+"""Key of the :class:`PhotoEvidence` the Analyze page leaves for the Scene network page."""
+ANALYZE_PATH = "analyze_path"
+"""Key of the photo path (a ``str``) Error analysis asks the Analyze page to open."""
+LOADED_RESULTS = "eval_results"
+"""Key of the :class:`LoadedResults` the Error analysis page shows."""
+
+
+@dataclass(frozen=True)
+class PhotoEvidence:
+    """A photo's scene labels (as last shown, edits included) and the faces' class, for the what-if."""
+
+    image: str
+    labels: tuple[str, ...]
+    cnn: str | None
+    """The bottom-up class, ``None`` when no face was found."""
+    faces: int
+
+
+@dataclass(frozen=True, eq=False)
+class LoadedResults:
+    """A results table on the Error analysis page: where it came from, the network mode its
+    per-label analysis uses, and what made it (the sidecar or stored run's provenance, when known)."""
+
+    frame: pd.DataFrame
+    source: str
+    mode: str
+    provenance: dict[str, Any] | None = None
