@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from gerec_app import PAGES, preload
+from gerec_app import PAGE_TABLE, preload
 from gerec_app.state import sidebar
 
 st.set_page_config(page_title="gerec: group emotion", page_icon="🙂", layout="wide")
 loading = preload.start()  # models load in a background thread while the first page is read
 
-page = st.navigation([
-    st.Page(PAGES["analyze"], title="Analyze", icon=":material/photo_camera:", default=True),
-    st.Page(PAGES["scene"], title="Scene network", icon=":material/hub:"),
-    st.Page(PAGES["errors"], title="Error analysis", icon=":material/rule:"),
-    st.Page(PAGES["models"], title="Models", icon=":material/inventory_2:"),
-])
+page = st.navigation([st.Page(p.path, title=p.title, icon=p.icon, default=i == 0) for i, p in enumerate(PAGE_TABLE)])
 sidebar()
 st.sidebar.caption("Group emotion (Positive / Neutral / Negative) from faces (bottom-up), scene labels "
                    "(top-down, a Bayesian network) and both (fused).")

@@ -10,10 +10,26 @@
 - :mod:`gerec_app.handoff`: what a page keeps in ``st.session_state`` for another page, as frozen dataclasses.
 """
 
-PAGES = {
-    "analyze": "pages/analyze.py",
-    "scene": "pages/scene_network.py",
-    "errors": "pages/error_analysis.py",
-    "models": "pages/models.py",
-}
-"""Page files, relative to app.py (for st.switch_page)."""
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    """One dashboard page: its file (relative to app.py), title and icon in the navigation."""
+
+    key: str
+    path: str
+    title: str
+    icon: str
+
+
+PAGE_TABLE = (
+    PageSpec("analyze", "pages/analyze.py", "Analyze", ":material/photo_camera:"),
+    PageSpec("scene", "pages/scene_network.py", "Scene network", ":material/hub:"),
+    PageSpec("errors", "pages/error_analysis.py", "Error analysis", ":material/rule:"),
+    PageSpec("models", "pages/models.py", "Models", ":material/inventory_2:"),
+)
+"""The pages in navigation order (the first is the landing page): adding a page is its script and one line here."""
+
+PAGES = {p.key: p.path for p in PAGE_TABLE}
+"""Page files by key, relative to app.py (for st.switch_page and st.page_link)."""

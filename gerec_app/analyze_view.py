@@ -15,7 +15,7 @@ import streamlit as st
 from gerec.classes import CLASSES, MODULES
 from gerec.errors import PathNotAllowed
 from gerec.types import GroupPrediction
-from gerec_app import analysis, calibration_view, explanations, handoff, paths, plots, render, state
+from gerec_app import PAGES, analysis, calibration_view, explanations, handoff, paths, plots, render, state
 
 UPLOAD_TYPES = [suffix.removeprefix(".") for suffix in state.PHOTO_SUFFIXES]
 
@@ -201,7 +201,7 @@ def verdict(res: state.PhotoResult, shown: GroupPrediction, edited: bool, s: sta
         table.caption(f"With the labeler's labels: top-down {pred.top_down_class}, fused {pred.fused_class}.")
     table.caption(f"Scene network: {s.mode}. Classes in order {', '.join(CLASSES)}. Timings: "
                   + ", ".join(f"{k} {v:.2f}s" for k, v in pred.timings.items()))
-    table.page_link("pages/scene_network.py", label="Open in the scene network", icon=":material/hub:")
+    table.page_link(PAGES["scene"], label="Open in the scene network", icon=":material/hub:")
 
 
 def report_button(res: state.PhotoResult, shown: GroupPrediction, s: state.Settings,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,11 @@ from gerec.tf_quiet import quiet_tensorflow
 # TensorFlow gets gerec's settings (oneDNN off) whichever test file imports it first: a test
 # that imported keras directly used to start TensorFlow with oneDNN on, which crashed training.
 quiet_tensorflow()
+
+# In-process dashboard tests (AppTest) would start the background model loading, still importing
+# TensorFlow when pytest exits (an abort or a hang). It is off here; tests/test_preload.py turns
+# it on, and the browser test's server is started with it on, as a user's is.
+os.environ.setdefault("GEREC_PRELOAD", "0")
 
 DATA = data_dir()
 GAF = DATA / "gaf3"

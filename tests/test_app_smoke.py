@@ -20,6 +20,19 @@ def app():
     return at
 
 
+def test_the_page_table_drives_the_navigation(app):
+    """Every page of PAGE_TABLE (app.py's navigation, in order) has its file and runs, titled as listed."""
+    from gerec_app import PAGE_TABLE
+
+    root = Path(APP).parent
+    assert PAGE_TABLE[0].key == "analyze" and all((root / p.path).is_file() for p in PAGE_TABLE)
+    assert len({p.key for p in PAGE_TABLE}) == len({p.path for p in PAGE_TABLE}) == len(PAGE_TABLE)
+    for p in PAGE_TABLE[1:]:
+        app.switch_page(p.path).run()
+        assert not app.exception, (p.key, app.exception)
+        assert p.title in app.title[0].value, p.key  # "Analyze" -> "Analyze group photos"
+
+
 def test_landing_is_analyze(app):
     assert not app.exception
     assert app.title[0].value == "Analyze group photos"
@@ -52,7 +65,7 @@ def test_page_runs(app, page):
     app.switch_page(PAGES[page]).run()
     assert not app.exception, app.exception
     assert not app.error, [e.value for e in app.error]
-    assert app.title
+    assert app.title[0].value == {"scene": "Scene network", "errors": "Error analysis", "models": "Models"}[page]
 
 
 def test_scene_network_what_if(app):

@@ -32,7 +32,7 @@ def server(photos_dir):
     if not CHROMIUM.is_file():
         pytest.skip(f"{CHROMIUM} not found (install Debian's chromium: apt-get install -y chromium)")
     port = free_port()
-    env = {**os.environ, "GEREC_SAMPLES": str(photos_dir)}
+    env = {**os.environ, "GEREC_SAMPLES": str(photos_dir), "GEREC_PRELOAD": "1"}  # as `make run` starts it
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true",
          "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
