@@ -14,11 +14,6 @@ from gerec.scene.base import LabelerInput
 from gerec.scene.config import build_chain, chain_spec_from_env, load_chain_config
 from gerec.scene.offline import OfflineLabeler
 
-PHOTOS = config.data_dir() / "group_photos"
-needs_photos = pytest.mark.skipif(
-    not PHOTOS.is_dir(), reason=f"shared group photos not found at {PHOTOS} (set GEREC_DATA)"
-)
-
 
 @pytest.fixture(scope="module")
 def labeler() -> OfflineLabeler:
@@ -30,19 +25,19 @@ def vocab() -> set[str]:
     return set(json.loads((config.models_dir() / "scene_bn.json").read_text())["labels"])
 
 
-def photo_inputs(face_count: int | None = None) -> list[LabelerInput]:
+def photo_inputs(photos_dir: Path, face_count: int | None = None) -> list[LabelerInput]:
     from gerec.imaging import load_image
 
     out = []
-    for path in sorted(PHOTOS.glob("*.jpg")):
+    for path in sorted(photos_dir.glob("*.jpg")):
         photo = load_image(path)
         out.append(LabelerInput(path.name, pixels=photo.pixels, encoded=photo.encoded, face_count=face_count))
     return out
 
 
-@needs_photos
-def test_real_photos_in_vocabulary_and_deterministic(labeler: OfflineLabeler, vocab: set[str]) -> None:
-    items = photo_inputs()
+def test_real_photos_in_vocabulary_and_deterministic(labeler: OfflineLabeler, vocab: set[str],
+                                                     photos_dir: Path) -> None:
+    items = photo_inputs(photos_dir)
     assert len(items) >= 10
     first = [labeler.label(it) for it in items]
     second = [labeler.label(it) for it in items]
@@ -73,16 +68,15 @@ def test_mapping_holds_implications_only() -> None:
     assert set(bikini["labels"]) == {"swimwear"}
 
 
-@needs_photos
-def test_military_photo_and_encoded_bytes(labeler: OfflineLabeler) -> None:
+def test_military_photo_and_encoded_bytes(labeler: OfflineLabeler, photos_dir: Path) -> None:
     from gerec.imaging import load_image
 
     loose = OfflineLabeler(min_score=0.3)  # the classifier gives military uniform 0.37 here
-    photo = load_image(PHOTOS / "image_negative_2.jpg")
+    photo = load_image(photos_dir / "image_negative_2.jpg")
     res = loose.label(LabelerInput(photo.name, pixels=photo.pixels))
     assert "military uniform" in res.labels
     assert "military uniform" not in labeler.label(LabelerInput(photo.name, pixels=photo.pixels)).labels
-    from_bytes = loose.label(LabelerInput(photo.name, encoded=(PHOTOS / "image_negative_2.jpg").read_bytes()))
+    from_bytes = loose.label(LabelerInput(photo.name, encoded=(photos_dir / "image_negative_2.jpg").read_bytes()))
     assert "military uniform" in from_bytes.labels
 
 

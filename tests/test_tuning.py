@@ -14,13 +14,6 @@ from gerec.bn.network import SceneNetwork, network_from_json
 from gerec.bn.pgmpy_model import build_pgmpy_network, pgmpy_posterior
 from gerec.bn.vocabulary import VocabularyMapper, config_of, map_labels, stem_word
 from gerec.classes import CLASSES
-from gerec.config import data_dir
-
-GAF = data_dir() / "gaf3"
-needs_data = pytest.mark.skipif(
-    not (GAF / "val_labels_dev.json").is_file(),
-    reason=f"shared GAF 3.0 dev data not found under {GAF} (set GEREC_DATA)",
-)
 
 
 def _histogram(n: int = 40, seed: int = 1) -> LabelHistogram:
@@ -194,12 +187,11 @@ def test_stemmer_and_rules() -> None:
         VocabularyMapper(("a",), ("exact", "telepathy"))
 
 
-@needs_data
-def test_reference_config_reproduces_reference_figures() -> None:
+def test_reference_config_reproduces_reference_figures(gaf_dir) -> None:
     from gerec.bn.histogram import read_histogram
 
-    hist = read_histogram(GAF / "train_label_histogram.csv")
-    data = tuning.load_dev_data(GAF / "val_labels_dev.json", GAF / "reference_cnn_val_dev.csv")
+    hist = read_histogram(gaf_dir / "train_label_histogram.csv")
+    data = tuning.load_dev_data(gaf_dir / "val_labels_dev.json", gaf_dir / "reference_cnn_val_dev.csv")
     td, fz = tuning.predict(hist, data, tuning.REFERENCE_CONFIG, np.ones(len(data.y), dtype=bool))
     assert (td == data.y).mean() == pytest.approx(0.6091, abs=5e-4)
     assert (fz == data.y).mean() == pytest.approx(0.6529, abs=5e-4)
