@@ -15,7 +15,7 @@ import streamlit as st
 from gerec.classes import CLASSES, MODULES
 from gerec.errors import PathNotAllowed
 from gerec.types import GroupPrediction
-from gerec_app import PAGES, analysis, calibration_view, explanations, handoff, paths, plots, render, state
+from gerec_app import PAGES, analysis, calibration_view, explanations, handoff, paths, plots, render, report, state
 
 UPLOAD_TYPES = [suffix.removeprefix(".") for suffix in state.PHOTO_SUFFIXES]
 
@@ -101,6 +101,25 @@ def comparison(results: list[state.PhotoResult]) -> state.PhotoResult:
     names = [r.name for r in results]
     return results[st.selectbox("Photo to inspect", range(len(results)), format_func=lambda i: names[i],
                                 key="inspect")]
+
+
+@st.fragment
+def photo_view(res: state.PhotoResult, s: state.Settings) -> None:
+    """One photo: verdict, photo and faces, the label editor, the face inspector. A fragment: editing the
+    labels reruns this view only (the verdict follows the edit), not the uploads above it."""
+    st.header(res.name)
+    verdict_box = st.container()
+    photo_col, face_col = st.columns([3, 2])
+    with photo_col:
+        photo_and_faces(res)
+    faces_table(res)
+    st.subheader("Scene labels")
+    shown, edited = scene_labels(res, s)
+    with verdict_box:
+        verdict(res, shown, edited, s)
+        report_button(res, shown, s, report.photo_report)
+    with face_col:
+        face_inspector(res)  # saliency last, in its own fragment: everything above is already on screen
 
 
 def photo_and_faces(res: state.PhotoResult) -> None:
