@@ -25,7 +25,7 @@ from gerec.calibration import (
 )
 from gerec.classes import CLASSES, true_class_of
 from gerec.emotion.aggregate import bottom_up_evidence
-from tests.test_tuning import DEV_FITTED, _dev, _histogram, needs_data
+from tests.test_tuning import DEV_FITTED, _dev, _histogram
 
 # Four items: top probabilities 0.9 (right), 0.9 (wrong), 0.6 (right), 0.5 (right).
 PROBS = np.array([[0.9, 0.05, 0.05], [0.9, 0.05, 0.05], [0.2, 0.6, 0.2], [0.25, 0.25, 0.5]])
@@ -138,13 +138,11 @@ def test_nested_held_out_never_uses_the_outer_fold() -> None:
 
 
 # ------------------------------------------------------------------ bottom-up
-@needs_data
-def test_label_only_bottom_up_is_the_confusion_derived_probability() -> None:
-    from gerec.config import data_dir
+def test_label_only_bottom_up_is_the_confusion_derived_probability(gaf_dir) -> None:
     from gerec.pipeline import Pipeline, PipelineConfig
     from gerec.scene.chain import LabelerChain
 
-    gaf = data_dir() / "gaf3"
+    gaf = gaf_dir
     with (gaf / "reference_cnn_val_dev.csv").open(encoding="utf-8") as handle:
         cnn = {r["image"]: r["cnn"] for r in csv.DictReader(handle)}
     counts = np.ones((3, 3))  # the tuned CNN table's +1 per cell
