@@ -6,7 +6,7 @@ member's map never depends on another member. For each member and each baseline 
 face and a blurred face) the Owen values of the member's probability of the class are computed
 on the 48 px grey face the members read; each region's value is then spread over its pixels in
 proportion to how much that baseline changes them, and the two baselines are averaged. A sliding
-occlusion pass (:mod:`gerec.occlusion`: 6 and 12 px patches, strides 3 and 6, the baselines
+occlusion pass (:mod:`gerec.occlusion`: 8 and 12 px patches, strides 4 and 6, the baselines
 alternated) then refines the order of the pixels within and across the ~20 Owen regions: it is
 centred and scaled to the SHAP map's spread and added, so the map keeps its total. The
 ensemble's map is the weighted sum of its members' maps (probability units, so it adds up to the
@@ -47,7 +47,7 @@ GREY = 128.0
 BASELINES = ("grey", "blur")
 VIEW_NOTE = ("The map explains the probability of the single, unmirrored face; the bars average "
              "each member's test-time views (mirrors and zooms), so the two can differ.")
-METHOD = ("Partition SHAP per member refined by sliding occlusion (6 and 12 px patches), "
+METHOD = ("Partition SHAP per member refined by sliding occlusion (8 and 12 px patches), "
           "grey and blurred baselines")
 
 

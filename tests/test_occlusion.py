@@ -14,12 +14,12 @@ def spot_probability(rows: slice, cols: slice):
 
 
 def test_positions_and_jobs():
-    assert occlusion.positions(48, 6, 3)[-1] == 42 and occlusion.positions(48, 12, 6) == list(range(0, 37, 6))
+    assert occlusion.positions(48, 8, 4)[-1] == 40 and occlusion.positions(48, 12, 6) == list(range(0, 37, 6))
     assert occlusion.positions(10, 4, 4) == [0, 4, 6]  # the last patch is flush with the edge
     with pytest.raises(ValueError):
         occlusion.positions(48, 60, 3)
     patches = occlusion.jobs(48)
-    assert len(patches) == 15 * 15 + 7 * 7
+    assert len(patches) == 11 * 11 + 7 * 7
     for size, stride in occlusion.SCALES:  # both baselines reach every pixel but the corners
         corners = np.zeros((48, 48), dtype=bool)
         for r in (slice(0, stride), slice(48 - stride, 48)):
@@ -37,16 +37,16 @@ def test_occlusion_map_finds_the_spot_and_is_constant_on_cells():
     face = np.full((48, 48), 200.0)
     grey = np.full((48, 48), 128.0)
     dark = np.zeros((48, 48))
-    values = occlusion.occlusion_map(spot_probability(slice(33, 36), slice(21, 24)), face, [grey, dark])
+    values = occlusion.occlusion_map(spot_probability(slice(32, 36), slice(20, 24)), face, [grey, dark])
     peak = np.unravel_index(np.argmax(values), values.shape)
-    assert 33 <= peak[0] < 36 and 21 <= peak[1] < 24
-    assert values[:20].max() == 0 and values[33:36, 21:24].min() > 0  # the eyes' rows carry nothing
+    assert 32 <= peak[0] < 36 and 20 <= peak[1] < 24
+    assert values[:20].max() == 0 and values[32:36, 20:24].min() > 0  # the eyes' rows carry nothing
     labels = occlusion.cells(48)
     assert labels.max() + 1 == len(np.unique(labels)) == 256
     for lab in np.unique(labels):
         assert np.ptp(values[labels == lab]) < 1e-12  # one value per cell
     regions, largest, apart = occlusion.resolution(occlusion.intersect(labels))
-    assert (regions, largest, apart) == (256, 9, True)
+    assert (regions, largest, apart) == (256, 16, True)
 
 
 def test_refine_keeps_the_total_and_orders_within_regions():
