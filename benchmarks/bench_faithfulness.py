@@ -25,6 +25,7 @@ import numpy as np
 from gerec.classes import CLASSES
 from gerec.config import data_dir
 from gerec.explain import BASELINES, DEFAULT_BLUR, GREY, SaliencyExplainer, blurred
+from gerec.occlusion import EYE_ROWS, MOUTH_ROWS, resolution
 
 STEPS = 20
 PATCH = 8
@@ -37,7 +38,7 @@ def sample_faces(path: str, n: int, split: str, seed: int) -> np.ndarray:
 
     faces = load_face_set(path)
     index = np.arange(len(faces.labels))
-    if split == "val":
+    if split in ("val", "validation"):
         index = validation_split(faces.labels)[1]
     index = index[faces.group_labels()[index] >= 0]
     pick = np.sort(np.random.default_rng(seed).choice(index, min(n, len(index)), replace=False))
@@ -108,6 +109,19 @@ def occlusion(explainer: SaliencyExplainer, faces: np.ndarray, target: np.ndarra
     return out
 
 
+def resolution_line(results) -> str:
+    """Regions of constant evidence per member map and per ensemble map; eyes and mouth apart."""
+    members = [m.regions for r in results for m in r.members]
+    ensemble = [resolution(r.partition) for r in results]
+    eyes = np.array([r.values[EYE_ROWS[0]:EYE_ROWS[1]].mean() for r in results])
+    mouth = np.array([r.values[MOUTH_ROWS[0]:MOUTH_ROWS[1]].mean() for r in results])
+    return (f"regions per member map: median {np.median(members):.0f} (min {min(members)}, max {max(members)}); "
+            f"per ensemble map: median {np.median([e[0] for e in ensemble]):.0f}, largest region "
+            f"{max(e[1] for e in ensemble)} px; no region spans eye rows {EYE_ROWS[0]}-{EYE_ROWS[1] - 1} and mouth "
+            f"rows {MOUTH_ROWS[0]}-{MOUTH_ROWS[1] - 1} on {sum(e[2] for e in ensemble)}/{len(ensemble)} maps; "
+            f"eye and mouth rows' mean saliency of opposite sign on {int(np.sum(eyes * mouth < 0))}/{len(results)}")
+
+
 def interval(values: np.ndarray, rng: np.random.Generator) -> tuple[float, float]:
     idx = rng.integers(0, len(values), (RESAMPLES, len(values)))
     means = values[idx].mean(axis=1)
@@ -123,7 +137,8 @@ def ratio_interval(num: np.ndarray, den: np.ndarray, rng: np.random.Generator) -
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(data_dir() / "fer2013" / "test.npz"))
-    parser.add_argument("--split", choices=("all", "val"), default="all", help="val: the validation split")
+    parser.add_argument("--split", choices=("all", "val", "validation"), default="all",
+                        help="val (or validation): the validation split carved from a training set")
     parser.add_argument("--faces", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -139,11 +154,8 @@ def main() -> None:
     t0 = time.perf_counter()
     results = [explainer.explain(f, CLASSES[t]) for f, t in zip(faces, target)]
     seconds = (time.perf_counter() - t0) / len(faces)
-    regions = [m.regions for r in results for m in r.members]
-    print(f"dashboard method: {seconds:.2f} s per face (all members); Owen regions per member map: median "
-          f"{np.median(regions):.0f} (min {min(regions)}, max {max(regions)}); distinct values per ensemble map: "
-          f"median {np.median([len(np.unique(r.values)) for r in results]):.0f}; explained view disagrees with "
-          f"the verdict on {sum(not r.agrees for r in results)} faces", flush=True)
+    print(f"dashboard method: {seconds:.2f} s per face (all members); {resolution_line(results)}; explained "
+          f"view disagrees with the verdict on {sum(not r.agrees for r in results)} faces", flush=True)
     maps = {"dashboard": np.stack([r.values for r in results]),
             "random": np.random.default_rng(args.seed + 1).random(faces.shape),
             "gradient x input": gradient_x_input(ensemble, faces, target),

@@ -2,13 +2,15 @@
 
 gerec: :class:`gerec.explain.SaliencyExplainer` — each member explained on its own (a shap
 Partition explainer per member and baseline, grey and blurred, ``DEFAULT_MAX_EVALS`` masked faces
-each, on the 48 px grey face, compiled Keras calls, large batches); the ensemble's map of its
-verdict is the weighted sum of the members' maps.
+each, then the sliding occlusion pass of :mod:`gerec.occlusion`, on the 48 px grey face, compiled
+Keras calls, large batches); the ensemble's map of its verdict is the weighted sum of the members'
+maps. For reference, the method before the occlusion pass (SHAP alone, ``PREVIOUS_MAX_EVALS``
+masked faces per member and baseline) is timed on the same faces in the same process.
 
 Baseline ("naive per-member"): for each member its own shap Partition explainer with shap's
 defaults (blur masker on the 128 px crop, batch_size 10, eager ``predict_proba``), explaining
 that member's predicted class, with the same number of masked faces per member as gerec spends
-on both baselines.
+(both baselines and the occlusion pass).
 
 Both are warmed up first (numba/TF compilation), then timed on the faces of a real group photo
 (or random crops when the shared data is absent). The goal is <= 1.0 s per face.
@@ -29,6 +31,7 @@ from gerec.explain import BASELINES, DEFAULT_MAX_EVALS, SaliencyExplainer
 
 N_FACES = 4
 GOAL = 1.0
+PREVIOUS_MAX_EVALS = 192
 
 
 def faces(pipeline) -> np.ndarray:
@@ -57,15 +60,26 @@ def naive_explainers(members, shape: tuple[int, ...]):
     return out
 
 
-def naive_saliency(explainers, crop: np.ndarray) -> list[np.ndarray]:
+def naive_saliency(explainers, crop: np.ndarray, max_evals: int) -> list[np.ndarray]:
     """Each member's saliency of its predicted class, one explainer after another."""
     maps = []
     for member, explainer in explainers:
         cls = int(np.argmax(member.predict_proba(crop[None])[0]))
-        out = explainer(crop[None].astype(np.float32), max_evals=DEFAULT_MAX_EVALS * len(BASELINES), outputs=[cls],
+        out = explainer(crop[None].astype(np.float32), max_evals=max_evals, outputs=[cls],
                         silent=True)
         maps.append(np.asarray(out.values[0])[..., 0].sum(axis=2))
     return maps
+
+
+def timed(explainer: SaliencyExplainer, crops: np.ndarray) -> list[float]:
+    """Seconds per face of ``explainer.explain`` (maps checked finite)."""
+    out = []
+    for crop in crops:
+        t0 = time.perf_counter()
+        result = explainer.explain(crop)
+        out.append(time.perf_counter() - t0)
+        assert np.isfinite(result.values).all() and all(np.isfinite(m.values).all() for m in result.members)
+    return out
 
 
 def main() -> None:
@@ -82,28 +96,31 @@ def main() -> None:
     t0 = time.perf_counter()
     explainer.explain(np.flipud(crops[0]).copy())  # warm-up on a crop not timed below
     warm = time.perf_counter() - t0
-    fast = []
-    for crop in crops:
-        t0 = time.perf_counter()
-        result = explainer.explain(crop)
-        fast.append(time.perf_counter() - t0)
-        assert np.isfinite(result.values).all() and all(np.isfinite(m.values).all() for m in result.members)
+    evaluations = explainer.evaluations
+    fast = timed(explainer, crops)
+    evaluations = (explainer.evaluations - evaluations) // len(crops)
     t0 = time.perf_counter()
     explainer.explain(crops[0])
     cached = time.perf_counter() - t0
+    previous = SaliencyExplainer(members, pipeline.ensemble.weights, max_evals=PREVIOUS_MAX_EVALS, scales=())
+    previous.explain(np.flipud(crops[0]).copy())
+    before = timed(previous, crops)
 
     naive = naive_explainers(members, crops[0].shape)
-    naive_saliency(naive, np.flipud(crops[0]).copy())  # warm-up
+    per_member = evaluations // len(members)
+    naive_saliency(naive, np.flipud(crops[0]).copy(), per_member)  # warm-up
     slow = []
     for crop in crops:
         t0 = time.perf_counter()
-        naive_saliency(naive, crop)
+        naive_saliency(naive, crop, per_member)
         slow.append(time.perf_counter() - t0)
 
     gerec_s, naive_s = statistics.median(fast), statistics.median(slow)
-    print(f"gerec.explain (every member on its own, both baselines): first call {warm:.2f} s (compilation), "
-          f"then median {gerec_s:.3f} s per face (min {min(fast):.3f}, max {max(fast):.3f}); "
-          f"cached {cached * 1e3:.2f} ms")
+    print(f"gerec.explain (every member on its own, both baselines, SHAP + occlusion; {evaluations} faces "
+          f"evaluated per face): first call {warm:.2f} s (compilation), then median {gerec_s:.3f} s per face "
+          f"(min {min(fast):.3f}, max {max(fast):.3f}); cached {cached * 1e3:.2f} ms")
+    print(f"previous method (SHAP alone, {PREVIOUS_MAX_EVALS} per member and baseline): median "
+          f"{statistics.median(before):.3f} s per face (min {min(before):.3f}, max {max(before):.3f})")
     print(f"baseline naive per-member shap Partition: median {naive_s:.3f} s per face "
           f"(min {min(slow):.3f}, max {max(slow):.3f})")
     print(f"goal <= {GOAL:.1f} s per face: {'met' if gerec_s <= GOAL else 'NOT met'}")

@@ -12,6 +12,7 @@ import pytest
 from gerec.classes import CLASSES
 from gerec.errors import InvalidImage, NoFaceDetected
 from gerec.explain import SaliencyExplainer, crop_key, explain_face, overlay, spread, to_grey
+from gerec.occlusion import EYE_ROWS, MOUTH_ROWS, resolution
 
 
 def grey_faces(crops: np.ndarray) -> np.ndarray:
@@ -75,6 +76,37 @@ def test_verdict_map_shape_additive_and_where_it_points():
                                                + 0.25 * result.members[1].probability)
     negative = explainer.explain(face(), target="Negative")
     assert negative.target == "Negative" and negative.values[:24, :24].sum() < 0
+
+
+class MouthMember(QuadrantMember):
+    """P(Positive) rises with the brightness of a small spot in the mouth rows; the eyes do nothing."""
+
+    def predict_proba(self, crops: np.ndarray) -> np.ndarray:
+        self.calls += 1
+        faces = grey_faces(crops)
+        s = faces.shape[1] / 48
+        spot = faces[:, int(34 * s):int(40 * s), int(20 * s):int(28 * s)].mean(axis=(1, 2)) / 255.0
+        pos = 1 / (1 + np.exp(-self.sharpness * (spot - 0.5)))
+        return np.stack([pos, (1 - pos) * 0.5, (1 - pos) * 0.5], axis=1)
+
+
+def test_occlusion_refines_the_map_eyes_apart_from_mouth():
+    crop = np.full((48, 48), 60, dtype=np.uint8)
+    crop[EYE_ROWS[0]:EYE_ROWS[1], 8:40] = 230  # bright eyes, ignored by the member
+    crop[MOUTH_ROWS[0]:MOUTH_ROWS[1], 14:34] = 230  # bright mouth, what the member reads
+    shap_only = SaliencyExplainer([MouthMember("m")], max_evals=32, scales=()).explain(crop, "Positive")
+    refined = SaliencyExplainer([MouthMember("m")], max_evals=32).explain(crop, "Positive")
+    coarse, fine = shap_only.members[0], refined.members[0]
+    assert fine.total == pytest.approx(coarse.total, abs=1e-9)  # the occlusion pass keeps the total
+    assert fine.regions > 4 * coarse.regions and resolution(refined.partition)[1] <= 36
+    assert resolution(refined.partition)[2]
+    eyes = refined.values[EYE_ROWS[0]:EYE_ROWS[1]].mean()
+    mouth = refined.values[34:40, 20:28].mean()
+    assert mouth > 0 and mouth > 10 * abs(eyes)
+    # the most salient 5 % of pixels lie on the spot the member reads
+    top = np.argsort(-refined.values.ravel())[: 48 * 48 // 20]
+    rows, cols = np.unravel_index(top, (48, 48))
+    assert np.mean((rows >= 31) & (rows < 43) & (cols >= 17) & (cols < 31)) > 0.9
 
 
 def test_members_are_explained_independently():
