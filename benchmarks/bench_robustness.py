@@ -23,22 +23,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from dataclasses import replace
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from gerec.config import data_dir, models_dir  # noqa: E402
-from gerec.emotion.corruptions import BENCHMARK_CORRUPTIONS, corrupt_all  # noqa: E402
-from gerec.emotion.data import load_face_set, validation_split  # noqa: E402
-from gerec.emotion.ensemble import KerasMember  # noqa: E402
-from gerec.emotion.registry import member_from_json, resolve_weights  # noqa: E402
-from gerec.emotion.views import EVERY_VIEW_MODE, TTA_MODES  # noqa: E402
+from gerec.config import data_dir, models_dir
+from gerec.emotion.corruptions import BENCHMARK_CORRUPTIONS, corrupt_all
+from gerec.emotion.data import load_face_set, validation_split
+from gerec.emotion.ensemble import KerasMember
+from gerec.emotion.registry import member_from_json, resolve_weights
+from gerec.emotion.views import EVERY_VIEW_MODE, TTA_MODES
 
 BASELINE = {"gerec-vgg48h": (0.75, "zoom"), "gerec-vgg48i": (0.25, "flip+zoom")}
 """The face ensemble on main before issue 19: member -> (weight, TTA mode)."""
