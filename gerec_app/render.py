@@ -254,8 +254,10 @@ def weighting_note(metrics: dict) -> str:
         return ""
     note = f"Weights: {val['selection']}."
     held_out = val.get("criterion_held_out_accuracy3") or {}
+    spread = val.get("criterion_held_out_accuracy3_sd") or {}
     if held_out:
-        scores = ", ".join(f"{name} {_percent(acc)}" for name, acc in held_out.items())
+        scores = ", ".join(f"{name} {_percent(acc)}" + (f" ± {100 * float(spread[name]):.2f}" if name in spread else "")
+                           for name, acc in held_out.items())
         how = val.get("criterion_chosen_by", "cross-validation inside the validation split")
         note += f" Criterion chosen by {how} ({scores} held out)."
     return note

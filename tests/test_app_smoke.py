@@ -116,3 +116,7 @@ def test_the_weighting_note_says_how_the_weights_were_chosen():
                                           "criterion_held_out_accuracy3": {"accuracy": 0.8034, "log-loss": 0.804}}})
     assert note.startswith("Weights: chosen on this split only.")
     assert "accuracy 80.34 %, log-loss 80.40 % held out" in note
+    note = render.weighting_note({"val": {"selection": "chosen on this split only",
+                                          "criterion_held_out_accuracy3": {"accuracy": 0.8034, "log-loss": 0.804},
+                                          "criterion_held_out_accuracy3_sd": {"accuracy": 0.0051, "log-loss": 0.006}}})
+    assert "accuracy 80.34 % ± 0.51, log-loss 80.40 % ± 0.60 held out" in note

@@ -79,6 +79,10 @@ def test_criteria_are_compared_on_faces_their_weights_never_saw(monkeypatch: pyt
         assert np.array_equal(np.where(first >= 0, first, second), truth)
     assert set(held_out) == set(fit_ensemble.CRITERIA) and all(0.0 < v <= 1.0 for v in held_out.values())
     assert held_out == fit_ensemble.cross_validate_criteria(probs, truth, 0.25, folds=2, repeats=3, seed=1)
+    runs = fit_ensemble.held_out_runs(probs, truth, 0.25, folds=2, repeats=3, seed=1)
+    assert {c: len(v) for c, v in runs.items()} == {c: 6 for c in fit_ensemble.CRITERIA}  # one per fold
+    assert {c: float(np.mean(v)) for c, v in runs.items()} == held_out
+    assert all(np.std(v) > 0 for v in runs.values())  # different halves, different figures: a real spread
 
 
 def test_members_that_saw_the_validation_split_are_not_weighted_on_it():

@@ -84,15 +84,22 @@ def test_evaluate_on_photos(photos_dir, tmp_path):
 
 
 def test_evaluate_faces_cli(fer_dir, tmp_path):
-    with np.load(fer_dir / "test.npz") as data:
+    # training faces, not test.npz: test is measured once, by hand, when the ensemble is final
+    with np.load(fer_dir / "train.npz") as data:
         subset = {k: data[k][:300] if k != "classes" else data[k] for k in data.files}
+    ids = [f"face {i}: " + "é" * (i % 7) * 40 for i in range(300)]  # up to 240 characters
+    subset["ids"] = np.array([i.encode() if n % 3 == 0 else i for n, i in enumerate(ids)], dtype=object)
     np.savez(tmp_path / "faces.npz", **subset)
     out = tmp_path / "faces.csv"
     proc = run_cli("evaluate-faces", str(tmp_path / "faces.npz"), "--out", str(out))
     assert proc.returncode == 0, proc.stderr
-    rows = list(csv.DictReader(out.open()))
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
     assert list(rows[0]) == ["id", "predicted", "p_positive", "p_neutral", "p_negative"]
+    assert [r["id"] for r in rows] == ids
     assert len(rows) == 300 and {r["predicted"] for r in rows} <= set(CLASSES)
+    probs = np.array([[float(r[f"p_{c.lower()}"]) for c in CLASSES] for r in rows])
+    assert np.allclose(probs.sum(1), 1.0, atol=1e-4)
+    assert [CLASSES[i] for i in probs.argmax(1)] == [r["predicted"] for r in rows]
     assert "ensemble" in proc.stdout and "3-class" in proc.stdout and "7-class" in proc.stdout
     (tmp_path / "empty.npz").write_bytes(b"")
     proc = run_cli("evaluate-faces", str(tmp_path / "empty.npz"))

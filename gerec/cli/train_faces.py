@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from gerec.emotion.architectures import ARCHITECTURES
+from gerec.emotion.architectures import ARCHITECTURES, AUGMENTS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -30,6 +30,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=int, default=0, help="use only the first N training faces (smoke tests)")
     p.add_argument("--init", type=Path, default=None,
                    help="fine-tune: start from this saved member (.keras); a new head if the classes differ")
+    p.add_argument("--augment", choices=AUGMENTS, default="standard",
+                   help="robust: also downscale-upscale (14-40 px), JPEG (quality 15-90), random erasing, "
+                        "lighting and rotation up to 20 degrees, as faces in group photos")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint of an interrupted run")
     p.set_defaults(func=run)
 
@@ -51,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
         n_classes=args.classes, colour=args.colour, width=args.width, epochs=args.epochs, batch=args.batch,
         lr=args.lr, patience=args.patience, seed=args.seed, class_weight=args.class_weight,
         threads=args.threads, limit=args.limit, init=str(args.init) if args.init else "",
+        augment=args.augment,
     )
     warning = patience_warning(args.init, args.patience, args.epochs)
     if warning:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 ARCHITECTURES = ("vgg", "resnet")
+AUGMENTS = ("standard", "robust")  # train-faces --augment: robust adds group-photo corruptions
 
 
 def _conv_bn(x: Any, filters: int, stride: int = 1, relu: bool = True) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,19 +46,65 @@ class FaceSet:
         return FaceSet(self.images[index], self.labels[index], self.ids[index], self.classes)
 
 
+# what an object array of strings or bytes pickles to (np.save); anything else is refused unread
+_ID_PICKLE_GLOBALS = {
+    (module, name)
+    for module in ("numpy.core.multiarray", "numpy._core.multiarray")
+    for name in ("_reconstruct", "scalar")
+} | {("numpy", "ndarray"), ("numpy", "dtype"), ("codecs", "encode")}
+
+
+class _IdUnpickler(pickle.Unpickler):
+    """Unpickles an object array of ids and nothing else (no arbitrary code from a data file)."""
+
+    def find_class(self, module: str, name: str) -> object:
+        if (module, name) not in _ID_PICKLE_GLOBALS:
+            raise pickle.UnpicklingError(f"ids hold {module}.{name}, not strings")
+        return super().find_class(module, name)
+
+
+def _object_ids(path: Path) -> np.ndarray:
+    """The ``ids`` of an ``.npz`` saved as an object array (strings or bytes), read without running code."""
+    with zipfile.ZipFile(path) as archive, archive.open("ids.npy") as handle:
+        version = np.lib.format.read_magic(handle)
+        if version == (1, 0):
+            np.lib.format.read_array_header_1_0(handle)
+        else:
+            np.lib.format.read_array_header_2_0(handle)
+        try:
+            return np.asarray(_IdUnpickler(handle).load())
+        except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError, ValueError) as exc:
+            raise InvalidDataset(f"{path}: its ids are not strings: {exc}") from exc
+
+
+def face_ids(raw: np.ndarray, n: int, path: Path | str = "") -> np.ndarray:
+    """Ids as a 1-D unicode array of any length: bytes decoded as UTF-8 (bad bytes as ``\\xNN``), numbers as text."""
+    raw = np.asarray(raw)
+    if raw.ndim != 1 or len(raw) != n:
+        raise InvalidDataset(f"{path}: ids must be one per face ({n}), got an array of shape {raw.shape}")
+    text = [v.decode("utf-8", "backslashreplace") if isinstance(v, bytes) else str(v) for v in raw.tolist()]
+    return np.asarray(text, dtype=str) if text else np.zeros(0, dtype=str)
+
+
 def load_face_set(path: str | Path) -> FaceSet:
-    """Read an ``.npz`` with ``images``, ``labels``, ``classes`` (and optional ``ids``)."""
+    """Read an ``.npz`` with ``images``, ``labels``, ``classes`` (and optional ``ids``: strings of any
+    length, bytes or numbers, also as an object array; without them the ids are 0, 1, 2...)."""
     path = Path(path)
     try:
         with np.load(path, allow_pickle=False) as data:
             images = data["images"]
             labels = data["labels"].astype(int)
             classes = tuple(str(c) for c in data["classes"])
-            ids = data["ids"] if "ids" in data else np.arange(len(labels)).astype(str)
+            has_ids = "ids" in data
+            try:
+                ids = data["ids"] if has_ids else np.arange(len(labels))
+            except ValueError:  # an object array: np.load refuses it without pickle
+                ids = _object_ids(path)
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
         raise InvalidDataset(f"{path}: not a face set (.npz with images, labels, classes): {exc}") from exc
     if len(images) == 0 or len(images) != len(labels):
         raise InvalidDataset(f"{path}: empty face set or images/labels of different lengths")
+    ids = face_ids(ids, len(labels), path)
     if labels.min() < 0 or labels.max() >= len(classes):
         raise InvalidDataset(f"{path}: labels out of range of its {len(classes)} classes")
     return FaceSet(images.astype(np.uint8), labels, ids, classes)

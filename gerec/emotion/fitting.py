@@ -154,6 +154,14 @@ def cross_validate_criteria(probs: list[np.ndarray], truth3: np.ndarray, step: f
     Only the validation split is used: it is split again into ``folds`` stratified folds,
     ``repeats`` times, so the weighting criterion itself is chosen without any test data.
     """
+    runs = held_out_runs(probs, truth3, step, max_members, folds, repeats, seed)
+    return {c: float(np.mean(v)) for c, v in runs.items()}
+
+
+def held_out_runs(probs: list[np.ndarray], truth3: np.ndarray, step: float, max_members: int | None = None,
+                  folds: int = CV_FOLDS, repeats: int = CV_REPEATS, seed: int = 0) -> dict[str, list[float]]:
+    """Each criterion's held-out 3-class accuracy on every fold of every repeat (see
+    :func:`cross_validate_criteria`): ``folds * repeats`` figures each, for their spread."""
     rng = np.random.default_rng(seed)
     held_out: dict[str, list[float]] = {c: [] for c in CRITERIA}
     for _ in range(repeats):
@@ -166,7 +174,7 @@ def cross_validate_criteria(probs: list[np.ndarray], truth3: np.ndarray, step: f
                 w, _ = fit_weights(probs, fit_on, step, max_members=max_members, criterion=criterion)
                 mix = sum(wi * p for wi, p in zip(w, probs))
                 held_out[criterion].append(float(np.mean(mix[keep].argmax(1) == truth3[keep])))
-    return {c: float(np.mean(v)) for c, v in held_out.items()}
+    return held_out
 
 
 def fit_weights_excluding(probs: list[np.ndarray], truth3: np.ndarray, step: float, excluded: list[bool],
@@ -182,12 +190,17 @@ def fit_weights_excluding(probs: list[np.ndarray], truth3: np.ndarray, step: flo
     return weights, acc
 
 
-def choose_criterion(probs: list[np.ndarray], truth3: np.ndarray, step: float, max_members: int) -> tuple[str, dict]:
-    """The criterion with the best cross-validated accuracy inside the validation split (ties: accuracy)."""
-    held_out = cross_validate_criteria(probs, truth3, step, max_members)
+def choose_criterion(probs: list[np.ndarray], truth3: np.ndarray, step: float,
+                     max_members: int) -> tuple[str, dict, dict]:
+    """The criterion with the best cross-validated accuracy inside the validation split (ties:
+    accuracy), each criterion's mean held-out accuracy, and its standard deviation over the folds."""
+    runs = held_out_runs(probs, truth3, step, max_members)
+    held_out = {c: float(np.mean(v)) for c, v in runs.items()}
+    spread = {c: float(np.std(v, ddof=1)) for c, v in runs.items()}
     for name, acc in held_out.items():
-        print(f"  criterion {name:<9} held-out 3-class {100 * acc:.2f} % ({CV_DESIGN})")
-    return max(CRITERIA, key=lambda c: (held_out[c], c == "accuracy")), held_out
+        print(f"  criterion {name:<9} held-out 3-class {100 * acc:.2f} ± {100 * spread[name]:.2f} % "
+              f"(mean ± sd, {CV_DESIGN})")
+    return max(CRITERIA, key=lambda c: (held_out[c], c == "accuracy")), held_out, spread
 
 
 def fit(registry: Path, data: Path, step: float, max_grid: int, max_members: int, criterion: str) -> None:
@@ -212,9 +225,10 @@ def fit(registry: Path, data: Path, step: float, max_grid: int, max_members: int
         print(f"  {excluded.count(False)} members: weight step widened from {wanted:g} to {step:g} "
               f"(at most {max_grid:,} grid points)")
     held_out: dict[str, float] = {}
+    spread: dict[str, float] = {}
     if criterion == "auto":
         free = [p for p, out in zip(probs, excluded) if not out]
-        criterion, held_out = choose_criterion(free, val.group_labels(), step, max_members)
+        criterion, held_out, spread = choose_criterion(free, val.group_labels(), step, max_members)
     weights, acc = fit_weights_excluding(probs, val.group_labels(), step, excluded, max_members, criterion)
     for item, w in zip(doc["members"], weights):
         item["weight"] = round(float(w), 4)
@@ -238,6 +252,7 @@ def fit(registry: Path, data: Path, step: float, max_grid: int, max_members: int
                      f"best {criterion}) chosen on this split only",
         "criterion": criterion,
         "criterion_held_out_accuracy3": {c: round(v, 4) for c, v in held_out.items()},
+        "criterion_held_out_accuracy3_sd": {c: round(v, 4) for c, v in spread.items()},
         "criterion_chosen_by": CV_DESIGN if held_out else f"--criterion {criterion}",
         "left_out": [item["name"] for item, out in zip(doc["members"], excluded) if out],
         "left_out_why": "trained on FER-2013 data holding this split (val_in_training): in-sample here, "

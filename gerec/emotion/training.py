@@ -49,6 +49,7 @@ class TrainConfig:
     threads: int = 0
     limit: int = 0  # use only the first N training faces (tests, timing)
     init: str = ""  # fine-tune: start from this saved member (.keras) instead of fresh weights
+    augment: str = "standard"  # standard | robust (adds group-photo corruptions, rotation up to 20 degrees)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -115,13 +116,14 @@ def member_mapping(classes: tuple[str, ...]) -> dict[str, str | None]:
 
 
 # ------------------------------------------------------------------ keras pieces
-def _augmenter(seed: int) -> Any:
+def _augmenter(seed: int, augment: str = "standard") -> Any:
     import keras
     from keras import layers
 
+    rotation = 0.055 if augment == "robust" else 0.03  # fractions of a full turn: 20 or 11 degrees
     return keras.Sequential([
         layers.RandomFlip("horizontal", seed=seed),
-        layers.RandomRotation(0.03, fill_mode="nearest", seed=seed + 1),
+        layers.RandomRotation(rotation, fill_mode="nearest", seed=seed + 1),
         layers.RandomTranslation(0.1, 0.1, fill_mode="nearest", seed=seed + 2),
         layers.RandomZoom(0.1, fill_mode="nearest", seed=seed + 3),
         layers.RandomBrightness(0.15, value_range=(0.0, 1.0), seed=seed + 4),
@@ -132,11 +134,21 @@ def _augmenter(seed: int) -> Any:
 def _dataset(x: np.ndarray, y: np.ndarray, w: np.ndarray, cfg: TrainConfig) -> Any:
     import tensorflow as tf
 
-    aug = _augmenter(cfg.seed)
+    aug = _augmenter(cfg.seed, cfg.augment)
     ds = tf.data.Dataset.from_tensor_slices((x, y, w.astype(np.float32)))
     ds = ds.shuffle(len(x), seed=cfg.seed, reshuffle_each_iteration=True).batch(cfg.batch)
     ds = ds.map(lambda a, b, c: (tf.clip_by_value(aug(a, training=True), 0.0, 1.0), b, c),
                 num_parallel_calls=1)
+    if cfg.augment == "robust":  # group-photo corruptions after the geometric ones, in numpy (seeded)
+        from gerec.emotion.corruptions import robust_batch
+
+        rng = np.random.default_rng(cfg.seed + 100)
+
+        def corrupt(a: Any, b: Any, c: Any) -> Any:
+            out = tf.numpy_function(lambda batch: robust_batch(batch, rng), [a], tf.float32, stateful=True)
+            return tf.ensure_shape(out, a.shape), b, c
+
+        ds = ds.map(corrupt, num_parallel_calls=1)
     return ds.prefetch(2)
 
 
