@@ -12,8 +12,10 @@ loading = preload.start()  # models load in a background thread while the first 
 
 page = st.navigation([st.Page(p.path, title=p.title, icon=p.icon, default=i == 0) for i, p in enumerate(PAGE_TABLE)])
 sidebar()
-st.sidebar.caption("Group emotion (Positive / Neutral / Negative) from faces (bottom-up), scene labels "
-                   "(top-down, a Bayesian network) and both (fused).")
+st.sidebar.caption(
+    "Group emotion (Positive / Neutral / Negative) from faces (bottom-up), scene labels "
+    "(top-down, a Bayesian network) and both (fused)."
+)
 
 note = st.sidebar.empty()
 note.caption(loading.summary())

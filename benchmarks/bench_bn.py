@@ -61,15 +61,19 @@ def main() -> None:
     print(f"pgmpy variable elimination: median {slow * 1e3:.2f} ms per image")
     print(f"closed form (default):      mean {fast * 1e6:.2f} us per image")
     print(f"largest posterior difference: {max(diffs):.3e}")
-    legacy = [np.max(np.abs(np.array(legacy_pgmpy_posterior(reference, p, c, model))
-                            - np.array(reference.posterior(p, c)))) for p, c in sets]
+    legacy = [
+        np.max(np.abs(np.array(legacy_pgmpy_posterior(reference, p, c, model)) - np.array(reference.posterior(p, c))))
+        for p, c in sets
+    ]
     t0 = time.perf_counter()
     for _ in range(repeats):
         for present, cnn in sets:
             reference.posterior(present, cnn)
     rule = (time.perf_counter() - t0) / (repeats * len(sets))
-    print(f"reference rule (identical factors once): mean {rule * 1e6:.2f} us per image, "
-          f"largest difference vs pgmpy's set of factors {max(legacy):.3e}")
+    print(
+        f"reference rule (identical factors once): mean {rule * 1e6:.2f} us per image, "
+        f"largest difference vs pgmpy's set of factors {max(legacy):.3e}"
+    )
     print(f"speedup: {slow / fast:.0f}")
     sys.stdout.flush()
 

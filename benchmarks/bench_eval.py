@@ -51,8 +51,22 @@ def _tree_rss_mb(pid: int) -> float:
 
 
 def run_engine(engine: str, images: Path, out: Path) -> tuple[float, float]:
-    cmd = [sys.executable, "-m", "gerec", "evaluate", "--images", str(images), "--out", str(out),
-           "--engine", engine, "--workers", "2", "--labeler", "offline"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "gerec",
+        "evaluate",
+        "--images",
+        str(images),
+        "--out",
+        str(out),
+        "--engine",
+        engine,
+        "--workers",
+        "2",
+        "--labeler",
+        "offline",
+    ]
     peak = [0.0]
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)

@@ -59,11 +59,16 @@ def curve_images(face: np.ndarray, order: np.ndarray, base: np.ndarray, insertio
     return out.reshape(STEPS + 1, *face.shape)
 
 
-def aucs(ensemble, faces: np.ndarray, maps: np.ndarray, target: np.ndarray, baseline: str, insertion: bool
-         ) -> np.ndarray:
+def aucs(
+    ensemble, faces: np.ndarray, maps: np.ndarray, target: np.ndarray, baseline: str, insertion: bool
+) -> np.ndarray:
     """Per-face AUC of the ensemble's probability of ``target`` along the curves."""
-    images = np.concatenate([curve_images(f, np.argsort(-m.reshape(-1), kind="stable"), baseline_of(baseline, f),
-                                          insertion) for f, m in zip(faces, maps)])
+    images = np.concatenate(
+        [
+            curve_images(f, np.argsort(-m.reshape(-1), kind="stable"), baseline_of(baseline, f), insertion)
+            for f, m in zip(faces, maps)
+        ]
+    )
     probs = ensemble.predict_proba(np.clip(images, 0, 255).round().astype(np.uint8))
     curves = probs.reshape(len(faces), STEPS + 1, 3)[np.arange(len(faces)), :, target]
     return np.trapezoid(curves, dx=1 / STEPS, axis=1)
@@ -98,14 +103,13 @@ def occlusion(explainer: SaliencyExplainer, faces: np.ndarray, target: np.ndarra
             base = baseline_of(name, face)
             for r, c in cells:
                 occluded = face.copy()
-                occluded[r:r + PATCH, c:c + PATCH] = base[r:r + PATCH, c:c + PATCH]
+                occluded[r : r + PATCH, c : c + PATCH] = base[r : r + PATCH, c : c + PATCH]
                 batch.append(occluded)
         stack = np.stack(batch)
-        p = sum(w * explainer.member_probabilities(m, stack)[:, target[i]]
-                for m, w in enumerate(explainer.weights))
+        p = sum(w * explainer.member_probabilities(m, stack)[:, target[i]] for m, w in enumerate(explainer.weights))
         drops = (p[0] - p[1:]).reshape(len(BASELINES), len(cells)).mean(axis=0)
         for (r, c), d in zip(cells, drops):
-            out[i, r:r + PATCH, c:c + PATCH] = d
+            out[i, r : r + PATCH, c : c + PATCH] = d
     return out
 
 
@@ -113,13 +117,15 @@ def resolution_line(results) -> str:
     """Regions of constant evidence per member map and per ensemble map; eyes and mouth apart."""
     members = [m.regions for r in results for m in r.members]
     ensemble = [resolution(r.partition) for r in results]
-    eyes = np.array([r.values[EYE_ROWS[0]:EYE_ROWS[1]].mean() for r in results])
-    mouth = np.array([r.values[MOUTH_ROWS[0]:MOUTH_ROWS[1]].mean() for r in results])
-    return (f"regions per member map: median {np.median(members):.0f} (min {min(members)}, max {max(members)}); "
-            f"per ensemble map: median {np.median([e[0] for e in ensemble]):.0f}, largest region "
-            f"{max(e[1] for e in ensemble)} px; no region spans eye rows {EYE_ROWS[0]}-{EYE_ROWS[1] - 1} and mouth "
-            f"rows {MOUTH_ROWS[0]}-{MOUTH_ROWS[1] - 1} on {sum(e[2] for e in ensemble)}/{len(ensemble)} maps; "
-            f"eye and mouth rows' mean saliency of opposite sign on {int(np.sum(eyes * mouth < 0))}/{len(results)}")
+    eyes = np.array([r.values[EYE_ROWS[0] : EYE_ROWS[1]].mean() for r in results])
+    mouth = np.array([r.values[MOUTH_ROWS[0] : MOUTH_ROWS[1]].mean() for r in results])
+    return (
+        f"regions per member map: median {np.median(members):.0f} (min {min(members)}, max {max(members)}); "
+        f"per ensemble map: median {np.median([e[0] for e in ensemble]):.0f}, largest region "
+        f"{max(e[1] for e in ensemble)} px; no region spans eye rows {EYE_ROWS[0]}-{EYE_ROWS[1] - 1} and mouth "
+        f"rows {MOUTH_ROWS[0]}-{MOUTH_ROWS[1] - 1} on {sum(e[2] for e in ensemble)}/{len(ensemble)} maps; "
+        f"eye and mouth rows' mean saliency of opposite sign on {int(np.sum(eyes * mouth < 0))}/{len(results)}"
+    )
 
 
 def interval(values: np.ndarray, rng: np.random.Generator) -> tuple[float, float]:
@@ -137,8 +143,12 @@ def ratio_interval(num: np.ndarray, den: np.ndarray, rng: np.random.Generator) -
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(data_dir() / "fer2013" / "test.npz"))
-    parser.add_argument("--split", choices=("all", "val", "validation"), default="all",
-                        help="val (or validation): the validation split carved from a training set")
+    parser.add_argument(
+        "--split",
+        choices=("all", "val", "validation"),
+        default="all",
+        help="val (or validation): the validation split carved from a training set",
+    )
     parser.add_argument("--faces", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -148,29 +158,43 @@ def main() -> None:
     faces = sample_faces(args.data, args.faces, args.split, args.seed)
     target = ensemble.predict_proba(faces.astype(np.uint8)).argmax(axis=1)
     explainer = SaliencyExplainer(ensemble.members, ensemble.weights)
-    print(f"data: {args.data} ({args.split}), {len(faces)} faces with a group class, seed {args.seed}; "
-          f"members {', '.join(explainer.names)}; {STEPS} steps of {100 // STEPS} %", flush=True)
+    print(
+        f"data: {args.data} ({args.split}), {len(faces)} faces with a group class, seed {args.seed}; "
+        f"members {', '.join(explainer.names)}; {STEPS} steps of {100 // STEPS} %",
+        flush=True,
+    )
     explainer.explain(faces[0][::-1].copy())  # warm-up (compilation), not timed
     t0 = time.perf_counter()
     results = [explainer.explain(f, CLASSES[t]) for f, t in zip(faces, target)]
     seconds = (time.perf_counter() - t0) / len(faces)
-    print(f"dashboard method: {seconds:.2f} s per face (all members); {resolution_line(results)}; explained "
-          f"view disagrees with the verdict on {sum(not r.agrees for r in results)} faces", flush=True)
-    maps = {"dashboard": np.stack([r.values for r in results]),
-            "random": np.random.default_rng(args.seed + 1).random(faces.shape),
-            "gradient x input": gradient_x_input(ensemble, faces, target),
-            "occlusion 8x8": occlusion(explainer, faces, target)}
+    print(
+        f"dashboard method: {seconds:.2f} s per face (all members); {resolution_line(results)}; explained "
+        f"view disagrees with the verdict on {sum(not r.agrees for r in results)} faces",
+        flush=True,
+    )
+    maps = {
+        "dashboard": np.stack([r.values for r in results]),
+        "random": np.random.default_rng(args.seed + 1).random(faces.shape),
+        "gradient x input": gradient_x_input(ensemble, faces, target),
+        "occlusion 8x8": occlusion(explainer, faces, target),
+    }
     rng = np.random.default_rng(args.seed)
     worst = 0.0
     for baseline in BASELINES:
-        scores = {(name, kind): aucs(ensemble, faces, m, target, baseline, kind == "insertion")
-                  for name, m in maps.items() for kind in ("deletion", "insertion")}
+        scores = {
+            (name, kind): aucs(ensemble, faces, m, target, baseline, kind == "insertion")
+            for name, m in maps.items()
+            for kind in ("deletion", "insertion")
+        }
         for (name, kind), values in scores.items():
             low, high = interval(values, rng)
             rand = scores[("random", kind)]
             r_low, r_high = ratio_interval(values, rand, rng)
-            print(f"{baseline:<5} {kind:<9} {name:<17} AUC {values.mean():.4f} [{low:.4f}, {high:.4f}]  "
-                  f"vs random {values.mean() / rand.mean():.3f} [{r_low:.3f}, {r_high:.3f}]", flush=True)
+            print(
+                f"{baseline:<5} {kind:<9} {name:<17} AUC {values.mean():.4f} [{low:.4f}, {high:.4f}]  "
+                f"vs random {values.mean() / rand.mean():.3f} [{r_low:.3f}, {r_high:.3f}]",
+                flush=True,
+            )
         worst = max(worst, scores[("dashboard", "deletion")].mean() / scores[("random", "deletion")].mean())
     print(f"goal: deletion ratio <= 0.6 with both baselines: {'met' if worst <= 0.6 else 'NOT met'}")
     print(f"ratio: {worst:.3f}")

@@ -32,8 +32,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SAMPLE = "image_happy_1.jpg"
 """A sample photo with 3 faces."""
 GOAL = 10.0
@@ -68,9 +76,26 @@ def first_photo(browser, env_extra: dict[str, str], members: int) -> tuple[float
     env = {**os.environ, "PYTHONPATH": str(ROOT), **env_extra}
     t0 = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless",
-         "true", "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.port",
+            str(port),
+            "--server.headless",
+            "true",
+            "--server.address",
+            "127.0.0.1",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         while True:
@@ -115,22 +140,31 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     members = n_members()
-    print(f"photo: {SAMPLE} (3 faces), {members} ensemble members; load average before: "
-          f"{' '.join(f'{v:.2f}' for v in os.getloadavg())} on {os.cpu_count()} CPUs")
+    print(
+        f"photo: {SAMPLE} (3 faces), {members} ensemble members; load average before: "
+        f"{' '.join(f'{v:.2f}' for v in os.getloadavg())} on {os.cpu_count()} CPUs"
+    )
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
         try:
             fresh = tempfile.mkdtemp(prefix="gerec-jit-")
-            runs = [] if args.no_baseline else [
-                (BASELINE, {"GEREC_PRELOAD": "0", "GEREC_JIT_CACHE": "0"}),
-                ("gerec, first process ever (empty compiled-code cache)", {"GEREC_JIT_CACHE": fresh})]
+            runs = (
+                []
+                if args.no_baseline
+                else [
+                    (BASELINE, {"GEREC_PRELOAD": "0", "GEREC_JIT_CACHE": "0"}),
+                    ("gerec, first process ever (empty compiled-code cache)", {"GEREC_JIT_CACHE": fresh}),
+                ]
+            )
             runs.append((OURS, {}))
             results = {}
             for name, env in runs:
                 health, verdict, saliency, cpu = first_photo(browser, env, members)
                 results[name] = saliency
-                print(f"{name}: health {health:.1f} s, verdict {verdict:.1f} s, saliency {saliency:.1f} s "
-                      f"(server CPU until saliency: {cpu:.1f} s)")
+                print(
+                    f"{name}: health {health:.1f} s, verdict {verdict:.1f} s, saliency {saliency:.1f} s "
+                    f"(server CPU until saliency: {cpu:.1f} s)"
+                )
         finally:
             browser.close()
             shutil.rmtree(fresh, ignore_errors=True)

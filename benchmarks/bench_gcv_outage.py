@@ -24,8 +24,9 @@ JPEG = b"\xff\xd8\xff\xe0 not sent anywhere"
 
 
 def run(photos: int, before: bool) -> None:
-    labeler = GcvLabeler(channel=grpc.insecure_channel("127.0.0.1:9"),
-                         **({"timeout": 10.0, "retry_deadline": 15.0} if before else {}))
+    labeler = GcvLabeler(
+        channel=grpc.insecure_channel("127.0.0.1:9"), **({"timeout": 10.0, "retry_deadline": 15.0} if before else {})
+    )
     chain = LabelerChain([labeler])
     times = []
     start = time.perf_counter()
@@ -37,8 +38,7 @@ def run(photos: int, before: bool) -> None:
         times.append(time.perf_counter() - t0)
     total = time.perf_counter() - start
     label = "before (10 s + 15 s retries, no breaker)" if before else "gerec (5 s deadline, breaker)"
-    print(f"{label}: first photo {times[0]:.2f} s, {photos} photos {total:.2f} s; "
-          f"last note: {result.notes[0][:110]}")
+    print(f"{label}: first photo {times[0]:.2f} s, {photos} photos {total:.2f} s; last note: {result.notes[0][:110]}")
 
 
 def main() -> None:

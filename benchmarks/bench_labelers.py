@@ -93,14 +93,22 @@ def label_table(labeler, photos: list[Photo], net) -> str:  # type: ignore[no-un
     """Markdown: each photo's offline labels (score; derived ones marked), raw top-3 guesses, and GCV's."""
     from gerec.scene.base import LabelerInput
 
-    rows = ["| photo | faces | offline labels (probability; *derived from faces*) | raw ImageNet top-3 (not used) "
-            "| recorded GCV labels in the vocabulary (hits in bold) |", "|---|---|---|---|---|"]
+    rows = [
+        "| photo | faces | offline labels (probability; *derived from faces*) | raw ImageNet top-3 (not used) "
+        "| recorded GCV labels in the vocabulary (hits in bold) |",
+        "|---|---|---|---|---|",
+    ]
     for p in photos:
         res = labeler.label(LabelerInput(p.name, pixels=p.pixels, face_count=p.faces))
-        derived = {lab for note in res.notes if note.startswith("derived")
-                   for lab in note.split(": ", 1)[1].split(", ")}
-        ours = ", ".join(f"*{lab}*" if lab in derived else f"{lab} {score:.2f}"
-                         for lab, score in zip(res.labels, res.scores)) or "none"
+        derived = {
+            lab for note in res.notes if note.startswith("derived") for lab in note.split(": ", 1)[1].split(", ")
+        }
+        ours = (
+            ", ".join(
+                f"*{lab}*" if lab in derived else f"{lab} {score:.2f}" for lab, score in zip(res.labels, res.scores)
+            )
+            or "none"
+        )
         raw = next((n.split(": ", 1)[1] for n in res.notes if n.startswith("imagenet top-3")), "")
         truth = net.split_labels(p.gcv)[0] if p.gcv else ()
         gcv = ", ".join(f"**{t}**" if t in res.labels else t for t in truth) if p.gcv else "(none recorded)"
@@ -138,12 +146,18 @@ def main(argv: list[str] | None = None) -> int:
             times.append(time.perf_counter() - t0)
     med, p90 = statistics.median(times), percentile(times, 90)
     det_med = statistics.median(det_times)
-    print(f"photos: {len(photos)}, {sum(p.gcv is not None for p in photos)} with GCV labels; "
-          f"MTCNN faces per photo: {[p.faces for p in photos]}")
-    print(f"offline labeler latency per photo: median {med * 1e3:.1f} ms, p90 {p90 * 1e3:.1f} ms "
-          f"({len(times)} calls, top_k {labeler.top_k}, min_score {labeler.min_score})")
-    print(f"baseline MTCNN detection per photo: median {det_med * 1e3:.1f} ms, p90 "
-          f"{percentile(det_times, 90) * 1e3:.1f} ms")
+    print(
+        f"photos: {len(photos)}, {sum(p.gcv is not None for p in photos)} with GCV labels; "
+        f"MTCNN faces per photo: {[p.faces for p in photos]}"
+    )
+    print(
+        f"offline labeler latency per photo: median {med * 1e3:.1f} ms, p90 {p90 * 1e3:.1f} ms "
+        f"({len(times)} calls, top_k {labeler.top_k}, min_score {labeler.min_score})"
+    )
+    print(
+        f"baseline MTCNN detection per photo: median {det_med * 1e3:.1f} ms, p90 "
+        f"{percentile(det_times, 90) * 1e3:.1f} ms"
+    )
     print(f"ratio offline labeler / MTCNN detection (median latency): {med / det_med:.3f}")
 
     class NoLabels:

@@ -79,11 +79,15 @@ def main() -> None:
         size = f"{photo.size[0]}x{photo.size[1]}"
         print(f"{photo.name:<26}{size:>11}{n_ours:>7}{n_fer:>10}{t1 - t0:>9.3f}{t2 - t1:>8.3f}{t3 - t2:>10.3f}")
     m_ours, m_fer, m_rgb = statistics.median(t_ours), statistics.median(t_fer), statistics.median(t_rgb)
-    print(f"median per photo: ours {m_ours:.3f} s ({len(ensemble.names)} members), fer {m_fer:.3f} s, "
-          f"fer-rgb {m_rgb:.3f} s")
+    print(
+        f"median per photo: ours {m_ours:.3f} s ({len(ensemble.names)} members), fer {m_fer:.3f} s, "
+        f"fer-rgb {m_rgb:.3f} s"
+    )
     m_graph, m_eager = statistics.median(t_graph), statistics.median(t_eager)
-    print(f"detection alone, median per photo: traced graphs {m_graph:.3f} s, mtcnn eager {m_eager:.3f} s "
-          f"(ratio {m_graph / m_eager:.3f})")
+    print(
+        f"detection alone, median per photo: traced graphs {m_graph:.3f} s, mtcnn eager {m_eager:.3f} s "
+        f"(ratio {m_graph / m_eager:.3f})"
+    )
     print(f"ratio vs fer-rgb (same detection input): {m_ours / m_rgb:.3f}")
     print(f"ratio: {m_ours / m_fer:.3f}")
 

@@ -64,9 +64,13 @@ def member_views(registry: Path, names: set[str]) -> dict[str, tuple[KerasMember
     return out
 
 
-def mixes(per_view: dict[str, dict[str, np.ndarray]], members: dict[str, tuple[KerasMember, dict]],
-          registry_weights: dict[str, tuple[float, str]]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def mixes(
+    per_view: dict[str, dict[str, np.ndarray]],
+    members: dict[str, tuple[KerasMember, dict]],
+    registry_weights: dict[str, tuple[float, str]],
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """(3-class group probs, 7-class raw probs) of every member, the registry's ensemble and the baseline."""
+
     def member_probs(name: str, tta: str) -> tuple[np.ndarray, np.ndarray]:
         raw = np.mean([per_view[name][v] for v in TTA_MODES[tta]], axis=0)
         return members[name][0].to_group(raw), raw
@@ -100,25 +104,33 @@ def main() -> int:
     truth3, truth7 = val.group_labels(), val.labels
     keep = truth3 >= 0
     doc = json.loads(args.registry.read_text(encoding="utf-8"))
-    weights = {m["name"]: (float(m["weight"]), m.get("tta", "none")) for m in doc["members"]
-               if m.get("enabled", True) and float(m["weight"]) > 0}
+    weights = {
+        m["name"]: (float(m["weight"]), m.get("tta", "none"))
+        for m in doc["members"]
+        if m.get("enabled", True) and float(m["weight"]) > 0
+    }
     members = member_views(args.registry, set(BASELINE) | set(weights))
     missing = set(BASELINE) - set(members)
     if missing:
         sys.exit(f"the baseline needs {sorted(missing)}, which {args.registry} does not list")
-    print(f"data: {args.data.name} validation split (10 %, stratified, seed 0), {len(truth7)} faces, "
-          f"{int(keep.sum())} with a group class; registry {args.registry}: "
-          + ", ".join(f"{n} {w:g} ({t})" for n, (w, t) in weights.items()))
+    print(
+        f"data: {args.data.name} validation split (10 %, stratified, seed 0), {len(truth7)} faces, "
+        f"{int(keep.sum())} with a group class; registry {args.registry}: "
+        + ", ".join(f"{n} {w:g} ({t})" for n, (w, t) in weights.items())
+    )
     images = grey(val.images)
     table: dict[str, dict[str, tuple[float, float]]] = {}
     t0 = time.perf_counter()
     for corruption in BENCHMARK_CORRUPTIONS:
         crops = corrupt_all(images, corruption, seed=args.seed)
-        per_view = {name: dict(zip(TTA_MODES[EVERY_VIEW_MODE], member.predict_views(crops, 512)))
-                    for name, (member, _) in members.items()}
+        per_view = {
+            name: dict(zip(TTA_MODES[EVERY_VIEW_MODE], member.predict_views(crops, 512)))
+            for name, (member, _) in members.items()
+        }
         table[corruption] = {
             name: (float(np.mean(g[keep].argmax(1) == truth3[keep])), float(np.mean(r.argmax(1) == truth7)))
-            for name, (g, r) in mixes(per_view, members, weights).items()}
+            for name, (g, r) in mixes(per_view, members, weights).items()
+        }
     columns = list(next(iter(table.values())))
     print(f"({time.perf_counter() - t0:.0f} s)\n")
     print("| corruption | " + " | ".join(columns) + " |")
@@ -134,8 +146,9 @@ def main() -> int:
             cells.append(f"{100 * a3:.2f} / {100 * a7:.2f}")
         print(f"| {name} | " + " | ".join(cells) + " |")
     print("\ncells: 3-class % (surprise left out) / 7-class %")
-    new, old = (float(np.mean([table[c][col][0] for c in corrupted]))
-                for col in ("ensemble (registry)", "baseline (main)"))
+    new, old = (
+        float(np.mean([table[c][col][0] for c in corrupted])) for col in ("ensemble (registry)", "baseline (main)")
+    )
     print(f"ratio: {new / old:.4f}")
     return 0
 

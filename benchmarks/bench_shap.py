@@ -52,6 +52,7 @@ def naive_explainers(members, shape: tuple[int, ...]):
 
     out = []
     for member in members:
+
         def model(x, member=member):
             return member.predict_proba(np.clip(x, 0, 255).astype(np.uint8))
 
@@ -65,8 +66,7 @@ def naive_saliency(explainers, crop: np.ndarray, max_evals: int) -> list[np.ndar
     maps = []
     for member, explainer in explainers:
         cls = int(np.argmax(member.predict_proba(crop[None])[0]))
-        out = explainer(crop[None].astype(np.float32), max_evals=max_evals, outputs=[cls],
-                        silent=True)
+        out = explainer(crop[None].astype(np.float32), max_evals=max_evals, outputs=[cls], silent=True)
         maps.append(np.asarray(out.values[0])[..., 0].sum(axis=2))
     return maps
 
@@ -87,9 +87,11 @@ def main() -> None:
 
     pipeline = Pipeline()
     members = pipeline.ensemble.members
-    print(f"members: {', '.join(m.spec.name for m in members)}; max_evals {DEFAULT_MAX_EVALS} per member and "
-          f"baseline ({', '.join(BASELINES)}); load average {os.getloadavg()[0]:.1f}; "
-          f"cpu threads {os.cpu_count()}")
+    print(
+        f"members: {', '.join(m.spec.name for m in members)}; max_evals {DEFAULT_MAX_EVALS} per member and "
+        f"baseline ({', '.join(BASELINES)}); load average {os.getloadavg()[0]:.1f}; "
+        f"cpu threads {os.cpu_count()}"
+    )
     crops = faces(pipeline)
 
     explainer = SaliencyExplainer(members, pipeline.ensemble.weights)
@@ -116,13 +118,19 @@ def main() -> None:
         slow.append(time.perf_counter() - t0)
 
     gerec_s, naive_s = statistics.median(fast), statistics.median(slow)
-    print(f"gerec.explain (every member on its own, both baselines, SHAP + occlusion; {evaluations} faces "
-          f"evaluated per face): first call {warm:.2f} s (compilation), then median {gerec_s:.3f} s per face "
-          f"(min {min(fast):.3f}, max {max(fast):.3f}); cached {cached * 1e3:.2f} ms")
-    print(f"previous method (SHAP alone, {PREVIOUS_MAX_EVALS} per member and baseline): median "
-          f"{statistics.median(before):.3f} s per face (min {min(before):.3f}, max {max(before):.3f})")
-    print(f"baseline naive per-member shap Partition: median {naive_s:.3f} s per face "
-          f"(min {min(slow):.3f}, max {max(slow):.3f})")
+    print(
+        f"gerec.explain (every member on its own, both baselines, SHAP + occlusion; {evaluations} faces "
+        f"evaluated per face): first call {warm:.2f} s (compilation), then median {gerec_s:.3f} s per face "
+        f"(min {min(fast):.3f}, max {max(fast):.3f}); cached {cached * 1e3:.2f} ms"
+    )
+    print(
+        f"previous method (SHAP alone, {PREVIOUS_MAX_EVALS} per member and baseline): median "
+        f"{statistics.median(before):.3f} s per face (min {min(before):.3f}, max {max(before):.3f})"
+    )
+    print(
+        f"baseline naive per-member shap Partition: median {naive_s:.3f} s per face "
+        f"(min {min(slow):.3f}, max {max(slow):.3f})"
+    )
     print(f"goal <= {GOAL:.1f} s per face: {'met' if gerec_s <= GOAL else 'NOT met'}")
     print(f"ratio: {naive_s / gerec_s:.1f}")
     sys.exit(0)

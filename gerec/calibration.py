@@ -111,8 +111,9 @@ def score_probs(probs: np.ndarray, y: np.ndarray, bins: int = ECE_BINS) -> Calib
     if not len(yy):
         nan = float("nan")
         return CalibrationScore(0, nan, nan, nan, nan, nan)
-    return CalibrationScore(len(yy), float(np.mean(p.argmax(1) == yy)), ece(p, yy, bins), nll(p, yy),
-                            brier(p, yy), float(p.max(1).mean()))
+    return CalibrationScore(
+        len(yy), float(np.mean(p.argmax(1) == yy)), ece(p, yy, bins), nll(p, yy), brier(p, yy), float(p.max(1).mean())
+    )
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -123,8 +124,9 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=-1, keepdims=True)
 
 
-def fit_scale(fixed: np.ndarray, scaled: np.ndarray, y: np.ndarray,
-              bounds: tuple[float, float] = SCALE_BOUNDS) -> float:
+def fit_scale(
+    fixed: np.ndarray, scaled: np.ndarray, y: np.ndarray, bounds: tuple[float, float] = SCALE_BOUNDS
+) -> float:
     """The factor s minimising the NLL of ``softmax(fixed + s * scaled)`` (rows: items, 3 classes).
 
     A temperature is the case ``fixed = 0``. The search is over log s in ``bounds`` (bounded
@@ -169,12 +171,15 @@ def fold_summary(probs: np.ndarray, y: np.ndarray, folds: np.ndarray) -> dict[st
 
 def bins_from_json(rows: list[dict[str, float]]) -> tuple[ReliabilityBin, ...]:
     """Reliability bins back from :func:`fold_summary`'s ``reliability`` list."""
-    return tuple(ReliabilityBin(float(r["low"]), float(r["high"]), int(r["count"]), float(r["confidence"]),
-                                float(r["accuracy"])) for r in rows)
+    return tuple(
+        ReliabilityBin(float(r["low"]), float(r["high"]), int(r["count"]), float(r["confidence"]), float(r["accuracy"]))
+        for r in rows
+    )
 
 
-def worth_sentence(module_name: str, probability: float, bins: tuple[ReliabilityBin, ...],
-                   where: str = "on held-out folds") -> str:
+def worth_sentence(
+    module_name: str, probability: float, bins: tuple[ReliabilityBin, ...], where: str = "on held-out folds"
+) -> str:
     """One plain sentence on what ``probability`` is worth, from a reliability table.
 
     >>> b = (ReliabilityBin(0.8, 0.9, 50, 0.85, 0.84),)
@@ -188,5 +193,7 @@ def worth_sentence(module_name: str, probability: float, bins: tuple[Reliability
     low, high = round(100 * b.low), round(100 * b.high)
     if not b.count:
         return f"{module_name[:1].upper()}{module_name[1:]} never said {low}-{high} % {where}: no track record."
-    return (f"When {module_name} says {low}-{high} %, it was right {100 * b.accuracy:.0f} % of the time "
-            f"{where} ({b.count} images).")
+    return (
+        f"When {module_name} says {low}-{high} %, it was right {100 * b.accuracy:.0f} % of the time "
+        f"{where} ({b.count} images)."
+    )

@@ -59,8 +59,9 @@ def score_module(module: str, actual: np.ndarray, predicted: np.ndarray) -> Modu
     """Score one module's predictions against the truth."""
     valid = actual >= 0
     covered = int(((predicted >= 0) & valid).sum())
-    return ModuleScore(module, accuracy(actual, predicted), covered, int(valid.sum()),
-                       confusion_matrix(actual, predicted))
+    return ModuleScore(
+        module, accuracy(actual, predicted), covered, int(valid.sum()), confusion_matrix(actual, predicted)
+    )
 
 
 def format_score(score: ModuleScore) -> str:
@@ -68,8 +69,12 @@ def format_score(score: ModuleScore) -> str:
     head = f"{score.module:<10} accuracy {100 * score.accuracy:6.2f} %  on {score.covered}/{score.total} images"
     recall = "  ".join(f"{c} {100 * r:5.1f}" for c, r in zip(CLASSES, score.recall))
     width = max(len(c) for c in CLASSES)
-    lines = [head, f"  recall: {recall}", "  confusion (rows actual, columns predicted):",
-             "    " + " " * width + " " + " ".join(f"{c[:8]:>8}" for c in CLASSES)]
+    lines = [
+        head,
+        f"  recall: {recall}",
+        "  confusion (rows actual, columns predicted):",
+        "    " + " " * width + " " + " ".join(f"{c[:8]:>8}" for c in CLASSES),
+    ]
     for cls, row in zip(CLASSES, score.confusion):
         lines.append(f"    {cls:<{width}} " + " ".join(f"{v:>8d}" for v in row))
     return "\n".join(lines)
@@ -107,5 +112,7 @@ def format_calibration(probs: np.ndarray, actual: np.ndarray) -> str:
     s = score_probs(probs, actual)
     if not s.n:
         return "  calibration: no probabilities"
-    return (f"  calibration on {s.n} images: ECE {s.ece:.3f} ({ECE_BINS} bins)  NLL {s.nll:.3f}  "
-            f"Brier {s.brier:.3f}  mean top probability {s.mean_confidence:.3f}")
+    return (
+        f"  calibration on {s.n} images: ECE {s.ece:.3f} ({ECE_BINS} bins)  NLL {s.nll:.3f}  "
+        f"Brier {s.brier:.3f}  mean top probability {s.mean_confidence:.3f}"
+    )

@@ -45,10 +45,11 @@ DEFAULT_BLUR = 7
 GREY = 128.0
 """Pixel value of the grey baseline."""
 BASELINES = ("grey", "blur")
-VIEW_NOTE = ("The map explains the probability of the single, unmirrored face; the bars average "
-             "each member's test-time views (mirrors and zooms), so the two can differ.")
-METHOD = ("Partition SHAP per member refined by sliding occlusion (8 and 12 px patches), "
-          "grey and blurred baselines")
+VIEW_NOTE = (
+    "The map explains the probability of the single, unmirrored face; the bars average "
+    "each member's test-time views (mirrors and zooms), so the two can differ."
+)
+METHOD = "Partition SHAP per member refined by sliding occlusion (8 and 12 px patches), grey and blurred baselines"
 
 
 class MemberLike(Protocol):
@@ -169,9 +170,16 @@ class SaliencyExplainer:
     ``scales=()`` gives SHAP alone (the method before the occlusion pass).
     """
 
-    def __init__(self, members: Sequence[MemberLike], weights: Sequence[float] | None = None,
-                 size: int = DEFAULT_SIZE, max_evals: int = DEFAULT_MAX_EVALS, blur: int = DEFAULT_BLUR,
-                 cache_size: int = 512, scales: Sequence[tuple[int, int]] = DEFAULT_SCALES) -> None:
+    def __init__(
+        self,
+        members: Sequence[MemberLike],
+        weights: Sequence[float] | None = None,
+        size: int = DEFAULT_SIZE,
+        max_evals: int = DEFAULT_MAX_EVALS,
+        blur: int = DEFAULT_BLUR,
+        cache_size: int = 512,
+        scales: Sequence[tuple[int, int]] = DEFAULT_SCALES,
+    ) -> None:
         if not members:
             raise ValueError("saliency needs at least one ensemble member")
         self.members = list(members)
@@ -201,8 +209,9 @@ class SaliencyExplainer:
     def explained(self, crop: np.ndarray) -> np.ndarray:
         """The ensemble's probabilities on the view the maps explain (the single 48 px face)."""
         face = to_grey(crop, self.size)[None]
-        return np.tensordot(self.weights, np.stack([self.member_probabilities(m, face)[0]
-                                                    for m in range(len(self.members))]), axes=1)
+        return np.tensordot(
+            self.weights, np.stack([self.member_probabilities(m, face)[0] for m in range(len(self.members))]), axes=1
+        )
 
     def _explainer(self, m: int, baseline: str, face: np.ndarray) -> Any:
         from gerec.jit_cache import cache_shap_jit
@@ -216,13 +225,18 @@ class SaliencyExplainer:
 
         shape = (self.size, self.size, 1)
         if baseline == "blur":
-            return shap.PartitionExplainer(model, shap.maskers.Image(blurred(face, self.blur)[..., None], shape),
-                                           link=shap.links.identity, linearize_link=False)
+            return shap.PartitionExplainer(
+                model,
+                shap.maskers.Image(blurred(face, self.blur)[..., None], shape),
+                link=shap.links.identity,
+                linearize_link=False,
+            )
         key = (m, baseline)
         if key not in self._explainers:
             masker = shap.maskers.Image(np.full(shape, GREY, dtype=np.float32), shape)
-            self._explainers[key] = shap.PartitionExplainer(model, masker, link=shap.links.identity,
-                                                            linearize_link=False)
+            self._explainers[key] = shap.PartitionExplainer(
+                model, masker, link=shap.links.identity, linearize_link=False
+            )
         return self._explainers[key]
 
     def baseline(self, name: str, face: np.ndarray) -> np.ndarray:
@@ -243,8 +257,13 @@ class SaliencyExplainer:
             state = np.random.get_state()  # shap breaks ties with the global RNG: keep it repeatable
             np.random.seed(0)
             try:
-                out = self._explainer(m, baseline, face)(face[None, ..., None], max_evals=self.max_evals,
-                                                         batch_size=self.max_evals, outputs=[cls], silent=True)
+                out = self._explainer(m, baseline, face)(
+                    face[None, ..., None],
+                    max_evals=self.max_evals,
+                    batch_size=self.max_evals,
+                    outputs=[cls],
+                    silent=True,
+                )
             finally:
                 np.random.set_state(state)
             values = np.asarray(out.values[0], dtype=np.float64)[..., 0, 0]
@@ -252,18 +271,19 @@ class SaliencyExplainer:
             total += spread(values, face - self.baseline(baseline, face)) / len(BASELINES)
             bases.append(float(np.asarray(out.base_values[0]).reshape(-1)[0]))
         if self.scales:
+
             def probability(x: np.ndarray) -> np.ndarray:
                 self.evaluations += len(x)
                 return self.member_probabilities(m, x)[:, cls]
 
-            fine = occlusion.occlusion_map(probability, face, [self.baseline(b, face) for b in BASELINES],
-                                           self.scales)
+            fine = occlusion.occlusion_map(probability, face, [self.baseline(b, face) for b in BASELINES], self.scales)
             total = occlusion.refine(total, fine)
             labels.append(occlusion.cells(self.size, self.scales))
         prob = float(self.member_probabilities(m, face[None])[0, cls])
         partition = occlusion.intersect(*labels)
-        result = MemberSaliency(self.names[m], CLASSES[cls], prob, total, float(np.mean(bases)),
-                                int(partition.max()) + 1, partition)
+        result = MemberSaliency(
+            self.names[m], CLASSES[cls], prob, total, float(np.mean(bases)), int(partition.max()) + 1, partition
+        )
         self._cache[key] = result
         while len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
@@ -280,16 +300,16 @@ class SaliencyExplainer:
         return FaceSaliency(cls, values, probs[class_index(cls)], probs, float(verdict[class_index(cls)]), maps)
 
 
-def explain_face(explainer: SaliencyExplainer, crops: np.ndarray, index: int,
-                 target: str | None = None) -> FaceSaliency:
+def explain_face(
+    explainer: SaliencyExplainer, crops: np.ndarray, index: int, target: str | None = None
+) -> FaceSaliency:
     """Saliency of face ``index`` among a photo's aligned ``crops``."""
     if not 0 <= index < len(crops):
         raise NoFaceDetected(f"no face {index} in this photo ({len(crops)} faces)")
     return explainer.explain(crops[index], target)
 
 
-def overlay(crop: np.ndarray, values: np.ndarray, alpha: float = 0.55,
-            scale: float | None = None) -> np.ndarray:
+def overlay(crop: np.ndarray, values: np.ndarray, alpha: float = 0.55, scale: float | None = None) -> np.ndarray:
     """The crop (grey) with the saliency on top: red pushes towards the class, blue away.
 
     ``scale`` is the value shown at full colour (default: the map's largest magnitude), so

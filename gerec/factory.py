@@ -14,8 +14,9 @@ from gerec.scene.chain import LabelerChain
 CONFIG_ENV = "GEREC_LABELER_CONFIG"
 
 
-def make_labeler(labels: Path | None, chain: str | None = None,
-                 config: str | Path | Mapping[str, Any] | None = None) -> LabelerChain:
+def make_labeler(
+    labels: Path | None, chain: str | None = None, config: str | Path | Mapping[str, Any] | None = None
+) -> LabelerChain:
     """The labeler chain: cached labels from ``labels`` first (when given), then ``chain``.
 
     ``chain`` is a spec such as ``"cached,gcv,offline"``; without one it comes from the config
@@ -39,14 +40,18 @@ def make_labeler(labels: Path | None, chain: str | None = None,
         labels = Path(settings["labels_file"])
     if labels is not None and not any(n in ("cached", "default") for n in names):
         names = ["cached", *names]  # labels given explicitly always come first
-    return build_chain(names, labels_file=labels,
-                       gcv_options=settings["gcv"] if settings else None,
-                       offline_options=settings["offline"] if settings else None,
-                       manual_labels=settings["manual"] if settings else None,
-                       options={name: settings[name] for name in LABELERS} if settings else None)
+    return build_chain(
+        names,
+        labels_file=labels,
+        gcv_options=settings["gcv"] if settings else None,
+        offline_options=settings["offline"] if settings else None,
+        manual_labels=settings["manual"] if settings else None,
+        options={name: settings[name] for name in LABELERS} if settings else None,
+    )
 
 
-def make_pipeline(mode: str, aggregation: str = "mean", labels: Path | None = None,
-                  chain: str | None = None) -> Pipeline:
+def make_pipeline(
+    mode: str, aggregation: str = "mean", labels: Path | None = None, chain: str | None = None
+) -> Pipeline:
     """A pipeline for ``mode`` with the labeler chain."""
     return Pipeline(PipelineConfig(mode=mode, aggregation=aggregation), labeler=make_labeler(labels, chain))

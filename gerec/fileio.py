@@ -64,8 +64,11 @@ class SafeDictWriter(csv.DictWriter):
 def printable(name: str) -> str:
     """A file name that can be printed, written to CSV and stored: undecodable bytes of a
     non-UTF-8 name (kept by Python as surrogates) become ``\\xNN``."""
-    return os.fsencode(name).decode("utf-8", "backslashreplace") if any(
-        "\udc80" <= ch <= "\udcff" for ch in name) else name
+    return (
+        os.fsencode(name).decode("utf-8", "backslashreplace")
+        if any("\udc80" <= ch <= "\udcff" for ch in name)
+        else name
+    )
 
 
 @contextmanager
@@ -84,8 +87,15 @@ def open_output(path: Path, what: str = "output file") -> Iterator[IO[str]]:
         raise OutputError(f"writing the {what} {path} failed: {exc.strerror or exc}") from exc
 
 
-_JSON_TYPES = ((type(None), "null"), (bool, "true/false"), (int, "a whole number"), (float, "a number"),
-               (str, "text"), (list, "a list"), (dict, "an object"))
+_JSON_TYPES = (
+    (type(None), "null"),
+    (bool, "true/false"),
+    (int, "a whole number"),
+    (float, "a number"),
+    (str, "text"),
+    (list, "a list"),
+    (dict, "an object"),
+)
 _MISSING = object()
 
 
@@ -101,8 +111,9 @@ def json_object(data: Any, source: str, what: str) -> dict[str, Any]:
     return data
 
 
-def model_field(data: dict[str, Any], key: str, kind: type | tuple[type, ...], source: str,
-                default: Any = _MISSING) -> Any:
+def model_field(
+    data: dict[str, Any], key: str, kind: type | tuple[type, ...], source: str, default: Any = _MISSING
+) -> Any:
     """``data[key]`` checked to be of JSON type ``kind``; :class:`InvalidModelFile` names the field."""
     if key not in data:
         if default is _MISSING:

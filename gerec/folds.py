@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 
-def stratified_folds(y: np.ndarray, k: int, seed: int | np.random.Generator, *,
-                     random_start: bool = False) -> np.ndarray:
+def stratified_folds(
+    y: np.ndarray, k: int, seed: int | np.random.Generator, *, random_start: bool = False
+) -> np.ndarray:
     """A fold number (0..k-1) per item: each class, shuffled, is dealt round-robin over the folds.
 
     Items whose class is negative (unlabelled) get -1. ``seed`` is a seed or a generator; one

@@ -43,9 +43,15 @@ TOTAL_DECODE_BYTES = 512 * 2**20
 # Bytes per pixel in Pillow's storage; every other mode uses 4.
 _STORAGE_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2}
 _ORIENTATION = 0x0112
-_TRANSPOSE = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
-              4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE,
-              6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE, 8: Image.Transpose.ROTATE_90}
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
 
 # gerec applies its own budget (above) after JPEG draft; Pillow's warning at 89 MP would only
 # repeat it. Its hard error (twice that) still applies and becomes ImageTooLarge.
@@ -206,8 +212,10 @@ def _decode(opened: Image.Image, name: str, max_side: int) -> tuple[Image.Image,
         raise InvalidImage(f"{name}: the image data is corrupt ({type(exc).__name__}: {exc})") from exc
     if need > MAX_DECODE_BYTES:
         w, h = opened.size
-        raise ImageTooLarge(f"{name}: {w} x {h} pixels ({opened.mode}) need {need / 2**20:.0f} MB to decode; "
-                            f"gerec decodes at most {MAX_DECODE_BYTES / 2**20:.0f} MB per photo")
+        raise ImageTooLarge(
+            f"{name}: {w} x {h} pixels ({opened.mode}) need {need / 2**20:.0f} MB to decode; "
+            f"gerec decodes at most {MAX_DECODE_BYTES / 2**20:.0f} MB per photo"
+        )
     with BUDGET.reserve(need):
         try:
             opened.load()

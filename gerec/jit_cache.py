@@ -25,12 +25,19 @@ from pathlib import Path
 from typing import Any
 
 CACHE_ENV = "GEREC_JIT_CACHE"
-SHAP_JIT_MODULES = ("shap.links", "shap.maskers._image", "shap.utils._masked_model",
-                    "shap.explainers._partition", "shap.utils._clustering")
+SHAP_JIT_MODULES = (
+    "shap.links",
+    "shap.maskers._image",
+    "shap.utils._masked_model",
+    "shap.explainers._partition",
+    "shap.utils._clustering",
+)
 """The shap modules whose numba functions a Partition explanation compiles."""
-PYTHON_FUNCTIONS = (("shap.utils._masked_model", "_build_fixed_single_output"),
-                    ("shap.utils._masked_model", "_build_fixed_multi_output"),
-                    ("shap.explainers._partition", "lower_credit"))
+PYTHON_FUNCTIONS = (
+    ("shap.utils._masked_model", "_build_fixed_single_output"),
+    ("shap.utils._masked_model", "_build_fixed_multi_output"),
+    ("shap.explainers._partition", "lower_credit"),
+)
 """shap's numba functions numba cannot reload from its cache: run as Python instead."""
 ORIGINALS: dict[tuple[str, str], Any] = {}
 """The compiled functions replaced, by (module, name): for tests that compare both."""

@@ -47,7 +47,7 @@ def occluded(face: np.ndarray, baselines: Sequence[np.ndarray], patches: Sequenc
     """The face followed by one copy per patch, that patch replaced by its baseline."""
     batch = np.repeat(np.asarray(face, dtype=np.float32)[None], len(patches) + 1, axis=0)
     for k, (p, r, c, b) in enumerate(patches):
-        batch[k + 1, r:r + p, c:c + p] = baselines[b][r:r + p, c:c + p]
+        batch[k + 1, r : r + p, c : c + p] = baselines[b][r : r + p, c : c + p]
     return batch
 
 
@@ -59,15 +59,18 @@ def values(drops: np.ndarray, patches: Sequence[Job], shape: tuple[int, int]) ->
         acc, count = np.zeros(shape), np.zeros(shape)
         for (p, r, c, _), d in zip(patches, drops):
             if p == size:
-                acc[r:r + p, c:c + p] += d
-                count[r:r + p, c:c + p] += 1
+                acc[r : r + p, c : c + p] += d
+                count[r : r + p, c : c + p] += 1
         total += acc / np.maximum(count, 1)
     return total / max(len(sizes), 1)
 
 
-def occlusion_map(probability: Callable[[np.ndarray], np.ndarray], face: np.ndarray,
-                  baselines: Sequence[np.ndarray], scales: Sequence[tuple[int, int]] = SCALES
-                  ) -> np.ndarray:
+def occlusion_map(
+    probability: Callable[[np.ndarray], np.ndarray],
+    face: np.ndarray,
+    baselines: Sequence[np.ndarray],
+    scales: Sequence[tuple[int, int]] = SCALES,
+) -> np.ndarray:
     """Drop of ``probability`` (faces -> (n,) floats) when each pixel's patches are occluded."""
     patches = jobs(face.shape[0], scales, len(baselines))
     p = np.asarray(probability(occluded(face, baselines, patches)), dtype=np.float64)
@@ -76,8 +79,10 @@ def occlusion_map(probability: Callable[[np.ndarray], np.ndarray], face: np.ndar
 
 def cells(side: int, scales: Sequence[tuple[int, int]] = SCALES) -> np.ndarray:
     """(side, side) labels of the cells on which an occlusion map is constant."""
-    cuts = sorted({o for p, s in scales for o in positions(side, p, s)} | {o + p for p, s in scales
-                                                                            for o in positions(side, p, s)})
+    cuts = sorted(
+        {o for p, s in scales for o in positions(side, p, s)}
+        | {o + p for p, s in scales for o in positions(side, p, s)}
+    )
     band = np.searchsorted(np.asarray(cuts), np.arange(side), side="right")
     return intersect(np.repeat(band[:, None], side, axis=1), np.repeat(band[None, :], side, axis=0))
 
@@ -108,6 +113,6 @@ def resolution(labels: np.ndarray) -> tuple[int, int, bool]:
     """
     labels = np.asarray(labels)
     sizes = np.bincount(labels.ravel())
-    eyes = set(np.unique(labels[EYE_ROWS[0]:EYE_ROWS[1]]).tolist())
-    mouth = set(np.unique(labels[MOUTH_ROWS[0]:MOUTH_ROWS[1]]).tolist())
+    eyes = set(np.unique(labels[EYE_ROWS[0] : EYE_ROWS[1]]).tolist())
+    mouth = set(np.unique(labels[MOUTH_ROWS[0] : MOUTH_ROWS[1]]).tolist())
     return int((sizes > 0).sum()), int(sizes.max()), not (eyes & mouth)

@@ -147,19 +147,29 @@ class Pipeline:
         bu_probs = net.bottom_up_posterior(bottom_up)
         timings["infer"] = time.perf_counter() - t0
         return GroupPrediction(
-            image=image, faces=faces, bottom_up=bu_probs, top_down=top_down, fused=fused,
-            evidence=evidence, mode=self.config.mode, contributions=contributions,
-            timings=timings, image_size=image_size, bottom_up_evidence=bottom_up,
+            image=image,
+            faces=faces,
+            bottom_up=bu_probs,
+            top_down=top_down,
+            fused=fused,
+            evidence=evidence,
+            mode=self.config.mode,
+            contributions=contributions,
+            timings=timings,
+            image_size=image_size,
+            bottom_up_evidence=bottom_up,
         )
 
     # -------------------------------------------------------------- public
-    def analyze(self, source: PhotoSource | Photo, name: str | None = None,
-                labels: Iterable[str] | None = None) -> GroupPrediction:
+    def analyze(
+        self, source: PhotoSource | Photo, name: str | None = None, labels: Iterable[str] | None = None
+    ) -> GroupPrediction:
         """Analyse one photo. ``labels`` overrides the labeler (recorded as ``manual``)."""
         return self.analyze_with_crops(source, name, labels)[0]
 
-    def analyze_with_crops(self, source: PhotoSource | Photo, name: str | None = None,
-                           labels: Iterable[str] | None = None) -> tuple[GroupPrediction, np.ndarray]:
+    def analyze_with_crops(
+        self, source: PhotoSource | Photo, name: str | None = None, labels: Iterable[str] | None = None
+    ) -> tuple[GroupPrediction, np.ndarray]:
         """Like :meth:`analyze`, also returning the aligned face crops (n, 128, 128, 3) uint8."""
         t0 = time.perf_counter()
         photo = source if isinstance(source, Photo) else load_image(source, name, self.config.max_side)
@@ -181,11 +191,19 @@ class Pipeline:
         """The same photo with another label set: top-down and fused recomputed, faces kept."""
         evidence = scene_evidence(self.network, labels, labeler)
         net = self.photo_network if prediction.faces else self.network
-        return self.fuse(prediction.image, evidence, prediction.bottom_up_evidence, net, prediction.faces,
-                         dict(prediction.timings), prediction.image_size)
+        return self.fuse(
+            prediction.image,
+            evidence,
+            prediction.bottom_up_evidence,
+            net,
+            prediction.faces,
+            dict(prediction.timings),
+            prediction.image_size,
+        )
 
-    def from_labels(self, image: str, labels: Iterable[str], cnn: str | None = None,
-                    labeler: str = "cached") -> GroupPrediction:
+    def from_labels(
+        self, image: str, labels: Iterable[str], cnn: str | None = None, labeler: str = "cached"
+    ) -> GroupPrediction:
         """Label-only prediction: top-down, plus fused when a bottom-up class is given."""
         evidence = scene_evidence(self.network, labels, labeler)
         return self.fuse(image, evidence, cnn)

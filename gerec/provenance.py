@@ -24,8 +24,10 @@ from gerec.errors import InvalidDataset
 
 SIDECAR_SUFFIX = ".json"
 FORMAT = 1
-IN_SAMPLE_WARNING = ("in-sample: the {mode} network was tuned on {labels}, so accuracy on it is optimistic; "
-                     "its honest figures are the cross-validated ones (Models page, README)")
+IN_SAMPLE_WARNING = (
+    "in-sample: the {mode} network was tuned on {labels}, so accuracy on it is optimistic; "
+    "its honest figures are the cross-validated ones (Models page, README)"
+)
 
 
 def sidecar_path(out: str | Path) -> Path:
@@ -57,20 +59,31 @@ def is_in_sample(mode: str, labels_sha256: str | None) -> bool:
     return bool(labels_sha256) and labels_sha256 == tuned_on_sha256(mode)
 
 
-def run_provenance(mode: str, *, labels: str | Path | None = None, cnn_predictions: str | Path | None = None,
-                   images: str | Path | None = None, labeler: str | None = None,
-                   made_by: str = "python -m gerec evaluate") -> dict[str, Any]:
+def run_provenance(
+    mode: str,
+    *,
+    labels: str | Path | None = None,
+    cnn_predictions: str | Path | None = None,
+    images: str | Path | None = None,
+    labeler: str | None = None,
+    made_by: str = "python -m gerec evaluate",
+) -> dict[str, Any]:
     """The sidecar document of an evaluation run."""
     from gerec.bn import network_path
     from gerec.versions import model_file_versions
 
     labels_file = _file(labels)
     doc: dict[str, Any] = {
-        "format": FORMAT, "made_by": made_by, "created": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
-        "mode": mode, "network": _file(network_path(mode)),
-        "kind": "photos" if images else "label-only", "images": str(images) if images else None,
+        "format": FORMAT,
+        "made_by": made_by,
+        "created": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+        "mode": mode,
+        "network": _file(network_path(mode)),
+        "kind": "photos" if images else "label-only",
+        "images": str(images) if images else None,
         "labeler": labeler or ("cached" if not images else None),
-        "labels_file": labels_file, "cnn_predictions": _file(cnn_predictions),
+        "labels_file": labels_file,
+        "cnn_predictions": _file(cnn_predictions),
     }
     if images:
         doc["models"] = {name: v["sha256"] for name, v in model_file_versions().items()}
@@ -112,16 +125,22 @@ def in_sample_warning(doc: dict[str, Any]) -> str | None:
 
 def summary(doc: dict[str, Any]) -> dict[str, str]:
     """The sidecar as short ``what: value`` pairs for a page or a report."""
+
     def short(entry: dict[str, Any] | None) -> str:
         if not entry:
             return "none"
         digest = entry.get("sha256")
         return f"{Path(entry['path']).name} (sha256 {digest[:12]})" if digest else f"{entry['path']} (not found)"
 
-    out = {"made by": str(doc.get("made_by", "?")), "when": str(doc.get("created", "?")),
-           "network mode": str(doc.get("mode", "?")), "network file": short(doc.get("network")),
-           "run": str(doc.get("kind", "?")), "labels file": short(doc.get("labels_file")),
-           "CNN predictions": short(doc.get("cnn_predictions"))}
+    out = {
+        "made by": str(doc.get("made_by", "?")),
+        "when": str(doc.get("created", "?")),
+        "network mode": str(doc.get("mode", "?")),
+        "network file": short(doc.get("network")),
+        "run": str(doc.get("kind", "?")),
+        "labels file": short(doc.get("labels_file")),
+        "CNN predictions": short(doc.get("cnn_predictions")),
+    }
     if doc.get("models"):
         out["model files"] = f"{len(doc['models'])} files, sha256 recorded"
     out["in-sample"] = "yes" if doc.get("in_sample") else "no"

@@ -56,8 +56,9 @@ def push(row: LabelContribution, towards: str, versus: str | None = None) -> flo
     return value - (row.log_ratio[CLASSES.index(versus)] if versus else 0.0)
 
 
-def strongest(rows: Sequence[LabelContribution], towards: str, versus: str | None, sign: int,
-              n: int = MAX_TERMS) -> tuple[Cite, ...]:
+def strongest(
+    rows: Sequence[LabelContribution], towards: str, versus: str | None, sign: int, n: int = MAX_TERMS
+) -> tuple[Cite, ...]:
     """The ``n`` nameable rows pushing hardest with ``sign`` (towards: +1, away: -1)."""
     scored = [(sign * push(r, towards, versus), r) for r in rows if r.kind in NAMED]
     scored = sorted((s for s in scored if s[0] > 1e-9), key=lambda s: -s[0])[:n]

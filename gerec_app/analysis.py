@@ -54,8 +54,9 @@ def store_frame(records: Sequence[Mapping[str, object]]) -> pd.DataFrame:
     return to_frame([csv_row(dict(r)) for r in records])
 
 
-def label_only_rows(labels: Mapping[str, Sequence[str]], cnn: Mapping[str, str | None], mode: str,
-                    network: SceneNetwork | None = None) -> Iterator[dict[str, object]]:
+def label_only_rows(
+    labels: Mapping[str, Sequence[str]], cnn: Mapping[str, str | None], mode: str, network: SceneNetwork | None = None
+) -> Iterator[dict[str, object]]:
     """OUT.csv rows of a label-only evaluation (images with a known true class), one at a time."""
     from gerec.pipeline import Pipeline, PipelineConfig
     from gerec.scene.chain import LabelerChain
@@ -113,8 +114,12 @@ def scores(frame: pd.DataFrame) -> pd.DataFrame:
     out = []
     for module in present_modules(frame):
         score = score_module(module, actual, to_indices(list(frame[module])))
-        row: dict[str, object] = {"module": module, "accuracy": round(score.accuracy, 4),
-                                  "covered": score.covered, "total": score.total}
+        row: dict[str, object] = {
+            "module": module,
+            "accuracy": round(score.accuracy, 4),
+            "covered": score.covered,
+            "total": score.total,
+        }
         for cls, recall in zip(CLASSES, score.recall):
             row[f"recall {cls}"] = round(float(recall), 4)
         out.append(row)
@@ -141,9 +146,18 @@ def transitions(frame: pd.DataFrame) -> pd.DataFrame:
             continue
         both = frame[(frame[a] != "") & (frame[b] != "")]
         ra, rb = both[a] == both["actual"], both[b] == both["actual"]
-        out.append({"from": a, "to": b, "images": len(both), "fixed (wrong→right)": int((~ra & rb).sum()),
-                    "broken (right→wrong)": int((ra & ~rb).sum()), "both right": int((ra & rb).sum()),
-                    "both wrong": int((~ra & ~rb).sum()), "disagree": int((both[a] != both[b]).sum())})
+        out.append(
+            {
+                "from": a,
+                "to": b,
+                "images": len(both),
+                "fixed (wrong→right)": int((~ra & rb).sum()),
+                "broken (right→wrong)": int((ra & ~rb).sum()),
+                "both right": int((ra & rb).sum()),
+                "both wrong": int((~ra & ~rb).sum()),
+                "disagree": int((both[a] != both[b]).sum()),
+            }
+        )
     return pd.DataFrame(out)
 
 
@@ -171,8 +185,7 @@ def label_push_table(net: SceneNetwork) -> dict[str, np.ndarray]:
     return {r.label: np.asarray(r.log_ratio) for r in net.contributions(net.labels, top_absent=0) if r.kind == "label"}
 
 
-def label_errors(frame: pd.DataFrame, net: SceneNetwork, module: str = "top_down", min_images: int = 3
-                 ) -> pd.DataFrame:
+def label_errors(frame: pd.DataFrame, net: SceneNetwork, module: str = "top_down", min_images: int = 3) -> pd.DataFrame:
     """Labels that most often push wrongly classified images towards their wrong class.
 
     For every image ``module`` got wrong, each present label's push is its log-likelihood for the
@@ -199,13 +212,31 @@ def label_errors(frame: pd.DataFrame, net: SceneNetwork, module: str = "top_down
         arr = np.array(values)
         if wrong_count[lab] < min_images:
             continue
-        out.append({"label": lab, "wrong images with label": wrong_count[lab],
-                    "pushed towards wrong class": int((arr > 0).sum()), "mean push": round(float(arr.mean()), 4),
-                    "total push": round(float(arr[arr > 0].sum()), 3), "images with label": seen[lab],
-                    "error rate with label": round(wrong_count[lab] / seen[lab], 3),
-                    "favours": CLASSES[int(np.argmax(push[lab]))]})
-    table = pd.DataFrame(out, columns=["label", "wrong images with label", "pushed towards wrong class", "mean push",
-                                       "total push", "images with label", "error rate with label", "favours"])
+        out.append(
+            {
+                "label": lab,
+                "wrong images with label": wrong_count[lab],
+                "pushed towards wrong class": int((arr > 0).sum()),
+                "mean push": round(float(arr.mean()), 4),
+                "total push": round(float(arr[arr > 0].sum()), 3),
+                "images with label": seen[lab],
+                "error rate with label": round(wrong_count[lab] / seen[lab], 3),
+                "favours": CLASSES[int(np.argmax(push[lab]))],
+            }
+        )
+    table = pd.DataFrame(
+        out,
+        columns=[
+            "label",
+            "wrong images with label",
+            "pushed towards wrong class",
+            "mean push",
+            "total push",
+            "images with label",
+            "error rate with label",
+            "favours",
+        ],
+    )
     return table.sort_values(["total push", "pushed towards wrong class"], ascending=False).reset_index(drop=True)
 
 

@@ -23,8 +23,9 @@ UPLOAD_TYPES = [suffix.removeprefix(".") for suffix in state.PHOTO_SUFFIXES]
 def inputs() -> list[tuple[str, bytes]]:
     """Uploaded photos, the picked sample and a drill-down from Error analysis, as (name, bytes)."""
     left, right = st.columns([3, 2])
-    uploads = left.file_uploader("Upload photos (JPEG, PNG, WebP)", type=UPLOAD_TYPES,
-                                 accept_multiple_files=True, key="uploads")
+    uploads = left.file_uploader(
+        "Upload photos (JPEG, PNG, WebP)", type=UPLOAD_TYPES, accept_multiple_files=True, key="uploads"
+    )
     items, refused = paths.accept_uploads([(u.name, u.getvalue()) for u in uploads or []])  # by content, budget
     for name, error in refused:
         st.error(state.error_text(error, name))
@@ -57,8 +58,10 @@ def landing(s: state.Settings) -> None:
     here, they also let the browser load its chart and table code while the models load, instead
     of after the first photo's verdict (about 2 s of the first photo on this 2-core machine).
     """
-    st.info("Upload one or more photos, or pick a sample, to see each face's emotion, the scene labels and the "
-            "group's verdict: bottom-up (faces), top-down (scene network) and fused.")
+    st.info(
+        "Upload one or more photos, or pick a sample, to see each face's emotion, the scene labels and the "
+        "group's verdict: bottom-up (faces), top-down (scene network) and fused."
+    )
     net = state.network(s.mode)
     bins = calibration_view.cv_bins(net)
     if not bins:
@@ -67,15 +70,19 @@ def landing(s: state.Settings) -> None:
     st.subheader("How far the verdicts' probabilities can be trusted")
     left, right = st.columns([3, 2])
     left.plotly_chart(plots.reliability_figure(bins), key="landing_reliability")
-    right.caption(f"The {s.mode} network's verdicts on held-out folds of the GAF dev labels (nested "
-                  "cross-validation): for each tenth of confidence, how often the verdict was right. On the "
-                  "diagonal, a probability of 0.8 is right 80 % of the time. Each verdict below a photo "
-                  "says the same in words.")
+    right.caption(
+        f"The {s.mode} network's verdicts on held-out folds of the GAF dev labels (nested "
+        "cross-validation): for each tenth of confidence, how often the verdict was right. On the "
+        "diagonal, a probability of 0.8 is right 80 % of the time. Each verdict below a photo "
+        "says the same in words."
+    )
     table = calibration_view.cv_table(net)
     table = table[table["network"] == "tuned (in use)"][["module", "accuracy", "ECE pooled"]]
     right.dataframe(table, hide_index=True)
-    right.caption("Accuracy: mean ± sd over the outer folds; ECE: the average gap to the diagonal, pooled over "
-                  "folds. NLL, Brier and the untuned figures: Models page.")
+    right.caption(
+        "Accuracy: mean ± sd over the outer folds; ECE: the average gap to the diagonal, pooled over "
+        "folds. NLL, Brier and the untuned figures: Models page."
+    )
 
 
 def analyse(items: list[tuple[str, bytes]], s: state.Settings) -> list[state.PhotoResult]:
@@ -99,8 +106,7 @@ def comparison(results: list[state.PhotoResult]) -> state.PhotoResult:
     st.caption("Fused probabilities shown; the CSV has every module's probabilities and the labels.")
     st.download_button("Download comparison (CSV)", analysis.to_csv(table), "gerec_comparison.csv", "text/csv")
     names = [r.name for r in results]
-    return results[st.selectbox("Photo to inspect", range(len(results)), format_func=lambda i: names[i],
-                                key="inspect")]
+    return results[st.selectbox("Photo to inspect", range(len(results)), format_func=lambda i: names[i], key="inspect")]
 
 
 @st.fragment
@@ -126,8 +132,10 @@ def photo_and_faces(res: state.PhotoResult) -> None:
     """The photo with numbered boxes; below it, one row per face."""
     pred = res.prediction
     w, h = res.original_size
-    st.image(res.display, caption=f"{res.name}: {w}×{h} px, {len(pred.faces)} faces. Box colours: "
-             + render.class_colour_legend())
+    st.image(
+        res.display,
+        caption=f"{res.name}: {w}×{h} px, {len(pred.faces)} faces. Box colours: " + render.class_colour_legend(),
+    )
     if not pred.faces:
         st.warning("No face found: bottom-up is absent; top-down and fused (= top-down) are still shown.")
 
@@ -146,8 +154,13 @@ def face_inspector(res: state.PhotoResult) -> None:
     pred = res.prediction
     if not pred.faces:
         return
-    index = st.selectbox("Face to inspect", range(len(pred.faces)), index=render.largest_face(pred.faces),
-                         format_func=lambda i: render.face_name(pred.faces[i]), key=f"face_{res.digest}")
+    index = st.selectbox(
+        "Face to inspect",
+        range(len(pred.faces)),
+        index=render.largest_face(pred.faces),
+        format_func=lambda i: render.face_name(pred.faces[i]),
+        key=f"face_{res.digest}",
+    )
     face = pred.faces[index]
     st.plotly_chart(plots.face_figure(face), key=f"face_bars_{res.digest}")
     explanations.render_face_saliency(res, index)
@@ -158,8 +171,10 @@ def scene_labels(res: state.PhotoResult, s: state.Settings) -> tuple[GroupPredic
     pipe = state.current_pipeline()
     pred = res.prediction
     ev = pred.evidence
-    st.markdown(f"Labeler: **{ev.labeler}** · {len(ev.labels_used)} used, {len(ev.labels_mapped)} mapped, "
-                f"{len(ev.labels_ignored)} ignored")
+    st.markdown(
+        f"Labeler: **{ev.labeler}** · {len(ev.labels_used)} used, {len(ev.labels_mapped)} mapped, "
+        f"{len(ev.labels_ignored)} ignored"
+    )
     if ev.labels_used:  # in full: the editor below shows only as many chips as fit on one line
         st.caption("Used: " + ", ".join(ev.labels_used))
     guesses = [n for n in ev.notes if render.is_raw_guess(n)]
@@ -179,11 +194,16 @@ def scene_labels(res: state.PhotoResult, s: state.Settings) -> tuple[GroupPredic
             st.session_state.pop(prefix + key, None)
 
     net = pipe.network
-    chosen = st.multiselect("Labels entered as evidence (add or remove)",
-                            sorted(set(net.labels) | set(ev.labels_used)), default=list(ev.labels_used),
-                            key=f"edit_labels_{key}")
-    free = st.text_input("More labels, comma-separated (plurals and spelling variants are mapped to known labels)",
-                         key=f"free_labels_{key}")
+    chosen = st.multiselect(
+        "Labels entered as evidence (add or remove)",
+        sorted(set(net.labels) | set(ev.labels_used)),
+        default=list(ev.labels_used),
+        key=f"edit_labels_{key}",
+    )
+    free = st.text_input(
+        "More labels, comma-separated (plurals and spelling variants are mapped to known labels)",
+        key=f"free_labels_{key}",
+    )
     st.button("Reset to the labeler's labels", on_click=_reset, key=f"reset_{key}")
     typed, notes = render.typed_labels(net, free)
     labels = list(dict.fromkeys([*chosen, *typed.used]))
@@ -191,8 +211,9 @@ def scene_labels(res: state.PhotoResult, s: state.Settings) -> tuple[GroupPredic
     shown = pipe.relabel(pred, labels) if edited else pred
     for note in notes:
         st.caption(note)
-    st.session_state[handoff.PHOTO_EVIDENCE] = handoff.PhotoEvidence(res.name, shown.evidence.labels_used,
-                                                                     pred.bottom_up_class, len(pred.faces))
+    st.session_state[handoff.PHOTO_EVIDENCE] = handoff.PhotoEvidence(
+        res.name, shown.evidence.labels_used, pred.bottom_up_class, len(pred.faces)
+    )
     if shown.contributions:
         with st.expander("How each term moves the verdict (prior, labels, faces)"):
             explanations.render_reasons(shown, key=f"contrib_{key}")
@@ -204,10 +225,14 @@ def verdict(res: state.PhotoResult, shown: GroupPrediction, edited: bool, s: sta
     pred = res.prediction
     explanations.render_why(shown)
     cols = st.columns(3)
-    cols[0].metric("Bottom-up (faces)", "absent (no face)" if shown.bottom_up is None
-                   else f"{shown.bottom_up_class} · {max(shown.bottom_up):.2f}")
-    cols[1].metric("Top-down (scene)" + (", edited labels" if edited else ""),
-                   f"{shown.top_down_class} · {max(shown.top_down):.2f}")
+    cols[0].metric(
+        "Bottom-up (faces)",
+        "absent (no face)" if shown.bottom_up is None else f"{shown.bottom_up_class} · {max(shown.bottom_up):.2f}",
+    )
+    cols[1].metric(
+        "Top-down (scene)" + (", edited labels" if edited else ""),
+        f"{shown.top_down_class} · {max(shown.top_down):.2f}",
+    )
     cols[2].metric("Fused", f"{shown.fused_class} · {max(shown.fused):.2f}")
     sentences = calibration_view.worth(state.current_pipeline().network, shown)  # what each probability is worth
     for col, module in zip(cols, MODULES):
@@ -218,14 +243,20 @@ def verdict(res: state.PhotoResult, shown: GroupPrediction, edited: bool, s: sta
     table.dataframe(render.verdict_frame(shown), hide_index=True, key=f"verdict_table_{res.digest}")
     if edited:
         table.caption(f"With the labeler's labels: top-down {pred.top_down_class}, fused {pred.fused_class}.")
-    table.caption(f"Scene network: {s.mode}. Classes in order {', '.join(CLASSES)}. Timings: "
-                  + ", ".join(f"{k} {v:.2f}s" for k, v in pred.timings.items()))
+    table.caption(
+        f"Scene network: {s.mode}. Classes in order {', '.join(CLASSES)}. Timings: "
+        + ", ".join(f"{k} {v:.2f}s" for k, v in pred.timings.items())
+    )
     table.page_link(PAGES["scene"], label="Open in the scene network", icon=":material/hub:")
 
 
-def report_button(res: state.PhotoResult, shown: GroupPrediction, s: state.Settings,
-                  build: Callable[..., str]) -> None:
+def report_button(res: state.PhotoResult, shown: GroupPrediction, s: state.Settings, build: Callable[..., str]) -> None:
     """'Download report': one self-contained HTML file for this photo."""
-    st.download_button("Download report (HTML)", lambda: build(res, shown, s),
-                       f"gerec_report_{Path(res.name).stem}.html", "text/html", key=f"report_{res.digest}",
-                       icon=":material/download:")
+    st.download_button(
+        "Download report (HTML)",
+        lambda: build(res, shown, s),
+        f"gerec_report_{Path(res.name).stem}.html",
+        "text/html",
+        key=f"report_{res.digest}",
+        icon=":material/download:",
+    )

@@ -38,12 +38,17 @@ def cv_table(network: SceneNetwork) -> pd.DataFrame:
             f = figures.get(module)
             if not isinstance(f, dict):
                 continue
-            rows.append({"network": name, "module": MODULE_NAMES[module],
-                         "accuracy": f"{100 * f['accuracy_mean']:.1f} ± {100 * f['accuracy_std']:.1f} %",
-                         "ECE": f"{f['ece_mean']:.3f} ± {f['ece_std']:.3f}",
-                         "ECE pooled": f"{f['pooled']['ece']:.3f}",
-                         "NLL": f"{f['nll_mean']:.3f} ± {f['nll_std']:.3f}",
-                         "Brier": f"{f['brier_mean']:.3f} ± {f['brier_std']:.3f}"})
+            rows.append(
+                {
+                    "network": name,
+                    "module": MODULE_NAMES[module],
+                    "accuracy": f"{100 * f['accuracy_mean']:.1f} ± {100 * f['accuracy_std']:.1f} %",
+                    "ECE": f"{f['ece_mean']:.3f} ± {f['ece_std']:.3f}",
+                    "ECE pooled": f"{f['pooled']['ece']:.3f}",
+                    "NLL": f"{f['nll_mean']:.3f} ± {f['nll_std']:.3f}",
+                    "Brier": f"{f['brier_mean']:.3f} ± {f['brier_std']:.3f}",
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -76,9 +81,17 @@ def frame_calibration(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, tupl
         s = score_probs(probs, actual)
         if not s.n:
             continue
-        rows.append({"module": MODULE_NAMES[module], "images": s.n, "accuracy": round(s.accuracy, 4),
-                     f"ECE ({ECE_BINS} bins)": round(s.ece, 4), "NLL": round(s.nll, 4), "Brier": round(s.brier, 4),
-                     "mean top probability": round(s.mean_confidence, 4)})
+        rows.append(
+            {
+                "module": MODULE_NAMES[module],
+                "images": s.n,
+                "accuracy": round(s.accuracy, 4),
+                f"ECE ({ECE_BINS} bins)": round(s.ece, 4),
+                "NLL": round(s.nll, 4),
+                "Brier": round(s.brier, 4),
+                "mean top probability": round(s.mean_confidence, 4),
+            }
+        )
         keep = ~np.isnan(probs).any(axis=1)
         tables[module] = reliability(probs[keep], actual[keep], DISPLAY_BINS)
     return pd.DataFrame(rows), tables

@@ -27,8 +27,13 @@ GAF = data_dir() / "gaf3"
 
 def download(table: pd.DataFrame, name: str, key: str) -> None:
     """A CSV download button for a table."""
-    st.download_button(f"Download {name} (CSV)", analysis.to_csv(table), f"gerec_{name.replace(' ', '_')}.csv",
-                       "text/csv", key=f"dl_{key}")
+    st.download_button(
+        f"Download {name} (CSV)",
+        analysis.to_csv(table),
+        f"gerec_{name.replace(' ', '_')}.csv",
+        "text/csv",
+        key=f"dl_{key}",
+    )
 
 
 def _default(path: Path) -> str:
@@ -41,10 +46,16 @@ def run_source(s: state.Settings) -> LoadedResults | None:
     from gerec.scene.simple import read_label_file
 
     c1, c2, c3 = st.columns([3, 3, 1])
-    labels_path = c1.text_input("Labels JSON {image: [labels]} (class from the name prefix pos_/neu_/neg_)",
-                                value=_default(GAF / "val_labels_dev.json"), key="eval_labels")
-    cnn_path = c2.text_input("CNN predictions CSV image,faces_detected,cnn (optional, for fused)",
-                             value=_default(GAF / "reference_cnn_val_dev.csv"), key="eval_cnn")
+    labels_path = c1.text_input(
+        "Labels JSON {image: [labels]} (class from the name prefix pos_/neu_/neg_)",
+        value=_default(GAF / "val_labels_dev.json"),
+        key="eval_labels",
+    )
+    cnn_path = c2.text_input(
+        "CNN predictions CSV image,faces_detected,cnn (optional, for fused)",
+        value=_default(GAF / "reference_cnn_val_dev.csv"),
+        key="eval_cnn",
+    )
     mode = c3.selectbox("Network", MODES, index=MODES.index(s.mode), key="eval_mode")
     labels_path = str(paths.confined_file(labels_path, "labels")) if labels_path.strip() else ""
     cnn_path = str(paths.confined_file(cnn_path, "table")) if cnn_path.strip() else ""
@@ -66,19 +77,31 @@ def run_source(s: state.Settings) -> LoadedResults | None:
         bar.progress(1.0, text=f"done: {len(rows)} images")
         status.update(label=f"Evaluated {len(rows)} images ({mode} network)", state="complete", expanded=False)
     source = f"label-only run on {Path(labels_path).name}" + (f" with {Path(cnn_path).name}" if cnn else "")
-    made = run_provenance(mode, labels=labels_path.strip(), cnn_predictions=cnn_path.strip() or None,
-                          made_by="Error analysis page (label-only run)")
+    made = run_provenance(
+        mode,
+        labels=labels_path.strip(),
+        cnn_predictions=cnn_path.strip() or None,
+        made_by="Error analysis page (label-only run)",
+    )
     return LoadedResults(analysis.to_frame(rows), source, mode, made)
 
 
 def csv_source(s: state.Settings) -> LoadedResults | None:
     """A saved OUT.csv (with its OUT.csv.json, which records what made it): uploaded or by path."""
     c1, c2 = st.columns(2)
-    uploads = c1.file_uploader("OUT.csv, and its OUT.csv.json if you have it", type=["csv", "json"],
-                               accept_multiple_files=True, key="eval_upload")
+    uploads = c1.file_uploader(
+        "OUT.csv, and its OUT.csv.json if you have it",
+        type=["csv", "json"],
+        accept_multiple_files=True,
+        key="eval_upload",
+    )
     path = c2.text_input("…or its path", key="eval_path")
-    mode = c2.selectbox("Network used, when the file does not say (for per-label analysis)", MODES,
-                        index=MODES.index(s.mode), key="csv_mode")
+    mode = c2.selectbox(
+        "Network used, when the file does not say (for per-label analysis)",
+        MODES,
+        index=MODES.index(s.mode),
+        key="csv_mode",
+    )
     csvs = [u for u in uploads or [] if u.name.lower().endswith(".csv")]
     ids = tuple(u.file_id for u in uploads or [])
     if csvs and st.session_state.get("eval_loaded") != ids:
@@ -111,16 +134,25 @@ def store_source(s: state.Settings) -> LoadedResults | None:
         c1, c2 = st.columns(2)
         ids: list[str] = list(labels)
         run_a = str(c1.selectbox("Run", ids, format_func=lambda k: labels[k], key="store_run"))
-        run_b = c2.selectbox("Compare with (optional)", ["", *(k for k in labels if k != run_a)],
-                             format_func=lambda k: labels.get(k, "-"), key="store_run_b")
+        run_b = c2.selectbox(
+            "Compare with (optional)",
+            ["", *(k for k in labels if k != run_a)],
+            format_func=lambda k: labels.get(k, "-"),
+            key="store_run_b",
+        )
         info = store.run(run_a)
         records = store.predictions(info.id)
         if run_b:
             compare_runs_section(store, info.id, records, run_b)
-    made = {"made_by": f"python -m gerec evaluate --store (run {info.id})", "created": info.created,
-            "mode": info.mode, "kind": info.dataset, "models": info.models,
-            "labels_file": {"path": info.params["labels"]} if info.params.get("labels") else None,
-            "in_sample": stored_run_in_sample(info.mode, info.params)}
+    made = {
+        "made_by": f"python -m gerec evaluate --store (run {info.id})",
+        "created": info.created,
+        "mode": info.mode,
+        "kind": info.dataset,
+        "models": info.models,
+        "labels_file": {"path": info.params["labels"]} if info.params.get("labels") else None,
+        "in_sample": stored_run_in_sample(info.mode, info.params),
+    }
     return LoadedResults(analysis.store_frame(records), f"stored run {info.id} ({info.dataset})", info.mode, made)
 
 
@@ -130,14 +162,20 @@ def compare_runs_section(store, run_a: str, records_a: list, run_b: str) -> None
 
     result = compare_runs(run_a, records_a, run_b, store.predictions(run_b))
     st.subheader(f"Run comparison on {result.shared} shared images")
-    table = pd.DataFrame({"module": list(result.accuracy_a),
-                          f"A {run_a}": [round(100 * v, 2) for v in result.accuracy_a.values()],
-                          f"B {run_b}": [round(100 * v, 2) for v in result.accuracy_b.values()]})
+    table = pd.DataFrame(
+        {
+            "module": list(result.accuracy_a),
+            f"A {run_a}": [round(100 * v, 2) for v in result.accuracy_a.values()],
+            f"B {run_b}": [round(100 * v, 2) for v in result.accuracy_b.values()],
+        }
+    )
     c1, c2 = st.columns([2, 3])
     c1.dataframe(table, hide_index=True)
     changed = pd.DataFrame(result.changed, columns=["image", "actual", "module", "a", "b", "verdict"])
-    c2.markdown(f"**{changed['image'].nunique()} images changed an answer** "
-                f"({(changed['verdict'] == 'fixed').sum()} fixed, {(changed['verdict'] == 'broken').sum()} broken)")
+    c2.markdown(
+        f"**{changed['image'].nunique()} images changed an answer** "
+        f"({(changed['verdict'] == 'fixed').sum()} fixed, {(changed['verdict'] == 'broken').sum()} broken)"
+    )
     c2.dataframe(changed, hide_index=True, height=240)
     with c2:
         download(changed, f"changes {run_a} vs {run_b}", "run_changes")
@@ -152,8 +190,9 @@ SOURCES: dict[str, tuple[str, Callable[[state.Settings], LoadedResults | None]]]
 
 def load_results(s: state.Settings) -> LoadedResults | None:
     """The source picker; the results loaded now or earlier in the session (cleared by a bad file)."""
-    choice = st.radio("Results from", list(SOURCES), format_func=lambda k: SOURCES[k][0], horizontal=True,
-                      key="eval_source")
+    choice = st.radio(
+        "Results from", list(SOURCES), format_func=lambda k: SOURCES[k][0], horizontal=True, key="eval_source"
+    )
     try:
         loaded = SOURCES[choice][1](s)
     except GerecError as exc:
@@ -172,8 +211,10 @@ def accuracy(results: LoadedResults, modules: list[str]) -> None:
     if made:
         st.caption(f"{results.source} · network {made.get('mode', results.mode)}")
     else:
-        st.caption(f"{results.source} · this file does not record which network made it (no OUT.csv.json); "
-                   f"per-label analysis uses the {results.mode} network")
+        st.caption(
+            f"{results.source} · this file does not record which network made it (no OUT.csv.json); "
+            f"per-label analysis uses the {results.mode} network"
+        )
     if made and (warning := in_sample_warning(made)):
         st.warning(warning[0].upper() + warning[1:] + ".", icon=":material/warning:")
     if made:
@@ -202,30 +243,42 @@ def calibration(frame: pd.DataFrame) -> None:
         left, right = st.columns([3, 2])
         left.plotly_chart(plots.reliability_figure(reliability_tables), key="reliability")
         st.dataframe(calibration_table, hide_index=True)
-        right.caption("Each point is a tenth of confidence (say 80-90 %): how often the module was right when it said "
-                      "that much. On the dotted line, a probability means what it says. ECE is the average gap, "
-                      "weighted by how many images fall in each bin; lower NLL and Brier are better.")
+        right.caption(
+            "Each point is a tenth of confidence (say 80-90 %): how often the module was right when it said "
+            "that much. On the dotted line, a probability means what it says. ECE is the average gap, "
+            "weighted by how many images fall in each bin; lower NLL and Brier are better."
+        )
 
 
 def confusion(frame: pd.DataFrame, modules: list[str]) -> str:
     """Confusion matrices with drill-down; returns the typed images folder ('' when none)."""
     st.header("Confusion matrices")
     st.caption("Click a cell to list its images (or pick the cell below).")
-    images_dir = st.text_input("Folder of the images (optional: thumbnails and drill-down into Analyze)",
-                               key="eval_images_dir")
+    images_dir = st.text_input(
+        "Folder of the images (optional: thumbnails and drill-down into Analyze)", key="eval_images_dir"
+    )
     tabs = st.tabs([MODULE_NAMES[m] for m in modules])
     for tab, module in zip(tabs, modules):
         with tab:
             chart, listing = st.columns([2, 3])
-            event = chart.plotly_chart(plots.confusion_figure(analysis.confusion(frame, module), MODULE_NAMES[module]),
-                                       on_select="rerun", selection_mode="points", key=f"cm_{module}")
+            event = chart.plotly_chart(
+                plots.confusion_figure(analysis.confusion(frame, module), MODULE_NAMES[module]),
+                on_select="rerun",
+                selection_mode="points",
+                key=f"cm_{module}",
+            )
             cells = [(a, p) for a in CLASSES for p in CLASSES]
             selection: dict = dict(event or {}).get("selection") or {}
             points = selection.get("points", [])
             picked = tuple(points[0]["customdata"]) if points and points[0].get("customdata") else None
             default = cells.index(picked) if picked in cells else 1
-            actual, predicted = listing.selectbox("Cell (actual → predicted)", cells, index=default,
-                                                  format_func=lambda c: f"{c[0]} → {c[1]}", key=f"cell_{module}")
+            actual, predicted = listing.selectbox(
+                "Cell (actual → predicted)",
+                cells,
+                index=default,
+                format_func=lambda c: f"{c[0]} → {c[1]}",
+                key=f"cell_{module}",
+            )
             images = analysis.cell(frame, module, actual, predicted)
             listing.markdown(f"**{len(images)} images**: actual {actual}, {MODULE_NAMES[module]} predicted {predicted}")
             listing.dataframe(friendly_columns(images), hide_index=True, height=260)
@@ -244,8 +297,12 @@ def disagreement(frame: pd.DataFrame) -> None:
         st.dataframe(friendly_columns(moves), hide_index=True)
         download(moves, "fixes and breaks", "moves")
         c1, c2 = st.columns(2)
-        pair = c1.selectbox("Pair", range(len(moves)), key="pair",
-                            format_func=lambda i: " → ".join(MODULE_NAMES[moves.iloc[i][k]] for k in ("from", "to")))
+        pair = c1.selectbox(
+            "Pair",
+            range(len(moves)),
+            key="pair",
+            format_func=lambda i: " → ".join(MODULE_NAMES[moves.iloc[i][k]] for k in ("from", "to")),
+        )
         kind = c2.radio("Images", ["fixed", "broken"], horizontal=True, key="kind")
         a, b = moves.iloc[pair]["from"], moves.iloc[pair]["to"]
         changed = analysis.changed(frame, a, b, kind)
@@ -271,8 +328,10 @@ def label_errors(results: LoadedResults, modules: list[str]) -> None:
     except GerecError as exc:
         st.error(state.error_text(exc))
         label_table = pd.DataFrame()
-    c2.caption("push = the label's log-likelihood for the wrongly predicted class minus that for the true class "
-               "(its contribution, in the network used); total = sum of positive pushes over wrong images.")
+    c2.caption(
+        "push = the label's log-likelihood for the wrongly predicted class minus that for the true class "
+        "(its contribution, in the network used); total = sum of positive pushes over wrong images."
+    )
     if label_table.empty:
         c2.info("No label occurs in enough wrongly classified images.")
     else:
@@ -293,8 +352,11 @@ def images(frame: pd.DataFrame, modules: list[str], images_dir: str) -> None:
         else:
             found = [name for name in frame["image"] if paths.is_child_file(folder, name)]
             st.caption(f"{len(found)} of {len(frame)} images found in {folder}")
-            wrong = [n for n in found if frame.set_index("image").loc[n, modules[-1]] != frame.set_index("image").loc[
-                n, "actual"]]
+            wrong = [
+                n
+                for n in found
+                if frame.set_index("image").loc[n, modules[-1]] != frame.set_index("image").loc[n, "actual"]
+            ]
             thumbs = st.columns(6)
             for i, name in enumerate(wrong[:12]):
                 thumbs[i % 6].image(str(paths.child_file(folder, name)), caption=name, width=120)

@@ -38,13 +38,17 @@ def reasons_caption(rows: Sequence[LabelContribution], shown: Sequence[LabelCont
     """What the reasons chart holds and how it adds up."""
     terms = sum(r.count for r in rows)
     summed = [r for r in shown if r.kind.endswith("-rest")]
-    rest = (f"; {sum(r.count for r in summed)} weaker ones summed into {len(summed)} "
-            f"row{'s' if len(summed) > 1 else ''}" if summed else "")
+    rest = (
+        f"; {sum(r.count for r in summed)} weaker ones summed into {len(summed)} row{'s' if len(summed) > 1 else ''}"
+        if summed
+        else ""
+    )
     bottom_up = any(r.kind == "bottom-up" for r in rows)
-    return (f"{len(shown)} rows for {terms} terms{rest}. Each row is one term of the network's log-odds, centred "
-            "over the classes: the softmax of all rows added up is the "
-            + ("fused posterior; without the faces (bottom-up) row, the top-down one." if bottom_up
-               else "posterior."))
+    return (
+        f"{len(shown)} rows for {terms} terms{rest}. Each row is one term of the network's log-odds, centred "
+        "over the classes: the softmax of all rows added up is the "
+        + ("fused posterior; without the faces (bottom-up) row, the top-down one." if bottom_up else "posterior.")
+    )
 
 
 def disagreeing_faces(crops: np.ndarray, pred: GroupPrediction) -> list[tuple[int, str]]:
@@ -52,8 +56,11 @@ def disagreeing_faces(crops: np.ndarray, pred: GroupPrediction) -> list[tuple[in
     from gerec.classes import CLASSES
 
     explained = state.explained_views(crops)
-    return [(face.index, CLASSES[int(np.argmax(p))]) for face, p in zip(pred.faces, explained)
-            if face.scores is not None and CLASSES[int(np.argmax(p))] != face.scores.predicted]
+    return [
+        (face.index, CLASSES[int(np.argmax(p))])
+        for face, p in zip(pred.faces, explained)
+        if face.scores is not None and CLASSES[int(np.argmax(p))] != face.scores.predicted
+    ]
 
 
 def render_face_saliency(res: state.PhotoResult, index: int) -> None:
@@ -75,13 +82,20 @@ def render_face_saliency(res: state.PhotoResult, index: int) -> None:
     images, captions = render.saliency_images(res.crops[index], result, members)
     tiles = [(res.crops[index], "aligned crop"), *zip(images, captions)]
     for start in range(0, len(tiles), 2):  # two to a row: the inspector's column is narrow
-        for col, (image, caption) in zip(st.columns(2), tiles[start:start + 2]):
+        for col, (image, caption) in zip(st.columns(2), tiles[start : start + 2]):
             col.image(image, width=120, caption=caption)
     if not result.agrees:
-        st.warning(f"The explained view alone says {result.explained_class} "
-                   f"({max(result.explained):.2f}), not {result.target}: the verdict rests on the test-time views.")
+        st.warning(
+            f"The explained view alone says {result.explained_class} "
+            f"({max(result.explained):.2f}), not {result.target}: the verdict rests on the test-time views."
+        )
     if flagged:
-        st.caption("Faces whose explained view gives another class than their verdict: "
-                   + ", ".join(f"face {i} ({cls})" for i, cls in flagged) + ".")
-    st.caption(f"Red pushes towards {result.target}, blue away (one colour scale for every map, full colour at "
-               f"its 99th percentile). {VIEW_NOTE} Method: {METHOD}; each member explained on its own.")
+        st.caption(
+            "Faces whose explained view gives another class than their verdict: "
+            + ", ".join(f"face {i} ({cls})" for i, cls in flagged)
+            + "."
+        )
+    st.caption(
+        f"Red pushes towards {result.target}, blue away (one colour scale for every map, full colour at "
+        f"its 99th percentile). {VIEW_NOTE} Method: {METHOD}; each member explained on its own."
+    )

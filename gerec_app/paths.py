@@ -69,8 +69,10 @@ def _resolved_inside(raw: str, roots: Sequence[Path] | None, what: str) -> Path:
 def _inside(path: Path, roots: Sequence[Path], raw: str) -> None:
     if not any(path == root or path.is_relative_to(root) for root in roots):
         shown = ", ".join(str(r) for r in roots) or "none"
-        raise PathNotAllowed(f"{raw}: outside the folders the dashboard may read ({shown}); add a folder with "
-                             f"${ROOTS_ENV} or [dashboard] allowed_roots in .streamlit/secrets.toml")
+        raise PathNotAllowed(
+            f"{raw}: outside the folders the dashboard may read ({shown}); add a folder with "
+            f"${ROOTS_ENV} or [dashboard] allowed_roots in .streamlit/secrets.toml"
+        )
 
 
 def confined_file(raw: str, kind: str, roots: Sequence[Path] | None = None) -> Path:
@@ -80,8 +82,9 @@ def confined_file(raw: str, kind: str, roots: Sequence[Path] | None = None) -> P
     if not stat.S_ISREG(info.st_mode):
         raise PathNotAllowed(f"{raw}: not a regular file (folders, devices, pipes and sockets are not read)")
     if info.st_size > LIMITS[kind]:
-        raise PathNotAllowed(f"{raw}: {info.st_size / MB:.0f} MB, over the {LIMITS[kind] / MB:.0f} MB limit for a "
-                             f"{kind} file")
+        raise PathNotAllowed(
+            f"{raw}: {info.st_size / MB:.0f} MB, over the {LIMITS[kind] / MB:.0f} MB limit for a {kind} file"
+        )
     return path
 
 
@@ -107,8 +110,9 @@ def is_child_file(folder: Path, name: str) -> bool:
         return False
 
 
-def accept_uploads(items: Sequence[tuple[str, bytes]], budget: int = UPLOAD_BUDGET
-                   ) -> tuple[list[tuple[str, bytes]], list[tuple[str, GerecError]]]:
+def accept_uploads(
+    items: Sequence[tuple[str, bytes]], budget: int = UPLOAD_BUDGET
+) -> tuple[list[tuple[str, bytes]], list[tuple[str, GerecError]]]:
     """Uploads that start like a photo gerec reads, within the total budget; and each refused one's error.
 
     Empty files and damaged photos pass: the loader names what is wrong with them.
@@ -120,11 +124,18 @@ def accept_uploads(items: Sequence[tuple[str, bytes]], budget: int = UPLOAD_BUDG
     total = 0
     for name, data in items:
         if data and not looks_like_image(data):
-            refused.append((name, InvalidImage(f"{name}: not a photo gerec reads ({', '.join(FORMATS).lower()}), "
-                                               "whatever its name says")))
+            refused.append(
+                (
+                    name,
+                    InvalidImage(
+                        f"{name}: not a photo gerec reads ({', '.join(FORMATS).lower()}), whatever its name says"
+                    ),
+                )
+            )
         elif total + len(data) > budget:
-            refused.append((name, ImageTooLarge(f"{name}: left out, the photos uploaded together exceed "
-                                                f"{budget / MB:.0f} MB")))
+            refused.append(
+                (name, ImageTooLarge(f"{name}: left out, the photos uploaded together exceed {budget / MB:.0f} MB"))
+            )
         else:
             total += len(data)
             accepted.append((name, data))

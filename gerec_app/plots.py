@@ -16,21 +16,32 @@ from gerec_app.render import CLASS_COLOURS, MODULE_COLOURS, MODULE_NAMES, SERIES
 
 
 def _layout(fig: go.Figure, title: str = "", height: int = 320) -> go.Figure:
-    fig.update_layout(title=title or None, height=height, margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
-                      legend={"orientation": "h", "y": -0.2})
+    fig.update_layout(
+        title=title or None,
+        height=height,
+        margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
+        legend={"orientation": "h", "y": -0.2},
+    )
     return fig
 
 
-def probs_figure(series: Mapping[str, Probs | None], title: str = "", colours: Mapping[str, str] | None = None
-                 ) -> go.Figure:
+def probs_figure(
+    series: Mapping[str, Probs | None], title: str = "", colours: Mapping[str, str] | None = None
+) -> go.Figure:
     """Grouped bars: one group per class, one bar per named probability vector."""
     fig = go.Figure()
     for name, probs in series.items():
         if probs is None:
             continue
         colour = (colours or {}).get(name, SERIES_COLOURS[len(fig.data) % len(SERIES_COLOURS)])
-        fig.add_bar(name=name, x=list(CLASSES), y=list(probs), text=[f"{p:.2f}" for p in probs],
-                    textposition="outside", marker_color=colour)
+        fig.add_bar(
+            name=name,
+            x=list(CLASSES),
+            y=list(probs),
+            text=[f"{p:.2f}" for p in probs],
+            textposition="outside",
+            marker_color=colour,
+        )
     fig.update_yaxes(range=[0, 1.12], title="probability")
     fig.update_layout(barmode="group")
     return _layout(fig, title)
@@ -38,8 +49,11 @@ def probs_figure(series: Mapping[str, Probs | None], title: str = "", colours: M
 
 def verdict_figure(pred: GroupPrediction) -> go.Figure:
     """Bottom-up, top-down and fused probabilities side by side."""
-    series = {MODULE_NAMES["bottom_up"]: pred.bottom_up, MODULE_NAMES["top_down"]: pred.top_down,
-              MODULE_NAMES["fused"]: pred.fused}
+    series = {
+        MODULE_NAMES["bottom_up"]: pred.bottom_up,
+        MODULE_NAMES["top_down"]: pred.top_down,
+        MODULE_NAMES["fused"]: pred.fused,
+    }
     colours = {MODULE_NAMES[m]: c for m, c in MODULE_COLOURS.items()}
     title = "" if pred.bottom_up is not None else "no face: bottom-up absent, fused = top-down"
     return probs_figure(series, title, colours)
@@ -58,8 +72,9 @@ def contributions_figure(rows: Sequence[LabelContribution], title: str = "") -> 
     names = [r.display for r in rows][::-1]
     fig = go.Figure()
     for i, cls in enumerate(CLASSES):
-        fig.add_bar(name=cls, y=names, x=[r.log_ratio[i] for r in rows][::-1], orientation="h",
-                    marker_color=CLASS_COLOURS[cls])
+        fig.add_bar(
+            name=cls, y=names, x=[r.log_ratio[i] for r in rows][::-1], orientation="h", marker_color=CLASS_COLOURS[cls]
+        )
     fig.update_layout(barmode="group")
     fig.update_xaxes(title="log-likelihood, centred over classes")
     return _layout(fig, title, height=max(260, 26 * len(rows) + 80))
@@ -76,8 +91,9 @@ def _text_side(x: float, y: float) -> str:
     return "top center" if y > 0 else "bottom center"
 
 
-def network_figure(net: SceneNetwork, present: Sequence[str], cnn: str | None, posterior: Probs,
-                   top_absent: int = 6) -> go.Figure:
+def network_figure(
+    net: SceneNetwork, present: Sequence[str], cnn: str | None, posterior: Probs, top_absent: int = 6
+) -> go.Figure:
     """The network around ``Emotion``: CNN node, present labels and the strongest absent ones.
 
     Node size is a label's strength (spread of its log-likelihood over classes), colour the class
@@ -86,7 +102,9 @@ def network_figure(net: SceneNetwork, present: Sequence[str], cnn: str | None, p
     rows = net.contributions(present, top_absent=top_absent)
     nodes: list[tuple[str, Probs, bool, str]] = [
         (r.display, r.log_ratio, r.present, r.label if r.kind in ("label", "absent") else "aggregated")
-        for r in rows if r.kind != "bottom-up"]
+        for r in rows
+        if r.kind != "bottom-up"
+    ]
     fig = go.Figure()
     n = max(len(nodes), 1)
     xs, ys = [], []
@@ -100,33 +118,66 @@ def network_figure(net: SceneNetwork, present: Sequence[str], cnn: str | None, p
     for x, y in [*zip(xs, ys), cnn_xy]:
         edge_x += [0.0, x, None]
         edge_y += [0.0, y, None]
-    fig.add_scatter(x=edge_x, y=edge_y, mode="lines", line={"color": "#ced4da", "width": 1}, hoverinfo="skip",
-                    showlegend=False)
+    fig.add_scatter(
+        x=edge_x, y=edge_y, mode="lines", line={"color": "#ced4da", "width": 1}, hoverinfo="skip", showlegend=False
+    )
     strengths = [max(lr) - min(lr) for _, lr, _, _ in nodes]
     top = max(strengths + [1e-9])
-    hover = [f"<b>{name}</b><br>" + "<br>".join(f"{c}: {v:+.3f}" for c, v in zip(CLASSES, lr))
-             for name, lr, _, _ in nodes]
+    hover = [
+        f"<b>{name}</b><br>" + "<br>".join(f"{c}: {v:+.3f}" for c, v in zip(CLASSES, lr)) for name, lr, _, _ in nodes
+    ]
     fig.add_scatter(
-        x=xs, y=ys, mode="markers+text", text=[name for name, *_ in nodes],
+        x=xs,
+        y=ys,
+        mode="markers+text",
+        text=[name for name, *_ in nodes],
         textposition=[_text_side(x, y) for x, y in zip(xs, ys)],  # outward, so neighbours' texts do not collide
-        hovertext=hover, hoverinfo="text", showlegend=False, customdata=[key for *_, key in nodes],
-        marker={"size": [14 + 36 * s / top for s in strengths], "color": [_node_colour(lr) for _, lr, _, _ in nodes],
-                "symbol": ["circle" if p else "circle-open" for _, _, p, _ in nodes], "line": {"width": 2}})
+        hovertext=hover,
+        hoverinfo="text",
+        showlegend=False,
+        customdata=[key for *_, key in nodes],
+        marker={
+            "size": [14 + 36 * s / top for s in strengths],
+            "color": [_node_colour(lr) for _, lr, _, _ in nodes],
+            "symbol": ["circle" if p else "circle-open" for _, _, p, _ in nodes],
+            "line": {"width": 2},
+        },
+    )
     cnn_ll = net.cnn_log_likelihood(cnn)
     cnn_ll = cnn_ll - cnn_ll.mean()
     cnn_text = f"CNN = {cnn}" if cnn else "CNN: no evidence"
-    fig.add_scatter(x=[cnn_xy[0]], y=[cnn_xy[1]], mode="markers+text", text=[cnn_text], textposition="bottom center",
-                    hovertext=["<br>".join(f"{c}: {v:+.3f}" for c, v in zip(CLASSES, cnn_ll))], hoverinfo="text",
-                    marker={"size": 34, "symbol": "square", "color": CLASS_COLOURS[cnn] if cnn else "#dee2e6"},
-                    showlegend=False)
+    fig.add_scatter(
+        x=[cnn_xy[0]],
+        y=[cnn_xy[1]],
+        mode="markers+text",
+        text=[cnn_text],
+        textposition="bottom center",
+        hovertext=["<br>".join(f"{c}: {v:+.3f}" for c, v in zip(CLASSES, cnn_ll))],
+        hoverinfo="text",
+        marker={"size": 34, "symbol": "square", "color": CLASS_COLOURS[cnn] if cnn else "#dee2e6"},
+        showlegend=False,
+    )
     best = CLASSES[int(np.argmax(posterior))]
     label = "Emotion<br>" + "<br>".join(f"{c[:3]} {p:.2f}" for c, p in zip(CLASSES, posterior))
-    fig.add_scatter(x=[0], y=[0], mode="markers+text", text=[label], textposition="middle center",
-                    textfont={"color": "white", "size": 11}, hoverinfo="skip", showlegend=False,
-                    marker={"size": 86, "color": CLASS_COLOURS[best]})
+    fig.add_scatter(
+        x=[0],
+        y=[0],
+        mode="markers+text",
+        text=[label],
+        textposition="middle center",
+        textfont={"color": "white", "size": 11},
+        hoverinfo="skip",
+        showlegend=False,
+        marker={"size": 86, "color": CLASS_COLOURS[best]},
+    )
     for cls in CLASSES:  # legend of node colours
-        fig.add_scatter(x=[None], y=[None], mode="markers", name=f"pushes to {cls}",
-                        marker={"color": CLASS_COLOURS[cls], "size": 10})
+        fig.add_scatter(
+            x=[None],
+            y=[None],
+            mode="markers",
+            name=f"pushes to {cls}",
+            marker={"color": CLASS_COLOURS[cls], "size": 10},
+        )
     fig.update_xaxes(visible=False, range=[-2.3, 2.3])
     fig.update_yaxes(visible=False, range=[-1.9, 1.35])
     return _layout(fig, height=540)
@@ -145,12 +196,26 @@ def confusion_figure(matrix: np.ndarray, title: str) -> go.Figure:
             text.append(f"{int(matrix[i, j])}<br>{100 * share[i, j]:.0f}%")
             colour.append(share[i, j])
             custom.append([actual, predicted])
-    fig = go.Figure(go.Scatter(
-        x=xs, y=ys, mode="markers+text", text=text, customdata=custom,
-        textfont={"size": 13, "color": ["white" if c > 0.45 else "#1d2521" for c in colour]},
-        hovertemplate="actual %{customdata[0]}<br>predicted %{customdata[1]}<br>%{text}<extra></extra>",
-        marker={"symbol": "square", "size": 64, "color": colour, "colorscale": "Blues", "cmin": 0, "cmax": 1,
-                "line": {"color": "#adb5bd", "width": 1}}))
+    fig = go.Figure(
+        go.Scatter(
+            x=xs,
+            y=ys,
+            mode="markers+text",
+            text=text,
+            customdata=custom,
+            textfont={"size": 13, "color": ["white" if c > 0.45 else "#1d2521" for c in colour]},
+            hovertemplate="actual %{customdata[0]}<br>predicted %{customdata[1]}<br>%{text}<extra></extra>",
+            marker={
+                "symbol": "square",
+                "size": 64,
+                "color": colour,
+                "colorscale": "Blues",
+                "cmin": 0,
+                "cmax": 1,
+                "line": {"color": "#adb5bd", "width": 1},
+            },
+        )
+    )
     fig.update_xaxes(title="predicted", categoryorder="array", categoryarray=list(CLASSES), side="top")
     fig.update_yaxes(title="actual", categoryorder="array", categoryarray=list(CLASSES)[::-1])
     return _layout(fig, title, height=330)
@@ -159,9 +224,15 @@ def confusion_figure(matrix: np.ndarray, title: str) -> go.Figure:
 def accuracy_figure(accuracies: Mapping[str, float]) -> go.Figure:
     """Accuracy per module."""
     names = list(accuracies)
-    fig = go.Figure(go.Bar(x=[MODULE_NAMES.get(m, m) for m in names], y=[accuracies[m] for m in names],
-                           text=[f"{100 * accuracies[m]:.1f}%" for m in names], textposition="outside",
-                           marker_color=[MODULE_COLOURS.get(m, "#868e96") for m in names]))
+    fig = go.Figure(
+        go.Bar(
+            x=[MODULE_NAMES.get(m, m) for m in names],
+            y=[accuracies[m] for m in names],
+            text=[f"{100 * accuracies[m]:.1f}%" for m in names],
+            textposition="outside",
+            marker_color=[MODULE_COLOURS.get(m, "#868e96") for m in names],
+        )
+    )
     fig.update_yaxes(range=[0, 1.1], title="accuracy")
     return _layout(fig, height=280)
 
@@ -170,20 +241,24 @@ def reliability_figure(tables: Mapping[str, Sequence[ReliabilityBin]], title: st
     """Reliability diagram: per module, accuracy against mean confidence of each bin (marker size
     and hover: the bin's count); the diagonal is perfect calibration."""
     fig = go.Figure()
-    fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfectly calibrated",
-                    line={"dash": "dot", "color": "#868e96"})
+    fig.add_scatter(
+        x=[0, 1], y=[0, 1], mode="lines", name="perfectly calibrated", line={"dash": "dot", "color": "#868e96"}
+    )
     for module, bins in tables.items():
         used = [b for b in bins if b.count]
         if not used:
             continue
         largest = max(b.count for b in used)
         fig.add_scatter(
-            x=[b.confidence for b in used], y=[b.accuracy for b in used], mode="lines+markers",
-            name=MODULE_NAMES.get(module, module), line={"color": MODULE_COLOURS.get(module)},
+            x=[b.confidence for b in used],
+            y=[b.accuracy for b in used],
+            mode="lines+markers",
+            name=MODULE_NAMES.get(module, module),
+            line={"color": MODULE_COLOURS.get(module)},
             marker={"size": [6 + 14 * math.sqrt(b.count / largest) for b in used]},
             customdata=[[b.count, b.low, b.high] for b in used],
             hovertemplate="said %{customdata[1]:.0%}-%{customdata[2]:.0%}: mean %{x:.2f}, right %{y:.2f}"
-                          " (%{customdata[0]} images)<extra></extra>",
+            " (%{customdata[0]} images)<extra></extra>",
         )
     fig.update_xaxes(range=[0, 1], title="confidence (top probability)")
     fig.update_yaxes(range=[0, 1.02], title="how often it was right")

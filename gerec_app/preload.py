@@ -46,8 +46,11 @@ class Preload:
         fn()
         self.steps[name] = time.perf_counter() - t0
         if os.environ.get("GEREC_PRELOAD_LOG"):
-            print(f"preload {name}: {self.steps[name]:.2f} s (at {time.perf_counter() - self.started:.2f} s)",
-                  file=sys.stderr, flush=True)
+            print(
+                f"preload {name}: {self.steps[name]:.2f} s (at {time.perf_counter() - self.started:.2f} s)",
+                file=sys.stderr,
+                flush=True,
+            )
 
     def skip(self, name: str, why: str) -> None:
         """Record a step left out, and why."""

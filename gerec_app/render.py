@@ -39,8 +39,11 @@ def annotate(pixels: np.ndarray, faces: Sequence[Face], max_side: int = DISPLAY_
     """A downscaled copy of the photo with numbered face boxes coloured by each face's class."""
     h, w = pixels.shape[:2]
     scale = min(1.0, max_side / max(h, w))
-    img = cv2.resize(pixels, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA) if scale < 1 \
+    img = (
+        cv2.resize(pixels, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+        if scale < 1
         else pixels.copy()
+    )
     img = np.ascontiguousarray(img)
     thick = max(2, round(max(img.shape[:2]) / 400))
     for face in faces:
@@ -66,8 +69,9 @@ def class_colour_legend() -> str:
 def member_colours(names: Sequence[str]) -> dict[str, str]:
     """A series colour per member name (the ensemble in dark grey)."""
     colours = {"ensemble": ENSEMBLE_COLOUR}
-    colours.update({n: SERIES_COLOURS[i % len(SERIES_COLOURS)] for i, n in enumerate(x for x in names
-                                                                                     if x != "ensemble")})
+    colours.update(
+        {n: SERIES_COLOURS[i % len(SERIES_COLOURS)] for i, n in enumerate(x for x in names if x != "ensemble")}
+    )
     return colours
 
 
@@ -97,8 +101,9 @@ def saliency_images(crop: np.ndarray, result, members: bool = True) -> tuple[lis
 
     maps = [result.values] + ([m.values for m in result.members] if members else [])
     scale = colour_scale(maps)
-    captions = [f"ensemble: {result.target}, explained view p={result.probability:.2f} "
-                f"(bars {result.verdict_probability:.2f})"]
+    captions = [
+        f"ensemble: {result.target}, explained view p={result.probability:.2f} (bars {result.verdict_probability:.2f})"
+    ]
     captions += [f"{m.member}: {m.target}, p={m.probability:.2f}" for m in result.members] if members else []
     return [overlay(crop, values, scale=scale) for values in maps], captions
 
@@ -112,9 +117,18 @@ def is_raw_guess(note: str) -> bool:
     return note.startswith(RAW_GUESS_PREFIX)
 
 
-FRIENDLY_COLUMNS = {"image": "photo", "bottom_up": "Bottom-up", "top_down": "Top-down", "fused": "Fused",
-                    "labels_used": "labels used", "labels_ignored": "labels ignored", "labeler": "labeler",
-                    "faces": "faces", "actual": "true class", "error": "error"}
+FRIENDLY_COLUMNS = {
+    "image": "photo",
+    "bottom_up": "Bottom-up",
+    "top_down": "Top-down",
+    "fused": "Fused",
+    "labels_used": "labels used",
+    "labels_ignored": "labels ignored",
+    "labeler": "labeler",
+    "faces": "faces",
+    "actual": "true class",
+    "error": "error",
+}
 
 
 def friendly_column(name: str) -> str:
@@ -122,7 +136,7 @@ def friendly_column(name: str) -> str:
     for module, title in MODULE_NAMES.items():
         prefix = f"p_{module}_"
         if name.startswith(prefix):
-            return f"{title.split(' (')[0]} P({name[len(prefix):]})"
+            return f"{title.split(' (')[0]} P({name[len(prefix) :]})"
     return FRIENDLY_COLUMNS.get(name, name)
 
 
@@ -145,7 +159,7 @@ ERROR_HINTS = {
     "LabelerUnavailable": "Choose the offline labeler in the sidebar, or set up its keys.",
     "InvalidDataset": "Check the file's format (see the README) and try again.",
     "PathNotAllowed": "Give a regular file inside $GEREC_DATA or a folder listed under [dashboard] allowed_roots "
-                      "in .streamlit/secrets.toml (docs/limits-and-safety.md).",
+    "in .streamlit/secrets.toml (docs/limits-and-safety.md).",
     "RunStoreError": "Give the path of a run store made by `gerec evaluate ... --store`.",
 }
 """What to do, per error class (looked up along the class's bases)."""
@@ -164,8 +178,10 @@ def plain_error(exc: BaseException, name: str | None = None) -> str:
         text = text.replace(f" ({quoted})", "").replace(f": {quoted}", "")
     if name:
         text = text.removeprefix(f"{name}: ")
-    hint = next((ERROR_HINTS[k.__name__] for k in type(exc).__mro__ if k.__name__ in ERROR_HINTS),
-                "Try again; if it happens again, report it with the photo.")
+    hint = next(
+        (ERROR_HINTS[k.__name__] for k in type(exc).__mro__ if k.__name__ in ERROR_HINTS),
+        "Try again; if it happens again, report it with the photo.",
+    )
     if not text:
         text = "something went wrong"
     text = text[0].upper() + text[1:] if not name else text
@@ -192,9 +208,11 @@ def faces_frame(pred: GroupPrediction) -> pd.DataFrame:
 def verdict_frame(pred: GroupPrediction) -> pd.DataFrame:
     """The three predictions: class and probability per class."""
     rows = []
-    for module, probs, cls in (("bottom_up", pred.bottom_up, pred.bottom_up_class),
-                               ("top_down", pred.top_down, pred.top_down_class),
-                               ("fused", pred.fused, pred.fused_class)):
+    for module, probs, cls in (
+        ("bottom_up", pred.bottom_up, pred.bottom_up_class),
+        ("top_down", pred.top_down, pred.top_down_class),
+        ("fused", pred.fused, pred.fused_class),
+    ):
         row: dict[str, object] = {"module": MODULE_NAMES[module], "class": cls or "absent (no face)"}
         for i, c in enumerate(CLASSES):
             row[c] = None if probs is None else round(probs[i], 4)
@@ -204,22 +222,32 @@ def verdict_frame(pred: GroupPrediction) -> pd.DataFrame:
 
 def comparison_row(name: str, pred: GroupPrediction) -> dict[str, object]:
     """One photo in the comparison table (OUT.csv-like columns)."""
-    row: dict[str, object] = {"image": name, "faces": len(pred.faces),
-                              "bottom_up": pred.bottom_up_class or "", "top_down": pred.top_down_class,
-                              "fused": pred.fused_class}
+    row: dict[str, object] = {
+        "image": name,
+        "faces": len(pred.faces),
+        "bottom_up": pred.bottom_up_class or "",
+        "top_down": pred.top_down_class,
+        "fused": pred.fused_class,
+    }
     for module, probs in (("bottom_up", pred.bottom_up), ("top_down", pred.top_down), ("fused", pred.fused)):
         for i, c in enumerate(CLASSES):
             row[f"p_{module}_{c}"] = None if probs is None else round(probs[i], 4)
-    row.update(labeler=pred.evidence.labeler, labels_used="|".join(pred.evidence.labels_used),
-               labels_ignored="|".join(pred.evidence.labels_ignored))
+    row.update(
+        labeler=pred.evidence.labeler,
+        labels_used="|".join(pred.evidence.labels_used),
+        labels_ignored="|".join(pred.evidence.labels_ignored),
+    )
     return row
 
 
 def evidence_frame(evidence: SceneEvidence) -> pd.DataFrame:
     """Every label with what happened to it: used, mapped (to which) or ignored."""
     mapped = dict(evidence.labels_mapped)
-    rows = [{"label": lab, "status": "used", "network label": lab} for lab in evidence.labels_used
-            if lab not in mapped.values()]
+    rows = [
+        {"label": lab, "status": "used", "network label": lab}
+        for lab in evidence.labels_used
+        if lab not in mapped.values()
+    ]
     rows += [{"label": raw, "status": "mapped", "network label": known} for raw, known in evidence.labels_mapped]
     rows += [{"label": lab, "status": "ignored", "network label": ""} for lab in evidence.labels_ignored]
     return pd.DataFrame(rows, columns=["label", "status", "network label"])
@@ -256,8 +284,10 @@ def weighting_note(metrics: dict) -> str:
     held_out = val.get("criterion_held_out_accuracy3") or {}
     spread = val.get("criterion_held_out_accuracy3_sd") or {}
     if held_out:
-        scores = ", ".join(f"{name} {_percent(acc)}" + (f" ± {100 * float(spread[name]):.2f}" if name in spread else "")
-                           for name, acc in held_out.items())
+        scores = ", ".join(
+            f"{name} {_percent(acc)}" + (f" ± {100 * float(spread[name]):.2f}" if name in spread else "")
+            for name, acc in held_out.items()
+        )
         how = val.get("criterion_chosen_by", "cross-validation inside the validation split")
         note += f" Criterion chosen by {how} ({scores} held out)."
     return note
@@ -266,16 +296,16 @@ def weighting_note(metrics: dict) -> str:
 def tta_modes_text() -> str:
     """The test-time view modes a member can have, named from ``TTA_MODES``, for page prose."""
     names = [f"`{mode}`" for mode in TTA_MODES]
-    return (f"{', '.join(names[:-1])} or {names[-1]}: the face, its mirror, "
-            f"{round(100 * (ZOOM - 1))} % zooms in and out")
+    return f"{', '.join(names[:-1])} or {names[-1]}: the face, its mirror, {round(100 * (ZOOM - 1))} % zooms in and out"
 
 
 def split_in_use(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(the ensemble row first, then members with a weight; the members without one) of an accuracy table."""
     weight = pd.to_numeric(table["weight"], errors="coerce").fillna(0)
     used = table[(table["member"] == "ensemble") | ((weight > 0) & table["in use"].astype(bool))]
-    order = [i for i in used.index if used.loc[i, "member"] == "ensemble"] + \
-        [i for i in used.index if used.loc[i, "member"] != "ensemble"]
+    order = [i for i in used.index if used.loc[i, "member"] == "ensemble"] + [
+        i for i in used.index if used.loc[i, "member"] != "ensemble"
+    ]
     return used.loc[order].reset_index(drop=True), table.drop(index=used.index).reset_index(drop=True)
 
 
@@ -285,14 +315,29 @@ def ensemble_accuracy_table(members: Sequence[dict], metrics: dict) -> pd.DataFr
     for m in members:
         got = m.get("metrics", {})
         seen = " (in-sample)" if m.get("val_in_training") else ""  # trained on the validation faces
-        rows.append({"member": m["name"], "in use": bool(m.get("enabled", True)), "weight": m.get("weight", 0.0),
-                     "test-time views": tta_mode(m),
-                     "val 3-class": _percent(got.get("val_accuracy3")) + seen,
-                     "val 7-class": _percent(got.get("val_accuracy7")) + seen,
-                     "test 3-class": _percent(got.get("test_accuracy3")),
-                     "test 7-class": _percent(got.get("test_accuracy7"))})
+        rows.append(
+            {
+                "member": m["name"],
+                "in use": bool(m.get("enabled", True)),
+                "weight": m.get("weight", 0.0),
+                "test-time views": tta_mode(m),
+                "val 3-class": _percent(got.get("val_accuracy3")) + seen,
+                "val 7-class": _percent(got.get("val_accuracy7")) + seen,
+                "test 3-class": _percent(got.get("test_accuracy3")),
+                "test 7-class": _percent(got.get("test_accuracy7")),
+            }
+        )
     val, test = metrics.get("val", {}), metrics.get("test", {})
-    rows.append({"member": "ensemble", "in use": True, "weight": 1.0, "test-time views": "each member's",
-                 "val 3-class": _percent(val.get("accuracy3")), "val 7-class": _percent(val.get("accuracy7")),
-                 "test 3-class": _percent(test.get("accuracy3")), "test 7-class": _percent(test.get("accuracy7"))})
+    rows.append(
+        {
+            "member": "ensemble",
+            "in use": True,
+            "weight": 1.0,
+            "test-time views": "each member's",
+            "val 3-class": _percent(val.get("accuracy3")),
+            "val 7-class": _percent(val.get("accuracy7")),
+            "test 3-class": _percent(test.get("accuracy3")),
+            "test 7-class": _percent(test.get("accuracy7")),
+        }
+    )
     return pd.DataFrame(rows)

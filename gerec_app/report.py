@@ -50,9 +50,11 @@ def _cls(name: str | None) -> str:
 
 def _verdicts(pred: GroupPrediction) -> str:
     rows = []
-    for module, probs, cls in (("bottom_up", pred.bottom_up, pred.bottom_up_class),
-                               ("top_down", pred.top_down, pred.top_down_class),
-                               ("fused", pred.fused, pred.fused_class)):
+    for module, probs, cls in (
+        ("bottom_up", pred.bottom_up, pred.bottom_up_class),
+        ("top_down", pred.top_down, pred.top_down_class),
+        ("fused", pred.fused, pred.fused_class),
+    ):
         cells = "".join(f"<td>{'-' if probs is None else f'{p:.2f}'}</td>" for p in (probs or (None,) * 3))
         rows.append(f"<tr><th>{MODULE_NAMES[module]}</th><td>{_cls(cls)}</td>{cells}</tr>")
     head = "".join(f"<th>P({c})</th>" for c in CLASSES)
@@ -66,15 +68,22 @@ def _faces(pred: GroupPrediction, crops: np.ndarray, maps: Sequence[Sequence]) -
     for i, face in enumerate(pred.faces):
         scores = face.scores
         probs = "" if scores is None else " · ".join(f"{c} {p:.2f}" for c, p in zip(CLASSES, scores.ensemble))
-        figures = [f'<figure><img src="{data_uri(crops[i])}" alt="face {face.index}"><figcaption>aligned crop'
-                   "</figcaption></figure>"]
+        figures = [
+            f'<figure><img src="{data_uri(crops[i])}" alt="face {face.index}"><figcaption>aligned crop'
+            "</figcaption></figure>"
+        ]
         if i < len(maps) and maps[i]:
             images, captions = saliency_images(crops[i], maps[i])
-            figures += [f'<figure><img src="{data_uri(img)}" alt="{html.escape(cap)}"><figcaption>'
-                        f"{html.escape(cap)}</figcaption></figure>" for img, cap in zip(images, captions)]
-        blocks.append(f'<div class="face"><b>Face {face.index}</b> {_cls(scores.predicted if scores else None)}'
-                      f'<div class="muted">{probs}; box {face.box}, detector confidence {face.confidence:.2f}</div>'
-                      f"{''.join(figures)}</div>")
+            figures += [
+                f'<figure><img src="{data_uri(img)}" alt="{html.escape(cap)}"><figcaption>'
+                f"{html.escape(cap)}</figcaption></figure>"
+                for img, cap in zip(images, captions)
+            ]
+        blocks.append(
+            f'<div class="face"><b>Face {face.index}</b> {_cls(scores.predicted if scores else None)}'
+            f'<div class="muted">{probs}; box {face.box}, detector confidence {face.confidence:.2f}</div>'
+            f"{''.join(figures)}</div>"
+        )
     return f'<div class="faces">{"".join(blocks)}</div>'
 
 
@@ -84,23 +93,32 @@ def _reasons(pred: GroupPrediction) -> str:
     for row in fit_rows(pred.contributions, 10):  # every term, the weakest summed: they add up to fused
         towards = CLASSES[int(np.argmax(row.log_ratio))]
         what = row.display
-        items.append(f"<li>{html.escape(what)} pushes towards {_cls(towards)} "
-                     f"(log-likelihood {max(row.log_ratio):+.2f})</li>")
+        items.append(
+            f"<li>{html.escape(what)} pushes towards {_cls(towards)} (log-likelihood {max(row.log_ratio):+.2f})</li>"
+        )
     mapped = ", ".join(f"{html.escape(a)} → {html.escape(b)}" for a, b in ev.labels_mapped) or "none"
     notes = "".join(f"<li class='muted'>{html.escape(n)}</li>" for n in ev.notes if not n.startswith("imagenet"))
     faces = {c: sum(1 for f in pred.faces if f.scores and f.scores.predicted == c) for c in CLASSES}
     face_text = ", ".join(f"{n} {c}" for c, n in faces.items() if n) or "no face"
-    return (f"<p>{html.escape(why_text(pred))}</p>"
-            f"<p>Faces: {face_text} (bottom-up is the mean of the faces' probabilities).</p>"
-            f"<p>Scene labels from <b>{html.escape(ev.labeler)}</b>: {html.escape(', '.join(ev.labels_used)) or 'none'}"
-            f"; mapped: {mapped}; ignored: {html.escape(', '.join(ev.labels_ignored)) or 'none'}.</p>"
-            f"<p>How each term moves the verdict (prior, labels, faces):</p><ul>{''.join(items)}</ul>"
-            f"<p>Fused: the scene network's answer with the faces' class as one more piece of evidence.</p>"
-            + (f"<ul>{notes}</ul>" if notes else ""))
+    return (
+        f"<p>{html.escape(why_text(pred))}</p>"
+        f"<p>Faces: {face_text} (bottom-up is the mean of the faces' probabilities).</p>"
+        f"<p>Scene labels from <b>{html.escape(ev.labeler)}</b>: {html.escape(', '.join(ev.labels_used)) or 'none'}"
+        f"; mapped: {mapped}; ignored: {html.escape(', '.join(ev.labels_ignored)) or 'none'}.</p>"
+        f"<p>How each term moves the verdict (prior, labels, faces):</p><ul>{''.join(items)}</ul>"
+        f"<p>Fused: the scene network's answer with the faces' class as one more piece of evidence.</p>"
+        + (f"<ul>{notes}</ul>" if notes else "")
+    )
 
 
-def build_report(name: str, display: np.ndarray, pred: GroupPrediction, crops: np.ndarray,
-                 maps: Sequence[Sequence], settings: Mapping[str, str]) -> str:
+def build_report(
+    name: str,
+    display: np.ndarray,
+    pred: GroupPrediction,
+    crops: np.ndarray,
+    maps: Sequence[Sequence],
+    settings: Mapping[str, str],
+) -> str:
     """The HTML report of one photo. ``display`` is the photo with face boxes, ``maps`` each face's
     member saliency (empty where not computed), ``settings`` what made it (shown as a table)."""
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -108,9 +126,9 @@ def build_report(name: str, display: np.ndarray, pred: GroupPrediction, crops: n
     title = html.escape(name)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>gerec report: {title}</title><style>{STYLE}</style></head>
-<body><h1>Group emotion: {title}</h1><p class="muted">gerec report, {when}. Classes in order {', '.join(CLASSES)}.</p>
+<body><h1>Group emotion: {title}</h1><p class="muted">gerec report, {when}. Classes in order {", ".join(CLASSES)}.</p>
 <h2>Verdict</h2>{_verdicts(pred)}
-<h2>Photo</h2><img src="{data_uri(display, 'JPEG')}" alt="{title} with face boxes" style="max-width:100%">
+<h2>Photo</h2><img src="{data_uri(display, "JPEG")}" alt="{title} with face boxes" style="max-width:100%">
 <p class="muted">{len(pred.faces)} faces, numbered left to right. Box colours: {class_colour_legend()}.</p>
 <h2>Faces and saliency</h2>{_faces(pred, crops, maps)}
 <p class="muted">Saliency: red regions push the member towards the class shown, blue away from it.</p>
@@ -132,8 +150,12 @@ def photo_report(res, shown: GroupPrediction, s) -> str:  # noqa: ANN001 - state
     def version(path) -> str:  # noqa: ANN001 - a Path
         return f"{path.name}, sha256 {file_version(path)['sha256'][:16]}" if path.is_file() else f"{path} (missing)"
 
-    settings = {"scene network": s.mode, "network file": version(network_path(s.mode)),
-                "ensemble registry": version(models_dir() / "ensemble.json"), "labeler chain": s.chain,
-                "cached labels": s.labels_file or "none",
-                "labels": "edited by hand" if shown is not res.prediction else "from the labeler"}
+    settings = {
+        "scene network": s.mode,
+        "network file": version(network_path(s.mode)),
+        "ensemble registry": version(models_dir() / "ensemble.json"),
+        "labeler chain": s.chain,
+        "cached labels": s.labels_file or "none",
+        "labels": "edited by hand" if shown is not res.prediction else "from the labeler",
+    }
     return build_report(res.name, res.display, shown, res.crops, maps, settings)

@@ -26,9 +26,11 @@ def chains() -> dict[str, str]:
     the registry (:data:`gerec.scene.config.LABELERS`) alone, and ``none``."""
     from gerec.scene.config import LABELERS
 
-    return {DEFAULT_CHAIN: "cached → Cloud Vision (when keys are set) → offline",
-            **{name: entry.description for name, entry in LABELERS.items() if name not in NOT_OFFERED},
-            NO_LABELER: "none (type labels by hand)"}
+    return {
+        DEFAULT_CHAIN: "cached → Cloud Vision (when keys are set) → offline",
+        **{name: entry.description for name, entry in LABELERS.items() if name not in NOT_OFFERED},
+        NO_LABELER: "none (type labels by hand)",
+    }
 
 
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
@@ -74,16 +76,20 @@ def usable_labels_file(text: str | None) -> tuple[str | None, str | None]:
     from gerec_app.paths import confined_file
 
     if not Path(text).expanduser().is_file():
-        return None, (f"Cached labels file not found: {text}. Photos are labelled by the next labelers in the "
-                      "chain; correct the path in the sidebar to use it.")
+        return None, (
+            f"Cached labels file not found: {text}. Photos are labelled by the next labelers in the "
+            "chain; correct the path in the sidebar to use it."
+        )
     try:
         path = confined_file(text, "labels")  # a typed path is read only inside the allowed folders
     except PathNotAllowed as exc:
         return None, f"Cached labels file not used: {exc}. Photos are labelled by the next labelers in the chain."
     problem = _labels_file_problem(str(path), path.stat().st_mtime)
     if problem:
-        return None, (f"Cached labels file {path.name} is not used: {problem}. Photos are labelled by the next "
-                      "labelers in the chain.")
+        return None, (
+            f"Cached labels file {path.name} is not used: {problem}. Photos are labelled by the next "
+            "labelers in the chain."
+        )
     return str(path), None
 
 
@@ -97,13 +103,27 @@ def sidebar() -> Settings:
     """Render the shared settings in the sidebar and return them."""
     with st.sidebar:
         st.subheader("Settings")
-        mode = st.selectbox("Scene network", MODES, index=MODES.index(DEFAULT_MODE), key="mode",
-                            help="reference: the paper's network; tuned: cross-validated hyperparameters")
+        mode = st.selectbox(
+            "Scene network",
+            MODES,
+            index=MODES.index(DEFAULT_MODE),
+            key="mode",
+            help="reference: the paper's network; tuned: cross-validated hyperparameters",
+        )
         offered = chains()
-        chain = st.selectbox("Scene labeler", list(offered), format_func=lambda c: f"{c}: {offered[c]}",
-                             key="chain", help="Works offline without keys; Cloud Vision only with credentials.")
-        labels = st.text_input("Cached labels (JSON)", value=default_labels_file() or "", key="labels_file",
-                               help="{image name: [labels]}; used first for photos it names")
+        chain = st.selectbox(
+            "Scene labeler",
+            list(offered),
+            format_func=lambda c: f"{c}: {offered[c]}",
+            key="chain",
+            help="Works offline without keys; Cloud Vision only with credentials.",
+        )
+        labels = st.text_input(
+            "Cached labels (JSON)",
+            value=default_labels_file() or "",
+            key="labels_file",
+            help="{image name: [labels]}; used first for photos it names",
+        )
     return Settings(str(mode), str(chain), *usable_labels_file(labels))
 
 
@@ -195,8 +215,13 @@ def pipeline(mode: str, chain: str, labels_file: str | None):  # -> Pipeline
     from gerec.pipeline import Pipeline, PipelineConfig
 
     detector, ensemble = face_models()
-    return Pipeline(PipelineConfig(mode=mode), labeler=labeler(chain, labels_file), network=network(mode),
-                    detector=detector, ensemble=ensemble)
+    return Pipeline(
+        PipelineConfig(mode=mode),
+        labeler=labeler(chain, labels_file),
+        network=network(mode),
+        detector=detector,
+        ensemble=ensemble,
+    )
 
 
 def current_pipeline():  # -> Pipeline
@@ -271,8 +296,7 @@ def a_photo_came() -> bool:
 
 
 @st.cache_data(max_entries=48, show_spinner=False)
-def analyze_photo(key: str, name: str, mode: str, chain: str, labels_file: str | None,
-                  _data: bytes) -> PhotoResult:
+def analyze_photo(key: str, name: str, mode: str, chain: str, labels_file: str | None, _data: bytes) -> PhotoResult:
     """Analyse a photo (cached by content hash ``key`` and settings). Raises ``GerecError``."""
     from gerec.imaging import load_image
     from gerec_app.render import annotate
@@ -313,5 +337,7 @@ def model_files() -> list[dict[str, object]]:
     """Version of every model file (models/ and packaged weights): sha256 prefix, size, time."""
     from gerec.versions import model_file_versions
 
-    return [{"file": name, "sha256": v["sha256"][:12], "bytes": v["bytes"], "modified (UTC)": v["modified"]}
-            for name, v in model_file_versions().items()]
+    return [
+        {"file": name, "sha256": v["sha256"][:12], "bytes": v["bytes"], "modified (UTC)": v["modified"]}
+        for name, v in model_file_versions().items()
+    ]

@@ -31,16 +31,25 @@ if spec is not None:
             size = f"{path.stat().st_size / 1e6:.2f} MB"
         except GerecError as exc:
             size = state.error_text(exc)
-        rows.append({"member": m.name, "weight": m.weight, "source": m.source,
-                     "input": f"{m.input_size}×{m.input_size} {m.colour}, {m.preprocess}", "size on disk": size,
-                     "class mapping": ", ".join(f"{k}→{v or 'dropped'}" for k, v in m.mapping.items())})
+        rows.append(
+            {
+                "member": m.name,
+                "weight": m.weight,
+                "source": m.source,
+                "input": f"{m.input_size}×{m.input_size} {m.colour}, {m.preprocess}",
+                "size on disk": size,
+                "class mapping": ", ".join(f"{k}→{v or 'dropped'}" for k, v in m.mapping.items()),
+            }
+        )
     st.markdown(f"**Members in use** ({len(rows)}; the ensemble is their weighted mean)")
     st.table(pd.DataFrame(rows).set_index("member"))  # a static table wraps long cells instead of cutting them
-    st.markdown("**Accuracy on FER-2013 faces** (3-class leaves surprise out). Members, test-time views "
-                f"({render.tta_modes_text()}) and weights are chosen on the validation split carved from "
-                "`train.npz`; `test.npz` is measured afterwards, report only. The ensemble's 7-class figure "
-                "uses its 7-class members. A member trained on the validation faces (in-sample) is measured "
-                "but never weighted there.")
+    st.markdown(
+        "**Accuracy on FER-2013 faces** (3-class leaves surprise out). Members, test-time views "
+        f"({render.tta_modes_text()}) and weights are chosen on the validation split carved from "
+        "`train.npz`; `test.npz` is measured afterwards, report only. The ensemble's 7-class figure "
+        "uses its 7-class members. A member trained on the validation faces (in-sample) is measured "
+        "but never weighted there."
+    )
     registry = read_model_json(spec.directory / REGISTRY_FILE, "ensemble registry")  # disabled members too
     table = render.ensemble_accuracy_table(registry["members"], registry.get("metrics", {}))
     used, unused = render.split_in_use(table)
@@ -52,10 +61,13 @@ if spec is not None:
     if spec.face_confusion is not None:
         info = spec.metadata.get("face_confusion", {})
         left, right = st.columns([2, 3])
-        left.plotly_chart(plots.confusion_figure(spec.face_confusion.astype(int), "face confusion (ensemble)"),
-                          key="face_confusion")
-        right.markdown("**Face-level confusion** (the CNN node's table in fused mode): "
-                       + ", ".join(f"{k} {v}" for k, v in info.items() if isinstance(v, str | int | float)))
+        left.plotly_chart(
+            plots.confusion_figure(spec.face_confusion.astype(int), "face confusion (ensemble)"), key="face_confusion"
+        )
+        right.markdown(
+            "**Face-level confusion** (the CNN node's table in fused mode): "
+            + ", ".join(f"{k} {v}" for k, v in info.items() if isinstance(v, str | int | float))
+        )
         with right.expander("Raw JSON of the face confusion"):
             st.json({k: v for k, v in info.items() if k != "matrix"})
 
@@ -82,10 +94,12 @@ for mode in sorted(MODES, key=lambda m: m != s.mode):  # the one in use first
         left, right = st.columns([3, 2])
         left.plotly_chart(plots.reliability_figure(bins), key=f"cv_reliability_{mode}")
         temps = net.metadata["calibration"].get("temperatures", {})
-        right.caption(f"Held-out tenths of confidence against how often the network was right (the tuned, "
-                      f"calibrated network; marker size: images). Temperatures fitted by log-loss: top-down "
-                      f"x {temps.get('topdown')}, CNN weight {temps.get('cnn_weight')}; folded into the "
-                      "network's CPDs. ECE is the average gap (15 bins), pooled over folds and per fold.")
+        right.caption(
+            f"Held-out tenths of confidence against how often the network was right (the tuned, "
+            f"calibrated network; marker size: images). Temperatures fitted by log-loss: top-down "
+            f"x {temps.get('topdown')}, CNN weight {temps.get('cnn_weight')}; folded into the "
+            "network's CPDs. ECE is the average gap (15 bins), pooled over folds and per fold."
+        )
         st.dataframe(calibration_view.cv_table(net), hide_index=True)
     with st.expander(f"How the {mode} network was fitted (raw JSON metadata)"):
         st.json(net.metadata, expanded=1)
@@ -96,8 +110,11 @@ try:
     chain = state.labeler(s.chain, s.labels_file)
     st.markdown(f"Chain in use: **{chain.name}** (setting `{s.chain}`: {state.chains().get(s.chain, 'not offered')})")
     for lab in chain.labelers:
-        config = {k: (str(v) if not isinstance(v, int | float | bool | str) else v)
-                  for k, v in vars(lab).items() if not k.startswith("_") and k not in ("class_names",)}
+        config = {
+            k: (str(v) if not isinstance(v, int | float | bool | str) else v)
+            for k, v in vars(lab).items()
+            if not k.startswith("_") and k not in ("class_names",)
+        }
         with st.expander(f"{lab.name} ({type(lab).__name__}): configuration as JSON"):
             st.json(config)
 except (GerecError, ValueError) as exc:

@@ -19,9 +19,15 @@ except GerecError as exc:
 
 photo: handoff.PhotoEvidence | None = st.session_state.get(handoff.PHOTO_EVIDENCE)
 sources = (["photo"] if photo else []) + ["hand"]
-source = st.radio("Evidence from", sources, horizontal=True, key="scene_source",
-                  format_func=lambda v: f"the photo from Analyze ({photo.image})" if v == "photo" and photo
-                  else "a hand-made label set")
+source = st.radio(
+    "Evidence from",
+    sources,
+    horizontal=True,
+    key="scene_source",
+    format_func=lambda v: (
+        f"the photo from Analyze ({photo.image})" if v == "photo" and photo else "a hand-made label set"
+    ),
+)
 if source == "photo" and photo:
     start_labels, start_cnn = [lab for lab in photo.labels if lab in net.vocabulary], photo.cnn
     tag = f"photo_{photo.image}"
@@ -31,13 +37,22 @@ else:
 
 cnn_options = ["none", *CLASSES]
 left, right = st.columns([3, 1])
-labels = left.multiselect("Labels present (toggle to see the posterior change)", sorted(net.labels),
-                          default=start_labels, key=f"what_if_labels_{tag}_{s.mode}")
-cnn_choice = right.selectbox("CNN evidence (bottom-up class)", cnn_options,
-                             index=cnn_options.index(start_cnn) if start_cnn in cnn_options else 0,
-                             key=f"what_if_cnn_{tag}", help="none: the network runs without the CNN node")
-free = left.text_input("Add labels by text (comma-separated; plurals and spelling variants are mapped)",
-                       key=f"what_if_free_{tag}")
+labels = left.multiselect(
+    "Labels present (toggle to see the posterior change)",
+    sorted(net.labels),
+    default=start_labels,
+    key=f"what_if_labels_{tag}_{s.mode}",
+)
+cnn_choice = right.selectbox(
+    "CNN evidence (bottom-up class)",
+    cnn_options,
+    index=cnn_options.index(start_cnn) if start_cnn in cnn_options else 0,
+    key=f"what_if_cnn_{tag}",
+    help="none: the network runs without the CNN node",
+)
+free = left.text_input(
+    "Add labels by text (comma-separated; plurals and spelling variants are mapped)", key=f"what_if_free_{tag}"
+)
 if free:
     extra, notes = render.typed_labels(net, free)
     labels = list(dict.fromkeys([*labels, *extra.used]))
@@ -51,20 +66,28 @@ posterior = active.posterior(labels, cnn)
 
 cols = st.columns(3)
 cols[0].metric("Top-down (labels only)", f"{CLASSES[max(range(3), key=lambda i: top_down[i])]} · {max(top_down):.2f}")
-cols[1].metric("With CNN evidence" if cnn else "Posterior (no CNN evidence)",
-               f"{CLASSES[max(range(3), key=lambda i: posterior[i])]} · {max(posterior):.2f}")
+cols[1].metric(
+    "With CNN evidence" if cnn else "Posterior (no CNN evidence)",
+    f"{CLASSES[max(range(3), key=lambda i: posterior[i])]} · {max(posterior):.2f}",
+)
 cols[2].metric("Evidence" + (f" (+ CNN {cnn})" if cnn else ""), f"{len(labels)} labels")
 
 graph, bars = st.columns([3, 2])
 top_absent = bars.slider("Absent labels shown", 0, 20, 6, key="top_absent")
 graph.plotly_chart(plots.network_figure(active, labels, cnn, posterior, top_absent=top_absent), key="bn_graph")
-graph.caption("Node size: how strongly a label moves the posterior; colour: the class it pushes towards; "
-              "filled: present, open: absent (entered as evidence). Hover for per-class log-likelihoods.")
-bars.plotly_chart(plots.probs_figure({"prior": tuple(net.prior), "top-down": top_down, "posterior": posterior},
-                                     "prior → posterior"), key="bn_bars")
+graph.caption(
+    "Node size: how strongly a label moves the posterior; colour: the class it pushes towards; "
+    "filled: present, open: absent (entered as evidence). Hover for per-class log-likelihoods."
+)
+bars.plotly_chart(
+    plots.probs_figure({"prior": tuple(net.prior), "top-down": top_down, "posterior": posterior}, "prior → posterior"),
+    key="bn_bars",
+)
 rows = active.contributions(labels, cnn, top_absent=top_absent)
 with st.expander("Contributions: every term of the posterior (centred log-likelihood per class)", expanded=True):
     explanations.render_rows(rows, "bn_contrib", 25)
     absent_all = sum(r.count for r in rows if r.kind in ("absent", "absent-rest"))
-    st.caption(f"{len(labels)} present labels; {absent_all} absent labels are evidence "
-               f"({len(net.labels)} labels in the network, mode {s.mode}).")
+    st.caption(
+        f"{len(labels)} present labels; {absent_all} absent labels are evidence "
+        f"({len(net.labels)} labels in the network, mode {s.mode})."
+    )

@@ -47,11 +47,12 @@ def test_missing_file_is_a_named_error(tmp_path):
 
 
 def test_failed_and_unmatched_images_are_counted():
-    ref = {"a.jpg": {"top_down": "Positive", "fused": "Positive"},
-           "b.jpg": {"top_down": "Neutral", "fused": "Neutral"}}
-    rows = [{"image": "a.jpg", "top_down": "Positive", "fused": "Positive"},
-            {"image": "b.jpg", "top_down": "", "fused": "", "error": "InvalidImage: x"},  # failed
-            {"image": "c.jpg", "top_down": "Neutral", "fused": "Neutral"}]  # no reference decision
+    ref = {"a.jpg": {"top_down": "Positive", "fused": "Positive"}, "b.jpg": {"top_down": "Neutral", "fused": "Neutral"}}
+    rows = [
+        {"image": "a.jpg", "top_down": "Positive", "fused": "Positive"},
+        {"image": "b.jpg", "top_down": "", "fused": "", "error": "InvalidImage: x"},  # failed
+        {"image": "c.jpg", "top_down": "Neutral", "fused": "Neutral"},
+    ]  # no reference decision
     top, fused = agreement(rows, ref)
     assert (top.agreed, top.compared, top.unmatched, top.differing) == (1, 2, 1, ("b.jpg",))
     assert top.rate == pytest.approx(0.5) and fused.rate == pytest.approx(0.5)

@@ -23,8 +23,9 @@ def small_frame() -> pd.DataFrame:
         ("neg_2.jpg", "Negative", "Positive", "Positive", "Positive", "smile|fun|police"),
         ("neu_1.jpg", "Neutral", "", "Neutral", "Neutral", "suit"),
     ]
-    return analysis.to_frame([dict(zip(["image", "actual", "bottom_up", "top_down", "fused", "labels_used"], r))
-                              for r in rows])
+    return analysis.to_frame(
+        [dict(zip(["image", "actual", "bottom_up", "top_down", "fused", "labels_used"], r)) for r in rows]
+    )
 
 
 def test_scores_cells_and_transitions():

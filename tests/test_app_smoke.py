@@ -40,8 +40,12 @@ def test_landing_is_analyze(app):
     assert app.sidebar.selectbox(key="mode").value == "tuned"
     # the page stopped early (no photo), and the loading note is still drawn after it
     notes = [c.value for c in app.sidebar.caption]
-    assert any(n.startswith(("models ready", "loading in the background", "models load on the first photo",
-                             "preloading stopped")) for n in notes), notes
+    assert any(
+        n.startswith(
+            ("models ready", "loading in the background", "models load on the first photo", "preloading stopped")
+        )
+        for n in notes
+    ), notes
 
 
 def test_landing_shows_how_far_the_verdicts_can_be_trusted(app):
@@ -112,11 +116,23 @@ def test_the_weighting_note_says_how_the_weights_were_chosen():
     from gerec_app import render
 
     assert render.weighting_note({}) == ""  # a registry never fitted says nothing
-    note = render.weighting_note({"val": {"selection": "chosen on this split only",
-                                          "criterion_held_out_accuracy3": {"accuracy": 0.8034, "log-loss": 0.804}}})
+    note = render.weighting_note(
+        {
+            "val": {
+                "selection": "chosen on this split only",
+                "criterion_held_out_accuracy3": {"accuracy": 0.8034, "log-loss": 0.804},
+            }
+        }
+    )
     assert note.startswith("Weights: chosen on this split only.")
     assert "accuracy 80.34 %, log-loss 80.40 % held out" in note
-    note = render.weighting_note({"val": {"selection": "chosen on this split only",
-                                          "criterion_held_out_accuracy3": {"accuracy": 0.8034, "log-loss": 0.804},
-                                          "criterion_held_out_accuracy3_sd": {"accuracy": 0.0051, "log-loss": 0.006}}})
+    note = render.weighting_note(
+        {
+            "val": {
+                "selection": "chosen on this split only",
+                "criterion_held_out_accuracy3": {"accuracy": 0.8034, "log-loss": 0.804},
+                "criterion_held_out_accuracy3_sd": {"accuracy": 0.0051, "log-loss": 0.006},
+            }
+        }
+    )
     assert "accuracy 80.34 % ± 0.51, log-loss 80.40 % ± 0.60 held out" in note

@@ -32,8 +32,14 @@ class FakePipeline:
         photo = source if isinstance(source, Photo) else load_image(source, name)
         if self.fail_on and self.fail_on in photo.name:
             raise ValueError("the model broke")
-        return GroupPrediction(photo.name, (), None, (0.6, 0.3, 0.1), (0.6, 0.3, 0.1),
-                               SceneEvidence(("smile",), (), (), "manual", photo.notes))
+        return GroupPrediction(
+            photo.name,
+            (),
+            None,
+            (0.6, 0.3, 0.1),
+            (0.6, 0.3, 0.1),
+            SceneEvidence(("smile",), (), (), "manual", photo.notes),
+        )
 
 
 def write_photo(path: Path) -> Path:
@@ -146,8 +152,23 @@ def test_resume_refuses_other_settings_and_names_them(tmp_path, fake_models, cap
     with RunStore(db, readonly=True) as store:
         run_id = store.runs()[0].id
     capsys.readouterr()
-    code = main(["evaluate", "--images", str(images), "--out", str(out), "--store", str(db), "--resume", run_id,
-                 "--mode", "reference", "--aggregation", "area"])
+    code = main(
+        [
+            "evaluate",
+            "--images",
+            str(images),
+            "--out",
+            str(out),
+            "--store",
+            str(db),
+            "--resume",
+            run_id,
+            "--mode",
+            "reference",
+            "--aggregation",
+            "area",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and "SettingsMismatch" in err
     assert "mode 'reference' (stored: 'tuned')" in err and "aggregation 'area' (stored: 'mean')" in err
@@ -183,8 +204,9 @@ def test_resume_message_names_modes_as_plain_words(tmp_path, fake_models, capsys
     images = tmp_path / "photos"
     write_photo(images / "Positive" / "a.png")
     out, db = tmp_path / "out.csv", tmp_path / "runs.sqlite"
-    assert main(["evaluate", "--images", str(images), "--out", str(out), "--store", str(db),
-                 "--mode", "reference"]) == 0
+    assert (
+        main(["evaluate", "--images", str(images), "--out", str(out), "--store", str(db), "--mode", "reference"]) == 0
+    )
     with RunStore(db, readonly=True) as store:
         run_id = store.runs()[0].id
     capsys.readouterr()

@@ -62,8 +62,14 @@ def random_network(rng: np.random.Generator, n: int, **kw) -> SceneNetwork:
     counts = rng.integers(0, 40, size=(n, 3)).astype(float)
     hist = LabelHistogram(tuple(f"label {i}" for i in range(n)), counts, np.array([50.0, 45.0, 40.0]))
     net = fit_reference(hist)
-    return SceneNetwork(net.labels, net.p_present, rng.dirichlet([3, 3, 3]),
-                        row_normalise(rng.integers(1, 30, size=(3, 3))), net.absent_mask, **kw)
+    return SceneNetwork(
+        net.labels,
+        net.p_present,
+        rng.dirichlet([3, 3, 3]),
+        row_normalise(rng.integers(1, 30, size=(3, 3))),
+        net.absent_mask,
+        **kw,
+    )
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -83,8 +89,9 @@ def test_fast_path_equals_pgmpy_tempered_soft_and_partial_absence():
     rng = np.random.default_rng(7)
     base = random_network(rng, 20)
     mask = rng.random(20) < 0.5
-    net = SceneNetwork(base.labels, base.p_present, base.prior, base.cnn_table, mask,
-                       label_weight=0.4, cnn_weight=2.5, soft_cnn=True)
+    net = SceneNetwork(
+        base.labels, base.p_present, base.prior, base.cnn_table, mask, label_weight=0.4, cnn_weight=2.5, soft_cnn=True
+    )
     model = build_pgmpy_network(net)
     for _ in range(15):
         present = [lab for lab in net.labels if rng.random() < 0.25]

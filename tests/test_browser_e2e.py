@@ -14,8 +14,16 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SAMPLE = "image_happy_1.jpg"
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -34,9 +42,26 @@ def server(photos_dir):
     port = free_port()
     env = {**os.environ, "GEREC_SAMPLES": str(photos_dir), "GEREC_PRELOAD": "1"}  # as `make run` starts it
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true",
-         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.port",
+            str(port),
+            "--server.headless",
+            "true",
+            "--server.address",
+            "127.0.0.1",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 90
     while time.time() < deadline:
@@ -87,8 +112,7 @@ def test_demo_in_chromium(server, photos_dir, tmp_path):
             page.goto(server, wait_until="domcontentloaded")
             expect(page.get_by_text("Analyze group photos")).to_be_visible(timeout=60_000)
             # upload a 3-face photo and a bad file
-            page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(
-                [str(photos_dir / SAMPLE), str(bad)])
+            page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files([str(photos_dir / SAMPLE), str(bad)])
             metrics = page.get_by_test_id("stMetric")
             expect(metrics.filter(has_text="Fused")).to_be_visible(timeout=240_000)
             expect(metrics.filter(has_text="Bottom-up")).to_contain_text("Positive")
@@ -97,7 +121,8 @@ def test_demo_in_chromium(server, photos_dir, tmp_path):
             assert "InvalidImage" not in error.inner_text()
             # the verdict's map (members' maps on demand)
             expect(page.get_by_test_id("stImageCaption").filter(has_text="explained view p=")).to_have_count(
-                1, timeout=240_000)
+                1, timeout=240_000
+            )
             page.wait_for_timeout(1000)
             assert page.get_by_test_id("stException").count() == 0
             shot(page, "1_analyze_upload")

@@ -74,7 +74,8 @@ def test_fit_scale_recovers_a_temperature_and_is_deterministic() -> None:
 def test_worth_sentence_reads_the_bin() -> None:
     bins = (ReliabilityBin(0.7, 0.8, 10, 0.75, 0.7), ReliabilityBin(0.8, 0.9, 40, 0.85, 0.825))
     assert worth_sentence("the fused module", 0.84, bins) == (
-        "When the fused module says 80-90 %, it was right 82 % of the time on held-out folds (40 images).")
+        "When the fused module says 80-90 %, it was right 82 % of the time on held-out folds (40 images)."
+    )
     assert "70-80 %" in worth_sentence("x", 0.72, bins)
     assert "70-80 %" in worth_sentence("x", 0.8, bins)  # the same right-closed bins as the table
 
@@ -112,8 +113,9 @@ def test_fitted_temperatures_match_the_logit_parts() -> None:
     assert temps == calibrate.fit_temperatures(parts, y)
     net = calibrate.apply_temperatures(tuning.build_network(hist, DEV_FITTED, data, fit=folds != 0), temps)
     rules = tuning.mapping_rules(DEV_FITTED.rules, DEV_FITTED.embed_min)
-    td, fz = calibrate.logit_parts(tuning.build_network(hist, DEV_FITTED, data, fit=folds != 0), rules,
-                                   DEV_FITTED.embed_min, data).probs(temps)
+    td, fz = calibrate.logit_parts(
+        tuning.build_network(hist, DEV_FITTED, data, fit=folds != 0), rules, DEV_FITTED.embed_min, data
+    ).probs(temps)
     for i in np.flatnonzero(folds == 0)[:10]:
         cls = None if data.cnn[i] < 0 else CLASSES[data.cnn[i]]
         mapped = tuning.devfit.presence(net.labels, rules, [data.labels[i]], DEV_FITTED.embed_min)[0]

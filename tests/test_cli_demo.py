@@ -22,8 +22,19 @@ def test_evaluate_records_what_made_it_and_warns_in_sample(gaf_dir, tmp_path):
     runs = {}
     for mode in ("reference", "tuned"):
         out = tmp_path / f"{mode}.csv"
-        proc = gerec("evaluate", "--labels", labels, "--cnn-predictions", str(gaf_dir / "reference_cnn_val_dev.csv"),
-                     "--mode", mode, "--out", str(out), "--store", str(db))
+        proc = gerec(
+            "evaluate",
+            "--labels",
+            labels,
+            "--cnn-predictions",
+            str(gaf_dir / "reference_cnn_val_dev.csv"),
+            "--mode",
+            mode,
+            "--out",
+            str(out),
+            "--store",
+            str(db),
+        )
         assert proc.returncode == 0, proc.stderr
         made = read_sidecar(out)
         assert made is not None and made["mode"] == mode and made["kind"] == "label-only"

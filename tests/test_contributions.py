@@ -16,14 +16,24 @@ from gerec.types import CONTRIBUTION_KINDS, LabelContribution
 
 def random_network(rng: np.random.Generator, n: int, **kw) -> SceneNetwork:
     """Random label tables, prior and CNN table (no class is uniform)."""
-    return SceneNetwork(tuple(f"label {i}" for i in range(n)), rng.uniform(0.01, 0.6, (n, 3)),
-                        rng.dirichlet([3, 3, 3]), rng.dirichlet([2, 2, 2], 3), np.ones(n, dtype=bool), **kw)
+    return SceneNetwork(
+        tuple(f"label {i}" for i in range(n)),
+        rng.uniform(0.01, 0.6, (n, 3)),
+        rng.dirichlet([3, 3, 3]),
+        rng.dirichlet([2, 2, 2], 3),
+        np.ones(n, dtype=bool),
+        **kw,
+    )
 
 
 def tiny_network() -> SceneNetwork:
-    return SceneNetwork(labels=("smile", "protest"), p_present=np.array([[0.8, 0.3, 0.1], [0.1, 0.2, 0.6]]),
-                        prior=np.array([0.5, 0.3, 0.2]), absent_mask=np.array([True, True]),
-                        cnn_table=np.array([[0.7, 0.2, 0.1], [0.2, 0.6, 0.2], [0.1, 0.3, 0.6]]))
+    return SceneNetwork(
+        labels=("smile", "protest"),
+        p_present=np.array([[0.8, 0.3, 0.1], [0.1, 0.2, 0.6]]),
+        prior=np.array([0.5, 0.3, 0.2]),
+        absent_mask=np.array([True, True]),
+        cnn_table=np.array([[0.7, 0.2, 0.1], [0.2, 0.6, 0.2], [0.1, 0.3, 0.6]]),
+    )
 
 
 def assert_adds_up(rows, fused, top_down, atol=1e-9):
@@ -34,8 +44,9 @@ def assert_adds_up(rows, fused, top_down, atol=1e-9):
 def variants(rng: np.random.Generator) -> list[SceneNetwork]:
     base = random_network(rng, 30)
     mask = rng.random(30) < 0.5
-    tempered = SceneNetwork(base.labels, base.p_present, base.prior, base.cnn_table, mask,
-                            label_weight=0.4, cnn_weight=1.7, soft_cnn=True)
+    tempered = SceneNetwork(
+        base.labels, base.p_present, base.prior, base.cnn_table, mask, label_weight=0.4, cnn_weight=1.7, soft_cnn=True
+    )
     return [base, tempered, random_network(rng, 30, soft_cnn=True)]
 
 
@@ -56,7 +67,11 @@ def test_rows_kinds_order_and_rest():
     net = tiny_network()  # prior 0.5 / 0.3 / 0.2: not uniform
     rows = net.contributions(["smile"], "Negative")
     assert [(r.kind, r.display) for r in rows] == [
-        ("prior", "prior"), ("label", "smile"), ("absent", "not protest"), ("bottom-up", "faces (bottom-up)")]
+        ("prior", "prior"),
+        ("label", "smile"),
+        ("absent", "not protest"),
+        ("bottom-up", "faces (bottom-up)"),
+    ]
     np.testing.assert_allclose(rows[0].log_ratio, np.log([0.5, 0.3, 0.2]) - np.log([0.5, 0.3, 0.2]).mean())
     assert rows[1].present and not any(r.present for r in rows[2:])
     rest = net.contributions([], top_absent=1)
@@ -119,7 +134,8 @@ def test_pipeline_rows_add_up_on_dev_images(mode, gaf_dir):
         assert_adds_up(photo.contributions, photo.fused, photo.top_down, atol=1e-6)
         counted = sum(r.count for r in photo.contributions if r.kind in ("absent", "absent-rest"))
         assert counted == int(photo_net.absent_mask.sum()) - sum(
-            1 for lab in photo.evidence.labels_used if photo_net.absent_mask[photo_net.labels.index(lab)])
+            1 for lab in photo.evidence.labels_used if photo_net.absent_mask[photo_net.labels.index(lab)]
+        )
     assert len(images) >= 100
 
 
@@ -128,11 +144,26 @@ def test_classify_json_rows_add_up_to_fused(photos_dir):
     import subprocess
     import sys
 
-    run = subprocess.run([sys.executable, "-m", "gerec", "classify", str(photos_dir / "image_happy_1.jpg"), "--json",
-                          "--labels", str(photos_dir / "labels.json")], capture_output=True, text=True, timeout=600)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gerec",
+            "classify",
+            str(photos_dir / "image_happy_1.jpg"),
+            "--json",
+            "--labels",
+            str(photos_dir / "labels.json"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert run.returncode == 0, run.stderr
     out = json.loads(run.stdout.splitlines()[0])
-    rows = [LabelContribution(r["label"], r["present"], tuple(r["log_ratio"]), r["kind"], r["count"])
-            for r in out["contributions"]]
+    rows = [
+        LabelContribution(r["label"], r["present"], tuple(r["log_ratio"]), r["kind"], r["count"])
+        for r in out["contributions"]
+    ]
     assert rows[-1].kind == "bottom-up" and any(r.kind == "label" for r in rows)
     assert_adds_up(rows, out["fused"], out["top_down"], atol=1e-6)

@@ -51,8 +51,14 @@ class OneFace:
         from gerec.types import Face
 
         h, w = pixels.shape[:2]
-        return (Face(0, (w // 4, h // 4, w // 2, h // 2), 0.99,
-                     {"left_eye": (w * 0.4, h * 0.4), "right_eye": (w * 0.6, h * 0.4)}),)
+        return (
+            Face(
+                0,
+                (w // 4, h // 4, w // 2, h // 2),
+                0.99,
+                {"left_eye": (w * 0.4, h * 0.4), "right_eye": (w * 0.6, h * 0.4)},
+            ),
+        )
 
 
 def photo_tree(root):

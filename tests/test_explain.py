@@ -34,7 +34,7 @@ class QuadrantMember:
         faces = grey_faces(crops)
         h, w = faces.shape[1:3]
         r, c = self.quarter
-        bright = faces[:, r * h // 2:(r + 1) * h // 2, c * w // 2:(c + 1) * w // 2].mean(axis=(1, 2)) / 255.0
+        bright = faces[:, r * h // 2 : (r + 1) * h // 2, c * w // 2 : (c + 1) * w // 2].mean(axis=(1, 2)) / 255.0
         pos = 1 / (1 + np.exp(-self.sharpness * (bright - 0.5)))
         return np.stack([pos, (1 - pos) * 0.5, (1 - pos) * 0.5], axis=1)
 
@@ -72,8 +72,9 @@ def test_verdict_map_shape_additive_and_where_it_points():
         assert m.total == pytest.approx(m.probability - m.base_value, abs=1e-6)
         assert m.values[:24, :24].sum() > 5 * abs(m.values[24:, 24:].sum())
     np.testing.assert_allclose(result.values, 0.75 * result.members[0].values + 0.25 * result.members[1].values)
-    assert result.probability == pytest.approx(0.75 * result.members[0].probability
-                                               + 0.25 * result.members[1].probability)
+    assert result.probability == pytest.approx(
+        0.75 * result.members[0].probability + 0.25 * result.members[1].probability
+    )
     negative = explainer.explain(face(), target="Negative")
     assert negative.target == "Negative" and negative.values[:24, :24].sum() < 0
 
@@ -85,22 +86,22 @@ class MouthMember(QuadrantMember):
         self.calls += 1
         faces = grey_faces(crops)
         s = faces.shape[1] / 48
-        spot = faces[:, int(34 * s):int(40 * s), int(20 * s):int(28 * s)].mean(axis=(1, 2)) / 255.0
+        spot = faces[:, int(34 * s) : int(40 * s), int(20 * s) : int(28 * s)].mean(axis=(1, 2)) / 255.0
         pos = 1 / (1 + np.exp(-self.sharpness * (spot - 0.5)))
         return np.stack([pos, (1 - pos) * 0.5, (1 - pos) * 0.5], axis=1)
 
 
 def test_occlusion_refines_the_map_eyes_apart_from_mouth():
     crop = np.full((48, 48), 60, dtype=np.uint8)
-    crop[EYE_ROWS[0]:EYE_ROWS[1], 8:40] = 230  # bright eyes, ignored by the member
-    crop[MOUTH_ROWS[0]:MOUTH_ROWS[1], 14:34] = 230  # bright mouth, what the member reads
+    crop[EYE_ROWS[0] : EYE_ROWS[1], 8:40] = 230  # bright eyes, ignored by the member
+    crop[MOUTH_ROWS[0] : MOUTH_ROWS[1], 14:34] = 230  # bright mouth, what the member reads
     shap_only = SaliencyExplainer([MouthMember("m")], max_evals=32, scales=()).explain(crop, "Positive")
     refined = SaliencyExplainer([MouthMember("m")], max_evals=32).explain(crop, "Positive")
     coarse, fine = shap_only.members[0], refined.members[0]
     assert fine.total == pytest.approx(coarse.total, abs=1e-9)  # the occlusion pass keeps the total
     assert fine.regions > 4 * coarse.regions and resolution(refined.partition)[1] <= 36
     assert resolution(refined.partition)[2]
-    eyes = refined.values[EYE_ROWS[0]:EYE_ROWS[1]].mean()
+    eyes = refined.values[EYE_ROWS[0] : EYE_ROWS[1]].mean()
     mouth = refined.values[34:40, 20:28].mean()
     assert mouth > 0 and mouth > 10 * abs(eyes)
     # the most salient 5 % of pixels lie on the spot the member reads
@@ -208,11 +209,20 @@ def test_real_ensemble_on_real_face(pipeline, photos_dir):
 def test_explain_faces_command(fer_dir, tmp_path):
     data = np.load(fer_dir / "train.npz")  # training faces: test.npz is measured once, by hand
     small = tmp_path / "small.npz"
-    np.savez(small, images=data["images"][:3], labels=data["labels"][:3], classes=data["classes"],
-             ids=np.array(["a", b"b" * 300, "c"], dtype=object))
+    np.savez(
+        small,
+        images=data["images"][:3],
+        labels=data["labels"][:3],
+        classes=data["classes"],
+        ids=np.array(["a", b"b" * 300, "c"], dtype=object),
+    )
     out = tmp_path / "maps.npz"
-    run = subprocess.run([sys.executable, "-m", "gerec", "explain-faces", str(small), "--out", str(out),
-                          "--limit", "2"], capture_output=True, text=True, timeout=600)
+    run = subprocess.run(
+        [sys.executable, "-m", "gerec", "explain-faces", str(small), "--out", str(out), "--limit", "2"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert run.returncode == 0, run.stderr
     assert "explaining faces" in run.stderr  # the progress bar
     maps = np.load(out)
@@ -220,6 +230,10 @@ def test_explain_faces_command(fer_dir, tmp_path):
     assert maps["saliency"].dtype == np.float32 and maps["saliency"].shape == (2, 48, 48)
     bad = tmp_path / "bad.npz"
     bad.write_bytes(b"not an npz")
-    run = subprocess.run([sys.executable, "-m", "gerec", "explain-faces", str(bad), "--out", str(out)],
-                         capture_output=True, text=True, timeout=600)
+    run = subprocess.run(
+        [sys.executable, "-m", "gerec", "explain-faces", str(bad), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert run.returncode == 2 and run.stderr.strip().startswith("error: InvalidDataset")

@@ -21,8 +21,13 @@ CASES = {
 
 
 def write_set(path, **extra):
-    np.savez(path, images=np.zeros((3, 48, 48), np.uint8), labels=np.array([0, 3, 6]),
-             classes=np.array(["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]), **extra)
+    np.savez(
+        path,
+        images=np.zeros((3, 48, 48), np.uint8),
+        labels=np.array([0, 3, 6]),
+        classes=np.array(["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]),
+        **extra,
+    )
     return path
 
 

@@ -46,8 +46,14 @@ def test_identical_factors_count_once_by_hand():
 
 def test_present_factor_equal_to_another_labels_absence_counts_once():
     # P(a | class) = 1 - P(b | class) exactly (dyadic values): a present and b absent are one factor.
-    net = SceneNetwork(("a", "b"), np.array([[0.25, 0.5, 0.125], [0.75, 0.5, 0.875]]), np.full(3, 1 / 3),
-                       np.full((3, 3), 1 / 3), np.array([True, True]), collapse_identical_factors=True)
+    net = SceneNetwork(
+        ("a", "b"),
+        np.array([[0.25, 0.5, 0.125], [0.75, 0.5, 0.875]]),
+        np.full(3, 1 / 3),
+        np.full((3, 3), 1 / 3),
+        np.array([True, True]),
+        collapse_identical_factors=True,
+    )
     joint = np.array([0.25, 0.5, 0.125])
     np.testing.assert_allclose(net.posterior(["a"]), joint / joint.sum(), atol=1e-12)
     np.testing.assert_allclose(net.posterior(["a"]), legacy_pgmpy_posterior(net, ["a"]), atol=1e-12)
@@ -60,8 +66,9 @@ def test_fast_path_equals_legacy_pgmpy_set_of_factors(seed):
     counts = rng.integers(0, 3, size=(30, 3)).astype(float)
     hist = LabelHistogram(tuple(f"label {i}" for i in range(30)), counts, np.array([20.0, 18.0, 16.0]))
     base = fit_reference(hist)
-    net = dataclasses.replace(base, prior=rng.dirichlet([3, 3, 3]),
-                              cnn_table=row_normalise(rng.integers(1, 30, size=(3, 3))))
+    net = dataclasses.replace(
+        base, prior=rng.dirichlet([3, 3, 3]), cnn_table=row_normalise(rng.integers(1, 30, size=(3, 3)))
+    )
     assert net.collapse_identical_factors
     model = build_pgmpy_network(net)
     differs = 0
@@ -72,8 +79,9 @@ def test_fast_path_equals_legacy_pgmpy_set_of_factors(seed):
         legacy = np.array(legacy_pgmpy_posterior(net, present, cnn, model))
         assert np.max(np.abs(fast - legacy)) < 1e-9
         exact = np.array(pgmpy_posterior(net, present, cnn, model))
-        np.testing.assert_allclose(dataclasses.replace(net, collapse_identical_factors=False).posterior(present, cnn),
-                                   exact, atol=1e-9)
+        np.testing.assert_allclose(
+            dataclasses.replace(net, collapse_identical_factors=False).posterior(present, cnn), exact, atol=1e-9
+        )
         differs += np.max(np.abs(exact - legacy)) > 1e-6
     assert differs > 0  # the rule matters on these networks
 

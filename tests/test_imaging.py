@@ -107,8 +107,12 @@ def test_decompression_bomb_guard_stays_on(monkeypatch):
 def test_cli_reports_bad_files_without_traceback(tmp_path):
     (tmp_path / "empty.jpg").write_bytes(b"")
     (tmp_path / "notes.png").write_text("hello")
-    proc = subprocess.run([sys.executable, "-m", "gerec", "classify", str(tmp_path / "empty.jpg"),
-                           str(tmp_path / "notes.png")], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "gerec", "classify", str(tmp_path / "empty.jpg"), str(tmp_path / "notes.png")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert "Traceback" not in proc.stderr + proc.stdout
     assert "empty.jpg  error: InvalidImage" in proc.stdout
     assert "notes.png  error: InvalidImage" in proc.stdout

@@ -44,11 +44,14 @@ def test_other_formats_are_refused_by_content_whatever_the_name():
     assert load_image(png, name="named-wrongly.gif").size == (8, 8)
 
 
-@pytest.mark.parametrize(("data", "name"), [
-    (fuzz.gif_bomb(9400), "96 bytes.gif"),
-    (fuzz.patched_size(fuzz.encode(Image.new("F", (16, 16)), "TIFF"), "TIFF", 9400), "float.png"),
-    (fuzz.patched_size(fuzz.encode(Image.new("RGB", (16, 16)), "BMP"), "BMP", 30000), "x.bmp"),
-])
+@pytest.mark.parametrize(
+    ("data", "name"),
+    [
+        (fuzz.gif_bomb(9400), "96 bytes.gif"),
+        (fuzz.patched_size(fuzz.encode(Image.new("F", (16, 16)), "TIFF"), "TIFF", 9400), "float.png"),
+        (fuzz.patched_size(fuzz.encode(Image.new("RGB", (16, 16)), "BMP"), "BMP", 30000), "x.bmp"),
+    ],
+)
 def test_small_files_declaring_huge_sizes_end_quickly(data, name):
     with pytest.raises(InvalidImage):  # ImageTooLarge or corrupt; never minutes or gigabytes
         load_image(data, name=name)

@@ -73,5 +73,8 @@ def test_explanations_are_the_same_with_and_without(set_up):
     ours = explainer(image, max_evals=64, batch_size=64, silent=True).values
     # shap's additivity: the values sum to the logit difference between the image and the blurred one
     full = shap.links.logit(f(image)[0])
-    assert np.allclose(ours[0].sum(axis=(0, 1, 2)), full - explainer(image, max_evals=64, batch_size=64,
-                                                                      silent=True).base_values[0], atol=1e-6)
+    assert np.allclose(
+        ours[0].sum(axis=(0, 1, 2)),
+        full - explainer(image, max_evals=64, batch_size=64, silent=True).base_values[0],
+        atol=1e-6,
+    )

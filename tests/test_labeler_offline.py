@@ -35,8 +35,9 @@ def photo_inputs(photos_dir: Path, face_count: int | None = None) -> list[Labele
     return out
 
 
-def test_real_photos_in_vocabulary_and_deterministic(labeler: OfflineLabeler, vocab: set[str],
-                                                     photos_dir: Path) -> None:
+def test_real_photos_in_vocabulary_and_deterministic(
+    labeler: OfflineLabeler, vocab: set[str], photos_dir: Path
+) -> None:
     items = photo_inputs(photos_dir)
     assert len(items) >= 10
     first = [labeler.label(it) for it in items]
@@ -142,7 +143,7 @@ def test_chain_from_toml_dict_and_env(tmp_path: Path, monkeypatch: pytest.Monkey
     toml.write_text(
         '[labelers]\nchain = ["manual", "offline"]\nmanual = ["Crowd", "protest"]\n'
         "[labelers.offline]\ntop_k = 5\nmin_score = 0.2\n"
-        '[labelers.gcv]\ntimeout = 3.0\n'
+        "[labelers.gcv]\ntimeout = 3.0\n"
     )
     cfg = load_chain_config(toml)
     chain = build_chain(cfg["chain"], manual_labels=cfg["manual"], offline_options=cfg["offline"])

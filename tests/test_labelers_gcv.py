@@ -241,13 +241,17 @@ def test_breaker_opens_after_a_connection_failure(server: tuple[str, FakeVision]
     assert lab.label(LabelerInput("d.jpg", encoded=JPEG)).labels == ("party",)
 
 
-@pytest.mark.parametrize(("status", "message", "trips"), [
-    (grpc.StatusCode.INVALID_ARGUMENT, "API key not valid. Please pass a valid API key.", True),
-    (grpc.StatusCode.UNAUTHENTICATED, "Request had invalid authentication credentials.", True),
-    (grpc.StatusCode.INVALID_ARGUMENT, "Bad image data.", False),
-])
+@pytest.mark.parametrize(
+    ("status", "message", "trips"),
+    [
+        (grpc.StatusCode.INVALID_ARGUMENT, "API key not valid. Please pass a valid API key.", True),
+        (grpc.StatusCode.UNAUTHENTICATED, "Request had invalid authentication credentials.", True),
+        (grpc.StatusCode.INVALID_ARGUMENT, "Bad image data.", False),
+    ],
+)
 def test_credential_failures_open_the_breaker_bad_images_do_not(
-        server: tuple[str, FakeVision], fake: FakeVision, status: grpc.StatusCode, message: str, trips: bool) -> None:
+    server: tuple[str, FakeVision], fake: FakeVision, status: grpc.StatusCode, message: str, trips: bool
+) -> None:
     def refuse(request: Any, context: grpc.ServicerContext) -> vt.BatchAnnotateImagesResponse:
         context.abort(status, message)
         raise AssertionError("unreachable")

@@ -39,8 +39,9 @@ def _violations(package: str, forbidden: tuple[str, ...], allowed: tuple[str, ..
 
 
 def test_library_never_imports_the_cli_the_dashboard_or_streamlit() -> None:
-    assert _violations("gerec", ("gerec.cli", "gerec_app", "streamlit"),
-                       allowed=("gerec/cli/", "gerec/__main__.py")) == []
+    assert (
+        _violations("gerec", ("gerec.cli", "gerec_app", "streamlit"), allowed=("gerec/cli/", "gerec/__main__.py")) == []
+    )
 
 
 def test_dashboard_helpers_never_import_the_cli() -> None:
@@ -56,8 +57,9 @@ def test_the_checker_sees_lazy_imports(tmp_path: Path) -> None:
 def files_with_string(text: str) -> list[str]:
     """The project's Python files (this one aside) with ``text`` as a string literal, comments aside."""
     out = []
-    for path in sorted(ROOT.glob("*.py")) + sorted(p for d in ("gerec", "gerec_app", "pages", "tests", "tools",
-                                                                "benchmarks") for p in (ROOT / d).rglob("*.py")):
+    for path in sorted(ROOT.glob("*.py")) + sorted(
+        p for d in ("gerec", "gerec_app", "pages", "tests", "tools", "benchmarks") for p in (ROOT / d).rglob("*.py")
+    ):
         if path == Path(__file__).resolve():
             continue
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))

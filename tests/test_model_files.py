@@ -30,20 +30,26 @@ def member(**changes):
     return {k: v for k, v in entry.items() if v is not KeyError}
 
 
-@pytest.mark.parametrize(("data", "message"), [
-    ([], "expected an ensemble registry .a JSON object., got a list"),
-    ({**REGISTRY, "members": None}, "field 'members' must be a list, got null"),
-    ({**REGISTRY, "members": {"a": 1}}, "field 'members' must be a list, got an object"),
-    ({**REGISTRY, "members": [3]}, "expected a member entry .a JSON object., got a whole number"),
-    ({**REGISTRY, "members": [member(input_size="48")]}, "field 'input_size' must be a whole number, got text"),
-    ({**REGISTRY, "members": [member(input_size=True)]}, "field 'input_size' must be a whole number, got true/false"),
-    ({**REGISTRY, "members": [member(weights=KeyError)]}, "field 'weights' is missing"),
-    ({**REGISTRY, "members": [member(mapping=[["happy", "Positive"]])]}, "field 'mapping' must be an object"),
-    ({**REGISTRY, "members": [member(classes=[1, 2])]}, "field 'classes' must be a list of class names"),
-    ({**REGISTRY, "face_confusion": []}, "field 'face_confusion' must be an object, got a list"),
-    ({**REGISTRY, "face_confusion": {"matrix": [[1, 2], [3]]}}, "face_confusion.matrix"),
-    ({**REGISTRY, "format": "x"}, "field 'format' must be"),
-])
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ([], "expected an ensemble registry .a JSON object., got a list"),
+        ({**REGISTRY, "members": None}, "field 'members' must be a list, got null"),
+        ({**REGISTRY, "members": {"a": 1}}, "field 'members' must be a list, got an object"),
+        ({**REGISTRY, "members": [3]}, "expected a member entry .a JSON object., got a whole number"),
+        ({**REGISTRY, "members": [member(input_size="48")]}, "field 'input_size' must be a whole number, got text"),
+        (
+            {**REGISTRY, "members": [member(input_size=True)]},
+            "field 'input_size' must be a whole number, got true/false",
+        ),
+        ({**REGISTRY, "members": [member(weights=KeyError)]}, "field 'weights' is missing"),
+        ({**REGISTRY, "members": [member(mapping=[["happy", "Positive"]])]}, "field 'mapping' must be an object"),
+        ({**REGISTRY, "members": [member(classes=[1, 2])]}, "field 'classes' must be a list of class names"),
+        ({**REGISTRY, "face_confusion": []}, "field 'face_confusion' must be an object, got a list"),
+        ({**REGISTRY, "face_confusion": {"matrix": [[1, 2], [3]]}}, "face_confusion.matrix"),
+        ({**REGISTRY, "format": "x"}, "field 'format' must be"),
+    ],
+)
 def test_registry_shape_errors_name_the_field(tmp_path, data, message):
     with pytest.raises(InvalidModelFile, match=message):
         read_registry(write(tmp_path, "ensemble.json", data))
@@ -53,16 +59,19 @@ def test_the_committed_registry_still_reads():
     assert read_registry().members
 
 
-@pytest.mark.parametrize(("data", "message"), [
-    ([], "expected a scene network .a JSON object., got a list"),
-    ({**NETWORK, "labels": None}, "field 'labels' must be a list, got null"),
-    ({**NETWORK, "labels": [1] * len(NETWORK["labels"])}, "field 'labels' must be a list of label names"),
-    ({**NETWORK, "prior": "0.3"}, "field 'prior' must be a list, got text"),
-    ({**NETWORK, "prior": [[0.3], "x"]}, "field 'prior' must be a table of numbers"),
-    ({**NETWORK, "p_present": [0.5]}, "field 'p_present' must have"),
-    ({**NETWORK, "label_weight": None}, "field 'label_weight' must be a number, got null"),
-    ({k: v for k, v in NETWORK.items() if k != "cnn_table"}, "field 'cnn_table' is missing"),
-])
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ([], "expected a scene network .a JSON object., got a list"),
+        ({**NETWORK, "labels": None}, "field 'labels' must be a list, got null"),
+        ({**NETWORK, "labels": [1] * len(NETWORK["labels"])}, "field 'labels' must be a list of label names"),
+        ({**NETWORK, "prior": "0.3"}, "field 'prior' must be a list, got text"),
+        ({**NETWORK, "prior": [[0.3], "x"]}, "field 'prior' must be a table of numbers"),
+        ({**NETWORK, "p_present": [0.5]}, "field 'p_present' must have"),
+        ({**NETWORK, "label_weight": None}, "field 'label_weight' must be a number, got null"),
+        ({k: v for k, v in NETWORK.items() if k != "cnn_table"}, "field 'cnn_table' is missing"),
+    ],
+)
 def test_network_shape_errors_name_the_field(tmp_path, data, message):
     with pytest.raises(InvalidModelFile, match=message):
         load_network(write(tmp_path, "scene_bn_tuned.json", data))

@@ -29,7 +29,7 @@ def test_positions_and_jobs():
             cover = np.zeros((48, 48), dtype=int)
             for p, r, c, b in patches:
                 if p == size and b == baseline:
-                    cover[r:r + p, c:c + p] += 1
+                    cover[r : r + p, c : c + p] += 1
             assert cover[~corners].min() >= 1 and cover.sum() > 0
 
 

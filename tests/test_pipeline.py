@@ -46,8 +46,17 @@ def test_photo_without_faces(pipeline, photos_dir, tmp_path):
 def test_classify_cli_contract(photos_dir, tmp_path):
     labels = photos_dir / "labels.json"
     (tmp_path / "broken.jpg").write_bytes((photos_dir / "pos_1000.jpg").read_bytes()[:500])
-    proc = run_cli("classify", str(photos_dir / "image_happy_1.jpg"), str(tmp_path / "broken.jpg"),
-                   "--labels", str(labels), "--label", "Positive", "--mode", "reference")
+    proc = run_cli(
+        "classify",
+        str(photos_dir / "image_happy_1.jpg"),
+        str(tmp_path / "broken.jpg"),
+        "--labels",
+        str(labels),
+        "--label",
+        "Positive",
+        "--mode",
+        "reference",
+    )
     assert "Traceback" not in proc.stderr, proc.stderr
     lines = proc.stdout.splitlines()
     assert lines[0].startswith("image_happy_1.jpg  faces=")
@@ -71,8 +80,7 @@ def test_evaluate_on_photos(photos_dir, tmp_path):
     (images / "Negative" / "image_sad_1.jpg").symlink_to(photos_dir / "image_sad_1.jpg")
     (images / "neg_corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0garbage")
     out = tmp_path / "out.csv"
-    proc = run_cli("evaluate", "--images", str(images), "--labels", str(photos_dir / "labels.json"),
-                   "--out", str(out))
+    proc = run_cli("evaluate", "--images", str(images), "--labels", str(photos_dir / "labels.json"), "--out", str(out))
     assert proc.returncode == 1, proc.stderr  # one photo failed
     assert "1 of 4 image(s) failed" in proc.stderr
     rows = {r["image"]: r for r in csv.DictReader(out.open())}

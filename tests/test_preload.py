@@ -16,8 +16,15 @@ def test_preload_fills_the_pages_caches_and_warms_saliency(photos_dir, monkeypat
     loading = preload.start()
     assert loading.done.wait(600), loading.summary()
     assert loading.error is None, loading.error
-    assert list(loading.steps) == ["face models", "face detector", "face ensemble", "scene network",
-                                   "scene labeler", "saliency code", "saliency"]
+    assert list(loading.steps) == [
+        "face models",
+        "face detector",
+        "face ensemble",
+        "scene network",
+        "scene labeler",
+        "saliency code",
+        "saliency",
+    ]
     assert loading.summary().startswith("models ready")
     assert preload.start() is loading  # once per process
     # the page's own calls now find everything loaded: the same objects, no second load
@@ -40,8 +47,7 @@ def test_preload_leaves_the_warm_ups_to_a_photo_that_came_first(photos_dir, monk
     assert loading.error is None, loading.error
     assert list(loading.steps) == ["face models", "scene network", "saliency code"]  # loading, no warm-up
     assert list(loading.skipped) == ["face detector", "face ensemble", "scene labeler", "saliency"]
-    assert "not warmed, a photo came first: face detector, face ensemble, scene labeler, saliency" in \
-        loading.summary()
+    assert "not warmed, a photo came first: face detector, face ensemble, scene labeler, saliency" in loading.summary()
     preload.start.clear()
 
 

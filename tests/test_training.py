@@ -67,18 +67,29 @@ def test_fine_tuning_starts_from_a_saved_member_and_swaps_the_head(fer_train, tm
     base = tmp_path / "base.keras"
     train_member(TrainConfig(data=str(fer_train), out=str(base), width=0.25, epochs=1, batch=64, limit=128))
     tuned = tmp_path / "tuned3.keras"
-    report = train_member(TrainConfig(data=str(fer_train), out=str(tuned), n_classes=3, epochs=1, batch=64,
-                                      limit=128, init=str(base)))
+    report = train_member(
+        TrainConfig(data=str(fer_train), out=str(tuned), n_classes=3, epochs=1, batch=64, limit=128, init=str(base))
+    )
     assert report["classes"] == list(CLASSES) and report["config"]["init"] == str(base)
     before, after = keras.models.load_model(base), keras.models.load_model(tuned)
     assert after.output_shape == (None, 3)
     assert before.count_params() - after.count_params() == 4 * (64 + 1)  # 4 fewer output units, 64 inputs + bias
     with pytest.raises(InvalidModelFile, match="input-size"):
-        train_member(TrainConfig(data=str(fer_train), out=str(tmp_path / "x.keras"), input_size=64, epochs=1,
-                                 limit=64, init=str(base)))
+        train_member(
+            TrainConfig(
+                data=str(fer_train), out=str(tmp_path / "x.keras"), input_size=64, epochs=1, limit=64, init=str(base)
+            )
+        )
     with pytest.raises(ModelFileMissing):
-        train_member(TrainConfig(data=str(fer_train), out=str(tmp_path / "y.keras"), epochs=1, limit=64,
-                                 init=str(tmp_path / "missing.keras")))
+        train_member(
+            TrainConfig(
+                data=str(fer_train),
+                out=str(tmp_path / "y.keras"),
+                epochs=1,
+                limit=64,
+                init=str(tmp_path / "missing.keras"),
+            )
+        )
 
 
 def test_class_weights_soften_the_imbalance():

@@ -41,11 +41,31 @@ def _dev(hist: LabelHistogram, n: int = 150, seed: int = 2) -> tuning.DevData:
     return tuning.DevData(images, tuple(labels), y, cnn)
 
 
-SMALL_GRID = tuning.Grid(rules=("none", "stem"), embed_min=(None, 0.5), new_min=(None, 3), dev_weight=(0.0, 2.0),
-                         alpha=(None, 1.0), shrink=(0.0, 30.0), absent=("all", "top10"), prior=("uniform", "dev"),
-                         label_weight=(0.3, 1.0), cnn_weight=(0.75, 1.0))
-DEV_FITTED = tuning.Config(rules="stem", embed_min=0.5, new_min=3, dev_weight=2.0, alpha=1.0, shrink=10.0,
-                           absent="top10", prior="dev", cnn_table="dev", label_weight=0.3, cnn_weight=0.75)
+SMALL_GRID = tuning.Grid(
+    rules=("none", "stem"),
+    embed_min=(None, 0.5),
+    new_min=(None, 3),
+    dev_weight=(0.0, 2.0),
+    alpha=(None, 1.0),
+    shrink=(0.0, 30.0),
+    absent=("all", "top10"),
+    prior=("uniform", "dev"),
+    label_weight=(0.3, 1.0),
+    cnn_weight=(0.75, 1.0),
+)
+DEV_FITTED = tuning.Config(
+    rules="stem",
+    embed_min=0.5,
+    new_min=3,
+    dev_weight=2.0,
+    alpha=1.0,
+    shrink=10.0,
+    absent="top10",
+    prior="dev",
+    cnn_table="dev",
+    label_weight=0.3,
+    cnn_weight=0.75,
+)
 
 
 def test_folds_are_stratified_and_seeded() -> None:
@@ -77,7 +97,7 @@ def test_vectorised_scores_match_the_network() -> None:
     data = _dev(hist)
     config = DEV_FITTED
     net = tuning.build_network(hist, config, data)
-    assert "rebellion" in net.labels[len(hist.labels):]  # a new label node, fitted on dev images
+    assert "rebellion" in net.labels[len(hist.labels) :]  # a new label node, fitted on dev images
     td, fz = tuning.predict(hist, data, config, np.ones(len(data.y), dtype=bool))
     for i, raw in enumerate(data.labels):
         used = map_labels(net, raw).used
@@ -141,8 +161,9 @@ def test_committed_tuned_network_matches_pgmpy() -> None:
 def test_out_of_vocabulary_labels_are_mapped_or_ignored() -> None:
     hist = _histogram()
     net = tuning.build_network(hist, tuning.Config(rules="all"))
-    used, mapped, ignored = map_labels(net, ["Black-and-White", "happy", "combat sports", "exercise",
-                                             "label 3", "zorbing", "yoga", "happy"])
+    used, mapped, ignored = map_labels(
+        net, ["Black-and-White", "happy", "combat sports", "exercise", "label 3", "zorbing", "yoga", "happy"]
+    )
     assert ("black-and-white", "black and white") in mapped
     assert ("happy", "happiness") in mapped
     assert ("combat sports", "sports") in mapped
@@ -203,11 +224,12 @@ def test_dev_counts_come_from_fitting_images_only() -> None:
     fit = np.arange(len(data.y)) % 2 == 0
     raw_fit = [data.labels[i] for i in np.flatnonzero(fit)]
     held_out_only = ("only in held-out images",)
-    data = dataclasses.replace(data, labels=tuple(raw + held_out_only if not f else raw
-                                                  for raw, f in zip(data.labels, fit)))
+    data = dataclasses.replace(
+        data, labels=tuple(raw + held_out_only if not f else raw for raw, f in zip(data.labels, fit))
+    )
     net = tuning.build_network(hist, dataclasses.replace(DEV_FITTED, embed_min=None, shrink=0.0), data, fit=fit)
     assert held_out_only[0] not in net.labels
-    new = net.labels[len(hist.labels):]
+    new = net.labels[len(hist.labels) :]
     assert "rebellion" in new
     # count = histogram + w * dev count; a new label's count and total come from dev alone
     x = devfit.presence(net.labels, tuning.RULE_SETS["stem"], raw_fit)

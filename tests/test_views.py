@@ -68,8 +68,10 @@ def test_member_prediction_is_the_mean_of_its_single_view_predictions(tmp_path):
     multi = KerasMember(replace(spec, tta="flip+zoom"), path)
     single = KerasMember(replace(spec, tta="none"), path)
     x = single.prepare(crops)
-    expected = np.mean([np.asarray(single.model(make_views(x, "flip+zoom")[j * 5 : (j + 1) * 5], training=False))
-                        for j in range(6)], axis=0)
+    expected = np.mean(
+        [np.asarray(single.model(make_views(x, "flip+zoom")[j * 5 : (j + 1) * 5], training=False)) for j in range(6)],
+        axis=0,
+    )
     np.testing.assert_allclose(multi.predict_raw(crops), expected, atol=1e-5)
     per_view = multi.predict_views(crops, batch_size=2)  # batches of 2 faces: views stay with their faces
     assert per_view.shape == (6, 5, len(spec.classes))

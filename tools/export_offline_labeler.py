@@ -85,8 +85,14 @@ def export(variant: str, out: Path, opset: int) -> None:
     size = VARIANTS[variant][3]
     dummy = torch.full((1, 3, size, size), 127.0)
     torch.onnx.export(
-        model, (dummy,), str(out), input_names=["pixels"], output_names=["logits"],
-        opset_version=opset, dynamo=False, do_constant_folding=True,
+        model,
+        (dummy,),
+        str(out),
+        input_names=["pixels"],
+        output_names=["logits"],
+        opset_version=opset,
+        dynamo=False,
+        do_constant_folding=True,
     )
     import onnx
 

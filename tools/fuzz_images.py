@@ -116,11 +116,11 @@ def mutate(data: bytes, rng: random.Random) -> bytes:
         elif kind == 2:
             buf[pos:pos] = rng.randbytes(rng.randint(1, 64))
         elif kind == 3:
-            buf[pos:pos + rng.randint(1, 64)] = bytes(rng.randint(1, 64))
+            buf[pos : pos + rng.randint(1, 64)] = bytes(rng.randint(1, 64))
         elif kind == 4:
-            buf[pos:pos] = buf[pos:pos + rng.randint(1, 256)] * rng.randint(1, 8)
+            buf[pos:pos] = buf[pos : pos + rng.randint(1, 256)] * rng.randint(1, 8)
         else:
-            buf[pos:pos + 4] = struct.pack(">I", rng.choice((0, 1, 0x7FFF, 0xFFFF, 0x7FFFFFFF, 0xFFFFFFFF)))
+            buf[pos : pos + 4] = struct.pack(">I", rng.choice((0, 1, 0x7FFF, 0xFFFF, 0x7FFFFFFF, 0xFFFFFFFF)))
     return bytes(buf)
 
 
@@ -142,8 +142,9 @@ def foreign_case(rng: random.Random) -> tuple[str, bytes]:
 
 
 def random_case(rng: random.Random) -> tuple[str, bytes]:
-    prefix = rng.choice((b"", b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF89a", b"BM", b"II*\x00",
-                         b"RIFF\x00\x00\x00\x00WEBP"))
+    prefix = rng.choice(
+        (b"", b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF89a", b"BM", b"II*\x00", b"RIFF\x00\x00\x00\x00WEBP")
+    )
     return "random", prefix + rng.randbytes(rng.randint(0, 2048))
 
 
@@ -176,16 +177,16 @@ def patched_size(data: bytes, fmt: str, side: int) -> bytes:
     elif fmt == "JPEG":
         at = buf.find(b"\xff\xc0")
         if at > 0:
-            buf[at + 5:at + 9] = struct.pack(">HH", min(side, 65535), min(side, 65535))
+            buf[at + 5 : at + 9] = struct.pack(">HH", min(side, 65535), min(side, 65535))
     elif fmt == "TIFF":
         for tag in (256, 257):
             at = buf.find(struct.pack("<HH", tag, 3))
             if at < 0:
                 at = buf.find(struct.pack("<HH", tag, 4))
                 if at > 0:
-                    buf[at + 8:at + 12] = struct.pack("<I", side)
+                    buf[at + 8 : at + 12] = struct.pack("<I", side)
             else:
-                buf[at + 8:at + 10] = struct.pack("<H", min(side, 65535))
+                buf[at + 8 : at + 10] = struct.pack("<H", min(side, 65535))
     return bytes(buf)
 
 
@@ -199,9 +200,14 @@ def big_jpeg(width: int, height: int) -> bytes:
 def bomb_case(rng: random.Random, heavy: bool) -> tuple[str, bytes]:
     choices: list[Callable[[], tuple[str, bytes]]] = [
         lambda: ("bomb gif", gif_bomb(rng.choice((9400, 20000, 65535)))),
-        lambda: ("bomb patched " + (f := rng.choice(("BMP", "JPEG", "TIFF"))),
-                 patched_size(encode(_in_mode(_picture(rng, (16, 16)), rng.choice(("RGB", "L", "F")) if f == "TIFF"
-                                              else "RGB"), f), f, rng.choice((9400, 30000, 65535)))),
+        lambda: (
+            "bomb patched " + (f := rng.choice(("BMP", "JPEG", "TIFF"))),
+            patched_size(
+                encode(_in_mode(_picture(rng, (16, 16)), rng.choice(("RGB", "L", "F")) if f == "TIFF" else "RGB"), f),
+                f,
+                rng.choice((9400, 30000, 65535)),
+            ),
+        ),
     ]
     if heavy:
         choices += [
@@ -216,8 +222,12 @@ def cases(seed: int, n: int, heavy: bool = True) -> Iterator[tuple[int, str, str
     """``n`` seeded cases: (index, kind, file name, bytes)."""
     rng = random.Random(seed)
     makers: list[tuple[float, Callable[[random.Random], tuple[str, bytes]]]] = [
-        (0.35, mutated_case), (0.2, valid_case), (0.15, random_case), (0.1, foreign_case),
-        (0.1, junk_exif_case), (0.1, lambda r: bomb_case(r, heavy)),
+        (0.35, mutated_case),
+        (0.2, valid_case),
+        (0.15, random_case),
+        (0.1, foreign_case),
+        (0.1, junk_exif_case),
+        (0.1, lambda r: bomb_case(r, heavy)),
     ]
     weights = [w for w, _ in makers]
     for i in range(n):
@@ -261,9 +271,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-seconds", type=float, default=3.0)
     parser.add_argument("--max-rss-mb", type=float, default=1200.0)
-    parser.add_argument("--clock", choices=("cpu", "wall"), default="cpu",
-                        help="time checked against --max-seconds: this process's CPU time (default; not "
-                             "inflated by other load on the machine) or wall-clock time")
+    parser.add_argument(
+        "--clock",
+        choices=("cpu", "wall"),
+        default="cpu",
+        help="time checked against --max-seconds: this process's CPU time (default; not "
+        "inflated by other load on the machine) or wall-clock time",
+    )
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore")  # Pillow warns about odd tags; the outcome is what counts
     can_reset = _reset_peak_rss()
@@ -298,8 +312,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {kind:<10} {outcome:<16} {count:6d}")
     times = np.array([s[0] for s in slow])
     for clock, values in ((args.clock, times), ("wall", np.array(walls))):
-        print(f"{clock} time per case: median {1000 * np.median(values):.1f} ms, "
-              f"p99 {1000 * np.percentile(values, 99):.0f} ms, max {values.max():.2f} s")
+        print(
+            f"{clock} time per case: median {1000 * np.median(values):.1f} ms, "
+            f"p99 {1000 * np.percentile(values, 99):.0f} ms, max {values.max():.2f} s"
+        )
     print(f"peak RSS per case: max {worst_rss:.0f} MB" + ("" if can_reset else " (process peak: VmHWM not resettable)"))
     print(f"slowest cases ({args.clock} time):")
     for seconds, rss, i, kind, outcome in slow[:5]:
@@ -309,8 +325,10 @@ def main(argv: list[str] | None = None) -> int:
     too_big = sum(1 for s in slow if s[1] > args.max_rss_mb)
     other = "wall" if args.clock == "cpu" else "cpu"
     other_slow = int((np.array(walls if other == "wall" else cpus) > args.max_seconds).sum())
-    print(f"unexpected exceptions: {unexpected}; over {args.max_seconds:g} s ({args.clock}): {too_slow} "
-          f"(by {other} time, not checked: {other_slow}); over {args.max_rss_mb:g} MB: {too_big}")
+    print(
+        f"unexpected exceptions: {unexpected}; over {args.max_seconds:g} s ({args.clock}): {too_slow} "
+        f"(by {other} time, not checked: {other_slow}); over {args.max_rss_mb:g} MB: {too_big}"
+    )
     return 1 if unexpected or too_slow or too_big else 0
 
 

@@ -74,8 +74,9 @@ def posterior(logit: np.ndarray) -> np.ndarray:
     return p / p.sum()
 
 
-def decide(net: SceneNetwork, labels: dict[str, list[str]], cnn: dict[str, str | None],
-           rule: str) -> dict[str, dict[str, np.ndarray]]:
+def decide(
+    net: SceneNetwork, labels: dict[str, list[str]], cnn: dict[str, str | None], rule: str
+) -> dict[str, dict[str, np.ndarray]]:
     """{image: {module: posterior}} under ``rule``."""
     index = {label: i for i, label in enumerate(net.labels)}
     out = {}
@@ -119,23 +120,34 @@ def report(net, labels, cnn, reference, rule: str, out_csv: Path | None) -> dict
                 continue
             why = cause(name, module, theirs, runs) if rule == "exact" else "unexplained"
             summary[module][why] += 1
-            rows.append({"image": name, "module": module, "gerec": ours, "reference": theirs,
-                         "margin_exact": round(margin(runs["exact"][name][module], ours, theirs), 6),
-                         "margin_reference_rule": round(margin(runs["reference"][name][module], ours, theirs), 6),
-                         "cnn": cnn.get(name) or "", "cause": why,
-                         "labels": "|".join(net.split_labels(labels[name])[0])})
+            rows.append(
+                {
+                    "image": name,
+                    "module": module,
+                    "gerec": ours,
+                    "reference": theirs,
+                    "margin_exact": round(margin(runs["exact"][name][module], ours, theirs), 6),
+                    "margin_reference_rule": round(margin(runs["reference"][name][module], ours, theirs), 6),
+                    "cnn": cnn.get(name) or "",
+                    "cause": why,
+                    "labels": "|".join(net.split_labels(labels[name])[0]),
+                }
+            )
     n = len(labels)
     closest = min((abs(np.diff(np.sort(runs[rule][k][m])[-2:])[0]), k, m) for k in labels for m in MODULES)
-    print(f"rule {rule!r}: {n} images; closest decision {closest[1]} {closest[2]}, "
-          f"top two classes {closest[0]:.2e} apart")
+    print(
+        f"rule {rule!r}: {n} images; closest decision {closest[1]} {closest[2]}, top two classes {closest[0]:.2e} apart"
+    )
     for module in MODULES:
         bad = sum(summary[module].values())
         print(f"  {module:<9} agreement {100 * (n - bad) / n:6.2f} %  ({n - bad}/{n}); differing {bad}")
     if rows:
         print("\nimage            module    gerec     reference margin(exact) margin(ref rule) cause")
         for r in rows:
-            print(f"{r['image']:<16} {r['module']:<9} {r['gerec']:<9} {r['reference']:<9} "
-                  f"{r['margin_exact']:>13.4f} {r['margin_reference_rule']:>16.4f} {r['cause']}")
+            print(
+                f"{r['image']:<16} {r['module']:<9} {r['gerec']:<9} {r['reference']:<9} "
+                f"{r['margin_exact']:>13.4f} {r['margin_reference_rule']:>16.4f} {r['cause']}"
+            )
     if out_csv is not None:
         with out_csv.open("w", newline="", encoding="utf-8") as handle:
             writer = SafeDictWriter(handle, fieldnames=list(rows[0]) if rows else ["image"])
@@ -148,10 +160,12 @@ def report(net, labels, cnn, reference, rule: str, out_csv: Path | None) -> dict
 def factor_stats(net: SceneNetwork) -> None:
     """How many labels share a training-count row, and how far apart distinct rows are."""
     rows, counts = np.unique(net.p_present, axis=0, return_counts=True)
-    gaps = [np.abs(rows[i + 1:] - rows[i]).max(axis=1).min() for i in range(len(rows) - 1)]
-    print(f"network: {len(net.labels)} labels, {len(rows)} distinct rows of P(label | class); "
-          f"{int((counts > 1).sum())} rows shared by {int(counts[counts > 1].sum())} labels "
-          f"(largest group {int(counts.max())}); closest distinct rows differ by {min(gaps):.2e}")
+    gaps = [np.abs(rows[i + 1 :] - rows[i]).max(axis=1).min() for i in range(len(rows) - 1)]
+    print(
+        f"network: {len(net.labels)} labels, {len(rows)} distinct rows of P(label | class); "
+        f"{int((counts > 1).sum())} rows shared by {int(counts[counts > 1].sum())} labels "
+        f"(largest group {int(counts.max())}); closest distinct rows differ by {min(gaps):.2e}"
+    )
 
 
 def variants(net: SceneNetwork, labels, cnn, reference) -> None:
@@ -161,12 +175,16 @@ def variants(net: SceneNetwork, labels, cnn, reference) -> None:
     cases = {
         "reference rule (gerec now)": (net, labels),
         "exact inference (gerec before)": (net, labels),
-        "+ hyphens in image labels read as spaces": (net, {k: [x.replace("-", " ") for x in v]
-                                                           for k, v in labels.items()}),
+        "+ hyphens in image labels read as spaces": (
+            net,
+            {k: [x.replace("-", " ") for x in v] for k, v in labels.items()},
+        ),
         "+ CNN table in its published order, not reordered": (dataclasses.replace(net, cnn_table=published), labels),
         "+ zero floor 1e-3 instead of 1e-4": (dataclasses.replace(net, p_present=floor), labels),
-        "+ CPD values rounded to float32": (dataclasses.replace(
-            net, p_present=net.p_present.astype(np.float32).astype(float)), labels),
+        "+ CPD values rounded to float32": (
+            dataclasses.replace(net, p_present=net.p_present.astype(np.float32).astype(float)),
+            labels,
+        ),
     }
     print("\ncandidate cause                                     top-down   fused")
     for title, (variant, lab) in cases.items():
@@ -182,8 +200,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--labels", type=Path, default=gaf / "val_labels_dev.json")
     p.add_argument("--cnn-predictions", type=Path, default=gaf / "reference_cnn_val_dev.csv")
     p.add_argument("--reference-predictions", type=Path, default=gaf / "reference_predictions_val_dev.csv")
-    p.add_argument("--rule", choices=("exact", "reference"), default="reference",
-                   help="gerec's inference rule to list disagreements for (exact = before issue 20)")
+    p.add_argument(
+        "--rule",
+        choices=("exact", "reference"),
+        default="reference",
+        help="gerec's inference rule to list disagreements for (exact = before issue 20)",
+    )
     p.add_argument("--csv", type=Path, help="write the listed images as CSV")
     p.add_argument("--variants", action="store_true", help="also measure other candidate causes")
     args = p.parse_args(argv)

@@ -29,8 +29,10 @@ def load_scene_network(mode: str = DEFAULT_MODE, directory: Path | None = None) 
     """
     path = network_path(mode, directory)
     if mode == Mode.TUNED and not path.is_file():
-        raise ModelFileMissing(f"the tuned scene network {path} is missing: rebuild it with `python -m gerec tune` "
-                               f"(see README), or choose --mode {Mode.REFERENCE}")
+        raise ModelFileMissing(
+            f"the tuned scene network {path} is missing: rebuild it with `python -m gerec tune` "
+            f"(see README), or choose --mode {Mode.REFERENCE}"
+        )
     return load_network(path)
 
 

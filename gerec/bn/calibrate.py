@@ -79,14 +79,18 @@ def fit_temperatures(parts: LogitParts, y: np.ndarray) -> Temperatures:
 def apply_temperatures(net: SceneNetwork, temps: Temperatures) -> SceneNetwork:
     """The same network with ``temps`` folded into its CPDs (label weight, prior, CNN weight)."""
     prior = net.prior**temps.topdown
-    return dataclasses.replace(net, prior=prior / prior.sum(), label_weight=net.label_weight * temps.topdown,
-                               cnn_weight=temps.cnn_weight)
+    return dataclasses.replace(
+        net, prior=prior / prior.sum(), label_weight=net.label_weight * temps.topdown, cnn_weight=temps.cnn_weight
+    )
 
 
 def stack(parts: Sequence[LogitParts]) -> LogitParts:
     """Concatenate the parts of several image sets."""
-    return LogitParts(np.concatenate([p.topdown for p in parts]), np.concatenate([p.cnn for p in parts]),
-                      np.concatenate([p.has_cnn for p in parts]))
+    return LogitParts(
+        np.concatenate([p.topdown for p in parts]),
+        np.concatenate([p.cnn for p in parts]),
+        np.concatenate([p.has_cnn for p in parts]),
+    )
 
 
 def config_parts(hist: LabelHistogram, data: DevData, config: Config, fit: np.ndarray) -> LogitParts:
@@ -95,8 +99,9 @@ def config_parts(hist: LabelHistogram, data: DevData, config: Config, fit: np.nd
     return logit_parts(net, mapping_rules(config.rules, config.embed_min), config.embed_min, data)
 
 
-def held_out_parts(hist: LabelHistogram, data: DevData, config: Config, folds: np.ndarray,
-                   exclude: int | None = None) -> tuple[LogitParts, np.ndarray]:
+def held_out_parts(
+    hist: LabelHistogram, data: DevData, config: Config, folds: np.ndarray, exclude: int | None = None
+) -> tuple[LogitParts, np.ndarray]:
     """Each fold's images predicted by ``config`` fitted on the other folds (never on fold
     ``exclude``, whose images are left out). Returns the parts and the true classes, in the
     order of the folds."""
@@ -118,8 +123,9 @@ class HeldOut:
     temperatures: tuple[Temperatures, ...]
 
 
-def nested_held_out(hist: LabelHistogram, data: DevData, chosen: Sequence[Config], folds: np.ndarray,
-                    calibrate: bool = True) -> HeldOut:
+def nested_held_out(
+    hist: LabelHistogram, data: DevData, chosen: Sequence[Config], folds: np.ndarray, calibrate: bool = True
+) -> HeldOut:
     """Nested CV's held-out probabilities: outer fold f uses its chosen config, fitted on the
     other folds, with temperatures fitted on the inner folds' held-out predictions (or the
     config's own weights when ``calibrate`` is False). Fold f is never fitted or chosen on."""
@@ -146,15 +152,20 @@ def bottom_up_probs(net: SceneNetwork, cnn: np.ndarray) -> np.ndarray:
     return np.array([net.bottom_up_posterior(CLASSES[j]) for j in cnn]).reshape(-1, N_CLASSES)
 
 
-REPORT_NAMES = {"reference": "reference", "tuned_uncalibrated": "tuned, before calibration",
-                "tuned": "**tuned, calibrated (in use)**"}
+REPORT_NAMES = {
+    "reference": "reference",
+    "tuned_uncalibrated": "tuned, before calibration",
+    "tuned": "**tuned, calibrated (in use)**",
+}
 
 
 def markdown_table(report: dict[str, Any]) -> str:
     """The calibration table of ``docs/calibration.md`` from a ``tune --report`` file: held-out
     nested-CV figures per network and module, mean ± std over outer folds."""
-    lines = ["| network | module | accuracy | ECE | ECE, pooled folds | NLL | Brier | mean top probability |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| network | module | accuracy | ECE | ECE, pooled folds | NLL | Brier | mean top probability |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for name, label in REPORT_NAMES.items():
         for module in MODULES:
             f = report["calibration"][name][module]
@@ -162,9 +173,22 @@ def markdown_table(report: dict[str, Any]) -> str:
                 f"| {label} | {module} | {100 * f['accuracy_mean']:.2f} ± {100 * f['accuracy_std']:.2f} % "
                 f"| {f['ece_mean']:.3f} ± {f['ece_std']:.3f} | {f['pooled']['ece']:.3f} "
                 f"| {f['nll_mean']:.3f} ± {f['nll_std']:.3f} | {f['brier_mean']:.3f} ± {f['brier_std']:.3f} "
-                f"| {f['pooled']['mean_confidence']:.3f} |")
+                f"| {f['pooled']['mean_confidence']:.3f} |"
+            )
     return "\n".join(lines)
 
 
-__all__ = ["HeldOut", "LogitParts", "Temperatures", "apply_temperatures", "bottom_up_probs", "config_parts",
-           "fit_temperatures", "held_out_parts", "logit_parts", "markdown_table", "nested_held_out", "stack"]
+__all__ = [
+    "HeldOut",
+    "LogitParts",
+    "Temperatures",
+    "apply_temperatures",
+    "bottom_up_probs",
+    "config_parts",
+    "fit_temperatures",
+    "held_out_parts",
+    "logit_parts",
+    "markdown_table",
+    "nested_held_out",
+    "stack",
+]

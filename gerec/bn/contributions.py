@@ -62,8 +62,9 @@ def rows_posterior(rows: Sequence[LabelContribution], bottom_up: bool = True) ->
     return (float(p[0]), float(p[1]), float(p[2]))
 
 
-def label_rows(labels: Sequence[str], log_present: np.ndarray, log_absent: np.ndarray, present: np.ndarray,
-               absent_mask: np.ndarray) -> tuple[list[LabelContribution], list[LabelContribution]]:
+def label_rows(
+    labels: Sequence[str], log_present: np.ndarray, log_absent: np.ndarray, present: np.ndarray, absent_mask: np.ndarray
+) -> tuple[list[LabelContribution], list[LabelContribution]]:
     """One row per present label and per absent label entered as evidence."""
     idx = set(present.tolist())
     rows: list[LabelContribution] = []
@@ -81,8 +82,9 @@ def shared_name(names: Sequence[str]) -> str:
     return names[0] if len(names) == 1 else f"{names[0]} (+{len(names) - 1} alike)"
 
 
-def factor_rows(labels: Sequence[str], factors: FactorSet, present: np.ndarray, absent_mask: np.ndarray
-                ) -> tuple[list[LabelContribution], list[LabelContribution]]:
+def factor_rows(
+    labels: Sequence[str], factors: FactorSet, present: np.ndarray, absent_mask: np.ndarray
+) -> tuple[list[LabelContribution], list[LabelContribution]]:
     """Rows when identical factors count once (:class:`gerec.bn.factor_set.FactorSet`, as its
     ``log_likelihood`` sums them): one per distinct factor in the sum, named after its labels."""
     idx = np.asarray(present, dtype=int)
@@ -93,8 +95,10 @@ def factor_rows(labels: Sequence[str], factors: FactorSet, present: np.ndarray, 
     for i, label in enumerate(labels):
         if absent_mask[i] and i not in chosen:
             sharing.setdefault(int(factors.absent_id[i]), []).append(label)
-    absent = [LabelContribution(shared_name(sharing[f]), False, centred(factors.values[f]), "absent", len(sharing[f]))
-              for f in map(int, np.flatnonzero(active))]
+    absent = [
+        LabelContribution(shared_name(sharing[f]), False, centred(factors.values[f]), "absent", len(sharing[f]))
+        for f in map(int, np.flatnonzero(active))
+    ]
     rows: list[LabelContribution] = []
     for f in np.unique(factors.present_id[idx]):
         if not active[f]:
@@ -103,9 +107,13 @@ def factor_rows(labels: Sequence[str], factors: FactorSet, present: np.ndarray, 
     return rows, absent
 
 
-def order_rows(prior: LabelContribution | None, present: list[LabelContribution],
-               absent: list[LabelContribution], bottom_up: LabelContribution | None,
-               top_absent: int | None) -> tuple[LabelContribution, ...]:
+def order_rows(
+    prior: LabelContribution | None,
+    present: list[LabelContribution],
+    absent: list[LabelContribution],
+    bottom_up: LabelContribution | None,
+    top_absent: int | None,
+) -> tuple[LabelContribution, ...]:
     """Prior, present labels and absent labels (strongest first), the absent rest, bottom-up."""
     present = sorted(present, key=lambda r: -r.strength)
     absent = sorted(absent, key=lambda r: -r.strength)

@@ -30,6 +30,7 @@ class DevData:
     y: np.ndarray
     cnn: np.ndarray
 
+
 # ---------------------------------------------------------------------------------- data
 def load_dev_data(labels_json: str | Path, cnn_csv: str | Path | None = None) -> DevData:
     """Read dev labels (``{image: [label, ...]}``) and, optionally, the CNN predictions CSV."""
@@ -105,7 +106,6 @@ def cnn_loglik(cnn: np.ndarray, table: np.ndarray) -> np.ndarray:
     has = cnn != NO_CNN
     out[has] = np.log(table[:, cnn[has]].T)
     return out
-
 
 
 def recall(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:

@@ -64,8 +64,9 @@ def new_labels(unmapped: Counter[str], new_min: int | None) -> tuple[str, ...]:
     return tuple(sorted(label for label, n in unmapped.items() if n >= new_min))
 
 
-def presence(vocabulary: Sequence[str], rules: Sequence[str], raw: RawLabels,
-             embedding_min: float | None = None) -> np.ndarray:
+def presence(
+    vocabulary: Sequence[str], rules: Sequence[str], raw: RawLabels, embedding_min: float | None = None
+) -> np.ndarray:
     """(images x vocabulary) 0/1 matrix of the labels each image's raw labels map to."""
     mapper = VocabularyMapper(tuple(vocabulary), tuple(rules), 1.0 if embedding_min is None else embedding_min)
     index = {label: i for i, label in enumerate(vocabulary)}
@@ -76,8 +77,9 @@ def presence(vocabulary: Sequence[str], rules: Sequence[str], raw: RawLabels,
     return x
 
 
-def label_table(hist: LabelHistogram, vocabulary: Sequence[str], x_fit: Any, y_fit: np.ndarray,
-                dev_weight: float) -> LabelTable:
+def label_table(
+    hist: LabelHistogram, vocabulary: Sequence[str], x_fit: Any, y_fit: np.ndarray, dev_weight: float
+) -> LabelTable:
     """Histogram counts plus ``dev_weight`` times the fitting images' counts (see module doc).
 
     ``vocabulary`` must start with the histogram's labels; ``x_fit`` is the fitting images'

@@ -8,9 +8,7 @@ from gerec.bn.network import SceneNetwork
 from gerec.types import SceneEvidence
 
 
-def scene_evidence(
-    net: SceneNetwork, labels: Iterable[str], labeler: str, notes: Iterable[str] = ()
-) -> SceneEvidence:
+def scene_evidence(net: SceneNetwork, labels: Iterable[str], labeler: str, notes: Iterable[str] = ()) -> SceneEvidence:
     """Evidence for ``net`` from raw labels: known labels used, others mapped or ignored.
 
     Networks whose metadata carries a vocabulary mapping (the tuned one) map unseen labels to

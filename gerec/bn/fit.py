@@ -12,9 +12,7 @@ from gerec.bn.network import SceneNetwork
 from gerec.classes import N_CLASSES
 
 REFERENCE_ZERO_FLOOR = 1e-4
-REFERENCE_INFERENCE = (
-    "as the reference's pgmpy < 0.1.11 variable elimination: identical evidence factors count once"
-)
+REFERENCE_INFERENCE = "as the reference's pgmpy < 0.1.11 variable elimination: identical evidence factors count once"
 
 # The reference face-CNN ensemble's confusion on its held-out training faces, as published in
 # the order Positive, Negative, Neutral (rows true, columns predicted) ...

@@ -129,8 +129,9 @@ class SceneNetwork:
     def with_cnn_table(self, table: np.ndarray | Sequence[Sequence[float]]) -> SceneNetwork:
         """A copy whose CNN node uses another confusion table (counts; rows: true class)."""
         arr = np.asarray(table, dtype=float)
-        return dataclasses.replace(self, cnn_table=arr / arr.sum(axis=1, keepdims=True),
-                                   cnn_base_rate=arr.sum(axis=1) / arr.sum())
+        return dataclasses.replace(
+            self, cnn_table=arr / arr.sum(axis=1, keepdims=True), cnn_base_rate=arr.sum(axis=1) / arr.sum()
+        )
 
     # ------------------------------------------------------------------ inference
     def cnn_log_likelihood(self, cnn: str | Probs | np.ndarray | None) -> np.ndarray:
@@ -186,17 +187,16 @@ class SceneNetwork:
             logit += (self._log_present[idx] - absent_counted).sum(0)
         return logit + self.cnn_log_likelihood(cnn)
 
-    def posterior(
-        self, present: Iterable[str], cnn: str | Probs | np.ndarray | None = None
-    ) -> Probs:
+    def posterior(self, present: Iterable[str], cnn: str | Probs | np.ndarray | None = None) -> Probs:
         """P(Emotion | labels present, every other counted label absent, CNN evidence)."""
         logit = self.log_posterior_unnormalised(present, cnn)
         probs = np.exp(logit - logit.max())
         probs /= probs.sum()
         return (float(probs[0]), float(probs[1]), float(probs[2]))
 
-    def contributions(self, present: Iterable[str], cnn: str | Probs | np.ndarray | None = None,
-                      top_absent: int | None = None) -> tuple[LabelContribution, ...]:
+    def contributions(
+        self, present: Iterable[str], cnn: str | Probs | np.ndarray | None = None, top_absent: int | None = None
+    ) -> tuple[LabelContribution, ...]:
         """The posterior's log-odds as rows that add up, each centred over the classes.
 
         Rows: the prior (when not uniform), each present label, each absent label entered as
@@ -210,13 +210,17 @@ class SceneNetwork:
         if self.collapse_identical_factors:
             labels, absent = factor_rows(self.labels, self._factors, self._present_indices(present), self.absent_mask)
         else:
-            labels, absent = label_rows(self.labels, self._log_present, self._log_absent,
-                                        self._present_indices(present), self.absent_mask)
+            labels, absent = label_rows(
+                self.labels, self._log_present, self._log_absent, self._present_indices(present), self.absent_mask
+            )
         log_prior = self.log_prior()
         uniform = np.ptp(log_prior) < 1e-12
         prior = None if uniform else LabelContribution(PRIOR_LABEL, False, centred(log_prior), "prior")
-        bottom_up = None if cnn is None else LabelContribution(
-            BOTTOM_UP_LABEL, False, centred(self.cnn_log_likelihood(cnn)), "bottom-up")
+        bottom_up = (
+            None
+            if cnn is None
+            else LabelContribution(BOTTOM_UP_LABEL, False, centred(self.cnn_log_likelihood(cnn)), "bottom-up")
+        )
         return order_rows(prior, labels, absent, bottom_up, top_absent)
 
     def log_prior(self) -> np.ndarray:

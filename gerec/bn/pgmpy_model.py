@@ -58,14 +58,26 @@ def build_pgmpy_network(net: SceneNetwork) -> DiscreteBayesianNetwork:
     for node, p in zip(nodes, net.p_present):
         values = _tempered_columns(np.vstack([1.0 - p, p]), net.label_weight)
         cpds.append(
-            TabularCPD(node, len(label_states), values, evidence=[EMOTION], evidence_card=[3],
-                       state_names={node: label_states, **emotion_states})
+            TabularCPD(
+                node,
+                len(label_states),
+                values,
+                evidence=[EMOTION],
+                evidence_card=[3],
+                state_names={node: label_states, **emotion_states},
+            )
         )
     cnn_states = list(CLASSES) + ([] if net.cnn_weight == 1.0 else [SLACK])
     cnn_values = _tempered_columns(net.cnn_table.T, net.cnn_weight)
     cpds.append(
-        TabularCPD(CNN, len(cnn_states), cnn_values, evidence=[EMOTION], evidence_card=[3],
-                   state_names={CNN: cnn_states, **emotion_states})
+        TabularCPD(
+            CNN,
+            len(cnn_states),
+            cnn_values,
+            evidence=[EMOTION],
+            evidence_card=[3],
+            state_names={CNN: cnn_states, **emotion_states},
+        )
     )
     model.add_cpds(*cpds)
     model.check_model()

@@ -118,8 +118,14 @@ class CVResult:
 
 
 # ---------------------------------------------------------------------------------- fitting
-def vocabulary_for(hist: LabelHistogram, raw_fit: devfit.RawLabels, rules: str, new_min: int | None,
-                   dev_weight: float, unmapped: Counter[str] | None = None) -> tuple[str, ...]:
+def vocabulary_for(
+    hist: LabelHistogram,
+    raw_fit: devfit.RawLabels,
+    rules: str,
+    new_min: int | None,
+    dev_weight: float,
+    unmapped: Counter[str] | None = None,
+) -> tuple[str, ...]:
     """Histogram labels plus the new labels grown from the fitting images (none at weight 0).
 
     ``unmapped`` may pass :func:`devfit.unmapped_counts` of ``raw_fit`` already computed."""
@@ -130,8 +136,13 @@ def vocabulary_for(hist: LabelHistogram, raw_fit: devfit.RawLabels, rules: str, 
     return hist.labels + devfit.new_labels(unmapped, new_min)
 
 
-def _tables(hist: LabelHistogram, data: DevData, fit: np.ndarray, rows: np.ndarray, grid: Grid,
-            ) -> Iterator[tuple[tuple[int, ...], np.ndarray]]:
+def _tables(
+    hist: LabelHistogram,
+    data: DevData,
+    fit: np.ndarray,
+    rows: np.ndarray,
+    grid: Grid,
+) -> Iterator[tuple[tuple[int, ...], np.ndarray]]:
     """Per (rules, embed_min, new_min, dev_weight, alpha, shrink, absent) grid index: untempered label
     log-likelihood of the images ``rows``, everything fitted on the images ``fit`` (boolean masks)."""
     raw_fit = [data.labels[i] for i in np.flatnonzero(fit)]
@@ -146,7 +157,7 @@ def _tables(hist: LabelHistogram, data: DevData, fit: np.ndarray, rows: np.ndarr
                     vocab = vocabulary_for(hist, raw_fit, rules, new_min, weight, unmapped)
                     if vocab not in presence:
                         x = devfit.presence(vocab, mapping_rules(rules, embed_min), raw_fit + raw_rows, embed_min)
-                        presence[vocab] = (sparse.csr_matrix(x[: len(raw_fit)]), sparse.csr_matrix(x[len(raw_fit):]))
+                        presence[vocab] = (sparse.csr_matrix(x[: len(raw_fit)]), sparse.csr_matrix(x[len(raw_fit) :]))
                     x_fit, x_rows = presence[vocab]
                     table = devfit.label_table(hist, vocab, x_fit, y_fit, weight)
                     masks = [devfit.absent_mask(table, absent) for absent in grid.absent]
@@ -171,8 +182,12 @@ class GridScores:
         return GridScores(self.top[..., g], self.fused[..., g], self.top_nll[..., g], self.fused_nll[..., g])
 
     def __add__(self, other: GridScores) -> GridScores:
-        return GridScores(self.top + other.top, self.fused + other.fused, self.top_nll + other.top_nll,
-                          self.fused_nll + other.fused_nll)
+        return GridScores(
+            self.top + other.top,
+            self.fused + other.fused,
+            self.top_nll + other.top_nll,
+            self.fused_nll + other.fused_nll,
+        )
 
 
 def _nll(logits: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -182,8 +197,9 @@ def _nll(logits: np.ndarray, y: np.ndarray) -> np.ndarray:
     return lse - np.take_along_axis(logits, y.reshape((1,) * (logits.ndim - 2) + (-1, 1)), -1)[..., 0]
 
 
-def fold_scores(hist: LabelHistogram, data: DevData, grid: Grid, fit: np.ndarray, groups: np.ndarray,
-                nll: bool = False) -> GridScores:
+def fold_scores(
+    hist: LabelHistogram, data: DevData, grid: Grid, fit: np.ndarray, groups: np.ndarray, nll: bool = False
+) -> GridScores:
     """Correct predictions (and, with ``nll``, summed NLL; else zeros) per evaluation group for
     every grid point, fitted on ``fit``.
 
@@ -249,8 +265,9 @@ def criterion_score(scores: GridScores, n: int, criterion: str) -> np.ndarray:
     raise ValueError(f"unknown criterion {criterion!r}; expected one of {', '.join(CRITERIA)}")
 
 
-def select(scores: GridScores, n: int, restrict: dict[str, Any] | None, grid: Grid,
-           criterion: str = "accuracy") -> tuple[int, ...]:
+def select(
+    scores: GridScores, n: int, restrict: dict[str, Any] | None, grid: Grid, criterion: str = "accuracy"
+) -> tuple[int, ...]:
     """The grid position with the best ``criterion`` over ``n`` items (see :func:`criterion_score`).
 
     ``restrict`` fixes some axes to one value (ablations). Ties go to the first position in
@@ -286,13 +303,13 @@ class FoldScores:
         return sum(self.outer[1:], self.outer[0])
 
 
-def all_fold_scores(hist: LabelHistogram, data: DevData, k: int, seed: int, grid: Grid,
-                    nll: bool = False) -> FoldScores:
+def all_fold_scores(
+    hist: LabelHistogram, data: DevData, k: int, seed: int, grid: Grid, nll: bool = False
+) -> FoldScores:
     """Every grid score nested CV needs: k outer fits and k (k - 1) / 2 inner fits (NLL too
     with ``nll``, which selecting by the ``nll`` criterion needs)."""
     folds = stratified_folds(data.y, k, seed)
-    outer = [fold_scores(hist, data, grid, folds != f, np.where(folds == f, 0, -1), nll).group(0)
-             for f in range(k)]
+    outer = [fold_scores(hist, data, grid, folds != f, np.where(folds == f, 0, -1), nll).group(0) for f in range(k)]
     inner: dict[int, dict[int, GridScores]] = {f: {} for f in range(k)}
     for f, g in combinations(range(k), 2):
         groups = np.select([folds == f, folds == g], [0, 1], -1)
@@ -302,10 +319,17 @@ def all_fold_scores(hist: LabelHistogram, data: DevData, k: int, seed: int, grid
     return FoldScores(folds, outer, inner)
 
 
-def nested_cv(hist: LabelHistogram, data: DevData, k: int = 5, seed: int = 0, grid: Grid | None = None,
-              restricts: dict[str, dict[str, Any]] | None = None,
-              scores: FoldScores | None = None, predictions: Sequence[str] | None = None,
-              criterion: str = "accuracy") -> dict[str, CVResult]:
+def nested_cv(
+    hist: LabelHistogram,
+    data: DevData,
+    k: int = 5,
+    seed: int = 0,
+    grid: Grid | None = None,
+    restricts: dict[str, dict[str, Any]] | None = None,
+    scores: FoldScores | None = None,
+    predictions: Sequence[str] | None = None,
+    criterion: str = "accuracy",
+) -> dict[str, CVResult]:
     """Nested CV: per outer fold, select on inner folds, score on the held-out fold.
 
     Returns a result for the full search (key ``"tuned"``) and for each named restriction in
@@ -317,8 +341,7 @@ def nested_cv(hist: LabelHistogram, data: DevData, k: int = 5, seed: int = 0, gr
     scores = scores or all_fold_scores(hist, data, k, seed, grid, criterion == "nll")
     folds = scores.folds
     settings = {"tuned": {}, **(restricts or {})}
-    results = {name: CVResult(folds, [], [], [], np.zeros_like(data.y), np.zeros_like(data.y))
-               for name in settings}
+    results = {name: CVResult(folds, [], [], [], np.zeros_like(data.y), np.zeros_like(data.y)) for name in settings}
     for fold in range(k):
         train = folds != fold
         inner = scores.inner_sum(fold)
@@ -338,16 +361,28 @@ def nested_cv(hist: LabelHistogram, data: DevData, k: int = 5, seed: int = 0, gr
     return results
 
 
-def select_on_all(hist: LabelHistogram, data: DevData, grid: Grid | None = None, k: int = 5, seed: int = 0,
-                  scores: FoldScores | None = None, criterion: str = "accuracy") -> Config:
+def select_on_all(
+    hist: LabelHistogram,
+    data: DevData,
+    grid: Grid | None = None,
+    k: int = 5,
+    seed: int = 0,
+    scores: FoldScores | None = None,
+    criterion: str = "accuracy",
+) -> Config:
     """The configuration with the best plain k-fold score on all dev images (for the final fit)."""
     grid = grid or Grid()
     scores = scores or all_fold_scores(hist, data, k, seed, grid, criterion == "nll")
     return _index_to_config(grid, select(scores.outer_sum(), len(data.y), None, grid, criterion))
 
 
-def build_network(hist: LabelHistogram, config: Config, data: DevData | None = None,
-                  metadata: dict[str, Any] | None = None, fit: np.ndarray | None = None) -> SceneNetwork:
+def build_network(
+    hist: LabelHistogram,
+    config: Config,
+    data: DevData | None = None,
+    metadata: dict[str, Any] | None = None,
+    fit: np.ndarray | None = None,
+) -> SceneNetwork:
     """The :class:`SceneNetwork` of ``config``, fitted on the dev images ``fit`` (default all)."""
     needs_data = config.prior == "dev" or config.cnn_table == "dev" or config.dev_weight > 0
     if needs_data and data is None:
@@ -379,5 +414,17 @@ def grid_size(grid: Grid) -> int:
     return int(np.prod([len(v) for v in grid.axes().values()]))
 
 
-__all__ = ["NO_CNN", "Config", "DevData", "Grid", "REFERENCE_CONFIG", "build_network", "grid_size",
-           "load_dev_data", "nested_cv", "recall", "select_on_all", "stratified_folds"]
+__all__ = [
+    "NO_CNN",
+    "Config",
+    "DevData",
+    "Grid",
+    "REFERENCE_CONFIG",
+    "build_network",
+    "grid_size",
+    "load_dev_data",
+    "nested_cv",
+    "recall",
+    "select_on_all",
+    "stratified_folds",
+]

@@ -46,13 +46,29 @@ STRING_RULES = RULES[:-1]
 NEIGHBOURS_FILE = "label_neighbours.json"
 Neighbours = Mapping[str, Sequence[tuple[str, float]]]
 SYNONYMS: dict[str, str] = {
-    "rebellion": "protest", "riots": "riot", "social work": "community", "baby": "infant",
-    "employment": "job", "rite": "ritual", "yoga": "physical exercise",
-    "pilates": "physical exercise", "aerobics": "physical exercise", "zumba": "physical exercise",
-    "stretching": "physical exercise", "gym": "physical fitness", "company": "business",
-    "turban": "headgear", "medal": "award", "trophy": "award", "forest": "woodland",
-    "wilderness": "nature", "architecture": "building", "birthday": "party",
-    "portrait": "portrait photography", "movie": "film", "orator": "public speaking",
+    "rebellion": "protest",
+    "riots": "riot",
+    "social work": "community",
+    "baby": "infant",
+    "employment": "job",
+    "rite": "ritual",
+    "yoga": "physical exercise",
+    "pilates": "physical exercise",
+    "aerobics": "physical exercise",
+    "zumba": "physical exercise",
+    "stretching": "physical exercise",
+    "gym": "physical fitness",
+    "company": "business",
+    "turban": "headgear",
+    "medal": "award",
+    "trophy": "award",
+    "forest": "woodland",
+    "wilderness": "nature",
+    "architecture": "building",
+    "birthday": "party",
+    "portrait": "portrait photography",
+    "movie": "film",
+    "orator": "public speaking",
 }
 METADATA_KEY = "vocabulary"
 
@@ -60,9 +76,21 @@ _PUNCT = re.compile(r"[-_/\\\"'.,()&]+")
 _STOPWORDS = frozenset({"a", "an", "and", "at", "for", "in", "of", "on", "the", "to", "with"})
 # Longest first: (suffix, replacement, shortest stem left). Applied at most twice per word.
 _SUFFIXES = (
-    ("iness", "y", 4), ("ation", "", 5), ("ness", "", 5), ("ment", "", 5), ("ings", "", 5),
-    ("ies", "y", 3), ("ing", "", 5), ("ers", "", 5), ("ter", "", 5), ("ion", "", 5),
-    ("ity", "", 5), ("ed", "", 5), ("er", "", 5), ("es", "", 4), ("s", "", 3),
+    ("iness", "y", 4),
+    ("ation", "", 5),
+    ("ness", "", 5),
+    ("ment", "", 5),
+    ("ings", "", 5),
+    ("ies", "y", 3),
+    ("ing", "", 5),
+    ("ers", "", 5),
+    ("ter", "", 5),
+    ("ion", "", 5),
+    ("ity", "", 5),
+    ("ed", "", 5),
+    ("er", "", 5),
+    ("es", "", 4),
+    ("s", "", 3),
 )
 
 
@@ -255,8 +283,7 @@ def config_of(rules: Sequence[str], embedding_min: float | None = None) -> dict[
     return config
 
 
-_MAPPERS: weakref.WeakKeyDictionary[SceneNetwork, dict[tuple[Any, ...], VocabularyMapper]] = (
-    weakref.WeakKeyDictionary())
+_MAPPERS: weakref.WeakKeyDictionary[SceneNetwork, dict[tuple[Any, ...], VocabularyMapper]] = weakref.WeakKeyDictionary()
 """Each network's mappers, built once and dropped with the network."""
 
 

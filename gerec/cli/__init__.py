@@ -11,8 +11,18 @@ from collections.abc import Sequence
 from gerec.errors import GerecError
 
 # Each module defines ``register(subparsers)`` that adds its parser with ``func=run``.
-COMMAND_MODULES = ["fit_bn", "classify", "evaluate", "evaluate_faces", "explain_faces", "tune", "runs", "train_faces",
-                   "cut_faces", "fit_ensemble"]
+COMMAND_MODULES = [
+    "fit_bn",
+    "classify",
+    "evaluate",
+    "evaluate_faces",
+    "explain_faces",
+    "tune",
+    "runs",
+    "train_faces",
+    "cut_faces",
+    "fit_ensemble",
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -24,8 +24,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("classify", help="predict the group emotion of photos")
     p.add_argument("paths", nargs="+", help="photo files or folders")
     p.add_argument("--label", choices=CLASSES, help="true class of every photo: prints accuracy at the end")
-    p.add_argument("--labels", type=Path, help="JSON {image_name: [scene labels]} used before other labelers "
-                   "(default: labels.json in the photos' folder, as the dashboard does)")
+    p.add_argument(
+        "--labels",
+        type=Path,
+        help="JSON {image_name: [scene labels]} used before other labelers "
+        "(default: labels.json in the photos' folder, as the dashboard does)",
+    )
     p.add_argument("--labeler", default=None, help="labeler chain, e.g. 'cached,gcv,offline' (default: config)")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.add_argument("--mode", choices=MODES, default=str(DEFAULT_MODE))
@@ -56,12 +60,21 @@ def run(args: argparse.Namespace) -> int:
     paths = find_images(args.paths)  # missing paths and empty folders stop here (exit 2)
     labels = args.labels if args.labels is not None or args.labeler else default_labels(paths)
     if labels is not None and args.labels is None:
-        print(f"scene labels: cached labels from {labels} first (as the dashboard; --labels or --labeler to "
-              "choose others)", file=sys.stderr)
+        print(
+            f"scene labels: cached labels from {labels} first (as the dashboard; --labels or --labeler to "
+            "choose others)",
+            file=sys.stderr,
+        )
     pipeline = make_pipeline(args.mode, args.aggregation, labels, args.labeler)
     preds, failed = [], 0
-    bar = tqdm(total=len(paths), desc="classify", unit="photo", file=sys.stderr, disable=len(paths) < PROGRESS_MIN,
-               dynamic_ncols=True)
+    bar = tqdm(
+        total=len(paths),
+        desc="classify",
+        unit="photo",
+        file=sys.stderr,
+        disable=len(paths) < PROGRESS_MIN,
+        dynamic_ncols=True,
+    )
     for path in paths:
         name = printable(path.name)
         try:
@@ -76,8 +89,9 @@ def run(args: argparse.Namespace) -> int:
             bar.update()
             continue
         failed += 1
-        bar.write(json.dumps({"image": name, "error": message}) if args.json else f"{name}  error: {message}",
-                  file=sys.stdout)
+        bar.write(
+            json.dumps({"image": name, "error": message}) if args.json else f"{name}  error: {message}", file=sys.stdout
+        )
         bar.update()
     bar.close()
     if args.label and preds:

@@ -27,8 +27,10 @@ def find_images(paths: Iterable[str | Path]) -> list[Path]:
         if path.is_dir():
             found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
             if not found:
-                raise InvalidDataset(f"{printable(str(path))}: no photos in this folder "
-                                     f"({', '.join(sorted(IMAGE_SUFFIXES))}, searched recursively)")
+                raise InvalidDataset(
+                    f"{printable(str(path))}: no photos in this folder "
+                    f"({', '.join(sorted(IMAGE_SUFFIXES))}, searched recursively)"
+                )
             out.extend(found)
         elif path.is_file():
             out.append(path)

@@ -102,8 +102,11 @@ def run(args: argparse.Namespace) -> int:
     counts = cut_faces(args.images, args.out, args.size, args.min_confidence)
     print("  ".join(f"{cls}: {counts.get(cls, 0)}" for cls in CLASSES) + f"  -> {args.out}")
     if counts["renamed"]:
-        print(f"{counts['renamed']} crop(s) got a -N suffix: a file of that name was already there "
-              "(same photo name in another folder, or an earlier run)", file=sys.stderr)
+        print(
+            f"{counts['renamed']} crop(s) got a -N suffix: a file of that name was already there "
+            "(same photo name in another folder, or an earlier run)",
+            file=sys.stderr,
+        )
     if counts["failed"]:
         print(f"{counts['failed']} photo(s) could not be read", file=sys.stderr)
     return 1 if counts["failed"] else 0

@@ -38,13 +38,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--images", type=Path, help="folder of photos: runs the full pipeline")
     p.add_argument("--cnn-predictions", type=Path, help="CSV image,faces_detected,cnn (label-only fusion)")
     p.add_argument("--mode", choices=MODES, default=str(DEFAULT_MODE))
-    p.add_argument("--reference-predictions", type=Path, metavar="CSV",
-                   help="the reference's own decisions (image,bayesian,fused): print the agreement with them")
+    p.add_argument(
+        "--reference-predictions",
+        type=Path,
+        metavar="CSV",
+        help="the reference's own decisions (image,bayesian,fused): print the agreement with them",
+    )
     p.add_argument("--aggregation", choices=AGGREGATIONS, default="mean")
     p.add_argument("--labeler", default=None, help="labeler chain after the cached labels")
     p.add_argument("--out", type=Path, required=True, help="CSV with one row per image")
-    p.add_argument("--store", nargs="?", const="", default=None, metavar="PATH",
-                   help="keep every finished image in the run store (default: the user data folder)")
+    p.add_argument(
+        "--store",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="PATH",
+        help="keep every finished image in the run store (default: the user data folder)",
+    )
     p.add_argument("--resume", metavar="RUN_ID", help="continue a stored run, skipping finished images")
     p.add_argument("--engine", choices=("local", "ray"), default="local", help="where photos are analysed")
     p.add_argument("--workers", type=int, default=2, help="Ray actors (--engine ray)")
@@ -65,14 +75,18 @@ def _summarise(rows: list[dict[str, object]], out: TextIO) -> None:
 def _run_settings(args: argparse.Namespace, spec: PipelineSpec, provenance: dict[str, Any]) -> dict[str, Any]:
     """What a stored run records of its settings, and what a resume must repeat."""
     labeler = "cached" if not args.images else ("cached -> " if args.labels else "") + (args.labeler or "default")
-    params = {"aggregation": args.aggregation, "labels": str(args.labels or ""),
-              "cnn_predictions": str(args.cnn_predictions or ""),
-              "labels_sha256": (provenance["labels_file"] or {}).get("sha256", "")}
+    params = {
+        "aggregation": args.aggregation,
+        "labels": str(args.labels or ""),
+        "cnn_predictions": str(args.cnn_predictions or ""),
+        "labels_sha256": (provenance["labels_file"] or {}).get("sha256", ""),
+    }
     return {"dataset": str(args.images or args.labels), "mode": str(spec.mode), "labeler": labeler, "params": params}
 
 
-def _open_store(args: argparse.Namespace, spec: PipelineSpec,
-                provenance: dict[str, Any]) -> tuple[Any, str | None, set[str]]:
+def _open_store(
+    args: argparse.Namespace, spec: PipelineSpec, provenance: dict[str, Any]
+) -> tuple[Any, str | None, set[str]]:
     if args.store is None and not args.resume:
         return None, None, set()
     from gerec.runs.store import RunStore, settings_difference
@@ -84,13 +98,17 @@ def _open_store(args: argparse.Namespace, spec: PipelineSpec,
         info = store.run(args.resume)
         differ = settings_difference(info, models=model_file_versions(), **settings)
         if differ:
-            raise SettingsMismatch(f"run {info.id} cannot be resumed with other settings: " + "; ".join(differ)
-                                   + ". Repeat its settings, or start a new run without --resume")
+            raise SettingsMismatch(
+                f"run {info.id} cannot be resumed with other settings: "
+                + "; ".join(differ)
+                + ". Repeat its settings, or start a new run without --resume"
+            )
         done = store.finished_images(info.id)
         print(f"resuming run {info.id}: {len(done)} images already finished", file=sys.stderr)
         return store, info.id, done
-    run_id = store.create_run(settings["dataset"], spec.mode, settings["labeler"], model_file_versions(), args.engine,
-                              settings["params"])
+    run_id = store.create_run(
+        settings["dataset"], spec.mode, settings["labeler"], model_file_versions(), args.engine, settings["params"]
+    )
     print(f"run {run_id} in {store.path}", file=sys.stderr)
     return store, run_id, set()
 
@@ -105,8 +123,13 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidDataset(f"--images {args.images}: no such folder")
     if not args.out.parent.is_dir():  # checked before any photo is analysed
         raise OutputError(f"--out {args.out}: the folder {args.out.parent} does not exist (create it first)")
-    made = run_provenance(args.mode, labels=args.labels, cnn_predictions=args.cnn_predictions, images=args.images,
-                          labeler=None if not args.images else args.labeler or "default")
+    made = run_provenance(
+        args.mode,
+        labels=args.labels,
+        cnn_predictions=args.cnn_predictions,
+        images=args.images,
+        labeler=None if not args.images else args.labeler or "default",
+    )
     store, run_id, done = _open_store(args, spec, made)
     records = _photo_records(args, spec, done) if args.images else _label_records(args, done)
     rows: list[dict[str, object]] = []
@@ -134,8 +157,10 @@ def run(args: argparse.Namespace) -> int:
         print("\n" + format_agreement(agreement(rows, reference)))
     if warning:
         print(f"({warning})")
-    print(f"\nwrote {args.out} and {sidecar_path(args.out).name} (what made it)"
-          + (f"; run {run_id} stored in {store.path}" if store is not None else ""))
+    print(
+        f"\nwrote {args.out} and {sidecar_path(args.out).name} (what made it)"
+        + (f"; run {run_id} stored in {store.path}" if store is not None else "")
+    )
     failed = sum(1 for r in rows if r["error"])
     if failed:
         print(f"{failed} of {len(rows)} image(s) failed (see the error column of {args.out})", file=sys.stderr)
@@ -158,8 +183,10 @@ def _label_records(args: argparse.Namespace, done: set[str]) -> Iterator[dict[st
 def _photo_records(args: argparse.Namespace, spec: PipelineSpec, done: set[str]) -> Iterator[dict[str, Any]]:
     found = [(str(p), image_key(p, args.images)) for p in find_images([args.images]) if true_class_of(str(p))]
     if not found:
-        raise InvalidDataset(f"--images {args.images}: no photo with a known true class (pos_/neu_/neg_ prefix "
-                             "or a Positive/Neutral/Negative folder)")
+        raise InvalidDataset(
+            f"--images {args.images}: no photo with a known true class (pos_/neu_/neg_ prefix "
+            "or a Positive/Neutral/Negative folder)"
+        )
     todo = [(path, key) for path, key in found if key not in done]
     photos, keys = [p for p, _ in todo], [k for _, k in todo]
     if args.engine == "ray":

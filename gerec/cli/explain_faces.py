@@ -51,7 +51,6 @@ def run(args: argparse.Namespace) -> int:
         maps[i] = saliency_on_grid(result.values, grid)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     names = np.array([CLASSES[int(c)] for c in predicted])
-    np.savez_compressed(args.out, ids=np.asarray(faces.ids[: len(images)]).astype(str), predicted=names,
-                        saliency=maps)
+    np.savez_compressed(args.out, ids=np.asarray(faces.ids[: len(images)]).astype(str), predicted=names, saliency=maps)
     print(f"{len(images)} faces explained ({explainer.evaluations} masked faces evaluated); wrote {args.out}")
     return 0

@@ -13,11 +13,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("fit-bn", help="fit the scene network from a label histogram")
     p.add_argument("histogram", type=Path, help="CSV: label,positive,neutral,negative + a 'total' row")
     p.add_argument("-o", "--out", type=Path, default=Path("models/scene_bn.json"))
-    p.add_argument("--zero-floor", type=float, default=REFERENCE_ZERO_FLOOR,
-                   help="probability used for a count of 0 (reference: 1e-4)")
-    p.add_argument("--exact-inference", action="store_true",
-                   help="count every evidence factor; by default identical factors count once, as the "
-                        "reference's pgmpy < 0.1.11 did (docs/reproduction.md)")
+    p.add_argument(
+        "--zero-floor",
+        type=float,
+        default=REFERENCE_ZERO_FLOOR,
+        help="probability used for a count of 0 (reference: 1e-4)",
+    )
+    p.add_argument(
+        "--exact-inference",
+        action="store_true",
+        help="count every evidence factor; by default identical factors count once, as the "
+        "reference's pgmpy < 0.1.11 did (docs/reproduction.md)",
+    )
     p.set_defaults(func=run)
 
 
@@ -25,8 +32,7 @@ def run(args: argparse.Namespace) -> int:
     """Fit and write the network, then check it in pgmpy."""
     from gerec.bn.pgmpy_model import build_pgmpy_network
 
-    net = fit_reference(args.histogram, zero_floor=args.zero_floor,
-                        collapse_identical_factors=not args.exact_inference)
+    net = fit_reference(args.histogram, zero_floor=args.zero_floor, collapse_identical_factors=not args.exact_inference)
     build_pgmpy_network(net)  # check_model() on the real structure before writing it
     args.out.parent.mkdir(parents=True, exist_ok=True)
     net.save(args.out)

@@ -15,18 +15,34 @@ def register(sub: argparse._SubParsersAction) -> None:
     from gerec.emotion.fitting import CRITERIA, CV_DESIGN
 
     p = sub.add_parser("fit-ensemble", help="fit the face ensemble's views and weights on the validation split")
-    p.add_argument("--data", type=Path, default=data_dir() / "fer2013" / "train.npz",
-                   help="FER-2013 train.npz: the validation split is carved from it (10 %%, stratified, seed 0)")
+    p.add_argument(
+        "--data",
+        type=Path,
+        default=data_dir() / "fer2013" / "train.npz",
+        help="FER-2013 train.npz: the validation split is carved from it (10 %%, stratified, seed 0)",
+    )
     p.add_argument("--registry", type=Path, default=models_dir() / "ensemble.json")
     p.add_argument("--step", type=float, default=0.05, help="weight grid step")
-    p.add_argument("--max-members", type=int, default=3,
-                   help="at most this many members get a weight (inference and saliency cost grow with each)")
+    p.add_argument(
+        "--max-members",
+        type=int,
+        default=3,
+        help="at most this many members get a weight (inference and saliency cost grow with each)",
+    )
     p.add_argument("--max-grid", type=int, default=1_000_000, help="widen the step beyond this many points")
-    p.add_argument("--criterion", choices=("auto", *CRITERIA), default="auto",
-                   help="weight by validation accuracy or log-loss; auto picks the one with the better "
-                        f"held-out accuracy ({CV_DESIGN})")
-    p.add_argument("--record-test", type=Path, default=None,
-                   help="only record the fitted ensemble's test figures (report only; nothing is chosen)")
+    p.add_argument(
+        "--criterion",
+        choices=("auto", *CRITERIA),
+        default="auto",
+        help="weight by validation accuracy or log-loss; auto picks the one with the better "
+        f"held-out accuracy ({CV_DESIGN})",
+    )
+    p.add_argument(
+        "--record-test",
+        type=Path,
+        default=None,
+        help="only record the fitted ensemble's test figures (report only; nothing is chosen)",
+    )
     p.set_defaults(func=run)
 
 

@@ -26,8 +26,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     cmp.add_argument("run_a")
     cmp.add_argument("run_b")
     for verb in (show, cmp):
-        verb.add_argument("--limit", type=int, default=DEFAULT_LIMIT,
-                          help=f"lines of detail after the summary (default {DEFAULT_LIMIT}; 0 = all)")
+        verb.add_argument(
+            "--limit",
+            type=int,
+            default=DEFAULT_LIMIT,
+            help=f"lines of detail after the summary (default {DEFAULT_LIMIT}; 0 = all)",
+        )
         verb.add_argument("--json", action="store_true", help="everything as one JSON document")
     exp = verbs.add_parser("export", help="a run's predictions")
     exp.add_argument("run")
@@ -61,8 +65,10 @@ def run(args: argparse.Namespace) -> int:
             runs = store.runs()
             print(f"{len(runs)} run(s) in {store.path}")
             for info in runs:
-                print(f"{info.id}  {info.created}  {info.mode:<9} {info.engine:<5} {info.finished:>6} images "
-                      f"({info.failed} failed)  labeler={info.labeler}  dataset={info.dataset}")
+                print(
+                    f"{info.id}  {info.created}  {info.mode:<9} {info.engine:<5} {info.finished:>6} images "
+                    f"({info.failed} failed)  labeler={info.labeler}  dataset={info.dataset}"
+                )
         elif args.verb == "show":
             info = store.run(args.run)
             acc = module_accuracy(store.predictions(info.id))
@@ -70,13 +76,17 @@ def run(args: argparse.Namespace) -> int:
             if args.json:
                 print(json.dumps({**asdict(info), "accuracy": acc, "in_sample": in_sample}, indent=1))
                 return 0
-            print(f"run {info.id}: {info.finished} images ({info.failed} failed), network {info.mode}, "
-                  f"labeler {info.labeler}, dataset {info.dataset}")
+            print(
+                f"run {info.id}: {info.finished} images ({info.failed} failed), network {info.mode}, "
+                f"labeler {info.labeler}, dataset {info.dataset}"
+            )
             print("accuracy: " + "  ".join(f"{m} {_pct(v)} %" for m, v in acc.items()))
             if in_sample:
                 print("warning: " + IN_SAMPLE_WARNING.format(mode=info.mode, labels=Path(info.params["labels"]).name))
-            print(f"created {info.created}, engine {info.engine}; settings: "
-                  + ", ".join(f"{k}={v}" for k, v in info.params.items() if v))
+            print(
+                f"created {info.created}, engine {info.engine}; settings: "
+                + ", ".join(f"{k}={v}" for k, v in info.params.items() if v)
+            )
             first = sorted(info.models, key=lambda n: (not n.startswith("scene_bn"), n != "ensemble.json", n))
             models = [f"  {name}  sha256 {str(info.models[name].get('sha256', ''))[:16]}" for name in first]
             print(f"{len(models)} model files (networks and the ensemble registry first):")
@@ -85,23 +95,39 @@ def run(args: argparse.Namespace) -> int:
             a, b = store.run(args.run_a), store.run(args.run_b)
             result = compare_runs(a.id, store.predictions(a.id), b.id, store.predictions(b.id))
             if args.json:
-                print(json.dumps({"a": asdict(a), "b": asdict(b), "shared": result.shared,
-                                  "accuracy_a": result.accuracy_a, "accuracy_b": result.accuracy_b,
-                                  "changed": result.changed}, indent=1))
+                print(
+                    json.dumps(
+                        {
+                            "a": asdict(a),
+                            "b": asdict(b),
+                            "shared": result.shared,
+                            "accuracy_a": result.accuracy_a,
+                            "accuracy_b": result.accuracy_b,
+                            "changed": result.changed,
+                        },
+                        indent=1,
+                    )
+                )
                 return 0
             verdicts = Counter((c["module"], c["verdict"]) for c in result.changed)
             print(f"A = {a.id} ({a.mode}, {a.labeler})\nB = {b.id} ({b.mode}, {b.labeler})")
             print(f"{result.shared} images in both runs")
             for module in result.accuracy_a:
                 print(f"  {module:<10} A {_pct(result.accuracy_a[module])} %   B {_pct(result.accuracy_b[module])} %")
-            print(f"{len({c['image'] for c in result.changed})} images changed an answer: " +
-                  ", ".join(f"{m} {v} {n}" for (m, v), n in sorted(verdicts.items())))
+            print(
+                f"{len({c['image'] for c in result.changed})} images changed an answer: "
+                + ", ".join(f"{m} {v} {n}" for (m, v), n in sorted(verdicts.items()))
+            )
             for run in (a, b):
                 if stored_run_in_sample(run.mode, run.params):
-                    print(f"warning: run {run.id}: " + IN_SAMPLE_WARNING.format(
-                        mode=run.mode, labels=Path(run.params["labels"]).name))
-            lines = [f"  {c['image']}  {c['module']}: {c['a']} -> {c['b']}  (actual {c['actual']}, {c['verdict']})"
-                     for c in result.changed]
+                    print(
+                        f"warning: run {run.id}: "
+                        + IN_SAMPLE_WARNING.format(mode=run.mode, labels=Path(run.params["labels"]).name)
+                    )
+            lines = [
+                f"  {c['image']}  {c['module']}: {c['a']} -> {c['b']}  (actual {c['actual']}, {c['verdict']})"
+                for c in result.changed
+            ]
             print("\n".join(_limited(lines, args.limit)))
         else:
             info = store.run(args.run)

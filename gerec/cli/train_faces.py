@@ -28,11 +28,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=0, help="TensorFlow threads (0 = TensorFlow's default)")
     p.add_argument("--limit", type=int, default=0, help="use only the first N training faces (smoke tests)")
-    p.add_argument("--init", type=Path, default=None,
-                   help="fine-tune: start from this saved member (.keras); a new head if the classes differ")
-    p.add_argument("--augment", choices=AUGMENTS, default="standard",
-                   help="robust: also downscale-upscale (14-40 px), JPEG (quality 15-90), random erasing, "
-                        "lighting and rotation up to 20 degrees, as faces in group photos")
+    p.add_argument(
+        "--init",
+        type=Path,
+        default=None,
+        help="fine-tune: start from this saved member (.keras); a new head if the classes differ",
+    )
+    p.add_argument(
+        "--augment",
+        choices=AUGMENTS,
+        default="standard",
+        help="robust: also downscale-upscale (14-40 px), JPEG (quality 15-90), random erasing, "
+        "lighting and rotation up to 20 degrees, as faces in group photos",
+    )
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint of an interrupted run")
     p.set_defaults(func=run)
 
@@ -41,8 +49,10 @@ def patience_warning(init: Path | None, patience: int, epochs: int) -> str | Non
     """A warning when fine-tuning could stop before the cosine cycle reaches its low learning rates."""
     if init is None or patience >= epochs:
         return None
-    return (f"warning: --patience {patience} < --epochs {epochs} while fine-tuning (--init): a new cosine cycle "
-            "first lowers validation accuracy and gains in its last epochs; early stopping may end it first")
+    return (
+        f"warning: --patience {patience} < --epochs {epochs} while fine-tuning (--init): a new cosine cycle "
+        "first lowers validation accuracy and gains in its last epochs; early stopping may end it first"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -50,10 +60,22 @@ def run(args: argparse.Namespace) -> int:
     from gerec.emotion.training import TrainConfig, train_member
 
     cfg = TrainConfig(
-        data=str(args.data), out=str(args.out), arch=args.arch, input_size=args.input_size,
-        n_classes=args.classes, colour=args.colour, width=args.width, epochs=args.epochs, batch=args.batch,
-        lr=args.lr, patience=args.patience, seed=args.seed, class_weight=args.class_weight,
-        threads=args.threads, limit=args.limit, init=str(args.init) if args.init else "",
+        data=str(args.data),
+        out=str(args.out),
+        arch=args.arch,
+        input_size=args.input_size,
+        n_classes=args.classes,
+        colour=args.colour,
+        width=args.width,
+        epochs=args.epochs,
+        batch=args.batch,
+        lr=args.lr,
+        patience=args.patience,
+        seed=args.seed,
+        class_weight=args.class_weight,
+        threads=args.threads,
+        limit=args.limit,
+        init=str(args.init) if args.init else "",
         augment=args.augment,
     )
     warning = patience_warning(args.init, args.patience, args.epochs)
@@ -63,6 +85,8 @@ def run(args: argparse.Namespace) -> int:
     report = train_member(cfg, resume=args.resume)
     final = report["final"]
     print(json.dumps({k: final[k] for k in ("val_accuracy", "val_accuracy3", "val_loss")}))
-    print(f"best epoch {report['best_epoch']} of {report['epochs_run']}; wrote {args.out} and "
-          f"{args.out.with_suffix('.report.json')}")
+    print(
+        f"best epoch {report['best_epoch']} of {report['epochs_run']}; wrote {args.out} and "
+        f"{args.out.with_suffix('.report.json')}"
+    )
     return 0

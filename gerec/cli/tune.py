@@ -25,13 +25,17 @@ from gerec.calibration import fold_summary
 from gerec.classes import CLASSES, MODULES
 
 CRITERION = {
-    "accuracy": ("mean of top-down and fused accuracy on the inner folds (each scored with tables, prior and CNN "
-                 "table fitted on the other inner folds)"),
+    "accuracy": (
+        "mean of top-down and fused accuracy on the inner folds (each scored with tables, prior and CNN "
+        "table fitted on the other inner folds)"
+    ),
     "nll": "mean of top-down and fused NLL on the inner folds (scored as for accuracy)",
 }
-CALIBRATION = ("temperatures by NLL after selection: t on the top-down log-odds (label_weight x t, prior ** t), "
-               "then the CNN weight c on the fused log-odds with t fixed; in nested CV fitted on the inner folds' "
-               "held-out predictions, for the final network on its plain k-fold held-out predictions")
+CALIBRATION = (
+    "temperatures by NLL after selection: t on the top-down log-odds (label_weight x t, prior ** t), "
+    "then the CNN weight c on the fused log-odds with t fixed; in nested CV fitted on the inner folds' "
+    "held-out predictions, for the final network on its plain k-fold held-out predictions"
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -39,15 +43,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("tune", help="tune the scene network by cross-validation on dev labels")
     p.add_argument("histogram", type=Path, help="CSV: label,positive,neutral,negative + a 'total' row")
     p.add_argument("--labels", type=Path, required=True, help="JSON {image: [label, ...]} (dev half)")
-    p.add_argument("--cnn-predictions", type=Path, required=True,
-                   help="CSV image,faces_detected,cnn (the CNN's hard prediction, empty = no face)")
+    p.add_argument(
+        "--cnn-predictions",
+        type=Path,
+        required=True,
+        help="CSV image,faces_detected,cnn (the CNN's hard prediction, empty = no face)",
+    )
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-o", "--out", type=Path, default=Path("models/scene_bn_tuned.json"))
     p.add_argument("--report", type=Path, default=None, help="also write the full CV report (JSON)")
     p.add_argument("--no-ablations", action="store_true", help="skip the per-hyperparameter ablations")
-    p.add_argument("--criterion", choices=tuning.CRITERIA, default="accuracy",
-                   help="how grid points are selected (nll computes about ten times longer)")
+    p.add_argument(
+        "--criterion",
+        choices=tuning.CRITERIA,
+        default="accuracy",
+        help="how grid points are selected (nll computes about ten times longer)",
+    )
     p.set_defaults(func=run)
 
 
@@ -80,17 +92,23 @@ def _print_result(name: str, s: dict[str, Any]) -> None:
 
 
 def _ablation_restricts(grid: tuning.Grid) -> dict[str, dict[str, Any]]:
-    return {f"{name}={value}": {name: value}
-            for name, values in grid.axes().items() if len(values) > 1 for value in values}
+    return {
+        f"{name}={value}": {name: value} for name, values in grid.axes().items() if len(values) > 1 for value in values
+    }
 
 
 def _ablation_summary(results: dict[str, tuning.CVResult], keys: list[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key in keys:
         r = results[key]
-        out[key] = {"topdown_mean": float(np.mean(r.topdown)), "topdown_std": float(np.std(r.topdown)),
-                    "fused_mean": float(np.mean(r.fused)), "fused_std": float(np.std(r.fused)),
-                    "topdown_per_fold": r.topdown, "fused_per_fold": r.fused}
+        out[key] = {
+            "topdown_mean": float(np.mean(r.topdown)),
+            "topdown_std": float(np.std(r.topdown)),
+            "fused_mean": float(np.mean(r.fused)),
+            "fused_std": float(np.std(r.fused)),
+            "topdown_per_fold": r.topdown,
+            "fused_per_fold": r.fused,
+        }
     return out
 
 
@@ -105,21 +123,31 @@ def _rule_text(final: tuning.Config) -> str:
     pooled = " (pooled rate: the label's count over all classes / total over all classes)" if final.shrink else ""
     if final.dev_weight <= 0:
         return f"P(label|class) = {p}{pooled}; count and total from the histogram"
-    grown = ("no new labels" if final.new_min is None else
-             f"dev labels the string rules map to no histogram label and seen in >= {final.new_min} dev "
-             "images become new labels, counted on the dev images alone")
-    return (f"P(label|class) = {p}{pooled}; count = histogram count + {final.dev_weight} x dev images of the "
-            f"class with the label, total = histogram class total + {final.dev_weight} x dev images of the "
-            "class; " + grown)
+    grown = (
+        "no new labels"
+        if final.new_min is None
+        else f"dev labels the string rules map to no histogram label and seen in >= {final.new_min} dev "
+        "images become new labels, counted on the dev images alone"
+    )
+    return (
+        f"P(label|class) = {p}{pooled}; count = histogram count + {final.dev_weight} x dev images of the "
+        f"class with the label, total = histogram class total + {final.dev_weight} x dev images of the "
+        "class; " + grown
+    )
 
 
-def _calibration_figures(hist: Any, data: tuning.DevData, results: dict[str, tuning.CVResult],
-                         ) -> dict[str, dict[str, Any]]:
+def _calibration_figures(
+    hist: Any,
+    data: tuning.DevData,
+    results: dict[str, tuning.CVResult],
+) -> dict[str, dict[str, Any]]:
     """Held-out figures per module of the nested CV: reference, tuned before and after calibration."""
     folds = results["tuned"].folds
-    runs = {"reference": (results["reference"].chosen, False),
-            "tuned_uncalibrated": (results["tuned"].chosen, False),
-            "tuned": (results["tuned"].chosen, True)}
+    runs = {
+        "reference": (results["reference"].chosen, False),
+        "tuned_uncalibrated": (results["tuned"].chosen, False),
+        "tuned": (results["tuned"].chosen, True),
+    }
     out: dict[str, dict[str, Any]] = {}
     for name, (chosen, calibrate) in runs.items():
         held = calibrate_mod.nested_held_out(hist, data, chosen, folds, calibrate)
@@ -135,9 +163,11 @@ def _print_calibration(figures: dict[str, dict[str, Any]]) -> None:
         for module in MODULES:
             f = modules[module]
             pooled = f["pooled"]
-            print(f"  {name:<19} {module:<9} acc {100 * f['accuracy_mean']:5.2f} ± {100 * f['accuracy_std']:4.2f}"
-                  f"  ECE {f['ece_mean']:.3f} ± {f['ece_std']:.3f} (pooled {pooled['ece']:.3f})"
-                  f"  NLL {f['nll_mean']:.3f} ± {f['nll_std']:.3f}  Brier {f['brier_mean']:.3f} ± {f['brier_std']:.3f}")
+            print(
+                f"  {name:<19} {module:<9} acc {100 * f['accuracy_mean']:5.2f} ± {100 * f['accuracy_std']:4.2f}"
+                f"  ECE {f['ece_mean']:.3f} ± {f['ece_std']:.3f} (pooled {pooled['ece']:.3f})"
+                f"  NLL {f['nll_mean']:.3f} ± {f['nll_std']:.3f}  Brier {f['brier_mean']:.3f} ± {f['brier_std']:.3f}"
+            )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -152,13 +182,24 @@ def run(args: argparse.Namespace) -> int:
     restricts: dict[str, dict[str, Any]] = {"reference": asdict(tuning.REFERENCE_CONFIG)}
     ablation_keys = [] if args.no_ablations else list(_ablation_restricts(grid))
     restricts.update({} if args.no_ablations else _ablation_restricts(grid))
-    results = tuning.nested_cv(hist, data, args.folds, args.seed, grid, restricts, scores=scores,
-                               predictions=("tuned", "reference"), criterion=args.criterion)
+    results = tuning.nested_cv(
+        hist,
+        data,
+        args.folds,
+        args.seed,
+        grid,
+        restricts,
+        scores=scores,
+        predictions=("tuned", "reference"),
+        criterion=args.criterion,
+    )
     summaries = {name: _summary(results[name], data.y) for name in ("tuned", "reference")}
     n_faces = int((data.cnn != tuning.NO_CNN).sum())
-    print(f"{len(data.y)} dev images ({n_faces} with a CNN prediction); {args.folds}-fold stratified "
-          f"nested CV, seed {args.seed}; {tuning.grid_size(grid)} configurations; "
-          f"selection: {CRITERION[args.criterion]}")
+    print(
+        f"{len(data.y)} dev images ({n_faces} with a CNN prediction); {args.folds}-fold stratified "
+        f"nested CV, seed {args.seed}; {tuning.grid_size(grid)} configurations; "
+        f"selection: {CRITERION[args.criterion]}"
+    )
     print("held-out-fold accuracy, mean ± std over folds:")
     for name in ("reference", "tuned"):
         _print_result(name, summaries[name])
@@ -171,8 +212,10 @@ def run(args: argparse.Namespace) -> int:
     if ablations:
         print("ablations (one hyperparameter fixed, the rest re-selected on inner folds; held-out folds):")
         for key, a in ablations.items():
-            print(f"  {key:<28} top-down {100 * a['topdown_mean']:6.2f} ± {100 * a['topdown_std']:4.2f}"
-                  f"   fused {100 * a['fused_mean']:6.2f} ± {100 * a['fused_std']:4.2f}")
+            print(
+                f"  {key:<28} top-down {100 * a['topdown_mean']:6.2f} ± {100 * a['topdown_std']:4.2f}"
+                f"   fused {100 * a['fused_mean']:6.2f} ± {100 * a['fused_std']:4.2f}"
+            )
 
     final = tuning.select_on_all(hist, data, grid, args.folds, args.seed, scores, args.criterion)
     print(f"final configuration (best {args.folds}-fold score on all dev data): {asdict(final)}")
@@ -185,41 +228,64 @@ def run(args: argparse.Namespace) -> int:
         "mode": "tuned",
         "fitted_from": {"source": args.histogram.name, "sha256": file_sha256(args.histogram)},
         "tuned_on": {
-            "labels": args.labels.name, "labels_sha256": file_sha256(args.labels),
+            "labels": args.labels.name,
+            "labels_sha256": file_sha256(args.labels),
             "cnn_predictions": args.cnn_predictions.name,
             "cnn_predictions_sha256": file_sha256(args.cnn_predictions),
-            "images": len(data.y), "images_with_cnn": n_faces,
+            "images": len(data.y),
+            "images_with_cnn": n_faces,
         },
         "hyperparameters": asdict(final),
         "rule": _rule_text(final),
-        "prior": {"uniform": "uniform", "histogram": "histogram class totals",
-                  "dev": "dev class frequencies (+1)"}[final.prior] + f", raised to the power t = {temps.topdown}",
+        "prior": {"uniform": "uniform", "histogram": "histogram class totals", "dev": "dev class frequencies (+1)"}[
+            final.prior
+        ]
+        + f", raised to the power t = {temps.topdown}",
         "absent_labels": final.absent,
-        "cnn_table": ("row-normalised reference face-CNN confusion matrix" if final.cnn_table == "reference"
-                      else "row-normalised confusion of the reference CNN on the dev images (+1)"),
-        "calibration": {"method": CALIBRATION, "temperatures": asdict(temps),
-                        "selected_label_weight": final.label_weight, "selected_cnn_weight": final.cnn_weight,
-                        "soft_cnn": "photos enter the faces' tempered mean as virtual evidence on the CNN node",
-                        "cv": calibration["tuned"], "cv_reference": calibration["reference"],
-                        "cv_uncalibrated": calibration["tuned_uncalibrated"]},
+        "cnn_table": (
+            "row-normalised reference face-CNN confusion matrix"
+            if final.cnn_table == "reference"
+            else "row-normalised confusion of the reference CNN on the dev images (+1)"
+        ),
+        "calibration": {
+            "method": CALIBRATION,
+            "temperatures": asdict(temps),
+            "selected_label_weight": final.label_weight,
+            "selected_cnn_weight": final.cnn_weight,
+            "soft_cnn": "photos enter the faces' tempered mean as virtual evidence on the CNN node",
+            "cv": calibration["tuned"],
+            "cv_reference": calibration["reference"],
+            "cv_uncalibrated": calibration["tuned_uncalibrated"],
+        },
         "cross_validation": {
-            "folds": args.folds, "seed": args.seed, "stratified": True, "nested": True,
-            "selection": CRITERION[args.criterion], "grid": {k: list(v) for k, v in grid.axes().items()},
-            "tuned": tuned_cv, "reference": reference_cv,
+            "folds": args.folds,
+            "seed": args.seed,
+            "stratified": True,
+            "nested": True,
+            "selection": CRITERION[args.criterion],
+            "grid": {k: list(v) for k, v in grid.axes().items()},
+            "tuned": tuned_cv,
+            "reference": reference_cv,
         },
         "class_totals": hist.totals.tolist(),
     }
     net = tuning.build_network(hist, final, data, metadata)
     net = dataclasses.replace(calibrate_mod.apply_temperatures(net, temps), soft_cnn=True)
-    net.metadata["new_labels"] = list(net.labels[len(hist.labels):])
+    net.metadata["new_labels"] = list(net.labels[len(hist.labels) :])
     build_pgmpy_network(net)  # check_model() on the real structure before writing it
     args.out.parent.mkdir(parents=True, exist_ok=True)
     net.save(args.out)
     print(f"wrote {args.out}: {len(net.labels)} labels + CNN node, checked in pgmpy")
     if args.report is not None:
-        report = {"classes": list(CLASSES), "cv": summaries, "calibration": calibration, "ablations": ablations,
-                  "final": asdict(final), "temperatures": asdict(temps),
-                  "seconds": round(time.monotonic() - start, 1)}
+        report = {
+            "classes": list(CLASSES),
+            "cv": summaries,
+            "calibration": calibration,
+            "ablations": ablations,
+            "final": asdict(final),
+            "temperatures": asdict(temps),
+            "seconds": round(time.monotonic() - start, 1),
+        }
         args.report.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
         print(f"wrote {args.report}")
     print(f"done in {time.monotonic() - start:.0f} s")

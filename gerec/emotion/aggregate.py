@@ -26,8 +26,9 @@ FACE_PSEUDO_COUNT = 1.0
 """How many uniform pseudo-faces temper the bottom-up evidence (see :func:`bottom_up_evidence`)."""
 
 
-def bottom_up_evidence(image_probs: np.ndarray | None, n_faces: int,
-                       pseudo_count: float = FACE_PSEUDO_COUNT) -> np.ndarray | None:
+def bottom_up_evidence(
+    image_probs: np.ndarray | None, n_faces: int, pseudo_count: float = FACE_PSEUDO_COUNT
+) -> np.ndarray | None:
     """The image's bottom-up evidence for the scene network: the faces' mean, tempered by count.
 
     ``(n * mean + k * uniform) / (n + k)`` with ``k = pseudo_count``: the mean of the faces'

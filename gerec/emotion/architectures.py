@@ -19,8 +19,13 @@ def _conv_bn(x: Any, filters: int, stride: int = 1, relu: bool = True) -> Any:
     from keras import layers
 
     x = layers.Conv2D(
-        filters, 3, strides=stride, padding="same", use_bias=False,
-        kernel_initializer="he_normal", kernel_regularizer=keras.regularizers.l2(1e-4),
+        filters,
+        3,
+        strides=stride,
+        padding="same",
+        use_bias=False,
+        kernel_initializer="he_normal",
+        kernel_regularizer=keras.regularizers.l2(1e-4),
     )(x)
     x = layers.BatchNormalization()(x)
     return layers.Activation("relu")(x) if relu else x

@@ -60,7 +60,7 @@ def erase(img: np.ndarray, rng: np.random.Generator, area: tuple[float, float], 
     top, left = int(rng.integers(0, h - eh + 1)), int(rng.integers(0, w - ew + 1))
     out = img.copy()
     fill = rng.integers(0, 256, size=(eh, ew)) if noise else np.full((eh, ew), int(img.mean()))
-    out[top:top + eh, left:left + ew] = fill.astype(np.uint8).reshape(out[top:top + eh, left:left + ew].shape)
+    out[top : top + eh, left : left + ew] = fill.astype(np.uint8).reshape(out[top : top + eh, left : left + ew].shape)
     return out
 
 
@@ -74,8 +74,12 @@ def robust_augment(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     if rng.random() < 0.35:
         out = jpeg(out, int(rng.integers(15, 91)))
     if rng.random() < 0.4:
-        out = tone(out, float(np.exp(rng.uniform(np.log(0.6), np.log(1.6)))), float(rng.uniform(0.5, 1.2)),
-                   float(rng.uniform(-0.15, 0.15)))
+        out = tone(
+            out,
+            float(np.exp(rng.uniform(np.log(0.6), np.log(1.6)))),
+            float(rng.uniform(0.5, 1.2)),
+            float(rng.uniform(-0.15, 0.15)),
+        )
     if rng.random() < 0.3:
         out = erase(out, rng, (0.02, 0.2), noise=bool(rng.random() < 0.5))
     return out

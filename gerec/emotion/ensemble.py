@@ -59,9 +59,10 @@ class KerasMember:
         try:
             self.model = keras.models.load_model(str(weights_path), compile=False)
         except Exception as exc:  # noqa: BLE001 - keras raises many types for a damaged file
-            raise InvalidModelFile(f"{spec.name}: {weights_path} exists but is not a readable Keras model "
-                                   f"({type(exc).__name__}; damaged or truncated? rebuild it with train-faces)"
-                                   ) from exc
+            raise InvalidModelFile(
+                f"{spec.name}: {weights_path} exists but is not a readable Keras model "
+                f"({type(exc).__name__}; damaged or truncated? rebuild it with train-faces)"
+            ) from exc
         n_out = int(self.model.output_shape[-1])
         if n_out != len(spec.classes):
             raise InvalidModelFile(f"{spec.name}: model has {n_out} outputs, registry lists {len(spec.classes)}")

@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-HEADER = ("| member | source | input | views | weight | val 3-class | val 7-class | test 3-class | test 7-class |\n"
-          "|---|---|---|---|---|---|---|---|---|")
+HEADER = (
+    "| member | source | input | views | weight | val 3-class | val 7-class | test 3-class | test 7-class |\n"
+    "|---|---|---|---|---|---|---|---|---|"
+)
 
 
 def _pct(value: Any) -> str:
@@ -38,12 +40,16 @@ def member_table(registry: Mapping[str, Any]) -> str:
     rows = [HEADER]
     for m in members:
         f = m.get("metrics") or {}
-        rows.append(f"| {m['name']} | {_source(m)} | {m['input_size']}x{m['input_size']} {m['colour']} | "
-                    f"{m.get('tta', 'none')} | {_weight(m)} | {_pct(f.get('val_accuracy3'))} | "
-                    f"{_pct(f.get('val_accuracy7'))} | {_pct(f.get('test_accuracy3'))} | "
-                    f"{_pct(f.get('test_accuracy7'))} |")
+        rows.append(
+            f"| {m['name']} | {_source(m)} | {m['input_size']}x{m['input_size']} {m['colour']} | "
+            f"{m.get('tta', 'none')} | {_weight(m)} | {_pct(f.get('val_accuracy3'))} | "
+            f"{_pct(f.get('val_accuracy7'))} | {_pct(f.get('test_accuracy3'))} | "
+            f"{_pct(f.get('test_accuracy7'))} |"
+        )
     metrics = registry.get("metrics") or {}
     val, test = metrics.get("val") or {}, metrics.get("test") or {}
-    rows.append(f"| **ensemble** | | | | | **{_pct(val.get('accuracy3'))}** | {_pct(val.get('accuracy7'))} | "
-                f"**{_pct(test.get('accuracy3'))}** | {_pct(test.get('accuracy7'))} |")
+    rows.append(
+        f"| **ensemble** | | | | | **{_pct(val.get('accuracy3'))}** | {_pct(val.get('accuracy7'))} | "
+        f"**{_pct(test.get('accuracy3'))}** | {_pct(test.get('accuracy7'))} |"
+    )
     return "\n".join(rows)

@@ -110,9 +110,14 @@ CV_FOLDS, CV_REPEATS = 2, 5  # how the validation split is re-cut to compare the
 CV_DESIGN = f"stratified {CV_FOLDS}-fold x {CV_REPEATS} repeats inside the validation split"
 
 
-def fit_weights(probs: list[np.ndarray], truth3: np.ndarray, step: float,
-                chunk: int = 4096, max_members: int | None = None,
-                criterion: str = "accuracy") -> tuple[np.ndarray, float]:
+def fit_weights(
+    probs: list[np.ndarray],
+    truth3: np.ndarray,
+    step: float,
+    chunk: int = 4096,
+    max_members: int | None = None,
+    criterion: str = "accuracy",
+) -> tuple[np.ndarray, float]:
     """Simplex weights with the best 3-class accuracy, or the lowest log-loss, and their accuracy.
 
     ``criterion="accuracy"`` breaks ties by lower log-loss, ``"log-loss"`` by higher accuracy; then
@@ -146,9 +151,15 @@ def fit_weights(probs: list[np.ndarray], truth3: np.ndarray, step: float,
     return best_w, best_acc
 
 
-def cross_validate_criteria(probs: list[np.ndarray], truth3: np.ndarray, step: float,
-                            max_members: int | None = None, folds: int = CV_FOLDS, repeats: int = CV_REPEATS,
-                            seed: int = 0) -> dict[str, float]:
+def cross_validate_criteria(
+    probs: list[np.ndarray],
+    truth3: np.ndarray,
+    step: float,
+    max_members: int | None = None,
+    folds: int = CV_FOLDS,
+    repeats: int = CV_REPEATS,
+    seed: int = 0,
+) -> dict[str, float]:
     """Each criterion's mean held-out 3-class accuracy when weights are fitted on the other folds.
 
     Only the validation split is used: it is split again into ``folds`` stratified folds,
@@ -158,8 +169,15 @@ def cross_validate_criteria(probs: list[np.ndarray], truth3: np.ndarray, step: f
     return {c: float(np.mean(v)) for c, v in runs.items()}
 
 
-def held_out_runs(probs: list[np.ndarray], truth3: np.ndarray, step: float, max_members: int | None = None,
-                  folds: int = CV_FOLDS, repeats: int = CV_REPEATS, seed: int = 0) -> dict[str, list[float]]:
+def held_out_runs(
+    probs: list[np.ndarray],
+    truth3: np.ndarray,
+    step: float,
+    max_members: int | None = None,
+    folds: int = CV_FOLDS,
+    repeats: int = CV_REPEATS,
+    seed: int = 0,
+) -> dict[str, list[float]]:
     """Each criterion's held-out 3-class accuracy on every fold of every repeat (see
     :func:`cross_validate_criteria`): ``folds * repeats`` figures each, for their spread."""
     rng = np.random.default_rng(seed)
@@ -177,29 +195,39 @@ def held_out_runs(probs: list[np.ndarray], truth3: np.ndarray, step: float, max_
     return held_out
 
 
-def fit_weights_excluding(probs: list[np.ndarray], truth3: np.ndarray, step: float, excluded: list[bool],
-                          max_members: int | None = None, criterion: str = "accuracy") -> tuple[np.ndarray, float]:
+def fit_weights_excluding(
+    probs: list[np.ndarray],
+    truth3: np.ndarray,
+    step: float,
+    excluded: list[bool],
+    max_members: int | None = None,
+    criterion: str = "accuracy",
+) -> tuple[np.ndarray, float]:
     """:func:`fit_weights` over the members not ``excluded``; excluded members get weight 0."""
     free = [i for i, out in enumerate(excluded) if not out]
     if not free:
         raise SystemExit("every member is marked val_in_training: nothing can be weighted on this split")
     weights = np.zeros(len(probs))
-    free_weights, acc = fit_weights([probs[i] for i in free], truth3, step, max_members=max_members,
-                                    criterion=criterion)
+    free_weights, acc = fit_weights(
+        [probs[i] for i in free], truth3, step, max_members=max_members, criterion=criterion
+    )
     weights[free] = free_weights
     return weights, acc
 
 
-def choose_criterion(probs: list[np.ndarray], truth3: np.ndarray, step: float,
-                     max_members: int) -> tuple[str, dict, dict]:
+def choose_criterion(
+    probs: list[np.ndarray], truth3: np.ndarray, step: float, max_members: int
+) -> tuple[str, dict, dict]:
     """The criterion with the best cross-validated accuracy inside the validation split (ties:
     accuracy), each criterion's mean held-out accuracy, and its standard deviation over the folds."""
     runs = held_out_runs(probs, truth3, step, max_members)
     held_out = {c: float(np.mean(v)) for c, v in runs.items()}
     spread = {c: float(np.std(v, ddof=1)) for c, v in runs.items()}
     for name, acc in held_out.items():
-        print(f"  criterion {name:<9} held-out 3-class {100 * acc:.2f} ± {100 * spread[name]:.2f} % "
-              f"(mean ± sd, {CV_DESIGN})")
+        print(
+            f"  criterion {name:<9} held-out 3-class {100 * acc:.2f} ± {100 * spread[name]:.2f} % "
+            f"(mean ± sd, {CV_DESIGN})"
+        )
     return max(CRITERIA, key=lambda c: (held_out[c], c == "accuracy")), held_out, spread
 
 
@@ -222,8 +250,10 @@ def fit(registry: Path, data: Path, step: float, max_grid: int, max_members: int
             print(f"  {item['name']}: left out of the weight search (val_in_training: its val figures are in-sample)")
     wanted, step = step, grid_step(excluded.count(False), step, max_grid, max_members)
     if step != wanted:
-        print(f"  {excluded.count(False)} members: weight step widened from {wanted:g} to {step:g} "
-              f"(at most {max_grid:,} grid points)")
+        print(
+            f"  {excluded.count(False)} members: weight step widened from {wanted:g} to {step:g} "
+            f"(at most {max_grid:,} grid points)"
+        )
     held_out: dict[str, float] = {}
     spread: dict[str, float] = {}
     if criterion == "auto":
@@ -246,17 +276,19 @@ def fit(registry: Path, data: Path, step: float, max_grid: int, max_members: int
     }
     seven = scores.accuracy7.get("ensemble")
     doc.setdefault("metrics", {})["val"] = {
-        "data": doc["face_confusion"]["data"], "accuracy3": round(scores.accuracy3["ensemble"], 4),
-        "accuracy7": None if seven is None else round(seven, 4), "accuracy7_of": list(scores.members7),
+        "data": doc["face_confusion"]["data"],
+        "accuracy3": round(scores.accuracy3["ensemble"], 4),
+        "accuracy7": None if seven is None else round(seven, 4),
+        "accuracy7_of": list(scores.members7),
         "selection": f"TTA mode per member and weights (simplex step {step:.4g}, at most {max_members} members, "
-                     f"best {criterion}) chosen on this split only",
+        f"best {criterion}) chosen on this split only",
         "criterion": criterion,
         "criterion_held_out_accuracy3": {c: round(v, 4) for c, v in held_out.items()},
         "criterion_held_out_accuracy3_sd": {c: round(v, 4) for c, v in spread.items()},
         "criterion_chosen_by": CV_DESIGN if held_out else f"--criterion {criterion}",
         "left_out": [item["name"] for item, out in zip(doc["members"], excluded) if out],
         "left_out_why": "trained on FER-2013 data holding this split (val_in_training): in-sample here, "
-                        "so it cannot be weighted honestly on it",
+        "so it cannot be weighted honestly on it",
     }
     registry.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
     print(json.dumps(doc["metrics"]["val"], indent=1))
@@ -267,8 +299,7 @@ def record_test(registry: Path, test: Path) -> None:
     faces = load_face_set(test)
     doc = json.loads(registry.read_text(encoding="utf-8"))
     # every listed member, disabled ones at their weight 0: the mix is the fitted ensemble's
-    every = replace(read_registry(registry),
-                    members=tuple(member_from_json(m, str(registry)) for m in doc["members"]))
+    every = replace(read_registry(registry), members=tuple(member_from_json(m, str(registry)) for m in doc["members"]))
     scores = score_face_set(FaceEnsemble(every), faces)
     for item in doc["members"]:
         name = item["name"]
@@ -278,8 +309,10 @@ def record_test(registry: Path, test: Path) -> None:
     seven = scores.accuracy7.get("ensemble")
     doc.setdefault("metrics", {})["test"] = {
         "data": f"{test.name} (report only: never used to select, tune, stop or weight)",
-        "faces3": scores.n3, "accuracy3": round(scores.accuracy3["ensemble"], 4),
-        "accuracy7": None if seven is None else round(seven, 4), "accuracy7_of": list(scores.members7),
+        "faces3": scores.n3,
+        "accuracy3": round(scores.accuracy3["ensemble"], 4),
+        "accuracy7": None if seven is None else round(seven, 4),
+        "accuracy7_of": list(scores.members7),
     }
     registry.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
     print(json.dumps(doc["metrics"]["test"], indent=1))

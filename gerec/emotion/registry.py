@@ -70,7 +70,7 @@ class EnsembleSpec:
 def resolve_weights(spec: MemberSpec, directory: Path) -> Path:
     """The weight file of a member, inside a package or the models folder."""
     if spec.weights.startswith("package:"):
-        package, _, inner = spec.weights[len("package:"):].partition("/")
+        package, _, inner = spec.weights[len("package:") :].partition("/")
         if package == "fer":  # fer's __init__ imports TensorFlow: do it quietly first
             from gerec.tf_quiet import quiet_tensorflow
 
@@ -142,8 +142,9 @@ def read_registry(path: Path | None = None) -> EnsembleSpec:
     members = tuple(spec for spec, enabled in listed if enabled)  # disabled entries are checked, not loaded
     if not members:
         raise InvalidModelFile(f"{path}: no enabled members")
-    confusion = model_field(model_field(data, "face_confusion", dict, str(path), {}), "matrix", list,
-                            f"{path}: face_confusion", None)
+    confusion = model_field(
+        model_field(data, "face_confusion", dict, str(path), {}), "matrix", list, f"{path}: face_confusion", None
+    )
     try:
         matrix = None if confusion is None else np.asarray(confusion, dtype=float)
     except (TypeError, ValueError) as exc:

@@ -121,14 +121,17 @@ def _augmenter(seed: int, augment: str = "standard") -> Any:
     from keras import layers
 
     rotation = 0.055 if augment == "robust" else 0.03  # fractions of a full turn: 20 or 11 degrees
-    return keras.Sequential([
-        layers.RandomFlip("horizontal", seed=seed),
-        layers.RandomRotation(rotation, fill_mode="nearest", seed=seed + 1),
-        layers.RandomTranslation(0.1, 0.1, fill_mode="nearest", seed=seed + 2),
-        layers.RandomZoom(0.1, fill_mode="nearest", seed=seed + 3),
-        layers.RandomBrightness(0.15, value_range=(0.0, 1.0), seed=seed + 4),
-        layers.RandomContrast(0.2, seed=seed + 5),
-    ], name="augment")
+    return keras.Sequential(
+        [
+            layers.RandomFlip("horizontal", seed=seed),
+            layers.RandomRotation(rotation, fill_mode="nearest", seed=seed + 1),
+            layers.RandomTranslation(0.1, 0.1, fill_mode="nearest", seed=seed + 2),
+            layers.RandomZoom(0.1, fill_mode="nearest", seed=seed + 3),
+            layers.RandomBrightness(0.15, value_range=(0.0, 1.0), seed=seed + 4),
+            layers.RandomContrast(0.2, seed=seed + 5),
+        ],
+        name="augment",
+    )
 
 
 def _dataset(x: np.ndarray, y: np.ndarray, w: np.ndarray, cfg: TrainConfig) -> Any:
@@ -137,8 +140,7 @@ def _dataset(x: np.ndarray, y: np.ndarray, w: np.ndarray, cfg: TrainConfig) -> A
     aug = _augmenter(cfg.seed, cfg.augment)
     ds = tf.data.Dataset.from_tensor_slices((x, y, w.astype(np.float32)))
     ds = ds.shuffle(len(x), seed=cfg.seed, reshuffle_each_iteration=True).batch(cfg.batch)
-    ds = ds.map(lambda a, b, c: (tf.clip_by_value(aug(a, training=True), 0.0, 1.0), b, c),
-                num_parallel_calls=1)
+    ds = ds.map(lambda a, b, c: (tf.clip_by_value(aug(a, training=True), 0.0, 1.0), b, c), num_parallel_calls=1)
     if cfg.augment == "robust":  # group-photo corruptions after the geometric ones, in numpy (seeded)
         from gerec.emotion.corruptions import robust_batch
 
@@ -157,15 +159,23 @@ def _schedule(cfg: TrainConfig, steps: int) -> Any:
     import keras
 
     return keras.optimizers.schedules.CosineDecay(
-        cfg.lr / 10, decay_steps=max(1, steps * (cfg.epochs - 1)), alpha=0.01,
-        warmup_target=cfg.lr, warmup_steps=steps)
+        cfg.lr / 10, decay_steps=max(1, steps * (cfg.epochs - 1)), alpha=0.01, warmup_target=cfg.lr, warmup_steps=steps
+    )
 
 
 class ValidationMonitor:
     """Epoch-end validation (own classes and 3-class), best-model keeping and early stopping."""
 
-    def __init__(self, x: np.ndarray, y: np.ndarray, y3: np.ndarray, to_group: np.ndarray,
-                 ckpt: Path, cfg: TrainConfig, state: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        y3: np.ndarray,
+        to_group: np.ndarray,
+        ckpt: Path,
+        cfg: TrainConfig,
+        state: dict[str, Any],
+    ) -> None:
         import keras
 
         monitor = self
@@ -198,10 +208,13 @@ class ValidationMonitor:
 
     def epoch_end(self, model: Any, epoch: int, logs: dict[str, Any]) -> None:
         metrics = self.evaluate(model)
-        row = {"epoch": epoch + 1, "seconds": round(time.perf_counter() - self.t0, 1),
-               "lr": float(np.asarray(model.optimizer.learning_rate)),
-               **{k: round(float(v), 5) for k, v in logs.items() if not k.startswith("val_")},
-               **{k: round(v, 5) for k, v in metrics.items() if k.startswith("val_")}}
+        row = {
+            "epoch": epoch + 1,
+            "seconds": round(time.perf_counter() - self.t0, 1),
+            "lr": float(np.asarray(model.optimizer.learning_rate)),
+            **{k: round(float(v), 5) for k, v in logs.items() if not k.startswith("val_")},
+            **{k: round(v, 5) for k, v in metrics.items() if k.startswith("val_")},
+        }
         self.state["history"].append(row)
         if row["val_accuracy"] > self.state["best"]:
             self.state.update(best=row["val_accuracy"], best_epoch=epoch + 1, wait=0)
@@ -212,10 +225,13 @@ class ValidationMonitor:
                 model.stop_training = True
         model.save(self.ckpt / "last.keras")
         (self.ckpt / "progress.json").write_text(json.dumps(self.state, indent=1), encoding="utf-8")
-        print(f"epoch {epoch + 1}/{self.cfg.epochs}  {row['seconds']:.0f}s  loss {row.get('loss', 0):.4f}  "
-              f"acc {row.get('accuracy', 0):.4f}  val_loss {row['val_loss']:.4f}  val_acc {row['val_accuracy']:.4f}  "
-              f"val_acc3 {row['val_accuracy3']:.4f}  best {self.state['best']:.4f}@{self.state['best_epoch']}",
-              file=sys.stderr, flush=True)
+        print(
+            f"epoch {epoch + 1}/{self.cfg.epochs}  {row['seconds']:.0f}s  loss {row.get('loss', 0):.4f}  "
+            f"acc {row.get('accuracy', 0):.4f}  val_loss {row['val_loss']:.4f}  val_acc {row['val_accuracy']:.4f}  "
+            f"val_acc3 {row['val_accuracy3']:.4f}  best {self.state['best']:.4f}@{self.state['best_epoch']}",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def initial_model(path: Path, input_size: int, n_classes: int, channels: int) -> Any:
@@ -233,8 +249,10 @@ def initial_model(path: Path, input_size: int, n_classes: int, channels: int) ->
         raise InvalidModelFile(f"{path}: not a readable Keras model: {exc}") from exc
     expected = (input_size, input_size, channels)
     if tuple(base.input_shape[1:]) != expected:
-        raise InvalidModelFile(f"{path}: takes inputs of shape {tuple(base.input_shape[1:])}, "
-                               f"this run feeds {expected} (check --input-size and --colour)")
+        raise InvalidModelFile(
+            f"{path}: takes inputs of shape {tuple(base.input_shape[1:])}, "
+            f"this run feeds {expected} (check --input-size and --colour)"
+        )
     if int(base.output_shape[-1]) == n_classes:
         return base
     features = base.layers[-2].output  # the layer that feeds the softmax head
@@ -290,30 +308,45 @@ def train_member(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
         print(f"resuming after epoch {len(state['history'])} of {cfg.epochs}", file=sys.stderr)
     else:
         channels = 1 if cfg.colour == "gray" else 3
-        model = (initial_model(Path(cfg.init), cfg.input_size, len(classes), channels) if cfg.init
-                 else build_model(cfg.arch, cfg.input_size, len(classes), channels, cfg.width))
+        model = (
+            initial_model(Path(cfg.init), cfg.input_size, len(classes), channels)
+            if cfg.init
+            else build_model(cfg.arch, cfg.input_size, len(classes), channels, cfg.width)
+        )
         model.compile(
             optimizer=keras.optimizers.AdamW(_schedule(cfg, steps), weight_decay=1e-4),
             loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
-            metrics=["accuracy"])
+            metrics=["accuracy"],
+        )
     monitor = ValidationMonitor(x[val_idx], y[val_idx], y3[val_idx], to_group, ckpt, cfg, state)
     onehot = np.eye(len(classes), dtype=np.float32)[y[train_idx]]
     ds = _dataset(x[train_idx], onehot, weights[y[train_idx]], cfg)
     done = len(state["history"])
     if done < cfg.epochs and state["wait"] < cfg.patience:
-        model.fit(ds, epochs=cfg.epochs, initial_epoch=done, callbacks=[monitor.callback],
-                  verbose=1 if sys.stderr.isatty() else 2)
+        model.fit(
+            ds,
+            epochs=cfg.epochs,
+            initial_epoch=done,
+            callbacks=[monitor.callback],
+            verbose=1 if sys.stderr.isatty() else 2,
+        )
     best = keras.models.load_model(ckpt / "best.keras", compile=False)
     best.save(out)  # uncompiled: no optimizer state in the shipped file
     final = monitor.evaluate(best)
     report = {
-        "model": out.name, "config": asdict(cfg), "classes": list(classes),
-        "mapping": member_mapping(classes), "params": int(best.count_params()),
-        "train_faces": int(len(train_idx)), "val_faces": int(len(val_idx)),
+        "model": out.name,
+        "config": asdict(cfg),
+        "classes": list(classes),
+        "mapping": member_mapping(classes),
+        "params": int(best.count_params()),
+        "train_faces": int(len(train_idx)),
+        "val_faces": int(len(val_idx)),
         "validation": "validation_split(labels, 0.1, seed=0) carved from the training data",
-        "best_epoch": state["best_epoch"], "epochs_run": len(state["history"]),
+        "best_epoch": state["best_epoch"],
+        "epochs_run": len(state["history"]),
         "class_weights": [round(float(v), 4) for v in weights],
-        "final": final, "history": state["history"],
+        "final": final,
+        "history": state["history"],
     }
     out.with_suffix(".report.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     shutil.rmtree(ckpt, ignore_errors=True)

@@ -38,7 +38,7 @@ def zoom_in(x: np.ndarray) -> np.ndarray:
     m = _margin(min(h, w))
     out = np.empty_like(x)
     for i in range(n):
-        out[i] = cv2.resize(x[i, m:h - m, m:w - m], (w, h), interpolation=cv2.INTER_LINEAR).reshape(h, w, c)
+        out[i] = cv2.resize(x[i, m : h - m, m : w - m], (w, h), interpolation=cv2.INTER_LINEAR).reshape(h, w, c)
     return out
 
 

@@ -23,9 +23,7 @@ def eye_angle(face: Face) -> float:
     return math.degrees(math.atan2(right[1] - left[1], right[0] - left[0]))
 
 
-def align_face(
-    pixels: np.ndarray, face: Face, size: int = ALIGNED_SIZE, margin: float = DEFAULT_MARGIN
-) -> np.ndarray:
+def align_face(pixels: np.ndarray, face: Face, size: int = ALIGNED_SIZE, margin: float = DEFAULT_MARGIN) -> np.ndarray:
     """An upright ``size`` x ``size`` RGB crop of ``face``.
 
     The crop is a square around the box centre, ``(1 + 2 * margin)`` times the box's longer
@@ -42,9 +40,7 @@ def align_face(
     matrix = cv2.getRotationMatrix2D((cx, cy), angle, scale)
     matrix[0, 2] += size / 2.0 - cx
     matrix[1, 2] += size / 2.0 - cy
-    return cv2.warpAffine(
-        pixels, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
-    )
+    return cv2.warpAffine(pixels, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 def align_faces(pixels: np.ndarray, faces: list[Face], size: int = ALIGNED_SIZE) -> np.ndarray:

@@ -16,9 +16,7 @@ DEFAULT_MIN_FACE_SIZE = 20
 KEYPOINTS = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
 
 
-def clip_box(
-    x: float, y: float, w: float, h: float, width: int, height: int
-) -> tuple[int, int, int, int]:
+def clip_box(x: float, y: float, w: float, h: float, width: int, height: int) -> tuple[int, int, int, int]:
     """Clip an (x, y, w, h) box to an image of ``width`` x ``height``; may return w or h 0."""
     x0 = int(round(min(max(x, 0.0), width)))
     y0 = int(round(min(max(y, 0.0), height)))
@@ -69,11 +67,16 @@ def can_patch(detector: Any, version: str | None = None) -> bool:
             version = "unknown"
     stages = getattr(detector, "stages", ())
     shaped = len(stages) == len(STAGE_INPUT_SHAPES) and all(
-        hasattr(s, "_model") and hasattr(s, "model") for s in stages)
+        hasattr(s, "_model") and hasattr(s, "model") for s in stages
+    )
     if version == PATCHED_MTCNN and shaped:
         return True
-    warnings.warn(f"mtcnn {version} is not the release gerec's traced detection was written for "
-                  f"({PATCHED_MTCNN}): detection runs mtcnn's own eager networks", RuntimeWarning, stacklevel=3)
+    warnings.warn(
+        f"mtcnn {version} is not the release gerec's traced detection was written for "
+        f"({PATCHED_MTCNN}): detection runs mtcnn's own eager networks",
+        RuntimeWarning,
+        stacklevel=3,
+    )
     return False
 
 
@@ -125,9 +128,7 @@ class FaceDetector:
             box = clip_box(bx, by, bw, bh, width, height)
             if box[2] < 2 or box[3] < 2:
                 continue
-            points = {
-                k: (float(v[0]), float(v[1])) for k, v in item.get("keypoints", {}).items() if k in KEYPOINTS
-            }
+            points = {k: (float(v[0]), float(v[1])) for k, v in item.get("keypoints", {}).items() if k in KEYPOINTS}
             faces.append(Face(index=0, box=box, confidence=confidence, keypoints=points))
         faces.sort(key=lambda f: (f.box[0], f.box[1]))
         return [Face(i + 1, f.box, f.confidence, f.keypoints) for i, f in enumerate(faces)]

@@ -43,7 +43,21 @@ def compare_runs(run_a: str, a: list[dict[str, Any]], run_b: str, b: list[dict[s
                     verdict = "fixed"
                 elif actual and ra.get(module) == actual:
                     verdict = "broken"
-                changed.append({"image": image, "actual": actual, "module": module,
-                                "a": ra.get(module), "b": rb.get(module), "verdict": verdict})
-    return RunComparison(run_a, run_b, len(shared), module_accuracy([by_a[i] for i in shared]),
-                         module_accuracy([by_b[i] for i in shared]), changed)
+                changed.append(
+                    {
+                        "image": image,
+                        "actual": actual,
+                        "module": module,
+                        "a": ra.get(module),
+                        "b": rb.get(module),
+                        "verdict": verdict,
+                    }
+                )
+    return RunComparison(
+        run_a,
+        run_b,
+        len(shared),
+        module_accuracy([by_a[i] for i in shared]),
+        module_accuracy([by_b[i] for i in shared]),
+        changed,
+    )

@@ -47,8 +47,9 @@ def image_key(path: str | Path, root: str | Path | None = None) -> str:
     return printable(name)
 
 
-def analyse_path(pipeline: Any, path: str, photo: Photo | BaseException | None = None,
-                 key: str | None = None) -> dict[str, Any]:
+def analyse_path(
+    pipeline: Any, path: str, photo: Photo | BaseException | None = None, key: str | None = None
+) -> dict[str, Any]:
     """One photo's record under ``key``; any failure becomes a record with its reason."""
     actual = true_class_of(path)
     key = key or image_key(path)
@@ -63,8 +64,9 @@ def analyse_path(pipeline: Any, path: str, photo: Photo | BaseException | None =
         return failed_record(key, actual, f"unexpected {type(exc).__name__}: {exc}")
 
 
-def local_records(pipeline: Any, paths: Sequence[str], prefetch: int = 4,
-                  keys: Sequence[str] | None = None) -> Iterator[dict[str, Any]]:
+def local_records(
+    pipeline: Any, paths: Sequence[str], prefetch: int = 4, keys: Sequence[str] | None = None
+) -> Iterator[dict[str, Any]]:
     """Records in order, one for every path whatever happens. A decoding thread stays at most
     ``prefetch`` photos ahead of the models, so decoding overlaps detection and scoring and memory
     does not grow with the set. If that thread stops, the photos it left get error records."""
@@ -104,8 +106,13 @@ def local_records(pipeline: Any, paths: Sequence[str], prefetch: int = 4,
                 thread.join(timeout=0.05)
 
 
-def ray_records(spec: PipelineSpec, paths: Sequence[str], workers: int = 2,
-                address: str | None = None, keys: Sequence[str] | None = None) -> Iterator[dict[str, Any]]:
+def ray_records(
+    spec: PipelineSpec,
+    paths: Sequence[str],
+    workers: int = 2,
+    address: str | None = None,
+    keys: Sequence[str] | None = None,
+) -> Iterator[dict[str, Any]]:
     """Records as Ray actors finish them (any order). Each actor loads the models once.
 
     ``address`` connects to an existing cluster (``ray.init(address=...)``); otherwise a local

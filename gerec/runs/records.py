@@ -7,8 +7,11 @@ from typing import Any
 from gerec.classes import CLASSES, MODULES
 from gerec.types import GroupPrediction
 
-CSV_COLUMNS = ["image", "actual", *MODULES] + [f"p_{m}_{c}" for m in MODULES for c in CLASSES] + [
-    "faces", "labeler", "labels_used", "labels_ignored", "error"]
+CSV_COLUMNS = (
+    ["image", "actual", *MODULES]
+    + [f"p_{m}_{c}" for m in MODULES for c in CLASSES]
+    + ["faces", "labeler", "labels_used", "labels_ignored", "error"]
+)
 
 
 def prediction_record(pred: GroupPrediction, actual: str | None) -> dict[str, Any]:
@@ -19,11 +22,19 @@ def prediction_record(pred: GroupPrediction, actual: str | None) -> dict[str, An
         "bottom_up": pred.bottom_up_class,
         "top_down": pred.top_down_class,
         "fused": pred.fused_class,
-        "probs": {"bottom_up": None if pred.bottom_up is None else list(pred.bottom_up),
-                  "top_down": list(pred.top_down), "fused": list(pred.fused)},
-        "faces": [{"box": list(f.box), "confidence": round(f.confidence, 4),
-                   "ensemble": None if f.scores is None else [round(p, 6) for p in f.scores.ensemble]}
-                  for f in pred.faces],
+        "probs": {
+            "bottom_up": None if pred.bottom_up is None else list(pred.bottom_up),
+            "top_down": list(pred.top_down),
+            "fused": list(pred.fused),
+        },
+        "faces": [
+            {
+                "box": list(f.box),
+                "confidence": round(f.confidence, 4),
+                "ensemble": None if f.scores is None else [round(p, 6) for p in f.scores.ensemble],
+            }
+            for f in pred.faces
+        ],
         "labeler": pred.evidence.labeler,
         "labels_used": list(pred.evidence.labels_used),
         "labels_ignored": list(pred.evidence.labels_ignored),
@@ -34,15 +45,29 @@ def prediction_record(pred: GroupPrediction, actual: str | None) -> dict[str, An
 
 def failed_record(image: str, actual: str | None, error: str) -> dict[str, Any]:
     """A record of an image that could not be analysed, with the reason."""
-    return {"image": image, "actual": actual, "bottom_up": None, "top_down": None, "fused": None,
-            "probs": None, "faces": None, "labeler": None, "labels_used": None, "labels_ignored": None,
-            "timings": None, "error": error}
+    return {
+        "image": image,
+        "actual": actual,
+        "bottom_up": None,
+        "top_down": None,
+        "fused": None,
+        "probs": None,
+        "faces": None,
+        "labeler": None,
+        "labels_used": None,
+        "labels_ignored": None,
+        "timings": None,
+        "error": error,
+    }
 
 
 def csv_row(record: dict[str, Any]) -> dict[str, object]:
     """The OUT.csv row of a record (class names, empty where absent)."""
-    row: dict[str, object] = {"image": record["image"], "actual": record.get("actual") or "",
-                              "error": record.get("error") or ""}
+    row: dict[str, object] = {
+        "image": record["image"],
+        "actual": record.get("actual") or "",
+        "error": record.get("error") or "",
+    }
     probs = record.get("probs") or {}
     for module in MODULES:
         row[module] = record.get(module) or ""

@@ -51,8 +51,20 @@ CREATE TABLE IF NOT EXISTS predictions (
     PRIMARY KEY (run_id, image)
 );
 """
-PREDICTION_COLUMNS = ("image", "actual", "bottom_up", "top_down", "fused", "probs", "faces", "labeler",
-                      "labels_used", "labels_ignored", "timings", "error")
+PREDICTION_COLUMNS = (
+    "image",
+    "actual",
+    "bottom_up",
+    "top_down",
+    "fused",
+    "probs",
+    "faces",
+    "labeler",
+    "labels_used",
+    "labels_ignored",
+    "timings",
+    "error",
+)
 JSON_COLUMNS = {"probs", "faces", "labels_used", "labels_ignored", "timings"}
 
 
@@ -65,8 +77,12 @@ def _store_error(path: Path, exc: sqlite3.Error) -> RunStoreError:
         why = "it cannot be opened (check that the folder exists and is writable)"
     elif "locked" in text or "busy" in text:
         why = "another process holds it locked; try again when it has finished"
-    elif "not a database" in text or "malformed" in text or isinstance(exc, sqlite3.DatabaseError) and \
-            not isinstance(exc, sqlite3.OperationalError):
+    elif (
+        "not a database" in text
+        or "malformed" in text
+        or isinstance(exc, sqlite3.DatabaseError)
+        and not isinstance(exc, sqlite3.OperationalError)
+    ):
         why = "the file is not an SQLite database or is damaged"
     else:
         why = f"SQLite failed ({type(exc).__name__}: {text})"
@@ -127,8 +143,9 @@ class RunStore:
             except OSError as exc:
                 raise RunStoreError(f"cannot create the folder of the run store {self.path}: {exc.strerror}") from exc
         elif not self.path.parent.is_dir():
-            raise RunStoreError(f"cannot create the run store {self.path}: "
-                                f"the folder {self.path.parent} does not exist")
+            raise RunStoreError(
+                f"cannot create the run store {self.path}: the folder {self.path.parent} does not exist"
+            )
         if self.path.is_dir():
             raise RunStoreError(f"{self.path} is a folder; give the path of a .sqlite file")
         if self.path.is_file() and self.path.stat().st_size == 0:
@@ -155,8 +172,10 @@ class RunStore:
         columns = {r[1] for r in db.execute("PRAGMA table_info(predictions)")}
         lacking = set(PREDICTION_COLUMNS) - columns
         if lacking:
-            raise RunStoreError(f"{self.path}: the predictions table lacks {', '.join(sorted(lacking))}: "
-                                "not a store this version of gerec can use")
+            raise RunStoreError(
+                f"{self.path}: the predictions table lacks {', '.join(sorted(lacking))}: "
+                "not a store this version of gerec can use"
+            )
 
     def close(self) -> None:
         """Close the database."""
@@ -169,8 +188,15 @@ class RunStore:
         self.close()
 
     # ------------------------------------------------------------- writing
-    def create_run(self, dataset: str, mode: str, labeler: str, models: dict[str, Any],
-                   engine: str = "local", params: dict[str, Any] | None = None) -> str:
+    def create_run(
+        self,
+        dataset: str,
+        mode: str,
+        labeler: str,
+        models: dict[str, Any],
+        engine: str = "local",
+        params: dict[str, Any] | None = None,
+    ) -> str:
         """Record a new run and return its id."""
         run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
         with self._writing():
@@ -178,8 +204,16 @@ class RunStore:
             self._db.execute(
                 "INSERT INTO runs (id, created, dataset, mode, labeler, engine, models, params) "
                 "VALUES (?,?,?,?,?,?,?,?)",
-                (run_id, time.strftime("%Y-%m-%dT%H:%M:%S"), dataset, mode, labeler, engine,
-                 json.dumps(models, sort_keys=True), json.dumps(params or {}, sort_keys=True)),
+                (
+                    run_id,
+                    time.strftime("%Y-%m-%dT%H:%M:%S"),
+                    dataset,
+                    mode,
+                    labeler,
+                    engine,
+                    json.dumps(models, sort_keys=True),
+                    json.dumps(params or {}, sort_keys=True),
+                ),
             )
         return run_id
 
@@ -243,21 +277,41 @@ class RunStore:
         counts = self._query(
             "SELECT COUNT(*), SUM(error IS NOT NULL AND error != '') FROM predictions WHERE run_id = ?", (row["id"],)
         )[0]
-        return RunInfo(row["id"], row["created"], row["dataset"], row["mode"], row["labeler"], row["engine"],
-                       json.loads(row["models"]), json.loads(row["params"]), int(counts[0]), int(counts[1] or 0))
+        return RunInfo(
+            row["id"],
+            row["created"],
+            row["dataset"],
+            row["mode"],
+            row["labeler"],
+            row["engine"],
+            json.loads(row["models"]),
+            json.loads(row["params"]),
+            int(counts[0]),
+            int(counts[1] or 0),
+        )
 
 
-def settings_difference(stored: RunInfo, dataset: str, mode: str, labeler: str, params: dict[str, Any],
-                        models: dict[str, Any]) -> list[str]:
+def settings_difference(
+    stored: RunInfo, dataset: str, mode: str, labeler: str, params: dict[str, Any], models: dict[str, Any]
+) -> list[str]:
     """What differs between a stored run and the settings of a resume (empty when all agree)."""
-    diffs = [f"{what} {now!r} (stored: {then!r})" for what, now, then in
-             (("dataset", dataset, stored.dataset), ("mode", mode, stored.mode), ("labeler", labeler, stored.labeler))
-             if now != then]
+    diffs = [
+        f"{what} {now!r} (stored: {then!r})"
+        for what, now, then in (
+            ("dataset", dataset, stored.dataset),
+            ("mode", mode, stored.mode),
+            ("labeler", labeler, stored.labeler),
+        )
+        if now != then
+    ]
     for key in sorted(set(params) | set(stored.params)):
         if params.get(key) != stored.params.get(key):
             diffs.append(f"{key} {params.get(key)!r} (stored: {stored.params.get(key)!r})")
-    changed = sorted(name for name in set(models) | set(stored.models)
-                     if (models.get(name) or {}).get("sha256") != (stored.models.get(name) or {}).get("sha256"))
+    changed = sorted(
+        name
+        for name in set(models) | set(stored.models)
+        if (models.get(name) or {}).get("sha256") != (stored.models.get(name) or {}).get("sha256")
+    )
     if changed:
         diffs.append("model files changed since: " + ", ".join(changed))
     return diffs

@@ -44,5 +44,3 @@ class SceneLabeler(Protocol):
     def label(self, item: LabelerInput) -> LabelResult:
         """Scene labels for one photo (lower case)."""
         ...
-
-

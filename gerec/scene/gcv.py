@@ -270,6 +270,4 @@ class GcvLabeler:
                 best[label] = score
         ordered = sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))
         notes = () if ordered else (f"gcv returned no label scoring >= {self.min_score:g}",)
-        return LabelResult(
-            tuple(k for k, _ in ordered), self.name, tuple(round(v, 6) for _, v in ordered), notes
-        )
+        return LabelResult(tuple(k for k, _ in ordered), self.name, tuple(round(v, 6) for _, v in ordered), notes)

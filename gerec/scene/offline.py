@@ -138,11 +138,7 @@ class OfflineLabeler:
         self.min_score = float(min_score)
         self.input_size = int(input_size)
         self.face_labels = tuple(face_labels or ())
-        vocab = (
-            frozenset(normalise_label(v) for v in vocabulary)
-            if vocabulary is not None
-            else _vocabulary(directory)
-        )
+        vocab = frozenset(normalise_label(v) for v in vocabulary) if vocabulary is not None else _vocabulary(directory)
         self.class_names, self._weights = read_mapping(self.mapping_path, vocab)
         self._net = self._load_net()
         self._lock = threading.Lock()
