@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from gerec.config import models_dir
-from gerec.emotion.views import EVERY_VIEW_MODE, TTA_MODES, make_views, mirror, split_views, zoom_in, zoom_out
+from gerec.emotion.views import EVERY_VIEW_MODE, TTA_MODES, make_views, mirror, split_views, view, zoom_in, zoom_out
 from gerec.errors import InvalidModelFile
 
 
@@ -54,6 +54,15 @@ def test_zooms_keep_the_image_and_change_its_scale():
 def test_unknown_mode_is_refused():
     with pytest.raises(ValueError, match="TTA mode"):
         make_views(_ramp(), "rotate")
+
+
+def test_each_named_view_is_its_slice_of_the_stacked_views():
+    x = _ramp()
+    stacked = make_views(x, EVERY_VIEW_MODE).reshape(len(TTA_MODES[EVERY_VIEW_MODE]), *x.shape)  # view-major
+    for j, name in enumerate(TTA_MODES[EVERY_VIEW_MODE]):
+        np.testing.assert_array_equal(view(x, name), stacked[j])
+    with pytest.raises(ValueError, match="unknown view"):
+        view(x, "identity+rotate")
 
 
 def test_member_prediction_is_the_mean_of_its_single_view_predictions(tmp_path):

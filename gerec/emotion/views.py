@@ -58,6 +58,16 @@ def mirror(x: np.ndarray) -> np.ndarray:
     return x[:, :, ::-1]
 
 
+def view(x: np.ndarray, name: str) -> np.ndarray:
+    """One named view (``identity``, ``zoom_in``, ``zoom_out``, optionally ``+mirror``) of a batch."""
+    base, _, flip = name.partition("+")
+    bases = {"identity": lambda a: a, "zoom_in": zoom_in, "zoom_out": zoom_out}
+    if base not in bases or flip not in ("", "mirror"):
+        raise ValueError(f"unknown view {name!r}")
+    out = bases[base](x)
+    return mirror(out) if flip else out
+
+
 def make_views(x: np.ndarray, mode: str) -> np.ndarray:
     """The views of ``mode`` stacked along the batch axis: (len(views) * n, H, W, C), view-major."""
     if mode not in TTA_MODES:
