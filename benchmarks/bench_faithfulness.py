@@ -93,7 +93,7 @@ def gradient_x_input(ensemble, faces: np.ndarray, target: np.ndarray) -> np.ndar
 
 
 def occlusion(explainer: SaliencyExplainer, faces: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """Drop of the single-view ensemble probability when an 8x8 patch is replaced (both baselines)."""
+    """Drop of the ensemble probability on the explained views when an 8x8 patch is replaced (both baselines)."""
     out = np.zeros(faces.shape)
     side = faces.shape[1]
     cells = [(r, c) for r in range(0, side, PATCH) for c in range(0, side, PATCH)]

@@ -117,7 +117,7 @@ def first_photo(browser, env_extra: dict[str, str], members: int) -> tuple[float
         expect(page.get_by_test_id("stMetric").filter(has_text="Fused")).to_be_visible(timeout=300_000)
         verdict = time.perf_counter() - t0
         # the verdict's map of the first face (members' maps are drawn on demand)
-        maps = page.get_by_test_id("stImageCaption").filter(has_text="explained view p=")
+        maps = page.get_by_test_id("stImageCaption").filter(has_text="explained views p=")
         expect(maps.first).to_be_visible(timeout=300_000)
         saliency = time.perf_counter() - t0
         cpu = cpu_seconds(proc.pid)

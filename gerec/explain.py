@@ -12,14 +12,15 @@ centred and scaled to the SHAP map's spread and added, so the map keeps its tota
 ensemble's map is the weighted sum of its members' maps (probability units, so it adds up to the
 ensemble's own change).
 
-**Which probability a map explains.** A map explains each member's probability on its *first*
-test-time view, never mirrored (``explained``): the face as it is, or zoomed in 10 % for a member
-whose views are all zooms (vgg48h). Averaging all views would blend left and right in the map and
-cost four to six times more; explaining a view the member actually uses is as cheap as the plain
-face and more faithful to the bars (validation deletion AUC 0.583 vs 0.599 of random, grey
-baseline, see docs/explanations.md). The verdict and the bars average every view
-(``verdict_probability``); :attr:`FaceSaliency.agrees` says whether the explained view alone
-gives the verdict class. This module never imports streamlit.
+**Which probability a map explains.** Each member is explained on two of its own test-time views
+(:func:`explained_views`), one per baseline: its first (the face as it is, or zoomed in 10 % for
+a member whose views are all zooms, vgg48h) with the grey baseline, and its last (mirrored and
+zoomed out) with the blurred one, in both the SHAP and the occlusion passes. A map therefore
+explains the mean of the member's probabilities on those two views (``explained``), at the cost
+of one view; explaining every view would cost four to six times more. The two views are more
+faithful to the bars than the plain face (docs/explanations.md, round 3). The verdict and the
+bars average every view (``verdict_probability``); :attr:`FaceSaliency.agrees` says whether the
+explained views give the verdict class. This module never imports streamlit.
 """
 
 from __future__ import annotations
@@ -50,8 +51,8 @@ GREY = 128.0
 """Pixel value of the grey baseline."""
 BASELINES = ("grey", "blur")
 VIEW_NOTE = (
-    "The map explains each member's first test-time view, unmirrored (the face as it is, or zoomed "
-    "in 10 %); the bars average all of each member's views (mirrors and zooms), so the two can differ."
+    "The map explains two of each member's test-time views (its first, and its last: mirrored and "
+    "zoomed out); the bars average all of its views, so the two probabilities can differ."
 )
 METHOD = "Partition SHAP per member refined by sliding occlusion (8 and 12 px patches), grey and blurred baselines"
 
@@ -72,7 +73,7 @@ class MemberSaliency:
     member: str
     target: str
     probability: float
-    """The member's probability of ``target`` on the explained view."""
+    """The member's probability of ``target`` on its explained views (their mean)."""
     values: np.ndarray
     """(size, size) float, probability units: positive pixels support ``target``."""
     base_value: float
@@ -96,9 +97,9 @@ class FaceSaliency:
     values: np.ndarray
     """(size, size): the weighted sum of the members' maps."""
     probability: float
-    """The ensemble's probability of ``target`` on the explained view."""
+    """The ensemble's probability of ``target`` on the explained views."""
     explained: tuple[float, float, float]
-    """The ensemble's probabilities on the explained view, in CLASSES order."""
+    """The ensemble's probabilities on the explained views, in CLASSES order."""
     verdict_probability: float
     """The ensemble's probability of ``target`` as the bars show it (each member's views)."""
     members: tuple[MemberSaliency, ...]
@@ -110,12 +111,12 @@ class FaceSaliency:
 
     @property
     def explained_class(self) -> str:
-        """The class the explained view alone gives."""
+        """The class the explained views alone give."""
         return CLASSES[int(np.argmax(self.explained))]
 
     @property
     def agrees(self) -> bool:
-        """Whether the explained view gives the class the map explains."""
+        """Whether the explained views give the class the map explains."""
         return self.explained_class == self.target
 
 
@@ -126,16 +127,19 @@ def crop_key(crop: np.ndarray) -> str:
     return digest.hexdigest()
 
 
-def explained_view(member: Any) -> str:
-    """The view a member's map explains: its first test-time view (``identity`` if it has none)."""
+def explained_views(member: Any) -> tuple[str, str]:
+    """The views a member's map explains, one per baseline (grey, blur): its first and last test-time views.
+
+    ``("identity", "identity")`` for a member without test-time views.
+    """
     tta = getattr(getattr(member, "spec", None), "tta", "none")
-    return TTA_MODES[tta][0] if tta in TTA_MODES else "identity"
+    views = TTA_MODES.get(tta, ("identity",))
+    return views[0], views[-1]
 
 
-def _explained_forward(member: Any) -> Callable[[np.ndarray], np.ndarray]:
-    """``faces -> (n, 3)`` on the explained view: a Keras member's traced model, else ``predict_proba``."""
+def _view_forward(member: Any, name: str) -> Callable[[np.ndarray], np.ndarray]:
+    """``faces -> (n, 3)`` on one view: a Keras member's traced model, else ``predict_proba``."""
     if all(hasattr(member, a) for a in ("_run", "prepare", "to_group")):
-        name = explained_view(member)
         return lambda faces: np.asarray(member.to_group(member._run(view(member.prepare(faces), name))), np.float64)
     return lambda faces: np.asarray(member.predict_proba(faces), dtype=np.float64)
 
@@ -201,16 +205,24 @@ class SaliencyExplainer:
         self.scales = tuple((int(p), int(s)) for p, s in scales)
         self.cache_size = cache_size
         self._cache: OrderedDict[tuple[str, int, str], MemberSaliency] = OrderedDict()
-        self._forwards = [_explained_forward(m) for m in self.members]
+        self.views = [explained_views(m) for m in self.members]
+        """Per member, the view explained with each baseline (BASELINES order)."""
+        self._forwards = [tuple(_view_forward(m, name) for name in v) for m, v in zip(self.members, self.views)]
         self._explainers: dict[tuple[int, str], Any] = {}
         self.evaluations = 0
         """Masked and occluded faces evaluated so far (each by one member)."""
 
     # ------------------------------------------------------------------ model
-    def member_probabilities(self, m: int, faces: np.ndarray) -> np.ndarray:
-        """(n, 3) explained-view probabilities of member ``m`` for (n, size, size) float faces."""
+    def view_probabilities(self, m: int, k: int, faces: np.ndarray) -> np.ndarray:
+        """(n, 3) probabilities of member ``m`` on its ``k``-th explained view of (n, size, size) float faces."""
         batch = np.clip(np.asarray(faces, dtype=np.float32), 0, 255).round().astype(np.uint8)
-        return self._forwards[m](batch.reshape(len(batch), self.size, self.size))
+        return self._forwards[m][k](batch.reshape(len(batch), self.size, self.size))
+
+    def member_probabilities(self, m: int, faces: np.ndarray) -> np.ndarray:
+        """(n, 3) probabilities of member ``m`` on its explained views (their mean)."""
+        distinct = dict.fromkeys(self.views[m])  # a view explained with both baselines is run once
+        k = [self.views[m].index(name) for name in distinct]
+        return np.mean([self.view_probabilities(m, i, faces) for i in k], axis=0)
 
     def verdict(self, crop: np.ndarray) -> np.ndarray:
         """The ensemble's probabilities as the bars show them (each member's test-time views)."""
@@ -218,7 +230,7 @@ class SaliencyExplainer:
         return np.tensordot(self.weights, np.stack([m.predict_proba(crops)[0] for m in self.members]), axes=1)
 
     def explained(self, crop: np.ndarray) -> np.ndarray:
-        """The ensemble's probabilities on the views the maps explain (each member's first, 48 px)."""
+        """The ensemble's probabilities on the views the maps explain (each member's two, 48 px)."""
         face = to_grey(crop, self.size)[None]
         return np.tensordot(
             self.weights, np.stack([self.member_probabilities(m, face)[0] for m in range(len(self.members))]), axes=1
@@ -230,9 +242,11 @@ class SaliencyExplainer:
         cache_shap_jit()  # shap's numba code from disk after the first process compiled it
         import shap
 
+        k = BASELINES.index(baseline)
+
         def model(x: np.ndarray) -> np.ndarray:
             self.evaluations += len(x)
-            return self.member_probabilities(m, x)
+            return self.view_probabilities(m, k, x)
 
         shape = (self.size, self.size, 1)
         if baseline == "blur":
@@ -283,11 +297,15 @@ class SaliencyExplainer:
             bases.append(float(np.asarray(out.base_values[0]).reshape(-1)[0]))
         if self.scales:
 
-            def probability(x: np.ndarray) -> np.ndarray:
-                self.evaluations += len(x)
-                return self.member_probabilities(m, x)[:, cls]
+            def reader(k: int) -> Callable[[np.ndarray], np.ndarray]:
+                def probability(x: np.ndarray) -> np.ndarray:
+                    self.evaluations += len(x)
+                    return self.view_probabilities(m, k, x)[:, cls]
 
-            fine = occlusion.occlusion_map(probability, face, [self.baseline(b, face) for b in BASELINES], self.scales)
+                return probability
+
+            fills = [self.baseline(b, face) for b in BASELINES]
+            fine = occlusion.occlusion_map([reader(k) for k in range(len(BASELINES))], face, fills, self.scales)
             total = occlusion.refine(total, fine)
             labels.append(occlusion.cells(self.size, self.scales))
         prob = float(self.member_probabilities(m, face[None])[0, cls])

@@ -66,15 +66,30 @@ def values(drops: np.ndarray, patches: Sequence[Job], shape: tuple[int, int]) ->
 
 
 def occlusion_map(
-    probability: Callable[[np.ndarray], np.ndarray],
+    probability: Callable[[np.ndarray], np.ndarray] | Sequence[Callable[[np.ndarray], np.ndarray]],
     face: np.ndarray,
     baselines: Sequence[np.ndarray],
     scales: Sequence[tuple[int, int]] = SCALES,
 ) -> np.ndarray:
-    """Drop of ``probability`` (faces -> (n,) floats) when each pixel's patches are occluded."""
+    """Drop of ``probability`` (faces -> (n,) floats) when each pixel's patches are occluded.
+
+    ``probability`` is one function, or one per baseline: the patches replaced by baseline ``b``
+    are then read by function ``b``, against its own reading of the whole face.
+    """
     patches = jobs(face.shape[0], scales, len(baselines))
-    p = np.asarray(probability(occluded(face, baselines, patches)), dtype=np.float64)
-    return values(p[0] - p[1:], patches, face.shape)
+    batch = occluded(face, baselines, patches)
+    if callable(probability):
+        p = np.asarray(probability(batch), dtype=np.float64)
+        return values(p[0] - p[1:], patches, face.shape)
+    if len(probability) != len(baselines):
+        raise ValueError(f"{len(probability)} probability functions for {len(baselines)} baselines")
+    drops = np.zeros(len(patches))
+    for b, read in enumerate(probability):
+        rows = np.array([k for k, job in enumerate(patches) if job[3] == b], dtype=int)
+        if len(rows):
+            p = np.asarray(read(np.concatenate([batch[:1], batch[1 + rows]])), dtype=np.float64)
+            drops[rows] = p[0] - p[1:]
+    return values(drops, patches, face.shape)
 
 
 def cells(side: int, scales: Sequence[tuple[int, int]] = SCALES) -> np.ndarray:

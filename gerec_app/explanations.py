@@ -52,7 +52,7 @@ def reasons_caption(rows: Sequence[LabelContribution], shown: Sequence[LabelCont
 
 
 def disagreeing_faces(crops: np.ndarray, pred: GroupPrediction) -> list[tuple[int, str]]:
-    """Faces whose explained (single) view gives another class than their verdict: (face, that class)."""
+    """Faces whose explained views give another class than their verdict: (face, that class)."""
     from gerec.classes import CLASSES
 
     explained = state.explained_views(crops)
@@ -86,12 +86,12 @@ def render_face_saliency(res: state.PhotoResult, index: int) -> None:
             col.image(image, width=120, caption=caption)
     if not result.agrees:
         st.warning(
-            f"The explained view alone says {result.explained_class} "
+            f"The explained views alone say {result.explained_class} "
             f"({max(result.explained):.2f}), not {result.target}: the verdict rests on the test-time views."
         )
     if flagged:
         st.caption(
-            "Faces whose explained view gives another class than their verdict: "
+            "Faces whose explained views give another class than their verdict: "
             + ", ".join(f"face {i} ({cls})" for i, cls in flagged)
             + "."
         )

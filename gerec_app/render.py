@@ -102,7 +102,7 @@ def saliency_images(crop: np.ndarray, result, members: bool = True) -> tuple[lis
     maps = [result.values] + ([m.values for m in result.members] if members else [])
     scale = colour_scale(maps)
     captions = [
-        f"ensemble: {result.target}, explained view p={result.probability:.2f} (bars {result.verdict_probability:.2f})"
+        f"ensemble: {result.target}, explained views p={result.probability:.2f} (bars {result.verdict_probability:.2f})"
     ]
     captions += [f"{m.member}: {m.target}, p={m.probability:.2f}" for m in result.members] if members else []
     return [overlay(crop, values, scale=scale) for values in maps], captions

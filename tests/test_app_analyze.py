@@ -45,7 +45,8 @@ def test_sample_pick_faces_predictions_saliency_and_label_edit(photos_dir):
     inspected = next(w for w in at.selectbox if w.key.startswith("face_")).value
     verdict = faces["class"].iloc[inspected]
     assert any(
-        f"Red pushes towards {verdict}" in c.value and "first test-time view, unmirrored" in c.value for c in at.caption
+        f"Red pushes towards {verdict}" in c.value and "two of each member's test-time views" in c.value
+        for c in at.caption
     )
     at.toggle(key="members_on").set_value(True).run()
     assert len(at.get("image")) == 3 + len(read_registry().members)

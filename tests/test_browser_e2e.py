@@ -120,7 +120,7 @@ def test_demo_in_chromium(server, photos_dir, tmp_path):
             expect(error).to_contain_text("empty.jpg: the file is empty (0 bytes)")
             assert "InvalidImage" not in error.inner_text()
             # the verdict's map (members' maps on demand)
-            expect(page.get_by_test_id("stImageCaption").filter(has_text="explained view p=")).to_have_count(
+            expect(page.get_by_test_id("stImageCaption").filter(has_text="explained views p=")).to_have_count(
                 1, timeout=240_000
             )
             page.wait_for_timeout(1000)

@@ -12,7 +12,7 @@ import pytest
 from gerec.classes import CLASSES, class_index
 from gerec.emotion.views import TTA_MODES, view
 from gerec.errors import InvalidImage, NoFaceDetected
-from gerec.explain import SaliencyExplainer, crop_key, explain_face, explained_view, overlay, spread, to_grey
+from gerec.explain import SaliencyExplainer, crop_key, explain_face, explained_views, overlay, spread, to_grey
 from gerec.occlusion import EYE_ROWS, MOUTH_ROWS, resolution
 
 
@@ -204,13 +204,13 @@ def test_real_ensemble_on_real_face(pipeline, photos_dir):
     assert result.verdict_probability == pytest.approx(float(verdict.max()), abs=1e-6)
     assert [m.member for m in result.members] == pipeline.ensemble.names
     assert np.isfinite(result.values).all() and np.abs(result.values).sum() > 0
-    # each member's map explains its first test-time view, unmirrored: what it gives there is shown
+    # each member's map explains its first and last test-time views: their mean is what is shown
     face = to_grey(crops[0], explainer.size)
     batch = np.clip(face, 0, 255).round().astype(np.uint8)[None]
     for member, shown in zip(pipeline.ensemble.members, result.members, strict=True):
-        name = explained_view(member)
-        assert name == TTA_MODES[member.spec.tta][0] and "mirror" not in name
-        own = member.to_group(member._run(view(member.prepare(batch), name)))[0]
+        names = explained_views(member)
+        assert names == (TTA_MODES[member.spec.tta][0], TTA_MODES[member.spec.tta][-1])
+        own = np.mean([member.to_group(member._run(view(member.prepare(batch), n)))[0] for n in names], axis=0)
         assert shown.probability == pytest.approx(float(own[class_index(result.target)]), abs=1e-5)
 
 

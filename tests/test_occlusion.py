@@ -49,6 +49,29 @@ def test_occlusion_map_finds_the_spot_and_is_constant_on_cells():
     assert (regions, largest, apart) == (256, 16, True)
 
 
+def test_one_reader_per_baseline_reads_its_own_patches():
+    """With one function per baseline, baseline b's patches are read by function b only."""
+    face, fills = np.full((48, 48), 200.0), [np.full((48, 48), 128.0), np.zeros((48, 48))]
+    spot = spot_probability(slice(32, 36), slice(20, 24))
+    seen: list[list[int]] = [[], []]
+
+    def reader(b: int):
+        def read(faces: np.ndarray) -> np.ndarray:
+            seen[b].append(len(faces))
+            return spot(faces) * (1 + b)  # baseline 1's reader is twice as sensitive
+
+        return read
+
+    both = occlusion.occlusion_map([reader(0), reader(1)], face, fills)
+    patches = occlusion.jobs(48)
+    assert seen == [[1 + sum(p[3] == 0 for p in patches)], [1 + sum(p[3] == 1 for p in patches)]]
+    one = occlusion.occlusion_map(spot, face, fills)  # the same function for both: the same map
+    np.testing.assert_allclose(occlusion.occlusion_map([spot, spot], face, fills), one, atol=1e-12)
+    assert both[32:36, 20:24].sum() > one[32:36, 20:24].sum() > 0
+    with pytest.raises(ValueError, match="baselines"):
+        occlusion.occlusion_map([spot], face, fills)
+
+
 def test_refine_keeps_the_total_and_orders_within_regions():
     coarse = np.zeros((48, 48))
     coarse[24:] = 0.01  # one region over the lower half: eyes and mouth lumped together

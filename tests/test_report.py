@@ -46,7 +46,7 @@ def test_report_is_self_contained_with_verdicts_faces_saliency_and_reasons(pipel
         assert title in page
     assert f"{pred.fused[0]:.2f}" in page
     assert page.count('class="face"') == len(pred.faces) == 3
-    assert "m1: Positive, p=0.90" in page and "explained view p=0.90 (bars 0.92)" in page
+    assert "m1: Positive, p=0.90" in page and "explained views p=0.90 (bars 0.92)" in page
     assert html.escape(why_text(pred)) in page
     assert "smile" in page and "pushes towards" in page and "abc123" in page
     assert "ignored: weddings" in page  # what the network did not know is said
