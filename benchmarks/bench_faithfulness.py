@@ -169,7 +169,7 @@ def main() -> None:
     seconds = (time.perf_counter() - t0) / len(faces)
     print(
         f"dashboard method: {seconds:.2f} s per face (all members); {resolution_line(results)}; explained "
-        f"view disagrees with the verdict on {sum(not r.agrees for r in results)} faces",
+        f"views disagree with the verdict on {sum(not r.agrees for r in results)} faces",
         flush=True,
     )
     maps = {

@@ -205,6 +205,7 @@ class SaliencyExplainer:
         self.scales = tuple((int(p), int(s)) for p, s in scales)
         self.cache_size = cache_size
         self._cache: OrderedDict[tuple[str, int, str], MemberSaliency] = OrderedDict()
+        self._explained: OrderedDict[tuple[str, int], np.ndarray] = OrderedDict()
         self.views = [explained_views(m) for m in self.members]
         """Per member, the view explained with each baseline (BASELINES order)."""
         self._forwards = [tuple(_view_forward(m, name) for name in v) for m, v in zip(self.members, self.views)]
@@ -229,11 +230,19 @@ class SaliencyExplainer:
         crops = np.asarray(crop)[None]
         return np.tensordot(self.weights, np.stack([m.predict_proba(crops)[0] for m in self.members]), axes=1)
 
+    def member_explained(self, crop: np.ndarray, m: int) -> np.ndarray:
+        """(3,) probabilities of member ``m`` on its explained views of a crop (cached per crop)."""
+        key = (crop_key(np.asarray(crop)), m)
+        if key not in self._explained:
+            self._explained[key] = self.member_probabilities(m, to_grey(crop, self.size)[None])[0]
+            while len(self._explained) > self.cache_size:
+                self._explained.popitem(last=False)
+        return self._explained[key]
+
     def explained(self, crop: np.ndarray) -> np.ndarray:
         """The ensemble's probabilities on the views the maps explain (each member's two, 48 px)."""
-        face = to_grey(crop, self.size)[None]
         return np.tensordot(
-            self.weights, np.stack([self.member_probabilities(m, face)[0] for m in range(len(self.members))]), axes=1
+            self.weights, np.stack([self.member_explained(crop, m) for m in range(len(self.members))]), axes=1
         )
 
     def _explainer(self, m: int, baseline: str, face: np.ndarray) -> Any:
@@ -308,7 +317,7 @@ class SaliencyExplainer:
             fine = occlusion.occlusion_map([reader(k) for k in range(len(BASELINES))], face, fills, self.scales)
             total = occlusion.refine(total, fine)
             labels.append(occlusion.cells(self.size, self.scales))
-        prob = float(self.member_probabilities(m, face[None])[0, cls])
+        prob = float(self.member_explained(crop, m)[cls])
         partition = occlusion.intersect(*labels)
         result = MemberSaliency(
             self.names[m], CLASSES[cls], prob, total, float(np.mean(bases)), int(partition.max()) + 1, partition
