@@ -9,6 +9,8 @@ is closer to what they learned from than the sharp original.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import cv2
 import numpy as np
 
@@ -58,13 +60,20 @@ def mirror(x: np.ndarray) -> np.ndarray:
     return x[:, :, ::-1]
 
 
+BASES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "identity": lambda x: x,
+    "zoom_in": zoom_in,
+    "zoom_out": zoom_out,
+}
+"""A view's base, by name: the batch itself or a zoom; ``+mirror`` flips it."""
+
+
 def view(x: np.ndarray, name: str) -> np.ndarray:
     """One named view (``identity``, ``zoom_in``, ``zoom_out``, optionally ``+mirror``) of a batch."""
     base, _, flip = name.partition("+")
-    bases = {"identity": lambda a: a, "zoom_in": zoom_in, "zoom_out": zoom_out}
-    if base not in bases or flip not in ("", "mirror"):
+    if base not in BASES or flip not in ("", "mirror"):
         raise ValueError(f"unknown view {name!r}")
-    out = bases[base](x)
+    out = BASES[base](x)
     return mirror(out) if flip else out
 
 
@@ -75,8 +84,7 @@ def make_views(x: np.ndarray, mode: str) -> np.ndarray:
     names = TTA_MODES[mode]
     if names == ("identity",):
         return x
-    bases = {"identity": lambda: x, "zoom_in": lambda: zoom_in(x), "zoom_out": lambda: zoom_out(x)}
-    built = {base: make() for base, make in bases.items() if any(v.split("+")[0] == base for v in names)}
+    built = {base: BASES[base](x) for base in dict.fromkeys(v.split("+")[0] for v in names)}  # each base once
     return np.concatenate([mirror(built[v.split("+")[0]]) if v.endswith("+mirror") else built[v] for v in names])
 
 
