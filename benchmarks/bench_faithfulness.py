@@ -6,7 +6,8 @@ steps of 5 %, and the full ensemble's probability of its own verdict (each membe
 views, as the dashboard's bars) is read after each step. AUC is the mean of that curve
 (trapezoid): deletion lower is better, insertion higher. Methods: the dashboard's
 (:class:`gerec.explain.SaliencyExplainer`), random order, gradient x input and 8x8 occlusion.
-Means come with 95 % bootstrap intervals over faces (1000 resamples); ratios are paired.
+Round 3's method (``method="shap"``, SHAP refined by occlusion) is measured in the same run for
+comparison. Means come with 95 % bootstrap intervals over faces (1000 resamples); ratios are paired.
 
     python benchmarks/bench_faithfulness.py [--data ../shared/data/fer2013/test.npz] [--faces 100]
     python benchmarks/bench_faithfulness.py --data ../shared/data/fer2013/train.npz --split val
@@ -168,12 +169,15 @@ def main() -> None:
     results = [explainer.explain(f, CLASSES[t]) for f, t in zip(faces, target)]
     seconds = (time.perf_counter() - t0) / len(faces)
     print(
-        f"dashboard method: {seconds:.2f} s per face (all members); {resolution_line(results)}; explained "
+        f"dashboard method ({explainer.method}): {seconds:.2f} s per face (all members); "
+        f"{resolution_line(results)}; explained "
         f"views disagree with the verdict on {sum(not r.agrees for r in results)} faces",
         flush=True,
     )
+    shap = SaliencyExplainer(ensemble.members, ensemble.weights, method="shap")
     maps = {
         "dashboard": np.stack([r.values for r in results]),
+        "shap (round 3)": np.stack([shap.explain(f, CLASSES[t]).values for f, t in zip(faces, target)]),
         "random": np.random.default_rng(args.seed + 1).random(faces.shape),
         "gradient x input": gradient_x_input(ensemble, faces, target),
         "occlusion 8x8": occlusion(explainer, faces, target),

@@ -1,16 +1,15 @@
 """Saliency of one face for every ensemble member on CPU: gerec.explain vs a naive baseline.
 
-gerec: :class:`gerec.explain.SaliencyExplainer` — each member explained on its own (a shap
-Partition explainer per member and baseline, grey and blurred, ``DEFAULT_MAX_EVALS`` masked faces
-each, then the sliding occlusion pass of :mod:`gerec.occlusion`, on the 48 px grey face, compiled
-Keras calls, large batches); the ensemble's map of its verdict is the weighted sum of the members'
-maps. For reference, the method before the occlusion pass (SHAP alone, ``PREVIOUS_MAX_EVALS``
-masked faces per member and baseline) is timed on the same faces in the same process.
+gerec: :class:`gerec.explain.SaliencyExplainer` with the dashboard's method (``DEFAULT_METHOD``:
+greedy deletion of 6 px cells ranked by a 12 px occlusion pass, :mod:`gerec.deletion`), each
+member explained on its own, grey and blurred baselines, on the 48 px grey face, compiled Keras
+calls; the ensemble's map of its verdict is the weighted sum of the members' maps. For reference,
+round 3's method (``method="shap"``: Partition SHAP, ``DEFAULT_MAX_EVALS`` masked faces per member
+and baseline, refined by the sliding occlusion pass) is timed on the same faces in the same process.
 
 Baseline ("naive per-member"): for each member its own shap Partition explainer with shap's
 defaults (blur masker on the 128 px crop, batch_size 10, eager ``predict_proba``), explaining
-that member's predicted class, with the same number of masked faces per member as gerec spends
-(both baselines and the occlusion pass).
+that member's predicted class, with the same number of masked faces per member as gerec's method spends.
 
 Both are warmed up first (numba/TF compilation), then timed on the faces of a real group photo
 (or random crops when the shared data is absent). The goal is <= 1.0 s per face.
@@ -27,11 +26,11 @@ import time
 import numpy as np
 
 from gerec.config import data_dir
-from gerec.explain import BASELINES, DEFAULT_MAX_EVALS, SaliencyExplainer
+from gerec.explain import BASELINES, DEFAULT_METHOD, METHODS, SaliencyExplainer
 
 N_FACES = 4
 GOAL = 1.0
-PREVIOUS_MAX_EVALS = 192
+PREVIOUS_METHOD = "shap"
 
 
 def faces(pipeline) -> np.ndarray:
@@ -88,8 +87,8 @@ def main() -> None:
     pipeline = Pipeline()
     members = pipeline.ensemble.members
     print(
-        f"members: {', '.join(m.spec.name for m in members)}; max_evals {DEFAULT_MAX_EVALS} per member and "
-        f"baseline ({', '.join(BASELINES)}); load average {os.getloadavg()[0]:.1f}; "
+        f"members: {', '.join(m.spec.name for m in members)}; method {DEFAULT_METHOD} ({METHODS[DEFAULT_METHOD]}); "
+        f"baselines {', '.join(BASELINES)}; load average {os.getloadavg()[0]:.1f}; "
         f"cpu threads {os.cpu_count()}"
     )
     crops = faces(pipeline)
@@ -104,7 +103,7 @@ def main() -> None:
     t0 = time.perf_counter()
     explainer.explain(crops[0])
     cached = time.perf_counter() - t0
-    previous = SaliencyExplainer(members, pipeline.ensemble.weights, max_evals=PREVIOUS_MAX_EVALS, scales=())
+    previous = SaliencyExplainer(members, pipeline.ensemble.weights, method=PREVIOUS_METHOD)
     previous.explain(np.flipud(crops[0]).copy())
     before = timed(previous, crops)
 
@@ -119,12 +118,12 @@ def main() -> None:
 
     gerec_s, naive_s = statistics.median(fast), statistics.median(slow)
     print(
-        f"gerec.explain (every member on its own, both baselines, SHAP + occlusion; {evaluations} faces "
+        f"gerec.explain ({DEFAULT_METHOD}, every member on its own, both baselines; {evaluations} faces "
         f"evaluated per face): first call {warm:.2f} s (compilation), then median {gerec_s:.3f} s per face "
         f"(min {min(fast):.3f}, max {max(fast):.3f}); cached {cached * 1e3:.2f} ms"
     )
     print(
-        f"previous method (SHAP alone, {PREVIOUS_MAX_EVALS} per member and baseline): median "
+        f"round 3's method ({PREVIOUS_METHOD}: {METHODS[PREVIOUS_METHOD]}): median "
         f"{statistics.median(before):.3f} s per face (min {min(before):.3f}, max {max(before):.3f})"
     )
     print(

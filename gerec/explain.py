@@ -34,7 +34,7 @@ from typing import Any, Protocol
 import cv2
 import numpy as np
 
-from gerec import occlusion
+from gerec import deletion, occlusion
 from gerec.classes import CLASSES, class_index
 from gerec.emotion.views import TTA_MODES, view
 from gerec.errors import InvalidImage, NoFaceDetected
@@ -54,7 +54,19 @@ VIEW_NOTE = (
     "The map explains two of each member's test-time views (its first, and its last: mirrored and "
     "zoomed out); the bars average all of its views, so the two probabilities can differ."
 )
-METHOD = "Partition SHAP per member refined by sliding occlusion (8 and 12 px patches), grey and blurred baselines"
+METHODS = {
+    "deletion": (
+        "greedy deletion per member: 6 px cells removed five at a time, the ones that lower the "
+        "probability most (among 10 ranked by a 12 px occlusion pass), grey and blurred baselines"
+    ),
+    "shap": "Partition SHAP per member refined by sliding occlusion (8 and 12 px patches), grey and blurred baselines",
+}
+"""Saliency methods by name: what each computes, in one line."""
+DEFAULT_METHOD = "deletion"
+"""The method the dashboard and ``explain-faces`` use (docs/explanations.md, round 4)."""
+METHOD = METHODS[DEFAULT_METHOD]
+PRIOR_SCALES: tuple[tuple[int, int], ...] = ((12, 6),)
+"""(patch, stride) of the occlusion pass that ranks the cells the deletion method tries."""
 
 
 class MemberLike(Protocol):
@@ -182,7 +194,9 @@ def to_grey(crop: np.ndarray, size: int) -> np.ndarray:
 class SaliencyExplainer:
     """Per-member Partition-SHAP saliency refined by occlusion, grey and blurred baselines, cached per crop.
 
-    ``scales=()`` gives SHAP alone (the method before the occlusion pass).
+    ``method="deletion"`` (the default) draws each member's map from its greedy deletion path
+    (:mod:`gerec.deletion`); ``method="shap"`` is round 3's Partition SHAP refined by occlusion, where
+    ``scales=()`` gives SHAP alone. Both add up and explain the same views.
     """
 
     def __init__(
@@ -194,9 +208,13 @@ class SaliencyExplainer:
         blur: int = DEFAULT_BLUR,
         cache_size: int = 512,
         scales: Sequence[tuple[int, int]] = DEFAULT_SCALES,
+        method: str = DEFAULT_METHOD,
     ) -> None:
         if not members:
             raise ValueError("saliency needs at least one ensemble member")
+        if method not in METHODS:
+            raise ValueError(f"unknown saliency method {method!r}; known: {', '.join(METHODS)}")
+        self.method = method
         self.members = list(members)
         self.names = [str(m.spec.name) for m in self.members]
         w = np.ones(len(self.members)) if weights is None else np.asarray(weights, dtype=float)
@@ -218,6 +236,21 @@ class SaliencyExplainer:
         """(n, 3) probabilities of member ``m`` on its ``k``-th explained view of (n, size, size) float faces."""
         batch = np.clip(np.asarray(faces, dtype=np.float32), 0, 255).round().astype(np.uint8)
         return self._forwards[m][k](batch.reshape(len(batch), self.size, self.size))
+
+    def read_views(self, m: int, cls: int, batches: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Member ``m``'s probability of class ``cls`` on batch ``k`` read through explained view ``k``.
+
+        A Keras member reads all the batches in one model call.
+        """
+        member: Any = self.members[m]
+        sizes = [len(b) for b in batches]
+        self.evaluations += sum(sizes)
+        faces = [np.clip(np.asarray(b, dtype=np.float32), 0, 255).round().astype(np.uint8) for b in batches]
+        if not all(hasattr(member, a) for a in ("_run", "prepare", "to_group")):
+            return [self.view_probabilities(m, k, f)[:, cls] for k, f in enumerate(faces)]
+        x = np.concatenate([view(member.prepare(f), name) for f, name in zip(faces, self.views[m])])
+        p = np.asarray(member.to_group(member._run(x)), dtype=np.float64)[:, cls]
+        return np.split(p, np.cumsum(sizes)[:-1])
 
     def member_probabilities(self, m: int, faces: np.ndarray) -> np.ndarray:
         """(n, 3) probabilities of member ``m`` on its explained views (their mean)."""
@@ -286,6 +319,36 @@ class SaliencyExplainer:
             self._cache.move_to_end(key)
             return self._cache[key]
         face = to_grey(crop, self.size)
+        if self.method == "deletion":
+            values, base_value, partition = self._deletion(face, m, cls)
+        else:
+            values, base_value, partition = self._shap(face, m, cls)
+        prob = float(self.member_explained(crop, m)[cls])
+        result = MemberSaliency(
+            self.names[m], CLASSES[cls], prob, values, base_value, int(partition.max()) + 1, partition
+        )
+        self._cache[key] = result
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+        return result
+
+    def _reader(self, m: int, k: int, cls: int) -> Callable[[np.ndarray], np.ndarray]:
+        def probability(x: np.ndarray) -> np.ndarray:
+            self.evaluations += len(x)
+            return self.view_probabilities(m, k, x)[:, cls]
+
+        return probability
+
+    def _deletion(self, face: np.ndarray, m: int, cls: int) -> tuple[np.ndarray, float, np.ndarray]:
+        """Member ``m``'s greedy deletion map: (values, probability on the baselines, cell labels)."""
+        fills = [self.baseline(b, face) for b in BASELINES]
+        readers = [self._reader(m, k, cls) for k in range(len(BASELINES))]
+        prior = occlusion.occlusion_map(readers, face, fills, PRIOR_SCALES)
+        path = deletion.greedy_path(lambda batches: self.read_views(m, cls, batches), face, fills, prior)
+        return deletion.deletion_map(path), path.end, path.cells
+
+    def _shap(self, face: np.ndarray, m: int, cls: int) -> tuple[np.ndarray, float, np.ndarray]:
+        """Member ``m``'s SHAP map refined by occlusion: (values, probability on the baselines, regions)."""
         total, bases, labels = np.zeros(face.shape), [], []
         for baseline in BASELINES:
             state = np.random.get_state()  # shap breaks ties with the global RNG: keep it repeatable
@@ -305,27 +368,11 @@ class SaliencyExplainer:
             total += spread(values, face - self.baseline(baseline, face)) / len(BASELINES)
             bases.append(float(np.asarray(out.base_values[0]).reshape(-1)[0]))
         if self.scales:
-
-            def reader(k: int) -> Callable[[np.ndarray], np.ndarray]:
-                def probability(x: np.ndarray) -> np.ndarray:
-                    self.evaluations += len(x)
-                    return self.view_probabilities(m, k, x)[:, cls]
-
-                return probability
-
             fills = [self.baseline(b, face) for b in BASELINES]
-            fine = occlusion.occlusion_map([reader(k) for k in range(len(BASELINES))], face, fills, self.scales)
-            total = occlusion.refine(total, fine)
+            readers = [self._reader(m, k, cls) for k in range(len(BASELINES))]
+            total = occlusion.refine(total, occlusion.occlusion_map(readers, face, fills, self.scales))
             labels.append(occlusion.cells(self.size, self.scales))
-        prob = float(self.member_explained(crop, m)[cls])
-        partition = occlusion.intersect(*labels)
-        result = MemberSaliency(
-            self.names[m], CLASSES[cls], prob, total, float(np.mean(bases)), int(partition.max()) + 1, partition
-        )
-        self._cache[key] = result
-        while len(self._cache) > self.cache_size:
-            self._cache.popitem(last=False)
-        return result
+        return total, float(np.mean(bases)), occlusion.intersect(*labels)
 
     def explain(self, crop: np.ndarray, target: str | None = None) -> FaceSaliency:
         """The ensemble's map of ``target`` (default: its verdict on this crop) and its members' maps."""

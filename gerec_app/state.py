@@ -232,7 +232,7 @@ def current_pipeline():  # -> Pipeline
 
 @st.cache_resource(show_spinner=False)
 def explainer():  # -> SaliencyExplainer
-    """The SHAP saliency explainer over every ensemble member."""
+    """The saliency explainer (the default method) over every ensemble member."""
     from gerec.explain import SaliencyExplainer
 
     ensemble = face_models()[1]

@@ -12,7 +12,7 @@ import pytest
 from gerec.classes import CLASSES, class_index
 from gerec.emotion.views import TTA_MODES, view
 from gerec.errors import InvalidImage, NoFaceDetected
-from gerec.explain import SaliencyExplainer, crop_key, explain_face, explained_views, overlay, spread, to_grey
+from gerec.explain import METHODS, SaliencyExplainer, crop_key, explain_face, explained_views, overlay, spread, to_grey
 from gerec.occlusion import EYE_ROWS, MOUTH_ROWS, resolution
 
 
@@ -96,8 +96,8 @@ def test_occlusion_refines_the_map_eyes_apart_from_mouth():
     crop = np.full((48, 48), 60, dtype=np.uint8)
     crop[EYE_ROWS[0] : EYE_ROWS[1], 8:40] = 230  # bright eyes, ignored by the member
     crop[MOUTH_ROWS[0] : MOUTH_ROWS[1], 14:34] = 230  # bright mouth, what the member reads
-    shap_only = SaliencyExplainer([MouthMember("m")], max_evals=32, scales=()).explain(crop, "Positive")
-    refined = SaliencyExplainer([MouthMember("m")], max_evals=32).explain(crop, "Positive")
+    shap_only = SaliencyExplainer([MouthMember("m")], max_evals=32, scales=(), method="shap").explain(crop, "Positive")
+    refined = SaliencyExplainer([MouthMember("m")], max_evals=32, method="shap").explain(crop, "Positive")
     coarse, fine = shap_only.members[0], refined.members[0]
     assert fine.total == pytest.approx(coarse.total, abs=1e-9)  # the occlusion pass keeps the total
     assert fine.regions > 4 * coarse.regions and resolution(refined.partition)[1] <= 36
@@ -109,6 +109,30 @@ def test_occlusion_refines_the_map_eyes_apart_from_mouth():
     top = np.argsort(-refined.values.ravel())[: 48 * 48 // 20]
     rows, cols = np.unravel_index(top, (48, 48))
     assert np.mean((rows >= 31) & (rows < 43) & (cols >= 17) & (cols < 31)) > 0.9
+
+
+def test_deletion_map_finds_the_mouth_and_adds_up():
+    crop = np.full((48, 48), 60, dtype=np.uint8)
+    crop[EYE_ROWS[0] : EYE_ROWS[1], 8:40] = 230  # bright eyes, ignored by the member
+    crop[MOUTH_ROWS[0] : MOUTH_ROWS[1], 14:34] = 230  # bright mouth, what the member reads
+    result = SaliencyExplainer([MouthMember("m")]).explain(crop, "Positive")
+    member = result.members[0]
+    assert member.total == pytest.approx(member.probability - member.base_value, abs=1e-9)
+    assert member.regions == 64 and resolution(result.partition) == (64, 36, True)
+    # the most salient 5 % of pixels lie in the 6 px cells over the spot the member reads
+    top = np.argsort(-result.values.ravel())[: 48 * 48 // 20]
+    rows, cols = np.unravel_index(top, (48, 48))
+    assert ((rows >= 30) & (rows < 42) & (cols >= 18) & (cols < 30)).all()
+    assert abs(result.values[EYE_ROWS[0] : EYE_ROWS[1]].mean()) < 0.01 * result.values[34:40, 20:28].mean()
+
+
+def test_methods_by_name():
+    crop = face()
+    for method in METHODS:
+        result = SaliencyExplainer([QuadrantMember("a")], max_evals=32, method=method).explain(crop)
+        assert result.target == "Positive" and result.values[:24, :24].sum() > 0
+    with pytest.raises(ValueError, match="unknown saliency method"):
+        SaliencyExplainer([QuadrantMember("a")], method="lime")
 
 
 def test_members_are_explained_independently():
