@@ -1,21 +1,19 @@
 """Face saliency that explains the ensemble's verdict, faithful with a grey and a blurred baseline.
 
 :class:`SaliencyExplainer` explains one face for one class (default: the ensemble's verdict).
-Each member is explained **on its own** (its own shap Partition explainer, its own masks), so a
-member's map never depends on another member. For each member and each baseline (a plain grey
-face and a blurred face) the Owen values of the member's probability of the class are computed
-on the 48 px grey face the members read; each region's value is then spread over its pixels in
-proportion to how much that baseline changes them, and the two baselines are averaged. A sliding
-occlusion pass (:mod:`gerec.occlusion`: 8 and 12 px patches, strides 4 and 6, the baselines
-alternated) then refines the order of the pixels within and across the ~20 Owen regions: it is
-centred and scaled to the SHAP map's spread and added, so the map keeps its total. The
-ensemble's map is the weighted sum of its members' maps (probability units, so it adds up to the
-ensemble's own change).
+Each member is explained **on its own** (only its own probabilities), so a member's map never
+depends on another member. The default method (``"deletion"``, :mod:`gerec.deletion`) deletes
+the face's 6 px cells greedily, five at a time among the ten a 12 px occlusion pass ranks highest,
+with a grey and a blurred baseline, and gives each cell what its deletion took away, pooled to
+follow the deletion order. Round 3's method (``"shap"``) stays available: per baseline, the Owen
+values of shap's Partition explainer, spread over each region's pixels by how much the baseline
+changes them, refined by a sliding occlusion pass (:mod:`gerec.occlusion`). Either way the map is
+in probability units and adds up; the ensemble's map is the weighted sum of its members' maps.
 
 **Which probability a map explains.** Each member is explained on two of its own test-time views
 (:func:`explained_views`), one per baseline: its first (the face as it is, or zoomed in 10 % for
 a member whose views are all zooms, vgg48h) with the grey baseline, and its last (mirrored and
-zoomed out) with the blurred one, in both the SHAP and the occlusion passes. A map therefore
+zoomed out) with the blurred one, in every pass. A map therefore
 explains the mean of the member's probabilities on those two views (``explained``), at the cost
 of one view; explaining every view would cost four to six times more. The two views are more
 faithful to the bars than the plain face (docs/explanations.md, round 3). The verdict and the
@@ -91,7 +89,7 @@ class MemberSaliency:
     base_value: float
     """The member's probability of ``target`` with the face replaced by the baselines (mean)."""
     regions: int
-    """Regions of constant evidence: Owen regions of both baselines cut by the occlusion cells."""
+    """Regions of constant evidence: the deletion cells, or (``"shap"``) the Owen regions cut by the occlusion cells."""
     partition: np.ndarray
     """(size, size) int labels of those regions."""
 
