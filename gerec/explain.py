@@ -190,7 +190,7 @@ def to_grey(crop: np.ndarray, size: int) -> np.ndarray:
 
 
 class SaliencyExplainer:
-    """Per-member Partition-SHAP saliency refined by occlusion, grey and blurred baselines, cached per crop.
+    """Per-member saliency (greedy deletion, or Partition SHAP refined by occlusion), two baselines, cached per crop.
 
     ``method="deletion"`` (the default) draws each member's map from its greedy deletion path
     (:mod:`gerec.deletion`); ``method="shap"`` is round 3's Partition SHAP refined by occlusion, where
