@@ -108,7 +108,10 @@ def _run(preload: Preload) -> None:
         preload.step("scene network", lambda: state.photo_network(s.mode))
         pipe = state.pipeline(s.mode, s.chain, s.labels_file)
         warm("scene labeler", lambda: pipe.analyze(_dummy_photo(), "warm-up.png"))
-        preload.step("saliency code", _saliency_code)
+        from gerec.explain import DEFAULT_METHOD
+
+        if DEFAULT_METHOD == "shap":  # the deletion method needs no shap code
+            preload.step("saliency code", _saliency_code)
         warm("saliency", lambda: state.saliency_maps(np.full((128, 128, 3), 128, dtype=np.uint8)))
     except Exception as exc:  # noqa: BLE001 - the page loads the models itself and shows any error
         preload.error = f"{type(exc).__name__}: {exc}"

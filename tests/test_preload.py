@@ -22,8 +22,7 @@ def test_preload_fills_the_pages_caches_and_warms_saliency(photos_dir, monkeypat
         "face ensemble",
         "scene network",
         "scene labeler",
-        "saliency code",
-        "saliency",
+        "saliency",  # no "saliency code": the default method (greedy deletion) needs no shap
     ]
     assert loading.summary().startswith("models ready")
     assert preload.start() is loading  # once per process
@@ -45,7 +44,7 @@ def test_preload_leaves_the_warm_ups_to_a_photo_that_came_first(photos_dir, monk
     loading = preload.start()
     assert loading.done.wait(600), loading.summary()
     assert loading.error is None, loading.error
-    assert list(loading.steps) == ["face models", "scene network", "saliency code"]  # loading, no warm-up
+    assert list(loading.steps) == ["face models", "scene network"]  # loading, no warm-up
     assert list(loading.skipped) == ["face detector", "face ensemble", "scene labeler", "saliency"]
     assert "not warmed, a photo came first: face detector, face ensemble, scene labeler, saliency" in loading.summary()
     preload.start.clear()
