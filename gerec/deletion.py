@@ -5,11 +5,10 @@ from the whole face, each step deletes (replaces by the baseline) the ``per_step
 the ``candidates`` a cheap prior map ranks highest, whose removal lowers the probability most,
 given the cells already deleted; it goes on until every cell is deleted and the face is the
 baseline. Each baseline has its own reader (one per explained view), and a cell's score is the
-mean over the baselines. A cell's value is the probability its deletion took away, read at every
-step on the face as it then is: the cells of one step share the step's joint drop in proportion
-to nothing but their own drops (each gets its own drop plus an equal share of the rest). The
-values therefore add up exactly: their sum is the probability on the face minus the probability
-on the baselines.
+mean over the baselines. A cell's value is the probability its deletion took away: each step
+also reads the face as it then is, and each of the step's cells gets its own drop plus an equal
+share of the step's joint drop beyond the sum of their own drops. The values therefore add up
+exactly: their sum is the probability on the face minus the probability on the baselines.
 
 The map (:func:`deletion_map`) spreads each cell's value over its pixels and makes the values
 non-increasing along the deletion order (pool adjacent violators: a later cell that took more

@@ -147,9 +147,20 @@ def explained_views(member: Any) -> tuple[str, str]:
     return views[0], views[-1]
 
 
+def _traced(member: Any) -> bool:
+    """Whether a member exposes its traced model (``prepare``, ``_run``, ``to_group``) to read views directly."""
+    return all(hasattr(member, a) for a in ("_run", "prepare", "to_group"))
+
+
+def _as_faces(faces: np.ndarray, size: int) -> np.ndarray:
+    """(n, size, size) uint8 faces from float faces (clipped and rounded), as the members read them."""
+    batch = np.clip(np.asarray(faces, dtype=np.float32), 0, 255).round().astype(np.uint8)
+    return batch.reshape(len(batch), size, size)
+
+
 def _view_forward(member: Any, name: str) -> Callable[[np.ndarray], np.ndarray]:
     """``faces -> (n, 3)`` on one view: a Keras member's traced model, else ``predict_proba``."""
-    if all(hasattr(member, a) for a in ("_run", "prepare", "to_group")):
+    if _traced(member):
         return lambda faces: np.asarray(member.to_group(member._run(view(member.prepare(faces), name))), np.float64)
     return lambda faces: np.asarray(member.predict_proba(faces), dtype=np.float64)
 
@@ -232,8 +243,7 @@ class SaliencyExplainer:
     # ------------------------------------------------------------------ model
     def view_probabilities(self, m: int, k: int, faces: np.ndarray) -> np.ndarray:
         """(n, 3) probabilities of member ``m`` on its ``k``-th explained view of (n, size, size) float faces."""
-        batch = np.clip(np.asarray(faces, dtype=np.float32), 0, 255).round().astype(np.uint8)
-        return self._forwards[m][k](batch.reshape(len(batch), self.size, self.size))
+        return self._forwards[m][k](_as_faces(faces, self.size))
 
     def read_views(self, m: int, cls: int, batches: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Member ``m``'s probability of class ``cls`` on batch ``k`` read through explained view ``k``.
@@ -243,9 +253,9 @@ class SaliencyExplainer:
         member: Any = self.members[m]
         sizes = [len(b) for b in batches]
         self.evaluations += sum(sizes)
-        faces = [np.clip(np.asarray(b, dtype=np.float32), 0, 255).round().astype(np.uint8) for b in batches]
-        if not all(hasattr(member, a) for a in ("_run", "prepare", "to_group")):
-            return [self.view_probabilities(m, k, f)[:, cls] for k, f in enumerate(faces)]
+        if not _traced(member):
+            return [self.view_probabilities(m, k, b)[:, cls] for k, b in enumerate(batches)]
+        faces = [_as_faces(b, self.size) for b in batches]
         x = np.concatenate([view(member.prepare(f), name) for f, name in zip(faces, self.views[m])])
         p = np.asarray(member.to_group(member._run(x)), dtype=np.float64)[:, cls]
         return np.split(p, np.cumsum(sizes)[:-1])
