@@ -8,6 +8,8 @@ from pathlib import Path
 DATA_ENV = "GEREC_DATA"
 MODELS_ENV = "GEREC_MODELS"
 SAMPLES_ENV = "GEREC_SAMPLES"
+RUNTIME_ENV = "GEREC_RUNTIME"
+RUNTIMES = ("onnx", "keras")
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,6 +24,14 @@ def models_dir() -> Path:
     """The project's model files: ``$GEREC_MODELS``, else ``models/`` in the project."""
     env = os.environ.get(MODELS_ENV)
     return Path(env) if env else PROJECT_ROOT / "models"
+
+
+def runtime_override() -> str | None:
+    """``$GEREC_RUNTIME``: ``keras`` runs every face network (MTCNN and the members) with
+    TensorFlow, ``onnx`` from its ONNX export; unset or anything else: each network's default
+    (ONNX for MTCNN, the registry's ``backend`` for each member)."""
+    value = os.environ.get(RUNTIME_ENV, "").strip().lower()
+    return value if value in RUNTIMES else None
 
 
 def samples_dir() -> Path | None:

@@ -23,6 +23,10 @@ class ModelFileMissing(GerecError):
     """A model file named by the registry or a packaged weight file is not on disk."""
 
 
+class StaleExport(ModelFileMissing):
+    """A converted model file (an ONNX export) is missing or was made from another version of its source."""
+
+
 class InvalidModelFile(GerecError):
     """A model or network file exists but does not have the expected content."""
 

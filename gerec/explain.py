@@ -148,7 +148,8 @@ def explained_views(member: Any) -> tuple[str, str]:
 
 
 def _traced(member: Any) -> bool:
-    """Whether a member exposes its traced model (``prepare``, ``_run``, ``to_group``) to read views directly."""
+    """Whether a member exposes its network (``prepare``, ``_run``, ``to_group``: a traced Keras graph or an
+    ONNX graph) to read views directly."""
     return all(hasattr(member, a) for a in ("_run", "prepare", "to_group"))
 
 
@@ -159,7 +160,7 @@ def _as_faces(faces: np.ndarray, size: int) -> np.ndarray:
 
 
 def _view_forward(member: Any, name: str) -> Callable[[np.ndarray], np.ndarray]:
-    """``faces -> (n, 3)`` on one view: a Keras member's traced model, else ``predict_proba``."""
+    """``faces -> (n, 3)`` on one view: the member's network, else ``predict_proba``."""
     if _traced(member):
         return lambda faces: np.asarray(member.to_group(member._run(view(member.prepare(faces), name))), np.float64)
     return lambda faces: np.asarray(member.predict_proba(faces), dtype=np.float64)

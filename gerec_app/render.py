@@ -341,3 +341,14 @@ def ensemble_accuracy_table(members: Sequence[dict], metrics: dict) -> pd.DataFr
         }
     )
     return pd.DataFrame(rows)
+
+
+BACKEND_TEXT = {
+    "onnx": "ONNX Runtime (its ONNX export, no TensorFlow)",
+    "keras": "Keras (TensorFlow)",
+}
+
+
+def backend_text(backend: str) -> str:
+    """How a member's network runs, in words."""
+    return BACKEND_TEXT.get(backend, backend)

@@ -16,6 +16,7 @@ s = state.settings()
 # ---------------------------------------------------------------- ensemble
 st.header("Face ensemble (bottom-up)")
 try:
+    from gerec.config import runtime_override
     from gerec.emotion.registry import REGISTRY_FILE, read_registry, resolve_weights
     from gerec.fileio import read_model_json
 
@@ -38,6 +39,7 @@ if spec is not None:
                 "source": m.source,
                 "input": f"{m.input_size}×{m.input_size} {m.colour}, {m.preprocess}",
                 "size on disk": size,
+                "runs with": render.backend_text(runtime_override() or m.backend),
                 "class mapping": ", ".join(f"{k}→{v or 'dropped'}" for k, v in m.mapping.items()),
             }
         )

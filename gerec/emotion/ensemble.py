@@ -1,4 +1,4 @@
-"""Ensemble members (Keras models) and the weighted ensemble over them.
+"""Ensemble members (Keras models, run by Keras or from their ONNX export) and the weighted ensemble over them.
 
 All faces of a photo go through each member in one batched call. A member's raw class
 probabilities are mapped to the group classes (dropped classes are renormalised away), and the
@@ -7,6 +7,7 @@ ensemble is the weighted mean of the members' 3-class probabilities.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,9 +15,11 @@ from typing import Any
 import cv2
 import numpy as np
 
-from gerec.emotion.registry import EnsembleSpec, MemberSpec, read_registry, resolve_weights
+from gerec.config import runtime_override
+from gerec.emotion.registry import BACKENDS, EnsembleSpec, MemberSpec, read_registry, resolve_weights
 from gerec.emotion.views import TTA_MODES, make_views, split_views
-from gerec.errors import InvalidModelFile
+from gerec.errors import InvalidModelFile, StaleExport
+from gerec.onnx_runtime import OnnxNetwork
 from gerec.tf_graph import traced_inference
 from gerec.tf_quiet import quiet_tensorflow
 
@@ -47,33 +50,23 @@ def to_member_input(crops: np.ndarray, size: int, colour: str, preprocess: str) 
     return x
 
 
-class KerasMember:
-    """One Keras classifier, loaded once, with its mapping to the group classes."""
+class Member:
+    """One classifier with its mapping to the group classes; subclasses say how its network runs."""
 
     def __init__(self, spec: MemberSpec, weights_path: Path) -> None:
-        quiet_tensorflow()
-        import keras
-
         self.spec = spec
         self.weights_path = weights_path
-        try:
-            self.model = keras.models.load_model(str(weights_path), compile=False)
-        except Exception as exc:  # noqa: BLE001 - keras raises many types for a damaged file
-            raise InvalidModelFile(
-                f"{spec.name}: {weights_path} exists but is not a readable Keras model "
-                f"({type(exc).__name__}; damaged or truncated? rebuild it with train-faces)"
-            ) from exc
-        n_out = int(self.model.output_shape[-1])
-        if n_out != len(spec.classes):
-            raise InvalidModelFile(f"{spec.name}: model has {n_out} outputs, registry lists {len(spec.classes)}")
         self._mapping = spec.mapping_matrix()
-        self._forward: Any = None  # the model's inference as one traced graph, built on first use
+
+    def _check_outputs(self, n_out: int) -> None:
+        if n_out != len(self.spec.classes):
+            raise InvalidModelFile(
+                f"{self.spec.name}: model has {n_out} outputs, registry lists {len(self.spec.classes)}"
+            )
 
     def _run(self, x: np.ndarray) -> np.ndarray:
-        """The model on one input batch, through a traced graph (eager calls cost ~3x more)."""
-        if self._forward is None:
-            self._forward = traced_inference(self.model, (None, *self.model.input_shape[1:]))
-        return np.asarray(self._forward(x), dtype=np.float64)
+        """The network on one input batch: (n, n_member_classes) float64 probabilities."""
+        raise NotImplementedError
 
     def prepare(self, crops: np.ndarray) -> np.ndarray:
         """The member's input tensor for aligned uint8 crops."""
@@ -104,6 +97,68 @@ class KerasMember:
         return self.to_group(self.predict_raw(crops))
 
 
+class KerasMember(Member):
+    """A member run by Keras (TensorFlow): the weight file itself, loaded once."""
+
+    def __init__(self, spec: MemberSpec, weights_path: Path) -> None:
+        super().__init__(spec, weights_path)
+        quiet_tensorflow()
+        import keras
+
+        try:
+            self.model = keras.models.load_model(str(weights_path), compile=False)
+        except Exception as exc:  # noqa: BLE001 - keras raises many types for a damaged file
+            raise InvalidModelFile(
+                f"{spec.name}: {weights_path} exists but is not a readable Keras model "
+                f"({type(exc).__name__}; damaged or truncated? rebuild it with train-faces)"
+            ) from exc
+        self._check_outputs(int(self.model.output_shape[-1]))
+        self._forward: Any = None  # the model's inference as one traced graph, built on first use
+
+    def _run(self, x: np.ndarray) -> np.ndarray:
+        """The model on one input batch, through a traced graph (eager calls cost ~3x more)."""
+        if self._forward is None:
+            self._forward = traced_inference(self.model, (None, *self.model.input_shape[1:]))
+        return np.asarray(self._forward(x), dtype=np.float64)
+
+
+class OnnxMember(Member):
+    """A member run by ONNX Runtime from the ONNX export of its Keras weight file (no TensorFlow).
+
+    The export (``<weights stem>.onnx`` beside the weights, written by ``tools/export_onnx.py``)
+    records the SHA-256 of the file it came from; a missing or stale export raises
+    :class:`~gerec.errors.StaleExport`, and :func:`load_member` then runs the Keras file instead.
+    """
+
+    def __init__(self, spec: MemberSpec, weights_path: Path) -> None:
+        super().__init__(spec, weights_path)
+        self.onnx_path = onnx_export_path(weights_path)
+        self.network = OnnxNetwork(self.onnx_path, expect_source=weights_path)
+        self._check_outputs(self.network.output_size(0))
+
+    def _run(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(self.network(np.asarray(x, dtype=np.float32))[0], dtype=np.float64)
+
+
+def onnx_export_path(weights_path: Path) -> Path:
+    """Where a Keras weight file's ONNX export lives: beside it, same stem."""
+    return weights_path.with_suffix(".onnx")
+
+
+def load_member(spec: MemberSpec, weights_path: Path, backend: str | None = None) -> Member:
+    """The member run by ``backend`` (default: the registry's). An ONNX member whose export is
+    missing or stale runs its Keras file instead, with a warning naming the command that re-exports."""
+    backend = backend or spec.backend
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    if backend == "onnx":
+        try:
+            return OnnxMember(spec, weights_path)
+        except StaleExport as exc:
+            warnings.warn(f"{exc}; running the Keras file instead (slower to load)", RuntimeWarning, stacklevel=2)
+    return KerasMember(spec, weights_path)
+
+
 @dataclass(frozen=True, eq=False)
 class EnsembleOutput:
     """Per-member and ensemble probabilities for a batch of faces."""
@@ -115,18 +170,21 @@ class EnsembleOutput:
 class FaceEnsemble:
     """The weighted mean of its members' 3-class probabilities."""
 
-    def __init__(self, spec: EnsembleSpec) -> None:
+    def __init__(self, spec: EnsembleSpec, backend: str | None = None) -> None:
+        """``backend`` runs every member with it (``"keras"`` or ``"onnx"``); default: ``$GEREC_RUNTIME``,
+        else each member's own (:func:`gerec.config.runtime_override`)."""
+        backend = backend or runtime_override()
         self.spec = spec
-        self.members = [KerasMember(m, resolve_weights(m, spec.directory)) for m in spec.members]
+        self.members = [load_member(m, resolve_weights(m, spec.directory), backend) for m in spec.members]
         weights = np.array([m.weight for m in spec.members], dtype=float)
         if (weights < 0).any() or weights.sum() <= 0:
             raise InvalidModelFile("ensemble weights must be non-negative with a positive sum")
         self.weights = weights / weights.sum()
 
     @classmethod
-    def load(cls, registry: Path | None = None) -> FaceEnsemble:
+    def load(cls, registry: Path | None = None, backend: str | None = None) -> FaceEnsemble:
         """Load every enabled member of ``models/ensemble.json``."""
-        return cls(read_registry(registry))
+        return cls(read_registry(registry), backend)
 
     @property
     def names(self) -> list[str]:

@@ -23,8 +23,9 @@ from gerec.fileio import json_object, model_field, read_model_json
 FORMAT = "gerec-ensemble/1"
 REGISTRY_FILE = "ensemble.json"
 PREPROCESSING = ("minus1_1", "unit", "raw255")
-BACKENDS = ("keras",)
-"""How a member's weight file is run. Keras today; a new backend (ONNX next) is a member class in
+BACKENDS = ("keras", "onnx")
+"""How a member's weight file is run: by Keras, or from its ONNX export (no TensorFlow; see
+:class:`gerec.emotion.ensemble.OnnxMember`). A new backend is a member class in
 :mod:`gerec.emotion.ensemble` and its name here."""
 COLOURS = ("gray", "rgb")
 

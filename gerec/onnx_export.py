@@ -1,0 +1,222 @@
+"""Keras networks written as ONNX graphs, so inference needs no TensorFlow.
+
+Only the layers gerec's networks use are supported (the face members' VGG-style CNNs and MTCNN's
+three networks): Conv2D, BatchNormalization, Activation / ReLU / Softmax, PReLU, MaxPooling2D,
+Dropout, GlobalAveragePooling2D, Permute, Flatten, Dense. A network is a chain of layers (its
+trunk) ending in one or more heads, each a chain applied to the trunk's output; anything else
+raises ``ValueError`` rather than guess. The graph takes and returns Keras's channels-last
+tensors; inside, it runs channels-first, as ONNX operators expect.
+
+Conversion is deterministic (same Keras file, same bytes), and each graph records the SHA-256 of
+the file it came from (metadata ``source_sha256``), so a stale export is detected at load time.
+Used by ``tools/export_onnx.py``; needs the ``onnx`` package (never at run time).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+OPSET = 13
+CHANNELS_FIRST = "nchw"
+CHANNELS_LAST = "nhwc"
+FLAT = "flat"
+PERMUTED = "permuted"
+"""After a Permute: only Flatten may follow."""
+
+
+class _Graph:
+    """Nodes and initializers being collected, with unique names."""
+
+    def __init__(self) -> None:
+        self.nodes: list[Any] = []
+        self.weights: list[Any] = []
+        self._n = 0
+
+    def name(self, stem: str) -> str:
+        self._n += 1
+        return f"{stem}_{self._n}"
+
+    def const(self, stem: str, value: np.ndarray) -> str:
+        from onnx import numpy_helper
+
+        name = self.name(stem)
+        self.weights.append(numpy_helper.from_array(np.ascontiguousarray(value, dtype=np.float32), name))
+        return name
+
+    def op(self, op_type: str, inputs: Sequence[str], stem: str, **attrs: Any) -> str:
+        from onnx import helper
+
+        out = self.name(stem)
+        self.nodes.append(helper.make_node(op_type, list(inputs), [out], name=out, **attrs))
+        return out
+
+
+def _activation(g: _Graph, x: str, name: str, layout: str, stem: str) -> str:
+    if name in ("linear", None):
+        return x
+    if name == "relu":
+        return g.op("Relu", [x], f"{stem}_relu")
+    if name == "softmax":
+        return g.op("Softmax", [x], f"{stem}_softmax", axis=1 if layout == CHANNELS_FIRST else -1)
+    raise ValueError(f"activation {name!r} is not supported")
+
+
+def _pool_pad(padding: str) -> str:
+    if padding == "same":
+        return "SAME_UPPER"  # TensorFlow pads the extra row / column at the end, as SAME_UPPER does
+    if padding == "valid":
+        return "VALID"
+    raise ValueError(f"padding {padding!r} is not supported")
+
+
+def _to_layout(g: _Graph, x: str, layout: str, want: str) -> str:
+    if layout in (want, FLAT):
+        return x
+    if layout == PERMUTED:
+        raise ValueError("after a Permute layer only Flatten is supported")
+    perm = [0, 2, 3, 1] if want == CHANNELS_LAST else [0, 3, 1, 2]
+    return g.op("Transpose", [x], "transpose", perm=perm)
+
+
+def _layer(g: _Graph, layer: Any, x: str, layout: str) -> tuple[str, str]:
+    """Append one Keras layer; returns the new tensor name and its layout."""
+    kind = type(layer).__name__
+    cfg = layer.get_config()
+    stem = layer.name.replace("-", "_")
+    if kind in ("InputLayer", "Dropout"):
+        return x, layout
+    if kind == "Conv2D":
+        if tuple(cfg["dilation_rate"]) != (1, 1) or cfg.get("groups", 1) != 1:
+            raise ValueError(f"{layer.name}: dilated or grouped convolutions are not supported")
+        kernel, *rest = layer.get_weights()
+        x = _to_layout(g, x, layout, CHANNELS_FIRST)
+        inputs = [x, g.const(f"{stem}_w", kernel.transpose(3, 2, 0, 1))]
+        if cfg["use_bias"]:
+            inputs.append(g.const(f"{stem}_b", rest[0]))
+        y = g.op(
+            "Conv",
+            inputs,
+            stem,
+            kernel_shape=list(cfg["kernel_size"]),
+            strides=list(cfg["strides"]),
+            auto_pad=_pool_pad(cfg["padding"]),
+        )
+        return _activation(g, y, cfg["activation"], CHANNELS_FIRST, stem), CHANNELS_FIRST
+    if kind == "BatchNormalization":
+        if cfg["axis"] not in (-1, 3, [3], [-1]):
+            raise ValueError(f"{layer.name}: only channel-axis batch normalisation is supported")
+        values = dict(zip([w.name for w in layer.weights], layer.get_weights(), strict=True))
+        mean, var = values["moving_mean"], values["moving_variance"]
+        gamma = values.get("gamma", np.ones_like(mean))
+        beta = values.get("beta", np.zeros_like(mean))
+        x = _to_layout(g, x, layout, CHANNELS_FIRST)
+        params = [g.const(f"{stem}_{n}", v) for n, v in (("g", gamma), ("b", beta), ("m", mean), ("v", var))]
+        return g.op("BatchNormalization", [x, *params], stem, epsilon=float(cfg["epsilon"])), CHANNELS_FIRST
+    if kind in ("Activation", "ReLU", "Softmax"):
+        name = cfg.get("activation", "relu" if kind == "ReLU" else "softmax")
+        if kind == "ReLU" and (cfg.get("max_value") is not None or cfg.get("negative_slope", 0.0) != 0.0):
+            raise ValueError(f"{layer.name}: only a plain ReLU is supported")
+        return _activation(g, x, name, layout, stem), layout
+    if kind == "PReLU":
+        (alpha,) = layer.get_weights()
+        if layout == FLAT:
+            slope = alpha.reshape(-1)
+        else:
+            if alpha.shape[:2] != (1, 1):
+                raise ValueError(f"{layer.name}: only PReLU shared over height and width is supported")
+            x = _to_layout(g, x, layout, CHANNELS_FIRST)
+            layout = CHANNELS_FIRST
+            slope = alpha.reshape(-1, 1, 1)
+        return g.op("PRelu", [x, g.const(f"{stem}_alpha", slope)], stem), layout
+    if kind == "MaxPooling2D":
+        x = _to_layout(g, x, layout, CHANNELS_FIRST)
+        y = g.op(
+            "MaxPool",
+            [x],
+            stem,
+            kernel_shape=list(cfg["pool_size"]),
+            strides=list(cfg["strides"]),
+            auto_pad=_pool_pad(cfg["padding"]),
+        )
+        return y, CHANNELS_FIRST
+    if kind == "GlobalAveragePooling2D":
+        if cfg.get("keepdims"):
+            raise ValueError(f"{layer.name}: keepdims is not supported")
+        x = _to_layout(g, x, layout, CHANNELS_FIRST)
+        return g.op("Flatten", [g.op("GlobalAveragePool", [x], stem)], f"{stem}_flat", axis=1), FLAT
+    if kind == "Permute":
+        dims = tuple(cfg["dims"])
+        x = _to_layout(g, x, layout, CHANNELS_LAST)
+        return g.op("Transpose", [x], stem, perm=[0, *dims]), PERMUTED
+    if kind == "Flatten":
+        if layout == CHANNELS_FIRST:
+            x = _to_layout(g, x, layout, CHANNELS_LAST)  # Keras flattens channels-last
+        return g.op("Flatten", [x], stem, axis=1), FLAT
+    if kind == "Dense":
+        if layout != FLAT:
+            raise ValueError(f"{layer.name}: Dense on a 4-d tensor is not supported")
+        kernel, *rest = layer.get_weights()
+        bias = rest[0] if cfg["use_bias"] else np.zeros(kernel.shape[1], np.float32)
+        y = g.op("Gemm", [x, g.const(f"{stem}_w", kernel), g.const(f"{stem}_b", bias)], stem)
+        return _activation(g, y, cfg["activation"], FLAT, stem), FLAT
+    raise ValueError(f"layer {layer.name} ({kind}) is not supported")
+
+
+def chain_to_onnx(
+    trunk: Sequence[Any],
+    heads: Sequence[Sequence[Any]],
+    input_shape: tuple[int | None, ...],
+    output_names: Sequence[str],
+    source_sha256: str,
+    graph_name: str,
+) -> bytes:
+    """The ONNX model (serialised) of ``trunk`` followed by each of ``heads``.
+
+    ``input_shape`` is channels-last without the batch axis (``None`` for a free size); outputs
+    are returned channels-last, named ``output_names``.
+    """
+    import onnx
+    from onnx import TensorProto, helper
+
+    g = _Graph()
+    x, layout = "input", CHANNELS_LAST
+    for layer in trunk:
+        x, layout = _layer(g, layer, x, layout)
+    outputs = []
+    for head, out_name in zip(heads, output_names, strict=True):
+        y, y_layout = x, layout
+        for layer in head:
+            y, y_layout = _layer(g, layer, y, y_layout)
+        y = _to_layout(g, y, y_layout, CHANNELS_LAST)
+        g.nodes.append(helper.make_node("Identity", [y], [out_name], name=out_name))
+        rank = 2 if y_layout == FLAT else 4
+        shape = [f"{out_name}_{i}" for i in range(rank)]
+        outputs.append(helper.make_tensor_value_info(out_name, TensorProto.FLOAT, shape))
+    dims = ["batch", *[d if d is not None else f"dim{i}" for i, d in enumerate(input_shape)]]
+    graph = helper.make_graph(
+        g.nodes,
+        graph_name,
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, dims)],
+        outputs,
+        initializer=g.weights,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="gerec.onnx_export")
+    model.ir_version = 8
+    helper.set_model_props(model, {"source_sha256": source_sha256})
+    onnx.checker.check_model(model)
+    return bytes(model.SerializeToString(deterministic=True))
+
+
+def sequential_to_onnx(model: Any, source_sha256: str, graph_name: str) -> bytes:
+    """A single-input, single-output Keras model whose layers form one chain."""
+    layers = list(model.layers)
+    for before, layer in zip(layers, layers[1:]):
+        inbound = getattr(layer, "_inbound_nodes", None)
+        if inbound:
+            parents = [t._keras_history.operation for t in inbound[0].input_tensors]
+            if parents != [before]:
+                raise ValueError(f"{model.name}: layer {layer.name} does not follow {before.name}; not a chain")
+    return chain_to_onnx(layers[:-1], [layers[-1:]], tuple(model.input_shape[1:]), ["probs"], source_sha256, graph_name)

@@ -1,0 +1,89 @@
+"""ONNX graphs run by ONNX Runtime on the CPU: inference without TensorFlow.
+
+gerec's ONNX files are exports of Keras networks (:mod:`gerec.onnx_export`) and record the
+SHA-256 of their source (metadata ``source_sha256``). :class:`OnnxNetwork` checks it against the
+source file when asked, so a network retrained since its export is never run from the old graph.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gerec.errors import InvalidModelFile, StaleExport
+
+EXPORT_COMMAND = "python tools/export_onnx.py"
+"""The command that (re)writes every ONNX export in models/."""
+THREADS = 2
+"""Threads per network (the machine gerec is built for has two cores)."""
+
+
+def sha256_of(path: Path) -> str:
+    """The SHA-256 of a file, hex."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _options() -> Any:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = THREADS
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    return options
+
+
+class OnnxNetwork:
+    """One ONNX graph, loaded once; calling it runs every output on a float32 batch.
+
+    ``expect_source`` (the file the graph was exported from) makes a missing export or one made
+    from another version of that file raise :class:`~gerec.errors.StaleExport`.
+    """
+
+    def __init__(self, path: Path, expect_source: Path | None = None) -> None:
+        import onnxruntime as ort
+
+        self.path = path
+        if not path.is_file():
+            raise StaleExport(f"{path.name} not found in {path.parent}: run `{EXPORT_COMMAND}`")
+        try:
+            self._session = ort.InferenceSession(str(path), _options(), providers=["CPUExecutionProvider"])
+        except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own types for a damaged file
+            raise InvalidModelFile(
+                f"{path} is not a readable ONNX graph ({type(exc).__name__}); rebuild it: `{EXPORT_COMMAND}`"
+            ) from exc
+        self.source_sha256 = self._session.get_modelmeta().custom_metadata_map.get("source_sha256", "")
+        if expect_source is not None and self.source_sha256 != sha256_of(expect_source):
+            raise StaleExport(
+                f"{path.name} was exported from another version of {expect_source.name}: run `{EXPORT_COMMAND}`"
+            )
+        self._input = self._session.get_inputs()[0].name
+        self._outputs = [o.name for o in self._session.get_outputs()]
+        self._lock = threading.Lock()  # one run at a time: the two cores are already shared by its threads
+
+    def output_size(self, k: int) -> int:
+        """The last dimension of output ``k`` (its number of classes or values)."""
+        dim = self._session.get_outputs()[k].shape[-1]
+        if isinstance(dim, int):
+            return dim
+        probe = np.zeros((1, *self.input_shape()), dtype=np.float32)
+        return int(self(probe)[k].shape[-1])
+
+    def input_shape(self) -> tuple[int, ...]:
+        """The input's shape without the batch axis (free sizes read as 48)."""
+        dims = self._session.get_inputs()[0].shape[1:]
+        return tuple(d if isinstance(d, int) else 48 for d in dims)
+
+    def __call__(self, batch: np.ndarray) -> list[np.ndarray]:
+        """Every output for a float32 batch (channels-last, as the Keras network took it)."""
+        x = np.ascontiguousarray(batch, dtype=np.float32)
+        with self._lock:
+            return list(self._session.run(self._outputs, {self._input: x}))

@@ -1,0 +1,120 @@
+"""Face members run from their ONNX exports: same probabilities as Keras, no TensorFlow, stale
+or damaged exports told apart, and the committed exports reproducible from the Keras files."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gerec.config import models_dir
+from gerec.emotion.ensemble import FaceEnsemble, KerasMember, OnnxMember, onnx_export_path
+from gerec.emotion.registry import read_registry, resolve_weights
+from gerec.errors import InvalidModelFile
+from gerec.onnx_runtime import EXPORT_COMMAND
+
+ROOT = Path(__file__).resolve().parents[1]
+REGISTRY = json.loads((models_dir() / "ensemble.json").read_text(encoding="utf-8"))
+ONNX_MEMBERS = [m for m in read_registry().members if m.backend == "onnx"]
+
+
+def test_the_registry_runs_its_trained_members_from_onnx() -> None:
+    assert ONNX_MEMBERS, "no member of models/ensemble.json has backend 'onnx'"
+    ensemble = FaceEnsemble.load()
+    assert {type(m) for m in ensemble.members} == {OnnxMember}
+
+
+def test_onnx_and_keras_give_the_same_probabilities_on_real_faces(fer_dir: Path) -> None:
+    data = np.load(fer_dir / "train.npz")
+    faces = np.repeat(data["images"][:256, :, :, None], 3, axis=3)
+    onnx = FaceEnsemble.load(backend="onnx").predict(faces)
+    keras = FaceEnsemble.load(backend="keras").predict(faces)
+    for name in keras.members:
+        assert np.abs(onnx.members[name] - keras.members[name]).max() < 1e-5, name
+    assert np.abs(onnx.ensemble - keras.ensemble).max() < 1e-5
+    assert (onnx.ensemble.argmax(1) == keras.ensemble.argmax(1)).all()
+
+
+def test_the_onnx_ensemble_never_imports_tensorflow() -> None:
+    code = (
+        "import sys, numpy as np\n"
+        "from gerec.emotion.ensemble import FaceEnsemble\n"
+        "p = FaceEnsemble.load().predict(np.full((2, 60, 60, 3), 120, np.uint8)).ensemble\n"
+        "assert p.shape == (2, 3) and np.allclose(p.sum(1), 1)\n"
+        "print('tensorflow' in sys.modules, 'keras' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "False"]
+
+
+def _one_member_registry(tmp_path: Path) -> tuple[Path, Path]:
+    """A registry in ``tmp_path`` with the first ONNX member, its Keras file copied beside it."""
+    entry = next(m for m in REGISTRY["members"] if m.get("backend") == "onnx")
+    source = models_dir() / entry["weights"]
+    shutil.copy(source, tmp_path / source.name)
+    registry = tmp_path / "ensemble.json"
+    registry.write_text(json.dumps({**REGISTRY, "members": [entry]}), encoding="utf-8")
+    return registry, tmp_path / source.name
+
+
+def test_a_missing_export_runs_the_keras_file_with_a_warning(tmp_path: Path) -> None:
+    registry, _ = _one_member_registry(tmp_path)
+    with pytest.warns(RuntimeWarning, match="not found.*export_onnx.py.*Keras file instead"):
+        ensemble = FaceEnsemble.load(registry)
+    assert isinstance(ensemble.members[0], KerasMember)
+
+
+def test_a_stale_export_is_refused(tmp_path: Path) -> None:
+    registry, weights = _one_member_registry(tmp_path)
+    other = next(p for p in models_dir().glob("*.onnx") if p != onnx_export_path(models_dir() / weights.name))
+    shutil.copy(other, onnx_export_path(weights))  # an export made from another file
+    with pytest.warns(RuntimeWarning, match="exported from another version"):
+        ensemble = FaceEnsemble.load(registry)
+    assert isinstance(ensemble.members[0], KerasMember)
+
+
+def test_a_damaged_export_is_an_invalid_model_file(tmp_path: Path) -> None:
+    registry, weights = _one_member_registry(tmp_path)
+    onnx_export_path(weights).write_bytes(b"\x08\x07 not a graph")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no silent fallback: the user must see the file is damaged
+        with pytest.raises(InvalidModelFile, match=f"not a readable ONNX graph.*{EXPORT_COMMAND}"):
+            FaceEnsemble.load(registry)
+
+
+@pytest.mark.parametrize("spec", ONNX_MEMBERS, ids=lambda s: s.name)
+def test_the_committed_export_is_what_the_converter_writes(spec) -> None:
+    import keras
+
+    from gerec.onnx_export import sequential_to_onnx
+    from gerec.onnx_runtime import sha256_of
+
+    source = resolve_weights(spec, models_dir())
+    model = keras.models.load_model(str(source), compile=False)
+    assert sequential_to_onnx(model, sha256_of(source), spec.name) == onnx_export_path(source).read_bytes()
+
+
+def test_the_converter_refuses_layers_it_does_not_know() -> None:
+    import keras
+    from keras import layers
+
+    from gerec.onnx_export import sequential_to_onnx
+
+    model = keras.Sequential([keras.Input((8, 8, 1)), layers.Conv2D(2, 3, dilation_rate=2), layers.Flatten()])
+    with pytest.raises(ValueError, match="dilated"):
+        sequential_to_onnx(model, "0" * 64, "m")
+    model = keras.Sequential([keras.Input((8, 8, 1)), layers.AveragePooling2D(2), layers.Flatten()])
+    with pytest.raises(ValueError, match="AveragePooling2D.*not supported"):
+        sequential_to_onnx(model, "0" * 64, "m")
+    face = keras.Input((8, 8, 1))
+    branch = layers.Conv2D(2, 3)(face)
+    model = keras.Model(face, layers.Flatten()(layers.Conv2D(2, 3)(face)) + 0 * layers.Flatten()(branch))
+    with pytest.raises(ValueError, match="not supported|not a chain"):
+        sequential_to_onnx(model, "0" * 64, "m")

@@ -1,0 +1,78 @@
+"""Write the ONNX exports gerec runs without TensorFlow, in the project's venv.
+
+    python tools/export_onnx.py            # every export, into models/
+    python tools/export_onnx.py --check    # exit 1 if any export in models/ is missing or differs
+
+Exports (each records the SHA-256 of its source file; conversion is deterministic):
+
+- every registry member with ``"backend": "onnx"`` whose weights are a Keras file in models/:
+  ``models/<stem>.onnx`` (:func:`gerec.onnx_export.sequential_to_onnx`);
+
+Run it again after retraining a member: a stale export is refused at load time (the member then
+runs its Keras file, with a warning).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def export_members(folder: Path) -> list[Path]:
+    """The ONNX members' exports, written into ``folder``."""
+    from gerec.tf_quiet import quiet_tensorflow
+
+    quiet_tensorflow()
+    import keras
+
+    from gerec.emotion.ensemble import onnx_export_path
+    from gerec.emotion.registry import read_registry, resolve_weights
+    from gerec.onnx_export import sequential_to_onnx
+    from gerec.onnx_runtime import sha256_of
+
+    spec = read_registry()
+    written = []
+    for member in spec.members:
+        if member.backend != "onnx":
+            continue
+        source = resolve_weights(member, spec.directory)
+        model = keras.models.load_model(str(source), compile=False)
+        out = folder / onnx_export_path(source).name
+        out.write_bytes(sequential_to_onnx(model, sha256_of(source), member.name))
+        written.append(out)
+    return written
+
+
+def export_all(folder: Path) -> list[Path]:
+    """Every export, written into ``folder``."""
+    return export_members(folder)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="compare with models/ instead of writing")
+    args = parser.parse_args()
+    from gerec.config import models_dir
+
+    models = models_dir()
+    if not args.check:
+        for path in export_all(models):
+            print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+        return 0
+    with tempfile.TemporaryDirectory() as tmp:
+        differ = [
+            p.name
+            for p in export_all(Path(tmp))
+            if not (models / p.name).is_file() or (models / p.name).read_bytes() != p.read_bytes()
+        ]
+    print("all exports up to date" if not differ else f"missing or different: {', '.join(differ)}")
+    return 1 if differ else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
