@@ -38,6 +38,9 @@ def _options() -> Any:
     options.intra_op_num_threads = THREADS
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
+    # idle worker threads sleep instead of spinning: a spinning thread takes a core from the numpy
+    # work between runs (MTCNN's steps, saliency's masks); measured 1.2 to 2x faster end to end
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return options
 
 

@@ -3,8 +3,10 @@
 ``start()`` is a ``st.cache_resource`` singleton called from ``app.py``: the first session starts
 one daemon thread per server process that fills the same caches the pages use (face models,
 scene networks, the default pipeline and labeler) and runs each model once on dummy input, so
-the first photo pays neither loading nor tracing. Last, it warms the saliency explainer through
-the same function the Analyze page calls (``state.saliency_maps``), whatever method that uses.
+the first photo pays neither loading nor tracing. Last, when there is something to trace or
+compile (a Keras member, or the SHAP method), it warms the saliency explainer through the same
+function the Analyze page calls (``state.saliency_maps``); with ONNX members and greedy deletion a
+first map costs what any other does, so that warm-up would only hold the explainer's lock.
 Each warm-up on dummy input is skipped once a photo has come (``state.a_photo_came``): that
 photo's own analysis and first map do the warming, and a warm-up would only compete with them
 for the two cores (and, for saliency, hold the explainer's lock while the page wants its map).
@@ -108,11 +110,14 @@ def _run(preload: Preload) -> None:
         preload.step("scene network", lambda: state.photo_network(s.mode))
         pipe = state.pipeline(s.mode, s.chain, s.labels_file)
         warm("scene labeler", lambda: pipe.analyze(_dummy_photo(), "warm-up.png"))
+        from gerec.emotion.ensemble import KerasMember
         from gerec.explain import DEFAULT_METHOD
 
         if DEFAULT_METHOD == "shap":  # the deletion method needs no shap code
             preload.step("saliency code", _saliency_code)
-        warm("saliency", lambda: state.saliency_maps(np.full((128, 128, 3), 128, dtype=np.uint8)))
+        # with ONNX members and greedy deletion a first map costs what any other does: no warm-up
+        if DEFAULT_METHOD == "shap" or any(isinstance(m, KerasMember) for m in ensemble.members):
+            warm("saliency", lambda: state.saliency_maps(np.full((128, 128, 3), 128, dtype=np.uint8)))
     except Exception as exc:  # noqa: BLE001 - the page loads the models itself and shows any error
         preload.error = f"{type(exc).__name__}: {exc}"
     finally:

@@ -57,11 +57,12 @@ def test_detection_on_real_group_photos(detections):
         assert [f.index for f in faces] == list(range(1, len(faces) + 1))
 
 
-def test_graph_detector_finds_the_same_faces_as_eager_mtcnn(detections):
-    """The traced MTCNN networks are a speed-up only: same boxes, keypoints and confidences."""
+def test_the_pipeline_detector_finds_the_same_faces_as_eager_mtcnn(detections):
+    """The pipeline's MTCNN (ONNX exports, no TensorFlow) is a speed-up only: the same boxes,
+    keypoints and confidences as the mtcnn package's own eager Keras calls."""
     from gerec.faces.detect import FaceDetector
 
-    eager = FaceDetector(compile_graphs=False)
+    eager = FaceDetector(compile_graphs=False, runtime="keras")
     for name, (photo, faces) in list(detections.items())[:6]:
         reference = eager.detect(photo.pixels)
         assert [f.box for f in faces] == [f.box for f in reference], name

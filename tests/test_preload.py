@@ -7,10 +7,16 @@ import pytest
 pytestmark = pytest.mark.slow
 
 
-def test_preload_fills_the_pages_caches_and_warms_saliency(photos_dir, monkeypatch):
+@pytest.mark.parametrize("runtime", ["onnx", "keras"])
+def test_preload_fills_the_pages_caches(photos_dir, monkeypatch, runtime):
+    """Everything the first photo needs is loaded; saliency is warmed only where there is something to
+    trace (Keras members): with ONNX members a first map costs what any other does."""
     from gerec_app import preload, state
 
     monkeypatch.setenv(preload.PRELOAD_ENV, "1")
+    monkeypatch.setenv("GEREC_RUNTIME", runtime)
+    for cached in (state.face_models, state.explainer, state.pipeline):
+        cached.clear()
     monkeypatch.setattr(state, "a_photo_came", lambda: False)  # whatever other tests analysed before
     preload.start.clear()
     loading = preload.start()
@@ -22,14 +28,20 @@ def test_preload_fills_the_pages_caches_and_warms_saliency(photos_dir, monkeypat
         "face ensemble",
         "scene network",
         "scene labeler",
-        "saliency",  # no "saliency code": the default method (greedy deletion) needs no shap
+        *(["saliency"] if runtime == "keras" else []),  # no "saliency code": greedy deletion needs no shap
     ]
     assert loading.summary().startswith("models ready")
     assert preload.start() is loading  # once per process
     # the page's own calls now find everything loaded: the same objects, no second load
     detector, ensemble = state.face_models()
-    assert state.explainer().evaluations > 0  # the saliency explainer has run once
+    from gerec.emotion.ensemble import KerasMember, OnnxMember
+
+    member_class = OnnxMember if runtime == "onnx" else KerasMember
+    assert detector.runtime == runtime and all(isinstance(m, member_class) for m in ensemble.members)
+    assert (state.explainer().evaluations > 0) == (runtime == "keras")  # warmed: the explainer has run once
     assert state.pipeline("tuned", "default", state.default_labels_file()).ensemble is ensemble
+    for cached in (state.face_models, state.explainer, state.pipeline, preload.start):
+        cached.clear()  # the next tests get the default runtime
 
 
 def test_preload_leaves_the_warm_ups_to_a_photo_that_came_first(photos_dir, monkeypatch):
@@ -45,8 +57,8 @@ def test_preload_leaves_the_warm_ups_to_a_photo_that_came_first(photos_dir, monk
     assert loading.done.wait(600), loading.summary()
     assert loading.error is None, loading.error
     assert list(loading.steps) == ["face models", "scene network"]  # loading, no warm-up
-    assert list(loading.skipped) == ["face detector", "face ensemble", "scene labeler", "saliency"]
-    assert "not warmed, a photo came first: face detector, face ensemble, scene labeler, saliency" in loading.summary()
+    assert list(loading.skipped) == ["face detector", "face ensemble", "scene labeler"]
+    assert "not warmed, a photo came first: face detector, face ensemble, scene labeler" in loading.summary()
     preload.start.clear()
 
 

@@ -7,6 +7,8 @@ Exports (each records the SHA-256 of its source file; conversion is deterministi
 
 - every registry member with ``"backend": "onnx"`` whose weights are a Keras file in models/:
   ``models/<stem>.onnx`` (:func:`gerec.onnx_export.sequential_to_onnx`);
+- MTCNN's three networks, from the weights packaged in ``mtcnn==1.0.0``:
+  ``models/mtcnn_{pnet,rnet,onet}.onnx`` (:func:`gerec.faces.mtcnn_export.export_mtcnn`).
 
 Run it again after retraining a member: a stale export is refused at load time (the member then
 runs its Keras file, with a warning).
@@ -50,7 +52,9 @@ def export_members(folder: Path) -> list[Path]:
 
 def export_all(folder: Path) -> list[Path]:
     """Every export, written into ``folder``."""
-    return export_members(folder)
+    from gerec.faces.mtcnn_export import export_mtcnn
+
+    return export_members(folder) + export_mtcnn(folder)
 
 
 def main() -> int:

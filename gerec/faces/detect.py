@@ -1,4 +1,5 @@
-"""Face detection with MTCNN (weights packaged inside the ``mtcnn`` wheel)."""
+"""Face detection with MTCNN: its ONNX exports run by ONNX Runtime (the default, no TensorFlow),
+or the ``mtcnn`` package's own Keras networks (weights packaged inside the ``mtcnn`` wheel)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from gerec.config import RUNTIMES, models_dir, runtime_override
 from gerec.errors import ModelFileMissing
 from gerec.tf_graph import traced_inference
 from gerec.tf_quiet import quiet_tensorflow
@@ -13,6 +15,8 @@ from gerec.types import Face
 
 DEFAULT_MIN_CONFIDENCE = 0.90
 DEFAULT_MIN_FACE_SIZE = 20
+DEFAULT_RUNTIME = "onnx"
+"""MTCNN's runtime unless ``$GEREC_RUNTIME`` or the caller chooses: the ONNX exports in models/."""
 KEYPOINTS = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
 
 
@@ -80,6 +84,24 @@ def can_patch(detector: Any, version: str | None = None) -> bool:
     return False
 
 
+def keras_mtcnn(compile_graphs: bool = True) -> Any:
+    """The ``mtcnn`` package's detector (imports TensorFlow), its networks traced when it is the
+    release the patch was written for and ``compile_graphs`` is on."""
+    quiet_tensorflow()
+    try:
+        from mtcnn import MTCNN
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ModelFileMissing(f"the mtcnn package is not installed: {exc}") from exc
+    try:
+        detector = MTCNN(device="CPU:0")
+    except (OSError, FileNotFoundError) as exc:
+        raise ModelFileMissing(f"mtcnn's packaged weights could not be loaded: {exc}") from exc
+    if compile_graphs and can_patch(detector):
+        for stage, shape in zip(detector.stages, STAGE_INPUT_SHAPES, strict=True):
+            stage._model = GraphNetwork(stage.model, shape)
+    return detector
+
+
 class FaceDetector:
     """MTCNN face detector. Loads its three networks once; ``detect`` is thread-compatible."""
 
@@ -88,25 +110,29 @@ class FaceDetector:
         min_confidence: float = DEFAULT_MIN_CONFIDENCE,
         min_face_size: int = DEFAULT_MIN_FACE_SIZE,
         compile_graphs: bool = True,
+        runtime: str | None = None,
     ) -> None:
-        """``compile_graphs=False`` keeps mtcnn's own eager calls (same boxes, slower)."""
-        quiet_tensorflow()
-        try:
-            from mtcnn import MTCNN
-        except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise ModelFileMissing(f"the mtcnn package is not installed: {exc}") from exc
-        try:
-            self._mtcnn = MTCNN(device="CPU:0")
-        except (OSError, FileNotFoundError) as exc:
-            raise ModelFileMissing(f"mtcnn's packaged weights could not be loaded: {exc}") from exc
-        if compile_graphs and can_patch(self._mtcnn):
-            for stage, shape in zip(self._mtcnn.stages, STAGE_INPUT_SHAPES, strict=True):
-                stage._model = GraphNetwork(stage.model, shape)
+        """``runtime`` is ``"onnx"`` (:class:`~gerec.faces.mtcnn_onnx.OnnxMTCNN` on the exports in
+        models/, no TensorFlow) or ``"keras"`` (the ``mtcnn`` package); unset: ``$GEREC_RUNTIME``,
+        else ``"onnx"``. ``compile_graphs=False`` keeps mtcnn's own eager calls (keras only; same
+        boxes, slower)."""
+        self.runtime = runtime or runtime_override() or DEFAULT_RUNTIME
+        if self.runtime not in RUNTIMES:
+            raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, not {self.runtime!r}")
+        if self.runtime == "onnx":
+            from gerec.faces.mtcnn_onnx import OnnxMTCNN
+
+            self._mtcnn: Any = OnnxMTCNN(models_dir())
+        else:
+            self._mtcnn = keras_mtcnn(compile_graphs)
         self.min_confidence = min_confidence
         self.min_face_size = min_face_size
 
     def warm_up(self) -> None:
         """Run each of the three networks once on a dummy batch, so the first photo pays no tracing."""
+        if self.runtime == "onnx":
+            self._mtcnn.warm_up()
+            return
         for stage, shape in zip(self._mtcnn.stages, STAGE_INPUT_SHAPES, strict=True):
             side = shape[1] or 48
             stage.model(np.zeros((1, side, side, 3), dtype=np.float32))
