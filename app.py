@@ -1,4 +1,8 @@
-"""gerec dashboard: `streamlit run app.py` (works offline, no keys). Pages live in pages/."""
+"""gerec dashboard: `streamlit run app.py` (works offline, no keys).
+
+Pages live in app_pages/, never pages/: Streamlit would serve a pages/ folder's scripts on their
+own at /<page> (a reload or a bookmark), without this script's settings, sidebar or preloading.
+"""
 
 from __future__ import annotations
 
@@ -17,9 +21,14 @@ st.sidebar.caption(
     "(top-down, a Bayesian network) and both (fused)."
 )
 
-note = st.sidebar.empty()
-note.caption(loading.summary())
-try:
-    page.run()
-finally:  # what had loaded by the end of the page (after st.stop, no element can be added: the first note stays)
-    note.caption(loading.summary())
+if loading.done.is_set():
+    st.sidebar.caption(loading.summary())
+else:  # says what is loaded, once a second, until the next full run finds everything loaded
+
+    @st.fragment(run_every=1.0)
+    def loading_note() -> None:
+        st.caption(loading.summary())
+
+    with st.sidebar:
+        loading_note()
+page.run()

@@ -24,10 +24,10 @@ class PageSpec:
 
 
 PAGE_TABLE = (
-    PageSpec("analyze", "pages/analyze.py", "Analyze", ":material/photo_camera:"),
-    PageSpec("scene", "pages/scene_network.py", "Scene network", ":material/hub:"),
-    PageSpec("errors", "pages/error_analysis.py", "Error analysis", ":material/rule:"),
-    PageSpec("models", "pages/models.py", "Models", ":material/inventory_2:"),
+    PageSpec("analyze", "app_pages/analyze.py", "Analyze", ":material/photo_camera:"),
+    PageSpec("scene", "app_pages/scene_network.py", "Scene network", ":material/hub:"),
+    PageSpec("errors", "app_pages/error_analysis.py", "Error analysis", ":material/rule:"),
+    PageSpec("models", "app_pages/models.py", "Models", ":material/inventory_2:"),
 )
 """The pages in navigation order (the first is the landing page): adding a page is its script and one line here."""
 

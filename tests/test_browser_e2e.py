@@ -163,5 +163,11 @@ def test_demo_in_chromium(server, photos_dir, tmp_path):
             expect(page.get_by_text("Members in use")).to_be_visible(timeout=60_000)
             page.wait_for_timeout(1000)
             shot(page, "5_models")
+            # a reload (or a bookmark) of a page goes through app.py too: its settings and navigation
+            page.reload(wait_until="domcontentloaded")
+            expect(page.get_by_text("Members in use")).to_be_visible(timeout=60_000)
+            sidebar = page.get_by_test_id("stSidebar")
+            expect(sidebar.get_by_text("Settings")).to_be_visible(timeout=30_000)
+            expect(sidebar.get_by_role("link", name="Error analysis")).to_be_visible()
         finally:
             browser.close()

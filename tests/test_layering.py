@@ -58,7 +58,7 @@ def files_with_string(text: str) -> list[str]:
     """The project's Python files (this one aside) with ``text`` as a string literal, comments aside."""
     out = []
     for path in sorted(ROOT.glob("*.py")) + sorted(
-        p for d in ("gerec", "gerec_app", "pages", "tests", "tools", "benchmarks") for p in (ROOT / d).rglob("*.py")
+        p for d in ("gerec", "gerec_app", "app_pages", "tests", "tools", "benchmarks") for p in (ROOT / d).rglob("*.py")
     ):
         if path == Path(__file__).resolve():
             continue
