@@ -2,8 +2,9 @@
 
 gerec: :class:`gerec.explain.SaliencyExplainer` with the dashboard's method (``DEFAULT_METHOD``:
 greedy deletion of 6 px cells ranked by a 12 px occlusion pass, :mod:`gerec.deletion`), each
-member explained on its own, grey and blurred baselines, on the 48 px grey face, compiled Keras
-calls; the ensemble's map of its verdict is the weighted sum of the members' maps. For reference,
+member explained on its own, grey and blurred baselines, on the 48 px grey face, the members'
+networks as the registry runs them (ONNX Runtime); the ensemble's map of its verdict is the
+weighted sum of the members' maps. For reference,
 round 3's method (``method="shap"``: Partition SHAP, ``DEFAULT_MAX_EVALS`` masked faces per member
 and baseline, refined by the sliding occlusion pass) is timed on the same faces in the same process.
 
