@@ -76,8 +76,15 @@ def aucs(
 
 
 def gradient_x_input(ensemble, faces: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """Gradient of the single-view ensemble probability times the pixel, per grey member."""
+    """Gradient of the single-view ensemble probability times the pixel, per grey member (the members'
+    Keras models: ONNX Runtime gives no gradients)."""
+    from gerec.emotion.ensemble import FaceEnsemble
+    from gerec.tf_quiet import quiet_tensorflow
+
+    quiet_tensorflow()  # gerec's TensorFlow settings (oneDNN off), as when the members were Keras
     import tensorflow as tf
+
+    ensemble = FaceEnsemble(ensemble.spec, backend="keras")
 
     scale = {"minus1_1": (1 / 127.5, -1.0), "unit": (1 / 255, 0.0), "raw255": (1.0, 0.0)}
     x = tf.constant(faces[..., None])
