@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from gerec.errors import InvalidModelFile, StaleExport
+from gerec.errors import InvalidModelFile, ModelFileMissing, StaleExport
 
 EXPORT_COMMAND = "python tools/export_onnx.py"
 """The command that (re)writes every ONNX export in models/."""
@@ -52,8 +52,13 @@ class OnnxNetwork:
     """
 
     def __init__(self, path: Path, expect_source: Path | None = None) -> None:
-        import onnxruntime as ort
-
+        try:
+            import onnxruntime as ort
+        except ImportError as exc:  # an environment set up before gerec needed it
+            raise ModelFileMissing(
+                f"the onnxruntime package is not installed ({exc}): run `make install` "
+                "(or pip install -r requirements.txt)"
+            ) from exc
         self.path = path
         if not path.is_file():
             raise StaleExport(f"{path.name} not found in {path.parent}: run `{EXPORT_COMMAND}`")

@@ -154,7 +154,20 @@ def test_a_missing_export_names_the_file_and_the_command(tmp_path, monkeypatch):
     from gerec.faces.detect import FaceDetector
 
     with pytest.raises(ModelFileMissing, match="mtcnn_rnet.onnx"):
-        FaceDetector(runtime="onnx")
+        FaceDetector(runtime="onnx")  # asked for by name: no fallback
+
+
+def test_the_default_runtime_falls_back_to_the_mtcnn_package(tmp_path, monkeypatch):
+    """Without its exports the default detector still detects, with the mtcnn package, and says why."""
+    from gerec.faces import detect
+
+    copy_exports(tmp_path, skip="pnet")
+    monkeypatch.setenv("GEREC_MODELS", str(tmp_path))
+    monkeypatch.delenv("GEREC_RUNTIME", raising=False)
+    monkeypatch.setattr(detect, "keras_mtcnn", lambda compile_graphs=True: "keras detector")
+    with pytest.warns(RuntimeWarning, match="mtcnn_pnet.onnx not found.*mtcnn package instead"):
+        detector = detect.FaceDetector()
+    assert detector.runtime == "keras" and detector._mtcnn == "keras detector"
 
 
 def test_a_damaged_or_stale_export_is_refused(tmp_path, monkeypatch):

@@ -118,3 +118,13 @@ def test_the_converter_refuses_layers_it_does_not_know() -> None:
     model = keras.Model(face, layers.Flatten()(layers.Conv2D(2, 3)(face)) + 0 * layers.Flatten()(branch))
     with pytest.raises(ValueError, match="not supported|not a chain"):
         sequential_to_onnx(model, "0" * 64, "m")
+
+
+def test_without_onnxruntime_the_members_run_their_keras_files(tmp_path, monkeypatch) -> None:
+    """An environment without onnxruntime (set up before gerec needed it) still scores faces, and says why."""
+    registry, weights = _one_member_registry(tmp_path)
+    shutil.copy(onnx_export_path(models_dir() / weights.name), onnx_export_path(weights))
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import onnxruntime -> ImportError
+    with pytest.warns(RuntimeWarning, match="onnxruntime package is not installed.*make install"):
+        ensemble = FaceEnsemble.load(registry)
+    assert isinstance(ensemble.members[0], KerasMember)

@@ -18,7 +18,7 @@ import numpy as np
 from gerec.config import runtime_override
 from gerec.emotion.registry import BACKENDS, EnsembleSpec, MemberSpec, read_registry, resolve_weights
 from gerec.emotion.views import TTA_MODES, make_views, split_views
-from gerec.errors import InvalidModelFile, StaleExport
+from gerec.errors import InvalidModelFile, ModelFileMissing
 from gerec.onnx_runtime import OnnxNetwork
 from gerec.tf_graph import traced_inference
 from gerec.tf_quiet import quiet_tensorflow
@@ -147,14 +147,15 @@ def onnx_export_path(weights_path: Path) -> Path:
 
 def load_member(spec: MemberSpec, weights_path: Path, backend: str | None = None) -> Member:
     """The member run by ``backend`` (default: the registry's). An ONNX member whose export is
-    missing or stale runs its Keras file instead, with a warning naming the command that re-exports."""
+    missing or stale (or without onnxruntime) runs its Keras file instead, with a warning saying why
+    and what to run."""
     backend = backend or spec.backend
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     if backend == "onnx":
         try:
             return OnnxMember(spec, weights_path)
-        except StaleExport as exc:
+        except ModelFileMissing as exc:  # a missing or stale export, or no onnxruntime
             warnings.warn(f"{exc}; running the Keras file instead (slower to load)", RuntimeWarning, stacklevel=2)
     return KerasMember(spec, weights_path)
 

@@ -3,6 +3,7 @@ or the ``mtcnn`` package's own Keras networks (weights packaged inside the ``mtc
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -114,16 +115,25 @@ class FaceDetector:
     ) -> None:
         """``runtime`` is ``"onnx"`` (:class:`~gerec.faces.mtcnn_onnx.OnnxMTCNN` on the exports in
         models/, no TensorFlow) or ``"keras"`` (the ``mtcnn`` package); unset: ``$GEREC_RUNTIME``,
-        else ``"onnx"``. ``compile_graphs=False`` keeps mtcnn's own eager calls (keras only; same
+        else ``"onnx"``, which falls back to ``"keras"`` with a warning when its exports (or onnxruntime)
+        are missing. ``compile_graphs=False`` keeps mtcnn's own eager calls (keras only; same
         boxes, slower)."""
-        self.runtime = runtime or runtime_override() or DEFAULT_RUNTIME
+        chosen = runtime or runtime_override()
+        self.runtime = chosen or DEFAULT_RUNTIME
         if self.runtime not in RUNTIMES:
             raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, not {self.runtime!r}")
+        self._mtcnn: Any = None
         if self.runtime == "onnx":
             from gerec.faces.mtcnn_onnx import OnnxMTCNN
 
-            self._mtcnn: Any = OnnxMTCNN(models_dir())
-        else:
+            try:
+                self._mtcnn = OnnxMTCNN(models_dir())
+            except ModelFileMissing as exc:  # missing or stale exports, or no onnxruntime
+                if chosen:  # asked for by name: say so rather than run something else
+                    raise
+                warnings.warn(f"{exc}; detecting with the mtcnn package instead (slower)", RuntimeWarning, stacklevel=2)
+                self.runtime = "keras"
+        if self._mtcnn is None:
             self._mtcnn = keras_mtcnn(compile_graphs)
         self.min_confidence = min_confidence
         self.min_face_size = min_face_size
