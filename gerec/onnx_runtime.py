@@ -7,7 +7,6 @@ source file when asked, so a network retrained since its export is never run fro
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from pathlib import Path
 from typing import Any
@@ -15,20 +14,12 @@ from typing import Any
 import numpy as np
 
 from gerec.errors import InvalidModelFile, ModelFileMissing, StaleExport
+from gerec.versions import file_sha256
 
 EXPORT_COMMAND = "python tools/export_onnx.py"
 """The command that (re)writes every ONNX export in models/."""
 THREADS = 2
 """Threads per network (the machine gerec is built for has two cores)."""
-
-
-def sha256_of(path: Path) -> str:
-    """The SHA-256 of a file, hex."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _options() -> Any:
@@ -69,7 +60,7 @@ class OnnxNetwork:
                 f"{path} is not a readable ONNX graph ({type(exc).__name__}); rebuild it: `{EXPORT_COMMAND}`"
             ) from exc
         self.source_sha256 = self._session.get_modelmeta().custom_metadata_map.get("source_sha256", "")
-        if expect_source is not None and self.source_sha256 != sha256_of(expect_source):
+        if expect_source is not None and self.source_sha256 != file_sha256(expect_source):
             raise StaleExport(
                 f"{path.name} was exported from another version of {expect_source.name}: run `{EXPORT_COMMAND}`"
             )

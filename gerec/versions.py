@@ -20,11 +20,17 @@ def _sha256(path: str, mtime_ns: int, size: int) -> str:
     return digest.hexdigest()
 
 
+def file_sha256(path: str | Path) -> str:
+    """Hex SHA-256 of a file's bytes (read in blocks; cached by path, size and modification time)."""
+    stat = Path(path).stat()
+    return _sha256(str(path), stat.st_mtime_ns, stat.st_size)
+
+
 def file_version(path: Path) -> dict[str, Any]:
     """sha256, size and modification time of one file (hash cached by path, size and mtime)."""
     stat = path.stat()
     return {
-        "sha256": _sha256(str(path), stat.st_mtime_ns, stat.st_size),
+        "sha256": file_sha256(path),
         "bytes": stat.st_size,
         "modified": time.strftime("%Y-%m-%d %H:%M", time.gmtime(stat.st_mtime)),
     }

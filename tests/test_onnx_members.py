@@ -94,11 +94,11 @@ def test_the_committed_export_is_what_the_converter_writes(spec) -> None:
     import keras
 
     from gerec.onnx_export import sequential_to_onnx
-    from gerec.onnx_runtime import sha256_of
+    from gerec.versions import file_sha256
 
     source = resolve_weights(spec, models_dir())
     model = keras.models.load_model(str(source), compile=False)
-    assert sequential_to_onnx(model, sha256_of(source), spec.name) == onnx_export_path(source).read_bytes()
+    assert sequential_to_onnx(model, file_sha256(source), spec.name) == onnx_export_path(source).read_bytes()
 
 
 def test_the_converter_refuses_layers_it_does_not_know() -> None:

@@ -35,7 +35,7 @@ def export_members(folder: Path) -> list[Path]:
     from gerec.emotion.ensemble import onnx_export_path
     from gerec.emotion.registry import read_registry, resolve_weights
     from gerec.onnx_export import sequential_to_onnx
-    from gerec.onnx_runtime import sha256_of
+    from gerec.versions import file_sha256
 
     spec = read_registry()
     written = []
@@ -45,7 +45,7 @@ def export_members(folder: Path) -> list[Path]:
         source = resolve_weights(member, spec.directory)
         model = keras.models.load_model(str(source), compile=False)
         out = folder / onnx_export_path(source).name
-        out.write_bytes(sequential_to_onnx(model, sha256_of(source), member.name))
+        out.write_bytes(sequential_to_onnx(model, file_sha256(source), member.name))
         written.append(out)
     return written
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +9,7 @@ import numpy as np
 from gerec.bn.histogram import LabelHistogram, read_histogram
 from gerec.bn.network import SceneNetwork
 from gerec.classes import N_CLASSES
+from gerec.versions import file_sha256
 
 REFERENCE_ZERO_FLOOR = 1e-4
 REFERENCE_INFERENCE = "as the reference's pgmpy < 0.1.11 variable elimination: identical evidence factors count once"
@@ -38,11 +38,6 @@ def reference_p_present(hist: LabelHistogram, zero_floor: float = REFERENCE_ZERO
 def smoothed_p_present(hist: LabelHistogram, alpha: float) -> np.ndarray:
     """Additive (Beta(alpha, alpha)) smoothing: (count + alpha) / (total + 2 alpha)."""
     return (hist.counts + alpha) / (hist.totals[None, :] + 2.0 * alpha)
-
-
-def file_sha256(path: str | Path) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def fit_reference(

@@ -19,10 +19,10 @@ import numpy as np
 
 from gerec.bn import calibrate as calibrate_mod
 from gerec.bn import tuning
-from gerec.bn.fit import file_sha256
 from gerec.bn.histogram import read_histogram
 from gerec.calibration import fold_summary
 from gerec.classes import CLASSES, MODULES
+from gerec.versions import file_sha256
 
 CRITERION = {
     "accuracy": (

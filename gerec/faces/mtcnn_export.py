@@ -57,8 +57,8 @@ def export_mtcnn(folder: Path) -> list[Path]:
     """Write ``mtcnn_pnet.onnx``, ``mtcnn_rnet.onnx`` and ``mtcnn_onet.onnx`` into ``folder``."""
     from importlib.metadata import version
 
-    from gerec.onnx_runtime import sha256_of
     from gerec.tf_quiet import quiet_tensorflow
+    from gerec.versions import file_sha256
 
     if (installed := version("mtcnn")) != MTCNN_RELEASE:
         raise InvalidModelFile(f"the MTCNN export is written for mtcnn {MTCNN_RELEASE}, not {installed}")
@@ -72,6 +72,6 @@ def export_mtcnn(folder: Path) -> list[Path]:
         if source is None:
             raise ModelFileMissing(f"mtcnn's packaged weights for {name} were not found: reinstall mtcnn")
         out = folder / onnx_file_name(name)
-        out.write_bytes(network_to_onnx(name, stage.model, sha256_of(source)))
+        out.write_bytes(network_to_onnx(name, stage.model, file_sha256(source)))
         written.append(out)
     return written
