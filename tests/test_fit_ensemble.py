@@ -87,6 +87,55 @@ def test_criteria_are_compared_on_faces_their_weights_never_saw(monkeypatch: pyt
     assert all(np.std(v) > 0 for v in runs.values())  # different halves, different figures: a real spread
 
 
+def test_a_faces_clean_and_corrupted_copies_share_their_fold(monkeypatch: pytest.MonkeyPatch):
+    rng = np.random.default_rng(4)
+    one = rng.integers(0, 3, 150)
+    truth = np.tile(one, 2)  # clean copy, then corrupted copy
+    probs = [
+        p / p.sum(1, keepdims=True)
+        for p in (rng.dirichlet(np.ones(3), 300) + (0.3 + 0.2 * i) * np.eye(3)[truth] for i in range(2))
+    ]
+    seen: list[np.ndarray] = []
+    real_fit = fit_ensemble.fit_weights
+
+    def recording_fit(p, labels, *args, **kwargs):
+        seen.append(labels.copy())
+        return real_fit(p, labels, *args, **kwargs)
+
+    monkeypatch.setattr(fit_ensemble, "fit_weights", recording_fit)
+    runs = fit_ensemble.held_out_runs(probs, truth, 0.25, folds=2, repeats=2, seed=0, copies=2)
+    assert {c: len(v) for c, v in runs.items()} == {c: 4 for c in fit_ensemble.CRITERIA}
+    for labels in seen:
+        fitted = labels >= 0
+        assert 0 < fitted.sum() < len(truth)
+        assert np.array_equal(fitted[:150], fitted[150:])  # never fitted on one copy and scored on the other
+    with pytest.raises(ValueError, match="copies"):
+        fit_ensemble.held_out_runs(probs, truth[:299], 0.25, copies=2)
+
+
+def test_the_fitting_faces_add_a_seeded_corrupted_copy_with_the_same_labels():
+    from gerec.emotion.data import FaceSet
+    from gerec.errors import InvalidDataset
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (40, 48, 48)).astype(np.uint8)
+    faces = FaceSet(images, np.arange(40) % 7, np.asarray([f"f{i}" for i in range(40)]), ("a",) * 7)
+    both, copies = fit_ensemble.fitting_faces(faces, "clean+corrupted")
+    assert copies == 2 and len(both.labels) == 80
+    assert np.array_equal(both.images[:40], images) and np.array_equal(both.labels[40:], faces.labels)
+    assert both.ids[40] == "f0#corrupted"
+    changed = [not np.array_equal(a, b) for a, b in zip(both.images[40:], images)]
+    assert 10 < sum(changed) < 40  # each corruption is drawn with its own probability
+    again, _ = fit_ensemble.fitting_faces(faces, "clean+corrupted")
+    assert np.array_equal(again.images, both.images)  # seeded
+    assert fit_ensemble.fitting_faces(faces, "clean") == (faces, 1)
+    with pytest.raises(ValueError, match="faces"):
+        fit_ensemble.fitting_faces(faces, "noisy")
+    rgb = FaceSet(np.zeros((2, 8, 8, 3), np.uint8), np.zeros(2, int), np.asarray(["a", "b"]), ("a",))
+    with pytest.raises(InvalidDataset, match="grey"):
+        fit_ensemble.fitting_faces(rgb, "clean+corrupted")
+
+
 def test_members_that_saw_the_validation_split_are_not_weighted_on_it():
     rng = np.random.default_rng(1)
     truth = rng.integers(0, 3, 300)
@@ -165,3 +214,5 @@ def test_fit_ensemble_is_a_command():
 
     args = build_parser().parse_args(["fit-ensemble", "--criterion", "log-loss", "--max-members", "2"])
     assert args.criterion == "log-loss" and args.max_members == 2 and args.registry.name == "ensemble.json"
+    assert args.faces == "clean+corrupted"
+    assert build_parser().parse_args(["fit-ensemble", "--faces", "clean"]).faces == "clean"

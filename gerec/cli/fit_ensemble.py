@@ -12,7 +12,7 @@ from gerec.config import data_dir, models_dir
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``fit-ensemble`` command."""
-    from gerec.emotion.fitting import CRITERIA, CV_DESIGN
+    from gerec.emotion.fitting import CRITERIA, CV_DESIGN, FIT_FACES
 
     p = sub.add_parser("fit-ensemble", help="fit the face ensemble's views and weights on the validation split")
     p.add_argument(
@@ -38,6 +38,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         f"held-out accuracy ({CV_DESIGN})",
     )
     p.add_argument(
+        "--faces",
+        choices=FIT_FACES,
+        default=FIT_FACES[0],
+        help="score choices on the validation faces and a copy of them under group-photo corruptions "
+        "(the robust training mix, seeded), or on the clean faces only",
+    )
+    p.add_argument(
         "--record-test",
         type=Path,
         default=None,
@@ -53,5 +60,5 @@ def run(args: argparse.Namespace) -> int:
     if args.record_test:
         record_test(args.registry, args.record_test)
     else:
-        fit(args.registry, args.data, args.step, args.max_grid, args.max_members, args.criterion)
+        fit(args.registry, args.data, args.step, args.max_grid, args.max_members, args.criterion, args.faces)
     return 0

@@ -1,8 +1,14 @@
 """Fit the face ensemble on the validation split: members, test-time views, weights, face confusion.
 
 Only the validation split carved out of FER-2013 ``train.npz`` by
-:func:`gerec.emotion.data.validation_split` (10 %, stratified, seed 0) is used to choose. For
-every member listed in ``models/ensemble.json`` (enabled or not) the tool
+:func:`gerec.emotion.data.validation_split` (10 %, stratified, seed 0) is used to choose. By
+default (``--faces clean+corrupted``) every choice is scored on those faces twice: as they are,
+and once each through :func:`gerec.emotion.corruptions.robust_augment` (seeded), the random mix
+of group-photo conditions that robust training uses: faces in group photos are small, blurred,
+compressed and partly hidden, and FER-2013's clean crops alone would favour members that only
+know clean crops. A face's two copies always fall in the same cross-validation fold.
+``--faces clean`` scores the clean faces only (the choice before issue 19). For every member
+listed in ``models/ensemble.json`` (enabled or not) the tool
 
 1. picks the member's test-time augmentation (``tta``, one of
    :data:`gerec.emotion.views.TTA_MODES`: none, flip, zoom, flip+zoom) with the best 3-class
@@ -38,12 +44,43 @@ from typing import Any
 
 import numpy as np
 
+from gerec.emotion.corruptions import robust_augment
 from gerec.emotion.data import FaceSet, load_face_set, validation_split
 from gerec.emotion.ensemble import FaceEnsemble, KerasMember
 from gerec.emotion.registry import member_from_json, read_registry, resolve_weights
 from gerec.emotion.scoring import score_face_set
 from gerec.emotion.views import EVERY_VIEW_MODE, TTA_MODES
+from gerec.errors import InvalidDataset
 from gerec.folds import stratified_folds
+
+FIT_FACES = ("clean+corrupted", "clean")
+"""What ``fit-ensemble --faces`` scores choices on: the validation faces and a corrupted copy, or the faces alone."""
+CORRUPTION_SEED = 0
+
+
+def corrupted_copy(faces: FaceSet, seed: int = CORRUPTION_SEED) -> FaceSet:
+    """Each grey face once through :func:`robust_augment` (one seeded generator, in order), same labels."""
+    if faces.images.ndim != 3:
+        raise InvalidDataset("corrupted copies need grey faces (n, H, W); fit on --faces clean instead")
+    rng = np.random.default_rng(seed)
+    images = np.stack([robust_augment(img, rng) for img in faces.images])
+    return FaceSet(images, faces.labels, np.asarray([f"{i}#corrupted" for i in faces.ids]), faces.classes)
+
+
+def fitting_faces(val: FaceSet, mode: str) -> tuple[FaceSet, int]:
+    """The faces choices are scored on (``mode`` of :data:`FIT_FACES`) and how many copies of ``val`` they hold."""
+    if mode not in FIT_FACES:
+        raise ValueError(f"faces must be one of {FIT_FACES}, got {mode!r}")
+    if mode == "clean":
+        return val, 1
+    bad = corrupted_copy(val)
+    both = FaceSet(
+        np.concatenate([val.images, bad.images]),
+        np.concatenate([val.labels, bad.labels]),
+        np.concatenate([val.ids, bad.ids]),
+        val.classes,
+    )
+    return both, 2
 
 
 def simplex(n: int, step: float) -> np.ndarray:
@@ -74,11 +111,15 @@ def grid_size(n: int, k: int, max_members: int) -> int:
     return math.comb(n, m) * math.comb(k + m - 1, m - 1)
 
 
-def member_val_probs(item: dict[str, Any], directory: Path, val: FaceSet) -> tuple[str, np.ndarray, dict]:
-    """The member's (TTA mode, 3-class val probs, val metrics): the cheapest mode with the best accuracy."""
+def member_val_probs(
+    item: dict[str, Any], directory: Path, val: FaceSet, n_clean: int | None = None
+) -> tuple[str, np.ndarray, dict]:
+    """The member's (TTA mode, 3-class probs on ``val``, metrics): the cheapest mode with the best
+    accuracy on all of ``val``; the metrics are those of its first ``n_clean`` faces (default: all)."""
     spec = member_from_json(item, "registry")
     truth3 = val.group_labels()
     keep = truth3 >= 0
+    clean = slice(0, len(val.labels) if n_clean is None else n_clean)
     best: tuple[float, str, np.ndarray, np.ndarray] | None = None
     member = KerasMember(replace(spec, tta=EVERY_VIEW_MODE), resolve_weights(spec, directory))
     per_view = dict(zip(TTA_MODES[EVERY_VIEW_MODE], member.predict_views(val.images, 512)))  # each view once
@@ -90,10 +131,12 @@ def member_val_probs(item: dict[str, Any], directory: Path, val: FaceSet) -> tup
         if best is None or acc3 > best[0]:
             best = (acc3, tta, group, raw)
     assert best is not None
-    acc3, tta, group, raw = best
+    _, tta, group, raw = best
+    kept = keep[clean]
+    acc3 = float(np.mean(group[clean][kept].argmax(1) == truth3[clean][kept]))
     metrics: dict[str, Any] = {"val_accuracy3": round(acc3, 4)}
     if spec.classes == val.classes:
-        metrics["val_accuracy7"] = round(float(np.mean(raw.argmax(1) == val.labels)), 4)
+        metrics["val_accuracy7"] = round(float(np.mean(raw[clean].argmax(1) == val.labels[clean])), 4)
     return tta, group, metrics
 
 
@@ -159,13 +202,16 @@ def cross_validate_criteria(
     folds: int = CV_FOLDS,
     repeats: int = CV_REPEATS,
     seed: int = 0,
+    copies: int = 1,
 ) -> dict[str, float]:
     """Each criterion's mean held-out 3-class accuracy when weights are fitted on the other folds.
 
     Only the validation split is used: it is split again into ``folds`` stratified folds,
     ``repeats`` times, so the weighting criterion itself is chosen without any test data.
+    ``copies``: the faces are that many copies of one set, one after the other (clean, then
+    corrupted); a face's copies share a fold.
     """
-    runs = held_out_runs(probs, truth3, step, max_members, folds, repeats, seed)
+    runs = held_out_runs(probs, truth3, step, max_members, folds, repeats, seed, copies)
     return {c: float(np.mean(v)) for c, v in runs.items()}
 
 
@@ -177,13 +223,17 @@ def held_out_runs(
     folds: int = CV_FOLDS,
     repeats: int = CV_REPEATS,
     seed: int = 0,
+    copies: int = 1,
 ) -> dict[str, list[float]]:
     """Each criterion's held-out 3-class accuracy on every fold of every repeat (see
     :func:`cross_validate_criteria`): ``folds * repeats`` figures each, for their spread."""
+    if len(truth3) % copies:
+        raise ValueError(f"{len(truth3)} faces are not {copies} copies of one set")
     rng = np.random.default_rng(seed)
     held_out: dict[str, list[float]] = {c: [] for c in CRITERIA}
+    one = len(truth3) // copies
     for _ in range(repeats):
-        fold = stratified_folds(truth3, folds, rng, random_start=True)
+        fold = np.tile(stratified_folds(truth3[:one], folds, rng, random_start=True), copies)
         for f in range(folds):
             fit_on = np.where(fold == f, -1, truth3)
             score_on = np.where(fold == f, truth3, -1)
@@ -216,11 +266,11 @@ def fit_weights_excluding(
 
 
 def choose_criterion(
-    probs: list[np.ndarray], truth3: np.ndarray, step: float, max_members: int
+    probs: list[np.ndarray], truth3: np.ndarray, step: float, max_members: int, copies: int = 1
 ) -> tuple[str, dict, dict]:
     """The criterion with the best cross-validated accuracy inside the validation split (ties:
     accuracy), each criterion's mean held-out accuracy, and its standard deviation over the folds."""
-    runs = held_out_runs(probs, truth3, step, max_members)
+    runs = held_out_runs(probs, truth3, step, max_members, copies=copies)
     held_out = {c: float(np.mean(v)) for c, v in runs.items()}
     spread = {c: float(np.std(v, ddof=1)) for c, v in runs.items()}
     for name, acc in held_out.items():
@@ -231,15 +281,24 @@ def choose_criterion(
     return max(CRITERIA, key=lambda c: (held_out[c], c == "accuracy")), held_out, spread
 
 
-def fit(registry: Path, data: Path, step: float, max_grid: int, max_members: int, criterion: str) -> None:
-    """Choose TTA and weights on the validation split and rewrite the registry."""
+def fit(
+    registry: Path,
+    data: Path,
+    step: float,
+    max_grid: int,
+    max_members: int,
+    criterion: str,
+    faces_mode: str = FIT_FACES[0],
+) -> None:
+    """Choose TTA and weights on the validation split (and its corrupted copy) and rewrite the registry."""
     faces = load_face_set(data)
     _, val_idx = validation_split(faces.labels, 0.1, seed=0)
     val = faces.subset(val_idx)
+    fit_on, copies = fitting_faces(val, faces_mode)
     doc = json.loads(registry.read_text(encoding="utf-8"))
     probs = []
     for item in doc["members"]:
-        tta, group, metrics = member_val_probs(item, registry.parent, val)
+        tta, group, metrics = member_val_probs(item, registry.parent, fit_on, len(val.labels))
         item.pop("tta_flip", None)  # the older boolean form
         item["tta"] = tta
         item["metrics"] = {k: v for k, v in item.get("metrics", {}).items() if not k.startswith("val_")} | metrics
@@ -258,14 +317,16 @@ def fit(registry: Path, data: Path, step: float, max_grid: int, max_members: int
     spread: dict[str, float] = {}
     if criterion == "auto":
         free = [p for p, out in zip(probs, excluded) if not out]
-        criterion, held_out, spread = choose_criterion(free, val.group_labels(), step, max_members)
-    weights, acc = fit_weights_excluding(probs, val.group_labels(), step, excluded, max_members, criterion)
+        criterion, held_out, spread = choose_criterion(free, fit_on.group_labels(), step, max_members, copies)
+    weights, acc = fit_weights_excluding(probs, fit_on.group_labels(), step, excluded, max_members, criterion)
     for item, w in zip(doc["members"], weights):
         item["weight"] = round(float(w), 4)
         item["enabled"] = bool(w > 0)
-    print("weights:", {m["name"]: m["weight"] for m in doc["members"]}, f"val 3-class {100 * acc:.2f} %")
+    print("weights:", {m["name"]: m["weight"] for m in doc["members"]}, f"3-class {100 * acc:.2f} % ({faces_mode})")
     registry.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
-    scores = score_face_set(FaceEnsemble.load(registry), val)
+    ensemble = FaceEnsemble.load(registry)
+    scores = score_face_set(ensemble, val)
+    corrupted = score_face_set(ensemble, corrupted_copy(val)) if copies == 2 else None
     doc["face_confusion"] = {
         "matrix": scores.confusion3["ensemble"].tolist(),
         "rows": "true class (Positive, Neutral, Negative)",
@@ -280,8 +341,11 @@ def fit(registry: Path, data: Path, step: float, max_grid: int, max_members: int
         "accuracy3": round(scores.accuracy3["ensemble"], 4),
         "accuracy7": None if seven is None else round(seven, 4),
         "accuracy7_of": list(scores.members7),
+        "accuracy3_corrupted": None if corrupted is None else round(corrupted.accuracy3["ensemble"], 4),
+        "fit_faces": faces_mode,
         "selection": f"TTA mode per member and weights (simplex step {step:.4g}, at most {max_members} members, "
-        f"best {criterion}) chosen on this split only",
+        f"best {criterion}) chosen on this split only"
+        + (", each face scored as it is and once through robust_augment (seed 0)" if copies == 2 else ""),
         "criterion": criterion,
         "criterion_held_out_accuracy3": {c: round(v, 4) for c, v in held_out.items()},
         "criterion_held_out_accuracy3_sd": {c: round(v, 4) for c, v in spread.items()},
