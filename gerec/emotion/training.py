@@ -134,17 +134,23 @@ def _augmenter(seed: int, augment: str = "standard") -> Any:
     )
 
 
-def _dataset(x: np.ndarray, y: np.ndarray, w: np.ndarray, cfg: TrainConfig) -> Any:
+RESUME_SEED_STEP = 7919  # a resumed run's data seed moves by this per epoch already done
+
+
+def _dataset(x: np.ndarray, y: np.ndarray, w: np.ndarray, cfg: TrainConfig, epochs_done: int = 0) -> Any:
+    """Shuffled, augmented batches. A run resumed after ``epochs_done`` epochs draws from another
+    seed, so it does not replay the first epochs' order and augmentation (a fresh run is unchanged)."""
     import tensorflow as tf
 
-    aug = _augmenter(cfg.seed, cfg.augment)
+    seed = cfg.seed + RESUME_SEED_STEP * epochs_done
+    aug = _augmenter(seed, cfg.augment)
     ds = tf.data.Dataset.from_tensor_slices((x, y, w.astype(np.float32)))
-    ds = ds.shuffle(len(x), seed=cfg.seed, reshuffle_each_iteration=True).batch(cfg.batch)
+    ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True).batch(cfg.batch)
     ds = ds.map(lambda a, b, c: (tf.clip_by_value(aug(a, training=True), 0.0, 1.0), b, c), num_parallel_calls=1)
     if cfg.augment == "robust":  # group-photo corruptions after the geometric ones, in numpy (seeded)
         from gerec.emotion.corruptions import robust_batch
 
-        rng = np.random.default_rng(cfg.seed + 100)
+        rng = np.random.default_rng(seed + 100)
 
         def corrupt(a: Any, b: Any, c: Any) -> Any:
             out = tf.numpy_function(lambda batch: robust_batch(batch, rng), [a], tf.float32, stateful=True)
@@ -320,8 +326,8 @@ def train_member(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
         )
     monitor = ValidationMonitor(x[val_idx], y[val_idx], y3[val_idx], to_group, ckpt, cfg, state)
     onehot = np.eye(len(classes), dtype=np.float32)[y[train_idx]]
-    ds = _dataset(x[train_idx], onehot, weights[y[train_idx]], cfg)
     done = len(state["history"])
+    ds = _dataset(x[train_idx], onehot, weights[y[train_idx]], cfg, done)
     if done < cfg.epochs and state["wait"] < cfg.patience:
         model.fit(
             ds,
