@@ -9,7 +9,9 @@ and 7-class accuracy of
 
 - the registry's ensemble (``--registry``, default ``models/ensemble.json``: its weights and views);
 - the baseline, the ensemble on main before issue 19: gerec-vgg48h 0.75 (zoom views) +
-  gerec-vgg48i 0.25 (flip+zoom views), built from the same member files;
+  gerec-vgg48i 0.25 (flip+zoom views). Its registry entries and any of its files that models/
+  no longer holds (gerec-vgg48h was retired by issue 19's refit) are read from git history,
+  commit :data:`BASELINE_COMMIT`, into a temporary folder;
 - every Keras member listed in the registry, enabled or not, with its own views (members marked
   ``val_in_training`` are skipped: the validation faces are in their training data).
 
@@ -23,7 +25,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -39,6 +43,35 @@ from gerec.emotion.views import EVERY_VIEW_MODE, TTA_MODES
 
 BASELINE = {"gerec-vgg48h": (0.75, "zoom"), "gerec-vgg48i": (0.25, "flip+zoom")}
 """The face ensemble on main before issue 19: member -> (weight, TTA mode)."""
+BASELINE_COMMIT = "dcd913e"
+"""The last commit whose models/ holds every baseline member (and whose registry lists them)."""
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def git_file(path: str) -> bytes:
+    """``path`` (relative to the project) as it was at :data:`BASELINE_COMMIT`."""
+    try:
+        return subprocess.run(
+            ["git", "show", f"{BASELINE_COMMIT}:{path}"], cwd=ROOT, capture_output=True, check=True
+        ).stdout
+    except (OSError, subprocess.CalledProcessError) as exc:
+        sys.exit(f"the baseline's {path} is read from git history ({BASELINE_COMMIT}); run from a git clone: {exc}")
+
+
+def baseline_registry(folder: Path) -> Path:
+    """The baseline members' registry (entries from :data:`BASELINE_COMMIT`) in ``folder``, with their files."""
+    doc = json.loads(git_file("models/ensemble.json"))
+    doc["members"] = [m for m in doc["members"] if m["name"] in BASELINE]
+    for item in doc["members"]:
+        item.pop("backend", None)  # measured with its Keras file, as every member here
+        target = folder / item["weights"]
+        current = models_dir() / item["weights"]
+        target.write_bytes(current.read_bytes() if current.is_file() else git_file(f"models/{item['weights']}"))
+    path = folder / "ensemble.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    return path
+
+
 CLEAN = "clean"
 
 
@@ -109,10 +142,13 @@ def main() -> int:
         for m in doc["members"]
         if m.get("enabled", True) and float(m["weight"]) > 0
     }
-    members = member_views(args.registry, set(BASELINE) | set(weights))
+    members = member_views(args.registry, set(weights))
+    with tempfile.TemporaryDirectory() as tmp:
+        old = member_views(baseline_registry(Path(tmp)), set(BASELINE))
+    members |= {name: pair for name, pair in old.items() if name not in members}
     missing = set(BASELINE) - set(members)
     if missing:
-        sys.exit(f"the baseline needs {sorted(missing)}, which {args.registry} does not list")
+        sys.exit(f"the baseline needs {sorted(missing)}, which {BASELINE_COMMIT}'s registry does not list")
     print(
         f"data: {args.data.name} validation split (10 %, stratified, seed 0), {len(truth7)} faces, "
         f"{int(keep.sum())} with a group class; registry {args.registry}: "

@@ -271,8 +271,11 @@ def typed_labels(net: SceneNetwork, text: str) -> tuple[LabelMapping, list[str]]
     return typed, notes
 
 
-def _percent(value: object) -> str:
-    return f"{100 * float(value):.2f} %" if isinstance(value, int | float) else "–"
+NOT_MEASURED = "not measured"  # the ensemble's test cells before its one test measurement
+
+
+def _percent(value: object, missing: str = "–") -> str:
+    return f"{100 * float(value):.2f} %" if isinstance(value, int | float) else missing
 
 
 def weighting_note(metrics: dict) -> str:
@@ -336,8 +339,8 @@ def ensemble_accuracy_table(members: Sequence[dict], metrics: dict) -> pd.DataFr
             "test-time views": "each member's",
             "val 3-class": _percent(val.get("accuracy3")),
             "val 7-class": _percent(val.get("accuracy7")),
-            "test 3-class": _percent(test.get("accuracy3")),
-            "test 7-class": _percent(test.get("accuracy7")),
+            "test 3-class": _percent(test.get("accuracy3"), NOT_MEASURED),
+            "test 7-class": _percent(test.get("accuracy7"), NOT_MEASURED),
         }
     )
     return pd.DataFrame(rows)

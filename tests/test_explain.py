@@ -207,15 +207,19 @@ def test_sanity_randomised_top_layer(pipeline, fer_dir):
 
     ensemble = pipeline.ensemble
     faces = np.load(fer_dir / "test.npz")["images"][:3]
+    k = int(np.argmax(ensemble.weights))  # the member the verdict leans on most (docs/explanations.md)
+    members = list(ensemble.members)
+    members[k] = randomised_top(members[k])
     original = SaliencyExplainer(ensemble.members, ensemble.weights)
-    changed = SaliencyExplainer([randomised_top(ensemble.members[0]), *ensemble.members[1:]], ensemble.weights)
+    changed = SaliencyExplainer(members, ensemble.weights)
     for crop in faces:
         before = original.explain(crop)
         after = changed.explain(crop, before.target)
-        rho = spearmanr(before.members[0].values.ravel(), after.members[0].values.ravel())[0]
+        rho = spearmanr(before.members[k].values.ravel(), after.members[k].values.ravel())[0]
         assert rho < 0.5
-        for b, a in zip(before.members[1:], after.members[1:]):
-            np.testing.assert_array_equal(b.values, a.values)  # the other members: unchanged
+        for i, (b, a) in enumerate(zip(before.members, after.members)):
+            if i != k:
+                np.testing.assert_array_equal(b.values, a.values)  # the other members: unchanged
 
 
 @pytest.mark.slow

@@ -345,7 +345,11 @@ def fit(
         "fit_faces": faces_mode,
         "selection": f"TTA mode per member and weights (simplex step {step:.4g}, at most {max_members} members, "
         f"best {criterion}) chosen on this split only"
-        + (", each face scored as it is and once through robust_augment (seed 0)" if copies == 2 else ""),
+        + (
+            ", each face scored as it is and once under the group-photo corruptions robust training uses (seed 0)"
+            if copies == 2
+            else ""
+        ),
         "criterion": criterion,
         "criterion_held_out_accuracy3": {c: round(v, 4) for c, v in held_out.items()},
         "criterion_held_out_accuracy3_sd": {c: round(v, 4) for c, v in spread.items()},
