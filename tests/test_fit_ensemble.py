@@ -58,13 +58,14 @@ def test_an_unknown_criterion_is_refused():
         fit_ensemble.fit_weights([np.full((3, 3), 1 / 3)], np.arange(3), 0.5, criterion="f1")
 
 
-def test_criteria_are_compared_on_faces_their_weights_never_saw(monkeypatch: pytest.MonkeyPatch):
-    rng = np.random.default_rng(3)
-    truth = rng.integers(0, 3, 200)
-    probs = [
-        p / p.sum(1, keepdims=True)
-        for p in (rng.dirichlet(np.ones(3), 200) + (0.3 + 0.2 * i) * np.eye(3)[truth] for i in range(3))
-    ]
+def noisy_probs(rng: np.random.Generator, truth: np.ndarray, members: int) -> list[np.ndarray]:
+    """Member probabilities that lean, each a bit more, toward the truth."""
+    raw = (rng.dirichlet(np.ones(3), len(truth)) + (0.3 + 0.2 * i) * np.eye(3)[truth] for i in range(members))
+    return [p / p.sum(1, keepdims=True) for p in raw]
+
+
+def record_fitted_labels(monkeypatch: pytest.MonkeyPatch) -> list[np.ndarray]:
+    """The labels every later weight fit is given (-1: held out), in call order."""
     seen: list[np.ndarray] = []
     real_fit = fit_ensemble.fit_weights
 
@@ -73,6 +74,14 @@ def test_criteria_are_compared_on_faces_their_weights_never_saw(monkeypatch: pyt
         return real_fit(p, labels, *args, **kwargs)
 
     monkeypatch.setattr(fit_ensemble, "fit_weights", recording_fit)
+    return seen
+
+
+def test_criteria_are_compared_on_faces_their_weights_never_saw(monkeypatch: pytest.MonkeyPatch):
+    rng = np.random.default_rng(3)
+    truth = rng.integers(0, 3, 200)
+    probs = noisy_probs(rng, truth, 3)
+    seen = record_fitted_labels(monkeypatch)
     held_out = fit_ensemble.cross_validate_criteria(probs, truth, 0.25, folds=2, repeats=3, seed=1)
     assert len(seen) == 2 * 3 * len(fit_ensemble.CRITERIA)
     for i in range(0, len(seen), 2 * len(fit_ensemble.CRITERIA)):  # each repeat: two complementary halves
@@ -91,18 +100,8 @@ def test_a_faces_clean_and_corrupted_copies_share_their_fold(monkeypatch: pytest
     rng = np.random.default_rng(4)
     one = rng.integers(0, 3, 150)
     truth = np.tile(one, 2)  # clean copy, then corrupted copy
-    probs = [
-        p / p.sum(1, keepdims=True)
-        for p in (rng.dirichlet(np.ones(3), 300) + (0.3 + 0.2 * i) * np.eye(3)[truth] for i in range(2))
-    ]
-    seen: list[np.ndarray] = []
-    real_fit = fit_ensemble.fit_weights
-
-    def recording_fit(p, labels, *args, **kwargs):
-        seen.append(labels.copy())
-        return real_fit(p, labels, *args, **kwargs)
-
-    monkeypatch.setattr(fit_ensemble, "fit_weights", recording_fit)
+    probs = noisy_probs(rng, truth, 2)
+    seen = record_fitted_labels(monkeypatch)
     runs = fit_ensemble.held_out_runs(probs, truth, 0.25, folds=2, repeats=2, seed=0, copies=2)
     assert {c: len(v) for c, v in runs.items()} == {c: 4 for c in fit_ensemble.CRITERIA}
     for labels in seen:
