@@ -326,7 +326,8 @@ def fit(
     registry.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
     ensemble = FaceEnsemble.load(registry)
     scores = score_face_set(ensemble, val)
-    corrupted = score_face_set(ensemble, corrupted_copy(val)) if copies == 2 else None
+    n = len(val.labels)
+    corrupted = score_face_set(ensemble, fit_on.subset(np.arange(n, 2 * n))) if copies == 2 else None
     doc["face_confusion"] = {
         "matrix": scores.confusion3["ensemble"].tolist(),
         "rows": "true class (Positive, Neutral, Negative)",
