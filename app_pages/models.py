@@ -48,7 +48,7 @@ if spec is not None:
     st.markdown(
         "**Accuracy on FER-2013 faces** (3-class leaves surprise out). Members, test-time views "
         f"({render.tta_modes_text()}) and weights are chosen on the validation split carved from "
-        "`train.npz` (scored on the faces and on a copy under group-photo corruptions); `test.npz` is "
+        "`train.npz` (how, in the note under the table); `test.npz` is "
         'measured once, afterwards, report only ("not measured" until then). The ensemble\'s 7-class figure '
         "uses its 7-class members. A member trained on the validation faces (in-sample) is measured "
         "but never weighted there."

@@ -101,11 +101,10 @@ def test_models_page_lists_files_and_members(app):
     assert {"val 3-class", "test 3-class", "test 7-class", "test-time views"} <= set(used.columns)
     # the ensemble first, then the members in use; the ten others only in the expander below
     assert used["member"].iloc[0] == "ensemble"
-    import json
+    from gerec.emotion.registry import REGISTRY_FILE
+    from gerec.fileio import read_model_json
 
-    from gerec.config import models_dir
-
-    registry = json.loads((models_dir() / "ensemble.json").read_text(encoding="utf-8"))
+    registry = read_model_json(read_registry().directory / REGISTRY_FILE, "ensemble registry")
     measured = registry.get("metrics", {}).get("test", {}).get("accuracy3")
     assert used["test 3-class"].iloc[0] == (f"{100 * measured:.2f} %" if measured else "not measured")
     assert dict(zip(used["member"].iloc[1:], used["test-time views"].iloc[1:])) == in_registry
