@@ -285,15 +285,23 @@ def weighting_note(metrics: dict) -> str:
         return ""
     note = f"Weights: {val['selection']}."
     held_out = val.get("criterion_held_out_accuracy3") or {}
-    spread = val.get("criterion_held_out_accuracy3_sd") or {}
     if held_out:
+        seven = val.get("criterion_held_out_accuracy7") or {}
         scores = ", ".join(
-            f"{name} {_percent(acc)}" + (f" ± {100 * float(spread[name]):.2f}" if name in spread else "")
-            for name, acc in held_out.items()
+            f"{name} {_held_out_text(val, 'accuracy3', name)}"
+            + (f" 3-class, {_held_out_text(val, 'accuracy7', name)} 7-class" if name in seven else "")
+            for name in held_out
         )
         how = val.get("criterion_chosen_by", "cross-validation inside the validation split")
         note += f" Criterion chosen by {how} ({scores} held out)."
     return note
+
+
+def _held_out_text(val: dict, figure: str, criterion: str) -> str:
+    """A criterion's held-out ``figure`` (accuracy3 or accuracy7) from ``metrics.val``, with its sd when recorded."""
+    spread = val.get(f"criterion_held_out_{figure}_sd") or {}
+    text = _percent(val[f"criterion_held_out_{figure}"][criterion])
+    return text + (f" ± {100 * float(spread[criterion]):.2f}" if criterion in spread else "")
 
 
 def tta_modes_text() -> str:

@@ -142,3 +142,16 @@ def test_the_weighting_note_says_how_the_weights_were_chosen():
         }
     )
     assert "accuracy 80.34 % ± 0.51, log-loss 80.40 % ± 0.60 held out" in note
+    note = render.weighting_note(
+        {
+            "val": {
+                "selection": "chosen on this split only",
+                "criterion_held_out_accuracy3": {"accuracy": 0.8034, "accuracy3+7": 0.801},
+                "criterion_held_out_accuracy7": {"accuracy": 0.655, "accuracy3+7": 0.662},
+                "criterion_held_out_accuracy7_sd": {"accuracy": 0.004, "accuracy3+7": 0.005},
+                "criterion_chosen_by": "mean of held-out 3-class and 7-class accuracy",
+            }
+        }
+    )
+    assert "Criterion chosen by mean of held-out 3-class and 7-class accuracy" in note
+    assert "accuracy 80.34 % 3-class, 65.50 % ± 0.40 7-class, accuracy3+7 80.10 % 3-class, 66.20 % ± 0.50" in note

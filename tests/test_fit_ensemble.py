@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from gerec.classes import CLASSES
+from gerec.emotion import data
 from gerec.emotion import fitting as fit_ensemble
 from gerec.emotion.registry import member_from_json
 
@@ -28,27 +30,46 @@ def test_simplex_is_every_grid_point_once():
     assert len(fit_ensemble.simplex(8, 0.05)) == 888_030  # C(27, 7)
 
 
+def seven_class_probs(rng: np.random.Generator, truth7: np.ndarray, members: int) -> list[np.ndarray]:
+    """7-class member probabilities that lean toward the truth, each member differently."""
+    raw = (rng.dirichlet(np.ones(7), len(truth7)) + (0.1 + 0.15 * i) * np.eye(7)[truth7] for i in range(members))
+    return [p / p.sum(1, keepdims=True) for p in raw]
+
+
+FER_TO_GROUP = np.array([CLASSES.index(g) if g else -1 for g in data.FER_TO_GROUP.values()])  # -1: surprise
+
+
+def group_of(p7: np.ndarray) -> np.ndarray:
+    """Surprise left out and renormalised, as members map FER's classes to the group's."""
+    g = np.stack([p7[:, np.equal(FER_TO_GROUP, k)].sum(1) for k in range(len(CLASSES))], axis=1)
+    return g / g.sum(1, keepdims=True)
+
+
 @pytest.mark.parametrize("criterion", fit_ensemble.CRITERIA)
 def test_weight_search_matches_a_loop_over_the_grid(criterion: str):
     rng = np.random.default_rng(0)
-    truth = rng.integers(-1, 3, 400)  # -1: no group class (surprise), left out
-    onehot = np.eye(3)[np.clip(truth, 0, 2)]
-    probs = []
-    for i in range(3):
-        p = 0.8 * rng.dirichlet(np.ones(3), 400) + (0.1 + 0.1 * i) * onehot
-        probs.append(p / p.sum(1, keepdims=True))
+    truth7 = rng.integers(0, 7, 400)
+    truth = FER_TO_GROUP[truth7]  # -1: no group class (surprise), left out of 3-class
+    sevens = seven_class_probs(rng, truth7, 3)
+    probs = [group_of(p) for p in sevens]
     keep = truth >= 0
     best = None
     for w in fit_ensemble.simplex(3, 0.1):
         mix = sum(wi * p[keep] for wi, p in zip(w, probs))
         acc = float(np.mean(mix.argmax(1) == truth[keep]))
+        acc7 = float(np.mean(sum(wi * p for wi, p in zip(w, sevens)).argmax(1) == truth7))
         nll = round(float(-np.mean(np.log(mix[np.arange(keep.sum()), truth[keep]]))), 4)
         spread = -float(np.abs(w - 1 / 3).sum())
-        key = (acc, -nll, spread) if criterion == "accuracy" else (-nll, acc, spread)
+        key = {
+            "accuracy": (acc, -nll, spread),
+            "log-loss": (-nll, acc, spread),
+            "accuracy3+7": ((acc + acc7) / 2, -nll, spread),
+        }[criterion]
         if best is None or key > best[0]:
             best = (key, w, acc)
     assert best is not None
-    weights, acc = fit_ensemble.fit_weights(probs, truth, 0.1, chunk=7, criterion=criterion)  # several chunks
+    seven = fit_ensemble.SevenClass(tuple(sevens), truth7)
+    weights, acc = fit_ensemble.fit_weights(probs, truth, 0.1, chunk=7, criterion=criterion, seven=seven)  # chunks
     np.testing.assert_allclose(weights, best[1])
     assert acc == best[2]
 
@@ -56,6 +77,26 @@ def test_weight_search_matches_a_loop_over_the_grid(criterion: str):
 def test_an_unknown_criterion_is_refused():
     with pytest.raises(ValueError, match="criterion"):
         fit_ensemble.fit_weights([np.full((3, 3), 1 / 3)], np.arange(3), 0.5, criterion="f1")
+    with pytest.raises(ValueError, match="7-class"):  # accuracy3+7 without 7-class probabilities
+        fit_ensemble.fit_weights([np.full((3, 3), 1 / 3)], np.arange(3), 0.5, criterion="accuracy3+7")
+
+
+def test_auto_weighs_the_7_class_goal_as_much_as_the_3_class_one():
+    three_only = fit_ensemble.HeldOut((0.80, 0.82))
+    assert three_only.score() == pytest.approx(0.81)
+    both = fit_ensemble.HeldOut((0.80, 0.82), (0.60, 0.64))
+    assert both.score() == pytest.approx((0.81 + 0.62) / 2)
+    rng = np.random.default_rng(5)
+    truth7 = rng.integers(0, 7, 300)
+    sevens = seven_class_probs(rng, truth7, 3)
+    probs = [group_of(p) for p in sevens]
+    seven = fit_ensemble.SevenClass(tuple(sevens), truth7)
+    chosen, runs = fit_ensemble.choose_criterion(probs, FER_TO_GROUP[truth7], 0.25, 3, seven=seven)
+    assert set(runs) == set(fit_ensemble.CRITERIA)
+    assert chosen == max(runs, key=lambda c: (runs[c].score(), c == "accuracy"))
+    assert all(r.accuracy7 is not None and len(r.accuracy7) == len(r.accuracy3) == 10 for r in runs.values())
+    chosen3, runs3 = fit_ensemble.choose_criterion(probs, FER_TO_GROUP[truth7], 0.25, 3)  # no 7-class figures
+    assert set(runs3) == set(fit_ensemble.THREE_CLASS_CRITERIA) and chosen3 in runs3
 
 
 def noisy_probs(rng: np.random.Generator, truth: np.ndarray, members: int) -> list[np.ndarray]:
@@ -83,17 +124,43 @@ def test_criteria_are_compared_on_faces_their_weights_never_saw(monkeypatch: pyt
     probs = noisy_probs(rng, truth, 3)
     seen = record_fitted_labels(monkeypatch)
     held_out = fit_ensemble.cross_validate_criteria(probs, truth, 0.25, folds=2, repeats=3, seed=1)
-    assert len(seen) == 2 * 3 * len(fit_ensemble.CRITERIA)
-    for i in range(0, len(seen), 2 * len(fit_ensemble.CRITERIA)):  # each repeat: two complementary halves
-        first, second = seen[i], seen[i + len(fit_ensemble.CRITERIA)]
+    criteria = fit_ensemble.THREE_CLASS_CRITERIA  # no 7-class probabilities given
+    assert len(seen) == 2 * 3 * len(criteria)
+    for i in range(0, len(seen), 2 * len(criteria)):  # each repeat: two complementary halves
+        first, second = seen[i], seen[i + len(criteria)]
         assert ((first >= 0) ^ (second >= 0)).all()  # every face is fitted on in one half and scored in the other
         assert np.array_equal(np.where(first >= 0, first, second), truth)
-    assert set(held_out) == set(fit_ensemble.CRITERIA) and all(0.0 < v <= 1.0 for v in held_out.values())
+    assert set(held_out) == set(criteria) and all(0.0 < v <= 1.0 for v in held_out.values())
     assert held_out == fit_ensemble.cross_validate_criteria(probs, truth, 0.25, folds=2, repeats=3, seed=1)
     runs = fit_ensemble.held_out_runs(probs, truth, 0.25, folds=2, repeats=3, seed=1)
-    assert {c: len(v) for c, v in runs.items()} == {c: 6 for c in fit_ensemble.CRITERIA}  # one per fold
-    assert {c: float(np.mean(v)) for c, v in runs.items()} == held_out
-    assert all(np.std(v) > 0 for v in runs.values())  # different halves, different figures: a real spread
+    assert {c: len(v.accuracy3) for c, v in runs.items()} == {c: 6 for c in criteria}  # one per fold
+    assert {c: float(np.mean(v.accuracy3)) for c, v in runs.items()} == held_out
+    assert all(np.std(v.accuracy3) > 0 for v in runs.values())  # different halves, different figures: a real spread
+
+
+def test_7_class_figures_are_held_out_in_the_same_folds(monkeypatch: pytest.MonkeyPatch):
+    rng = np.random.default_rng(6)
+    truth7 = rng.integers(0, 7, 240)
+    truth = FER_TO_GROUP[truth7]
+    sevens = seven_class_probs(rng, truth7, 2)
+    probs = [group_of(p) for p in sevens]
+    calls: list[tuple[np.ndarray, np.ndarray]] = []
+    real_fit = fit_ensemble.fit_weights
+
+    def recording_fit(p, labels, *args, seven=None, **kwargs):
+        calls.append((labels.copy(), seven.truth.copy()))
+        return real_fit(p, labels, *args, seven=seven, **kwargs)
+
+    monkeypatch.setattr(fit_ensemble, "fit_weights", recording_fit)
+    seven = fit_ensemble.SevenClass(tuple(sevens), truth7)
+    runs = fit_ensemble.held_out_runs(probs, truth, 0.25, folds=2, repeats=2, seed=0, seven=seven)
+    assert set(runs) == set(fit_ensemble.CRITERIA)
+    for labels3, labels7 in calls:
+        fitted7 = labels7 >= 0
+        assert 0 < fitted7.sum() < len(truth7)
+        assert np.array_equal(labels3 >= 0, fitted7 & (truth >= 0))  # 7-class fits on the same faces' fold
+        assert np.array_equal(labels7[fitted7], truth7[fitted7])
+    assert all(len(r.accuracy7 or ()) == 4 and min(r.accuracy7 or (0,)) > 0 for r in runs.values())
 
 
 def test_a_faces_clean_and_corrupted_copies_share_their_fold(monkeypatch: pytest.MonkeyPatch):
@@ -103,7 +170,7 @@ def test_a_faces_clean_and_corrupted_copies_share_their_fold(monkeypatch: pytest
     probs = noisy_probs(rng, truth, 2)
     seen = record_fitted_labels(monkeypatch)
     runs = fit_ensemble.held_out_runs(probs, truth, 0.25, folds=2, repeats=2, seed=0, copies=2)
-    assert {c: len(v) for c, v in runs.items()} == {c: 4 for c in fit_ensemble.CRITERIA}
+    assert {c: len(v.accuracy3) for c, v in runs.items()} == {c: 4 for c in fit_ensemble.THREE_CLASS_CRITERIA}
     for labels in seen:
         fitted = labels >= 0
         assert 0 < fitted.sum() < len(truth)
@@ -215,3 +282,43 @@ def test_fit_ensemble_is_a_command():
     assert args.criterion == "log-loss" and args.max_members == 2 and args.registry.name == "ensemble.json"
     assert args.faces == "clean+corrupted"
     assert build_parser().parse_args(["fit-ensemble", "--faces", "clean"]).faces == "clean"
+
+
+def test_fit_writes_the_chosen_criterion_and_its_held_out_7_class_figures(tmp_path: Path):
+    """The whole fit-ensemble path on a tiny face set and two small untrained Keras members."""
+    from gerec.emotion.architectures import build_model
+    from gerec.emotion.training import FER_CLASSES, member_mapping
+
+    rng = np.random.default_rng(7)
+    labels = np.tile(np.arange(7), 60)  # 420 faces: the split keeps 42, stratified
+    images = rng.integers(0, 256, (len(labels), 48, 48)).astype(np.uint8)
+    images[:, :24] //= (labels[:, None, None] + 1).astype(np.uint8)  # something for a member to read
+    data = tmp_path / "faces.npz"
+    np.savez(data, images=images, labels=labels, classes=np.asarray(FER_CLASSES))
+    members = []
+    for i in range(2):
+        build_model("vgg", 48, 7, 1, width=0.125).save(tmp_path / f"m{i}.keras")
+        members.append(
+            {
+                "name": f"m{i}",
+                "weights": f"m{i}.keras",
+                "input_size": 48,
+                "colour": "gray",
+                "preprocess": "unit",
+                "classes": list(FER_CLASSES),
+                "mapping": member_mapping(FER_CLASSES),
+                "weight": 0.5,
+            }
+        )
+    registry = tmp_path / "ensemble.json"
+    registry.write_text(json.dumps({"format": "gerec-ensemble/1", "members": members}))
+    fit_ensemble.fit(registry, data, 0.25, 1000, 3, "auto", "clean+corrupted")
+    doc = json.loads(registry.read_text())
+    val = doc["metrics"]["val"]
+    assert val["criterion"] in fit_ensemble.CRITERIA and val["fit_faces"] == "clean+corrupted"
+    assert set(val["criterion_held_out_accuracy7"]) == set(fit_ensemble.CRITERIA)
+    assert set(val["criterion_held_out_accuracy7_sd"]) == set(fit_ensemble.CRITERIA)
+    assert val["criterion_chosen_by"].startswith(fit_ensemble.AUTO_SCORE)
+    assert sum(m["weight"] for m in doc["members"]) == pytest.approx(1.0)
+    assert all(m["tta"] and "val_accuracy7" in m["metrics"] for m in doc["members"])
+    assert doc["face_confusion"]["faces"] > 0 and 0.0 <= val["accuracy7"] <= 1.0

@@ -12,7 +12,7 @@ from gerec.config import data_dir, models_dir
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``fit-ensemble`` command."""
-    from gerec.emotion.fitting import CRITERIA, CV_DESIGN, FIT_FACES
+    from gerec.emotion.fitting import AUTO_SCORE, CRITERIA, CV_DESIGN, FIT_FACES
 
     p = sub.add_parser("fit-ensemble", help="fit the face ensemble's views and weights on the validation split")
     p.add_argument(
@@ -34,8 +34,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--criterion",
         choices=("auto", *CRITERIA),
         default="auto",
-        help="weight by validation accuracy or log-loss; auto picks the one with the better "
-        f"held-out accuracy ({CV_DESIGN})",
+        help="weight by 3-class validation accuracy, 3-class log-loss, or the mean of 3-class and 7-class "
+        f"accuracy; auto picks the one with the best {AUTO_SCORE} ({CV_DESIGN})",
     )
     p.add_argument(
         "--faces",
