@@ -24,9 +24,8 @@ JPEG = b"\xff\xd8\xff\xe0 not sent anywhere"
 
 
 def run(photos: int, before: bool) -> None:
-    labeler = GcvLabeler(
-        channel=grpc.insecure_channel("127.0.0.1:9"), **({"timeout": 10.0, "retry_deadline": 15.0} if before else {})
-    )
+    channel = grpc.insecure_channel("127.0.0.1:9")
+    labeler = GcvLabeler(channel=channel, timeout=10.0, retry_deadline=15.0) if before else GcvLabeler(channel=channel)
     chain = LabelerChain([labeler])
     times = []
     start = time.perf_counter()

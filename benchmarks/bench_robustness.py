@@ -111,7 +111,8 @@ def mixes(
     def ensemble(weights: dict[str, tuple[float, str]]) -> tuple[np.ndarray, np.ndarray]:
         total = sum(w for w, _ in weights.values())
         parts = [(w / total, *member_probs(n, tta)) for n, (w, tta) in weights.items() if w > 0]
-        return sum(w * g for w, g, _ in parts), sum(w * r for w, _, r in parts)
+        group = np.sum([w * g for w, g, _ in parts], axis=0)
+        return group, np.sum([w * r for w, _, r in parts], axis=0)
 
     out = {name: member_probs(name, item.get("tta", "none")) for name, (_, item) in members.items()}
     out["ensemble (registry)"] = ensemble(registry_weights)
@@ -182,10 +183,10 @@ def main() -> int:
             cells.append(f"{100 * a3:.2f} / {100 * a7:.2f}")
         print(f"| {name} | " + " | ".join(cells) + " |")
     print("\ncells: 3-class % (surprise left out) / 7-class %")
-    new, old = (
+    ours, baseline = (
         float(np.mean([table[c][col][0] for c in corrupted])) for col in ("ensemble (registry)", "baseline (main)")
     )
-    print(f"ratio: {new / old:.4f}")
+    print(f"ratio: {ours / baseline:.4f}")
     return 0
 
 

@@ -111,7 +111,8 @@ def report(net, labels, cnn, reference, rule: str, out_csv: Path | None) -> dict
         used = net.split_labels(labels[name])[0]
         lib = np.array(net.posterior(used, cnn.get(name)))
         assert np.allclose(lib, runs["reference"][name]["fused"], atol=1e-9), name
-    rows, summary = [], {m: Counter() for m in MODULES}
+    rows: list = []
+    summary: dict[str, Counter] = {m: Counter() for m in MODULES}
     for module in MODULES:
         for name in sorted(labels):
             ours = CLASSES[int(np.argmax(runs[rule][name][module]))]
