@@ -1,4 +1,4 @@
-"""gerec.emotion.fitting (python -m gerec fit-ensemble): the weight grid, the vectorised weight search
+"""gerec.emotion.fitting and .weighting (python -m gerec fit-ensemble): the weight grid, the vectorised weight search
 against brute force, in-sample members."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from gerec.classes import CLASSES
-from gerec.emotion import data
+from gerec.emotion import data, weighting
 from gerec.emotion import fitting as fit_ensemble
 from gerec.emotion.registry import member_from_json
 
@@ -22,12 +22,12 @@ def brute_force_grid(n: int, k: int) -> set[tuple[int, ...]]:
 
 
 def test_simplex_is_every_grid_point_once():
-    grid = fit_ensemble.simplex(4, 0.1)
+    grid = weighting.simplex(4, 0.1)
     as_ints = [tuple(int(v) for v in row) for row in np.rint(grid * 10)]
     assert len(as_ints) == len(set(as_ints)) == len(brute_force_grid(4, 10))
     assert set(as_ints) == brute_force_grid(4, 10)
     np.testing.assert_allclose(grid.sum(1), 1.0)
-    assert len(fit_ensemble.simplex(8, 0.05)) == 888_030  # C(27, 7)
+    assert len(weighting.simplex(8, 0.05)) == 888_030  # C(27, 7)
 
 
 def seven_class_probs(rng: np.random.Generator, truth7: np.ndarray, members: int) -> list[np.ndarray]:
@@ -45,7 +45,7 @@ def group_of(p7: np.ndarray) -> np.ndarray:
     return g / g.sum(1, keepdims=True)
 
 
-@pytest.mark.parametrize("criterion", fit_ensemble.CRITERIA)
+@pytest.mark.parametrize("criterion", weighting.CRITERIA)
 def test_weight_search_matches_a_loop_over_the_grid(criterion: str):
     rng = np.random.default_rng(0)
     truth7 = rng.integers(0, 7, 400)
@@ -54,7 +54,7 @@ def test_weight_search_matches_a_loop_over_the_grid(criterion: str):
     probs = [group_of(p) for p in sevens]
     keep = truth >= 0
     best = None
-    for w in fit_ensemble.simplex(3, 0.1):
+    for w in weighting.simplex(3, 0.1):
         mix = sum(wi * p[keep] for wi, p in zip(w, probs))
         acc = float(np.mean(mix.argmax(1) == truth[keep]))
         acc7 = float(np.mean(sum(wi * p for wi, p in zip(w, sevens)).argmax(1) == truth7))
@@ -68,35 +68,35 @@ def test_weight_search_matches_a_loop_over_the_grid(criterion: str):
         if best is None or key > best[0]:
             best = (key, w, acc)
     assert best is not None
-    seven = fit_ensemble.SevenClass(tuple(sevens), truth7)
-    weights, acc = fit_ensemble.fit_weights(probs, truth, 0.1, chunk=7, criterion=criterion, seven=seven)  # chunks
+    seven = weighting.SevenClass(tuple(sevens), truth7)
+    weights, acc = weighting.fit_weights(probs, truth, 0.1, chunk=7, criterion=criterion, seven=seven)  # chunks
     np.testing.assert_allclose(weights, best[1])
     assert acc == best[2]
 
 
 def test_an_unknown_criterion_is_refused():
     with pytest.raises(ValueError, match="criterion"):
-        fit_ensemble.fit_weights([np.full((3, 3), 1 / 3)], np.arange(3), 0.5, criterion="f1")
+        weighting.fit_weights([np.full((3, 3), 1 / 3)], np.arange(3), 0.5, criterion="f1")
     with pytest.raises(ValueError, match="7-class"):  # accuracy3+7 without 7-class probabilities
-        fit_ensemble.fit_weights([np.full((3, 3), 1 / 3)], np.arange(3), 0.5, criterion="accuracy3+7")
+        weighting.fit_weights([np.full((3, 3), 1 / 3)], np.arange(3), 0.5, criterion="accuracy3+7")
 
 
 def test_auto_weighs_the_7_class_goal_as_much_as_the_3_class_one():
-    three_only = fit_ensemble.HeldOut((0.80, 0.82))
+    three_only = weighting.HeldOut((0.80, 0.82))
     assert three_only.score() == pytest.approx(0.81)
-    both = fit_ensemble.HeldOut((0.80, 0.82), (0.60, 0.64))
+    both = weighting.HeldOut((0.80, 0.82), (0.60, 0.64))
     assert both.score() == pytest.approx((0.81 + 0.62) / 2)
     rng = np.random.default_rng(5)
     truth7 = rng.integers(0, 7, 300)
     sevens = seven_class_probs(rng, truth7, 3)
     probs = [group_of(p) for p in sevens]
-    seven = fit_ensemble.SevenClass(tuple(sevens), truth7)
-    chosen, runs = fit_ensemble.choose_criterion(probs, FER_TO_GROUP[truth7], 0.25, 3, seven=seven)
-    assert set(runs) == set(fit_ensemble.CRITERIA)
+    seven = weighting.SevenClass(tuple(sevens), truth7)
+    chosen, runs = weighting.choose_criterion(probs, FER_TO_GROUP[truth7], 0.25, 3, seven=seven)
+    assert set(runs) == set(weighting.CRITERIA)
     assert chosen == max(runs, key=lambda c: (runs[c].score(), c == "accuracy"))
     assert all(r.accuracy7 is not None and len(r.accuracy7) == len(r.accuracy3) == 10 for r in runs.values())
-    chosen3, runs3 = fit_ensemble.choose_criterion(probs, FER_TO_GROUP[truth7], 0.25, 3)  # no 7-class figures
-    assert set(runs3) == set(fit_ensemble.THREE_CLASS_CRITERIA) and chosen3 in runs3
+    chosen3, runs3 = weighting.choose_criterion(probs, FER_TO_GROUP[truth7], 0.25, 3)  # no 7-class figures
+    assert set(runs3) == set(weighting.THREE_CLASS_CRITERIA) and chosen3 in runs3
 
 
 def noisy_probs(rng: np.random.Generator, truth: np.ndarray, members: int) -> list[np.ndarray]:
@@ -108,13 +108,13 @@ def noisy_probs(rng: np.random.Generator, truth: np.ndarray, members: int) -> li
 def record_fitted_labels(monkeypatch: pytest.MonkeyPatch) -> list[np.ndarray]:
     """The labels every later weight fit is given (-1: held out), in call order."""
     seen: list[np.ndarray] = []
-    real_fit = fit_ensemble.fit_weights
+    real_fit = weighting.fit_weights
 
     def recording_fit(p, labels, *args, **kwargs):
         seen.append(labels.copy())
         return real_fit(p, labels, *args, **kwargs)
 
-    monkeypatch.setattr(fit_ensemble, "fit_weights", recording_fit)
+    monkeypatch.setattr(weighting, "fit_weights", recording_fit)
     return seen
 
 
@@ -123,16 +123,16 @@ def test_criteria_are_compared_on_faces_their_weights_never_saw(monkeypatch: pyt
     truth = rng.integers(0, 3, 200)
     probs = noisy_probs(rng, truth, 3)
     seen = record_fitted_labels(monkeypatch)
-    held_out = fit_ensemble.cross_validate_criteria(probs, truth, 0.25, folds=2, repeats=3, seed=1)
-    criteria = fit_ensemble.THREE_CLASS_CRITERIA  # no 7-class probabilities given
+    held_out = weighting.cross_validate_criteria(probs, truth, 0.25, folds=2, repeats=3, seed=1)
+    criteria = weighting.THREE_CLASS_CRITERIA  # no 7-class probabilities given
     assert len(seen) == 2 * 3 * len(criteria)
     for i in range(0, len(seen), 2 * len(criteria)):  # each repeat: two complementary halves
         first, second = seen[i], seen[i + len(criteria)]
         assert ((first >= 0) ^ (second >= 0)).all()  # every face is fitted on in one half and scored in the other
         assert np.array_equal(np.where(first >= 0, first, second), truth)
     assert set(held_out) == set(criteria) and all(0.0 < v <= 1.0 for v in held_out.values())
-    assert held_out == fit_ensemble.cross_validate_criteria(probs, truth, 0.25, folds=2, repeats=3, seed=1)
-    runs = fit_ensemble.held_out_runs(probs, truth, 0.25, folds=2, repeats=3, seed=1)
+    assert held_out == weighting.cross_validate_criteria(probs, truth, 0.25, folds=2, repeats=3, seed=1)
+    runs = weighting.held_out_runs(probs, truth, 0.25, folds=2, repeats=3, seed=1)
     assert {c: len(v.accuracy3) for c, v in runs.items()} == {c: 6 for c in criteria}  # one per fold
     assert {c: float(np.mean(v.accuracy3)) for c, v in runs.items()} == held_out
     assert all(np.std(v.accuracy3) > 0 for v in runs.values())  # different halves, different figures: a real spread
@@ -145,16 +145,16 @@ def test_7_class_figures_are_held_out_in_the_same_folds(monkeypatch: pytest.Monk
     sevens = seven_class_probs(rng, truth7, 2)
     probs = [group_of(p) for p in sevens]
     calls: list[tuple[np.ndarray, np.ndarray]] = []
-    real_fit = fit_ensemble.fit_weights
+    real_fit = weighting.fit_weights
 
     def recording_fit(p, labels, *args, seven=None, **kwargs):
         calls.append((labels.copy(), seven.truth.copy()))
         return real_fit(p, labels, *args, seven=seven, **kwargs)
 
-    monkeypatch.setattr(fit_ensemble, "fit_weights", recording_fit)
-    seven = fit_ensemble.SevenClass(tuple(sevens), truth7)
-    runs = fit_ensemble.held_out_runs(probs, truth, 0.25, folds=2, repeats=2, seed=0, seven=seven)
-    assert set(runs) == set(fit_ensemble.CRITERIA)
+    monkeypatch.setattr(weighting, "fit_weights", recording_fit)
+    seven = weighting.SevenClass(tuple(sevens), truth7)
+    runs = weighting.held_out_runs(probs, truth, 0.25, folds=2, repeats=2, seed=0, seven=seven)
+    assert set(runs) == set(weighting.CRITERIA)
     for labels3, labels7 in calls:
         fitted7 = labels7 >= 0
         assert 0 < fitted7.sum() < len(truth7)
@@ -169,14 +169,14 @@ def test_a_faces_clean_and_corrupted_copies_share_their_fold(monkeypatch: pytest
     truth = np.tile(one, 2)  # clean copy, then corrupted copy
     probs = noisy_probs(rng, truth, 2)
     seen = record_fitted_labels(monkeypatch)
-    runs = fit_ensemble.held_out_runs(probs, truth, 0.25, folds=2, repeats=2, seed=0, copies=2)
-    assert {c: len(v.accuracy3) for c, v in runs.items()} == {c: 4 for c in fit_ensemble.THREE_CLASS_CRITERIA}
+    runs = weighting.held_out_runs(probs, truth, 0.25, folds=2, repeats=2, seed=0, copies=2)
+    assert {c: len(v.accuracy3) for c, v in runs.items()} == {c: 4 for c in weighting.THREE_CLASS_CRITERIA}
     for labels in seen:
         fitted = labels >= 0
         assert 0 < fitted.sum() < len(truth)
         assert np.array_equal(fitted[:150], fitted[150:])  # never fitted on one copy and scored on the other
     with pytest.raises(ValueError, match="copies"):
-        fit_ensemble.held_out_runs(probs, truth[:299], 0.25, copies=2)
+        weighting.held_out_runs(probs, truth[:299], 0.25, copies=2)
 
 
 def test_the_fitting_faces_add_a_seeded_corrupted_copy_with_the_same_labels():
@@ -213,13 +213,13 @@ def test_members_that_saw_the_validation_split_are_not_weighted_on_it():
             rng.dirichlet(np.ones(3), 300) + 0.3 * np.eye(3)[truth],
         )
     ]
-    weights, acc = fit_ensemble.fit_weights_excluding([in_sample, *honest], truth, 0.1, [True, False, False])
+    weights, acc = weighting.fit_weights_excluding([in_sample, *honest], truth, 0.1, [True, False, False])
     assert weights[0] == 0.0
-    expected, expected_acc = fit_ensemble.fit_weights(honest, truth, 0.1)
+    expected, expected_acc = weighting.fit_weights(honest, truth, 0.1)
     np.testing.assert_allclose(weights[1:], expected)
     assert acc == expected_acc < 1.0
     with pytest.raises(SystemExit, match="val_in_training"):
-        fit_ensemble.fit_weights_excluding([in_sample], truth, 0.1, [True])
+        weighting.fit_weights_excluding([in_sample], truth, 0.1, [True])
 
 
 def test_the_bundled_member_is_marked_as_trained_on_the_validation_split():
@@ -232,19 +232,19 @@ def test_the_bundled_member_is_marked_as_trained_on_the_validation_split():
 
 
 def test_the_weight_step_widens_only_when_the_grid_is_too_big():
-    assert fit_ensemble.grid_step(8, 0.05, 1_000_000) == 0.05  # 888,030 points
-    step = fit_ensemble.grid_step(10, 0.05, 1_000_000)  # 10,015,005 points at 0.05
-    assert step == 1 / 12 and len(fit_ensemble.simplex(10, step)) == math.comb(21, 9) <= 1_000_000 < math.comb(25, 9)
-    assert fit_ensemble.grid_step(3, 0.1, 10) == 0.5  # nothing fits: the coarsest grid
+    assert weighting.grid_step(8, 0.05, 1_000_000) == 0.05  # 888,030 points
+    step = weighting.grid_step(10, 0.05, 1_000_000)  # 10,015,005 points at 0.05
+    assert step == 1 / 12 and len(weighting.simplex(10, step)) == math.comb(21, 9) <= 1_000_000 < math.comb(25, 9)
+    assert weighting.grid_step(3, 0.1, 10) == 0.5  # nothing fits: the coarsest grid
 
 
 def test_the_capped_grid_is_the_simplex_points_with_few_members():
-    full = fit_ensemble.simplex(5, 0.25)
+    full = weighting.simplex(5, 0.25)
     expected = {tuple(row) for row in full if (row > 0).sum() <= 2}
-    capped = fit_ensemble.weight_grid(5, 0.25, 2)
+    capped = weighting.weight_grid(5, 0.25, 2)
     assert {tuple(row) for row in capped} == expected and len(capped) == len(expected)
-    assert len(capped) <= fit_ensemble.grid_size(5, 4, 2)
-    assert np.array_equal(fit_ensemble.weight_grid(3, 0.25, 5), fit_ensemble.simplex(3, 0.25))
+    assert len(capped) <= weighting.grid_size(5, 4, 2)
+    assert np.array_equal(weighting.weight_grid(3, 0.25, 5), weighting.simplex(3, 0.25))
 
 
 def test_the_weight_search_keeps_at_most_the_allowed_members():
@@ -254,7 +254,7 @@ def test_the_weight_search_keeps_at_most_the_allowed_members():
         p / p.sum(1, keepdims=True)
         for p in (rng.dirichlet(np.ones(3), 300) + (0.2 + 0.05 * i) * np.eye(3)[truth] for i in range(5))
     ]
-    weights, _ = fit_ensemble.fit_weights(probs, truth, 0.1, max_members=2)
+    weights, _ = weighting.fit_weights(probs, truth, 0.1, max_members=2)
     assert (weights > 0).sum() <= 2 and weights.sum() == pytest.approx(1.0)
 
 
@@ -312,13 +312,13 @@ def test_fit_writes_the_chosen_criterion_and_its_held_out_7_class_figures(tmp_pa
         )
     registry = tmp_path / "ensemble.json"
     registry.write_text(json.dumps({"format": "gerec-ensemble/1", "members": members}))
-    fit_ensemble.fit(registry, data, 0.25, 1000, 3, "auto", "clean+corrupted")
+    fit_ensemble.fit(registry, data, fit_ensemble.FitOptions(step=0.25, max_grid=1000))
     doc = json.loads(registry.read_text())
     val = doc["metrics"]["val"]
-    assert val["criterion"] in fit_ensemble.CRITERIA and val["fit_faces"] == "clean+corrupted"
-    assert set(val["criterion_held_out_accuracy7"]) == set(fit_ensemble.CRITERIA)
-    assert set(val["criterion_held_out_accuracy7_sd"]) == set(fit_ensemble.CRITERIA)
-    assert val["criterion_chosen_by"].startswith(fit_ensemble.AUTO_SCORE)
+    assert val["criterion"] in weighting.CRITERIA and val["fit_faces"] == "clean+corrupted"
+    assert set(val["criterion_held_out_accuracy7"]) == set(weighting.CRITERIA)
+    assert set(val["criterion_held_out_accuracy7_sd"]) == set(weighting.CRITERIA)
+    assert val["criterion_chosen_by"].startswith(weighting.AUTO_SCORE)
     assert sum(m["weight"] for m in doc["members"]) == pytest.approx(1.0)
     assert all(m["tta"] and "val_accuracy7" in m["metrics"] for m in doc["members"])
     assert doc["face_confusion"]["faces"] > 0 and 0.0 <= val["accuracy7"] <= 1.0

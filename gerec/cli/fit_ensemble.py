@@ -12,7 +12,8 @@ from gerec.config import data_dir, models_dir
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``fit-ensemble`` command."""
-    from gerec.emotion.fitting import AUTO_SCORE, CRITERIA, CV_DESIGN, FIT_FACES
+    from gerec.emotion.fitting import FIT_FACES
+    from gerec.emotion.weighting import AUTO_SCORE, CRITERIA, CV_DESIGN
 
     p = sub.add_parser("fit-ensemble", help="fit the face ensemble's views and weights on the validation split")
     p.add_argument(
@@ -55,10 +56,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Fit (or, with ``--record-test``, only measure) and rewrite the registry."""
-    from gerec.emotion.fitting import fit, record_test
+    from gerec.emotion.fitting import FitOptions, fit, record_test
 
     if args.record_test:
         record_test(args.registry, args.record_test)
     else:
-        fit(args.registry, args.data, args.step, args.max_grid, args.max_members, args.criterion, args.faces)
+        options = FitOptions(args.step, args.max_grid, args.max_members, args.criterion, args.faces)
+        fit(args.registry, args.data, options)
     return 0

@@ -33,14 +33,14 @@ listed in ``models/ensemble.json`` (enabled or not) the tool
 ``--record-test TEST.npz`` runs *after* fitting and only writes the test figures (labelled
 ``test``, report only) of the fitted ensemble and its members; nothing is chosen from them.
 
+The weight search and the criteria's cross-validation are :mod:`gerec.emotion.weighting`.
+
 Usage: ``python -m gerec fit-ensemble [--data train.npz] [--record-test test.npz]``.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
-import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -53,8 +53,16 @@ from gerec.emotion.ensemble import FaceEnsemble, KerasMember
 from gerec.emotion.registry import member_from_json, read_registry, resolve_weights
 from gerec.emotion.scoring import score_face_set
 from gerec.emotion.views import EVERY_VIEW_MODE, TTA_MODES
+from gerec.emotion.weighting import (
+    AUTO_SCORE,
+    CV_DESIGN,
+    HeldOut,
+    SevenClass,
+    choose_criterion,
+    fit_weights_excluding,
+    grid_step,
+)
 from gerec.errors import InvalidDataset
-from gerec.folds import stratified_folds
 
 FIT_FACES = ("clean+corrupted", "clean")
 """What ``fit-ensemble --faces`` scores choices on: the validation faces and a corrupted copy, or the faces alone."""
@@ -84,34 +92,6 @@ def fitting_faces(val: FaceSet, mode: str) -> tuple[FaceSet, int]:
         val.classes,
     )
     return both, 2
-
-
-def simplex(n: int, step: float) -> np.ndarray:
-    """Every weight vector on the n-simplex with coordinates on a ``step`` grid, as rows (stars and bars)."""
-    k = int(round(1 / step))
-    bars = np.array(list(itertools.combinations(range(k + n - 1), n - 1)), dtype=int).reshape(-1, n - 1)
-    edges = np.hstack([np.full((len(bars), 1), -1), bars, np.full((len(bars), 1), k + n - 1)])
-    return (np.diff(edges, axis=1) - 1).astype(float) / k
-
-
-def weight_grid(n: int, step: float, max_members: int) -> np.ndarray:
-    """The ``step`` simplex grid of n members restricted to points with at most ``max_members`` non-zero weights."""
-    m = min(n, max_members)
-    if m == n:
-        return simplex(n, step)
-    sub = simplex(m, step)
-    blocks = []
-    for chosen in itertools.combinations(range(n), m):
-        block = np.zeros((len(sub), n))
-        block[:, list(chosen)] = sub
-        blocks.append(block)
-    return np.unique(np.vstack(blocks), axis=0)
-
-
-def grid_size(n: int, k: int, max_members: int) -> int:
-    """Upper bound on the rows of :func:`weight_grid` at step 1/k."""
-    m = min(n, max_members)
-    return math.comb(n, m) * math.comb(k + m - 1, m - 1)
 
 
 def member_val_probs(
@@ -145,219 +125,6 @@ def member_val_probs(
     return tta, group, raw, metrics
 
 
-def grid_step(n: int, step: float, max_points: int, max_members: int | None = None) -> float:
-    """``step``, or the finest of a few wider steps whose n-member grid has at most ``max_points`` points."""
-    for k in sorted({int(round(1 / step)), 16, 12, 10, 8, 5, 4, 2}, reverse=True):
-        if k <= round(1 / step) and grid_size(n, k, max_members or n) <= max_points:
-            return 1.0 / k
-    return 0.5
-
-
-CRITERIA = ("accuracy", "log-loss", "accuracy3+7")
-"""What the weight search maximises: 3-class accuracy, 3-class log-likelihood, or the mean of 3-class
-and 7-class accuracy (only when every weighted member has FER's 7 classes)."""
-THREE_CLASS_CRITERIA = CRITERIA[:2]
-CV_FOLDS, CV_REPEATS = 2, 5  # how the validation split is re-cut to compare the criteria
-CV_DESIGN = f"stratified {CV_FOLDS}-fold x {CV_REPEATS} repeats inside the validation split"
-AUTO_SCORE = "mean of held-out 3-class and 7-class accuracy (3-class alone if a member lacks the 7 classes)"
-
-
-@dataclass(frozen=True)
-class SevenClass:
-    """The members' own 7-class probabilities and the 7-class truth (-1: not scored) of the same faces."""
-
-    probs: tuple[np.ndarray, ...]
-    truth: np.ndarray
-
-    def masked(self, keep: np.ndarray) -> SevenClass:
-        """The same faces with only ``keep`` scored."""
-        return SevenClass(self.probs, np.where(keep, self.truth, -1))
-
-    def subset(self, members: list[int]) -> SevenClass:
-        return SevenClass(tuple(self.probs[i] for i in members), self.truth)
-
-
-def _mix(w: np.ndarray, probs: list[np.ndarray] | tuple[np.ndarray, ...], keep: np.ndarray) -> np.ndarray:
-    """The ``(points, faces, classes)`` weighted mixes of the kept faces for every row of ``w``."""
-    flat = np.stack([p[keep] for p in probs]).reshape(len(probs), -1)
-    return (w @ flat).reshape(len(w), int(keep.sum()), probs[0].shape[1])
-
-
-def fit_weights(
-    probs: list[np.ndarray],
-    truth3: np.ndarray,
-    step: float,
-    chunk: int = 1024,
-    max_members: int | None = None,
-    criterion: str = "accuracy",
-    seven: SevenClass | None = None,
-) -> tuple[np.ndarray, float]:
-    """Simplex weights with the best 3-class accuracy, the lowest log-loss, or the best mean of
-    3-class and 7-class accuracy (``seven`` needed), and their 3-class accuracy.
-
-    ``criterion="accuracy"`` and ``"accuracy3+7"`` break ties by lower log-loss, ``"log-loss"`` by
-    higher accuracy; then closeness to uniform. All grid points are scored in vectorised chunks
-    (8 members at step 0.05 are 888,030 points).
-    """
-    if criterion not in CRITERIA:
-        raise ValueError(f"criterion must be one of {CRITERIA}, got {criterion!r}")
-    if criterion == "accuracy3+7" and seven is None:
-        raise ValueError("criterion accuracy3+7 needs every member's 7-class probabilities")
-    keep = truth3 >= 0
-    y = truth3[keep]
-    grid = weight_grid(len(probs), step, max_members or len(probs))
-    best_key: tuple[float, float, float] | None = None
-    best_w = np.full(len(probs), 1.0 / len(probs))
-    best_acc = 0.0
-    rows = np.arange(len(y))
-    for start in range(0, len(grid), chunk):
-        w = grid[start : start + chunk]
-        mix = _mix(w, probs, keep)
-        acc = (mix.argmax(2) == y).mean(1)
-        nll = np.round(-np.log(np.clip(mix[:, rows, y], 1e-9, None)).mean(1), 4)
-        spread = np.abs(w - 1.0 / len(probs)).sum(1)
-        if criterion == "log-loss":
-            first, second = -nll, acc
-        elif criterion == "accuracy":
-            first, second = acc, -nll
-        else:
-            assert seven is not None
-            scored7 = seven.truth >= 0
-            acc7 = (_mix(w, seven.probs, scored7).argmax(2) == seven.truth[scored7]).mean(1)
-            first, second = (acc + acc7) / 2, -nll
-        order = np.lexsort((-spread, second, first))  # last key is the primary one
-        i = int(order[-1])
-        key = (float(first[i]), float(second[i]), -float(spread[i]))
-        if best_key is None or key > best_key:
-            best_key, best_w, best_acc = key, w[i], float(acc[i])
-    assert best_key is not None
-    return best_w, best_acc
-
-
-@dataclass(frozen=True)
-class HeldOut:
-    """One criterion's held-out accuracies on every fold of every repeat (7-class: None without ``seven``)."""
-
-    accuracy3: tuple[float, ...]
-    accuracy7: tuple[float, ...] | None = None
-
-    def score(self) -> float:
-        """What ``--criterion auto`` compares: see :data:`AUTO_SCORE`."""
-        if self.accuracy7 is None:
-            return float(np.mean(self.accuracy3))
-        return float(np.mean(self.accuracy3) + np.mean(self.accuracy7)) / 2
-
-
-def cross_validate_criteria(
-    probs: list[np.ndarray],
-    truth3: np.ndarray,
-    step: float,
-    max_members: int | None = None,
-    folds: int = CV_FOLDS,
-    repeats: int = CV_REPEATS,
-    seed: int = 0,
-    copies: int = 1,
-) -> dict[str, float]:
-    """Each 3-class criterion's mean held-out 3-class accuracy when weights are fitted on the other folds.
-
-    Only the validation split is used: it is split again into ``folds`` stratified folds,
-    ``repeats`` times, so the weighting criterion itself is chosen without any test data.
-    ``copies``: the faces are that many copies of one set, one after the other (clean, then
-    corrupted); a face's copies share a fold.
-    """
-    runs = held_out_runs(probs, truth3, step, max_members, folds, repeats, seed, copies)
-    return {c: float(np.mean(v.accuracy3)) for c, v in runs.items()}
-
-
-def held_out_runs(
-    probs: list[np.ndarray],
-    truth3: np.ndarray,
-    step: float,
-    max_members: int | None = None,
-    folds: int = CV_FOLDS,
-    repeats: int = CV_REPEATS,
-    seed: int = 0,
-    copies: int = 1,
-    seven: SevenClass | None = None,
-) -> dict[str, HeldOut]:
-    """Each criterion's held-out 3-class (and, with ``seven``, 7-class) accuracy on every fold of
-    every repeat (see :func:`cross_validate_criteria`): ``folds * repeats`` figures each. Without
-    ``seven`` only the 3-class criteria run. Folds are stratified by the 3-class truth."""
-    if len(truth3) % copies:
-        raise ValueError(f"{len(truth3)} faces are not {copies} copies of one set")
-    rng = np.random.default_rng(seed)
-    criteria = CRITERIA if seven is not None else THREE_CLASS_CRITERIA
-    acc3: dict[str, list[float]] = {c: [] for c in criteria}
-    acc7: dict[str, list[float]] = {c: [] for c in criteria}
-    one = len(truth3) // copies
-    for _ in range(repeats):
-        fold = np.tile(stratified_folds(truth3[:one], folds, rng, random_start=True), copies)
-        for f in range(folds):
-            fit_on = np.where(fold == f, -1, truth3)
-            score_on = np.where(fold == f, truth3, -1)
-            keep = score_on >= 0
-            fit_seven = None if seven is None else seven.masked(fold != f)
-            for criterion in criteria:
-                w, _ = fit_weights(probs, fit_on, step, max_members=max_members, criterion=criterion, seven=fit_seven)
-                mix = sum(wi * p for wi, p in zip(w, probs))
-                acc3[criterion].append(float(np.mean(mix[keep].argmax(1) == truth3[keep])))
-                if seven is not None:
-                    mix7 = sum(wi * p for wi, p in zip(w, seven.probs))
-                    scored = (fold == f) & (seven.truth >= 0)
-                    acc7[criterion].append(float(np.mean(mix7[scored].argmax(1) == seven.truth[scored])))
-    return {c: HeldOut(tuple(acc3[c]), tuple(acc7[c]) if seven is not None else None) for c in criteria}
-
-
-def fit_weights_excluding(
-    probs: list[np.ndarray],
-    truth3: np.ndarray,
-    step: float,
-    excluded: list[bool],
-    max_members: int | None = None,
-    criterion: str = "accuracy",
-    seven: SevenClass | None = None,
-) -> tuple[np.ndarray, float]:
-    """:func:`fit_weights` over the members not ``excluded``; excluded members get weight 0.
-    ``seven`` holds every member's 7-class probabilities, excluded ones too."""
-    free = [i for i, out in enumerate(excluded) if not out]
-    if not free:
-        raise SystemExit("every member is marked val_in_training: nothing can be weighted on this split")
-    weights = np.zeros(len(probs))
-    free_weights, acc = fit_weights(
-        [probs[i] for i in free],
-        truth3,
-        step,
-        max_members=max_members,
-        criterion=criterion,
-        seven=None if seven is None else seven.subset(free),
-    )
-    weights[free] = free_weights
-    return weights, acc
-
-
-def choose_criterion(
-    probs: list[np.ndarray],
-    truth3: np.ndarray,
-    step: float,
-    max_members: int,
-    copies: int = 1,
-    seven: SevenClass | None = None,
-) -> tuple[str, dict[str, HeldOut]]:
-    """The criterion with the best held-out :data:`AUTO_SCORE` inside the validation split (ties:
-    accuracy), and every criterion's held-out figures."""
-    runs = held_out_runs(probs, truth3, step, max_members, copies=copies, seven=seven)
-    for name, run in runs.items():
-        line = f"  criterion {name:<11} held-out 3-class {_mean_sd(run.accuracy3)}"
-        if run.accuracy7 is not None:
-            line += f", 7-class {_mean_sd(run.accuracy7)}"
-        print(f"{line} (mean ± sd, {CV_DESIGN})")
-    return max(runs, key=lambda c: (runs[c].score(), c == "accuracy")), runs
-
-
-def _mean_sd(values: tuple[float, ...]) -> str:
-    return f"{100 * np.mean(values):.2f} ± {100 * np.std(values, ddof=1):.2f} %"
-
-
 def _held_out_record(runs: dict[str, HeldOut]) -> dict[str, Any]:
     """The registry's record of the criteria's held-out figures (empty when no criterion was compared)."""
     record: dict[str, Any] = {
@@ -371,63 +138,50 @@ def _held_out_record(runs: dict[str, HeldOut]) -> dict[str, Any]:
     return record
 
 
-def fit(
-    registry: Path,
-    data: Path,
-    step: float,
-    max_grid: int,
-    max_members: int,
-    criterion: str,
-    faces_mode: str = FIT_FACES[0],
-) -> None:
+@dataclass(frozen=True)
+class FitOptions:
+    """``fit-ensemble``'s choices: the weight grid's step and size cap, how many members may get a
+    weight, the criterion (or ``auto``), and which faces choices are scored on (:data:`FIT_FACES`)."""
+
+    step: float = 0.05
+    max_grid: int = 1_000_000
+    max_members: int = 3
+    criterion: str = "auto"
+    faces: str = FIT_FACES[0]
+
+
+def fit(registry: Path, data: Path, options: FitOptions = FitOptions()) -> None:
     """Choose TTA and weights on the validation split (and its corrupted copy) and rewrite the registry."""
     faces = load_face_set(data)
     _, val_idx = validation_split(faces.labels, 0.1, seed=0)
     val = faces.subset(val_idx)
-    fit_on, copies = fitting_faces(val, faces_mode)
+    fit_on, copies = fitting_faces(val, options.faces)
     doc = json.loads(registry.read_text(encoding="utf-8"))
-    probs, raws = [], []
-    for item in doc["members"]:
-        tta, group, raw, metrics = member_val_probs(item, registry.parent, fit_on, len(val.labels))
-        item.pop("tta_flip", None)  # the older boolean form
-        item["tta"] = tta
-        item["metrics"] = {k: v for k, v in item.get("metrics", {}).items() if not k.startswith("val_")} | metrics
-        probs.append(group)
-        raws.append(raw)
+    probs, seven = _score_members(doc["members"], registry.parent, fit_on, len(val.labels))
     excluded = [bool(item.get("val_in_training", False)) for item in doc["members"]]
-    free_raws = [r for r, out in zip(raws, excluded) if not out]
-    seven = (
-        SevenClass(tuple(r if r is not None else np.zeros((len(fit_on.labels), 1)) for r in raws), fit_on.labels)
-        if all(r is not None for r in free_raws)
-        else None
-    )
     for item, out in zip(doc["members"], excluded):
         if out:
             print(f"  {item['name']}: left out of the weight search (val_in_training: its val figures are in-sample)")
-    wanted, step = step, grid_step(excluded.count(False), step, max_grid, max_members)
-    if step != wanted:
+    step = grid_step(excluded.count(False), options.step, options.max_grid, options.max_members)
+    if step != options.step:
         print(
-            f"  {excluded.count(False)} members: weight step widened from {wanted:g} to {step:g} "
-            f"(at most {max_grid:,} grid points)"
+            f"  {excluded.count(False)} members: weight step widened from {options.step:g} to {step:g} "
+            f"(at most {options.max_grid:,} grid points)"
         )
+    truth3 = fit_on.group_labels()
+    criterion, runs = options.criterion, dict[str, HeldOut]()
     if criterion == "accuracy3+7" and seven is None:
         raise SystemExit("--criterion accuracy3+7 needs every weighted member to have FER's 7 classes")
-    runs: dict[str, HeldOut] = {}
     if criterion == "auto":
         free = [i for i, out in enumerate(excluded) if not out]
-        criterion, runs = choose_criterion(
-            [probs[i] for i in free],
-            fit_on.group_labels(),
-            step,
-            max_members,
-            copies,
-            None if seven is None else seven.subset(free),
-        )
-    weights, acc = fit_weights_excluding(probs, fit_on.group_labels(), step, excluded, max_members, criterion, seven)
+        seven_free = None if seven is None else seven.subset(free)
+        free_probs = [probs[i] for i in free]
+        criterion, runs = choose_criterion(free_probs, truth3, step, options.max_members, copies, seven_free)
+    weights, acc = fit_weights_excluding(probs, truth3, step, excluded, options.max_members, criterion, seven)
     for item, w in zip(doc["members"], weights):
         item["weight"] = round(float(w), 4)
         item["enabled"] = bool(w > 0)
-    print("weights:", {m["name"]: m["weight"] for m in doc["members"]}, f"3-class {100 * acc:.2f} % ({faces_mode})")
+    print("weights:", {m["name"]: m["weight"] for m in doc["members"]}, f"3-class {100 * acc:.2f} % ({options.faces})")
     registry.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
     ensemble = FaceEnsemble.load(registry)
     scores = score_face_set(ensemble, val)
@@ -442,20 +196,22 @@ def fit(
         "accuracy3": round(scores.accuracy3["ensemble"], 4),
     }
     ensemble7 = scores.accuracy7.get("ensemble")
+    selection = (
+        f"TTA mode per member and weights (simplex step {step:.4g}, at most {options.max_members} members, "
+        f"best {criterion}) chosen on this split only"
+    )
+    if copies == 2:
+        selection += (
+            ", each face scored as it is and once under the group-photo corruptions robust training uses (seed 0)"
+        )
     doc.setdefault("metrics", {})["val"] = {
         "data": doc["face_confusion"]["data"],
         "accuracy3": round(scores.accuracy3["ensemble"], 4),
         "accuracy7": None if ensemble7 is None else round(ensemble7, 4),
         "accuracy7_of": list(scores.members7),
         "accuracy3_corrupted": None if corrupted is None else round(corrupted.accuracy3["ensemble"], 4),
-        "fit_faces": faces_mode,
-        "selection": f"TTA mode per member and weights (simplex step {step:.4g}, at most {max_members} members, "
-        f"best {criterion}) chosen on this split only"
-        + (
-            ", each face scored as it is and once under the group-photo corruptions robust training uses (seed 0)"
-            if copies == 2
-            else ""
-        ),
+        "fit_faces": options.faces,
+        "selection": selection,
         "criterion": criterion,
         **_held_out_record(runs),
         "criterion_chosen_by": f"{AUTO_SCORE}, {CV_DESIGN}" if runs else f"--criterion {criterion}",
@@ -465,6 +221,27 @@ def fit(
     }
     registry.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
     print(json.dumps(doc["metrics"]["val"], indent=1))
+
+
+def _score_members(
+    members: list[dict[str, Any]], directory: Path, fit_on: FaceSet, n_clean: int
+) -> tuple[list[np.ndarray], SevenClass | None]:
+    """Every listed member's TTA mode and validation metrics written into its item; their 3-class
+    probabilities on ``fit_on``, and their 7-class ones when every member has ``fit_on``'s classes
+    (members left out of the search, ``val_in_training``, need not)."""
+    probs, raws = [], []
+    for item in members:
+        tta, group, raw, metrics = member_val_probs(item, directory, fit_on, n_clean)
+        item.pop("tta_flip", None)  # the older boolean form
+        item["tta"] = tta
+        item["metrics"] = {k: v for k, v in item.get("metrics", {}).items() if not k.startswith("val_")} | metrics
+        probs.append(group)
+        raws.append(raw)
+    free = [r for r, item in zip(raws, members) if not item.get("val_in_training", False)]
+    if any(r is None for r in free):
+        return probs, None
+    placeholder = np.zeros((len(fit_on.labels), 1))  # a left-out member without the 7 classes: never mixed
+    return probs, SevenClass(tuple(placeholder if r is None else r for r in raws), fit_on.labels)
 
 
 def record_test(registry: Path, test: Path) -> None:
