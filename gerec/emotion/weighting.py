@@ -148,27 +148,6 @@ class HeldOut:
         return float(np.mean(self.accuracy3) + np.mean(self.accuracy7)) / 2
 
 
-def cross_validate_criteria(
-    probs: list[np.ndarray],
-    truth3: np.ndarray,
-    step: float,
-    max_members: int | None = None,
-    folds: int = CV_FOLDS,
-    repeats: int = CV_REPEATS,
-    seed: int = 0,
-    copies: int = 1,
-) -> dict[str, float]:
-    """Each 3-class criterion's mean held-out 3-class accuracy when weights are fitted on the other folds.
-
-    Only the validation split is used: it is split again into ``folds`` stratified folds,
-    ``repeats`` times, so the weighting criterion itself is chosen without any test data.
-    ``copies``: the faces are that many copies of one set, one after the other (clean, then
-    corrupted); a face's copies share a fold.
-    """
-    runs = held_out_runs(probs, truth3, step, max_members, folds, repeats, seed, copies)
-    return {c: float(np.mean(v.accuracy3)) for c, v in runs.items()}
-
-
 def held_out_runs(
     probs: list[np.ndarray],
     truth3: np.ndarray,
@@ -181,8 +160,14 @@ def held_out_runs(
     seven: SevenClass | None = None,
 ) -> dict[str, HeldOut]:
     """Each criterion's held-out 3-class (and, with ``seven``, 7-class) accuracy on every fold of
-    every repeat (see :func:`cross_validate_criteria`): ``folds * repeats`` figures each. Without
-    ``seven`` only the 3-class criteria run. Folds are stratified by the 3-class truth."""
+    every repeat, when its weights are fitted on the other folds: ``folds * repeats`` figures each.
+
+    Only the faces given (the validation split) are used: they are split again into ``folds``
+    stratified folds (by the 3-class truth), ``repeats`` times, so the weighting criterion itself
+    is chosen without any test data. Without ``seven`` only the 3-class criteria run.
+    ``copies``: the faces are that many copies of one set, one after the other (clean, then
+    corrupted); a face's copies share a fold.
+    """
     if len(truth3) % copies:
         raise ValueError(f"{len(truth3)} faces are not {copies} copies of one set")
     rng = np.random.default_rng(seed)
