@@ -1,10 +1,12 @@
 """Keras networks written as ONNX graphs, so inference needs no TensorFlow.
 
-Only the layers gerec's networks use are supported (the face members' VGG-style CNNs and MTCNN's
-three networks): Conv2D, BatchNormalization, Activation / ReLU / Softmax, PReLU, MaxPooling2D,
-Dropout, GlobalAveragePooling2D, Permute, Flatten, Dense. A network is a chain of layers (its
-trunk) ending in one or more heads, each a chain applied to the trunk's output; anything else
-raises ``ValueError`` rather than guess. The graph takes and returns Keras's channels-last
+Only the layers gerec's networks use are supported (the face members' VGG-style and residual CNNs
+and MTCNN's three networks): Conv2D, BatchNormalization, Activation / ReLU / Softmax, PReLU,
+MaxPooling2D, Dropout, GlobalAveragePooling2D, Permute, Flatten, Dense, and Add. A face member
+(:func:`keras_to_onnx`) is a graph with one input and one output whose branches join only in
+``Add`` layers (a chain is the simplest such graph); MTCNN's networks (:func:`chain_to_onnx`) are
+a chain of layers (the trunk) ending in one or more heads, each a chain applied to the trunk's
+output. Anything else raises ``ValueError`` rather than guess. The graph takes and returns Keras's channels-last
 tensors; inside, it runs channels-first, as ONNX operators expect.
 
 Conversion is deterministic (same Keras file, same bytes), and each graph records the SHA-256 of
@@ -178,7 +180,6 @@ def chain_to_onnx(
     ``input_shape`` is channels-last without the batch axis (``None`` for a free size); outputs
     are returned channels-last, named ``output_names``.
     """
-    import onnx
     from onnx import TensorProto, helper
 
     g = _Graph()
@@ -203,6 +204,14 @@ def chain_to_onnx(
         outputs,
         initializer=g.weights,
     )
+    return _serialise(graph, source_sha256)
+
+
+def _serialise(graph: Any, source_sha256: str) -> bytes:
+    """The checked, deterministic bytes of an ONNX model of ``graph``, recording its source's hash."""
+    import onnx
+    from onnx import helper
+
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="gerec.onnx_export")
     model.ir_version = 8
     helper.set_model_props(model, {"source_sha256": source_sha256})
@@ -210,13 +219,70 @@ def chain_to_onnx(
     return bytes(model.SerializeToString(deterministic=True))
 
 
-def sequential_to_onnx(model: Any, source_sha256: str, graph_name: str) -> bytes:
-    """A single-input, single-output Keras model whose layers form one chain."""
-    layers = list(model.layers)
-    for before, layer in zip(layers, layers[1:]):
-        inbound = getattr(layer, "_inbound_nodes", None)
-        if inbound:
-            parents = [t._keras_history.operation for t in inbound[0].input_tensors]
-            if parents != [before]:
-                raise ValueError(f"{model.name}: layer {layer.name} does not follow {before.name}; not a chain")
-    return chain_to_onnx(layers[:-1], [layers[-1:]], tuple(model.input_shape[1:]), ["probs"], source_sha256, graph_name)
+def _history_key(tensor: Any) -> tuple[int, int, int]:
+    """Which layer call made a Keras tensor: (layer, call, output index)."""
+    operation, node_index, tensor_index = tensor._keras_history
+    return id(operation), node_index, tensor_index
+
+
+def _add(g: _Graph, layer: Any, inputs: list[tuple[str, str]]) -> tuple[str, str]:
+    """A Keras ``Add`` of tensors of one shape: summed in one layout (channels-first unless all are flat)."""
+    layouts = {layout for _, layout in inputs}
+    if PERMUTED in layouts:
+        raise ValueError(f"{layer.name}: Add after a Permute is not supported")
+    want = FLAT if layouts == {FLAT} else CHANNELS_FIRST
+    if FLAT in layouts and want != FLAT:
+        raise ValueError(f"{layer.name}: Add of a flat and a 4-d tensor is not supported")
+    names = [_to_layout(g, x, layout, want) for x, layout in inputs]
+    total = names[0]
+    for k, other in enumerate(names[1:]):
+        total = g.op("Add", [total, other], layer.name.replace("-", "_") + ("" if k == 0 else f"_{k}"))
+    return total, want
+
+
+def keras_to_onnx(model: Any, source_sha256: str, graph_name: str) -> bytes:
+    """A single-input, single-output Keras model: a chain of layers, or a graph whose branches
+    join in ``Add`` layers (residual blocks). Output ``probs``, channels-last."""
+    from onnx import TensorProto, helper
+
+    if len(model.inputs) != 1 or len(model.outputs) != 1:
+        raise ValueError(f"{model.name}: only one input and one output are supported")
+    g = _Graph()
+    tensors: dict[tuple[int, int, int], tuple[str, str]] = {_history_key(model.inputs[0]): ("input", CHANNELS_LAST)}
+    for layer in getattr(model, "operations", model.layers):  # operations: also ops like ``a + b``, to refuse them
+        if type(layer).__name__ == "InputLayer":
+            continue
+        nodes = getattr(layer, "_inbound_nodes", [])
+        if len(nodes) != 1:
+            raise ValueError(f"{model.name}: layer {layer.name} is called {len(nodes)} times; not supported")
+        node = nodes[0]
+        try:
+            inputs = [tensors[_history_key(t)] for t in node.input_tensors]
+        except KeyError as exc:
+            raise ValueError(f"{model.name}: layer {layer.name} reads a tensor made later; not supported") from exc
+        if type(layer).__name__ == "Add":
+            out = _add(g, layer, inputs)
+        elif len(inputs) == 1:
+            out = _layer(g, layer, *inputs[0])
+        else:
+            raise ValueError(f"layer {layer.name} ({type(layer).__name__}) with several inputs is not supported")
+        if len(node.output_tensors) != 1:
+            raise ValueError(f"{model.name}: layer {layer.name} has several outputs; not supported")
+        tensors[_history_key(node.output_tensors[0])] = out
+    if _history_key(model.outputs[0]) not in tensors:
+        raise ValueError(f"{model.name}: its output is not made by a supported layer")
+    y, layout = tensors[_history_key(model.outputs[0])]
+    y = _to_layout(g, y, layout, CHANNELS_LAST)
+    g.nodes.append(helper.make_node("Identity", [y], ["probs"], name="probs"))
+    rank = 2 if layout == FLAT else 4
+    output = helper.make_tensor_value_info("probs", TensorProto.FLOAT, [f"probs_{i}" for i in range(rank)])
+    shape = tuple(model.input_shape[1:])
+    dims = ["batch", *[d if d is not None else f"dim{i}" for i, d in enumerate(shape)]]
+    graph = helper.make_graph(
+        g.nodes,
+        graph_name,
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, dims)],
+        [output],
+        initializer=g.weights,
+    )
+    return _serialise(graph, source_sha256)

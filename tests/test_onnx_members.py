@@ -93,31 +93,61 @@ def test_a_damaged_export_is_an_invalid_model_file(tmp_path: Path) -> None:
 def test_the_committed_export_is_what_the_converter_writes(spec) -> None:
     import keras
 
-    from gerec.onnx_export import sequential_to_onnx
+    from gerec.onnx_export import keras_to_onnx
     from gerec.versions import file_sha256
 
     source = resolve_weights(spec, models_dir())
     model = keras.models.load_model(str(source), compile=False)
-    assert sequential_to_onnx(model, file_sha256(source), spec.name) == onnx_export_path(source).read_bytes()
+    assert keras_to_onnx(model, file_sha256(source), spec.name) == onnx_export_path(source).read_bytes()
 
 
 def test_the_converter_refuses_layers_it_does_not_know() -> None:
     import keras
     from keras import layers
 
-    from gerec.onnx_export import sequential_to_onnx
+    from gerec.onnx_export import keras_to_onnx
 
     model = keras.Sequential([keras.Input((8, 8, 1)), layers.Conv2D(2, 3, dilation_rate=2), layers.Flatten()])
     with pytest.raises(ValueError, match="dilated"):
-        sequential_to_onnx(model, "0" * 64, "m")
+        keras_to_onnx(model, "0" * 64, "m")
     model = keras.Sequential([keras.Input((8, 8, 1)), layers.AveragePooling2D(2), layers.Flatten()])
     with pytest.raises(ValueError, match="AveragePooling2D.*not supported"):
-        sequential_to_onnx(model, "0" * 64, "m")
+        keras_to_onnx(model, "0" * 64, "m")
     face = keras.Input((8, 8, 1))
     branch = layers.Conv2D(2, 3)(face)
     model = keras.Model(face, layers.Flatten()(layers.Conv2D(2, 3)(face)) + 0 * layers.Flatten()(branch))
     with pytest.raises(ValueError, match="not supported|not a chain"):
-        sequential_to_onnx(model, "0" * 64, "m")
+        keras_to_onnx(model, "0" * 64, "m")
+
+
+def test_a_residual_member_converts_and_gives_the_keras_probabilities() -> None:
+    """The residual architecture (branches joined by Add) exports like the chains do."""
+    import onnxruntime as ort
+
+    from gerec.emotion.architectures import build_model
+    from gerec.onnx_export import keras_to_onnx
+
+    model = build_model("resnet", 48, 7, 1, width=0.25)
+    rng = np.random.default_rng(0)
+    for layer in model.layers:  # non-trivial batch-norm statistics, so a wrong layout would show
+        if type(layer).__name__ == "BatchNormalization":
+            gamma, beta, mean, var = layer.get_weights()
+            shape = gamma.shape
+            layer.set_weights(
+                [
+                    rng.uniform(0.5, 1.5, shape),
+                    rng.normal(0, 0.2, shape),
+                    rng.normal(0, 0.2, shape),
+                    rng.uniform(0.5, 2, shape),
+                ]
+            )
+    assert any(type(layer).__name__ == "Add" for layer in model.layers)
+    faces = rng.uniform(0, 1, (5, 48, 48, 1)).astype(np.float32)
+    blob = keras_to_onnx(model, "0" * 64, "resnet")
+    assert blob == keras_to_onnx(model, "0" * 64, "resnet")  # deterministic
+    session = ort.InferenceSession(blob, providers=["CPUExecutionProvider"])
+    (got,) = session.run(None, {"input": faces})
+    np.testing.assert_allclose(got, model.predict(faces, verbose=0), atol=1e-5)
 
 
 def test_without_onnxruntime_the_members_run_their_keras_files(tmp_path, monkeypatch) -> None:

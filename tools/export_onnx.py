@@ -6,7 +6,7 @@
 Exports (each records the SHA-256 of its source file; conversion is deterministic):
 
 - every registry member with ``"backend": "onnx"`` whose weights are a Keras file in models/:
-  ``models/<stem>.onnx`` (:func:`gerec.onnx_export.sequential_to_onnx`);
+  ``models/<stem>.onnx`` (:func:`gerec.onnx_export.keras_to_onnx`);
 - MTCNN's three networks, from the weights packaged in ``mtcnn==1.0.0``:
   ``models/mtcnn_{pnet,rnet,onet}.onnx`` (:func:`gerec.faces.mtcnn_export.export_mtcnn`).
 
@@ -34,7 +34,7 @@ def export_members(folder: Path) -> list[Path]:
 
     from gerec.emotion.ensemble import onnx_export_path
     from gerec.emotion.registry import read_registry, resolve_weights
-    from gerec.onnx_export import sequential_to_onnx
+    from gerec.onnx_export import keras_to_onnx
     from gerec.versions import file_sha256
 
     spec = read_registry()
@@ -45,7 +45,7 @@ def export_members(folder: Path) -> list[Path]:
         source = resolve_weights(member, spec.directory)
         model = keras.models.load_model(str(source), compile=False)
         out = folder / onnx_export_path(source).name
-        out.write_bytes(sequential_to_onnx(model, file_sha256(source), member.name))
+        out.write_bytes(keras_to_onnx(model, file_sha256(source), member.name))
         written.append(out)
     return written
 
