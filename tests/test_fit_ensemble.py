@@ -282,20 +282,22 @@ def test_fit_ensemble_is_a_command():
     assert build_parser().parse_args(["fit-ensemble", "--faces", "clean"]).faces == "clean"
 
 
-def test_fit_writes_the_chosen_criterion_and_its_held_out_7_class_figures(tmp_path: Path):
-    """The whole fit-ensemble path on a tiny face set and two small untrained Keras members."""
+def tiny_fit_setup(tmp_path: Path, member_classes: list[tuple[str, ...]]) -> tuple[Path, Path]:
+    """(registry, face set): 420 synthetic 48x48 faces in FER's classes and small untrained Keras
+    members, one per entry of ``member_classes`` (their own classes)."""
     from gerec.emotion.architectures import build_model
-    from gerec.emotion.training import FER_CLASSES, member_mapping
+    from gerec.emotion.training import member_mapping
 
     rng = np.random.default_rng(7)
     labels = np.tile(np.arange(7), 60)  # 420 faces: the split keeps 42, stratified
     images = rng.integers(0, 256, (len(labels), 48, 48)).astype(np.uint8)
     images[:, :24] //= (labels[:, None, None] + 1).astype(np.uint8)  # something for a member to read
-    data = tmp_path / "faces.npz"
-    np.savez(data, images=images, labels=labels, classes=np.asarray(FER_CLASSES))
+    faces_file = tmp_path / "faces.npz"
+    np.savez(faces_file, images=images, labels=labels, classes=np.asarray(data.FER_CLASSES))
     members = []
-    for i in range(2):
-        build_model("vgg", 48, 7, 1, width=0.125).save(tmp_path / f"m{i}.keras")
+    for i, classes in enumerate(member_classes):
+        build_model("vgg", 48, len(classes), 1, width=0.125).save(tmp_path / f"m{i}.keras")
+        mapping = member_mapping(classes) if classes != CLASSES else {c: c for c in CLASSES}
         members.append(
             {
                 "name": f"m{i}",
@@ -303,14 +305,20 @@ def test_fit_writes_the_chosen_criterion_and_its_held_out_7_class_figures(tmp_pa
                 "input_size": 48,
                 "colour": "gray",
                 "preprocess": "unit",
-                "classes": list(FER_CLASSES),
-                "mapping": member_mapping(FER_CLASSES),
+                "classes": list(classes),
+                "mapping": mapping,
                 "weight": 0.5,
             }
         )
     registry = tmp_path / "ensemble.json"
     registry.write_text(json.dumps({"format": "gerec-ensemble/1", "members": members}))
-    fit_ensemble.fit(registry, data, fit_ensemble.FitOptions(step=0.25, max_grid=1000))
+    return registry, faces_file
+
+
+def test_fit_writes_the_chosen_criterion_and_its_held_out_7_class_figures(tmp_path: Path):
+    """The whole fit-ensemble path on a tiny face set and two small untrained Keras members."""
+    registry, data_file = tiny_fit_setup(tmp_path, [data.FER_CLASSES, data.FER_CLASSES])
+    fit_ensemble.fit(registry, data_file, fit_ensemble.FitOptions(step=0.25, max_grid=1000))
     doc = json.loads(registry.read_text())
     val = doc["metrics"]["val"]
     assert val["criterion"] in weighting.CRITERIA and val["fit_faces"] == "clean+corrupted"
@@ -320,3 +328,13 @@ def test_fit_writes_the_chosen_criterion_and_its_held_out_7_class_figures(tmp_pa
     assert sum(m["weight"] for m in doc["members"]) == pytest.approx(1.0)
     assert all(m["tta"] and "val_accuracy7" in m["metrics"] for m in doc["members"])
     assert doc["face_confusion"]["faces"] > 0 and 0.0 <= val["accuracy7"] <= 1.0
+
+
+def test_a_3_class_member_leaves_the_7_class_criterion_out(tmp_path: Path):
+    registry, data_file = tiny_fit_setup(tmp_path, [data.FER_CLASSES, CLASSES])
+    with pytest.raises(SystemExit, match="7 classes"):
+        fit_ensemble.fit(registry, data_file, fit_ensemble.FitOptions(step=0.25, criterion="accuracy3+7"))
+    fit_ensemble.fit(registry, data_file, fit_ensemble.FitOptions(step=0.25, faces="clean"))
+    val = json.loads(registry.read_text())["metrics"]["val"]
+    assert set(val["criterion_held_out_accuracy3"]) == set(weighting.THREE_CLASS_CRITERIA)
+    assert "criterion_held_out_accuracy7" not in val and val["criterion"] in weighting.THREE_CLASS_CRITERIA
