@@ -10,7 +10,7 @@ Round 3's method (``method="shap"``, SHAP refined by occlusion) is measured in t
 comparison. Means come with 95 % bootstrap intervals over faces (1000 resamples); ratios are paired.
 
     python benchmarks/bench_faithfulness.py [--data ../shared/data/fer2013/test.npz] [--faces 100]
-    python benchmarks/bench_faithfulness.py --data ../shared/data/fer2013/train.npz --split val
+    python benchmarks/bench_faithfulness.py --split val [--faces 120]   # the validation split of train.npz
 
 Last line: ``ratio: X``, the worse of the two baselines' deletion AUC ratios (dashboard / random).
 """
@@ -150,7 +150,12 @@ def ratio_interval(num: np.ndarray, den: np.ndarray, rng: np.random.Generator) -
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=str(data_dir() / "fer2013" / "test.npz"))
+    parser.add_argument(
+        "--data",
+        default=None,
+        help="FER-format .npz (default: fer2013/train.npz with --split val, where the validation split is carved "
+        "from, else fer2013/test.npz)",
+    )
     parser.add_argument(
         "--split",
         choices=("all", "val", "validation"),
@@ -160,6 +165,8 @@ def main() -> None:
     parser.add_argument("--faces", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    if args.data is None:
+        args.data = str(data_dir() / "fer2013" / ("test.npz" if args.split == "all" else "train.npz"))
     from gerec.emotion.ensemble import FaceEnsemble
 
     ensemble = FaceEnsemble.load()
