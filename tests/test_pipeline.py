@@ -109,6 +109,10 @@ def test_evaluate_faces_cli(fer_dir, tmp_path):
     assert np.allclose(probs.sum(1), 1.0, atol=1e-4)
     assert [CLASSES[i] for i in probs.argmax(1)] == [r["predicted"] for r in rows]
     assert "ensemble" in proc.stdout and "3-class" in proc.stdout and "7-class" in proc.stdout
+    assert "ECE" in proc.stdout and "NLL" in proc.stdout
+    proc = run_cli("evaluate-faces", str(tmp_path / "faces.npz"), "--split", "val")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("30 faces (the validation split")  # 10 % of the 300
     (tmp_path / "empty.npz").write_bytes(b"")
     proc = run_cli("evaluate-faces", str(tmp_path / "empty.npz"))
     assert proc.returncode == 2 and "InvalidDataset" in proc.stderr and "Traceback" not in proc.stderr

@@ -15,16 +15,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("data", type=Path, help=".npz with images, labels, classes (FER-2013 format)")
     p.add_argument("--out", type=Path, help="CSV id,predicted,p_positive,p_neutral,p_negative")
     p.add_argument("--registry", type=Path, default=None, help="ensemble registry (default models/ensemble.json)")
+    p.add_argument(
+        "--split",
+        choices=("all", "val"),
+        default="all",
+        help="val: only the validation split carved from the file (10 %%, stratified, seed 0), the faces "
+        "fit-ensemble chooses on when the file is FER-2013 train.npz",
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Print 3-class accuracy (surprise left out) and 7-class where every member has 7 classes."""
-    from gerec.emotion.data import load_face_set
+    """Print 3-class accuracy, ECE and NLL (surprise left out) and 7-class accuracy where every
+    member has 7 classes."""
+    from gerec.calibration import ece, nll
+    from gerec.emotion.data import load_face_set, validation_split
     from gerec.emotion.ensemble import FaceEnsemble
     from gerec.emotion.scoring import score_face_set
 
     faces = load_face_set(args.data)
+    if args.split == "val":
+        faces = faces.subset(validation_split(faces.labels, 0.1, seed=0)[1])
     ensemble = FaceEnsemble.load(args.registry)
     scores = score_face_set(ensemble, faces)
     probs = scores.group_probs["ensemble"]
@@ -35,13 +46,17 @@ def run(args: argparse.Namespace) -> int:
             writer.writeheader()
             for face_id, p in zip(faces.ids, probs):
                 writer.writerow(dict(zip(columns, [face_id, CLASSES[int(p.argmax())]] + [f"{v:.6f}" for v in p])))
-    print(f"{len(faces.labels)} faces, {scores.n3} with a group class (surprise left out of 3-class)")
+    split = " (the validation split: 10 %, stratified, seed 0)" if args.split == "val" else ""
+    print(f"{len(faces.labels)} faces{split}, {scores.n3} with a group class (surprise left out of 3-class)")
+    truth3 = faces.group_labels()
     for name in [*ensemble.names, "ensemble"]:
         seven = scores.accuracy7.get(name)
         seven_text = "" if seven is None else f"   7-class {100 * seven:6.2f} %"
         if name == "ensemble" and seven is not None and len(scores.members7) < len(ensemble.names):
             seven_text += f" (its 7-class members: {', '.join(scores.members7)})"
-        print(f"{name:<24} 3-class {100 * scores.accuracy3[name]:6.2f} %{seven_text}")
+        probs3 = scores.group_probs[name]
+        calibration = f"   ECE {ece(probs3, truth3):.4f}   NLL {nll(probs3, truth3):.4f}"
+        print(f"{name:<24} 3-class {100 * scores.accuracy3[name]:6.2f} %{calibration}{seven_text}")
     if args.out:
         print(f"wrote {args.out}")
     return 0
