@@ -77,10 +77,14 @@ class SevenClass:
         return SevenClass(tuple(self.probs[i] for i in members), self.truth)
 
 
-def _mix(w: np.ndarray, probs: list[np.ndarray] | tuple[np.ndarray, ...], keep: np.ndarray) -> np.ndarray:
-    """The ``(points, faces, classes)`` weighted mixes of the kept faces for every row of ``w``."""
-    flat = np.stack([p[keep] for p in probs]).reshape(len(probs), -1)
-    return (w @ flat).reshape(len(w), int(keep.sum()), probs[0].shape[1])
+def _flat(probs: list[np.ndarray] | tuple[np.ndarray, ...], keep: np.ndarray) -> np.ndarray:
+    """The members' probabilities of the kept faces as one ``(members, faces * classes)`` matrix."""
+    return np.stack([p[keep] for p in probs]).reshape(len(probs), -1)
+
+
+def _mix(w: np.ndarray, flat: np.ndarray, n_faces: int) -> np.ndarray:
+    """The ``(points, faces, classes)`` weighted mixes for every row of ``w`` (``flat``: :func:`_flat`)."""
+    return (w @ flat).reshape(len(w), n_faces, -1)
 
 
 def fit_weights(
@@ -105,6 +109,10 @@ def fit_weights(
         raise ValueError("criterion accuracy3+7 needs every member's 7-class probabilities")
     keep = truth3 >= 0
     y = truth3[keep]
+    flat = _flat(probs, keep)
+    if seven is not None:
+        scored7 = seven.truth >= 0
+        flat7, y7 = _flat(seven.probs, scored7), seven.truth[scored7]
     grid = weight_grid(len(probs), step, max_members or len(probs))
     best_key: tuple[float, float, float] | None = None
     best_w = np.full(len(probs), 1.0 / len(probs))
@@ -112,7 +120,7 @@ def fit_weights(
     rows = np.arange(len(y))
     for start in range(0, len(grid), chunk):
         w = grid[start : start + chunk]
-        mix = _mix(w, probs, keep)
+        mix = _mix(w, flat, len(y))
         acc = (mix.argmax(2) == y).mean(1)
         nll = np.round(-np.log(np.clip(mix[:, rows, y], 1e-9, None)).mean(1), 4)
         spread = np.abs(w - 1.0 / len(probs)).sum(1)
@@ -121,9 +129,7 @@ def fit_weights(
         elif criterion == "accuracy":
             first, second = acc, -nll
         else:
-            assert seven is not None
-            scored7 = seven.truth >= 0
-            acc7 = (_mix(w, seven.probs, scored7).argmax(2) == seven.truth[scored7]).mean(1)
+            acc7 = (_mix(w, flat7, len(y7)).argmax(2) == y7).mean(1)
             first, second = (acc + acc7) / 2, -nll
         order = np.lexsort((-spread, second, first))  # last key is the primary one
         i = int(order[-1])
