@@ -180,8 +180,6 @@ def chain_to_onnx(
     ``input_shape`` is channels-last without the batch axis (``None`` for a free size); outputs
     are returned channels-last, named ``output_names``.
     """
-    from onnx import TensorProto, helper
-
     g = _Graph()
     x, layout = "input", CHANNELS_LAST
     for layer in trunk:
@@ -191,11 +189,28 @@ def chain_to_onnx(
         y, y_layout = x, layout
         for layer in head:
             y, y_layout = _layer(g, layer, y, y_layout)
-        y = _to_layout(g, y, y_layout, CHANNELS_LAST)
-        g.nodes.append(helper.make_node("Identity", [y], [out_name], name=out_name))
-        rank = 2 if y_layout == FLAT else 4
-        shape = [f"{out_name}_{i}" for i in range(rank)]
-        outputs.append(helper.make_tensor_value_info(out_name, TensorProto.FLOAT, shape))
+        outputs.append(_output(g, y, y_layout, out_name))
+    return _serialise(g, graph_name, input_shape, outputs, source_sha256)
+
+
+def _output(g: _Graph, y: str, layout: str, name: str) -> Any:
+    """Tensor ``y`` returned channels-last as the graph output ``name``; its value info."""
+    from onnx import TensorProto, helper
+
+    y = _to_layout(g, y, layout, CHANNELS_LAST)
+    g.nodes.append(helper.make_node("Identity", [y], [name], name=name))
+    rank = 2 if layout == FLAT else 4
+    return helper.make_tensor_value_info(name, TensorProto.FLOAT, [f"{name}_{i}" for i in range(rank)])
+
+
+def _serialise(
+    g: _Graph, graph_name: str, input_shape: tuple[int | None, ...], outputs: list[Any], source_sha256: str
+) -> bytes:
+    """The checked, deterministic bytes of the ONNX model of ``g`` (input ``input``, channels-last
+    ``input_shape`` without the batch axis, ``None`` for a free size), recording its source's hash."""
+    import onnx
+    from onnx import TensorProto, helper
+
     dims = ["batch", *[d if d is not None else f"dim{i}" for i, d in enumerate(input_shape)]]
     graph = helper.make_graph(
         g.nodes,
@@ -204,14 +219,6 @@ def chain_to_onnx(
         outputs,
         initializer=g.weights,
     )
-    return _serialise(graph, source_sha256)
-
-
-def _serialise(graph: Any, source_sha256: str) -> bytes:
-    """The checked, deterministic bytes of an ONNX model of ``graph``, recording its source's hash."""
-    import onnx
-    from onnx import helper
-
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="gerec.onnx_export")
     model.ir_version = 8
     helper.set_model_props(model, {"source_sha256": source_sha256})
@@ -243,8 +250,6 @@ def _add(g: _Graph, layer: Any, inputs: list[tuple[str, str]]) -> tuple[str, str
 def keras_to_onnx(model: Any, source_sha256: str, graph_name: str) -> bytes:
     """A single-input, single-output Keras model: a chain of layers, or a graph whose branches
     join in ``Add`` layers (residual blocks). Output ``probs``, channels-last."""
-    from onnx import TensorProto, helper
-
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         raise ValueError(f"{model.name}: only one input and one output are supported")
     g = _Graph()
@@ -272,17 +277,5 @@ def keras_to_onnx(model: Any, source_sha256: str, graph_name: str) -> bytes:
     if _history_key(model.outputs[0]) not in tensors:
         raise ValueError(f"{model.name}: its output is not made by a supported layer")
     y, layout = tensors[_history_key(model.outputs[0])]
-    y = _to_layout(g, y, layout, CHANNELS_LAST)
-    g.nodes.append(helper.make_node("Identity", [y], ["probs"], name="probs"))
-    rank = 2 if layout == FLAT else 4
-    output = helper.make_tensor_value_info("probs", TensorProto.FLOAT, [f"probs_{i}" for i in range(rank)])
-    shape = tuple(model.input_shape[1:])
-    dims = ["batch", *[d if d is not None else f"dim{i}" for i, d in enumerate(shape)]]
-    graph = helper.make_graph(
-        g.nodes,
-        graph_name,
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, dims)],
-        [output],
-        initializer=g.weights,
-    )
-    return _serialise(graph, source_sha256)
+    output = _output(g, y, layout, "probs")
+    return _serialise(g, graph_name, tuple(model.input_shape[1:]), [output], source_sha256)
