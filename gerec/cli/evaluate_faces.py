@@ -29,13 +29,13 @@ def run(args: argparse.Namespace) -> int:
     """Print 3-class accuracy, ECE and NLL (surprise left out) and 7-class accuracy where every
     member has 7 classes."""
     from gerec.calibration import ece, nll
-    from gerec.emotion.data import load_face_set, validation_split
+    from gerec.emotion.data import load_face_set
     from gerec.emotion.ensemble import FaceEnsemble
     from gerec.emotion.scoring import score_face_set
 
     faces = load_face_set(args.data)
     if args.split == "val":
-        faces = faces.subset(validation_split(faces.labels, 0.1, seed=0)[1])
+        faces = faces.validation()
     ensemble = FaceEnsemble.load(args.registry)
     scores = score_face_set(ensemble, faces)
     probs = scores.group_probs["ensemble"]

@@ -45,6 +45,11 @@ class FaceSet:
         """The faces at ``index``."""
         return FaceSet(self.images[index], self.labels[index], self.ids[index], self.classes)
 
+    def validation(self) -> FaceSet:
+        """The validation split carved from these faces (:func:`validation_split`: 10 %, stratified,
+        seed 0): on FER-2013 ``train.npz``, the faces every member, view and weight is chosen on."""
+        return self.subset(validation_split(self.labels)[1])
+
 
 # what an object array of strings or bytes pickles to (np.save); anything else is refused unread
 _ID_PICKLE_GLOBALS = {

@@ -48,7 +48,7 @@ from typing import Any
 import numpy as np
 
 from gerec.emotion.corruptions import robust_augment
-from gerec.emotion.data import FaceSet, load_face_set, validation_split
+from gerec.emotion.data import FaceSet, load_face_set
 from gerec.emotion.ensemble import FaceEnsemble, KerasMember
 from gerec.emotion.registry import member_from_json, read_registry, resolve_weights
 from gerec.emotion.scoring import score_face_set
@@ -153,8 +153,7 @@ class FitOptions:
 def fit(registry: Path, data: Path, options: FitOptions = FitOptions()) -> None:
     """Choose TTA and weights on the validation split (and its corrupted copy) and rewrite the registry."""
     faces = load_face_set(data)
-    _, val_idx = validation_split(faces.labels, 0.1, seed=0)
-    val = faces.subset(val_idx)
+    val = faces.validation()
     fit_on, copies = fitting_faces(val, options.faces)
     doc = json.loads(registry.read_text(encoding="utf-8"))
     probs, seven = _score_members(doc["members"], registry.parent, fit_on, len(val.labels))
