@@ -41,6 +41,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="robust: also downscale-upscale (14-40 px), JPEG (quality 15-90), random erasing, "
         "lighting and rotation up to 20 degrees, as faces in group photos",
     )
+    p.add_argument(
+        "--swa-from",
+        type=int,
+        default=0,
+        metavar="EPOCH",
+        help="stochastic weight averaging: from this epoch on, hold the learning rate and average the weights; "
+        "the average is shipped if it beats the best epoch on validation (0 = off)",
+    )
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint of an interrupted run")
     p.set_defaults(func=run)
 
@@ -77,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
         limit=args.limit,
         init=str(args.init) if args.init else "",
         augment=args.augment,
+        swa_from=args.swa_from,
     )
     warning = patience_warning(args.init, args.patience, args.epochs)
     if warning:
