@@ -39,11 +39,13 @@ def _tiny_model(seed: int):
 def test_weight_average_is_the_mean_and_survives_a_restart(tmp_path):
     models = [_tiny_model(seed) for seed in (1, 2, 3)]
     average = WeightAverage(tmp_path / "swa.npz")
-    average.add(models[0])
-    average.add(models[1])
+    average.add(models[0], epoch=4)
+    average.add(models[1], epoch=5)
     resumed = WeightAverage(tmp_path / "swa.npz")  # an interrupted run picks the mean up from disk
-    assert resumed.count == 2
-    resumed.add(models[2])
+    assert (resumed.count, resumed.last_epoch) == (2, 5)
+    resumed.add(models[0], epoch=5)  # epoch 5 redone after a stop before its checkpoint: counted once
+    resumed.add(models[2], epoch=6)
+    assert resumed.count == 3
     target = _tiny_model(9)
     resumed.apply(target)
     for i, variable in enumerate(target.trainable_variables):

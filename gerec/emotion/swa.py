@@ -40,22 +40,25 @@ class WeightAverage:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.count = 0
+        self.last_epoch = 0  # the last epoch folded in: a resumed run that redoes it adds it once
         self.mean: list[np.ndarray] = []
         if path.is_file():
             with np.load(path) as saved:
-                self.count = int(saved["count"])
-                self.mean = [saved[f"w{i}"] for i in range(len(saved.files) - 1)]
+                self.count, self.last_epoch = int(saved["count"]), int(saved["last_epoch"])
+                self.mean = [saved[f"w{i}"] for i in range(len(saved.files) - 2)]
 
-    def add(self, model: Any) -> None:
-        """Fold the model's current trainable weights into the mean, and save it."""
+    def add(self, model: Any, epoch: int) -> None:
+        """Fold the model's trainable weights after ``epoch`` (1-based) into the mean, and save it."""
+        if epoch <= self.last_epoch:
+            return
         weights = [np.asarray(v.numpy(), dtype=np.float64) for v in model.trainable_variables]
         if not self.mean:
             self.mean = weights
         else:
             self.mean = [m + (w - m) / (self.count + 1) for m, w in zip(self.mean, weights, strict=True)]
-        self.count += 1
+        self.count, self.last_epoch = self.count + 1, epoch
         arrays: dict[str, Any] = {f"w{i}": m for i, m in enumerate(self.mean)}
-        np.savez(self.path, count=np.asarray(self.count), **arrays)
+        np.savez(self.path, count=np.asarray(self.count), last_epoch=np.asarray(epoch), **arrays)
 
     def apply(self, model: Any) -> None:
         """Set the model's trainable weights to the mean."""

@@ -242,7 +242,7 @@ class ValidationMonitor:
             if self.state["wait"] >= self.cfg.patience:
                 model.stop_training = True
         if self.average is not None and epoch + 1 >= self.cfg.swa_from:
-            self.average.add(model)
+            self.average.add(model, epoch + 1)
         model.save(self.ckpt / "last.keras")
         (self.ckpt / "progress.json").write_text(json.dumps(self.state, indent=1), encoding="utf-8")
         print(
