@@ -5,6 +5,8 @@ The validation split is always carved out of the *training* data with
 read here. Training uses augmentation (flip, shifts, rotation, zoom, brightness, contrast),
 softened class weights, label smoothing, a warm-up + cosine learning-rate schedule and early
 stopping on the validation accuracy; the best epoch's weights are saved with a JSON report.
+With ``swa_from`` the weights of the last epochs are also averaged (:mod:`gerec.emotion.swa`),
+and the average is saved instead when it beats the best epoch on validation.
 """
 
 from __future__ import annotations
