@@ -39,7 +39,7 @@ if spec is not None:
                 "source": m.source,
                 "input": f"{m.input_size}×{m.input_size} {m.colour}, {m.preprocess}",
                 "size on disk": size,
-                "runs with": render.backend_text(runtime_override() or m.backend),
+                "runs with": render.backend_text(runtime_override() or m.backend, m.is_graph),
                 "class mapping": ", ".join(f"{k}→{v or 'dropped'}" for k, v in m.mapping.items()),
             }
         )

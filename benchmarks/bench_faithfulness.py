@@ -77,27 +77,35 @@ def aucs(
 
 def gradient_x_input(ensemble, faces: np.ndarray, target: np.ndarray) -> np.ndarray:
     """Gradient of the single-view ensemble probability times the pixel, per grey member (the members'
-    Keras models: ONNX Runtime gives no gradients)."""
-    from gerec.emotion.ensemble import FaceEnsemble
+    Keras models: ONNX Runtime gives no gradients). Members that are ONNX graphs with no Keras file
+    are left out and the others' weights renormalised; the caller prints which."""
+    from gerec.emotion.ensemble import FaceEnsemble, KerasMember
     from gerec.tf_quiet import quiet_tensorflow
 
     quiet_tensorflow()  # gerec's TensorFlow settings (oneDNN off), as when the members were Keras
     import tensorflow as tf
 
     ensemble = FaceEnsemble(ensemble.spec, backend="keras")
+    keras_members = [(w, m) for w, m in zip(ensemble.weights, ensemble.members) if isinstance(m, KerasMember)]
+    total_weight = sum(w for w, _ in keras_members)
 
     scale = {"minus1_1": (1 / 127.5, -1.0), "unit": (1 / 255, 0.0), "raw255": (1.0, 0.0)}
     x = tf.constant(faces[..., None])
     total = np.zeros(faces.shape)
-    for w, member in zip(ensemble.weights, ensemble.members):
+    for w, member in keras_members:
         a, b = scale[member.spec.preprocess]
         mapping = tf.constant(member.spec.mapping_matrix(), tf.float32)
         with tf.GradientTape() as tape:
             tape.watch(x)
             grouped = tf.matmul(member.model(x * a + b, training=False), mapping)
             p = tf.gather(grouped / tf.reduce_sum(grouped, axis=1, keepdims=True), target, axis=1, batch_dims=1)
-        total += w * tape.gradient(p, x).numpy()[..., 0] * faces
+        total += w / total_weight * tape.gradient(p, x).numpy()[..., 0] * faces
     return total
+
+
+def gradient_members(ensemble) -> list[str]:
+    """The members gradient x input can use (those with a Keras file)."""
+    return [m.spec.name for m in ensemble.members if not m.spec.is_graph]
 
 
 def occlusion(explainer: SaliencyExplainer, faces: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -188,6 +196,9 @@ def main() -> None:
         f"views disagree with the verdict on {sum(not r.agrees for r in results)} faces",
         flush=True,
     )
+    left_out = sorted(set(ensemble.names) - set(gradient_members(ensemble)))
+    if left_out:
+        print(f"gradient x input: without {', '.join(left_out)} (ONNX graphs, no gradients); the others reweighted")
     shap = SaliencyExplainer(ensemble.members, ensemble.weights, method="shap")
     maps = {
         "dashboard": np.stack([r.values for r in results]),

@@ -37,7 +37,7 @@ import numpy as np
 from gerec.config import data_dir, models_dir
 from gerec.emotion.corruptions import BENCHMARK_CORRUPTIONS, corrupt_all
 from gerec.emotion.data import load_face_set, validation_split
-from gerec.emotion.ensemble import KerasMember
+from gerec.emotion.ensemble import Member, load_member
 from gerec.emotion.registry import member_from_json, resolve_weights
 from gerec.emotion.views import EVERY_VIEW_MODE, TTA_MODES
 
@@ -84,22 +84,23 @@ def grey(images: np.ndarray) -> np.ndarray:
     return np.stack([cv2.cvtColor(img, cv2.COLOR_RGB2GRAY) for img in images])
 
 
-def member_views(registry: Path, names: set[str]) -> dict[str, tuple[KerasMember, dict]]:
-    """Every Keras member of the registry worth measuring, loaded to run all views once."""
+def member_views(registry: Path, names: set[str]) -> dict[str, tuple[Member, dict]]:
+    """Every member of the registry worth measuring (Keras files run by Keras, ONNX graphs by ONNX
+    Runtime), loaded to run all views once."""
     doc = json.loads(registry.read_text(encoding="utf-8"))
     out = {}
     for item in doc["members"]:
         spec = member_from_json(item, str(registry))
         if spec.val_in_training and spec.name not in names:
             continue
-        member = KerasMember(replace(spec, tta=EVERY_VIEW_MODE), resolve_weights(spec, registry.parent))
+        member = load_member(replace(spec, tta=EVERY_VIEW_MODE), resolve_weights(spec, registry.parent), "keras")
         out[spec.name] = (member, item)
     return out
 
 
 def mixes(
     per_view: dict[str, dict[str, np.ndarray]],
-    members: dict[str, tuple[KerasMember, dict]],
+    members: dict[str, tuple[Member, dict]],
     registry_weights: dict[str, tuple[float, str]],
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """(3-class group probs, 7-class raw probs) of every member, the registry's ensemble and the baseline."""

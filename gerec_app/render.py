@@ -357,9 +357,11 @@ def ensemble_accuracy_table(members: Sequence[dict], metrics: dict) -> pd.DataFr
 BACKEND_TEXT = {
     "onnx": "ONNX Runtime (its ONNX export, no TensorFlow)",
     "keras": "Keras (TensorFlow)",
+    "graph": "ONNX Runtime (the member is an ONNX graph, no Keras file)",
 }
 
 
-def backend_text(backend: str) -> str:
-    """How a member's network runs, in words."""
-    return BACKEND_TEXT.get(backend, backend)
+def backend_text(backend: str, is_graph: bool = False) -> str:
+    """How a member's network runs, in words: ``backend`` (the registry's or ``$GEREC_RUNTIME``'s), except
+    for a member that is an ONNX graph, which runs that graph whatever is asked."""
+    return BACKEND_TEXT["graph"] if is_graph else BACKEND_TEXT.get(backend, backend)

@@ -1,5 +1,6 @@
 """Face members run from their ONNX exports: same probabilities as Keras, no TensorFlow, stale
-or damaged exports told apart, and the committed exports reproducible from the Keras files."""
+or damaged exports told apart, and the committed exports reproducible from the Keras files.
+Members whose weights are an ONNX graph (no Keras file) run from that graph."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from gerec.onnx_runtime import EXPORT_COMMAND
 ROOT = Path(__file__).resolve().parents[1]
 REGISTRY = json.loads((models_dir() / "ensemble.json").read_text(encoding="utf-8"))
 ONNX_MEMBERS = [m for m in read_registry().members if m.backend == "onnx"]
+EXPORTED_MEMBERS = [m for m in ONNX_MEMBERS if not m.is_graph]  # a Keras file and its export
 
 
 def test_the_registry_runs_its_trained_members_from_onnx() -> None:
@@ -56,7 +58,7 @@ def test_the_onnx_ensemble_never_imports_tensorflow() -> None:
 
 def _one_member_registry(tmp_path: Path) -> tuple[Path, Path]:
     """A registry in ``tmp_path`` with the first ONNX member, its Keras file copied beside it."""
-    entry = next(m for m in REGISTRY["members"] if m.get("backend") == "onnx")
+    entry = next(m for m in REGISTRY["members"] if m.get("backend") == "onnx" and m["weights"].endswith(".keras"))
     source = models_dir() / entry["weights"]
     shutil.copy(source, tmp_path / source.name)
     registry = tmp_path / "ensemble.json"
@@ -89,7 +91,7 @@ def test_a_damaged_export_is_an_invalid_model_file(tmp_path: Path) -> None:
             FaceEnsemble.load(registry)
 
 
-@pytest.mark.parametrize("spec", ONNX_MEMBERS, ids=lambda s: s.name)
+@pytest.mark.parametrize("spec", EXPORTED_MEMBERS, ids=lambda s: s.name)
 def test_the_committed_export_is_what_the_converter_writes(spec) -> None:
     import keras
 
@@ -158,3 +160,58 @@ def test_without_onnxruntime_the_members_run_their_keras_files(tmp_path, monkeyp
     with pytest.warns(RuntimeWarning, match="onnxruntime package is not installed.*make install"):
         ensemble = FaceEnsemble.load(registry)
     assert isinstance(ensemble.members[0], KerasMember)
+
+
+def _graph_member(tmp_path: Path, backend: str = "onnx") -> tuple[Path, object]:
+    """A registry in ``tmp_path`` whose one member's weights are an ONNX graph (no Keras file beside
+    it), and the Keras model the graph was made from."""
+    from gerec.emotion.architectures import build_model
+    from gerec.onnx_export import keras_to_onnx
+
+    model = build_model("vgg", 48, 7, 1, width=0.125)
+    (tmp_path / "graph.onnx").write_bytes(keras_to_onnx(model, "", "graph"))
+    entry = next(m for m in REGISTRY["members"] if m["weights"].endswith(".keras"))
+    entry = {**entry, "name": "graph", "weights": "graph.onnx", "backend": backend, "tta": "none"}
+    registry = tmp_path / "ensemble.json"
+    registry.write_text(json.dumps({**REGISTRY, "members": [entry]}), encoding="utf-8")
+    return registry, model
+
+
+@pytest.mark.parametrize("backend", [None, "keras", "onnx"])
+def test_a_member_whose_weights_are_an_onnx_graph_runs_that_graph(tmp_path: Path, backend) -> None:
+    registry, model = _graph_member(tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no export to be stale, no Keras file to fall back to
+        ensemble = FaceEnsemble.load(registry, backend=backend)
+    (member,) = ensemble.members
+    assert isinstance(member, OnnxMember) and member.onnx_path == tmp_path / "graph.onnx"
+    faces = np.random.default_rng(0).integers(0, 256, (6, 48, 48)).astype(np.uint8)
+    expected = model.predict(faces[..., None].astype(np.float32) / 255.0, verbose=0)
+    np.testing.assert_allclose(member.predict_raw(faces), expected, atol=1e-5)
+
+
+def test_an_onnx_graph_cannot_claim_the_keras_backend(tmp_path: Path) -> None:
+    registry, _ = _graph_member(tmp_path, backend="keras")
+    with pytest.raises(InvalidModelFile, match="graph.onnx' is an ONNX graph; backend must be onnx"):
+        read_registry(registry)
+
+
+def test_the_exporter_leaves_graph_members_alone(tmp_path: Path, monkeypatch) -> None:
+    registry, _ = _graph_member(tmp_path)
+    before = (tmp_path / "graph.onnx").read_bytes()
+    monkeypatch.setenv("GEREC_MODELS", str(tmp_path))
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        from export_onnx import export_members
+    finally:
+        sys.path.remove(str(ROOT / "tools"))
+    assert export_members(tmp_path / "out") == []
+    assert (tmp_path / "graph.onnx").read_bytes() == before
+
+
+def test_the_models_page_says_a_graph_member_runs_its_graph_whatever_is_asked() -> None:
+    from gerec_app.render import backend_text
+
+    assert backend_text("keras") == "Keras (TensorFlow)"
+    assert backend_text("keras", is_graph=True) == backend_text("onnx", is_graph=True)
+    assert "ONNX graph, no Keras file" in backend_text("keras", is_graph=True)

@@ -6,7 +6,9 @@
 Exports (each records the SHA-256 of its source file; conversion is deterministic):
 
 - every registry member with ``"backend": "onnx"`` whose weights are a Keras file in models/:
-  ``models/<stem>.onnx`` (:func:`gerec.onnx_export.keras_to_onnx`);
+  ``models/<stem>.onnx`` (:func:`gerec.onnx_export.keras_to_onnx`); members whose weights are
+  an ONNX graph already (trained outside Keras, e.g. by ``tools/train_pretrained_face.py``) are
+  left as they are;
 - MTCNN's three networks, from the weights packaged in ``mtcnn==1.0.0``:
   ``models/mtcnn_{pnet,rnet,onet}.onnx`` (:func:`gerec.faces.mtcnn_export.export_mtcnn`).
 
@@ -40,7 +42,7 @@ def export_members(folder: Path) -> list[Path]:
     spec = read_registry()
     written = []
     for member in spec.members:
-        if member.backend != "onnx":
+        if member.backend != "onnx" or member.is_graph:  # a graph is its own weights: nothing to export
             continue
         source = resolve_weights(member, spec.directory)
         model = keras.models.load_model(str(source), compile=False)

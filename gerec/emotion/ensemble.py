@@ -1,4 +1,4 @@
-"""Ensemble members (Keras models, run by Keras or from their ONNX export) and the weighted ensemble over them.
+"""Ensemble members (Keras models, run by Keras or from their ONNX export; ONNX graphs) and their weighted ensemble.
 
 All faces of a photo go through each member in one batched call. A member's raw class
 probabilities are mapped to the group classes (dropped classes are renormalised away), and the
@@ -123,17 +123,22 @@ class KerasMember(Member):
 
 
 class OnnxMember(Member):
-    """A member run by ONNX Runtime from the ONNX export of its Keras weight file (no TensorFlow).
+    """A member run by ONNX Runtime (no TensorFlow): from the ONNX export of its Keras weight file,
+    or from its weights themselves when they are an ONNX graph (:attr:`MemberSpec.is_graph`).
 
-    The export (``<weights stem>.onnx`` beside the weights, written by ``tools/export_onnx.py``)
+    An export (``<weights stem>.onnx`` beside the weights, written by ``tools/export_onnx.py``)
     records the SHA-256 of the file it came from; a missing or stale export raises
     :class:`~gerec.errors.StaleExport`, and :func:`load_member` then runs the Keras file instead.
     """
 
     def __init__(self, spec: MemberSpec, weights_path: Path) -> None:
         super().__init__(spec, weights_path)
-        self.onnx_path = onnx_export_path(weights_path)
-        self.network = OnnxNetwork(self.onnx_path, expect_source=weights_path)
+        if spec.is_graph:
+            self.onnx_path = weights_path
+            self.network = OnnxNetwork(weights_path)
+        else:
+            self.onnx_path = onnx_export_path(weights_path)
+            self.network = OnnxNetwork(self.onnx_path, expect_source=weights_path)
         self._check_outputs(self.network.output_size(0))
 
     def _run(self, x: np.ndarray) -> np.ndarray:
@@ -148,10 +153,13 @@ def onnx_export_path(weights_path: Path) -> Path:
 def load_member(spec: MemberSpec, weights_path: Path, backend: str | None = None) -> Member:
     """The member run by ``backend`` (default: the registry's). An ONNX member whose export is
     missing or stale (or without onnxruntime) runs its Keras file instead, with a warning saying why
-    and what to run."""
+    and what to run. A member whose weights are an ONNX graph has no Keras file: it always runs
+    that graph."""
     backend = backend or spec.backend
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    if spec.is_graph:
+        return OnnxMember(spec, weights_path)
     if backend == "onnx":
         try:
             return OnnxMember(spec, weights_path)

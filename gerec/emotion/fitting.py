@@ -49,7 +49,7 @@ import numpy as np
 
 from gerec.emotion.corruptions import robust_augment
 from gerec.emotion.data import FaceSet, load_face_set
-from gerec.emotion.ensemble import FaceEnsemble, KerasMember
+from gerec.emotion.ensemble import FaceEnsemble, load_member
 from gerec.emotion.registry import member_from_json, read_registry, resolve_weights
 from gerec.emotion.scoring import score_face_set
 from gerec.emotion.views import EVERY_VIEW_MODE, TTA_MODES
@@ -105,7 +105,7 @@ def member_val_probs(
     keep = truth3 >= 0
     clean = slice(0, len(val.labels) if n_clean is None else n_clean)
     best: tuple[float, str, np.ndarray, np.ndarray] | None = None
-    member = KerasMember(replace(spec, tta=EVERY_VIEW_MODE), resolve_weights(spec, directory))
+    member = load_member(replace(spec, tta=EVERY_VIEW_MODE), resolve_weights(spec, directory), backend="keras")
     per_view = dict(zip(TTA_MODES[EVERY_VIEW_MODE], member.predict_views(val.images, 512)))  # each view once
     for tta, views in TTA_MODES.items():  # in order of cost
         raw = np.mean([per_view[v] for v in views], axis=0)

@@ -26,7 +26,9 @@ PREPROCESSING = ("minus1_1", "unit", "raw255")
 BACKENDS = ("keras", "onnx")
 """How a member's weight file is run: by Keras, or from its ONNX export (no TensorFlow; see
 :class:`gerec.emotion.ensemble.OnnxMember`). A new backend is a member class in
-:mod:`gerec.emotion.ensemble` and its name here."""
+:mod:`gerec.emotion.ensemble` and its name here. A member whose weights are an ONNX graph itself
+(``.onnx``, e.g. one trained outside Keras by a script in ``tools/``) has no Keras file: its
+backend must be ``onnx``, and it runs from that graph whatever backend is asked for."""
 COLOURS = ("gray", "rgb")
 
 
@@ -47,6 +49,11 @@ class MemberSpec:
     tta: str = "none"  # test-time views averaged, a key of gerec.emotion.views.TTA_MODES
     val_in_training: bool = False  # its training data hold the validation split: not weighted on it
     backend: str = "keras"  # how the weight file is run, a key of BACKENDS
+
+    @property
+    def is_graph(self) -> bool:
+        """Whether the weights are an ONNX graph with no Keras file behind it (see :data:`BACKENDS`)."""
+        return self.weights.lower().endswith(".onnx")
 
     def mapping_matrix(self) -> np.ndarray:
         """(n_member_classes, 3) 0/1 matrix sending member classes to group classes."""
@@ -122,6 +129,8 @@ def member_from_json(item: Any, source: str) -> MemberSpec:
         raise InvalidModelFile(f"{where}: input_size must be >= 8 and weight a non-negative number")
     if spec.backend not in BACKENDS:
         raise InvalidModelFile(f"{source}: {spec.name}: backend must be one of {BACKENDS}, got {spec.backend!r}")
+    if spec.is_graph and spec.backend != "onnx":
+        raise InvalidModelFile(f"{source}: {spec.name}: {spec.weights!r} is an ONNX graph; backend must be onnx")
     if spec.tta not in TTA_MODES:
         raise InvalidModelFile(f"{source}: {spec.name}: tta must be one of {tuple(TTA_MODES)}, got {spec.tta!r}")
     if spec.colour not in COLOURS or spec.preprocess not in PREPROCESSING:
