@@ -1,0 +1,53 @@
+"""tools/train_pretrained_face.py: the parts that run without torch (its schedule, augmentation and
+input), so what the tools venv trains on is what gerec feeds a member. Training itself needs torch,
+which is never a dependency of gerec; its command and figures are in docs/models.md."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gerec.emotion.ensemble import to_member_input
+
+_spec = importlib.util.spec_from_file_location(
+    "train_pretrained_face", Path(__file__).parents[1] / "tools" / "train_pretrained_face.py"
+)
+assert _spec is not None and _spec.loader is not None
+tool = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(tool)
+
+
+def test_learning_rate_warms_up_then_decays_to_one_percent():
+    total, warm, peak = 1000, 100, 1e-3
+    rates = [tool.learning_rate(s, total, warm, peak) for s in range(total + 1)]
+    assert rates[0] == pytest.approx(peak / warm)
+    assert rates[warm - 1] == pytest.approx(peak)
+    assert all(a <= b for a, b in zip(rates[:warm], rates[1:warm]))  # rising during warm-up
+    assert all(a >= b for a, b in zip(rates[warm:], rates[warm + 1 :]))  # then never rising
+    assert rates[total] == pytest.approx(0.01 * peak)
+
+
+def test_the_input_is_what_gerec_feeds_the_member():
+    crops = np.random.default_rng(0).integers(0, 256, (4, 48, 48)).astype(np.uint8)
+    x = tool.to_input(crops, 64)
+    assert x.shape == (4, 64, 64, 1) and x.dtype == np.float32
+    np.testing.assert_allclose(x, to_member_input(crops, 64, "gray", "unit"), atol=1e-6)
+
+
+def test_training_batches_are_augmented_seeded_and_in_range():
+    crops = np.random.default_rng(1).integers(0, 256, (8, 48, 48)).astype(np.uint8)
+    a = tool.train_batch(crops, np.random.default_rng(5), 64)
+    b = tool.train_batch(crops, np.random.default_rng(5), 64)
+    assert a.shape == (8, 64, 64, 1) and a.dtype == np.float32
+    assert a.min() >= 0.0 and a.max() <= 1.0
+    np.testing.assert_array_equal(a, b)  # same seed, same batch
+    assert not np.allclose(a, tool.to_input(crops, 64))  # and not the crops as they were
+
+
+def test_geometric_keeps_a_crop_a_crop():
+    face = np.tile(np.linspace(0, 255, 48, dtype=np.uint8), (48, 1))
+    out = tool.geometric(face, np.random.default_rng(3))
+    assert out.shape == face.shape and out.dtype == np.uint8
