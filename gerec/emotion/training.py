@@ -26,6 +26,7 @@ from gerec.emotion.data import FER_CLASSES, FER_TO_GROUP, FaceSet, load_face_set
 from gerec.emotion.ensemble import to_member_input
 from gerec.errors import InvalidDataset, InvalidImage
 from gerec.evaluation import confusion_matrix
+from gerec.fileio import replaced_atomically
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 
@@ -238,15 +239,18 @@ class ValidationMonitor:
         self.state["history"].append(row)
         if row["val_accuracy"] > self.state["best"]:
             self.state.update(best=row["val_accuracy"], best_epoch=epoch + 1, wait=0)
-            model.save(self.ckpt / "best.keras")
+            with replaced_atomically(self.ckpt / "best.keras") as tmp:
+                model.save(tmp)
         else:
             self.state["wait"] += 1
             if self.state["wait"] >= self.cfg.patience:
                 model.stop_training = True
         if self.average is not None and epoch + 1 >= self.cfg.swa_from:
             self.average.add(model, epoch + 1)
-        model.save(self.ckpt / "last.keras")
-        (self.ckpt / "progress.json").write_text(json.dumps(self.state, indent=1), encoding="utf-8")
+        with replaced_atomically(self.ckpt / "last.keras") as tmp:
+            model.save(tmp)
+        with replaced_atomically(self.ckpt / "progress.json") as tmp:
+            tmp.write_text(json.dumps(self.state, indent=1), encoding="utf-8")
         print(
             f"epoch {epoch + 1}/{self.cfg.epochs}  {row['seconds']:.0f}s  loss {row.get('loss', 0):.4f}  "
             f"acc {row.get('accuracy', 0):.4f}  val_loss {row['val_loss']:.4f}  val_acc {row['val_accuracy']:.4f}  "
@@ -390,7 +394,8 @@ def train_member(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
         averaged, swa = _averaged_model(monitor, ds)
         if swa["shipped"]:  # chosen as the epochs are: by validation accuracy
             best = averaged
-    best.save(out)  # uncompiled: no optimizer state in the shipped file
+    with replaced_atomically(out) as tmp:
+        best.save(tmp)  # uncompiled: no optimizer state in the shipped file
     final = monitor.evaluate(best)
     report = {
         "model": out.name,
@@ -409,6 +414,7 @@ def train_member(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
     }
     if swa is not None:
         report["swa"] = swa
-    out.with_suffix(".report.json").write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    with replaced_atomically(out.with_suffix(".report.json")) as tmp:
+        tmp.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     shutil.rmtree(ckpt, ignore_errors=True)
     return report
