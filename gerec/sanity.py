@@ -1,0 +1,72 @@
+"""The saliency sanity check (Adebayo et al. 2018, model randomisation) for ensemble members.
+
+A member's map should depend on what its class head reads: with the head's weights randomised,
+the map of the same face for the same class should change. :func:`randomised_top` builds that
+randomised copy of a member (a Keras member's last layer with weights, or an ONNX graph's last
+Gemm or MatMul); :func:`map_rank_correlations` compares the maps, face by face. The test
+``tests/test_explain.py::test_sanity_randomised_top_layer`` and ``tools/saliency_sanity.py`` use them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gerec.emotion.ensemble import KerasMember, Member, OnnxMember
+from gerec.explain import SaliencyExplainer
+
+PASS_BELOW = 0.5
+"""A map whose Spearman rank correlation with its randomised-head map is below this has changed."""
+
+
+def randomised_top(member: Member, folder: Path, seed: int = 0) -> Member:
+    """Another instance of ``member``, loaded from its file, whose class head has random weights
+    (normal, with each weight array's own spread). A graph member's changed copy is written into ``folder``."""
+    rng = np.random.default_rng(seed)
+
+    def noise(w: np.ndarray) -> np.ndarray:
+        return rng.normal(0, float(np.std(w)) or 0.05, w.shape).astype(w.dtype)
+
+    if member.spec.is_graph:
+        import onnx
+        from onnx import numpy_helper
+
+        graph = onnx.load(str(member.weights_path))
+        weights = {t.name: t for t in graph.graph.initializer}
+        top = next((n for n in reversed(graph.graph.node) if n.op_type in ("Gemm", "MatMul")), None)
+        changed = [name for name in (top.input if top is not None else []) if name in weights]
+        if not changed:
+            raise ValueError(f"{member.spec.name}: no Gemm or MatMul with weights to randomise")
+        for name in changed:
+            weights[name].CopyFrom(numpy_helper.from_array(noise(numpy_helper.to_array(weights[name])), name))
+        path = folder / member.weights_path.name
+        onnx.save(graph, str(path))
+        return OnnxMember(member.spec, path)
+    clone = KerasMember(member.spec, member.weights_path)
+    top_layer: Any = clone.model.layers[-1]
+    while not top_layer.get_weights():
+        top_layer = clone.model.layers[clone.model.layers.index(top_layer) - 1]
+    top_layer.set_weights([noise(w) for w in top_layer.get_weights()])
+    return clone
+
+
+def map_rank_correlations(
+    members: Sequence[Member], weights: Sequence[float], k: int, faces: np.ndarray, folder: Path
+) -> np.ndarray:
+    """Per face, the Spearman correlation of member ``k``'s map before and after its head is
+    randomised (the map of the ensemble's verdict class, the same class after)."""
+    from scipy.stats import spearmanr
+
+    changed = list(members)
+    changed[k] = randomised_top(members[k], folder)
+    before_explainer = SaliencyExplainer(members, weights)
+    after_explainer = SaliencyExplainer(changed, weights)
+    rhos = []
+    for crop in faces:
+        before = before_explainer.explain(crop)
+        after = after_explainer.explain(crop, before.target)
+        rhos.append(float(spearmanr(before.members[k].values.ravel(), after.members[k].values.ravel())[0]))
+    return np.asarray(rhos)
