@@ -79,14 +79,15 @@ def gradient_x_input(ensemble, faces: np.ndarray, target: np.ndarray) -> np.ndar
     """Gradient of the single-view ensemble probability times the pixel, per grey member (the members'
     Keras models: ONNX Runtime gives no gradients). Members that are ONNX graphs with no Keras file
     are left out and the others' weights renormalised; the caller prints which."""
-    from gerec.emotion.ensemble import FaceEnsemble, KerasMember
+    from gerec.emotion.ensemble import FaceEnsemble
     from gerec.tf_quiet import quiet_tensorflow
 
     quiet_tensorflow()  # gerec's TensorFlow settings (oneDNN off), as when the members were Keras
     import tensorflow as tf
 
     ensemble = FaceEnsemble(ensemble.spec, backend="keras")
-    keras_members = [(w, m) for w, m in zip(ensemble.weights, ensemble.members) if isinstance(m, KerasMember)]
+    usable = set(gradient_members(ensemble))
+    keras_members = [(w, m) for w, m in zip(ensemble.weights, ensemble.members) if m.spec.name in usable]
     total_weight = sum(w for w, _ in keras_members)
 
     scale = {"minus1_1": (1 / 127.5, -1.0), "unit": (1 / 255, 0.0), "raw255": (1.0, 0.0)}

