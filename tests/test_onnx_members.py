@@ -215,3 +215,21 @@ def test_the_models_page_says_a_graph_member_runs_its_graph_whatever_is_asked() 
     assert backend_text("keras") == "Keras (TensorFlow)"
     assert backend_text("keras", is_graph=True) == backend_text("onnx", is_graph=True)
     assert "ONNX graph, no Keras file" in backend_text("keras", is_graph=True)
+
+
+def test_the_sanity_check_randomises_a_graph_members_head(tmp_path: Path) -> None:
+    """gerec.sanity on a member that is an ONNX graph: its last MatMul/Gemm gets random weights in a
+    copy (the member's own file untouched), and the maps before and after are compared face by face."""
+    from gerec.sanity import map_rank_correlations, randomised_top
+
+    registry, _ = _graph_member(tmp_path)
+    (member,) = FaceEnsemble.load(registry).members
+    before = (tmp_path / "graph.onnx").read_bytes()
+    (tmp_path / "copy").mkdir()
+    changed = randomised_top(member, tmp_path / "copy")
+    assert isinstance(changed, OnnxMember) and changed.onnx_path == tmp_path / "copy" / "graph.onnx"
+    assert (tmp_path / "graph.onnx").read_bytes() == before
+    faces = np.random.default_rng(0).integers(0, 256, (3, 48, 48)).astype(np.uint8)
+    assert not np.allclose(changed.predict_raw(faces), member.predict_raw(faces), atol=1e-4)
+    rho = map_rank_correlations([member], [1.0], 0, faces[:2], tmp_path / "copy")
+    assert rho.shape == (2,) and np.isfinite(rho).all() and (np.abs(rho) <= 1).all()
