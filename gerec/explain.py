@@ -1,14 +1,18 @@
 """Face saliency that explains the ensemble's verdict, faithful with a grey and a blurred baseline.
 
 :class:`SaliencyExplainer` explains one face for one class (default: the ensemble's verdict).
-Each member is explained **on its own** (only its own probabilities), so a member's map never
-depends on another member. The default method (``"deletion"``, :mod:`gerec.deletion`) deletes
-the face's 6 px cells greedily, five at a time among the ten a 12 px occlusion pass ranks highest,
-with a grey and a blurred baseline, and gives each cell what its deletion took away, pooled to
-follow the deletion order. Round 3's method (``"shap"``) stays available: per baseline, the Owen
+The default method (``"ensemble-deletion"``, :mod:`gerec.deletion`) deletes the face's 6 px cells
+greedily, five at a time among the ten a 12 px occlusion pass ranks highest, with a grey and a
+blurred baseline, along **one path for the whole ensemble**: each step deletes the cells that lower
+the ensemble's probability most. Every member's map is what those deletions took from its own
+probability, averaged over the runs of cells that keep the ensemble's map in deletion order; so
+each member's map adds up to its probability, and the ensemble's map (their weighted sum) to the
+ensemble's, ordered as the path (docs/explanations.md, round 6). Round 4's method (``"deletion"``)
+gives each member its own path, so a member's map never depends on another member, but their
+weighted sum follows no path. Round 3's method (``"shap"``) stays available: per baseline, the Owen
 values of shap's Partition explainer, spread over each region's pixels by how much the baseline
-changes them, refined by a sliding occlusion pass (:mod:`gerec.occlusion`). Either way the map is
-in probability units and adds up; the ensemble's map is the weighted sum of its members' maps.
+changes them, refined by a sliding occlusion pass (:mod:`gerec.occlusion`). Every method's maps are
+in probability units and add up; the ensemble's map is the weighted sum of its members' maps.
 
 **Which probability a map explains.** Each member is explained on two of its own test-time views
 (:func:`explained_views`), one per baseline: its first (the face as it is, or zoomed in 10 % for
@@ -53,6 +57,11 @@ VIEW_NOTE = (
     "zoomed out); the bars average all of its views, so the two probabilities can differ."
 )
 METHODS = {
+    "ensemble-deletion": (
+        "greedy deletion along one path for the ensemble: 6 px cells removed five at a time, the ones that "
+        "lower the ensemble's probability most (among 10 ranked by a 12 px occlusion pass), grey and blurred "
+        "baselines; each member's map is what those deletions took from it"
+    ),
     "deletion": (
         "greedy deletion per member: 6 px cells removed five at a time, the ones that lower the "
         "probability most (among 10 ranked by a 12 px occlusion pass), grey and blurred baselines"
@@ -60,8 +69,8 @@ METHODS = {
     "shap": "Partition SHAP per member refined by sliding occlusion (8 and 12 px patches), grey and blurred baselines",
 }
 """Saliency methods by name: what each computes, in one line."""
-DEFAULT_METHOD = "deletion"
-"""The method the dashboard and ``explain-faces`` use (docs/explanations.md, round 4)."""
+DEFAULT_METHOD = "ensemble-deletion"
+"""The method the dashboard and ``explain-faces`` use (docs/explanations.md, round 6)."""
 METHOD = METHODS[DEFAULT_METHOD]
 PRIOR_SCALES: tuple[tuple[int, int], ...] = ((12, 6),)
 """(patch, stride) of the occlusion pass that ranks the cells the deletion method tries."""
@@ -327,6 +336,10 @@ class SaliencyExplainer:
         if key in self._cache:
             self._cache.move_to_end(key)
             return self._cache[key]
+        if self.method == "ensemble-deletion":
+            self._joint(crop, cls)
+            self._cache.move_to_end(key)
+            return self._cache[key]
         face = to_grey(crop, self.size)
         if self.method == "deletion":
             values, base_value, partition = self._deletion(face, m, cls)
@@ -355,6 +368,36 @@ class SaliencyExplainer:
         prior = occlusion.occlusion_map(readers, face, fills, PRIOR_SCALES)
         path = deletion.greedy_path(lambda batches: self.read_views(m, cls, batches), face, fills, prior)
         return deletion.deletion_map(path), path.end, path.cells
+
+    def _joint(self, crop: np.ndarray, cls: int) -> None:
+        """Every member's map of class ``cls`` along the ensemble's greedy deletion path (cached together)."""
+        face = to_grey(crop, self.size)
+        fills = [self.baseline(b, face) for b in BASELINES]
+        members = range(len(self.members))
+
+        def ensemble_reader(k: int) -> Callable[[np.ndarray], np.ndarray]:
+            readers = [self._reader(m, k, cls) for m in members]
+            return lambda x: np.tensordot(self.weights, np.stack([r(x) for r in readers]), axes=1)
+
+        def read(batches: Sequence[np.ndarray]) -> list[np.ndarray]:
+            per_member = [self.read_views(m, cls, batches) for m in members]
+            return [np.stack([p[k] for p in per_member], axis=1) for k in range(len(batches))]
+
+        prior = occlusion.occlusion_map([ensemble_reader(k) for k in range(len(BASELINES))], face, fills, PRIOR_SCALES)
+        path = deletion.greedy_path(read, face, fills, prior, weights=self.weights)
+        for m, values in zip(members, deletion.member_maps(path)):
+            prob = float(self.member_explained(crop, m)[cls])
+            self._cache[(crop_key(np.asarray(crop)), m, CLASSES[cls])] = MemberSaliency(
+                self.names[m],
+                CLASSES[cls],
+                prob,
+                values,
+                float(path.member_end[m]),
+                int(path.cells.max()) + 1,
+                path.cells,
+            )
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
 
     def _shap(self, face: np.ndarray, m: int, cls: int) -> tuple[np.ndarray, float, np.ndarray]:
         """Member ``m``'s SHAP map refined by occlusion: (values, probability on the baselines, regions)."""

@@ -97,5 +97,5 @@ def render_face_saliency(res: state.PhotoResult, index: int) -> None:
         )
     st.caption(
         f"Red pushes towards {result.target}, blue away (one colour scale for every map, full colour at "
-        f"its 99th percentile). {VIEW_NOTE} Method: {METHOD}; each member explained on its own."
+        f"its 99th percentile). {VIEW_NOTE} Method: {METHOD}. The face's map is the members' maps weighted."
     )

@@ -1,4 +1,4 @@
-"""Face saliency: the verdict's map, members explained independently, what a map explains, sanity."""
+"""Face saliency: the verdict's map, one path for the ensemble or one per member, what a map explains, sanity."""
 
 from __future__ import annotations
 
@@ -135,12 +135,34 @@ def test_methods_by_name():
         SaliencyExplainer([QuadrantMember("a")], method="lime")
 
 
-def test_members_are_explained_independently():
+def test_own_paths_explain_members_independently():
     a, b, c = QuadrantMember("a"), QuadrantMember("b", 4.0, (1, 1)), QuadrantMember("c", 30.0, (0, 1))
-    first = SaliencyExplainer([a, b], max_evals=96).explain(face(), "Positive")
-    second = SaliencyExplainer([a, c], max_evals=96).explain(face(), "Positive")
+    first = SaliencyExplainer([a, b], max_evals=96, method="deletion").explain(face(), "Positive")
+    second = SaliencyExplainer([a, c], max_evals=96, method="deletion").explain(face(), "Positive")
     np.testing.assert_array_equal(first.members[0].values, second.members[0].values)
     assert not np.allclose(first.members[1].values, second.members[1].values)
+
+
+def test_ensemble_path_member_maps_add_up_to_the_ensemble():
+    crop = face()
+    crop[64:, 64:] = crop[:64, :64]  # the same bright quarter bottom-right, which member b reads
+    a, b = QuadrantMember("a"), QuadrantMember("b", quarter=(1, 1))
+    explainer = SaliencyExplainer([a, b], weights=[3, 1])
+    assert explainer.method == "ensemble-deletion"
+    result = explainer.explain(crop, "Positive")
+    for m in result.members:  # each member's map adds up to its own probability minus the baselines'
+        assert m.total == pytest.approx(m.probability - m.base_value, abs=1e-6)
+        assert m.regions == 64
+    np.testing.assert_allclose(result.values, 0.75 * result.members[0].values + 0.25 * result.members[1].values)
+    # one path for both: the ensemble map's most salient pixels are where the heavier member reads
+    top = np.argsort(-result.values.ravel())[: 48 * 48 // 10]
+    rows, cols = np.unravel_index(top, (48, 48))
+    assert ((rows < 24) & (cols < 24)).all()
+    # member b's map is what that path's deletions took from b: its own quarter still counts for it
+    assert result.members[1].values[24:, 24:].sum() > 0.5 * result.members[1].total
+    # the weighted map ranks cells as the path deleted them, whatever each member's own ranking
+    own = SaliencyExplainer([a, b], weights=[3, 1], method="deletion").explain(crop, "Positive")
+    assert not np.allclose(own.members[1].values, result.members[1].values)
 
 
 def test_flags_when_the_explained_view_disagrees():
@@ -199,16 +221,20 @@ def test_sanity_randomised_top_layer(pipeline, fer_dir, tmp_path):
     k = int(np.argmax(ensemble.weights))  # the member the verdict leans on most (docs/explanations.md)
     members = list(ensemble.members)
     members[k] = randomised_top(members[k], tmp_path)
-    original = SaliencyExplainer(ensemble.members, ensemble.weights)
-    changed = SaliencyExplainer(members, ensemble.weights)
-    for crop in faces:
-        before = original.explain(crop)
-        after = changed.explain(crop, before.target)
-        rho = spearmanr(before.members[k].values.ravel(), after.members[k].values.ravel())[0]
-        assert rho < PASS_BELOW
-        for i, (b, a) in enumerate(zip(before.members, after.members)):
-            if i != k:
-                np.testing.assert_array_equal(b.values, a.values)  # the other members: unchanged
+    for method in ("ensemble-deletion", "deletion"):  # the dashboard's one path, and round 4's own paths
+        original = SaliencyExplainer(ensemble.members, ensemble.weights, method=method)
+        changed = SaliencyExplainer(members, ensemble.weights, method=method)
+        for crop in faces:
+            before = original.explain(crop)
+            after = changed.explain(crop, before.target)
+            rho = spearmanr(before.members[k].values.ravel(), after.members[k].values.ravel())[0]
+            assert rho < PASS_BELOW, method
+            for i, (b, a) in enumerate(zip(before.members, after.members)):
+                assert a.total == pytest.approx(a.probability - a.base_value, abs=1e-6)
+                if i != k and method == "deletion":
+                    np.testing.assert_array_equal(b.values, a.values)  # own paths: the others unchanged
+                elif i != k:  # one path: the others' own probabilities are unchanged, their maps follow the path
+                    assert a.probability == pytest.approx(b.probability, abs=1e-9)
 
 
 @pytest.mark.slow
