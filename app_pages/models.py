@@ -40,10 +40,15 @@ if spec is not None:
                 "input": f"{m.input_size}×{m.input_size} {m.colour}, {m.preprocess}",
                 "size on disk": size,
                 "runs with": render.backend_text(runtime_override() or m.backend, m.is_graph),
+                "temperature": render.temperature_text(m.temperature),
                 "class mapping": ", ".join(f"{k}→{v or 'dropped'}" for k, v in m.mapping.items()),
             }
         )
-    st.markdown(f"**Members in use** ({len(rows)}; the ensemble is their weighted mean)")
+    st.markdown(
+        f"**Members in use** ({len(rows)}; the ensemble is the weighted mean of their probabilities, each "
+        "member's first tempered by its temperature, fitted on the validation split so that its 3-class "
+        "probabilities mean what they say)"
+    )
     st.table(pd.DataFrame(rows).set_index("member"))  # a static table wraps long cells instead of cutting them
     st.markdown(
         "**Accuracy on FER-2013 faces** (3-class leaves surprise out). Members, test-time views "

@@ -6,8 +6,9 @@ steps of 5 %, and the full ensemble's probability of its own verdict (each membe
 views, as the dashboard's bars) is read after each step. AUC is the mean of that curve
 (trapezoid): deletion lower is better, insertion higher. Methods: the dashboard's
 (:class:`gerec.explain.SaliencyExplainer`), random order, gradient x input and 8x8 occlusion.
-Round 3's method (``method="shap"``, SHAP refined by occlusion) is measured in the same run for
-comparison. Means come with 95 % bootstrap intervals over faces (1000 resamples); ratios are paired.
+Round 3's method (``method="shap"``, SHAP refined by occlusion) and round 4's (``method="deletion"``,
+one greedy path per member) are measured in the same run for comparison. Means come with 95 %
+bootstrap intervals over faces (1000 resamples); ratios are paired.
 
     python benchmarks/bench_faithfulness.py [--data ../shared/data/fer2013/test.npz] [--faces 100]
     python benchmarks/bench_faithfulness.py --split val [--faces 120]   # the validation split of train.npz
@@ -76,8 +77,8 @@ def aucs(
 
 
 def gradient_x_input(ensemble, faces: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """Gradient of the single-view ensemble probability times the pixel, per grey member (the members'
-    Keras models: ONNX Runtime gives no gradients). Members that are ONNX graphs with no Keras file
+    """Gradient of the single-view ensemble probability (each member tempered) times the pixel, per grey
+    member (the members' Keras models: ONNX Runtime gives no gradients). Members that are ONNX graphs with no Keras file
     are left out and the others' weights renormalised; the caller prints which."""
     from gerec.emotion.ensemble import FaceEnsemble
     from gerec.tf_quiet import quiet_tensorflow
@@ -98,7 +99,8 @@ def gradient_x_input(ensemble, faces: np.ndarray, target: np.ndarray) -> np.ndar
         mapping = tf.constant(member.spec.mapping_matrix(), tf.float32)
         with tf.GradientTape() as tape:
             tape.watch(x)
-            grouped = tf.matmul(member.model(x * a + b, training=False), mapping)
+            own = tf.nn.softmax(tf.math.log(member.model(x * a + b, training=False) + 1e-15) / member.spec.temperature)
+            grouped = tf.matmul(own, mapping)  # tempered as the member's to_group does
             p = tf.gather(grouped / tf.reduce_sum(grouped, axis=1, keepdims=True), target, axis=1, batch_dims=1)
         total += w / total_weight * tape.gradient(p, x).numpy()[..., 0] * faces
     return total
@@ -201,8 +203,10 @@ def main() -> None:
     if left_out:
         print(f"gradient x input: without {', '.join(left_out)} (ONNX graphs, no gradients); the others reweighted")
     shap = SaliencyExplainer(ensemble.members, ensemble.weights, method="shap")
+    own_paths = SaliencyExplainer(ensemble.members, ensemble.weights, method="deletion")
     maps = {
         "dashboard": np.stack([r.values for r in results]),
+        "deletion (round 4)": np.stack([own_paths.explain(f, CLASSES[t]).values for f, t in zip(faces, target)]),
         "shap (round 3)": np.stack([shap.explain(f, CLASSES[t]).values for f, t in zip(faces, target)]),
         "random": np.random.default_rng(args.seed + 1).random(faces.shape),
         "gradient x input": gradient_x_input(ensemble, faces, target),
@@ -221,7 +225,7 @@ def main() -> None:
             rand = scores[("random", kind)]
             r_low, r_high = ratio_interval(values, rand, rng)
             print(
-                f"{baseline:<5} {kind:<9} {name:<17} AUC {values.mean():.4f} [{low:.4f}, {high:.4f}]  "
+                f"{baseline:<5} {kind:<9} {name:<18} AUC {values.mean():.4f} [{low:.4f}, {high:.4f}]  "
                 f"vs random {values.mean() / rand.mean():.3f} [{r_low:.3f}, {r_high:.3f}]",
                 flush=True,
             )

@@ -11,11 +11,14 @@ order and the true class indices (``-1``: unknown, left out):
 
 :func:`fit_scale` finds the factor on a set of log-likelihood terms that minimises NLL: the
 scene network's temperatures are fitted with it (see :mod:`gerec.bn.calibrate`).
+:func:`fit_temperature` finds a face member's temperature: the one whose tempered probabilities
+(:func:`tempered`), grouped into the 3 classes, have the lowest NLL.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -148,6 +151,37 @@ def fit_scale(
     from scipy.optimize import minimize_scalar  # here: importing scipy.optimize costs about a second
 
     result = minimize_scalar(loss, bounds=(lo, hi), method="bounded", options={"xatol": 1e-6})
+    return float(np.exp(result.x))
+
+
+def tempered(probs: np.ndarray, temperature: float) -> np.ndarray:
+    """Row-wise ``p ** (1 / temperature)`` renormalised, i.e. ``softmax(log p / T)``; the order within a row is kept."""
+    p = np.asarray(probs, dtype=np.float64)
+    if temperature == 1.0:
+        return p
+    return softmax(np.log(np.clip(p, PROB_FLOOR, 1.0)) / temperature)
+
+
+def fit_temperature(
+    probs: np.ndarray,
+    group: Callable[[np.ndarray], np.ndarray],
+    y: np.ndarray,
+    bounds: tuple[float, float] = (0.2, 5.0),
+) -> float:
+    """The temperature T in ``bounds`` minimising the NLL of ``group(tempered(probs, T))`` against the
+    3-class truth ``y`` (``-1`` left out); bounded Brent on log T, so deterministic."""
+    keep = np.asarray(y) >= 0
+    p, y = np.asarray(probs, dtype=np.float64)[keep], np.asarray(y)[keep]
+    if not len(y):
+        return 1.0
+    from scipy.optimize import minimize_scalar
+
+    result = minimize_scalar(
+        lambda log_t: nll(group(tempered(p, float(np.exp(log_t)))), y),
+        bounds=(np.log(bounds[0]), np.log(bounds[1])),
+        method="bounded",
+        options={"xatol": 1e-6},
+    )
     return float(np.exp(result.x))
 
 

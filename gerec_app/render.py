@@ -361,6 +361,13 @@ BACKEND_TEXT = {
 }
 
 
+def temperature_text(temperature: float) -> str:
+    """A member's temperature in words: how its probabilities are changed before they are mixed."""
+    if temperature == 1.0:
+        return "1 (as the network gives them)"
+    return f"{temperature:.3g} ({'softened' if temperature > 1 else 'sharpened'})"
+
+
 def backend_text(backend: str, is_graph: bool = False) -> str:
     """How a member's network runs, in words: ``backend`` (the registry's or ``$GEREC_RUNTIME``'s), except
     for a member that is an ONNX graph, which runs that graph whatever is asked."""

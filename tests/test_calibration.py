@@ -71,6 +71,27 @@ def test_fit_scale_recovers_a_temperature_and_is_deterministic() -> None:
     assert nll(softmax(fitted * logits), y) < nll(softmax(logits), y)
 
 
+def test_a_member_temperature_is_recovered_through_the_grouping() -> None:
+    from gerec.calibration import fit_temperature, tempered
+    from gerec.emotion.ensemble import group_probabilities
+
+    rng = np.random.default_rng(1)
+    mapping = np.zeros((7, 3))
+    mapping[[3, 6, 0, 1, 2, 4], [0, 1, 2, 2, 2, 2]] = 1  # FER's classes; surprise (5) mapped nowhere
+    truth7 = softmax(rng.normal(0, 2, (6000, 7)))
+    truth3 = group_probabilities(truth7, mapping)
+    y = np.array([rng.choice(3, p=p) for p in truth3])
+    shown = tempered(truth7, 0.6)  # an over-confident member: its probabilities sharpened by T = 0.6
+    assert (shown.argmax(1) == truth7.argmax(1)).all() and np.allclose(shown.sum(1), 1)
+    np.testing.assert_array_equal(tempered(truth7, 1.0), truth7)
+    fitted = fit_temperature(shown, lambda p: group_probabilities(p, mapping), y)
+    assert fitted == pytest.approx(1 / 0.6, rel=0.1)  # undoes it
+    assert fit_temperature(shown, lambda p: group_probabilities(p, mapping), y) == fitted  # deterministic
+    fixed = group_probabilities(shown, mapping, fitted)
+    assert ece(fixed, y) < ece(group_probabilities(shown, mapping), y)
+    assert fit_temperature(shown, lambda p: group_probabilities(p, mapping), -np.ones(len(y), int)) == 1.0
+
+
 def test_worth_sentence_reads_the_bin() -> None:
     bins = (ReliabilityBin(0.7, 0.8, 10, 0.75, 0.7), ReliabilityBin(0.8, 0.9, 40, 0.85, 0.825))
     assert worth_sentence("the fused module", 0.84, bins) == (

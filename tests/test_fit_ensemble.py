@@ -14,6 +14,7 @@ import pytest
 from gerec.classes import CLASSES
 from gerec.emotion import data, weighting
 from gerec.emotion import fitting as fit_ensemble
+from gerec.emotion.ensemble import FaceEnsemble, group_probabilities
 from gerec.emotion.registry import member_from_json
 
 
@@ -328,6 +329,13 @@ def test_fit_writes_the_chosen_criterion_and_its_held_out_7_class_figures(tmp_pa
     assert sum(m["weight"] for m in doc["members"]) == pytest.approx(1.0)
     assert all(m["tta"] and "val_accuracy7" in m["metrics"] for m in doc["members"])
     assert doc["face_confusion"]["faces"] > 0 and 0.0 <= val["accuracy7"] <= 1.0
+    # each member's temperature: fitted on the clean faces, read back, and what its probabilities use
+    ensemble = FaceEnsemble.load(registry)
+    for item, member in zip(doc["members"], ensemble.members):
+        assert 0.2 <= item["temperature"] <= 5.0 and member.spec.temperature == item["temperature"]
+        assert {"val_ece3", "val_ece3_untempered"} <= set(item["metrics"])
+        raw = member.predict_raw(np.load(data_file)["images"][:5])
+        assert member.to_group(raw) == pytest.approx(group_probabilities(raw, member._mapping, item["temperature"]))
 
 
 def test_a_3_class_member_leaves_the_7_class_criterion_out(tmp_path: Path):

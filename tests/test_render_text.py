@@ -71,3 +71,10 @@ def test_typed_labels_are_mapped_with_a_caption_for_each_change():
     assert notes[2] == "“zzqx” is not a label the network knows."
     known, quiet = render.typed_labels(net, "smile")
     assert known.used == ("smile",) and quiet == []
+
+
+def test_temperature_text_says_what_it_does_to_the_probabilities():
+    from gerec_app.render import temperature_text
+
+    assert temperature_text(1.0) == "1 (as the network gives them)"
+    assert temperature_text(0.8) == "0.8 (sharpened)" and temperature_text(1.2469) == "1.25 (softened)"

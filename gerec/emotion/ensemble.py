@@ -1,7 +1,8 @@
 """Ensemble members (Keras models, run by Keras or from their ONNX export; ONNX graphs) and their weighted ensemble.
 
 All faces of a photo go through each member in one batched call. A member's raw class
-probabilities are mapped to the group classes (dropped classes are renormalised away), and the
+probabilities are tempered by its calibrated temperature (registry ``temperature``, fitted by
+``fit-ensemble``), mapped to the group classes (dropped classes are renormalised away), and the
 ensemble is the weighted mean of the members' 3-class probabilities.
 """
 
@@ -15,6 +16,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from gerec.calibration import tempered
 from gerec.config import runtime_override
 from gerec.emotion.registry import BACKENDS, EnsembleSpec, MemberSpec, read_registry, resolve_weights
 from gerec.emotion.views import TTA_MODES, make_views, split_views
@@ -48,6 +50,13 @@ def to_member_input(crops: np.ndarray, size: int, colour: str, preprocess: str) 
     if preprocess == "unit":
         return x / 255.0
     return x
+
+
+def group_probabilities(raw: np.ndarray, mapping: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """(n, 3) group probabilities from member-class ones: tempered (:func:`gerec.calibration.tempered`),
+    summed by ``mapping`` ((n_member_classes, 3), 0/1) and renormalised (a class mapped nowhere drops out)."""
+    grouped = tempered(raw, temperature) @ mapping
+    return grouped / np.clip(grouped.sum(axis=1, keepdims=True), 1e-12, None)
 
 
 class Member:
@@ -88,9 +97,8 @@ class Member:
         return self.predict_views(crops, batch_size).mean(axis=0)
 
     def to_group(self, raw: np.ndarray) -> np.ndarray:
-        """Map member-class probabilities to (n, 3) group probabilities."""
-        grouped = raw @ self._mapping
-        return grouped / np.clip(grouped.sum(axis=1, keepdims=True), 1e-12, None)
+        """Map member-class probabilities to (n, 3) group probabilities, tempered by the member's temperature."""
+        return group_probabilities(raw, self._mapping, self.spec.temperature)
 
     def predict_proba(self, crops: np.ndarray) -> np.ndarray:
         """(n, 3) group-class probabilities."""

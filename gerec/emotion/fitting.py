@@ -12,7 +12,11 @@ listed in ``models/ensemble.json`` (enabled or not) the tool
 
 1. picks the member's test-time augmentation (``tta``, one of
    :data:`gerec.emotion.views.TTA_MODES`: none, flip, zoom, flip+zoom) with the best 3-class
-   validation accuracy; a costlier mode must beat the cheaper ones strictly;
+   validation accuracy; a costlier mode must beat the cheaper ones strictly; then the member's
+   ``temperature``: the one whose tempered probabilities, grouped into the 3 classes, have the
+   lowest NLL on the clean validation faces (1 for a ``val_in_training`` member). The members
+   are calibrated one by one, so the mix of their probabilities stays linear and a saliency
+   map that adds up to each member's probability adds up to the ensemble's;
 2. searches the weight simplex for the weights with the best 3-class validation accuracy
    (ties: lower log-loss, then more uniform), the lowest 3-class log-loss, or the best mean of
    3-class and 7-class accuracy (``--criterion``: accuracy, log-loss, accuracy3+7). By
@@ -47,9 +51,10 @@ from typing import Any
 
 import numpy as np
 
+from gerec.calibration import ece, fit_temperature
 from gerec.emotion.corruptions import robust_augment
 from gerec.emotion.data import FaceSet, load_face_set
-from gerec.emotion.ensemble import FaceEnsemble, load_member
+from gerec.emotion.ensemble import FaceEnsemble, group_probabilities, load_member
 from gerec.emotion.registry import member_from_json, read_registry, resolve_weights
 from gerec.emotion.scoring import score_face_set
 from gerec.emotion.views import EVERY_VIEW_MODE, TTA_MODES
@@ -96,33 +101,48 @@ def fitting_faces(val: FaceSet, mode: str) -> tuple[FaceSet, int]:
 
 def member_val_probs(
     item: dict[str, Any], directory: Path, val: FaceSet, n_clean: int | None = None
-) -> tuple[str, np.ndarray, np.ndarray | None, dict]:
-    """The member's (TTA mode, 3-class probs on ``val``, its own-class probs when they are
-    ``val``'s classes, else None, metrics): the cheapest mode with the best 3-class accuracy on all
-    of ``val``; the metrics are those of its first ``n_clean`` faces (default: all)."""
+) -> tuple[str, float, np.ndarray, np.ndarray | None, dict]:
+    """The member's (TTA mode, temperature, 3-class probs on ``val``, its own-class probs when they
+    are ``val``'s classes, else None, metrics): the cheapest mode with the best 3-class accuracy on
+    all of ``val``, then the temperature with the lowest 3-class NLL on its first ``n_clean`` faces
+    (default: all; 1 for a member marked ``val_in_training``); the metrics are those clean faces'."""
     spec = member_from_json(item, "registry")
     truth3 = val.group_labels()
     keep = truth3 >= 0
     clean = slice(0, len(val.labels) if n_clean is None else n_clean)
-    best: tuple[float, str, np.ndarray, np.ndarray] | None = None
-    member = load_member(replace(spec, tta=EVERY_VIEW_MODE), resolve_weights(spec, directory), backend="keras")
+    best: tuple[float, str, np.ndarray] | None = None
+    member = load_member(
+        replace(spec, tta=EVERY_VIEW_MODE, temperature=1.0), resolve_weights(spec, directory), backend="keras"
+    )
     per_view = dict(zip(TTA_MODES[EVERY_VIEW_MODE], member.predict_views(val.images, 512)))  # each view once
     for tta, views in TTA_MODES.items():  # in order of cost
         raw = np.mean([per_view[v] for v in views], axis=0)
-        group = member.to_group(raw)
-        acc3 = float(np.mean(group[keep].argmax(1) == truth3[keep]))
+        acc3 = float(np.mean(member.to_group(raw)[keep].argmax(1) == truth3[keep]))
         print(f"  {spec.name:<24} tta={tta:<9} val 3-class {100 * acc3:.2f} %")
         if best is None or acc3 > best[0]:
-            best = (acc3, tta, group, raw)
+            best = (acc3, tta, raw)
     assert best is not None
-    _, tta, group, raw = best
+    _, tta, raw = best
+    mapping = spec.mapping_matrix()
+    temperature = 1.0
+    if not spec.val_in_training:  # its validation figures are in-sample: no temperature from them
+        fitted = fit_temperature(raw[clean], lambda p: group_probabilities(p, mapping), truth3[clean])
+        temperature = round(fitted, 4)  # as the registry stores it
+    group = group_probabilities(raw, mapping, temperature)
     kept = keep[clean]
-    acc3 = float(np.mean(group[clean][kept].argmax(1) == truth3[clean][kept]))
-    metrics: dict[str, Any] = {"val_accuracy3": round(acc3, 4)}
+    metrics: dict[str, Any] = {
+        "val_accuracy3": round(float(np.mean(group[clean][kept].argmax(1) == truth3[clean][kept])), 4),
+        "val_ece3_untempered": round(ece(member.to_group(raw[clean]), truth3[clean]), 4),
+        "val_ece3": round(ece(group[clean], truth3[clean]), 4),
+    }
+    print(
+        f"  {spec.name:<24} temperature {temperature:.3f}: val 3-class ECE {metrics['val_ece3_untempered']} -> "
+        f"{metrics['val_ece3']}"
+    )
     if spec.classes != val.classes:
-        return tta, group, None, metrics
+        return tta, temperature, group, None, metrics
     metrics["val_accuracy7"] = round(float(np.mean(raw[clean].argmax(1) == val.labels[clean])), 4)
-    return tta, group, raw, metrics
+    return tta, temperature, group, raw, metrics
 
 
 def _held_out_record(runs: dict[str, HeldOut]) -> dict[str, Any]:
@@ -230,9 +250,10 @@ def _score_members(
     (members left out of the search, ``val_in_training``, need not)."""
     probs, raws = [], []
     for item in members:
-        tta, group, raw, metrics = member_val_probs(item, directory, fit_on, n_clean)
+        tta, temperature, group, raw, metrics = member_val_probs(item, directory, fit_on, n_clean)
         item.pop("tta_flip", None)  # the older boolean form
         item["tta"] = tta
+        item["temperature"] = temperature
         item["metrics"] = {k: v for k, v in item.get("metrics", {}).items() if not k.startswith("val_")} | metrics
         probs.append(group)
         raws.append(raw)

@@ -56,6 +56,7 @@ class MemberSpec:
     tta: str = "none"  # test-time views averaged, a key of gerec.emotion.views.TTA_MODES
     val_in_training: bool = False  # its training data hold the validation split: not weighted on it
     backend: str = "keras"  # how the weight file is run, a key of BACKENDS
+    temperature: float = 1.0  # the member's probabilities become p ** (1 / T), renormalised, before grouping
 
     @property
     def is_graph(self) -> bool:
@@ -131,9 +132,12 @@ def member_from_json(item: Any, source: str) -> MemberSpec:
         tta=tta_mode(item),
         val_in_training=model_field(item, "val_in_training", bool, where, False),
         backend=model_field(item, "backend", str, where, "keras"),
+        temperature=float(model_field(item, "temperature", (int, float), where, 1.0)),
     )
     if spec.input_size < 8 or not np.isfinite(spec.weight) or spec.weight < 0:
         raise InvalidModelFile(f"{where}: input_size must be >= 8 and weight a non-negative number")
+    if not (np.isfinite(spec.temperature) and spec.temperature > 0):
+        raise InvalidModelFile(f"{where}: temperature must be a positive number, got {spec.temperature!r}")
     if spec.backend not in BACKENDS:
         raise InvalidModelFile(f"{source}: {spec.name}: backend must be one of {BACKENDS}, got {spec.backend!r}")
     if spec.is_graph and spec.backend != "onnx":
