@@ -1,12 +1,13 @@
 """Saliency of one face for every ensemble member on CPU: gerec.explain vs a naive baseline.
 
 gerec: :class:`gerec.explain.SaliencyExplainer` with the dashboard's method (``DEFAULT_METHOD``:
-greedy deletion of 6 px cells ranked by a 12 px occlusion pass, :mod:`gerec.deletion`), each
-member explained on its own, grey and blurred baselines, on the 48 px grey face, the members'
-networks as the registry runs them (ONNX Runtime); the ensemble's map of its verdict is the
-weighted sum of the members' maps. For reference,
-round 3's method (``method="shap"``: Partition SHAP, ``DEFAULT_MAX_EVALS`` masked faces per member
-and baseline, refined by the sliding occlusion pass) is timed on the same faces in the same process.
+greedy deletion of 6 px cells ranked by a 12 px occlusion pass, :mod:`gerec.deletion`, along one
+path for the ensemble that every member reads), grey and blurred baselines, on the 48 px grey
+face, the members' networks as the registry runs them (ONNX Runtime); the ensemble's map of its
+verdict is the weighted sum of the members' maps. For reference,
+round 4's method (``method="deletion"``, one greedy path per member) and round 3's (``method="shap"``:
+Partition SHAP, ``DEFAULT_MAX_EVALS`` masked faces per member and baseline, refined by the sliding
+occlusion pass) are timed on the same faces in the same process.
 
 Baseline ("naive per-member"): for each member its own shap Partition explainer with shap's
 defaults (blur masker on the 128 px crop, batch_size 10, eager ``predict_proba``), explaining
@@ -32,6 +33,8 @@ from gerec.explain import BASELINES, DEFAULT_METHOD, METHODS, SaliencyExplainer
 N_FACES = 4
 GOAL = 1.0
 PREVIOUS_METHOD = "shap"
+OWN_PATHS_METHOD = "deletion"
+"""Round 4's method, the default until round 6: one greedy path per member, timed for comparison."""
 
 
 def faces(pipeline) -> np.ndarray:
@@ -107,6 +110,9 @@ def main() -> None:
     previous = SaliencyExplainer(members, pipeline.ensemble.weights, method=PREVIOUS_METHOD)
     previous.explain(np.flipud(crops[0]).copy())
     before = timed(previous, crops)
+    own_paths = SaliencyExplainer(members, pipeline.ensemble.weights, method=OWN_PATHS_METHOD)
+    own_paths.explain(np.flipud(crops[0]).copy())
+    own = timed(own_paths, crops)
 
     naive = naive_explainers(members, crops[0].shape)
     per_member = evaluations // len(members)
@@ -119,9 +125,13 @@ def main() -> None:
 
     gerec_s, naive_s = statistics.median(fast), statistics.median(slow)
     print(
-        f"gerec.explain ({DEFAULT_METHOD}, every member on its own, both baselines; {evaluations} faces "
+        f"gerec.explain ({DEFAULT_METHOD}, every member, both baselines; {evaluations} faces "
         f"evaluated per face): first call {warm:.2f} s (compilation), then median {gerec_s:.3f} s per face "
         f"(min {min(fast):.3f}, max {max(fast):.3f}); cached {cached * 1e3:.2f} ms"
+    )
+    print(
+        f"round 4's method ({OWN_PATHS_METHOD}, one path per member): median "
+        f"{statistics.median(own):.3f} s per face (min {min(own):.3f}, max {max(own):.3f})"
     )
     print(
         f"round 3's method ({PREVIOUS_METHOD}: {METHODS[PREVIOUS_METHOD]}): median "

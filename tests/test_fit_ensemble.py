@@ -346,3 +346,23 @@ def test_a_3_class_member_leaves_the_7_class_criterion_out(tmp_path: Path):
     val = json.loads(registry.read_text())["metrics"]["val"]
     assert set(val["criterion_held_out_accuracy3"]) == set(weighting.THREE_CLASS_CRITERIA)
     assert "criterion_held_out_accuracy7" not in val and val["criterion"] in weighting.THREE_CLASS_CRITERIA
+
+
+def test_the_temperature_tool_holds_temperatures_out_and_refits_the_registrys(tmp_path: Path, capsys):
+    """tools/member_temperature_cv.py: held-out figures with and without temperatures, and on the
+    whole split the same temperatures fit-ensemble wrote."""
+    import importlib.util
+
+    registry, data_file = tiny_fit_setup(tmp_path, [data.FER_CLASSES, data.FER_CLASSES])
+    fit_ensemble.fit(registry, data_file, fit_ensemble.FitOptions(step=0.25, max_grid=1000, faces="clean"))
+    spec = importlib.util.spec_from_file_location("member_temperature_cv", "tools/member_temperature_cv.py")
+    assert spec is not None and spec.loader is not None
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    capsys.readouterr()
+    assert tool.main(["--registry", str(registry), "--data", str(data_file)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1].startswith("untempered") and out[2].startswith("member temperatures") and "held-out ECE" in out[2]
+    written = {m["name"]: m["temperature"] for m in json.loads(registry.read_text())["members"] if m["weight"] > 0}
+    refitted = dict(part.rsplit(" ", 1) for part in out[3].split(": ", 1)[1].split(", "))
+    assert {n: round(float(t), 4) for n, t in refitted.items()} == written

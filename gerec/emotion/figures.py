@@ -12,7 +12,8 @@ from typing import Any
 from gerec.emotion.registry import is_graph_weights
 
 HEADER = (
-    "| member | source | input | views | temperature | weight | val 3-class | val 7-class | test 3-class | test 7-class |\n"
+    "| member | source | input | views | temperature | weight | val 3-class | val 7-class | test 3-class "
+    "| test 7-class |\n"
     "|---|---|---|---|---|---|---|---|---|---|"
 )
 
@@ -44,7 +45,8 @@ def member_table(registry: Mapping[str, Any]) -> str:
         f = m.get("metrics") or {}
         rows.append(
             f"| {m['name']} | {_source(m)} | {m['input_size']}x{m['input_size']} {m['colour']} | "
-            f"{m.get('tta', 'none')} | {float(m.get('temperature', 1.0)):.3g} | {_weight(m)} | {_pct(f.get('val_accuracy3'))} | "
+            f"{m.get('tta', 'none')} | {float(m.get('temperature', 1.0)):.3g} | {_weight(m)} | "
+            f"{_pct(f.get('val_accuracy3'))} | "
             f"{_pct(f.get('val_accuracy7'))} | {_pct(f.get('test_accuracy3'))} | "
             f"{_pct(f.get('test_accuracy7'))} |"
         )
