@@ -337,9 +337,7 @@ class SaliencyExplainer:
             self._cache.move_to_end(key)
             return self._cache[key]
         if self.method == "ensemble-deletion":
-            self._joint(crop, cls)
-            self._cache.move_to_end(key)
-            return self._cache[key]
+            return self._joint(crop, cls)[m]
         face = to_grey(crop, self.size)
         if self.method == "deletion":
             values, base_value, partition = self._deletion(face, m, cls)
@@ -369,7 +367,7 @@ class SaliencyExplainer:
         path = deletion.greedy_path(lambda batches: self.read_views(m, cls, batches), face, fills, prior)
         return deletion.deletion_map(path), path.end, path.cells
 
-    def _joint(self, crop: np.ndarray, cls: int) -> None:
+    def _joint(self, crop: np.ndarray, cls: int) -> list[MemberSaliency]:
         """Every member's map of class ``cls`` along the ensemble's greedy deletion path (cached together)."""
         face = to_grey(crop, self.size)
         fills = [self.baseline(b, face) for b in BASELINES]
@@ -385,19 +383,18 @@ class SaliencyExplainer:
 
         prior = occlusion.occlusion_map([ensemble_reader(k) for k in range(len(BASELINES))], face, fills, PRIOR_SCALES)
         path = deletion.greedy_path(read, face, fills, prior, weights=self.weights)
+        key = crop_key(np.asarray(crop))
+        maps = []
         for m, values in zip(members, deletion.member_maps(path)):
             prob = float(self.member_explained(crop, m)[cls])
-            self._cache[(crop_key(np.asarray(crop)), m, CLASSES[cls])] = MemberSaliency(
-                self.names[m],
-                CLASSES[cls],
-                prob,
-                values,
-                float(path.member_end[m]),
-                int(path.cells.max()) + 1,
-                path.cells,
+            cells = int(path.cells.max()) + 1
+            maps.append(
+                MemberSaliency(self.names[m], CLASSES[cls], prob, values, float(path.member_end[m]), cells, path.cells)
             )
+            self._cache[(key, m, CLASSES[cls])] = maps[-1]
         while len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
+        return maps
 
     def _shap(self, face: np.ndarray, m: int, cls: int) -> tuple[np.ndarray, float, np.ndarray]:
         """Member ``m``'s SHAP map refined by occlusion: (values, probability on the baselines, regions)."""

@@ -289,3 +289,9 @@ def test_explain_faces_command(fer_dir, tmp_path):
         timeout=600,
     )
     assert run.returncode == 2 and run.stderr.strip().startswith("error: InvalidDataset")
+
+
+def test_one_path_maps_survive_a_cache_smaller_than_the_ensemble():
+    members = [QuadrantMember("a"), QuadrantMember("b", quarter=(1, 1)), QuadrantMember("c", quarter=(0, 1))]
+    result = SaliencyExplainer(members, cache_size=1).explain(face(), "Positive")
+    assert [m.member for m in result.members] == ["a", "b", "c"]
