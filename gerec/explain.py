@@ -2,7 +2,7 @@
 
 :class:`SaliencyExplainer` explains one face for one class (default: the ensemble's verdict).
 The default method (``"ensemble-deletion"``, :mod:`gerec.deletion`) deletes the face's 6 px cells
-greedily, five at a time among the ten a 12 px occlusion pass ranks highest, with a grey and a
+greedily, six at a time among the 24 a 12 px occlusion pass ranks highest, with a grey and a
 blurred baseline, along **one path for the whole ensemble**: each step deletes the cells that lower
 the ensemble's probability most. Every member's map is what those deletions took from its own
 probability, averaged over the runs of cells that keep the ensemble's map in deletion order; so
