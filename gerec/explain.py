@@ -347,10 +347,14 @@ class SaliencyExplainer:
         result = MemberSaliency(
             self.names[m], CLASSES[cls], prob, values, base_value, int(partition.max()) + 1, partition
         )
-        self._cache[key] = result
+        self._remember({key: result})
+        return result
+
+    def _remember(self, maps: dict[tuple[str, int, str], MemberSaliency]) -> None:
+        """Cache ``maps``, then drop the least recently used entries beyond ``cache_size``."""
+        self._cache.update(maps)
         while len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
-        return result
 
     def _reader(self, m: int, k: int, cls: int) -> Callable[[np.ndarray], np.ndarray]:
         def probability(x: np.ndarray) -> np.ndarray:
@@ -383,17 +387,20 @@ class SaliencyExplainer:
 
         prior = occlusion.occlusion_map([ensemble_reader(k) for k in range(len(BASELINES))], face, fills, PRIOR_SCALES)
         path = deletion.greedy_path(read, face, fills, prior, weights=self.weights)
-        key = crop_key(np.asarray(crop))
-        maps = []
-        for m, values in zip(members, deletion.member_maps(path)):
-            prob = float(self.member_explained(crop, m)[cls])
-            cells = int(path.cells.max()) + 1
-            maps.append(
-                MemberSaliency(self.names[m], CLASSES[cls], prob, values, float(path.member_end[m]), cells, path.cells)
+        key, cells = crop_key(np.asarray(crop)), int(path.cells.max()) + 1
+        maps = [
+            MemberSaliency(
+                self.names[m],
+                CLASSES[cls],
+                float(self.member_explained(crop, m)[cls]),
+                values,
+                float(path.member_end[m]),
+                cells,
+                path.cells,
             )
-            self._cache[(key, m, CLASSES[cls])] = maps[-1]
-        while len(self._cache) > self.cache_size:
-            self._cache.popitem(last=False)
+            for m, values in zip(members, deletion.member_maps(path))
+        ]
+        self._remember({(key, m, CLASSES[cls]): saliency for m, saliency in enumerate(maps)})
         return maps
 
     def _shap(self, face: np.ndarray, m: int, cls: int) -> tuple[np.ndarray, float, np.ndarray]:
