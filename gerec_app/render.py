@@ -294,6 +294,14 @@ def weighting_note(metrics: dict) -> str:
         )
         how = val.get("criterion_chosen_by", "cross-validation inside the validation split")
         note += f" Criterion chosen by {how} ({scores} held out)."
+    chosen_ece = (val.get("criterion_held_out_ece3") or {}).get(val.get("criterion"))
+    if chosen_ece is not None:
+        spread = (val.get("criterion_held_out_ece3_sd") or {}).get(val["criterion"])
+        note += f" Held-out 3-class ECE of the chosen mix: {float(chosen_ece):.3f}" + (
+            f" ± {float(spread):.3f}." if spread is not None else "."
+        )
+    if val.get("held_out_design"):
+        note += f" Held out means {val['held_out_design']}."
     return note
 
 

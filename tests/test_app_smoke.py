@@ -155,3 +155,18 @@ def test_the_weighting_note_says_how_the_weights_were_chosen():
     )
     assert "Criterion chosen by mean of held-out 3-class and 7-class accuracy" in note
     assert "accuracy 80.34 % 3-class, 65.50 % ± 0.40 7-class, accuracy3+7 80.10 % 3-class, 66.20 % ± 0.50" in note
+    assert "ECE" not in note and "nested" not in note  # not recorded: not claimed
+    note = render.weighting_note(
+        {
+            "val": {
+                "selection": "chosen on this split only",
+                "criterion": "log-loss",
+                "criterion_held_out_accuracy3": {"accuracy": 0.8034, "log-loss": 0.804},
+                "criterion_held_out_ece3": {"accuracy": 0.0252, "log-loss": 0.024},
+                "criterion_held_out_ece3_sd": {"accuracy": 0.004, "log-loss": 0.0034},
+                "held_out_design": "nested: views, temperatures and weights chosen on the other half",
+            }
+        }
+    )
+    assert "Held-out 3-class ECE of the chosen mix: 0.024 ± 0.003." in note
+    assert note.endswith("Held out means nested: views, temperatures and weights chosen on the other half.")

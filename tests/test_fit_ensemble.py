@@ -325,6 +325,9 @@ def test_fit_writes_the_chosen_criterion_and_its_held_out_7_class_figures(tmp_pa
     assert val["criterion"] in weighting.CRITERIA and val["fit_faces"] == "clean+corrupted"
     assert set(val["criterion_held_out_accuracy7"]) == set(weighting.CRITERIA)
     assert set(val["criterion_held_out_accuracy7_sd"]) == set(weighting.CRITERIA)
+    assert set(val["criterion_held_out_ece3"]) == set(weighting.CRITERIA)
+    assert all(0.0 <= e <= 1.0 for e in val["criterion_held_out_ece3"].values())
+    assert val["held_out_design"] == fit_ensemble.HELD_OUT_DESIGN and "nested" in val["held_out_design"]
     assert val["criterion_chosen_by"].startswith(weighting.AUTO_SCORE)
     assert sum(m["weight"] for m in doc["members"]) == pytest.approx(1.0)
     assert all(m["tta"] and "val_accuracy7" in m["metrics"] for m in doc["members"])

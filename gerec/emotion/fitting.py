@@ -24,7 +24,11 @@ listed in ``models/ensemble.json`` (enabled or not) the tool
    score better on the other half (2-fold, 5 repeats) by the mean of held-out 3-class and
    7-class accuracy, the two figures issue 19 asks of the faces (3-class alone when a free
    member lacks FER's 7 classes): accuracy over a few thousand faces is a noisy target,
-   log-loss a smoother one, and the split itself decides which to trust.
+   log-loss a smoother one, and the split itself decides which to trust. The cross-validation
+   is nested: on each half every member's TTA mode and temperature are chosen again on the
+   other half (:mod:`gerec.emotion.member_choice`), before the weights, so a held-out face has
+   chosen nothing; the held-out figures (3-class and 7-class accuracy, 3-class ECE of the mix)
+   are stored with their spread.
    The step is ``--step``, widened when the grid would exceed ``--max-grid`` points. At most
    ``--max-members`` (3) members get a weight, because each adds to the time per photo and per
    saliency map. Members at weight 0 are disabled (kept in the file, not loaded). A member
@@ -51,17 +55,18 @@ from typing import Any
 
 import numpy as np
 
-from gerec.calibration import ece, fit_temperature
+from gerec.calibration import ece
 from gerec.emotion.corruptions import robust_augment
 from gerec.emotion.data import FaceSet, load_face_set
-from gerec.emotion.ensemble import FaceEnsemble, group_probabilities, load_member
-from gerec.emotion.registry import member_from_json, read_registry, resolve_weights
+from gerec.emotion.ensemble import FaceEnsemble, group_probabilities
+from gerec.emotion.member_choice import MemberChoice, ScoredMember, score_member
+from gerec.emotion.registry import member_from_json, read_registry
 from gerec.emotion.scoring import score_face_set
-from gerec.emotion.views import EVERY_VIEW_MODE, TTA_MODES
 from gerec.emotion.weighting import (
     AUTO_SCORE,
     CV_DESIGN,
     HeldOut,
+    Refit,
     SevenClass,
     choose_criterion,
     fit_weights_excluding,
@@ -72,6 +77,10 @@ from gerec.errors import InvalidDataset
 FIT_FACES = ("clean+corrupted", "clean")
 """What ``fit-ensemble --faces`` scores choices on: the validation faces and a corrupted copy, or the faces alone."""
 CORRUPTION_SEED = 0
+HELD_OUT_DESIGN = (
+    f"nested: {CV_DESIGN}; on each half every member's views and temperature, then the weights, are "
+    "chosen on the other half, and the mix is scored on this one"
+)
 
 
 def corrupted_copy(faces: FaceSet, seed: int = CORRUPTION_SEED) -> FaceSet:
@@ -99,50 +108,21 @@ def fitting_faces(val: FaceSet, mode: str) -> tuple[FaceSet, int]:
     return both, 2
 
 
-def member_val_probs(
-    item: dict[str, Any], directory: Path, val: FaceSet, n_clean: int | None = None
-) -> tuple[str, float, np.ndarray, np.ndarray | None, dict]:
-    """The member's (TTA mode, temperature, 3-class probs on ``val``, its own-class probs when they
-    are ``val``'s classes, else None, metrics): the cheapest mode with the best 3-class accuracy on
-    all of ``val``, then the temperature with the lowest 3-class NLL on its first ``n_clean`` faces
-    (default: all; 1 for a member marked ``val_in_training``); the metrics are those clean faces'."""
-    spec = member_from_json(item, "registry")
-    truth3 = val.group_labels()
-    keep = truth3 >= 0
-    clean = slice(0, len(val.labels) if n_clean is None else n_clean)
-    best: tuple[float, str, np.ndarray] | None = None
-    member = load_member(
-        replace(spec, tta=EVERY_VIEW_MODE, temperature=1.0), resolve_weights(spec, directory), backend="keras"
-    )
-    per_view = dict(zip(TTA_MODES[EVERY_VIEW_MODE], member.predict_views(val.images, 512)))  # each view once
-    for tta, views in TTA_MODES.items():  # in order of cost
-        raw = np.mean([per_view[v] for v in views], axis=0)
-        acc3 = float(np.mean(member.to_group(raw)[keep].argmax(1) == truth3[keep]))
-        print(f"  {spec.name:<24} tta={tta:<9} val 3-class {100 * acc3:.2f} %")
-        if best is None or acc3 > best[0]:
-            best = (acc3, tta, raw)
-    assert best is not None
-    _, tta, raw = best
-    mapping = spec.mapping_matrix()
-    temperature = 1.0
-    if not spec.val_in_training:  # its validation figures are in-sample: no temperature from them
-        fitted = fit_temperature(raw[clean], lambda p: group_probabilities(p, mapping), truth3[clean])
-        temperature = round(fitted, 4)  # as the registry stores it
-    group = group_probabilities(raw, mapping, temperature)
-    kept = keep[clean]
+def member_metrics(member: ScoredMember, choice: MemberChoice, faces: FaceSet, clean: np.ndarray) -> dict[str, Any]:
+    """The member's validation figures on the ``clean`` faces under ``choice``: 3-class accuracy,
+    3-class ECE untempered and tempered, and 7-class accuracy when it has the faces' classes."""
+    truth3 = faces.group_labels()[clean]
+    raw = member.raw(choice.tta)[clean]
+    group = member.group(choice)[clean]
+    kept = truth3 >= 0
     metrics: dict[str, Any] = {
-        "val_accuracy3": round(float(np.mean(group[clean][kept].argmax(1) == truth3[clean][kept])), 4),
-        "val_ece3_untempered": round(ece(member.to_group(raw[clean]), truth3[clean]), 4),
-        "val_ece3": round(ece(group[clean], truth3[clean]), 4),
+        "val_accuracy3": round(float(np.mean(group[kept].argmax(1) == truth3[kept])), 4),
+        "val_ece3_untempered": round(ece(group_probabilities(raw, member.mapping), truth3), 4),
+        "val_ece3": round(ece(group, truth3), 4),
     }
-    print(
-        f"  {spec.name:<24} temperature {temperature:.3f}: val 3-class ECE {metrics['val_ece3_untempered']} -> "
-        f"{metrics['val_ece3']}"
-    )
-    if spec.classes != val.classes:
-        return tta, temperature, group, None, metrics
-    metrics["val_accuracy7"] = round(float(np.mean(raw[clean].argmax(1) == val.labels[clean])), 4)
-    return tta, temperature, group, raw, metrics
+    if member.seven:
+        metrics["val_accuracy7"] = round(float(np.mean(raw.argmax(1) == faces.labels[clean])), 4)
+    return metrics
 
 
 def _held_out_record(runs: dict[str, HeldOut]) -> dict[str, Any]:
@@ -155,6 +135,12 @@ def _held_out_record(runs: dict[str, HeldOut]) -> dict[str, Any]:
     if sevens:
         record["criterion_held_out_accuracy7"] = {c: round(float(np.mean(v)), 4) for c, v in sevens.items()}
         record["criterion_held_out_accuracy7_sd"] = {c: round(float(np.std(v, ddof=1)), 4) for c, v in sevens.items()}
+    eces = {c: r.ece3 for c, r in runs.items() if r.ece3 is not None}
+    if eces:
+        record["criterion_held_out_ece3"] = {c: round(float(np.mean(v)), 4) for c, v in eces.items()}
+        record["criterion_held_out_ece3_sd"] = {c: round(float(np.std(v, ddof=1)), 4) for c, v in eces.items()}
+    if runs:
+        record["held_out_design"] = HELD_OUT_DESIGN
     return record
 
 
@@ -176,7 +162,8 @@ def fit(registry: Path, data: Path, options: FitOptions = FitOptions()) -> None:
     val = faces.validation()
     fit_on, copies = fitting_faces(val, options.faces)
     doc = json.loads(registry.read_text(encoding="utf-8"))
-    probs, seven = _score_members(doc["members"], registry.parent, fit_on, len(val.labels))
+    scored = [score_member(item, registry.parent, fit_on) for item in doc["members"]]
+    probs, seven = _choose_members(doc["members"], scored, fit_on, len(val.labels))
     excluded = [bool(item.get("val_in_training", False)) for item in doc["members"]]
     for item, out in zip(doc["members"], excluded):
         if out:
@@ -195,7 +182,8 @@ def fit(registry: Path, data: Path, options: FitOptions = FitOptions()) -> None:
         free = [i for i, out in enumerate(excluded) if not out]
         seven_free = None if seven is None else seven.subset(free)
         free_probs = [probs[i] for i in free]
-        criterion, runs = choose_criterion(free_probs, truth3, step, options.max_members, copies, seven_free)
+        refit = nested_refit([scored[i] for i in free], fit_on, len(val.labels))
+        criterion, runs = choose_criterion(free_probs, truth3, step, options.max_members, copies, seven_free, refit)
     weights, acc = fit_weights_excluding(probs, truth3, step, excluded, options.max_members, criterion, seven)
     for item, w in zip(doc["members"], weights):
         item["weight"] = round(float(w), 4)
@@ -242,26 +230,54 @@ def fit(registry: Path, data: Path, options: FitOptions = FitOptions()) -> None:
     print(json.dumps(doc["metrics"]["val"], indent=1))
 
 
-def _score_members(
-    members: list[dict[str, Any]], directory: Path, fit_on: FaceSet, n_clean: int
+def _choose_members(
+    members: list[dict[str, Any]], scored: list[ScoredMember], fit_on: FaceSet, n_clean: int
 ) -> tuple[list[np.ndarray], SevenClass | None]:
-    """Every listed member's TTA mode and validation metrics written into its item; their 3-class
-    probabilities on ``fit_on``, and their 7-class ones when every member has ``fit_on``'s classes
-    (members left out of the search, ``val_in_training``, need not)."""
-    probs, raws = [], []
-    for item in members:
-        tta, temperature, group, raw, metrics = member_val_probs(item, directory, fit_on, n_clean)
+    """Every listed member's TTA mode, temperature and validation metrics, chosen on all of
+    ``fit_on`` (temperature: its first ``n_clean`` faces) and written into its item; their 3-class
+    probabilities, and their 7-class ones when every member has ``fit_on``'s classes (members left
+    out of the search, ``val_in_training``, need not)."""
+    truth3 = fit_on.group_labels()
+    clean = np.arange(len(truth3)) < n_clean
+    probs = []
+    for item, member in zip(members, scored):
+        choice = member.choose(truth3, np.ones(len(truth3), dtype=bool), clean)
+        for tta, acc3 in choice.accuracy3.items():
+            print(f"  {member.name:<24} tta={tta:<9} val 3-class {100 * acc3:.2f} %")
+        metrics = member_metrics(member, choice, fit_on, clean)
+        print(
+            f"  {member.name:<24} temperature {choice.temperature:.3f}: val 3-class ECE "
+            f"{metrics['val_ece3_untempered']} -> {metrics['val_ece3']}"
+        )
         item.pop("tta_flip", None)  # the older boolean form
-        item["tta"] = tta
-        item["temperature"] = temperature
+        item["tta"] = choice.tta
+        item["temperature"] = choice.temperature
         item["metrics"] = {k: v for k, v in item.get("metrics", {}).items() if not k.startswith("val_")} | metrics
-        probs.append(group)
-        raws.append(raw)
-    free = [r for r, item in zip(raws, members) if not item.get("val_in_training", False)]
-    if any(r is None for r in free):
+        probs.append(member.group(choice))
+    free = [m for m in scored if not m.val_in_training]
+    if not all(m.seven for m in free):
         return probs, None
     placeholder = np.zeros((len(fit_on.labels), 1))  # a left-out member without the 7 classes: never mixed
-    return probs, SevenClass(tuple(placeholder if r is None else r for r in raws), fit_on.labels)
+    raws = [member.raw(item["tta"]) if member.seven else placeholder for item, member in zip(members, scored)]
+    return probs, SevenClass(tuple(raws), fit_on.labels)
+
+
+def nested_refit(members: list[ScoredMember], fit_on: FaceSet, n_clean: int) -> Refit:
+    """:data:`gerec.emotion.weighting.Refit` for ``members``: on each cross-validation half their
+    views and temperatures are chosen again on that half's fitting faces, as :func:`fit` chooses
+    them on the whole split, so a held-out face has chosen nothing."""
+    truth3 = fit_on.group_labels()
+    clean = np.arange(len(truth3)) < n_clean
+    has_seven = all(m.seven for m in members)
+
+    def refit(on: np.ndarray) -> tuple[list[np.ndarray], SevenClass | None]:
+        choices = [m.choose(truth3, on, clean) for m in members]
+        probs = [m.group(c) for m, c in zip(members, choices)]
+        if not has_seven:
+            return probs, None
+        return probs, SevenClass(tuple(m.raw(c.tta) for m, c in zip(members, choices)), fit_on.labels)
+
+    return refit
 
 
 def record_test(registry: Path, test: Path) -> None:

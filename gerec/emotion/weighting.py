@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
+from gerec.calibration import ece
 from gerec.folds import stratified_folds
 
 
@@ -142,16 +144,23 @@ def fit_weights(
 
 @dataclass(frozen=True)
 class HeldOut:
-    """One criterion's held-out accuracies on every fold of every repeat (7-class: None without ``seven``)."""
+    """One criterion's held-out figures on every fold of every repeat: 3-class accuracy, 7-class
+    accuracy (None without ``seven``) and 3-class ECE of the mix (None when not measured)."""
 
     accuracy3: tuple[float, ...]
     accuracy7: tuple[float, ...] | None = None
+    ece3: tuple[float, ...] | None = None
 
     def score(self) -> float:
         """What ``--criterion auto`` compares: see :data:`AUTO_SCORE`."""
         if self.accuracy7 is None:
             return float(np.mean(self.accuracy3))
         return float(np.mean(self.accuracy3) + np.mean(self.accuracy7)) / 2
+
+
+Refit = Callable[[np.ndarray], tuple[list[np.ndarray], SevenClass | None]]
+"""The members' 3-class (and 7-class) probabilities of every face, with each member's own choices
+(views, temperature) made on the faces of a boolean mask only: what nested cross-validation refits."""
 
 
 def held_out_runs(
@@ -164,15 +173,19 @@ def held_out_runs(
     seed: int = 0,
     copies: int = 1,
     seven: SevenClass | None = None,
+    refit: Refit | None = None,
 ) -> dict[str, HeldOut]:
-    """Each criterion's held-out 3-class (and, with ``seven``, 7-class) accuracy on every fold of
-    every repeat, when its weights are fitted on the other folds: ``folds * repeats`` figures each.
+    """Each criterion's held-out 3-class accuracy and ECE (and, with ``seven``, 7-class accuracy) on
+    every fold of every repeat, when its weights are fitted on the other folds: ``folds * repeats``
+    figures each.
 
     Only the faces given (the validation split) are used: they are split again into ``folds``
     stratified folds (by the 3-class truth), ``repeats`` times, so the weighting criterion itself
     is chosen without any test data. Without ``seven`` only the 3-class criteria run.
     ``copies``: the faces are that many copies of one set, one after the other (clean, then
-    corrupted); a face's copies share a fold.
+    corrupted); a face's copies share a fold. ``refit``: the members' probabilities are re-made
+    for each fold from choices on its fitting faces only (:data:`Refit`); without it ``probs`` and
+    ``seven`` are used as given.
     """
     if len(truth3) % copies:
         raise ValueError(f"{len(truth3)} faces are not {copies} copies of one set")
@@ -180,23 +193,28 @@ def held_out_runs(
     criteria = CRITERIA if seven is not None else THREE_CLASS_CRITERIA
     acc3: dict[str, list[float]] = {c: [] for c in criteria}
     acc7: dict[str, list[float]] = {c: [] for c in criteria}
+    ece3: dict[str, list[float]] = {c: [] for c in criteria}
     one = len(truth3) // copies
     for _ in range(repeats):
         fold = np.tile(stratified_folds(truth3[:one], folds, rng, random_start=True), copies)
         for f in range(folds):
+            fold_probs, fold_seven = (probs, seven) if refit is None else refit(fold != f)
             fit_on = np.where(fold == f, -1, truth3)
-            score_on = np.where(fold == f, truth3, -1)
-            keep = score_on >= 0
-            fit_seven = None if seven is None else seven.masked(fold != f)
+            keep = (fold == f) & (truth3 >= 0)
+            fit_seven = None if fold_seven is None else fold_seven.masked(fold != f)
             for criterion in criteria:
-                w, _ = fit_weights(probs, fit_on, step, max_members=max_members, criterion=criterion, seven=fit_seven)
-                mix = sum(wi * p for wi, p in zip(w, probs))
+                w, _ = fit_weights(
+                    fold_probs, fit_on, step, max_members=max_members, criterion=criterion, seven=fit_seven
+                )
+                mix = sum(wi * p for wi, p in zip(w, fold_probs))
                 acc3[criterion].append(float(np.mean(mix[keep].argmax(1) == truth3[keep])))
+                ece3[criterion].append(ece(mix[keep], truth3[keep]))
                 if seven is not None:
-                    mix7 = sum(wi * p for wi, p in zip(w, seven.probs))
-                    scored = (fold == f) & (seven.truth >= 0)
-                    acc7[criterion].append(float(np.mean(mix7[scored].argmax(1) == seven.truth[scored])))
-    return {c: HeldOut(tuple(acc3[c]), tuple(acc7[c]) if seven is not None else None) for c in criteria}
+                    assert fold_seven is not None, "a refit lost the 7-class probabilities"
+                    mix7 = sum(wi * p for wi, p in zip(w, fold_seven.probs))
+                    scored = (fold == f) & (fold_seven.truth >= 0)
+                    acc7[criterion].append(float(np.mean(mix7[scored].argmax(1) == fold_seven.truth[scored])))
+    return {c: HeldOut(tuple(acc3[c]), tuple(acc7[c]) if seven is not None else None, tuple(ece3[c])) for c in criteria}
 
 
 def fit_weights_excluding(
@@ -233,14 +251,17 @@ def choose_criterion(
     max_members: int,
     copies: int = 1,
     seven: SevenClass | None = None,
+    refit: Refit | None = None,
 ) -> tuple[str, dict[str, HeldOut]]:
     """The criterion with the best held-out :data:`AUTO_SCORE` inside the validation split (ties:
-    accuracy), and every criterion's held-out figures."""
-    runs = held_out_runs(probs, truth3, step, max_members, copies=copies, seven=seven)
+    accuracy), and every criterion's held-out figures (``refit``: see :func:`held_out_runs`)."""
+    runs = held_out_runs(probs, truth3, step, max_members, copies=copies, seven=seven, refit=refit)
     for name, run in runs.items():
         line = f"  criterion {name:<11} held-out 3-class {_mean_sd(run.accuracy3)}"
         if run.accuracy7 is not None:
             line += f", 7-class {_mean_sd(run.accuracy7)}"
+        if run.ece3 is not None:
+            line += f", 3-class ECE {np.mean(run.ece3):.3f} ± {np.std(run.ece3, ddof=1):.3f}"
         print(f"{line} (mean ± sd, {CV_DESIGN})")
     return max(runs, key=lambda c: (runs[c].score(), c == "accuracy")), runs
 

@@ -1,0 +1,117 @@
+"""Nested cross-validation in fit-ensemble (gerec.emotion.member_choice, weighting.held_out_runs with
+a refit): a member's views and temperature, like the weights, are chosen only on the faces of the
+fitting half, and the held-out figures include the mix's 3-class ECE."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gerec.calibration import fit_temperature
+from gerec.classes import CLASSES
+from gerec.emotion import weighting
+from gerec.emotion.data import FaceSet
+from gerec.emotion.ensemble import group_probabilities
+from gerec.emotion.fitting import nested_refit
+from gerec.emotion.member_choice import ScoredMember
+from gerec.emotion.views import TTA_MODES
+
+N = 200
+FIRST, SECOND = np.arange(N) < N // 2, np.arange(N) >= N // 2
+
+
+def leaning(rng: np.random.Generator, truth: np.ndarray, rows: np.ndarray, strength: float) -> np.ndarray:
+    """3-class probabilities, random, that lean toward the truth by ``strength`` on ``rows`` only."""
+    p = rng.dirichlet(np.ones(3), len(truth)) + strength * np.eye(3)[truth] * rows[:, None]
+    return p / p.sum(1, keepdims=True)
+
+
+def half_member(
+    rng: np.random.Generator, truth: np.ndarray, name: str = "m", in_training: bool = False
+) -> ScoredMember:
+    """A 3-class member whose plain views read the first half of the faces and whose zoomed views the second."""
+    plain, zoomed = leaning(rng, truth, FIRST, 1.5), leaning(rng, truth, SECOND, 1.5)
+    views = {v: (zoomed if v.startswith("zoom") else plain) for v in TTA_MODES["flip+zoom"]}
+    return ScoredMember(name, views, np.eye(3), in_training, seven=False)
+
+
+def test_a_members_views_and_temperature_come_from_the_faces_it_is_given():
+    rng = np.random.default_rng(0)
+    truth = rng.integers(0, 3, N)
+    member = half_member(rng, truth)
+    every = np.ones(N, dtype=bool)
+    first = member.choose(truth, FIRST, every)
+    second = member.choose(truth, SECOND, every)
+    assert first.tta == "none"  # "flip" scores the same (its mirror view is the same here): the cheaper wins
+    assert first.accuracy3["none"] == first.accuracy3["flip"] > first.accuracy3["zoom"]
+    assert second.tta == "zoom"
+    expected = fit_temperature(member.raw("zoom")[SECOND], lambda p: group_probabilities(p, np.eye(3)), truth[SECOND])
+    assert second.temperature == round(expected, 4)
+    # the temperature reads only the clean faces of those it is given
+    clean_half = SECOND & (np.arange(N) < 150)
+    partial = member.choose(truth, SECOND, np.arange(N) < 150)
+    assert partial.tta == "zoom"
+    assert partial.temperature == round(
+        fit_temperature(member.raw("zoom")[clean_half], lambda p: group_probabilities(p, np.eye(3)), truth[clean_half]),
+        4,
+    )
+    # a member trained on these faces keeps T = 1
+    assert half_member(rng, truth, in_training=True).choose(truth, FIRST, every).temperature == 1.0
+    np.testing.assert_allclose(
+        member.group(second), group_probabilities(member.raw("zoom"), np.eye(3), second.temperature)
+    )
+
+
+def test_the_refit_chooses_nothing_on_the_faces_outside_its_mask():
+    rng = np.random.default_rng(1)
+    truth = rng.integers(0, 3, N)
+    members = [half_member(rng, truth, "a"), half_member(rng, truth, "b")]
+    faces = FaceSet(np.zeros((N, 4, 4), np.uint8), truth, np.asarray([str(i) for i in range(N)]), CLASSES)
+    refit = nested_refit(members, faces, N)
+    probs, seven = refit(FIRST)
+    assert seven is None  # 3-class members: no 7-class figures
+    for member, p in zip(members, probs):
+        choice = member.choose(truth, FIRST, np.ones(N, dtype=bool))
+        np.testing.assert_allclose(p, member.group(choice))
+    # scramble every view of the second half: the first half's choices, hence their probabilities there, stay
+    scrambled = [
+        ScoredMember(
+            m.name, {v: np.where(SECOND[:, None], p[::-1], p) for v, p in m.views.items()}, m.mapping, False, False
+        )
+        for m in members
+    ]
+    again, _ = nested_refit(scrambled, faces, N)(FIRST)
+    for p, q in zip(probs, again):
+        np.testing.assert_allclose(p[FIRST], q[FIRST])
+
+
+def test_nested_held_out_runs_refit_on_each_fitting_half_and_report_ece(monkeypatch: pytest.MonkeyPatch):
+    rng = np.random.default_rng(2)
+    truth = rng.integers(0, 3, N)
+    fixed = [leaning(rng, truth, np.ones(N, dtype=bool), s) for s in (0.5, 1.0)]
+    masks: list[np.ndarray] = []
+
+    def refit(on: np.ndarray) -> tuple[list[np.ndarray], None]:
+        masks.append(on.copy())
+        return fixed, None
+
+    fitted: list[np.ndarray] = []
+    real_fit = weighting.fit_weights
+
+    def recording_fit(p, labels, *args, **kwargs):
+        fitted.append(labels.copy())
+        return real_fit(p, labels, *args, **kwargs)
+
+    monkeypatch.setattr(weighting, "fit_weights", recording_fit)
+    nested = weighting.held_out_runs(fixed, truth, 0.25, folds=2, repeats=3, seed=4, refit=refit)
+    assert len(masks) == 2 * 3  # once per fold, shared by the criteria
+    per_fold = len(weighting.THREE_CLASS_CRITERIA)
+    for i, on in enumerate(masks):
+        assert 0 < on.sum() < N
+        for labels in fitted[i * per_fold : (i + 1) * per_fold]:
+            assert np.array_equal(labels >= 0, on)  # the weights fit on the faces the members chose on
+    plain = weighting.held_out_runs(fixed, truth, 0.25, folds=2, repeats=3, seed=4)
+    assert nested == plain  # a refit that returns the same probabilities changes nothing
+    for run in nested.values():
+        assert run.ece3 is not None and len(run.ece3) == 6 and all(0.0 <= e < 1.0 for e in run.ece3)
+        assert np.std(run.ece3) > 0
