@@ -3,20 +3,22 @@
 A member's map should depend on what its class head reads: with the head's weights randomised,
 the map of the same face for the same class should change. :func:`randomised_top` builds that
 randomised copy of a member (a Keras member's last layer with weights, or an ONNX graph's last
-Gemm or MatMul); :func:`map_rank_correlations` compares the maps, face by face. The test
+Gemm or MatMul); :func:`compare_maps` explains faces with both and compares the maps, face by
+face, and :func:`map_rank_correlations` does both steps for the default method. The test
 ``tests/test_explain.py::test_sanity_randomised_top_layer`` and ``tools/saliency_sanity.py`` use them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from gerec.emotion.ensemble import KerasMember, Member, OnnxMember
-from gerec.explain import SaliencyExplainer
+from gerec.explain import DEFAULT_METHOD, FaceSaliency, SaliencyExplainer
 
 PASS_BELOW = 0.5
 """A map whose Spearman rank correlation with its randomised-head map is below this has changed."""
@@ -53,20 +55,44 @@ def randomised_top(member: Member, folder: Path, seed: int = 0) -> Member:
     return clone
 
 
+@dataclass(frozen=True, eq=False)
+class MapChange:
+    """One face explained by the original members and by the members with member ``k``'s head
+    randomised (for the class the original verdict names), and member ``k``'s rank correlation."""
+
+    before: FaceSaliency
+    after: FaceSaliency
+    rho: float
+
+
+def compare_maps(
+    original: Sequence[Member],
+    changed: Sequence[Member],
+    weights: Sequence[float],
+    k: int,
+    faces: np.ndarray,
+    method: str = DEFAULT_METHOD,
+) -> list[MapChange]:
+    """Per face, both explanations (``method``) and the Spearman correlation of member ``k``'s map
+    before and after (``changed``: ``original`` with member ``k`` replaced, e.g. by :func:`randomised_top`)."""
+    from scipy.stats import spearmanr
+
+    before_explainer = SaliencyExplainer(original, weights, method=method)
+    after_explainer = SaliencyExplainer(changed, weights, method=method)
+    out = []
+    for crop in faces:
+        before = before_explainer.explain(crop)
+        after = after_explainer.explain(crop, before.target)
+        rho = float(spearmanr(before.members[k].values.ravel(), after.members[k].values.ravel())[0])
+        out.append(MapChange(before, after, rho))
+    return out
+
+
 def map_rank_correlations(
     members: Sequence[Member], weights: Sequence[float], k: int, faces: np.ndarray, folder: Path
 ) -> np.ndarray:
     """Per face, the Spearman correlation of member ``k``'s map before and after its head is
-    randomised (the map of the ensemble's verdict class, the same class after)."""
-    from scipy.stats import spearmanr
-
+    randomised (the map of the ensemble's verdict class, the same class after; the default method)."""
     changed = list(members)
     changed[k] = randomised_top(members[k], folder)
-    before_explainer = SaliencyExplainer(members, weights)
-    after_explainer = SaliencyExplainer(changed, weights)
-    rhos = []
-    for crop in faces:
-        before = before_explainer.explain(crop)
-        after = after_explainer.explain(crop, before.target)
-        rhos.append(float(spearmanr(before.members[k].values.ravel(), after.members[k].values.ravel())[0]))
-    return np.asarray(rhos)
+    return np.asarray([c.rho for c in compare_maps(members, changed, weights, k, faces)])
