@@ -162,6 +162,33 @@ def test_7_class_figures_are_held_out_in_the_same_folds(monkeypatch: pytest.Monk
     assert all(len(r.accuracy7 or ()) == 4 and min(r.accuracy7 or (0,)) > 0 for r in runs.values())
 
 
+def test_nested_held_out_runs_refit_on_each_fitting_half_and_report_ece(monkeypatch: pytest.MonkeyPatch):
+    """With a refit (fit-ensemble's nested cross-validation: tests/test_nested_fit.py) the members'
+    probabilities are re-made once per fold from its fitting faces, the ones the weights fit on."""
+    rng = np.random.default_rng(2)
+    truth = rng.integers(0, 3, 200)
+    fixed = noisy_probs(rng, truth, 2)
+    masks: list[np.ndarray] = []
+
+    def refit(on: np.ndarray) -> tuple[list[np.ndarray], None]:
+        masks.append(on.copy())
+        return fixed, None
+
+    seen = record_fitted_labels(monkeypatch)
+    nested = weighting.held_out_runs(fixed, truth, 0.25, folds=2, repeats=3, seed=4, refit=refit)
+    assert len(masks) == 2 * 3  # once per fold, shared by the criteria
+    per_fold = len(weighting.THREE_CLASS_CRITERIA)
+    for i, on in enumerate(masks):
+        assert 0 < on.sum() < len(truth)
+        for labels in seen[i * per_fold : (i + 1) * per_fold]:
+            assert np.array_equal(labels >= 0, on)  # the weights fit on the faces the members chose on
+    plain = weighting.held_out_runs(fixed, truth, 0.25, folds=2, repeats=3, seed=4)
+    assert nested == plain  # a refit that returns the same probabilities changes nothing
+    for run in nested.values():
+        assert run.ece3 is not None and len(run.ece3) == 6 and all(0.0 <= e < 1.0 for e in run.ece3)
+        assert np.std(run.ece3) > 0
+
+
 def test_a_faces_clean_and_corrupted_copies_share_their_fold(monkeypatch: pytest.MonkeyPatch):
     rng = np.random.default_rng(4)
     one = rng.integers(0, 3, 150)

@@ -1,15 +1,13 @@
-"""Nested cross-validation in fit-ensemble (gerec.emotion.member_choice, weighting.held_out_runs with
-a refit): a member's views and temperature, like the weights, are chosen only on the faces of the
-fitting half, and the held-out figures include the mix's 3-class ECE."""
+"""Nested cross-validation in fit-ensemble (gerec.emotion.member_choice and fitting.nested_refit): a
+member's views and temperature, like the weights, are chosen only on the faces of the fitting half
+(held_out_runs with a refit, and its held-out ECE: tests/test_fit_ensemble.py)."""
 
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from gerec.calibration import fit_temperature
 from gerec.classes import CLASSES
-from gerec.emotion import weighting
 from gerec.emotion.data import FaceSet
 from gerec.emotion.ensemble import group_probabilities
 from gerec.emotion.fitting import nested_refit
@@ -83,35 +81,3 @@ def test_the_refit_chooses_nothing_on_the_faces_outside_its_mask():
     again, _ = nested_refit(scrambled, faces, N)(FIRST)
     for p, q in zip(probs, again):
         np.testing.assert_allclose(p[FIRST], q[FIRST])
-
-
-def test_nested_held_out_runs_refit_on_each_fitting_half_and_report_ece(monkeypatch: pytest.MonkeyPatch):
-    rng = np.random.default_rng(2)
-    truth = rng.integers(0, 3, N)
-    fixed = [leaning(rng, truth, np.ones(N, dtype=bool), s) for s in (0.5, 1.0)]
-    masks: list[np.ndarray] = []
-
-    def refit(on: np.ndarray) -> tuple[list[np.ndarray], None]:
-        masks.append(on.copy())
-        return fixed, None
-
-    fitted: list[np.ndarray] = []
-    real_fit = weighting.fit_weights
-
-    def recording_fit(p, labels, *args, **kwargs):
-        fitted.append(labels.copy())
-        return real_fit(p, labels, *args, **kwargs)
-
-    monkeypatch.setattr(weighting, "fit_weights", recording_fit)
-    nested = weighting.held_out_runs(fixed, truth, 0.25, folds=2, repeats=3, seed=4, refit=refit)
-    assert len(masks) == 2 * 3  # once per fold, shared by the criteria
-    per_fold = len(weighting.THREE_CLASS_CRITERIA)
-    for i, on in enumerate(masks):
-        assert 0 < on.sum() < N
-        for labels in fitted[i * per_fold : (i + 1) * per_fold]:
-            assert np.array_equal(labels >= 0, on)  # the weights fit on the faces the members chose on
-    plain = weighting.held_out_runs(fixed, truth, 0.25, folds=2, repeats=3, seed=4)
-    assert nested == plain  # a refit that returns the same probabilities changes nothing
-    for run in nested.values():
-        assert run.ece3 is not None and len(run.ece3) == 6 and all(0.0 <= e < 1.0 for e in run.ece3)
-        assert np.std(run.ece3) > 0

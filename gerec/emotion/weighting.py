@@ -112,7 +112,8 @@ def fit_weights(
     keep = truth3 >= 0
     y = truth3[keep]
     flat = _flat(probs, keep)
-    if seven is not None:
+    if criterion == "accuracy3+7":  # the 3-class criteria never read the 7-class probabilities
+        assert seven is not None
         scored7 = seven.truth >= 0
         flat7, y7 = _flat(seven.probs, scored7), seven.truth[scored7]
     grid = weight_grid(len(probs), step, max_members or len(probs))
