@@ -56,24 +56,25 @@ VIEW_NOTE = (
     "The map explains two of each member's test-time views (its first, and its last: mirrored and "
     "zoomed out); the bars average all of its views, so the two probabilities can differ."
 )
+PRIOR_SCALES: tuple[tuple[int, int], ...] = ((12, 6),)
+"""(patch, stride) of the occlusion pass that ranks the cells the deletion method tries."""
+_DELETION_STEP = (
+    f"{deletion.CELL} px cells removed {deletion.PER_STEP} at a time, the ones that lower the {{what}} most "
+    f"(among {deletion.CANDIDATES} ranked by a {PRIOR_SCALES[0][0]} px occlusion pass), grey and blurred baselines"
+)
 METHODS = {
     "ensemble-deletion": (
-        "greedy deletion along one path for the ensemble: 6 px cells removed five at a time, the ones that "
-        "lower the ensemble's probability most (among 10 ranked by a 12 px occlusion pass), grey and blurred "
-        "baselines; each member's map is what those deletions took from it"
+        "greedy deletion along one path for the ensemble: "
+        + _DELETION_STEP.format(what="ensemble's probability")
+        + "; each member's map is what those deletions took from it"
     ),
-    "deletion": (
-        "greedy deletion per member: 6 px cells removed five at a time, the ones that lower the "
-        "probability most (among 10 ranked by a 12 px occlusion pass), grey and blurred baselines"
-    ),
+    "deletion": "greedy deletion per member: " + _DELETION_STEP.format(what="probability"),
     "shap": "Partition SHAP per member refined by sliding occlusion (8 and 12 px patches), grey and blurred baselines",
 }
-"""Saliency methods by name: what each computes, in one line."""
+"""Saliency methods by name: what each computes, in one line (the deletion settings read from :mod:`gerec.deletion`)."""
 DEFAULT_METHOD = "ensemble-deletion"
 """The method the dashboard and ``explain-faces`` use (docs/explanations.md, round 6)."""
 METHOD = METHODS[DEFAULT_METHOD]
-PRIOR_SCALES: tuple[tuple[int, int], ...] = ((12, 6),)
-"""(patch, stride) of the occlusion pass that ranks the cells the deletion method tries."""
 
 
 class MemberLike(Protocol):

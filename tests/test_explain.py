@@ -297,3 +297,14 @@ def test_one_path_maps_survive_a_cache_smaller_than_the_ensemble():
     members = [QuadrantMember("a"), QuadrantMember("b", quarter=(1, 1)), QuadrantMember("c", quarter=(0, 1))]
     result = SaliencyExplainer(members, cache_size=1).explain(face(), "Positive")
     assert [m.member for m in result.members] == ["a", "b", "c"]
+
+
+def test_the_method_lines_state_the_deletion_settings_in_use():
+    """The one-line descriptions the benchmarks and pages print follow gerec.deletion's constants."""
+    from gerec import deletion
+    from gerec.explain import METHODS, PRIOR_SCALES
+
+    for name in ("ensemble-deletion", "deletion"):
+        line = METHODS[name]
+        assert f"{deletion.CELL} px cells removed {deletion.PER_STEP} at a time" in line
+        assert f"among {deletion.CANDIDATES} ranked by a {PRIOR_SCALES[0][0]} px occlusion pass" in line
