@@ -51,3 +51,10 @@ def test_geometric_keeps_a_crop_a_crop():
     face = np.tile(np.linspace(0, 255, 48, dtype=np.uint8), (48, 1))
     out = tool.geometric(face, np.random.default_rng(3))
     assert out.shape == face.shape and out.dtype == np.uint8
+
+
+def test_the_exported_epoch_is_the_best_by_default_and_the_last_on_request():
+    assert tool.parse_args(["train.npz", "--out", "m.onnx"]).keep == "best"  # older recipes reproduce
+    assert tool.parse_args(["train.npz", "--out", "m.onnx", "--keep", "last"]).keep == "last"
+    with pytest.raises(SystemExit):
+        tool.parse_args(["train.npz", "--out", "m.onnx", "--keep", "middle"])

@@ -4,7 +4,8 @@ A face member of another architecture and another origin than the project's VGGs
 diversity in the ensemble): ImageNet features from a PyPI package, fine-tuned here on FER-2013
 ``train.npz`` minus the project's validation split (the same faces ``train-faces`` holds out,
 :func:`gerec.emotion.data.validation_split`), with the same group-photo corruptions as
-``train-faces --augment robust``. The best epoch on that split (7-class accuracy, one view) is
+``train-faces --augment robust``. The best epoch on that split (7-class accuracy, one view), or
+with ``--keep last`` the last epoch (no choice made on the split ``fit-ensemble`` then scores), is
 exported to ONNX; gerec runs it with ONNX Runtime like its other members (registry
 ``"weights": "<name>.onnx"``, ``"backend": "onnx"``).
 
@@ -65,6 +66,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--limit", type=int, default=0, help="use only the first N training faces (trials)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint in <out>.ckpt/")
+    p.add_argument(
+        "--keep",
+        choices=("best", "last"),
+        default="best",
+        help="export the best epoch on the validation split (a choice made on it) or the last epoch (none)",
+    )
     return p.parse_args(argv)
 
 
@@ -252,7 +259,10 @@ def main(argv: list[str] | None = None) -> int:
             save_atomic(model.state_dict(), ckpt_dir / "best.pt")
         state = {"model": model.state_dict(), "opt": opt.state_dict(), "history": history, "best": best}
         save_atomic(state | {"epoch": epoch + 1}, ckpt_dir / "last.pt")
-    model.load_state_dict(torch.load(ckpt_dir / "best.pt", weights_only=True))
+    if args.keep == "last":
+        best = history[-1]  # the exported epoch; validation figures reported, never used to choose
+    else:
+        model.load_state_dict(torch.load(ckpt_dir / "best.pt", weights_only=True))
     recipe = "python tools/train_pretrained_face.py " + " ".join(sys.argv[1:] if argv is None else argv)
     meta = {
         "producer": "tools/train_pretrained_face.py",
@@ -271,7 +281,8 @@ def main(argv: list[str] | None = None) -> int:
         "validation_faces": int(len(val_idx)),
         "parameters": int(sum(p.numel() for p in model.parameters())),
         "history": history,
-        "best": best,
+        "kept": args.keep,
+        "best" if args.keep == "best" else "exported": best,
         "onnx": {
             "file": args.out.name,
             "sha256": hashlib.sha256(args.out.read_bytes()).hexdigest(),
@@ -280,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     args.out.with_suffix(".report.json").write_text(json.dumps(report, indent=1) + "\n")
     print(
-        f"best epoch {best['epoch']}: 7-class {best['accuracy7']:.4f}, 3-class {best['accuracy3']:.4f}; "
+        f"{args.keep} epoch {best['epoch']}: 7-class {best['accuracy7']:.4f}, 3-class {best['accuracy3']:.4f}; "
         f"wrote {args.out} (torch vs onnx {diff:.1e})"
     )
     return 0
