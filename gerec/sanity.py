@@ -4,12 +4,16 @@ A member's map should depend on what its class head reads: with the head's weigh
 the map of the same face for the same class should change. :func:`randomised_top` builds that
 randomised copy of a member (a Keras member's last layer with weights, or an ONNX graph's last
 Gemm or MatMul); :func:`compare_maps` explains faces with both and compares the maps, face by
-face, and :func:`map_rank_correlations` does both steps for the default method. The test
-``tests/test_explain.py::test_sanity_randomised_top_layer`` and ``tools/saliency_sanity.py`` use them.
+face, and :func:`map_rank_correlations` does both steps for the default method.
+:func:`check_member` sums one member's correlations up as :class:`SanityFigures`, which
+``fit-ensemble`` stores for every weighted member (registry ``metrics.val_saliency_sanity``, shown
+on the Models page). The test ``tests/test_explain.py::test_sanity_randomised_top_layer`` and
+``tools/saliency_sanity.py`` use them too.
 """
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +26,18 @@ from gerec.explain import DEFAULT_METHOD, FaceSaliency, SaliencyExplainer
 
 PASS_BELOW = 0.5
 """A map whose Spearman rank correlation with its randomised-head map is below this has changed."""
+
+SANITY_FACES = 20
+"""How many validation faces ``fit-ensemble`` checks each weighted member on (``--sanity-faces``)."""
+
+SANITY_SEED = 0
+"""The seed that draws those faces (no labels are used)."""
+
+
+def sample_faces(images: np.ndarray, n: int, seed: int = SANITY_SEED) -> np.ndarray:
+    """``n`` images (or all, if fewer) drawn without replacement with ``seed``: the faces a check explains."""
+    pick = np.random.default_rng(seed).choice(len(images), min(n, len(images)), replace=False)
+    return images[pick]
 
 
 def randomised_top(member: Member, folder: Path, seed: int = 0) -> Member:
@@ -96,3 +112,36 @@ def map_rank_correlations(
     changed = list(members)
     changed[k] = randomised_top(members[k], folder)
     return np.asarray([c.rho for c in compare_maps(members, changed, weights, k, faces)])
+
+
+@dataclass(frozen=True)
+class SanityFigures:
+    """One member's sanity check: on how many faces its map changed (rank correlation below
+    :data:`PASS_BELOW`) when its class head was randomised, and the median correlation."""
+
+    faces: int
+    changed: int
+    median_rho: float
+
+    @property
+    def passed(self) -> bool:
+        """Every face's map changed."""
+        return self.changed == self.faces
+
+    def record(self, seed: int = SANITY_SEED) -> dict[str, object]:
+        """The registry's form of these figures, with how they were made."""
+        return {
+            "faces": self.faces,
+            "maps_changed": self.changed,
+            "median_rho": round(self.median_rho, 3),
+            "changed_below": PASS_BELOW,
+            "seed": seed,
+            "method": DEFAULT_METHOD,
+        }
+
+
+def check_member(members: Sequence[Member], weights: Sequence[float], k: int, faces: np.ndarray) -> SanityFigures:
+    """Member ``k``'s sanity check on ``faces`` (its randomised copy lives in a temporary folder)."""
+    with tempfile.TemporaryDirectory() as folder:
+        rho = map_rank_correlations(members, weights, k, faces, Path(folder))
+    return SanityFigures(len(rho), int((rho < PASS_BELOW).sum()), float(np.median(rho)))

@@ -338,7 +338,8 @@ def split_in_use(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def ensemble_accuracy_table(members: Sequence[dict], metrics: dict) -> pd.DataFrame:
     """Every registry member (enabled or not) and the ensemble: weight, TTA mode, val/test 3- and 7-class
-    accuracy, and the ensemble's held-out validation accuracy (its chosen criterion's cross-validation)."""
+    accuracy, the ensemble's held-out validation accuracy (its chosen criterion's cross-validation), and
+    each weighted member's saliency sanity check."""
     rows = []
     for m in members:
         got = m.get("metrics", {})
@@ -355,6 +356,7 @@ def ensemble_accuracy_table(members: Sequence[dict], metrics: dict) -> pd.DataFr
                 "val 7-class, held out": "–",
                 "test 3-class": _percent(got.get("test_accuracy3")),
                 "test 7-class": _percent(got.get("test_accuracy7")),
+                "saliency sanity": sanity_text(got.get("val_saliency_sanity")),
             }
         )
     val, test = metrics.get("val", {}), metrics.get("test", {})
@@ -370,9 +372,20 @@ def ensemble_accuracy_table(members: Sequence[dict], metrics: dict) -> pd.DataFr
             "val 7-class, held out": _chosen_held_out(val, "accuracy7"),
             "test 3-class": _percent(test.get("accuracy3"), NOT_MEASURED),
             "test 7-class": _percent(test.get("accuracy7"), NOT_MEASURED),
+            "saliency sanity": "each member's",
         }
     )
     return pd.DataFrame(rows)
+
+
+def sanity_text(record: dict | None) -> str:
+    """A member's saliency sanity check (``fit-ensemble``'s ``val_saliency_sanity``) in words."""
+    if not record:
+        return "not checked"
+    return (
+        f"{record['maps_changed']} of {record['faces']} maps changed with the class head randomised "
+        f"(median ρ {record['median_rho']:+.2f})"
+    )
 
 
 BACKEND_TEXT = {

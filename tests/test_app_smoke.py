@@ -175,3 +175,11 @@ def test_the_weighting_note_says_how_the_weights_were_chosen():
     )
     assert "Held-out 3-class ECE of the chosen mix: 0.024 ± 0.003." in note
     assert note.endswith("Held out means nested: views, temperatures and weights chosen on the other half.")
+
+
+def test_a_members_saliency_sanity_reads_as_maps_changed():
+    from gerec_app import render
+
+    assert render.sanity_text(None) == "not checked"  # unweighted, or fitted before the check existed
+    record = {"faces": 20, "maps_changed": 19, "median_rho": 0.1234}
+    assert render.sanity_text(record) == "19 of 20 maps changed with the class head randomised (median ρ +0.12)"

@@ -239,6 +239,19 @@ def _check_randomised_member(ensemble, faces, k, folder):
                     assert a.probability == pytest.approx(b.probability, abs=1e-9)
 
 
+def test_sanity_figures_count_the_maps_that_changed():
+    from gerec.sanity import PASS_BELOW, SanityFigures, sample_faces
+
+    figures = SanityFigures(faces=20, changed=19, median_rho=0.12)
+    assert not figures.passed and SanityFigures(3, 3, -0.1).passed
+    record = figures.record()
+    assert record["maps_changed"] == 19 and record["changed_below"] == PASS_BELOW and record["faces"] == 20
+    images = np.arange(50)
+    picked = sample_faces(images, 20, seed=4)
+    assert len(set(picked)) == 20 and np.array_equal(picked, sample_faces(images, 20, seed=4))
+    assert len(sample_faces(images[:5], 20)) == 5  # fewer faces than asked: all of them
+
+
 @pytest.mark.slow
 def test_real_ensemble_on_real_face(pipeline, photos_dir):
     _, crops = pipeline.analyze_with_crops(photos_dir / "image_happy_1.jpg", labels=[])

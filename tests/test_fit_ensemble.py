@@ -308,6 +308,8 @@ def test_fit_ensemble_is_a_command():
     assert args.criterion == "log-loss" and args.max_members == 2 and args.registry.name == "ensemble.json"
     assert args.faces == "clean+corrupted"
     assert build_parser().parse_args(["fit-ensemble", "--faces", "clean"]).faces == "clean"
+    assert args.sanity_faces == fit_ensemble.FitOptions().sanity_faces > 0
+    assert build_parser().parse_args(["fit-ensemble", "--sanity-faces", "0"]).sanity_faces == 0
 
 
 def tiny_fit_setup(tmp_path: Path, member_classes: list[tuple[str, ...]]) -> tuple[Path, Path]:
@@ -346,7 +348,7 @@ def tiny_fit_setup(tmp_path: Path, member_classes: list[tuple[str, ...]]) -> tup
 def test_fit_writes_the_chosen_criterion_and_its_held_out_7_class_figures(tmp_path: Path):
     """The whole fit-ensemble path on a tiny face set and two small untrained Keras members."""
     registry, data_file = tiny_fit_setup(tmp_path, [data.FER_CLASSES, data.FER_CLASSES])
-    fit_ensemble.fit(registry, data_file, fit_ensemble.FitOptions(step=0.25, max_grid=1000))
+    fit_ensemble.fit(registry, data_file, fit_ensemble.FitOptions(step=0.25, max_grid=1000, sanity_faces=3))
     doc = json.loads(registry.read_text())
     val = doc["metrics"]["val"]
     assert val["criterion"] in weighting.CRITERIA and val["fit_faces"] == "clean+corrupted"
@@ -370,15 +372,20 @@ def test_fit_writes_the_chosen_criterion_and_its_held_out_7_class_figures(tmp_pa
         member = loaded[item["name"]]
         assert member.spec.temperature == item["temperature"]
         assert {"val_ece3", "val_ece3_untempered"} <= set(item["metrics"])
+        sanity = item["metrics"]["val_saliency_sanity"]  # each weighted member's saliency sanity check
+        assert sanity["faces"] == 3 and 0 <= sanity["maps_changed"] <= 3 and -1 <= sanity["median_rho"] <= 1
         raw = member.predict_raw(np.load(data_file)["images"][:5])
         assert member.to_group(raw) == pytest.approx(group_probabilities(raw, member._mapping, item["temperature"]))
+    for item in doc["members"]:
+        if item["name"] not in loaded:
+            assert "val_saliency_sanity" not in item["metrics"]  # unweighted: not checked
 
 
 def test_a_3_class_member_leaves_the_7_class_criterion_out(tmp_path: Path):
     registry, data_file = tiny_fit_setup(tmp_path, [data.FER_CLASSES, CLASSES])
     with pytest.raises(SystemExit, match="7 classes"):
         fit_ensemble.fit(registry, data_file, fit_ensemble.FitOptions(step=0.25, criterion="accuracy3+7"))
-    fit_ensemble.fit(registry, data_file, fit_ensemble.FitOptions(step=0.25, faces="clean"))
+    fit_ensemble.fit(registry, data_file, fit_ensemble.FitOptions(step=0.25, faces="clean", sanity_faces=0))
     val = json.loads(registry.read_text())["metrics"]["val"]
     assert set(val["criterion_held_out_accuracy3"]) == set(weighting.THREE_CLASS_CRITERIA)
     assert "criterion_held_out_accuracy7" not in val and val["criterion"] in weighting.THREE_CLASS_CRITERIA
@@ -390,7 +397,9 @@ def test_the_temperature_tool_holds_temperatures_out_and_refits_the_registrys(tm
     import importlib.util
 
     registry, data_file = tiny_fit_setup(tmp_path, [data.FER_CLASSES, data.FER_CLASSES])
-    fit_ensemble.fit(registry, data_file, fit_ensemble.FitOptions(step=0.25, max_grid=1000, faces="clean"))
+    fit_ensemble.fit(
+        registry, data_file, fit_ensemble.FitOptions(step=0.25, max_grid=1000, faces="clean", sanity_faces=0)
+    )
     spec = importlib.util.spec_from_file_location("member_temperature_cv", "tools/member_temperature_cv.py")
     assert spec is not None and spec.loader is not None
     tool = importlib.util.module_from_spec(spec)

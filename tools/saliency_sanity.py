@@ -27,16 +27,15 @@ def main(argv: list[str] | None = None) -> int:
     from gerec.config import data_dir
     from gerec.emotion.data import load_face_set
     from gerec.emotion.ensemble import FaceEnsemble
-    from gerec.sanity import PASS_BELOW, map_rank_correlations
+    from gerec.sanity import PASS_BELOW, SANITY_FACES, map_rank_correlations, sample_faces
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--faces", type=int, default=20)
+    parser.add_argument("--faces", type=int, default=SANITY_FACES)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--member", default="", help="one member's name (default: every member)")
     args = parser.parse_args(argv)
     val = load_face_set(data_dir() / "fer2013" / "train.npz").validation()
-    pick = np.random.default_rng(args.seed).choice(len(val.images), min(args.faces, len(val.images)), replace=False)
-    faces = val.images[pick]
+    faces = sample_faces(val.images, args.faces, args.seed)
     ensemble = FaceEnsemble.load()
     names = ensemble.names
     if args.member and args.member not in names:

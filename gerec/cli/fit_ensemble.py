@@ -12,7 +12,7 @@ from gerec.config import data_dir, models_dir
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``fit-ensemble`` command."""
-    from gerec.emotion.fitting import FIT_FACES
+    from gerec.emotion.fitting import FIT_FACES, FitOptions
     from gerec.emotion.weighting import AUTO_SCORE, CRITERIA, CV_DESIGN
 
     p = sub.add_parser("fit-ensemble", help="fit the face ensemble's views and weights on the validation split")
@@ -46,6 +46,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "(the robust training mix, seeded), or on the clean faces only",
     )
     p.add_argument(
+        "--sanity-faces",
+        type=int,
+        default=FitOptions.sanity_faces,
+        help="run the saliency sanity check on this many validation faces per weighted member (0: skip)",
+    )
+    p.add_argument(
         "--record-test",
         type=Path,
         default=None,
@@ -61,6 +67,6 @@ def run(args: argparse.Namespace) -> int:
     if args.record_test:
         record_test(args.registry, args.record_test)
     else:
-        options = FitOptions(args.step, args.max_grid, args.max_members, args.criterion, args.faces)
+        options = FitOptions(args.step, args.max_grid, args.max_members, args.criterion, args.faces, args.sanity_faces)
         fit(args.registry, args.data, options)
     return 0

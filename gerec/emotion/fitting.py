@@ -36,7 +36,11 @@ listed in ``models/ensemble.json`` (enabled or not) the tool
    FER-2013 Training) has seen the validation faces, so its figures there are in-sample: it
    is measured but left out of the search;
 3. recomputes ``face_confusion`` (the fitted ensemble's 3-class confusion on the split), and stores the
-   per-member and ensemble validation figures under ``metrics``.
+   per-member and ensemble validation figures under ``metrics``;
+4. runs the saliency sanity check (:mod:`gerec.sanity`) on every weighted member, on
+   ``--sanity-faces`` (:data:`gerec.sanity.SANITY_FACES`) validation faces, and stores how many
+   maps changed when the member's class head was randomised (``metrics.val_saliency_sanity``);
+   ``--sanity-faces 0`` skips it.
 
 ``--record-test TEST.npz`` runs *after* fitting and only writes the test figures (labelled
 ``test``, report only) of the fitted ensemble and its members; nothing is chosen from them.
@@ -73,6 +77,7 @@ from gerec.emotion.weighting import (
     grid_step,
 )
 from gerec.errors import InvalidDataset
+from gerec.sanity import SANITY_FACES, check_member, sample_faces
 
 FIT_FACES = ("clean+corrupted", "clean")
 """What ``fit-ensemble --faces`` scores choices on: the validation faces and a corrupted copy, or the faces alone."""
@@ -154,6 +159,7 @@ class FitOptions:
     max_members: int = 3
     criterion: str = "auto"
     faces: str = FIT_FACES[0]
+    sanity_faces: int = SANITY_FACES  # 0 skips the check
 
 
 def fit(registry: Path, data: Path, options: FitOptions = FitOptions()) -> None:
@@ -211,6 +217,8 @@ def fit(registry: Path, data: Path, options: FitOptions = FitOptions()) -> None:
         selection += (
             ", each face scored as it is and once under the group-photo corruptions robust training uses (seed 0)"
         )
+    if options.sanity_faces:
+        _record_sanity(doc, ensemble, val, options.sanity_faces)
     doc.setdefault("metrics", {})["val"] = {
         "data": doc["face_confusion"]["data"],
         "accuracy3": round(scores.accuracy3["ensemble"], 4),
@@ -228,6 +236,20 @@ def fit(registry: Path, data: Path, options: FitOptions = FitOptions()) -> None:
     }
     registry.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
     print(json.dumps(doc["metrics"]["val"], indent=1))
+
+
+def _record_sanity(doc: dict[str, Any], ensemble: FaceEnsemble, val: FaceSet, n: int) -> None:
+    """Each weighted member's saliency sanity figures on ``n`` validation faces, into its registry item."""
+    faces = sample_faces(val.images, n)
+    items = {item["name"]: item for item in doc["members"]}
+    for k, member in enumerate(ensemble.members):
+        figures = check_member(ensemble.members, ensemble.weights, k, faces)
+        items[member.spec.name]["metrics"]["val_saliency_sanity"] = figures.record()
+        verdict = "passes" if figures.passed else "FAILS on some faces"
+        print(
+            f"  {member.spec.name:<24} saliency sanity: {figures.changed} of {figures.faces} maps changed "
+            f"with the class head randomised (median rho {figures.median_rho:+.2f}): {verdict}"
+        )
 
 
 def _choose_members(
