@@ -123,6 +123,11 @@ class SanityFigures:
     changed: int
     median_rho: float
 
+    @classmethod
+    def of(cls, rho: np.ndarray) -> SanityFigures:
+        """The figures of per-face correlations ``rho`` (e.g. :func:`map_rank_correlations`)."""
+        return cls(len(rho), int((rho < PASS_BELOW).sum()), float(np.median(rho)))
+
     @property
     def passed(self) -> bool:
         """Every face's map changed."""
@@ -144,4 +149,4 @@ def check_member(members: Sequence[Member], weights: Sequence[float], k: int, fa
     """Member ``k``'s sanity check on ``faces`` (its randomised copy lives in a temporary folder)."""
     with tempfile.TemporaryDirectory() as folder:
         rho = map_rank_correlations(members, weights, k, faces, Path(folder))
-    return SanityFigures(len(rho), int((rho < PASS_BELOW).sum()), float(np.median(rho)))
+    return SanityFigures.of(rho)

@@ -17,8 +17,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -27,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     from gerec.config import data_dir
     from gerec.emotion.data import load_face_set
     from gerec.emotion.ensemble import FaceEnsemble
-    from gerec.sanity import PASS_BELOW, SANITY_FACES, map_rank_correlations, sample_faces
+    from gerec.sanity import PASS_BELOW, SANITY_FACES, SanityFigures, map_rank_correlations, sample_faces
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--faces", type=int, default=SANITY_FACES)
@@ -46,9 +44,10 @@ def main(argv: list[str] | None = None) -> int:
             continue
         with tempfile.TemporaryDirectory() as folder:
             rho = map_rank_correlations(ensemble.members, ensemble.weights, k, faces, Path(folder))
+        figures = SanityFigures.of(rho)
         print(
-            f"{name:<20} median rho {np.median(rho):+.2f}, below {PASS_BELOW}: {int((rho < PASS_BELOW).sum())} "
-            f"of {len(rho)}  [{', '.join(f'{r:+.2f}' for r in rho)}]",
+            f"{name:<20} median rho {figures.median_rho:+.2f}, below {PASS_BELOW}: {figures.changed} "
+            f"of {figures.faces}  [{', '.join(f'{r:+.2f}' for r in rho)}]",
             flush=True,
         )
     return 0
