@@ -58,3 +58,23 @@ def test_the_exported_epoch_is_the_best_by_default_and_the_last_on_request():
     assert tool.parse_args(["train.npz", "--out", "m.onnx", "--keep", "last"]).keep == "last"
     with pytest.raises(SystemExit):
         tool.parse_args(["train.npz", "--out", "m.onnx", "--keep", "middle"])
+
+
+def test_cutmix_pastes_a_partners_box_and_weighs_the_loss_by_its_area():
+    rng = np.random.default_rng(7)
+    x = np.stack([np.full((64, 64, 1), float(i), np.float32) for i in range(6)])  # face i is all i
+    for _ in range(20):
+        mixed, partner, own = tool.cutmix(x, rng)
+        assert sorted(partner) == list(range(6)) and 0.0 <= own <= 1.0
+        for i in range(6):
+            kept = mixed[i] == i
+            pasted = mixed[i] == partner[i]
+            assert np.all(kept | pasted)  # only the face itself and its partner's box
+            if partner[i] != i:
+                assert pasted.mean() == pytest.approx(1.0 - own)  # the loss share is the box's area
+    np.testing.assert_array_equal(x[:, 0, 0, 0], np.arange(6))  # the batch itself is untouched
+
+
+def test_cutmix_is_off_unless_asked():
+    assert tool.parse_args(["train.npz", "--out", "m.onnx"]).cutmix == 0.0  # older recipes reproduce
+    assert tool.parse_args(["train.npz", "--out", "m.onnx", "--cutmix", "0.5"]).cutmix == 0.5

@@ -65,6 +65,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--limit", type=int, default=0, help="use only the first N training faces (trials)")
+    p.add_argument(
+        "--cutmix",
+        type=float,
+        default=0.0,
+        help="probability that a batch is CutMixed: a box of another face pasted in, the loss mixed by area (0: never)",
+    )
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint in <out>.ckpt/")
     p.add_argument(
         "--keep",
@@ -101,6 +107,22 @@ def to_input(crops: np.ndarray, size: int) -> np.ndarray:
 def train_batch(crops: np.ndarray, rng: np.random.Generator, size: int) -> np.ndarray:
     """Augmented input for one training batch."""
     return to_input(np.stack([robust_augment(geometric(c, rng), rng) for c in crops]), size)
+
+
+def cutmix(x: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float]:
+    """CutMix (Yun et al. 2019) on one input batch (n, H, W, C): a box of each face's partner (a
+    random permutation) pasted in. Returns the mixed batch, the partner order and the share of each
+    face's own label in its loss (1 - the pasted box's area, as pasted after clipping)."""
+    n, h, w, _ = x.shape
+    partner = rng.permutation(n)
+    lam = float(rng.beta(1.0, 1.0))
+    bh, bw = int(round(h * math.sqrt(1.0 - lam))), int(round(w * math.sqrt(1.0 - lam)))
+    cy, cx = int(rng.integers(h)), int(rng.integers(w))
+    y0, y1 = max(cy - bh // 2, 0), min(cy + (bh - bh // 2), h)
+    x0, x1 = max(cx - bw // 2, 0), min(cx + (bw - bw // 2), w)
+    out = x.copy()
+    out[:, y0:y1, x0:x1] = x[partner, y0:y1, x0:x1]
+    return out, partner, 1.0 - (y1 - y0) * (x1 - x0) / (h * w)
 
 
 # ------------------------------------------------------------------ model
@@ -240,12 +262,16 @@ def main(argv: list[str] | None = None) -> int:
         t0, seen, loss_sum = time.perf_counter(), 0, 0.0
         for k in range(steps_per_epoch):
             idx = order[k * args.batch : (k + 1) * args.batch]
-            x = torch.from_numpy(train_batch(faces.images[idx], rng, args.size))
+            batch = train_batch(faces.images[idx], rng, args.size)
             y = torch.from_numpy(faces.labels[idx].astype(np.int64))
+            partner, own = np.arange(len(idx)), 1.0
+            if args.cutmix and rng.random() < args.cutmix:
+                batch, partner, own = cutmix(batch, rng)
             for group in opt.param_groups:
                 group["lr"] = learning_rate(epoch * steps_per_epoch + k, total, warm, args.lr)
             opt.zero_grad()
-            loss = loss_fn(model(x), y)
+            logits = model(torch.from_numpy(batch))
+            loss = own * loss_fn(logits, y) + (1.0 - own) * loss_fn(logits, y[torch.from_numpy(partner)])
             loss.backward()
             opt.step()
             seen += len(idx)
