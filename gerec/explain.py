@@ -16,8 +16,8 @@ in probability units and add up; the ensemble's map is the weighted sum of its m
 
 **Which probability a map explains.** Each member is explained on two of its own test-time views
 (:func:`explained_views`), one per baseline: its first (the face as it is, or zoomed in 10 % for
-a member whose views are all zooms, vgg48h) with the grey baseline, and its last (mirrored and
-zoomed out) with the blurred one, in every pass. A map therefore
+a member whose views are all crops or zooms) with the grey baseline, and its last (mirrored, and
+zoomed out or cut at a corner) with the blurred one, in every pass. A map therefore
 explains the mean of the member's probabilities on those two views (``explained``), at the cost
 of one view; explaining every view would cost four to six times more. The two views are more
 faithful to the bars than the plain face (docs/explanations.md, round 3). The verdict and the

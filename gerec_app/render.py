@@ -323,7 +323,10 @@ def _held_out_text(val: dict, figure: str, criterion: str) -> str:
 def tta_modes_text() -> str:
     """The test-time view modes a member can have, named from ``TTA_MODES``, for page prose."""
     names = [f"`{mode}`" for mode in TTA_MODES]
-    return f"{', '.join(names[:-1])} or {names[-1]}: the face, its mirror, {round(100 * (ZOOM - 1))} % zooms in and out"
+    return (
+        f"{', '.join(names[:-1])} or {names[-1]}: the face, its mirror, {round(100 * (ZOOM - 1))} % zooms in and out, "
+        "and the zoomed-in crop moved to each corner (ten-crop)"
+    )
 
 
 def split_in_use(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -16,6 +16,7 @@ from gerec.emotion import data, weighting
 from gerec.emotion import fitting as fit_ensemble
 from gerec.emotion.ensemble import FaceEnsemble, group_probabilities
 from gerec.emotion.registry import member_from_json
+from gerec.emotion.views import FIT_TTA_MODES
 
 
 def brute_force_grid(n: int, k: int) -> set[tuple[int, ...]]:
@@ -310,6 +311,10 @@ def test_fit_ensemble_is_a_command():
     assert build_parser().parse_args(["fit-ensemble", "--faces", "clean"]).faces == "clean"
     assert args.sanity_faces == fit_ensemble.FitOptions().sanity_faces > 0
     assert build_parser().parse_args(["fit-ensemble", "--sanity-faces", "0"]).sanity_faces == 0
+    assert args.tta_modes == ("none", "flip", "zoom", "flip+zoom")  # the modes the shipped registry was fitted with
+    assert build_parser().parse_args(["fit-ensemble", "--tta-modes", "zoom, crops"]).tta_modes == ("zoom", "crops")
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["fit-ensemble", "--tta-modes", "zoom,rotate"])
 
 
 def tiny_fit_setup(tmp_path: Path, member_classes: list[tuple[str, ...]]) -> tuple[Path, Path]:
@@ -359,7 +364,8 @@ def test_fit_writes_the_chosen_criterion_and_its_held_out_7_class_figures(tmp_pa
     assert val["held_out_design"] == fit_ensemble.HELD_OUT_DESIGN and "nested" in val["held_out_design"]
     assert val["criterion_chosen_by"].startswith(weighting.AUTO_SCORE)
     assert sum(m["weight"] for m in doc["members"]) == pytest.approx(1.0)
-    assert all(m["tta"] and "val_accuracy7" in m["metrics"] for m in doc["members"])
+    assert all(m["tta"] in FIT_TTA_MODES and "val_accuracy7" in m["metrics"] for m in doc["members"])
+    assert "(of none, flip, zoom, flip+zoom)" in val["selection"]  # the modes on offer, as recorded
     assert doc["face_confusion"]["faces"] > 0 and 0.0 <= val["accuracy7"] <= 1.0
     # each member's temperature: fitted on the clean faces, read back, and what its probabilities use
     ensemble = FaceEnsemble.load(registry)

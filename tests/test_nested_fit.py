@@ -12,7 +12,7 @@ from gerec.emotion.data import FaceSet
 from gerec.emotion.ensemble import group_probabilities
 from gerec.emotion.fitting import nested_refit
 from gerec.emotion.member_choice import ScoredMember
-from gerec.emotion.views import TTA_MODES
+from gerec.emotion.views import FIT_TTA_MODES, TTA_MODES
 
 N = 200
 FIRST, SECOND = np.arange(N) < N // 2, np.arange(N) >= N // 2
@@ -31,6 +31,22 @@ def half_member(
     plain, zoomed = leaning(rng, truth, FIRST, 1.5), leaning(rng, truth, SECOND, 1.5)
     views = {v: (zoomed if v.startswith("zoom") else plain) for v in TTA_MODES["flip+zoom"]}
     return ScoredMember(name, views, np.eye(3), in_training, seven=False)
+
+
+def test_a_member_chooses_only_among_the_modes_on_offer():
+    """The corner crops read the second half of the faces here: offered, they win it; not offered
+    (the default, FIT_TTA_MODES), the member never scores them."""
+    rng = np.random.default_rng(4)
+    truth = rng.integers(0, 3, N)
+    plain, cropped = leaning(rng, truth, FIRST, 1.5), leaning(rng, truth, SECOND, 1.5)
+    views = {v: (cropped if v.startswith("crop") else plain) for v in TTA_MODES["all"]}
+    every = np.ones(N, dtype=bool)
+    default = ScoredMember("m", views, np.eye(3), False, seven=False)
+    assert default.modes == FIT_TTA_MODES
+    assert set(default.choose(truth, SECOND, every).accuracy3) == set(FIT_TTA_MODES)
+    offered = ScoredMember("m", views, np.eye(3), False, seven=False, modes=(*FIT_TTA_MODES, "crops"))
+    chosen = offered.choose(truth, SECOND, every)
+    assert chosen.tta == "crops" and chosen.accuracy3["crops"] > max(chosen.accuracy3[m] for m in FIT_TTA_MODES)
 
 
 def test_a_members_views_and_temperature_come_from_the_faces_it_is_given():

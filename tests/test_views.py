@@ -9,7 +9,20 @@ import numpy as np
 import pytest
 
 from gerec.config import models_dir
-from gerec.emotion.views import EVERY_VIEW_MODE, TTA_MODES, make_views, mirror, split_views, view, zoom_in, zoom_out
+from gerec.emotion.views import (
+    BASES,
+    CORNERS,
+    EVERY_VIEW_MODE,
+    FIT_TTA_MODES,
+    TTA_MODES,
+    covering_mode,
+    make_views,
+    mirror,
+    split_views,
+    view,
+    zoom_in,
+    zoom_out,
+)
 from gerec.errors import InvalidModelFile
 
 
@@ -27,7 +40,7 @@ def test_views_are_stacked_view_major_and_averaged_back():
         assert views.dtype == x.dtype
         for j, name in enumerate(names):  # block j holds view j of every image, in image order
             block = views[j * len(x) : (j + 1) * len(x)]
-            base = {"identity": x, "zoom_in": zoom_in(x), "zoom_out": zoom_out(x)}[name.split("+")[0]]
+            base = BASES[name.split("+")[0]](x)
             np.testing.assert_array_equal(block, mirror(base) if name.endswith("+mirror") else base)
     # splitting gives each view its own block of faces, in order
     stacked = np.arange(6 * 2 * 3, dtype=float).reshape(6 * 2, 3)
@@ -49,6 +62,37 @@ def test_zooms_keep_the_image_and_change_its_scale():
         assert 100 * i - 1 <= zin[i].min() and zin[i].max() <= 100 * i + 48
         assert 100 * i - 1 <= zout[i].min() and zout[i].max() <= 100 * i + 48
     np.testing.assert_array_equal(mirror(x)[0, 0, :, 0], x[0, 0, ::-1, 0])
+
+
+def test_corner_crops_are_the_centre_crop_moved_to_each_corner():
+    """The five crops of ``crops`` (ten-crop) are one size: a 48 px side loses 2 m = 4 pixels; a corner
+    crop starts at 0 or 2 m on each axis, the centre crop (``zoom_in``) at m."""
+    side = 48
+    rows = np.tile(np.arange(side, dtype=np.float32)[:, None], (1, side))
+    cols = rows.T
+    x = np.stack([rows, cols])[..., None]  # image 0 says its row, image 1 its column
+    start = lambda img: (float(img[0, 0, 0, 0]), float(img[1, 0, 0, 0]))  # noqa: E731  (first row, first column)
+    assert start(zoom_in(x)) == pytest.approx((2.0, 2.0))
+    assert start(BASES["crop_tl"](x)) == pytest.approx((0.0, 0.0))
+    assert start(BASES["crop_tr"](x)) == pytest.approx((0.0, 4.0))
+    assert start(BASES["crop_bl"](x)) == pytest.approx((4.0, 0.0))
+    assert start(BASES["crop_br"](x)) == pytest.approx((4.0, 4.0))
+    for name in ("zoom_in", *CORNERS):  # each keeps the scale of the centre crop: 44 rows over 48 pixels
+        out = BASES[name](x)
+        assert out.shape == x.shape
+        assert float(out[0, -1, 0, 0] - out[0, 0, 0, 0]) == pytest.approx(43.0, abs=0.01)
+    assert TTA_MODES["crops"] == tuple(v for b in ("zoom_in", *CORNERS) for v in (b, f"{b}+mirror"))
+
+
+def test_the_covering_mode_is_the_cheapest_run_that_scores_every_mode_asked():
+    assert covering_mode(FIT_TTA_MODES) == "flip+zoom"  # the default fit runs 6 views, as before round 11
+    assert covering_mode(("none",)) == "none"
+    assert covering_mode(("flip", "zoom")) == "flip+zoom"
+    assert covering_mode(("crops",)) == "crops"
+    assert covering_mode(("flip", "crops")) == "all"
+    for modes in [(), ("flip", "rotate")]:
+        with pytest.raises(ValueError, match="TTA modes"):
+            covering_mode(modes)
 
 
 def test_unknown_mode_is_refused():

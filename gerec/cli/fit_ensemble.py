@@ -13,6 +13,7 @@ from gerec.config import data_dir, models_dir
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``fit-ensemble`` command."""
     from gerec.emotion.fitting import FIT_FACES, FitOptions
+    from gerec.emotion.views import TTA_MODES
     from gerec.emotion.weighting import AUTO_SCORE, CRITERIA, CV_DESIGN
 
     p = sub.add_parser("fit-ensemble", help="fit the face ensemble's views and weights on the validation split")
@@ -52,12 +53,31 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="run the saliency sanity check on this many validation faces per weighted member (0: skip)",
     )
     p.add_argument(
+        "--tta-modes",
+        type=_modes,
+        default=FitOptions.tta_modes,
+        help=f"comma-separated test-time view modes each member may choose among, of {', '.join(TTA_MODES)} "
+        f"(default {','.join(FitOptions.tta_modes)})",
+    )
+    p.add_argument(
         "--record-test",
         type=Path,
         default=None,
         help="only record the fitted ensemble's test figures (report only; nothing is chosen)",
     )
     p.set_defaults(func=run)
+
+
+def _modes(text: str) -> tuple[str, ...]:
+    """``--tta-modes``: comma-separated TTA mode names, each known."""
+    from gerec.emotion.views import covering_mode
+
+    modes = tuple(m.strip() for m in text.split(",") if m.strip())
+    try:
+        covering_mode(modes)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return modes
 
 
 def run(args: argparse.Namespace) -> int:
@@ -67,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
     if args.record_test:
         record_test(args.registry, args.record_test)
     else:
-        options = FitOptions(args.step, args.max_grid, args.max_members, args.criterion, args.faces, args.sanity_faces)
+        options = FitOptions(
+            args.step, args.max_grid, args.max_members, args.criterion, args.faces, args.sanity_faces, args.tta_modes
+        )
         fit(args.registry, args.data, options)
     return 0

@@ -11,12 +11,13 @@ know clean crops. A face's two copies always fall in the same cross-validation f
 listed in ``models/ensemble.json`` (enabled or not) the tool
 
 1. picks the member's test-time augmentation (``tta``, one of
-   :data:`gerec.emotion.views.TTA_MODES`: none, flip, zoom, flip+zoom) with the best 3-class
-   validation accuracy; a costlier mode must beat the cheaper ones strictly; then the member's
-   ``temperature``: the one whose tempered probabilities, grouped into the 3 classes, have the
-   lowest NLL on the clean validation faces (1 for a ``val_in_training`` member). The members
-   are calibrated one by one, so the mix of their probabilities stays linear and a saliency
-   map that adds up to each member's probability adds up to the ensemble's;
+   :data:`gerec.emotion.views.FIT_TTA_MODES`: none, flip, zoom, flip+zoom; ``--tta-modes``
+   offers others) with the best 3-class validation accuracy; a costlier mode must beat the
+   cheaper ones strictly; then the member's ``temperature``: the one whose tempered
+   probabilities, grouped into the 3 classes, have the lowest NLL on the clean validation faces
+   (1 for a ``val_in_training`` member). The members are calibrated one by one, so the mix of
+   their probabilities stays linear and a saliency map that adds up to each member's probability
+   adds up to the ensemble's;
 2. searches the weight simplex for the weights with the best 3-class validation accuracy
    (ties: lower log-loss, then more uniform), the lowest 3-class log-loss, or the best mean of
    3-class and 7-class accuracy (``--criterion``: accuracy, log-loss, accuracy3+7). By
@@ -66,6 +67,7 @@ from gerec.emotion.ensemble import FaceEnsemble, group_probabilities
 from gerec.emotion.member_choice import MemberChoice, ScoredMember, score_member
 from gerec.emotion.registry import member_from_json, read_registry
 from gerec.emotion.scoring import score_face_set
+from gerec.emotion.views import FIT_TTA_MODES
 from gerec.emotion.weighting import (
     AUTO_SCORE,
     CV_DESIGN,
@@ -160,6 +162,7 @@ class FitOptions:
     criterion: str = "auto"
     faces: str = FIT_FACES[0]
     sanity_faces: int = SANITY_FACES  # 0 skips the check
+    tta_modes: tuple[str, ...] = FIT_TTA_MODES  # the test-time view modes each member may choose among
 
 
 def fit(registry: Path, data: Path, options: FitOptions = FitOptions()) -> None:
@@ -168,7 +171,7 @@ def fit(registry: Path, data: Path, options: FitOptions = FitOptions()) -> None:
     val = faces.validation()
     fit_on, copies = fitting_faces(val, options.faces)
     doc = json.loads(registry.read_text(encoding="utf-8"))
-    scored = [score_member(item, registry.parent, fit_on) for item in doc["members"]]
+    scored = [score_member(item, registry.parent, fit_on, options.tta_modes) for item in doc["members"]]
     probs, seven = _choose_members(doc["members"], scored, fit_on, len(val.labels))
     excluded = [bool(item.get("val_in_training", False)) for item in doc["members"]]
     for item, out in zip(doc["members"], excluded):
@@ -210,7 +213,8 @@ def fit(registry: Path, data: Path, options: FitOptions = FitOptions()) -> None:
     }
     ensemble7 = scores.accuracy7.get("ensemble")
     selection = (
-        f"TTA mode per member and weights (simplex step {step:.4g}, at most {options.max_members} members, "
+        f"TTA mode per member (of {', '.join(options.tta_modes)}) and weights "
+        f"(simplex step {step:.4g}, at most {options.max_members} members, "
         f"best {criterion}) chosen on this split only"
     )
     if copies == 2:

@@ -1,7 +1,7 @@
 """A member's own choices on the fitting faces: its test-time views and its temperature.
 
-:func:`score_member` runs a member once over every view of the fitting faces
-(:data:`gerec.emotion.views.EVERY_VIEW_MODE`); :meth:`ScoredMember.choose` then picks its TTA mode
+:func:`score_member` runs a member once over every view of the TTA modes on offer
+(:data:`gerec.emotion.views.FIT_TTA_MODES` unless told); :meth:`ScoredMember.choose` then picks its TTA mode
 and temperature on any subset of those faces without running it again. ``fit-ensemble`` calls it
 on the whole validation split for the registry, and on each cross-validation half for the held-out
 figures, so those figures never score a face that chose a view, a temperature or a weight.
@@ -9,7 +9,7 @@ figures, so those figures never score a face that chose a view, a temperature or
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ from gerec.calibration import fit_temperature
 from gerec.emotion.data import FaceSet
 from gerec.emotion.ensemble import group_probabilities, load_member
 from gerec.emotion.registry import member_from_json, resolve_weights
-from gerec.emotion.views import EVERY_VIEW_MODE, TTA_MODES
+from gerec.emotion.views import FIT_TTA_MODES, TTA_MODES, covering_mode
 
 
 @dataclass(frozen=True)
@@ -36,13 +36,15 @@ class ScoredMember:
     """One member's own-class probabilities on the fitting faces under every view, and how they group.
 
     ``views``: view name -> (faces, member classes); ``seven``: its classes are the faces' classes
-    (FER's 7), so its raw probabilities can be scored against the 7-class truth."""
+    (FER's 7), so its raw probabilities can be scored against the 7-class truth; ``modes``: the TTA
+    modes it may choose among, in order of cost (``views`` holds each of their views)."""
 
     name: str
     views: dict[str, np.ndarray]
     mapping: np.ndarray
     val_in_training: bool
     seven: bool
+    modes: tuple[str, ...] = field(default=FIT_TTA_MODES)
 
     def raw(self, tta: str) -> np.ndarray:
         """The member's own-class probabilities under TTA mode ``tta``: the mean over its views."""
@@ -58,10 +60,10 @@ class ScoredMember:
         marked ``val_in_training``: its figures there are in-sample)."""
         scored = on & (truth3 >= 0)
         accuracy = {}
-        for tta in TTA_MODES:  # in order of cost; a costlier mode must win strictly
+        for tta in self.modes:  # in order of cost; a costlier mode must win strictly
             grouped = group_probabilities(self.raw(tta)[scored], self.mapping)
             accuracy[tta] = float(np.mean(grouped.argmax(1) == truth3[scored]))
-        tta = max(TTA_MODES, key=lambda m: (accuracy[m], -list(TTA_MODES).index(m)))
+        tta = max(self.modes, key=lambda m: (accuracy[m], -self.modes.index(m)))
         temperature = 1.0
         if not self.val_in_training:
             rows = on & clean
@@ -70,11 +72,15 @@ class ScoredMember:
         return MemberChoice(tta, temperature, accuracy)
 
 
-def score_member(item: dict[str, Any], directory: Path, faces: FaceSet) -> ScoredMember:
-    """Run the registry member ``item`` once over every view of ``faces`` (untempered)."""
+def score_member(
+    item: dict[str, Any], directory: Path, faces: FaceSet, modes: tuple[str, ...] = FIT_TTA_MODES
+) -> ScoredMember:
+    """Run the registry member ``item`` once over every view of ``modes`` on ``faces`` (untempered)."""
     spec = member_from_json(item, "registry")
-    member = load_member(
-        replace(spec, tta=EVERY_VIEW_MODE, temperature=1.0), resolve_weights(spec, directory), backend="keras"
+    modes = tuple(m for m in TTA_MODES if m in modes)  # in order of cost
+    run = covering_mode(modes)
+    member = load_member(replace(spec, tta=run, temperature=1.0), resolve_weights(spec, directory), backend="keras")
+    views = dict(zip(TTA_MODES[run], member.predict_views(faces.images, 512)))  # each view once
+    return ScoredMember(
+        spec.name, views, spec.mapping_matrix(), spec.val_in_training, spec.classes == faces.classes, modes
     )
-    views = dict(zip(TTA_MODES[EVERY_VIEW_MODE], member.predict_views(faces.images, 512)))  # each view once
-    return ScoredMember(spec.name, views, spec.mapping_matrix(), spec.val_in_training, spec.classes == faces.classes)
