@@ -39,7 +39,7 @@ from gerec.emotion.corruptions import BENCHMARK_CORRUPTIONS, corrupt_all
 from gerec.emotion.data import load_face_set, validation_split
 from gerec.emotion.ensemble import Member, load_member
 from gerec.emotion.registry import member_from_json, resolve_weights
-from gerec.emotion.views import EVERY_VIEW_MODE, TTA_MODES
+from gerec.emotion.views import FIT_TTA_MODES, TTA_MODES, covering_mode
 
 BASELINE = {"gerec-vgg48h": (0.75, "zoom"), "gerec-vgg48i": (0.25, "flip+zoom")}
 """The face ensemble on main before issue 19: member -> (weight, TTA mode)."""
@@ -93,7 +93,8 @@ def member_views(registry: Path, names: set[str]) -> dict[str, tuple[Member, dic
         spec = member_from_json(item, str(registry))
         if spec.val_in_training and spec.name not in names:
             continue
-        member = load_member(replace(spec, tta=EVERY_VIEW_MODE), resolve_weights(spec, registry.parent), "keras")
+        run = covering_mode((*FIT_TTA_MODES, spec.tta))  # its views, and those of any mode a fit offers by default
+        member = load_member(replace(spec, tta=run), resolve_weights(spec, registry.parent), "keras")
         out[spec.name] = (member, item)
     return out
 
@@ -162,7 +163,7 @@ def main() -> int:
     for corruption in BENCHMARK_CORRUPTIONS:
         crops = corrupt_all(images, corruption, seed=args.seed)
         per_view = {
-            name: dict(zip(TTA_MODES[EVERY_VIEW_MODE], member.predict_views(crops, 512)))
+            name: dict(zip(TTA_MODES[member.spec.tta], member.predict_views(crops, 512)))
             for name, (member, _) in members.items()
         }
         table[corruption] = {

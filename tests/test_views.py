@@ -126,9 +126,16 @@ def test_member_prediction_is_the_mean_of_its_single_view_predictions(tmp_path):
         axis=0,
     )
     np.testing.assert_allclose(multi.predict_raw(crops), expected, atol=1e-5)
-    per_view = multi.predict_views(crops, batch_size=2)  # batches of 2 faces: views stay with their faces
+    calls: list[int] = []
+    run = multi._run
+    multi._run = lambda batch: (calls.append(len(batch)), run(batch))[1]  # type: ignore[method-assign]
+    per_view = multi.predict_views(crops, batch_size=12)  # 12 inputs a call: 2 faces x 6 views
+    assert calls == [12, 12, 6]  # the cap counts views, and views stay with their faces
     assert per_view.shape == (6, 5, len(spec.classes))
     np.testing.assert_allclose(per_view.mean(0), expected, atol=1e-5)
+    calls.clear()
+    np.testing.assert_allclose(multi.predict_views(crops, batch_size=2), per_view, atol=1e-6)
+    assert calls == [6] * 5  # a cap under one face's views still runs one face at a time
     assert not np.allclose(single.predict_raw(crops), expected, atol=1e-3)  # the views do change it
 
 

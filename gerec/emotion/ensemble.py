@@ -82,18 +82,24 @@ class Member:
         return to_member_input(crops, self.spec.input_size, self.spec.colour, self.spec.preprocess)
 
     def predict_views(self, crops: np.ndarray, batch_size: int = 256) -> np.ndarray:
-        """The member's own class probabilities on each test-time view, (n_views, n, n_member_classes)."""
+        """The member's own class probabilities on each test-time view, (n_views, n, n_member_classes).
+
+        ``batch_size`` caps the network inputs per call, faces times views (at least one face): the
+        memory a call takes grows with its inputs, and a mode of 14 views would otherwise multiply it by 14."""
         mode = self.spec.tta
+        n_views = len(TTA_MODES[mode])
         if len(crops) == 0:
-            return np.zeros((len(TTA_MODES[mode]), 0, len(self.spec.classes)), dtype=np.float64)
+            return np.zeros((n_views, 0, len(self.spec.classes)), dtype=np.float64)
+        step = max(1, batch_size // n_views)
         parts = []
-        for start in range(0, len(crops), batch_size):
-            x = self.prepare(crops[start : start + batch_size])
+        for start in range(0, len(crops), step):
+            x = self.prepare(crops[start : start + step])
             parts.append(split_views(self._run(make_views(x, mode)), mode))  # one call on all views
         return np.concatenate(parts, axis=1)
 
     def predict_raw(self, crops: np.ndarray, batch_size: int = 256) -> np.ndarray:
-        """The member's own class probabilities, (n, n_member_classes): the mean over its views."""
+        """The member's own class probabilities, (n, n_member_classes): the mean over its views
+        (``batch_size``: network inputs per call, as in :meth:`predict_views`)."""
         return self.predict_views(crops, batch_size).mean(axis=0)
 
     def to_group(self, raw: np.ndarray) -> np.ndarray:
