@@ -52,7 +52,8 @@ if spec is not None:
     st.table(pd.DataFrame(rows).set_index("member"))  # a static table wraps long cells instead of cutting them
     st.markdown(
         "**Accuracy on FER-2013 faces** (3-class leaves surprise out). Members, test-time views "
-        f"({render.tta_modes_text()}) and weights are chosen on the validation split carved from "
+        f"({render.tta_modes_text()}; the note under the table names those the fit offered) and weights "
+        "are chosen on the validation split carved from "
         "`train.npz` (how, in the note under the table); `test.npz` is "
         'measured once, afterwards, report only ("not measured" until then). The ensemble\'s 7-class figure '
         "uses its 7-class members. A member trained on the validation faces (in-sample) is measured "
