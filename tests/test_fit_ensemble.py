@@ -417,3 +417,19 @@ def test_the_temperature_tool_holds_temperatures_out_and_refits_the_registrys(tm
     written = {m["name"]: m["temperature"] for m in json.loads(registry.read_text())["members"] if m["weight"] > 0}
     refitted = dict(part.rsplit(" ", 1) for part in out[3].split(": ", 1)[1].split(", "))
     assert {n: round(float(t), 4) for n, t in refitted.items()} == written
+
+
+def test_a_fit_that_fails_part_way_leaves_the_registry_as_it_was(tmp_path: Path, monkeypatch):
+    """The registry is written once, complete: a fit stopped after choosing the weights (here its
+    sanity check fails; in round 11 the kernel killed one out of memory there) changes nothing."""
+    registry, data_file = tiny_fit_setup(tmp_path, [data.FER_CLASSES, data.FER_CLASSES])
+    before = registry.read_bytes()
+
+    def stopped(*args, **kwargs):
+        raise RuntimeError("stopped part-way")
+
+    monkeypatch.setattr(fit_ensemble, "_record_sanity", stopped)
+    with pytest.raises(RuntimeError, match="part-way"):
+        fit_ensemble.fit(registry, data_file, fit_ensemble.FitOptions(step=0.25, max_grid=1000, sanity_faces=3))
+    assert registry.read_bytes() == before
+    assert sorted(p.name for p in registry.parent.glob("*.json")) == [registry.name]  # no partial file left

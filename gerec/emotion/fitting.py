@@ -65,7 +65,7 @@ from gerec.emotion.corruptions import robust_augment
 from gerec.emotion.data import FaceSet, load_face_set
 from gerec.emotion.ensemble import FaceEnsemble, group_probabilities
 from gerec.emotion.member_choice import MemberChoice, ScoredMember, score_member
-from gerec.emotion.registry import member_from_json, read_registry
+from gerec.emotion.registry import member_from_json, read_registry, registry_from_json
 from gerec.emotion.scoring import score_face_set
 from gerec.emotion.views import FIT_TTA_MODES
 from gerec.emotion.weighting import (
@@ -79,6 +79,7 @@ from gerec.emotion.weighting import (
     grid_step,
 )
 from gerec.errors import InvalidDataset
+from gerec.fileio import replaced_atomically
 from gerec.sanity import SANITY_FACES, check_member, sample_faces
 
 FIT_FACES = ("clean+corrupted", "clean")
@@ -198,8 +199,7 @@ def fit(registry: Path, data: Path, options: FitOptions = FitOptions()) -> None:
         item["weight"] = round(float(w), 4)
         item["enabled"] = bool(w > 0)
     print("weights:", {m["name"]: m["weight"] for m in doc["members"]}, f"3-class {100 * acc:.2f} % ({options.faces})")
-    registry.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
-    ensemble = FaceEnsemble.load(registry)
+    ensemble = FaceEnsemble(registry_from_json(doc, registry))  # the registry is written once, when complete
     scores = score_face_set(ensemble, val)
     n = len(val.labels)
     corrupted = score_face_set(ensemble, fit_on.subset(np.arange(n, 2 * n))) if copies == 2 else None
@@ -238,8 +238,14 @@ def fit(registry: Path, data: Path, options: FitOptions = FitOptions()) -> None:
         "left_out_why": "trained on FER-2013 data holding this split (val_in_training): in-sample here, "
         "so it cannot be weighted honestly on it",
     }
-    registry.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+    _write_registry(registry, doc)
     print(json.dumps(doc["metrics"]["val"], indent=1))
+
+
+def _write_registry(registry: Path, doc: dict[str, Any]) -> None:
+    """Replace the registry in one step: a fit or a test record killed part-way leaves the old file."""
+    with replaced_atomically(registry) as tmp:
+        tmp.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
 
 
 def _record_sanity(doc: dict[str, Any], ensemble: FaceEnsemble, val: FaceSet, n: int) -> None:
@@ -326,7 +332,7 @@ def record_test(registry: Path, test: Path) -> None:
         "accuracy7": None if seven is None else round(seven, 4),
         "accuracy7_of": list(scores.members7),
     }
-    registry.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+    _write_registry(registry, doc)
     print(json.dumps(doc["metrics"]["test"], indent=1))
     for item in doc["members"]:
         print(f"  {item['name']:<24} test {item['metrics']}")

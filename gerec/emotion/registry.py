@@ -155,7 +155,12 @@ def member_from_json(item: Any, source: str) -> MemberSpec:
 def read_registry(path: Path | None = None) -> EnsembleSpec:
     """Parse ``models/ensemble.json`` (or another registry file)."""
     path = path or models_dir() / REGISTRY_FILE
-    data = json_object(read_model_json(path, "ensemble registry"), str(path), "an ensemble registry")
+    return registry_from_json(read_model_json(path, "ensemble registry"), path)
+
+
+def registry_from_json(doc: Any, path: Path) -> EnsembleSpec:
+    """Parse a registry's JSON as if read from ``path`` (its members' files are looked up beside it)."""
+    data = json_object(doc, str(path), "an ensemble registry")
     if data.get("format") != FORMAT:
         raise InvalidModelFile(f"{path}: not a gerec ensemble registry (field 'format' must be {FORMAT!r})")
     entries = model_field(data, "members", list, str(path))
