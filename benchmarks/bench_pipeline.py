@@ -14,6 +14,7 @@ The last line is ``ratio: <ours median / fer median>`` (fer as documented, BGR i
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import sys
 import time
@@ -93,4 +94,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     main()

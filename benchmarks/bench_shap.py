@@ -20,6 +20,7 @@ Last line: ``ratio: <baseline seconds / gerec seconds>``.
 
 from __future__ import annotations
 
+import argparse
 import os
 import statistics
 import sys
@@ -147,4 +148,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     main()
