@@ -33,9 +33,6 @@ TTA_MODES: dict[str, tuple[str, ...]] = {
 A view is a base (``identity``, ``zoom_in``, ``zoom_out``, a corner crop), optionally ``+mirror``;
 ``crops`` is the classic ten-crop (centre and corners, each mirrored)."""
 
-EVERY_VIEW_MODE = "all"
-"""The mode whose views include every other mode's: run once, it scores all modes."""
-
 FIT_TTA_MODES = ("none", "flip", "zoom", "flip+zoom")
 """The modes ``fit-ensemble`` offers each member unless ``--tta-modes`` names others (the shipped
 registry was fitted with these; ``crops`` and ``all`` did not improve it: docs/models.md, round 11)."""
