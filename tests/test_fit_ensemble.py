@@ -274,6 +274,27 @@ def test_the_capped_grid_is_the_simplex_points_with_few_members():
     assert np.array_equal(weighting.weight_grid(3, 0.25, 5), weighting.simplex(3, 0.25))
 
 
+def test_one_member_may_be_fitted_alone():
+    assert np.array_equal(weighting.simplex(1, 0.05), [[1.0]])  # the whole weight on the one member
+    assert np.array_equal(weighting.weight_grid(3, 0.05, 1), np.eye(3)[::-1])  # each member alone
+    rng = np.random.default_rng(3)
+    truth = rng.integers(0, 3, 200)
+    strong = 0.5 * rng.dirichlet(np.ones(3), 200) + 0.5 * np.eye(3)[truth]
+    weak = rng.dirichlet(np.ones(3), 200)
+    weights, _ = weighting.fit_weights([weak, strong], truth, 0.05, max_members=1)
+    assert np.array_equal(weights, [0.0, 1.0])
+
+
+def test_max_members_must_be_at_least_one(capsys):
+    from gerec.cli import build_parser
+
+    assert build_parser().parse_args(["fit-ensemble", "--max-members", "1"]).max_members == 1
+    for bad in ("0", "-2", "two"):
+        with pytest.raises(SystemExit):
+            build_parser().parse_args(["fit-ensemble", "--max-members", bad])
+    assert "--max-members" in capsys.readouterr().err
+
+
 def test_the_weight_search_keeps_at_most_the_allowed_members():
     rng = np.random.default_rng(2)
     truth = rng.integers(0, 3, 300)

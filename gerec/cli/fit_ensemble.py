@@ -27,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--step", type=float, default=0.05, help="weight grid step")
     p.add_argument(
         "--max-members",
-        type=int,
+        type=_at_least_one,
         default=3,
         help="at most this many members get a weight (inference and saliency cost grow with each)",
     )
@@ -66,6 +66,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="only record the fitted ensemble's test figures (report only; nothing is chosen)",
     )
     p.set_defaults(func=run)
+
+
+def _at_least_one(text: str) -> int:
+    """``--max-members``: a whole number, 1 or more (1: the best single member, weight 1)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"at least one member must get a weight, got {value}")
+    return value
 
 
 def _modes(text: str) -> tuple[str, ...]:

@@ -22,7 +22,8 @@ from gerec.folds import stratified_folds
 def simplex(n: int, step: float) -> np.ndarray:
     """Every weight vector on the n-simplex with coordinates on a ``step`` grid, as rows (stars and bars)."""
     k = int(round(1 / step))
-    bars = np.array(list(itertools.combinations(range(k + n - 1), n - 1)), dtype=int).reshape(-1, n - 1)
+    combos = list(itertools.combinations(range(k + n - 1), n - 1))
+    bars = np.array(combos, dtype=int).reshape(len(combos), n - 1)  # one member: one empty row, weight 1
     edges = np.hstack([np.full((len(bars), 1), -1), bars, np.full((len(bars), 1), k + n - 1)])
     return (np.diff(edges, axis=1) - 1).astype(float) / k
 
