@@ -151,3 +151,22 @@ def test_distillation_is_off_unless_a_teacher_is_given():
     assert args.teacher is None  # older recipes reproduce
     args = tool.parse_args(["train.npz", "--out", "m.onnx", "--teacher", "t.npz", "--distil", "0.3"])
     assert args.teacher == Path("t.npz") and args.distil == 0.3
+
+
+def test_emphasis_weighs_the_faces_the_ensemble_gets_wrong_more():
+    teacher_rows = np.array([[0.9, 0.1], [0.1, 0.9], [0.5, 0.5]], dtype=np.float32)
+    labels = np.array([0, 0, 1])  # right and sure, wrong and sure, unsure
+    w = tool.emphasis_weights(teacher_rows, labels, 1.0)
+    assert w.mean() == pytest.approx(1.0)  # the loss keeps its scale
+    assert w[1] > w[2] > w[0]
+    assert w[1] / w[0] == pytest.approx(1.9 / 1.1)
+    np.testing.assert_allclose(tool.emphasis_weights(teacher_rows, labels, 0.0), 1.0)  # 0: every face alike
+
+
+def test_distil_and_emphasis_need_a_teacher(capsys):
+    args = tool.parse_args(["train.npz", "--out", "m.onnx"])
+    assert args.distil is None and args.emphasis == 0.0  # nothing changes unless asked
+    for extra in (["--emphasis", "1"], ["--distil", "0.3"]):
+        with pytest.raises(SystemExit):
+            tool.parse_args(["train.npz", "--out", "m.onnx", *extra])
+        assert "--distil and --emphasis need --teacher" in capsys.readouterr().err

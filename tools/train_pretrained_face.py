@@ -90,8 +90,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--distil",
         type=float,
-        default=0.5,
-        help="with --teacher, the share of the loss on the teacher's probabilities (the rest on the labels)",
+        default=None,
+        help="with --teacher, the loss share on the teacher's probabilities, the rest on the labels (default 0.5)",
+    )
+    p.add_argument(
+        "--emphasis",
+        type=float,
+        default=0.0,
+        help="with --teacher, weigh each face's loss by 1 + B x (1 - the teacher's probability of its label), "
+        "normalised per batch: more weight where the ensemble errs (0: every face alike)",
     )
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint in <out>.ckpt/")
     p.add_argument(
@@ -100,7 +107,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="best",
         help="export the best epoch on the validation split (a choice made on it) or the last epoch (none)",
     )
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if (args.emphasis or args.distil is not None) and args.teacher is None:
+        p.error("--distil and --emphasis need --teacher")
+    return args
 
 
 # ------------------------------------------------------------------ data
@@ -163,10 +173,17 @@ def load_teacher(path: Path, n_faces: int, train_idx: np.ndarray) -> tuple[np.nd
 
 
 def soft_cross_entropy(logits, targets):  # type: ignore[no-untyped-def]
-    """Mean cross-entropy of the network's distribution against soft targets (n, classes)."""
+    """Each face's cross-entropy of the network's distribution against soft targets (n, classes)."""
     import torch
 
-    return -(targets * torch.log_softmax(logits, dim=1)).sum(dim=1).mean()
+    return -(targets * torch.log_softmax(logits, dim=1)).sum(dim=1)
+
+
+def emphasis_weights(teacher_rows: np.ndarray, labels: np.ndarray, strength: float) -> np.ndarray:
+    """Per-face loss weights ``1 + strength x (1 - p_teacher(label))``, scaled to mean 1 over the batch:
+    the faces the ensemble gets wrong count more (a member meant to err elsewhere)."""
+    w = 1.0 + strength * (1.0 - teacher_rows[np.arange(len(labels)), labels])
+    return (w / w.mean()).astype(np.float32)
 
 
 # ------------------------------------------------------------------ model
@@ -285,6 +302,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.teacher is not None:
         full_idx, _ = validation_split(faces.labels)
         teacher, teacher_sha = load_teacher(args.teacher, len(faces.labels), full_idx)
+    distil = 0.5 if args.distil is None else args.distil
     x_val = to_input(faces.images[val_idx], args.size)
     y_val = faces.labels[val_idx]
     model, weights = build(len(FER_CLASSES), args.arch)
@@ -302,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
         opt.load_state_dict(state["opt"])
         history, best, start = state["history"], state["best"], state["epoch"]
         print(f"resumed after epoch {start}", flush=True)
-    loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=args.label_smoothing)
+    loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=args.label_smoothing, reduction="none")
     for epoch in range(start, args.epochs):
         rng = np.random.default_rng(args.seed * 1000 + epoch)  # an epoch's order and augmentation
         order = rng.permutation(train_idx)
@@ -319,10 +337,13 @@ def main(argv: list[str] | None = None) -> int:
                 group["lr"] = learning_rate(epoch * steps_per_epoch + k, total, warm, args.lr)
             opt.zero_grad()
             logits = model(torch.from_numpy(batch))
-            loss = own * loss_fn(logits, y) + (1.0 - own) * loss_fn(logits, y[torch.from_numpy(partner)])
+            per_face = own * loss_fn(logits, y) + (1.0 - own) * loss_fn(logits, y[torch.from_numpy(partner)])
             if teacher is not None:
                 soft = own * teacher[idx] + (1.0 - own) * teacher[idx[partner]]
-                loss = (1.0 - args.distil) * loss + args.distil * soft_cross_entropy(logits, torch.from_numpy(soft))
+                per_face = (1.0 - distil) * per_face + distil * soft_cross_entropy(logits, torch.from_numpy(soft))
+            if args.emphasis and teacher is not None:
+                per_face = per_face * torch.from_numpy(emphasis_weights(teacher[idx], faces.labels[idx], args.emphasis))
+            loss = per_face.mean()
             loss.backward()
             opt.step()
             seen += len(idx)
