@@ -10,6 +10,10 @@ with ``--keep last`` the last epoch (no choice made on the split ``fit-ensemble`
 exported to ONNX; gerec runs it with ONNX Runtime like its other members (registry
 ``"weights": "<name>.onnx"``, ``"backend": "onnx"``).
 
+``--teacher FILE`` (soft targets from ``tools/teacher_targets.py``: the shipped ensemble on the
+training faces) distils the ensemble into the member (``--distil``: the loss share on the teacher)
+and, with ``--emphasis``, weighs each face by how wrong the ensemble is on it (issue 19, round 12).
+
 Runs in the SEPARATE tools venv of ``tools/export_offline_labeler.py`` (torch is never a
 dependency of gerec), plus OpenCV for the corruptions::
 
