@@ -299,13 +299,11 @@ def main(argv: list[str] | None = None) -> int:
     faces = load_face_set(args.data)
     if tuple(faces.classes) != FER_CLASSES:
         raise SystemExit(f"{args.data}: expected FER's 7 classes, got {faces.classes}")
-    train_idx, val_idx = validation_split(faces.labels)
-    if args.limit:
-        train_idx = train_idx[: args.limit]
+    every_train_idx, val_idx = validation_split(faces.labels)
+    train_idx = every_train_idx[: args.limit] if args.limit else every_train_idx
     teacher, teacher_sha = (None, "")
-    if args.teacher is not None:
-        full_idx, _ = validation_split(faces.labels)
-        teacher, teacher_sha = load_teacher(args.teacher, len(faces.labels), full_idx)
+    if args.teacher is not None:  # the file scores every training face, whatever --limit keeps
+        teacher, teacher_sha = load_teacher(args.teacher, len(faces.labels), every_train_idx)
     distil = 0.5 if args.distil is None else args.distil
     x_val = to_input(faces.images[val_idx], args.size)
     y_val = faces.labels[val_idx]
