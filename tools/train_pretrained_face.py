@@ -340,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
             opt.zero_grad()
             logits = model(torch.from_numpy(batch))
             per_face = own * loss_fn(logits, y) + (1.0 - own) * loss_fn(logits, y[torch.from_numpy(partner)])
-            if teacher is not None:
+            if teacher is not None and distil:  # --distil 0 (emphasis alone): no soft loss to compute
                 soft = own * teacher[idx] + (1.0 - own) * teacher[idx[partner]]
                 per_face = (1.0 - distil) * per_face + distil * soft_cross_entropy(logits, torch.from_numpy(soft))
             if args.emphasis and teacher is not None:
