@@ -163,6 +163,21 @@ def test_7_class_figures_are_held_out_in_the_same_folds(monkeypatch: pytest.Monk
     assert all(len(r.accuracy7 or ()) == 4 and min(r.accuracy7 or (0,)) > 0 for r in runs.values())
 
 
+def test_7_class_figures_hold_surprise_faces_out_too():
+    """Surprise faces have no 3-class truth; the 7-class figures must still score them, once per
+    repeat (the folds once left them out, so "7-class" counted 6 classes)."""
+    truth7 = np.repeat(np.arange(7), 40)
+    surprise = FER_TO_GROUP[truth7] < 0
+    right_on_surprise = np.eye(7)[np.where(surprise, truth7, (truth7 + 1) % 7)]  # right only on surprise faces
+    sevens = [0.9 * right_on_surprise + 0.1 / 7, 0.8 * right_on_surprise + 0.2 / 7]
+    probs = [group_of(p) for p in sevens]
+    seven = weighting.SevenClass(tuple(sevens), truth7)
+    runs = weighting.held_out_runs(probs, FER_TO_GROUP[truth7], 0.25, folds=2, repeats=3, seed=0, seven=seven)
+    for run in runs.values():
+        assert run.accuracy7 is not None
+        np.testing.assert_allclose(run.accuracy7, surprise.mean())  # each half: 20 of its 140 faces are surprise
+
+
 def test_nested_held_out_runs_refit_on_each_fitting_half_and_report_ece(monkeypatch: pytest.MonkeyPatch):
     """With a refit (fit-ensemble's nested cross-validation: tests/test_nested_fit.py) the members'
     probabilities are re-made once per fold from its fitting faces, the ones the weights fit on."""

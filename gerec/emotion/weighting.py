@@ -182,8 +182,11 @@ def held_out_runs(
     figures each.
 
     Only the faces given (the validation split) are used: they are split again into ``folds``
-    stratified folds (by the 3-class truth), ``repeats`` times, so the weighting criterion itself
-    is chosen without any test data. Without ``seven`` only the 3-class criteria run.
+    stratified folds, ``repeats`` times, so the weighting criterion itself is chosen without any
+    test data. The folds are stratified by the 7-class truth when ``seven`` is given, so every face
+    is held out once per repeat, surprise faces (no 3-class truth) too: the 7-class figures count
+    all 7 classes. Without ``seven`` they are stratified by the 3-class truth and only the 3-class
+    criteria run.
     ``copies``: the faces are that many copies of one set, one after the other (clean, then
     corrupted); a face's copies share a fold. ``refit``: the members' probabilities are re-made
     for each fold from choices on its fitting faces only (:data:`Refit`); without it ``probs`` and
@@ -197,8 +200,9 @@ def held_out_runs(
     acc7: dict[str, list[float]] = {c: [] for c in criteria}
     ece3: dict[str, list[float]] = {c: [] for c in criteria}
     one = len(truth3) // copies
+    strata = truth3[:one] if seven is None else seven.truth[:one]
     for _ in range(repeats):
-        fold = np.tile(stratified_folds(truth3[:one], folds, rng, random_start=True), copies)
+        fold = np.tile(stratified_folds(strata, folds, rng, random_start=True), copies)
         for f in range(folds):
             fold_probs, fold_seven = (probs, seven) if refit is None else refit(fold != f)
             fit_on = np.where(fold == f, -1, truth3)
