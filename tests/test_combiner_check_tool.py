@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
+from tool_module import load_tool
 
 from gerec.emotion.data import FER_CLASSES
 
-_spec = importlib.util.spec_from_file_location(
-    "combiner_check", Path(__file__).parents[1] / "tools" / "combiner_check.py"
-)
-assert _spec is not None and _spec.loader is not None
-tool = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(tool)
+tool = load_tool("combiner_check")
 
 
 def test_a_prior_shift_undoes_a_known_shift_of_calibrated_probabilities():

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tool_module import load_tool
 
 from gerec.classes import CLASSES
 from gerec.emotion import data, weighting
@@ -436,16 +437,12 @@ def test_a_3_class_member_leaves_the_7_class_criterion_out(tmp_path: Path):
 def test_the_temperature_tool_holds_temperatures_out_and_refits_the_registrys(tmp_path: Path, capsys):
     """tools/member_temperature_cv.py: held-out figures with and without temperatures, and on the
     whole split the same temperatures fit-ensemble wrote."""
-    import importlib.util
 
     registry, data_file = tiny_fit_setup(tmp_path, [data.FER_CLASSES, data.FER_CLASSES])
     fit_ensemble.fit(
         registry, data_file, fit_ensemble.FitOptions(step=0.25, max_grid=1000, faces="clean", sanity_faces=0)
     )
-    spec = importlib.util.spec_from_file_location("member_temperature_cv", "tools/member_temperature_cv.py")
-    assert spec is not None and spec.loader is not None
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool("member_temperature_cv")
     capsys.readouterr()
     assert tool.main(["--registry", str(registry), "--data", str(data_file)]) == 0
     out = capsys.readouterr().out.splitlines()

@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import threading
 import time
 from collections import Counter
 from contextlib import contextmanager
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
+from tool_module import load_tool
 
 from gerec import imaging
 from gerec.errors import ImageTooLarge, InvalidImage
 from gerec.imaging import MAX_SIDE, load_image
 
-_spec = importlib.util.spec_from_file_location("fuzz_images", Path(__file__).parents[1] / "tools" / "fuzz_images.py")
-assert _spec is not None and _spec.loader is not None
-fuzz = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(fuzz)
+fuzz = load_tool("fuzz_images")
 
 
 def test_seeded_fuzz_has_no_unexpected_exception():

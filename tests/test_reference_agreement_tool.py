@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
+from tool_module import load_tool
 
 from gerec.bn.network import SceneNetwork
 
-_spec = importlib.util.spec_from_file_location(
-    "reference_agreement", Path(__file__).parents[1] / "tools" / "reference_agreement.py"
-)
-assert _spec is not None and _spec.loader is not None
-tool = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(tool)
+tool = load_tool("reference_agreement")
 
 
 def twins() -> SceneNetwork:

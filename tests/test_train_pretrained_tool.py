@@ -5,22 +5,17 @@ command and figures are in docs/models.md."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
+from tool_module import load_tool
 
 from gerec.calibration import tempered
 from gerec.emotion.data import FER_CLASSES, validation_split
 from gerec.emotion.ensemble import FaceEnsemble, to_member_input
 
-_spec = importlib.util.spec_from_file_location(
-    "train_pretrained_face", Path(__file__).parents[1] / "tools" / "train_pretrained_face.py"
-)
-assert _spec is not None and _spec.loader is not None
-tool = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(tool)
+tool = load_tool("train_pretrained_face")
 
 
 def test_learning_rate_warms_up_then_decays_to_one_percent():
@@ -92,12 +87,7 @@ def test_the_backbone_is_efficientnet_lite0_unless_asked():
 
 
 # ------------------------------------------------------------------ distillation (tools/teacher_targets.py)
-_tspec = importlib.util.spec_from_file_location(
-    "teacher_targets", Path(__file__).parents[1] / "tools" / "teacher_targets.py"
-)
-assert _tspec is not None and _tspec.loader is not None
-teacher_tool = importlib.util.module_from_spec(_tspec)
-_tspec.loader.exec_module(teacher_tool)
+teacher_tool = load_tool("teacher_targets")
 
 
 def _tiny_fer_set(path: Path, per_class: int = 10) -> np.ndarray:
