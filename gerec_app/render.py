@@ -305,12 +305,19 @@ def weighting_note(metrics: dict) -> str:
     return note
 
 
+HELD_OUT_FACES = {"clean+corrupted": "clean + corrupted copies", "clean": "clean faces"}
+"""``metrics.val.fit_faces`` -> the faces a held-out figure is over, in words (the in-sample
+figures beside it are over the clean faces)."""
+
+
 def _chosen_held_out(val: dict, figure: str) -> str:
-    """The chosen criterion's held-out ``figure`` with its sd, or "–" when the registry has none."""
+    """The chosen criterion's held-out ``figure`` with its sd and the faces it is over, or "–"
+    when the registry has none."""
     criterion = str(val.get("criterion"))
     if criterion not in (val.get(f"criterion_held_out_{figure}") or {}):
         return "–"
-    return _held_out_text(val, figure, criterion)
+    faces = HELD_OUT_FACES.get(str(val.get("fit_faces")))
+    return _held_out_text(val, figure, criterion) + (f" ({faces})" if faces else "")
 
 
 def _held_out_text(val: dict, figure: str, criterion: str) -> str:

@@ -111,6 +111,8 @@ def test_models_page_lists_files_and_members(app):
     assert used["val 3-class"].iloc[0] == f"{100 * val['accuracy3']:.2f} % (fitted here)"
     held_out = val["criterion_held_out_accuracy3"][val["criterion"]]
     assert used["val 3-class, held out"].iloc[0].startswith(f"{100 * held_out:.2f} % ± ")
+    over = {"clean+corrupted": "(clean + corrupted copies)", "clean": "(clean faces)"}[val["fit_faces"]]
+    assert used["val 3-class, held out"].iloc[0].endswith(over)  # not the clean faces the in-sample figure is over
     assert set(used["val 3-class, held out"].iloc[1:]) == {"–"}  # members: no held-out figure
     assert dict(zip(used["member"].iloc[1:], used["test-time views"].iloc[1:])) == in_registry
     sanity = {m["name"]: m["metrics"]["val_saliency_sanity"] for m in registry["members"] if m["name"] in in_registry}

@@ -78,3 +78,12 @@ def test_temperature_text_says_what_it_does_to_the_probabilities():
 
     assert temperature_text(1.0) == "1 (as the network gives them)"
     assert temperature_text(0.8) == "0.8 (sharpened)" and temperature_text(1.2469) == "1.25 (softened)"
+
+
+def test_held_out_figures_say_which_faces_for_every_fit_mode():
+    from gerec.emotion.fitting import FIT_FACES
+
+    assert set(render.HELD_OUT_FACES) == set(FIT_FACES)  # a new fit mode must be worded here too
+    val = {"criterion": "log-loss", "criterion_held_out_accuracy3": {"log-loss": 0.8108}, "fit_faces": "clean"}
+    table = render.ensemble_accuracy_table([], {"val": val})
+    assert table["val 3-class, held out"].iloc[0] == "81.08 % (clean faces)"
