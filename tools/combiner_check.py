@@ -4,7 +4,7 @@
 
 Only the clean validation faces of ``train.npz`` are used (no test face). The weighted members give
 their tempered FER 7-class probabilities through their registry views, mixed by the registry's
-weights (:func:`teacher_targets.teacher_probabilities`). The split is cut again into halves as
+weights (as :func:`teacher_targets.teacher_probabilities` mixes them). The split is cut again into halves as
 ``fit-ensemble`` cuts it (2-fold, 5 repeats, seed 0), stratified here by FER class so that surprise
 faces count in the 7-class figures; on each half one of three combiners is fitted and scored on
 the other half:
@@ -34,9 +34,9 @@ from sklearn.linear_model import LogisticRegression
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tools")]
 
-from teacher_targets import teacher_probabilities  # noqa: E402
+from teacher_targets import member_probabilities  # noqa: E402
 
-from gerec.calibration import PROB_FLOOR, tempered  # noqa: E402
+from gerec.calibration import PROB_FLOOR  # noqa: E402
 from gerec.config import data_dir, models_dir  # noqa: E402
 from gerec.emotion.data import load_face_set  # noqa: E402
 from gerec.emotion.ensemble import FaceEnsemble, group_probabilities  # noqa: E402
@@ -79,13 +79,9 @@ def main(argv: list[str]) -> int:
     val = load_face_set(args.data).validation()
     y7, y3 = val.labels, val.group_labels()
     mapping = ensemble.members[0].spec.mapping_matrix()
-    mix = teacher_probabilities(ensemble, val.images)
-    logs = np.hstack(
-        [
-            np.log(np.clip(tempered(m.predict_raw(val.images), m.spec.temperature), PROB_FLOOR, 1))
-            for m in ensemble.members
-        ]
-    )
+    parts = member_probabilities(ensemble, val.images)  # each member runs once
+    mix = np.tensordot(ensemble.weights, parts, axes=1)
+    logs = np.hstack(list(np.log(np.clip(parts, PROB_FLOOR, 1))))  # (faces, members x 7)
     rng = np.random.default_rng(0)
     results: dict[str, list[tuple[float, float]]] = {"linear mix": [], "+ class prior shift": [], "stacker": []}
     for _ in range(CV_REPEATS):

@@ -35,13 +35,17 @@ from gerec.emotion.registry import REGISTRY_FILE  # noqa: E402
 from gerec.fileio import replaced_atomically  # noqa: E402
 
 
-def teacher_probabilities(ensemble: FaceEnsemble, crops: np.ndarray) -> np.ndarray:
-    """(n, 7) weighted mean of the members' tempered FER-class probabilities (views averaged)."""
+def member_probabilities(ensemble: FaceEnsemble, crops: np.ndarray) -> np.ndarray:
+    """(members, n, 7): each member's tempered FER-class probabilities (views averaged)."""
     for member in ensemble.members:
         if tuple(member.spec.classes) != FER_CLASSES:
             raise SystemExit(f"{member.spec.name}: a teacher member must give FER's 7 classes")
-    parts = [tempered(m.predict_raw(crops), m.spec.temperature) for m in ensemble.members]
-    return np.tensordot(ensemble.weights, np.stack(parts), axes=1)
+    return np.stack([tempered(m.predict_raw(crops), m.spec.temperature) for m in ensemble.members])
+
+
+def teacher_probabilities(ensemble: FaceEnsemble, crops: np.ndarray) -> np.ndarray:
+    """(n, 7) weighted mean of the members' tempered FER-class probabilities (views averaged)."""
+    return np.tensordot(ensemble.weights, member_probabilities(ensemble, crops), axes=1)
 
 
 def main(argv: list[str] | None = None) -> int:
