@@ -137,3 +137,23 @@ def test_fine_tuning_with_a_short_patience_is_warned_about():
     assert "early stopping may end it" in (patience_warning(Path("m.keras"), 8, 22) or "")
     assert patience_warning(Path("m.keras"), 22, 22) is None
     assert patience_warning(None, 6, 24) is None  # a fresh run: early stopping as usual
+
+
+def test_keep_last_chooses_nothing_on_the_validation_split(fer_train, tmp_path):
+    """--keep last: every epoch runs (no early stopping) and the last one is saved, not the best one."""
+    runs = {}
+    for keep in ("best", "last"):
+        cfg = TrainConfig(
+            data=str(fer_train), out=str(tmp_path / f"{keep}.keras"), width=0.25, epochs=4, batch=32, lr=0.01,
+            patience=1, limit=128, keep=keep,
+        )  # fmt: skip
+        runs[keep] = train_member(cfg)
+    last = runs["last"]
+    assert last["epochs_run"] == 4 and last["kept"] == "the last epoch"
+    assert last["final"]["val_accuracy"] == pytest.approx(last["history"][-1]["val_accuracy"], abs=1e-4)
+    best = runs["best"]
+    assert best["kept"] == "the best epoch"
+    assert best["final"]["val_accuracy"] == pytest.approx(max(r["val_accuracy"] for r in best["history"]), abs=1e-4)
+    from gerec.cli.train_faces import patience_warning
+
+    assert patience_warning(Path("m.keras"), 1, 4, keep="last") is None  # nothing to stop early

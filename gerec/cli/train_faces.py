@@ -49,13 +49,20 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="stochastic weight averaging: from this epoch on, hold the learning rate and average the weights; "
         "the average is shipped if it beats the best epoch on validation (0 = off)",
     )
+    p.add_argument(
+        "--keep",
+        choices=("best", "last"),
+        default="best",
+        help="best: the best epoch on the validation split, with early stopping; last: the last epoch "
+        "(or the weight average), no early stopping: nothing chosen on the split fit-ensemble scores",
+    )
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint of an interrupted run")
     p.set_defaults(func=run)
 
 
-def patience_warning(init: Path | None, patience: int, epochs: int) -> str | None:
+def patience_warning(init: Path | None, patience: int, epochs: int, keep: str = "best") -> str | None:
     """A warning when fine-tuning could stop before the cosine cycle reaches its low learning rates."""
-    if init is None or patience >= epochs:
+    if init is None or patience >= epochs or keep == "last":
         return None
     return (
         f"warning: --patience {patience} < --epochs {epochs} while fine-tuning (--init): a new cosine cycle "
@@ -86,8 +93,9 @@ def run(args: argparse.Namespace) -> int:
         init=str(args.init) if args.init else "",
         augment=args.augment,
         swa_from=args.swa_from,
+        keep=args.keep,
     )
-    warning = patience_warning(args.init, args.patience, args.epochs)
+    warning = patience_warning(args.init, args.patience, args.epochs, args.keep)
     if warning:
         print(warning, file=sys.stderr)
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -95,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     final = report["final"]
     print(json.dumps({k: final[k] for k in ("val_accuracy", "val_accuracy3", "val_loss")}))
     print(
-        f"best epoch {report['best_epoch']} of {report['epochs_run']}; wrote {args.out} and "
+        f"kept {report['kept']} (best epoch {report['best_epoch']} of {report['epochs_run']}); wrote {args.out} and "
         f"{args.out.with_suffix('.report.json')}"
     )
     return 0

@@ -6,7 +6,10 @@ read here. Training uses augmentation (flip, shifts, rotation, zoom, brightness,
 softened class weights, label smoothing, a warm-up + cosine learning-rate schedule and early
 stopping on the validation accuracy; the best epoch's weights are saved with a JSON report.
 With ``swa_from`` the weights of the last epochs are also averaged (:mod:`gerec.emotion.swa`),
-and the average is saved instead when it beats the best epoch on validation.
+and the average is saved instead when it beats the best epoch on validation. With
+``keep="last"`` nothing is chosen on the validation split: no early stopping, and the last epoch
+(or, with ``swa_from``, the average) is saved, so ``fit-ensemble`` can score the member on that
+split without a choice already made there.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ class TrainConfig:
     init: str = ""  # fine-tune: start from this saved member (.keras) instead of fresh weights
     augment: str = "standard"  # standard | robust (adds group-photo corruptions, rotation up to 20 degrees)
     swa_from: int = 0  # from this epoch on: learning rate held, weights averaged (0 = no averaging)
+    keep: str = "best"  # best: the best epoch on validation (early stopping on) | last: no choice on validation
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -243,7 +247,7 @@ class ValidationMonitor:
                 model.save(tmp)
         else:
             self.state["wait"] += 1
-            if self.state["wait"] >= self.cfg.patience:
+            if self.state["wait"] >= self.cfg.patience and self.cfg.keep == "best":
                 model.stop_training = True
         if self.average is not None and epoch + 1 >= self.cfg.swa_from:
             self.average.add(model, epoch + 1)
@@ -316,7 +320,7 @@ def initial_model(path: Path, input_size: int, n_classes: int, channels: int) ->
 
 # ------------------------------------------------------------------ the run
 def train_member(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
-    """Train (or resume) one member; save the best model to ``cfg.out`` and its report beside it."""
+    """Train (or resume) one member; save the best (or last) model to ``cfg.out`` and its report beside it."""
     from gerec.tf_quiet import quiet_tensorflow
 
     quiet_tensorflow()
@@ -380,7 +384,7 @@ def train_member(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
     onehot = np.eye(len(classes), dtype=np.float32)[y[train_idx]]
     done = len(state["history"])
     ds = _dataset(x[train_idx], onehot, weights[y[train_idx]], cfg, done)
-    if done < cfg.epochs and state["wait"] < cfg.patience:
+    if done < cfg.epochs and (state["wait"] < cfg.patience or cfg.keep == "last"):
         model.fit(
             ds,
             epochs=cfg.epochs,
@@ -388,11 +392,13 @@ def train_member(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
             callbacks=[monitor.callback],
             verbose=1 if sys.stderr.isatty() else 2,
         )
-    best = keras.models.load_model(ckpt / "best.keras", compile=False)
+    best = keras.models.load_model(ckpt / f"{cfg.keep}.keras", compile=False)
     swa = None
     if monitor.average is not None and monitor.average.count:
         averaged, swa = _averaged_model(monitor, ds)
-        if swa["shipped"]:  # chosen as the epochs are: by validation accuracy
+        if cfg.keep == "last":  # the run's end product, whatever validation says
+            swa["shipped"] = True
+        if swa["shipped"]:  # with keep="best", chosen as the epochs are: by validation accuracy
             best = averaged
     with replaced_atomically(out) as tmp:
         best.save(tmp)  # uncompiled: no optimizer state in the shipped file
@@ -408,6 +414,7 @@ def train_member(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
         "validation": "validation_split(labels, 0.1, seed=0) carved from the training data",
         "best_epoch": state["best_epoch"],
         "epochs_run": len(state["history"]),
+        "kept": "the weight average" if swa and swa["shipped"] else f"the {cfg.keep} epoch",
         "class_weights": [round(float(v), 4) for v in weights],
         "final": final,
         "history": state["history"],
