@@ -61,7 +61,10 @@ CRITERIA = ("accuracy", "log-loss", "accuracy3+7")
 and 7-class accuracy (only when every weighted member has FER's 7 classes)."""
 THREE_CLASS_CRITERIA = CRITERIA[:2]
 CV_FOLDS, CV_REPEATS = 2, 5  # how the validation split is re-cut to compare the criteria
-CV_DESIGN = f"stratified {CV_FOLDS}-fold x {CV_REPEATS} repeats inside the validation split"
+CV_DESIGN = (
+    f"{CV_FOLDS}-fold x {CV_REPEATS} repeats inside the validation split, stratified by FER's 7 classes "
+    "(by the 3 group classes when a member lacks them)"
+)
 AUTO_SCORE = "mean of held-out 3-class and 7-class accuracy (3-class alone if a member lacks the 7 classes)"
 
 
