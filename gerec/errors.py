@@ -12,7 +12,7 @@ class InvalidImage(GerecError):
 
 
 class ImageTooLarge(InvalidImage):
-    """The photo exceeds the pixel limit that guards against decompression bombs."""
+    """The photo exceeds a limit that guards against decompression bombs (file size, pixels, decode memory)."""
 
 
 class NoFaceDetected(GerecError):

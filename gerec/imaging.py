@@ -40,6 +40,12 @@ MAX_DECODE_BYTES = 256 * 2**20
 TOTAL_DECODE_BYTES = 512 * 2**20
 """Memory all photos being decoded at the same moment may take together (threads wait)."""
 
+MAX_FILE_BYTES = 50 * 2**20
+"""Largest photo file read, checked before reading (the dashboard's ``maxUploadSize`` is the same 50 MB).
+
+The whole file is held in memory (and sent to Cloud Vision), so its size is bounded like its pixels.
+"""
+
 # Bytes per pixel in Pillow's storage; every other mode uses 4.
 _STORAGE_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2}
 _ORIENTATION = 0x0112
@@ -108,21 +114,40 @@ def decoded_bytes(mode: str, size: tuple[int, int]) -> int:
     return size[0] * size[1] * _STORAGE_BYTES.get(mode, 4)
 
 
+def _too_big(what: object, size: int | None) -> ImageTooLarge:
+    """The refusal of a file over :data:`MAX_FILE_BYTES` (``size`` None: more than that, read no further)."""
+    told = f"{size / 2**20:.1f} MB" if size is not None else f"over {MAX_FILE_BYTES / 2**20:.0f} MB"
+    return ImageTooLarge(
+        f"{what}: the file is {told}; gerec reads photos of at most "
+        f"{MAX_FILE_BYTES / 2**20:.0f} MB (save it at a smaller size or as a JPEG)"
+    )
+
+
 def _read_bytes(source: PhotoSource) -> tuple[bytes, str]:
+    """The encoded bytes and a name; a file over :data:`MAX_FILE_BYTES` is refused unread."""
     if isinstance(source, bytes | bytearray):
-        return bytes(source), "<bytes>"
-    if isinstance(source, str | Path):
+        data, name = bytes(source), "<bytes>"
+    elif isinstance(source, str | Path):
         path = Path(source)
         if not path.is_file():
             raise InvalidImage(f"{path}: no such file")
         try:
-            return path.read_bytes(), path.name
+            size = path.stat().st_size
+            if size > MAX_FILE_BYTES:
+                raise _too_big(path, size)
+            with path.open("rb") as handle:  # at most one byte over: a file growing after stat()
+                data = handle.read(MAX_FILE_BYTES + 1)
         except OSError as exc:
             raise InvalidImage(f"{path}: cannot read: {exc}") from exc
-    if isinstance(source, np.ndarray):  # pragma: no cover - arrays never reach here
+        name = path.name
+    elif isinstance(source, np.ndarray):  # pragma: no cover - arrays never reach here
         raise InvalidImage("an array is not an encoded photo")
-    data = source.read()
-    return data, str(getattr(source, "name", "<stream>"))
+    else:
+        name = str(getattr(source, "name", "<stream>"))
+        data = source.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:  # bytes as given, or a file or stream read one byte past the limit
+        raise _too_big(name, len(data) if isinstance(source, bytes | bytearray) else None)
+    return data, name
 
 
 def _shrink(img: Image.Image, max_side: int) -> Image.Image:

@@ -112,3 +112,30 @@ def test_unreadable_photos_give_exit_1(tmp_path, monkeypatch, capsys):
     assert main(["cut-faces", str(src), str(tmp_path / "crops")]) == 1
     printed = capsys.readouterr()
     assert "1 photo(s) could not be read" in printed.err and "Positive: 2" in printed.out
+
+
+def test_any_photo_failure_is_counted_and_the_batch_goes_on(tmp_path, monkeypatch, capsys):
+    import gerec.faces
+    import gerec.imaging
+    from gerec.cli import main
+
+    monkeypatch.setattr(gerec.faces, "FaceDetector", OneFace)
+    src = photo_tree(tmp_path / "photos")
+    big = src / "a" / "pos_0_big.png"
+    big.write_bytes((src / "a" / "pos_1.png").read_bytes())
+    with big.open("r+b") as handle:
+        handle.truncate(gerec.imaging.MAX_FILE_BYTES + 1)  # sparse
+    load = gerec.imaging.load_image
+
+    def out_of_memory_on_a1(path, *args, **kwargs):
+        if path == src / "a" / "pos_1.png":
+            raise MemoryError
+        return load(path, *args, **kwargs)
+
+    monkeypatch.setattr(gerec.imaging, "load_image", out_of_memory_on_a1)
+    assert main(["cut-faces", str(src), str(tmp_path / "crops")]) == 1
+    printed = capsys.readouterr()
+    assert "pos_0_big.png: ImageTooLarge: " in printed.err and "at most 50 MB" in printed.err
+    assert "pos_1.png: unexpected MemoryError" in printed.err
+    assert "2 photo(s) could not be read or analysed" in printed.err
+    assert "Positive: 1" in printed.out  # b/pos_1.png, after both failures, is still cut

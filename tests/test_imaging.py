@@ -117,3 +117,21 @@ def test_cli_reports_bad_files_without_traceback(tmp_path):
     assert "empty.jpg  error: InvalidImage" in proc.stdout
     assert "notes.png  error: InvalidImage" in proc.stdout
     assert proc.returncode == 1
+
+
+def test_a_file_over_the_size_limit_is_refused_before_reading(photo_bytes, tmp_path, monkeypatch):
+    from gerec import imaging
+
+    at_limit, over = tmp_path / "at_limit.jpg", tmp_path / "over.jpg"
+    for path, size in ((at_limit, imaging.MAX_FILE_BYTES), (over, imaging.MAX_FILE_BYTES + 1)):
+        path.write_bytes(photo_bytes)
+        with path.open("r+b") as handle:
+            handle.truncate(size)  # sparse: zeros after the JPEG's end, no disk used
+    assert load_image(at_limit).size == load_image(photo_bytes).size
+    with pytest.raises(ImageTooLarge, match=r"over\.jpg: the file is 50\.0 MB; gerec reads photos of at most 50 MB"):
+        load_image(over)
+    monkeypatch.setattr(imaging, "MAX_FILE_BYTES", len(photo_bytes) - 1)  # bytes and streams: the same limit
+    with pytest.raises(ImageTooLarge, match="at most"):
+        load_image(photo_bytes, name="x.jpg")
+    with pytest.raises(ImageTooLarge, match=r"<stream>: the file is over"):
+        load_image(io.BytesIO(photo_bytes))

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from gerec.classes import CLASSES
-from gerec.errors import InvalidDataset, InvalidImage, OutputError
+from gerec.errors import GerecError, InvalidDataset, OutputError
 from gerec.fileio import printable
 
 
@@ -57,7 +57,8 @@ def cut_faces(images: Path, out: Path, size: int = 128, min_confidence: float = 
 
     Every write is checked (a refused write is an :class:`OutputError`), and no existing file is
     ever replaced: a name already taken gets ``-2``, ``-3``... (counted under ``"renamed"``).
-    Photos that cannot be read are counted under ``"failed"``.
+    A photo that cannot be read or analysed (any error but a refused write) is named on stderr,
+    counted under ``"failed"``, and the next photo goes on.
     """
     from gerec.classes import true_class_of
     from gerec.cli.common import find_images, progress
@@ -82,12 +83,18 @@ def cut_faces(images: Path, out: Path, size: int = 128, min_confidence: float = 
     for path, cls in progress(todo, "cutting faces"):
         try:
             photo = load_image(path)
-        except InvalidImage as exc:
-            print(f"skipped {printable(str(path))}: {exc}", file=sys.stderr)
+            faces = detector.detect(photo.pixels)
+            crops = align_faces(photo.pixels, faces, size)
+        except GerecError as exc:  # InvalidImage, ImageTooLarge...: this photo only
+            message = f"{type(exc).__name__}: {exc}"
+        except Exception as exc:  # noqa: BLE001 - one photo never stops the others (as in classify)
+            message = f"unexpected {type(exc).__name__}: {exc}"
+        else:
+            message = ""
+        if message:
+            print(f"skipped {printable(str(path))}: {message}", file=sys.stderr)
             counts["failed"] += 1
             continue
-        faces = detector.detect(photo.pixels)
-        crops = align_faces(photo.pixels, faces, size)
         for face, crop in zip(faces, crops):
             _, renamed = _write_new(out / cls, printable(f"{path.stem}_f{face.index}"), crop)
             counts[cls] += 1
@@ -108,5 +115,5 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     if counts["failed"]:
-        print(f"{counts['failed']} photo(s) could not be read", file=sys.stderr)
+        print(f"{counts['failed']} photo(s) could not be read or analysed", file=sys.stderr)
     return 1 if counts["failed"] else 0
