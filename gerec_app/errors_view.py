@@ -119,7 +119,7 @@ def csv_source(s: state.Settings) -> LoadedResults | None:
 
 def store_source(s: state.Settings) -> LoadedResults | None:
     """A run kept by ``evaluate --store``, optionally compared side by side with a second run."""
-    from gerec.runs.store import RunStore, default_store_path
+    from gerec.runs.store import DAMAGED_ROW, RunStore, default_store_path
 
     path = st.text_input("Run store (SQLite)", value=str(default_store_path()), key="store_path")
     if not Path(path).is_file():
@@ -130,7 +130,11 @@ def store_source(s: state.Settings) -> LoadedResults | None:
         if not runs:
             st.info("The store holds no runs yet.")
             return None
-        labels = {r.id: f"{r.id} · {r.mode} · {r.labeler} · {r.finished} images ({r.failed} failed)" for r in runs}
+        labels = {
+            r.id: f"{r.id} · {r.mode} · {r.labeler} · {r.finished} images ({r.failed} failed)"
+            + (" · damaged" if r.damaged else "")
+            for r in runs
+        }
         c1, c2 = st.columns(2)
         ids: list[str] = list(labels)
         run_a = str(c1.selectbox("Run", ids, format_func=lambda k: labels[k], key="store_run"))
@@ -142,6 +146,13 @@ def store_source(s: state.Settings) -> LoadedResults | None:
         )
         info = store.run(run_a)
         records = store.predictions(info.id)
+        damaged = [r["image"] for r in records if (r["error"] or "").startswith(DAMAGED_ROW)]
+        if damaged:
+            st.warning(
+                f"{len(damaged)} row(s) of run {info.id} are {DAMAGED_ROW} and count as failed images "
+                f"(the error column says what is damaged): {', '.join(damaged[:10])}"
+                + (f" and {len(damaged) - 10} more" if len(damaged) > 10 else "")
+            )
         if run_b:
             compare_runs_section(store, info.id, records, run_b)
     made = {

@@ -173,3 +173,41 @@ def test_saved_csv_with_its_sidecar_shows_what_made_it_and_warns_in_sample(gaf_d
     assert any(w.value.startswith("In-sample: the tuned network was tuned on val_labels_dev.json") for w in at.warning)
     assert at.session_state[LOADED_RESULTS].mode == "tuned"
     assert any(e.label == "What made these results" for e in at.expander)
+
+
+def test_stored_run_with_damaged_json_shows_plain_messages(tmp_path, monkeypatch):
+    import sqlite3
+
+    from streamlit.testing.v1 import AppTest
+
+    from gerec.runs.records import failed_record
+    from gerec.runs.store import RunStore
+
+    monkeypatch.setenv("GEREC_DASHBOARD_ROOTS", str(tmp_path))  # the store lives outside $GEREC_DATA
+    db = tmp_path / "runs.sqlite"
+    with RunStore(db) as store:
+        damaged_run = store.create_run("set", "tuned", "cached", {})
+        run_id = store.create_run("set", "reference", "cached", {})
+        for i, fused in enumerate(("Positive", "Positive", "Negative")):
+            record = {**failed_record(f"pos_{i}.jpg", "Positive", ""), "error": None, "fused": fused}
+            store.add_prediction(run_id, {**record, "probs": {"fused": [0.5, 0.3, 0.2]}})
+    with sqlite3.connect(db) as con:
+        con.execute("UPDATE predictions SET probs = '{bad json' WHERE image = 'pos_2.jpg'")
+        con.execute("UPDATE runs SET models = 'null' WHERE id = ?", (damaged_run,))
+    con.close()
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.run()
+    at.switch_page(PAGES["errors"]).run()
+    at.radio(key="eval_source").set_value("store").run()
+    at.text_input(key="store_path").set_value(str(db)).run()
+    at.selectbox(key="store_run").set_value(run_id).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any(f"1 row(s) of run {run_id} are damaged in the run store" in w.value for w in at.warning)
+    found = {m.label: m.value for m in at.metric}
+    assert found["Fused accuracy"] == "100.00 %" and found["failed images"] == "1"  # the damaged row is failed
+    assert "damaged" in at.selectbox(key="store_run").format_func(damaged_run)
+    at.selectbox(key="store_run").set_value(damaged_run).run()
+    assert not at.exception and not at.metric  # the earlier results are gone
+    [error] = [e.value for e in at.error]
+    assert f"run {damaged_run} is damaged (its models column is null, not a JSON object)" in error
+    assert "\n" not in error and "Error" not in error

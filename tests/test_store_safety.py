@@ -148,3 +148,90 @@ def test_dashboard_downloads_are_escaped():
     frame = pd.DataFrame({"image": ["+cmd.jpg", "ok.jpg"], "p": [-0.5, 0.25], "labels": ["-x", "smile"]})
     rows = list(csv.reader(io.StringIO(to_csv(frame).decode("utf-8"))))
     assert rows[1] == ["'+cmd.jpg", "-0.5", "'-x"] and rows[2] == ["ok.jpg", "0.25", "smile"]
+
+
+def _record(image: str, fused: str) -> dict:
+    return {
+        **failed_record(image, "Positive", ""),
+        "error": None,
+        "top_down": fused,
+        "fused": fused,
+        "probs": {"top_down": [0.5, 0.3, 0.2], "fused": [0.6, 0.3, 0.1]},
+        "faces": [],
+        "labels_used": ["smile"],
+        "labels_ignored": [],
+        "timings": {},
+    }
+
+
+def _damage(db: Path, sql: str, *params: object) -> None:
+    with sqlite3.connect(db) as con:
+        con.execute(sql, params)
+    con.close()
+
+
+def test_damaged_json_in_a_row_reports_that_row_and_the_rest_of_the_run_reads(tmp_path, capsys):
+    from gerec.runs.store import DAMAGED_ROW
+
+    db = tmp_path / "runs.sqlite"
+    with RunStore(db) as store:
+        run_id = store.create_run("set", "tuned", "cached", {})
+        for name in ("pos_1.jpg", "pos_2.jpg", "pos_3.jpg", "pos_4.jpg"):
+            store.add_prediction(run_id, _record(name, "Positive"))
+    _damage(db, "UPDATE predictions SET probs = '{bad json' WHERE image = 'pos_1.jpg'")
+    _damage(db, "UPDATE predictions SET labels_used = '\"smile\"', faces = '7' WHERE image = 'pos_2.jpg'")
+    _damage(db, "UPDATE predictions SET timings = ? WHERE image = 'pos_3.jpg'", b"\xff\xfe{}")
+    with RunStore(db, readonly=True) as store:
+        records = {r["image"]: r for r in store.predictions(run_id)}
+    assert records["pos_4.jpg"]["probs"]["fused"] == [0.6, 0.3, 0.1] and records["pos_4.jpg"]["error"] is None
+    assert records["pos_1.jpg"]["error"] == f"{DAMAGED_ROW}: probs is not valid JSON"
+    assert (
+        records["pos_2.jpg"]["error"]
+        == f"{DAMAGED_ROW}: faces is not a list of faces, labels_used is not a list of labels"
+    )
+    assert records["pos_3.jpg"]["error"] == f"{DAMAGED_ROW}: timings is not valid JSON"
+    for name in ("pos_1.jpg", "pos_2.jpg", "pos_3.jpg"):  # a damaged row is a failed one: nothing from it is trusted
+        assert (
+            records[name]["fused"] is None and records[name]["probs"] is None and records[name]["actual"] == "Positive"
+        )
+    assert main(["runs", "--store", str(db), "show", run_id]) == 0
+    shown = capsys.readouterr().out
+    assert "fused 100.00 %" in shown and f"3 row(s) {DAMAGED_ROW} {db}" in shown and "pos_2.jpg" in shown
+    out = tmp_path / "export.csv"
+    assert main(["runs", "--store", str(db), "export", run_id, "-o", str(out)]) == 0
+    rows = {r["image"]: r for r in csv.DictReader(out.open(encoding="utf-8"))}
+    assert rows["pos_1.jpg"]["error"].startswith(DAMAGED_ROW) and rows["pos_4.jpg"]["p_fused_Positive"] == "0.600000"
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "why"),
+    [
+        ("models", "{bad json", "its models column is not valid JSON"),
+        ("params", "null", "its params column is null, not a JSON object"),
+        ("models", '{"scene_bn.json": "x"}', "its models column is not an object of file"),
+    ],
+)
+def test_a_damaged_run_record_is_a_named_error_and_the_listing_goes_on(tmp_path, capsys, column, value, why):
+    db = tmp_path / "runs.sqlite"
+    with RunStore(db) as store:
+        bad = store.create_run("set", "tuned", "cached", {"scene_bn.json": {"sha256": "x"}})
+        good = store.create_run("set", "reference", "cached", {})
+        store.add_prediction(bad, _record("pos_1.jpg", "Positive"))
+    _damage(db, f"UPDATE runs SET {column} = ? WHERE id = ?", value, bad)
+    with RunStore(db, readonly=True) as store:
+        listed = {r.id: r for r in store.runs()}
+        assert why in listed[bad].damaged and listed[good].damaged == "" and listed[bad].finished == 1
+        with pytest.raises(RunStoreError, match=rf"run store {db}: run {bad} is damaged \({why}"):
+            store.run(bad)
+        assert store.run(good).mode == "reference"
+    assert main(["runs", "--store", str(db), "list"]) == 0
+    assert f"DAMAGED: {why}" in capsys.readouterr().out
+    for verb in (["show", bad], ["export", bad], ["compare", good, bad]):
+        assert main(["runs", "--store", str(db), *verb]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: RunStoreError: run store") and bad in err and err.count("\n") == 1
+    labels = tmp_path / "labels.json"
+    labels.write_text('{"pos_1.jpg": ["smile"]}', encoding="utf-8")
+    resume = ["evaluate", "--labels", str(labels), "--out", str(tmp_path / "out.csv"), "--store", str(db)]
+    assert main([*resume, "--resume", bad]) == 2
+    assert f"run {bad} is damaged" in capsys.readouterr().err

@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     from gerec.provenance import IN_SAMPLE_WARNING, stored_run_in_sample
     from gerec.runs.compare import compare_runs, module_accuracy
     from gerec.runs.records import CSV_COLUMNS, csv_row
-    from gerec.runs.store import RunStore
+    from gerec.runs.store import DAMAGED_ROW, RunStore
 
     with RunStore(args.store, readonly=True) as store:  # never writes, never adds a table
         if args.verb == "list":
@@ -68,10 +68,12 @@ def run(args: argparse.Namespace) -> int:
                 print(
                     f"{info.id}  {info.created}  {info.mode:<9} {info.engine:<5} {info.finished:>6} images "
                     f"({info.failed} failed)  labeler={info.labeler}  dataset={info.dataset}"
+                    + (f"  DAMAGED: {info.damaged}" if info.damaged else "")
                 )
         elif args.verb == "show":
             info = store.run(args.run)
-            acc = module_accuracy(store.predictions(info.id))
+            records = store.predictions(info.id)
+            acc = module_accuracy(records)
             in_sample = stored_run_in_sample(info.mode, info.params)
             if args.json:
                 print(json.dumps({**asdict(info), "accuracy": acc, "in_sample": in_sample}, indent=1))
@@ -81,6 +83,12 @@ def run(args: argparse.Namespace) -> int:
                 f"labeler {info.labeler}, dataset {info.dataset}"
             )
             print("accuracy: " + "  ".join(f"{m} {_pct(v)} %" for m, v in acc.items()))
+            damaged = [r["image"] for r in records if (r["error"] or "").startswith(DAMAGED_ROW)]
+            if damaged:
+                print(
+                    f"warning: {len(damaged)} row(s) {DAMAGED_ROW} {store.path}, counted as failed "
+                    f"(`runs export` gives each reason): {', '.join(_limited(damaged, args.limit))}"
+                )
             if in_sample:
                 print("warning: " + IN_SAMPLE_WARNING.format(mode=info.mode, labels=Path(info.params["labels"]).name))
             print(

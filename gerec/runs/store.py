@@ -4,6 +4,11 @@ Rows are keyed by run and image, the image being its path relative to the images
 checked before anything is written to it: a file that is not SQLite, is damaged, or holds another
 application's tables is refused with a :class:`RunStoreError`, and so is every SQLite or
 permission failure later. ``readonly=True`` (the ``runs`` commands, the dashboard) never writes.
+
+JSON read back is checked too: a run whose ``models`` or ``params`` is not the JSON object it
+should be is a :class:`RunStoreError` naming the store, the run and the column (a listing marks
+it damaged and goes on); a prediction row whose JSON columns are damaged is returned as a failed
+row (its error says which columns), so the rest of the run stays readable.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gerec.classes import MODULES
 from gerec.errors import InvalidDataset, RunStoreError
 
 STORE_ENV = "GEREC_STORE"
@@ -66,6 +72,40 @@ PREDICTION_COLUMNS = (
     "error",
 )
 JSON_COLUMNS = {"probs", "faces", "labels_used", "labels_ignored", "timings"}
+DAMAGED_ROW = "damaged in the run store"
+"""How the error of a prediction row whose JSON could not be read begins."""
+
+
+def _is_probs(value: Any) -> bool:
+    """``{module: [p, p, p] or null}``: what ``probs`` holds."""
+    return isinstance(value, dict) and all(
+        v is None
+        or isinstance(v, list)
+        and len(v) == 3
+        and all(isinstance(p, (int, float)) and not isinstance(p, bool) for p in v)
+        for v in value.values()
+    )
+
+
+def _is_str_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+JSON_SHAPES = {
+    "probs": (_is_probs, "an object of module -> three probabilities"),
+    "faces": (lambda v: isinstance(v, list) and all(isinstance(f, dict) for f in v), "a list of faces"),
+    "labels_used": (_is_str_list, "a list of labels"),
+    "labels_ignored": (_is_str_list, "a list of labels"),
+    "timings": (lambda v: isinstance(v, dict), "an object of stage -> seconds"),
+}
+"""Per JSON column of a prediction: the check of its decoded value (``null`` is always allowed)."""
+
+
+def _decode_json(text: Any) -> Any:
+    """A stored JSON value; ``ValueError`` when it is not JSON (nor UTF-8, for a blob)."""
+    if not isinstance(text, (str, bytes)):
+        raise ValueError(f"a {type(text).__name__}, not JSON text")
+    return json.loads(text)
 
 
 def _store_error(path: Path, exc: sqlite3.Error) -> RunStoreError:
@@ -112,6 +152,8 @@ class RunInfo:
     params: dict[str, Any]
     finished: int
     failed: int
+    damaged: str = ""
+    """What is wrong with the run's record when it cannot be read (only in :meth:`RunStore.runs`)."""
 
 
 class RunStore:
@@ -241,7 +283,8 @@ class RunStore:
 
     # ------------------------------------------------------------- reading
     def run(self, run_id: str) -> RunInfo:
-        """One run; ``InvalidDataset`` when the id is unknown (a unique prefix is accepted)."""
+        """One run; ``InvalidDataset`` when the id is unknown (a unique prefix is accepted),
+        ``RunStoreError`` when its record is damaged."""
         rows = self._query("SELECT * FROM runs WHERE id = ? OR id LIKE ?", (run_id, run_id + "%"))
         if len(rows) != 1:
             found = "no run" if not rows else f"{len(rows)} runs"
@@ -249,22 +292,48 @@ class RunStore:
         return self._info(rows[0])
 
     def runs(self) -> list[RunInfo]:
-        """All runs, newest first."""
-        return [self._info(r) for r in self._query("SELECT * FROM runs ORDER BY created DESC, id DESC")]
+        """All runs, newest first (a damaged one listed with ``damaged`` saying why)."""
+        return [self._info(r, strict=False) for r in self._query("SELECT * FROM runs ORDER BY created DESC, id DESC")]
 
     def finished_images(self, run_id: str) -> set[str]:
         """Images of a run already stored (skipped by ``--resume``)."""
         return {r[0] for r in self._query("SELECT image FROM predictions WHERE run_id = ?", (run_id,))}
 
     def predictions(self, run_id: str) -> list[dict[str, Any]]:
-        """A run's predictions, by image name, with JSON columns decoded."""
-        out = []
-        for row in self._query("SELECT * FROM predictions WHERE run_id = ? ORDER BY image", (run_id,)):
-            item = dict(row)
-            for col in JSON_COLUMNS:
-                item[col] = json.loads(item[col]) if item[col] is not None else None
-            out.append(item)
-        return out
+        """A run's predictions, by image name, with JSON columns decoded.
+
+        A row whose JSON columns are damaged comes back as a failed row: no verdicts or
+        probabilities, its error beginning with :data:`DAMAGED_ROW` and naming the columns.
+        """
+        return [
+            self._prediction(dict(row))
+            for row in self._query("SELECT * FROM predictions WHERE run_id = ? ORDER BY image", (run_id,))
+        ]
+
+    @staticmethod
+    def _prediction(item: dict[str, Any]) -> dict[str, Any]:
+        """One stored row with its JSON decoded and checked (a damaged row becomes a failed one)."""
+        damaged = []
+        for col in sorted(JSON_COLUMNS):
+            if item[col] is None:
+                continue
+            check, shape = JSON_SHAPES[col]
+            try:
+                item[col] = _decode_json(item[col])
+            except ValueError:
+                damaged.append(f"{col} is not valid JSON")
+                continue
+            if item[col] is not None and not check(item[col]):
+                damaged.append(f"{col} is not {shape}")
+        if not damaged:
+            return item
+        stored_error = f"; stored error: {item['error']}" if item.get("error") else ""
+        reason = f"{DAMAGED_ROW}: {', '.join(damaged)}{stored_error}"
+        return {
+            **item,
+            **dict.fromkeys((*MODULES, *JSON_COLUMNS)),
+            "error": reason,
+        }
 
     def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         """All rows of a query; a damaged or vanished file is a RunStoreError."""
@@ -273,10 +342,18 @@ class RunStore:
         except sqlite3.Error as exc:
             raise _store_error(self.path, exc) from exc
 
-    def _info(self, row: sqlite3.Row) -> RunInfo:
+    def _info(self, row: sqlite3.Row, strict: bool = True) -> RunInfo:
+        """The run of a ``runs`` row. A damaged ``models`` or ``params`` is a ``RunStoreError``, or
+        with ``strict=False`` (a listing) a run marked ``damaged``, so the other runs still list."""
         counts = self._query(
             "SELECT COUNT(*), SUM(error IS NOT NULL AND error != '') FROM predictions WHERE run_id = ?", (row["id"],)
         )[0]
+        models, params, damaged = self._run_json(row)
+        if damaged and strict:
+            raise RunStoreError(
+                f"run store {self.path}: run {row['id']} is damaged ({damaged}): it cannot be shown, "
+                "exported, compared or resumed; start a new run"
+            )
         return RunInfo(
             row["id"],
             row["created"],
@@ -284,11 +361,29 @@ class RunStore:
             row["mode"],
             row["labeler"],
             row["engine"],
-            json.loads(row["models"]),
-            json.loads(row["params"]),
+            models,
+            params,
             int(counts[0]),
             int(counts[1] or 0),
+            damaged,
         )
+
+    @staticmethod
+    def _run_json(row: sqlite3.Row) -> tuple[dict[str, Any], dict[str, Any], str]:
+        """A run's ``models`` and ``params`` (JSON objects; each model file's entry an object too),
+        and what is damaged (empty when nothing; then both are ``{}``)."""
+        found: dict[str, dict[str, Any]] = {}
+        for column in ("models", "params"):
+            try:
+                value = _decode_json(row[column])
+            except ValueError:
+                return {}, {}, f"its {column} column is not valid JSON"
+            if not isinstance(value, dict):
+                return {}, {}, f"its {column} column is {json.dumps(value)[:40]}, not a JSON object"
+            found[column] = value
+        if not all(isinstance(v, dict) for v in found["models"].values()):
+            return {}, {}, "its models column is not an object of file -> {sha256, bytes, modified}"
+        return found["models"], found["params"], ""
 
 
 def settings_difference(
