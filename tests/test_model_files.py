@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from gerec.bn import load_scene_network, network_path
@@ -78,6 +79,57 @@ def test_the_committed_registry_still_reads():
 def test_network_shape_errors_name_the_field(tmp_path, data, message):
     with pytest.raises(InvalidModelFile, match=message):
         load_network(write(tmp_path, "scene_bn_tuned.json", data))
+
+
+def scaled_rows(table, factor):
+    return [[v * factor for v in row] for row in table]
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"label_weight": float("nan")}, "field 'label_weight' must be a number from 0 to 100, got nan"),
+        ({"label_weight": float("inf")}, "field 'label_weight' must be a number from 0 to 100, got inf"),
+        ({"cnn_weight": -3}, "field 'cnn_weight' must be a number from 0 to 100, got -3.0"),
+        ({"cnn_weight": 1e6}, "field 'cnn_weight' must be a number from 0 to 100"),
+        ({"prior": [float("nan"), 0.5, 0.5]}, "field 'prior' holds NaN or infinity"),
+        ({"prior": [0.5, 0.5, 0.5]}, "field 'prior' must be positive and sum to 1"),
+        ({"prior": [1.2, -0.1, -0.1]}, "field 'prior' must be positive and sum to 1"),
+        ({"prior": [True, 0.5, 0.5]}, "field 'prior' must be a table of numbers, got true/false"),
+        ({"prior": ["0.2", 0.4, 0.4]}, "field 'prior' must be a table of numbers, got text"),
+        ({"cnn_table": scaled_rows(NETWORK["cnn_table"], 2)}, "field 'cnn_table': rows must be positive and sum to 1"),
+        (
+            {"cnn_table": [[1.0, 0.0, 0.0], [0.2, 0.6, 0.2], [0.1, 0.1, 0.8]]},
+            "field 'cnn_table': rows must be positive",
+        ),
+        ({"cnn_base_rate": [0.2, 0.2, 0.2]}, "field 'cnn_base_rate' must be 3 positive numbers summing to 1"),
+        ({"cnn_base_rate": [float("inf"), 0.5, 0.5]}, "field 'cnn_base_rate' must be 3 positive numbers"),
+        (
+            {"p_present": [[float("nan")] * 3] + NETWORK["p_present"][1:]},
+            "field 'p_present' holds NaN or infinity",
+        ),
+        ({"p_present": [[1.0, 0.5, 0.5]] + NETWORK["p_present"][1:]}, "field 'p_present': .* strictly in .0, 1."),
+        ({"absent_mask": [1] * len(NETWORK["labels"])}, "field 'absent_mask' must be a table of true/false values"),
+    ],
+)
+def test_network_values_out_of_range_name_the_file_and_the_field(tmp_path, changes, message):
+    path = write(
+        tmp_path, "scene_bn_tuned.json", {**NETWORK, **changes}
+    )  # json writes NaN and Infinity as Python reads them
+    with pytest.raises(InvalidModelFile, match=f"{path}: .*{message}"):
+        load_network(path)
+
+
+def test_the_committed_networks_still_read():
+    for mode in ("reference", "tuned"):
+        net = load_scene_network(mode)
+        assert np.isfinite(net.posterior(net.labels[:3], "Positive")).all()
+
+
+@pytest.mark.parametrize("counts", [[[0, 0, 0], [1, 2, 3], [3, 2, 1]], [[5, 0, 1], [1, 2, 3], [3, 2, 1]], [[1, 2]]])
+def test_a_cnn_table_from_counts_refuses_zero_rows_and_cells(counts):
+    with pytest.raises(InvalidModelFile, match="CNN confusion counts must be a 3x3 table of positive numbers"):
+        load_network(models_dir() / "scene_bn.json").with_cnn_table(counts)
 
 
 def test_corrupt_and_missing_are_told_apart(tmp_path):

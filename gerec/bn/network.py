@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -25,7 +25,7 @@ import numpy as np
 from gerec.bn.contributions import BOTTOM_UP_LABEL, PRIOR_LABEL, centred, factor_rows, label_rows, order_rows
 from gerec.classes import CLASSES, N_CLASSES, class_index
 from gerec.errors import InvalidModelFile
-from gerec.fileio import json_object, model_field, read_model_json
+from gerec.fileio import json_object, json_type, model_field, read_model_json
 from gerec.types import LabelContribution, Probs, normalise_label
 
 if TYPE_CHECKING:
@@ -33,6 +33,21 @@ if TYPE_CHECKING:
 
 FORMAT = "gerec-scene-bn/1"
 ABSENT_MODES = ("all", "informative", "none")
+MAX_WEIGHT = 100
+"""The largest tempering power (``label_weight``, ``cnn_weight``) a network may have; tuning tries
+up to 2. Beyond it the powered probabilities underflow and the posterior would be NaN."""
+SUM_TOLERANCE = 1e-6
+"""How far from 1 a probability row may sum (files store rounded numbers)."""
+
+
+def _distributions(table: np.ndarray) -> bool:
+    """Whether every row of ``table`` (or the vector) is finite, positive and sums to 1."""
+    table = np.asarray(table, dtype=float)
+    return bool(
+        np.isfinite(table).all()
+        and (table > 0).all()
+        and np.allclose(table.sum(axis=-1), 1.0, rtol=0, atol=SUM_TOLERANCE)
+    )
 
 
 @dataclass(frozen=True, eq=False)
@@ -67,15 +82,24 @@ class SceneNetwork:
         for name, (got, want) in shapes.items():
             if got != want:
                 raise InvalidModelFile(f"scene network: {name} has shape {got}, expected {want}")
+        for name, table in (("p_present", self.p_present), ("prior", self.prior), ("cnn_table", self.cnn_table)):
+            if not np.isfinite(table).all():
+                raise InvalidModelFile(f"scene network: field '{name}' holds NaN or infinity")
         if not ((self.p_present > 0) & (self.p_present < 1)).all():
-            raise InvalidModelFile("scene network: P(label | class) must lie strictly in (0, 1)")
-        if not np.allclose(self.cnn_table.sum(axis=1), 1.0) or (self.cnn_table <= 0).any():
-            raise InvalidModelFile("scene network: CNN table rows must be positive and sum to 1")
-        if not np.isclose(self.prior.sum(), 1.0) or (self.prior <= 0).any():
-            raise InvalidModelFile("scene network: prior must be positive and sum to 1")
+            raise InvalidModelFile("scene network: field 'p_present': P(label | class) must lie strictly in (0, 1)")
+        if not _distributions(self.cnn_table):
+            raise InvalidModelFile("scene network: field 'cnn_table': rows must be positive and sum to 1")
+        if not _distributions(self.prior):
+            raise InvalidModelFile("scene network: field 'prior' must be positive and sum to 1")
         base = self.base_rate
-        if base.shape != (N_CLASSES,) or not np.isclose(base.sum(), 1.0) or (base <= 0).any():
-            raise InvalidModelFile("scene network: cnn_base_rate must be 3 positive numbers summing to 1")
+        if base.shape != (N_CLASSES,) or not _distributions(base):
+            raise InvalidModelFile("scene network: field 'cnn_base_rate' must be 3 positive numbers summing to 1")
+        for name in ("label_weight", "cnn_weight"):
+            value = getattr(self, name)
+            if not (np.isfinite(value) and 0 <= value <= MAX_WEIGHT):
+                raise InvalidModelFile(
+                    f"scene network: field '{name}' must be a number from 0 to {MAX_WEIGHT}, got {value!r}"
+                )
 
     # ------------------------------------------------------------------ derived (computed once)
     # cached_property stores into the instance's __dict__, so the dataclass stays frozen.
@@ -127,8 +151,15 @@ class SceneNetwork:
         return tuple(known), tuple(unknown)
 
     def with_cnn_table(self, table: np.ndarray | Sequence[Sequence[float]]) -> SceneNetwork:
-        """A copy whose CNN node uses another confusion table (counts; rows: true class)."""
+        """A copy whose CNN node uses another confusion table (counts; rows: true class).
+
+        Every count must be a positive finite number: a zero would make the CNN node rule a class out.
+        """
         arr = np.asarray(table, dtype=float)
+        if arr.shape != (N_CLASSES, N_CLASSES) or not np.isfinite(arr).all() or (arr <= 0).any():
+            raise InvalidModelFile(
+                f"CNN confusion counts must be a {N_CLASSES}x{N_CLASSES} table of positive numbers, got {arr.tolist()}"
+            )
         return dataclasses.replace(
             self, cnn_table=arr / arr.sum(axis=1, keepdims=True), cnn_base_rate=arr.sum(axis=1) / arr.sum()
         )
@@ -281,27 +312,45 @@ def network_from_json(data: Any, source: str = "<json>") -> SceneNetwork:
 
     def table(key: str, dtype: type = float, *default: Any) -> np.ndarray:
         value = model_field(data, key, list, source, *default)  # no default: the field is required
+        flags = dtype is bool
+        what = "true/false values" if flags else "numbers"
+        for leaf in _leaves(value):
+            if isinstance(leaf, bool) != flags or not isinstance(leaf, (int, float)):
+                raise InvalidModelFile(f"{source}: field '{key}' must be a table of {what}, got {json_type(leaf)}")
         try:
             return np.asarray(value, dtype=dtype)
         except (TypeError, ValueError) as exc:
-            raise InvalidModelFile(f"{source}: field '{key}' must be a table of numbers ({exc})") from exc
+            raise InvalidModelFile(f"{source}: field '{key}' must be a table of {what} ({exc})") from exc
 
     p_present = table("p_present")
     if p_present.size != len(labels) * N_CLASSES:
         raise InvalidModelFile(f"{source}: field 'p_present' must have {len(labels)} x {N_CLASSES} numbers")
-    return SceneNetwork(
-        labels=tuple(labels),
-        p_present=p_present.reshape(len(labels), N_CLASSES),
-        prior=table("prior"),
-        cnn_table=table("cnn_table"),
-        absent_mask=table("absent_mask", bool, [True] * len(labels)),
-        label_weight=float(model_field(data, "label_weight", (int, float), source, 1.0)),
-        cnn_weight=float(model_field(data, "cnn_weight", (int, float), source, 1.0)),
-        soft_cnn=model_field(data, "soft_cnn", bool, source, False),
-        cnn_base_rate=None if data.get("cnn_base_rate") is None else table("cnn_base_rate"),
-        metadata=dict(model_field(data, "metadata", dict, source, {})),
-        collapse_identical_factors=model_field(data, "collapse_identical_factors", bool, source, False),
-    )
+    fields = {
+        "labels": tuple(labels),
+        "p_present": p_present.reshape(len(labels), N_CLASSES),
+        "prior": table("prior"),
+        "cnn_table": table("cnn_table"),
+        "absent_mask": table("absent_mask", bool, [True] * len(labels)),
+        "label_weight": float(model_field(data, "label_weight", (int, float), source, 1.0)),
+        "cnn_weight": float(model_field(data, "cnn_weight", (int, float), source, 1.0)),
+        "soft_cnn": model_field(data, "soft_cnn", bool, source, False),
+        "cnn_base_rate": None if data.get("cnn_base_rate") is None else table("cnn_base_rate"),
+        "metadata": dict(model_field(data, "metadata", dict, source, {})),
+        "collapse_identical_factors": model_field(data, "collapse_identical_factors", bool, source, False),
+    }
+    try:  # the values are checked by SceneNetwork itself (NaN, ranges, sums); the error names the file too
+        return SceneNetwork(**fields)
+    except InvalidModelFile as exc:
+        raise InvalidModelFile(f"{source}: {exc}") from None
+
+
+def _leaves(value: Any) -> Iterator[Any]:
+    """The values of a nested JSON list, depth first."""
+    for item in value:
+        if isinstance(item, list):
+            yield from _leaves(item)
+        else:
+            yield item
 
 
 def load_network(path: str | Path) -> SceneNetwork:
