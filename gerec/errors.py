@@ -12,7 +12,7 @@ class InvalidImage(GerecError):
 
 
 class ImageTooLarge(InvalidImage):
-    """The photo exceeds a limit that guards against decompression bombs (file size, pixels, decode memory)."""
+    """The photo exceeds a limit against decompression bombs: file size, pixels, decode memory, JPEG scans."""
 
 
 class NoFaceDetected(GerecError):

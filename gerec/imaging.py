@@ -1,7 +1,9 @@
 """Safe decoding of any photo input into an upright RGB uint8 array.
 
 Only the formats gerec advertises are decoded (:data:`FORMATS`), recognised by their content,
-never by the file name. Before any pixel is decoded, the decoded size is checked against a
+never by the file name. A file over :data:`MAX_FILE_BYTES` is refused before it is read, and a
+JPEG with more scans than its size allows (:data:`MAX_JPEG_SCANS`, :data:`MAX_JPEG_SCAN_PIXELS`)
+before it is decoded. Before any pixel is decoded, the decoded size is checked against a
 memory budget that counts bit depth and channels (:data:`MAX_DECODE_BYTES` per photo,
 :data:`TOTAL_DECODE_BYTES` for every photo being decoded at once, in any thread). Large JPEGs are
 decoded at reduced size (Pillow's ``draft``) and other formats are reduced right after decoding,
@@ -13,6 +15,7 @@ EXIF rotation is applied; a damaged EXIF block is ignored with a note. Any decod
 from __future__ import annotations
 
 import io
+import re
 import threading
 import warnings
 from collections.abc import Iterator
@@ -45,6 +48,17 @@ MAX_FILE_BYTES = 50 * 2**20
 
 The whole file is held in memory (and sent to Cloud Vision), so its size is bounded like its pixels.
 """
+
+MAX_JPEG_SCANS = 256
+"""Most scans (start-of-scan markers) a JPEG may have: libjpeg's progressive files have 6-10 and
+scan optimisers a few dozen, while a scan can be repeated thousands of times in a small file
+(libjpeg-turbo's "LJT-01-003"); 256 is nvImageCodec's default cap for the same attack."""
+
+MAX_JPEG_SCAN_PIXELS = 2 * 10**9
+"""Pixels x scans a JPEG may ask for. Each scan is another pass over the image (a refinement scan,
+the costliest, about 0.34 s per 10^9 pixels here), so this bounds the work near 0.7 s whatever the
+size, and still lets the largest photo Pillow opens (179 MP) have libjpeg's 10 progressive scans:
+11 scans at 179 MP, 18 at 108 MP, 166 at 12 MP, :data:`MAX_JPEG_SCANS` at 7.8 MP and less."""
 
 # Bytes per pixel in Pillow's storage; every other mode uses 4.
 _STORAGE_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2}
@@ -228,6 +242,46 @@ def _open(data: bytes, name: str) -> Image.Image:
         raise InvalidImage(f"{name}: the image data is corrupt ({type(exc).__name__}: {exc})") from exc
 
 
+_SOS = b"\xff\xda"
+# A JPEG marker: 0xFF then anything but stuffing (0x00), fill (0xFF), RST0-7 or TEM, which carry
+# no length and never end a scan's entropy-coded data.
+_MARKER = re.compile(rb"\xff[^\x00\x01\xd0-\xd7\xff]")
+
+
+def jpeg_scans(data: bytes, stop_after: int) -> int:
+    """Start-of-scan markers of a JPEG's picture, as the decoder meets them (up to its end marker).
+
+    Segments are skipped by their length, so the bytes of EXIF, ICC, thumbnails and anything after
+    the end marker (an MPO's second picture, a phone's appended video) are not counted. Counting
+    stops past ``stop_after`` scans, and past ``8 * stop_after`` markers (no photo has that many).
+    """
+    if data.count(_SOS) <= stop_after:  # an upper bound, at C speed: the usual answer
+        return data.count(_SOS)
+    scans, markers, pos = 0, 0, 2
+    while scans <= stop_after and markers <= 8 * stop_after:
+        found = _MARKER.search(data, pos)
+        if found is None or data[found.start() + 1] == 0xD9:  # the end of the data, or EOI
+            break
+        marker, pos, markers = data[found.start() + 1], found.start() + 2, markers + 1
+        scans += marker == 0xDA
+        if marker != 0xD8:  # every marker but SOI has a length (SOS: its header; its data follows)
+            pos += int.from_bytes(data[pos : pos + 2], "big")
+    return scans if markers <= 8 * stop_after else stop_after + 1
+
+
+def _check_scans(data: bytes, size: tuple[int, int], name: str) -> None:
+    """Refuse a JPEG whose scans would cost more decoding than :data:`MAX_JPEG_SCAN_PIXELS`."""
+    pixels = max(size[0] * size[1], 1)
+    allowed = max(1, min(MAX_JPEG_SCANS, MAX_JPEG_SCAN_PIXELS // pixels))
+    scans = jpeg_scans(data, allowed)
+    if scans > allowed:
+        raise ImageTooLarge(
+            f"{name}: a JPEG of {size[0]} x {size[1]} pixels with more than {allowed} scans; gerec "
+            f"decodes at most {allowed} at this size (each scan is another pass over the whole image). "
+            "Save it again as an ordinary JPEG"
+        )
+
+
 def _decode(opened: Image.Image, name: str, max_side: int) -> tuple[Image.Image, tuple[str, ...]]:
     """Pixels decoded within the budget, reduced towards ``max_side``, converted to RGB, upright."""
     try:
@@ -275,6 +329,8 @@ def load_image(source: PhotoSource, name: str | None = None, max_side: int = MAX
     original = opened.size
     if min(original) < 1:
         raise InvalidImage(f"{name}: the image has no pixels ({original[0]} x {original[1]})")
+    if data.startswith(b"\xff\xd8"):  # JPEG (and MPO): Pillow decodes every scan in the file
+        _check_scans(data, original, name)
     img, notes = _decode(opened, name, max_side)
     pixels = downscale(np.asarray(img, dtype=np.uint8), max_side)
     if _is_transposed(original, img.size):

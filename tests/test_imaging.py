@@ -135,3 +135,36 @@ def test_a_file_over_the_size_limit_is_refused_before_reading(photo_bytes, tmp_p
         load_image(photo_bytes, name="x.jpg")
     with pytest.raises(ImageTooLarge, match=r"<stream>: the file is over"):
         load_image(io.BytesIO(photo_bytes))
+
+
+def repeated_last_scan(img: Image.Image, copies: int) -> bytes:
+    """A progressive JPEG whose last scan is repeated: valid markers, each copy decoded again."""
+    data = encode(img, "JPEG", progressive=True, quality=90)
+    last = data.rfind(b"\xff\xda")
+    return data[:-2] + data[last:-2] * copies + data[-2:]
+
+
+def test_a_jpeg_with_too_many_scans_is_refused_before_decoding(monkeypatch):
+    from gerec import imaging
+
+    small = Image.new("L", (64, 64), 128)
+    assert load_image(repeated_last_scan(small, imaging.MAX_JPEG_SCANS - 10)).size == (64, 64)
+    with pytest.raises(ImageTooLarge, match=r"64 x 64 pixels with more than 256 scans"):
+        load_image(repeated_last_scan(small, imaging.MAX_JPEG_SCANS), name="bomb.jpg")
+    # the larger the picture, the fewer scans: pixels x scans is bounded
+    monkeypatch.setattr(imaging, "MAX_JPEG_SCAN_PIXELS", 64 * 64 * 20)
+    assert load_image(repeated_last_scan(small, 10)).size == (64, 64)
+    with pytest.raises(ImageTooLarge, match="more than 20 scans; gerec decodes at most 20 at this size"):
+        load_image(repeated_last_scan(small, 20))
+
+
+def test_scan_markers_outside_the_picture_are_not_counted():
+    from gerec.imaging import jpeg_scans
+
+    img = Image.new("RGB", (64, 48), (200, 30, 30))
+    plain = encode(img, "JPEG", progressive=True)
+    scans = b"\xff\xda" * 400
+    data = encode(img, "JPEG", progressive=True, comment=scans) + scans  # in a comment, and after the end
+    assert data.count(b"\xff\xda") > 800
+    assert jpeg_scans(data, stop_after=10) == jpeg_scans(plain, stop_after=10) == 10  # libjpeg's colour script
+    assert load_image(data).size == (64, 48)
