@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from gerec.errors import InvalidDataset
+from gerec.modes import MODES
 
 SIDECAR_SUFFIX = ".json"
 FORMAT = 1
@@ -98,21 +100,64 @@ def write_sidecar(out: str | Path, doc: dict[str, Any]) -> Path:
     return path
 
 
-def parse_sidecar(data: str | bytes) -> dict[str, Any]:
-    """A sidecar's content. Raises ``InvalidDataset`` when it is not one."""
+def _is_file_entry(value: Any) -> bool:
+    """``{"path": str, "sha256": str}`` (the hash absent when the file was not found), or ``null``."""
+    return value is None or (
+        isinstance(value, dict) and isinstance(value.get("path"), str) and isinstance(value.get("sha256", ""), str)
+    )
+
+
+def _is_text(value: Any) -> bool:
+    return value is None or isinstance(value, str)
+
+
+FILE_ENTRY = 'a file entry {"path": ..., "sha256": ...}'
+SIDECAR_FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "mode": (lambda v: v in MODES, f"one of {', '.join(MODES)}"),
+    "format": (lambda v: v is None or type(v) is int, "a number"),
+    "made_by": (_is_text, "text"),
+    "created": (_is_text, "text"),
+    "kind": (_is_text, "text"),
+    "images": (_is_text, "text"),
+    "labeler": (_is_text, "text"),
+    "network": (_is_file_entry, FILE_ENTRY),
+    "labels_file": (_is_file_entry, FILE_ENTRY),
+    "cnn_predictions": (_is_file_entry, FILE_ENTRY),
+    "models": (
+        lambda v: v is None or isinstance(v, dict) and all(isinstance(h, str) for h in v.values()),
+        "an object of file name -> sha256",
+    ),
+    "in_sample": (lambda v: v is None or isinstance(v, bool), "true or false"),
+}
+"""Each field a sidecar may hold, the check of its value, and what it should be (for the message)."""
+
+
+def parse_sidecar(data: str | bytes, source: str = "the provenance file") -> dict[str, Any]:
+    """A sidecar's content, every field checked. Raises ``InvalidDataset`` naming ``source`` and the
+    field when it is not one (not UTF-8 JSON, no network mode, a field of the wrong type)."""
+    remedy = "open the results without it, or run evaluate again to rewrite it"
     try:
-        doc = json.loads(data)
-    except ValueError as exc:
-        raise InvalidDataset("the provenance file is not JSON") from exc
+        doc = json.loads(data.decode("utf-8-sig") if isinstance(data, bytes) else data)
+    except ValueError as exc:  # UnicodeDecodeError included
+        raise InvalidDataset(f"{source} is not UTF-8 JSON: {remedy}") from exc
     if not isinstance(doc, dict) or "mode" not in doc:
-        raise InvalidDataset("the provenance file does not say which network made the results")
+        raise InvalidDataset(f"{source} does not say which network made the results: {remedy}")
+    wrong = [f"{key} should be {what}" for key, (check, what) in SIDECAR_FIELDS.items() if not check(doc.get(key))]
+    if wrong:
+        raise InvalidDataset(f"{source} is damaged ({'; '.join(wrong)}): {remedy}")
     return doc
 
 
 def read_sidecar(out: str | Path) -> dict[str, Any] | None:
-    """The sidecar beside ``out``, or ``None`` when there is none."""
+    """The sidecar beside ``out``, or ``None`` when there is none. Raises ``InvalidDataset``."""
     path = sidecar_path(out)
-    return parse_sidecar(path.read_text(encoding="utf-8")) if path.is_file() else None
+    if not path.is_file():
+        return None
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InvalidDataset(f"{path} cannot be read ({exc.strerror})") from exc
+    return parse_sidecar(data, str(path))
 
 
 def in_sample_warning(doc: dict[str, Any]) -> str | None:

@@ -13,7 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from gerec.classes import CLASSES, MODULES
-from gerec.errors import PathNotAllowed
+from gerec.errors import GerecError, PathNotAllowed
 from gerec.types import GroupPrediction
 from gerec_app import PAGES, analysis, calibration_view, explanations, handoff, paths, plots, render, report, state
 
@@ -62,7 +62,11 @@ def landing(s: state.Settings) -> None:
         "Upload one or more photos, or pick a sample, to see each face's emotion, the scene labels and the "
         "group's verdict: bottom-up (faces), top-down (scene network) and fused."
     )
-    net = state.network(s.mode)
+    try:
+        net = state.network(s.mode)
+    except GerecError as exc:  # a damaged network file: one plain line, the uploads above still work
+        st.error(state.error_text(exc))
+        return
     bins = calibration_view.cv_bins(net)
     if not bins:
         st.caption(f"The {s.mode} network records no held-out calibration figures (see Models).")

@@ -106,7 +106,7 @@ def csv_source(s: state.Settings) -> LoadedResults | None:
     ids = tuple(u.file_id for u in uploads or [])
     if csvs and st.session_state.get("eval_loaded") != ids:
         st.session_state["eval_loaded"] = ids
-        made = next((parse_sidecar(u.getvalue()) for u in uploads if u.name.lower().endswith(".json")), None)
+        made = next((parse_sidecar(u.getvalue(), u.name) for u in uploads if u.name.lower().endswith(".json")), None)
         frame = analysis.read_results(csvs[0].getvalue())
         return LoadedResults(frame, f"uploaded {csvs[0].name}", (made or {}).get("mode", mode), made)
     if c2.button("Open", key="eval_open") and path.strip():

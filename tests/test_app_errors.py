@@ -211,3 +211,31 @@ def test_stored_run_with_damaged_json_shows_plain_messages(tmp_path, monkeypatch
     [error] = [e.value for e in at.error]
     assert f"run {damaged_run} is damaged (its models column is null, not a JSON object)" in error
     assert "\n" not in error and "Error" not in error
+
+
+@pytest.mark.parametrize(
+    ("sidecar", "says"),
+    [
+        (b'{"mode": "tuned", "in_sample": true, "labels_file": "dev.json"}', "is damaged (labels_file should be"),
+        (b'\xff\xfe{"mode": "tuned"}', "is not UTF-8 JSON"),
+    ],
+)
+def test_saved_csv_with_a_damaged_sidecar_gives_a_plain_message(tmp_path, monkeypatch, sidecar, says):
+    from streamlit.testing.v1 import AppTest
+
+    from gerec.provenance import sidecar_path
+
+    monkeypatch.setenv("GEREC_DASHBOARD_ROOTS", str(tmp_path))  # the CSV lives outside $GEREC_DATA
+    out = tmp_path / "out.csv"
+    out.write_bytes(analysis.to_csv(small_frame()))
+    sidecar_path(out).write_bytes(sidecar)
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.run()
+    at.switch_page(PAGES["errors"]).run()
+    at.radio(key="eval_source").set_value("csv").run()
+    at.text_input(key="eval_path").set_value(str(out)).run()
+    at.button(key="eval_open").click().run()
+    assert not at.exception and not at.metric
+    [error] = [e.value for e in at.error]
+    assert error.startswith(f"{sidecar_path(out)} {says}") and "open the results without it" in error
+    assert "\n" not in error and "Error" not in error

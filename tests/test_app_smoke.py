@@ -188,3 +188,34 @@ def test_a_members_saliency_sanity_reads_as_maps_changed():
     assert render.sanity_text(None) == "not checked"  # unweighted, or fitted before the check existed
     record = {"faces": 20, "maps_changed": 19, "median_rho": 0.1234}
     assert render.sanity_text(record) == "19 of 20 maps changed with the class head randomised (median ρ +0.12)"
+
+
+def test_a_damaged_scene_network_is_one_plain_line_on_every_page(tmp_path, monkeypatch):
+    """models/scene_bn_tuned.json holding ``null``: the Analyze landing page (which draws the
+    network's held-out figures) says so in one line like the other pages, instead of crashing."""
+    from streamlit.testing.v1 import AppTest
+
+    from gerec.config import models_dir
+    from gerec_app import PAGE_TABLE, state
+
+    for f in models_dir().iterdir():
+        (tmp_path / f.name).symlink_to(f)
+    (tmp_path / "scene_bn_tuned.json").unlink()
+    (tmp_path / "scene_bn_tuned.json").write_text("null\n")
+    monkeypatch.setenv("GEREC_MODELS", str(tmp_path))
+    monkeypatch.setenv("GEREC_PRELOAD", "0")
+    state.network.clear()  # cached per process by mode: the good file may be loaded already
+    state.photo_network.clear()
+    try:
+        at = AppTest.from_file(APP, default_timeout=300).run()
+        for page in PAGE_TABLE:
+            if page.key != "analyze":
+                at.switch_page(page.path).run()
+            assert not at.exception, (page.key, at.exception)
+            if page.key in ("analyze", "scene", "errors"):
+                [error] = [e.value for e in at.error]
+                assert error.startswith(f"{tmp_path / 'scene_bn_tuned.json'}: expected a scene network"), page.key
+                assert error.endswith("Rebuild the file as the README's Model files table says and restart.")
+    finally:
+        state.network.clear()
+        state.photo_network.clear()
