@@ -169,13 +169,14 @@ def plain_error(exc: BaseException, name: str | None = None) -> str:
     """``empty.jpg: the file is empty (0 bytes). Check that it is …``: one line, no class names.
 
     The file name is said once; a library's own wording quoted in the message (the error's
-    cause) is dropped.
+    cause, as ``(cause)``, ``(CauseType: cause)`` or ``: cause``) is dropped.
     """
     text = " ".join(str(exc).split())
     cause = exc.__cause__
     if cause is not None and str(cause).strip():
         quoted = " ".join(str(cause).split())
-        text = text.replace(f" ({quoted})", "").replace(f": {quoted}", "")
+        for form in (f" ({type(cause).__name__}: {quoted})", f" ({quoted})", f": {quoted}"):
+            text = text.replace(form, "")
     if name:
         text = text.removeprefix(f"{name}: ")
     hint = next(

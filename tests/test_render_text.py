@@ -18,6 +18,11 @@ def test_plain_error_names_the_file_once_drops_library_wording_and_says_what_to_
     assert line.startswith("half.jpg: the image data is") and line.count("half.jpg") == 1
     assert str(caught.value.__cause__) not in line and "not processed" not in line and "\n" not in line
     assert "InvalidImage" not in line and line.endswith("upload it again.")
+    assert type(caught.value.__cause__).__name__ not in line and "()" not in line  # not even "(OSError)"
+    assert line == (
+        "half.jpg: the image data is truncated or corrupt. Check that it is a JPEG, PNG or WebP photo and "
+        "upload it again."
+    )
     empty = render.plain_error(InvalidImage("empty.jpg: the file is empty (0 bytes)"), "empty.jpg")
     assert empty == (
         "empty.jpg: the file is empty (0 bytes). Check that it is a JPEG, PNG or WebP photo and upload it again."
