@@ -170,15 +170,16 @@ def _shrink(img: Image.Image, max_side: int) -> Image.Image:
     if factor < 2:
         return img
     size = (max(1, img.width // factor), max(1, img.height // factor))
-    if img.mode in ("P", "1"):
-        return img.resize(size, Image.Resampling.NEAREST)  # palette indices cannot be averaged
+    if img.mode in ("P", "1") or "transparency" in img.info:
+        # palette indices cannot be averaged, nor a colour key (an average would no longer match it)
+        return img.resize(size, Image.Resampling.NEAREST)
     if img.mode.startswith("I;16"):  # no reduce() for 16-bit grey; a box resize averages the same way
         return img.resize(size, Image.Resampling.BOX)
     return img.reduce(factor)
 
 
 def _to_rgb(img: Image.Image) -> Image.Image:
-    """Convert any Pillow mode to 8-bit RGB; alpha is composited on white."""
+    """Convert any Pillow mode to 8-bit RGB; alpha, and a colour key (PNG ``tRNS``), on white."""
     if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
         arr = np.asarray(img, dtype=np.float32)
         peak = float(np.nanmax(arr)) if arr.size else 0.0
@@ -187,25 +188,49 @@ def _to_rgb(img: Image.Image) -> Image.Image:
             top = max(peak, 1.0) if np.isfinite(peak) else 1.0
         with np.errstate(over="ignore", invalid="ignore"):  # inf and nan pixels are clipped below
             grey = np.clip(np.nan_to_num(arr / top * 255.0 + 0.5), 0, 255).astype(np.uint8)
+        key = img.info.get("transparency")
+        if isinstance(key, int):  # a 16-bit grey PNG's colour key: those pixels are transparent
+            grey[arr == key] = 255
         return Image.fromarray(grey).convert("RGB")
-    has_alpha = img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (img.mode == "P" and "transparency" in img.info)
-    if has_alpha:
+    if img.has_transparency_data:  # an alpha channel, a palette with alpha, or a colour key (L, RGB)
         rgba = img.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(background, rgba).convert("RGB")
     return img.convert("RGB")
 
 
-def _from_array(arr: np.ndarray, name: str) -> np.ndarray:
-    if arr.ndim == 2:
-        arr = np.stack([arr] * 3, axis=-1)
-    if arr.ndim != 3 or arr.shape[2] not in (3, 4) or min(arr.shape[:2]) < 1:
+def _from_array(arr: np.ndarray, name: str) -> Image.Image:
+    """The 8-bit image a file with these pixels gives: uint8 as is, uint16 scaled as 16-bit files,
+    bool as 1-bit files, floats 0.0-1.0, other integers 0-255; HxW grey, HxWx3 RGB, HxWx4 RGBA."""
+    if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (3, 4)) or min(arr.shape[:2]) < 1:
         raise InvalidImage(f"{name}: expected an HxW, HxWx3 or HxWx4 array, got shape {arr.shape}")
-    if arr.dtype != np.uint8:
-        if np.issubdtype(arr.dtype, np.floating) and arr.max() <= 1.0:
-            arr = arr * 255.0
-        arr = np.clip(arr, 0, 255).astype(np.uint8)
-    return np.ascontiguousarray(arr[:, :, :3])
+    if arr.dtype == np.uint8:
+        eight = arr
+    elif arr.dtype == np.uint16:  # as a 16-bit PNG or TIFF: 0-65535 onto 0-255
+        eight = np.floor(arr.astype(np.float32) / 65535.0 * 255.0 + 0.5).astype(np.uint8)
+    elif arr.dtype == np.bool_:
+        eight = arr.astype(np.uint8) * 255
+    elif arr.dtype.kind == "f":
+        if not np.isfinite(arr).all():
+            raise InvalidImage(f"{name}: the array holds NaN or infinite values")
+        low, high = float(arr.min()), float(arr.max())
+        if low < 0.0 or high > 1.0:
+            raise InvalidImage(
+                f"{name}: a float array must hold 0.0 to 1.0 (this one holds {low:g} to {high:g}); "
+                "divide by 255, or pass uint8"
+            )
+        eight = np.floor(arr.astype(np.float32) * 255.0 + 0.5).astype(np.uint8)
+    elif arr.dtype.kind in "iu":
+        low, high = int(arr.min()), int(arr.max())
+        if low < 0 or high > 255:
+            raise InvalidImage(
+                f"{name}: a {arr.dtype} array must hold 0 to 255 (this one holds {low} to {high}); "
+                "pass uint16 for 16-bit pixels"
+            )
+        eight = arr.astype(np.uint8)
+    else:
+        raise InvalidImage(f"{name}: a {arr.dtype} array is not pixels (use uint8, uint16, bool or float 0.0-1.0)")
+    return Image.fromarray(np.ascontiguousarray(eight))
 
 
 def downscale(pixels: np.ndarray, max_side: int) -> np.ndarray:
@@ -313,13 +338,18 @@ def _decode(opened: Image.Image, name: str, max_side: int) -> tuple[Image.Image,
 def load_image(source: PhotoSource, name: str | None = None, max_side: int = MAX_SIDE) -> Photo:
     """Decode a path, bytes, stream or array into an upright RGB :class:`Photo`.
 
-    Raises :class:`InvalidImage` (empty, corrupt, truncated, not a supported format) or
-    :class:`ImageTooLarge` (over the decode budget). Nothing else, whatever the bytes.
+    An array follows the rules of a file with the same pixels: uint8 as is, uint16 scaled from
+    0-65535, bool as black and white, floats from 0.0-1.0, other integers 0-255; HxW grey, HxWx3
+    RGB, HxWx4 RGBA with alpha composited on white. Anything else is an :class:`InvalidImage`.
+
+    Raises :class:`InvalidImage` (empty, corrupt, truncated, not a supported format, an array
+    that is not pixels) or :class:`ImageTooLarge` (over a size, decode or scan limit). Nothing
+    else, whatever the bytes.
     """
-    if isinstance(source, np.ndarray):
-        pixels = _from_array(source, name or "<array>")
+    if isinstance(source, np.ndarray):  # the same rules as a file with these pixels (alpha on white)
+        pixels = np.asarray(_to_rgb(_from_array(source, name or "<array>")), dtype=np.uint8)
         h, w = pixels.shape[:2]
-        small = downscale(pixels, max_side)
+        small = np.ascontiguousarray(downscale(pixels, max_side))
         return Photo(small, name or "<array>", (w, h), small.shape[1] / w)
     data, default_name = _read_bytes(source)
     name = name or default_name

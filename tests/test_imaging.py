@@ -168,3 +168,46 @@ def test_scan_markers_outside_the_picture_are_not_counted():
     assert data.count(b"\xff\xda") > 800
     assert jpeg_scans(data, stop_after=10) == jpeg_scans(plain, stop_after=10) == 10  # libjpeg's colour script
     assert load_image(data).size == (64, 48)
+
+
+@pytest.mark.parametrize("max_side", [MAX_SIDE, 20])  # as decoded, and reduced by a whole factor first
+def test_colour_key_transparency_is_composited_on_white(max_side):
+    grey = np.full((40, 60), 90, dtype=np.uint8)
+    grey[:, 30:] = 0  # right half: the key
+    rgb = np.stack([grey] * 3, axis=-1)
+    rgb[:, :30, 0] = 200
+    wide = np.full((40, 60), 3000, dtype=np.uint16)
+    wide[:, 30:] = 7
+    cases = [
+        (encode(Image.fromarray(grey), "PNG", transparency=0), (90, 90, 90)),
+        (encode(Image.fromarray(rgb), "PNG", transparency=(0, 0, 0)), (200, 90, 90)),
+        (encode(Image.fromarray(wide), "PNG", transparency=7), (12, 12, 12)),
+    ]
+    for data, opaque in cases:
+        pixels = load_image(data, max_side=max_side).pixels
+        w = pixels.shape[1]
+        assert tuple(pixels[5, 2]) == opaque and tuple(pixels[5, w - 3]) == (255, 255, 255)
+
+
+def test_arrays_follow_the_rules_of_files():
+    rng = np.random.default_rng(0)
+    rgba = rng.integers(0, 256, (30, 40, 4), dtype=np.uint8)
+    assert np.array_equal(load_image(rgba).pixels, load_image(encode(Image.fromarray(rgba), "PNG")).pixels)
+    assert tuple(load_image(np.zeros((20, 20, 4), np.uint8)).pixels[0, 0]) == (255, 255, 255)  # transparent
+    deep = rng.integers(0, 65536, (30, 40), dtype=np.uint16)
+    deep[0, 0] = 32768
+    as_png = load_image(encode(Image.fromarray(deep), "PNG")).pixels
+    assert np.array_equal(load_image(deep).pixels, as_png) and as_png[0, 0, 0] == 128
+    assert load_image(np.eye(8, dtype=bool)).pixels[:2, :2, 0].tolist() == [[255, 0], [0, 255]]
+    assert load_image(np.full((8, 8, 3), 0.5)).pixels[0, 0, 0] == 128
+    assert load_image(np.full((8, 8), 200, dtype=np.int64)).pixels[0, 0, 0] == 200
+    refused = {
+        "must hold 0.0 to 1.0": np.full((8, 8), 200.0),
+        "NaN or infinite": np.full((8, 8), np.nan, dtype=np.float32),
+        "must hold 0 to 255": np.full((8, 8), 300, dtype=np.int32),
+        "is not pixels": np.zeros((8, 8), dtype=complex),
+        "expected an HxW": np.zeros((8, 8, 2), dtype=np.uint8),
+    }
+    for reason, arr in refused.items():
+        with pytest.raises(InvalidImage, match=reason):
+            load_image(arr)
