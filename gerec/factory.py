@@ -24,14 +24,28 @@ def make_labeler(
     secrets), then ``$GEREC_LABELERS``, then ``default`` (cached -> GCV if configured -> offline).
     The config also carries GCV options (e.g. ``api_key``, ``credentials_file``, ``min_score``)
     and offline options (``top_k``, ``min_score``).
+
+    A labels file given here or in the config is the user's input: when it is missing or damaged,
+    an unknown labeler is named, or the config has an unknown key or a bad value, this raises
+    :class:`~gerec.errors.InvalidDataset` naming the file (the CLI's exit code 2). Only labelers
+    that ``default`` adds on its own (GCV without working credentials, the offline labeler without
+    its model) fall back with a note.
     """
-    from gerec.scene.config import LABELERS, build_chain, chain_spec_from_env, load_chain_config
+    from gerec.scene.config import (
+        LABELERS,
+        SETTINGS_KEYS,
+        build_chain,
+        chain_spec_from_env,
+        config_name,
+        load_chain_config,
+        parse_spec,
+    )
 
     source = config if config is not None else os.environ.get(CONFIG_ENV)
     settings = load_chain_config(source) if source else None
     names: list[str]
     if chain:
-        names = [n.strip() for n in chain.replace("->", ",").split(",") if n.strip()]
+        names = parse_spec(chain)
     elif settings is not None:
         names = list(settings["chain"])
     else:
@@ -43,10 +57,9 @@ def make_labeler(
     return build_chain(
         names,
         labels_file=labels,
-        gcv_options=settings["gcv"] if settings else None,
-        offline_options=settings["offline"] if settings else None,
         manual_labels=settings["manual"] if settings else None,
-        options={name: settings[name] for name in LABELERS} if settings else None,
+        options={name: settings[name] for name in LABELERS if name not in SETTINGS_KEYS} if settings else None,
+        where=config_name(source) if source else "labeler options",
     )
 
 

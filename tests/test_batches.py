@@ -103,6 +103,55 @@ def fake_models(monkeypatch):
     monkeypatch.setattr(engines.PipelineSpec, "build", lambda self: FakePipeline())
 
 
+@pytest.fixture()
+def real_labelers(monkeypatch, tmp_path):
+    """Fake face models, but the labeler chain built for real from the command's settings."""
+    for var in ("GEREC_LABELER_CONFIG", "GEREC_LABELERS", "GEREC_LABELS_FILE", "GOOGLE_APPLICATION_CREDENTIALS"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.delenv("GEREC_GCV_API_KEY", raising=False)
+    monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path / "gcloud"))
+
+    def pipeline(mode=None, aggregation=None, labels=None, chain=None):
+        gerec.factory.make_labeler(labels, chain)
+        return FakePipeline()
+
+    monkeypatch.setattr(gerec.factory, "make_pipeline", pipeline)
+    monkeypatch.setattr(
+        engines.PipelineSpec,
+        "build",
+        lambda self: pipeline(labels=Path(self.labels) if self.labels else None, chain=self.chain),
+    )
+
+
+def test_classify_refuses_a_labels_file_or_labeler_setting_it_cannot_use(tmp_path, real_labelers, capsys, monkeypatch):
+    photo = write_photo(tmp_path / "photos" / "a.png")
+    damaged = tmp_path / "damaged.json"
+    damaged.write_text('{"a.png": ["smile"')
+    config = tmp_path / "labelers.toml"
+    config.write_text("[labelers]\nchain = 5\n")
+    for flags, words in [
+        (["--labels", str(tmp_path / "nope.json")], f"cannot read labels file {tmp_path / 'nope.json'}"),
+        (["--labels", str(damaged)], f"cannot read labels file {damaged}"),
+        (["--labeler", "bogus"], "unknown labeler 'bogus'"),
+        (["--labeler", "cached"], "the cached labeler needs a labels file"),
+        (["--labeler", "default", "--labels", str(damaged)], f"cannot read labels file {damaged}"),
+    ]:
+        assert main(["classify", str(photo), *flags]) == 2, flags
+        out = capsys.readouterr()
+        assert out.out == "" and out.err.startswith("error: InvalidDataset: ") and words in out.err, flags
+    monkeypatch.setenv("GEREC_LABELER_CONFIG", str(config))
+    assert main(["classify", str(photo)]) == 2
+    assert f"labeler config {config}: chain must be text" in capsys.readouterr().err
+
+
+def test_classify_leaves_out_a_damaged_labels_json_it_found_on_its_own(tmp_path, real_labelers, capsys):
+    photo = write_photo(tmp_path / "photos" / "a.png")
+    (tmp_path / "photos" / "labels.json").write_text('{"a.png": ')  # not named by the user
+    assert main(["classify", str(photo), "--json"]) == 0
+    out = capsys.readouterr()
+    assert "a.png" in out.out and "labels.json" in out.err and "not used" in out.err
+
+
 def test_classify_exit_codes(tmp_path, fake_models, capsys):
     good = write_photo(tmp_path / "good.png")
     bad = tmp_path / "bad.jpg"
@@ -212,3 +261,4 @@ def test_resume_message_names_modes_as_plain_words(tmp_path, fake_models, capsys
     capsys.readouterr()
     assert main(["evaluate", "--images", str(images), "--out", str(out), "--store", str(db), "--resume", run_id]) == 2
     assert "mode 'tuned' (stored: 'reference')" in capsys.readouterr().err  # the default mode, not an enum repr
+

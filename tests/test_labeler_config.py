@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from gerec.errors import InvalidDataset
 from gerec.factory import make_labeler
 from gerec.scene.base import LabelerInput
 
@@ -27,8 +29,6 @@ def test_chain_from_a_toml_config(tmp_path, monkeypatch):
     cached = chain.label(LabelerInput("pos_1.jpg"))
     assert cached.labeler == "cached" and cached.labels == ("smile", "party")
     # a photo the cache does not know: GCV has no usable credentials, the offline labeler speaks
-    import numpy as np
-
     pixels = np.full((120, 160, 3), 127, dtype=np.uint8)
     result = chain.label(LabelerInput("other.jpg", pixels=pixels, face_count=0))
     assert result.labeler == "offline"
@@ -66,7 +66,7 @@ def test_a_labeler_registered_by_name_is_usable_everywhere(monkeypatch, tmp_path
     assert [type(lab).__name__ for lab in chain.labelers] == ["Constant"]
     assert chain.labelers[0].labels == ("protest", "crowd")
     assert type(config.build_chain("constant").labelers[0]).__name__ == "Constant"
-    with pytest.raises(ValueError, match="unknown labeler"):
+    with pytest.raises(InvalidDataset, match="unknown labeler"):
         config.build_chain("nonesuch")
 
 
@@ -102,3 +102,116 @@ def test_a_registered_labeler_is_offered_in_the_dashboard_sidebar(monkeypatch):
     assert not at.exception, at.exception
     in_use = [m.value for m in at.markdown if m.value.startswith("Chain in use:")]
     assert len(in_use) == 1 and "constant** (setting `constant`: fixed labels)" in in_use[0]  # after cached labels
+
+
+@pytest.fixture()
+def clean_env(monkeypatch, tmp_path):
+    """No labeler settings from the environment, no Cloud Vision credentials."""
+    for var in ("GEREC_LABELER_CONFIG", "GEREC_LABELERS", "GEREC_LABELS_FILE", "GOOGLE_APPLICATION_CREDENTIALS"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.delenv("GEREC_GCV_API_KEY", raising=False)
+    monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path / "gcloud"))
+
+
+def test_a_labels_file_the_user_named_is_never_replaced_by_a_fallback(tmp_path, monkeypatch, clean_env):
+    from gerec.scene.config import build_chain
+
+    missing, damaged = tmp_path / "nope.json", tmp_path / "damaged.json"
+    damaged.write_text('{"a.jpg": ["smile"')
+    for bad in (missing, damaged):
+        for chain in (None, "default", "offline"):  # the default chain no longer turns it into a note
+            with pytest.raises(InvalidDataset, match=f"labels file {bad}"):
+                make_labeler(bad, chain)
+        with pytest.raises(InvalidDataset, match=f"labels file {bad}"):
+            build_chain("default", labels_file=bad)
+        config = tmp_path / "labelers.toml"
+        config.write_text(f'[labelers]\nchain = "default"\nlabels_file = "{bad}"\n')
+        with pytest.raises(InvalidDataset, match=f"labels file {bad}"):
+            make_labeler(None, config=config)
+        monkeypatch.setenv("GEREC_LABELS_FILE", str(bad))
+        with pytest.raises(InvalidDataset, match=f"labels file {bad}"):
+            build_chain("default")
+        monkeypatch.delenv("GEREC_LABELS_FILE")
+    # what "default" adds on its own still falls back: GCV with a key file that is not there
+    good = tmp_path / "labels.json"
+    good.write_text('{"a.jpg": ["smile"]}')
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "no-key.json"))
+    chain = make_labeler(good, "default")
+    assert chain.name == "cached -> gcv -> offline"
+    result = chain.label(LabelerInput("b.jpg", pixels=np.zeros((32, 32, 3), np.uint8)))
+    assert result.labeler == "offline" and any(n.startswith("gcv unavailable") for n in result.notes)
+
+
+BAD_CONFIGS = [  # (config file content, words the message must hold besides the file's name)
+    ("[labelers]\nchain = 5\n", "chain must be text"),
+    ('[labelers]\nchain = "offline, bogus"\n', "chain: unknown labeler 'bogus'"),
+    ('[labelers]\nchian = "offline"\n', "unknown key 'chian' (did you mean 'chain'?)"),
+    ("[labelers]\nlabels_file = 5\n", "labels_file must be a path"),
+    ('[labelers]\nmanual = "crowd"\nchain = "manual"\n', "manual must be a list of labels"),
+    ("[labelers]\nmanual = [1, 2]\n", "manual must be a list of labels"),
+    ("labelers = 3\n", "[labelers] must be a table"),
+    ('[labelers]\ngcv = "fast"\n', "[labelers.gcv] must be a table"),
+    ('[labelers]\nchain = "gcv"\n[labelers.gcv]\ntimeout = "5"\n', "[labelers.gcv] timeout must be a number, got '5'"),
+    ('[labelers]\nchain = "gcv"\n[labelers.gcv]\ntimeot = 5\n', "no option 'timeot' (did you mean 'timeout'?)"),
+    (
+        '[labelers]\nchain = "gcv"\n[labelers.gcv]\nuse_metadata_server = 1\n',
+        "use_metadata_server must be true or false",
+    ),
+    ('[labelers]\nchain = "gcv"\n[labelers.gcv]\ntimeout = 0\n', "[labelers.gcv] timeout must be > 0"),
+    (
+        '[labelers]\nchain = "offline"\n[labelers.offline]\ntop_k = -1\n',
+        "[labelers.offline] top_k must be within 1..1000",
+    ),
+    ('[labelers]\nchain = "offline"\n[labelers.offline]\ntop_k = true\n', "top_k must be a whole number, got True"),
+    ("[labelers.cached]\nfile = 'x.json'\n", "[labelers.cached] has no option 'file'"),
+]
+
+
+@pytest.mark.parametrize(("content", "words"), BAD_CONFIGS)
+def test_labeler_config_mistakes_are_named_errors(tmp_path, monkeypatch, clean_env, content, words):
+
+    config = tmp_path / "labelers.toml"
+    config.write_text(content)
+    monkeypatch.setenv("GEREC_LABELER_CONFIG", str(config))
+    with pytest.raises(InvalidDataset) as caught:
+        make_labeler(None)
+    assert str(caught.value).startswith(f"labeler config {config}: ") and words in str(caught.value)
+
+
+def test_other_labeler_setting_mistakes_are_named_errors(tmp_path, monkeypatch, clean_env):
+    from gerec.scene.config import build_chain
+
+    config = tmp_path / "labelers.toml"
+    config.write_bytes(b"\xff\xfe[labelers]\n")
+    with pytest.raises(InvalidDataset, match=f"cannot read labeler config {config}: it is not UTF-8 text"):
+        make_labeler(None, config=config)
+    with pytest.raises(InvalidDataset, match="unknown labeler 'bogus'"):
+        make_labeler(None, "bogus")
+    with pytest.raises(InvalidDataset, match="the cached labeler needs a labels file"):
+        make_labeler(None, "cached")
+    monkeypatch.setenv("GEREC_LABELERS", "offlin")
+    with pytest.raises(
+        InvalidDataset, match=r"\$GEREC_LABELERS: unknown labeler 'offlin' \(did you mean 'offline'\?\)"
+    ):
+        make_labeler(None)
+    with pytest.raises(InvalidDataset, match="the labeler settings: .labelers.offline. top_k must be a whole number"):
+        make_labeler(None, config={"chain": "offline", "offline": {"top_k": "3"}})
+    with pytest.raises(InvalidDataset, match="labeler options: .labelers.offline. top_k must be within"):
+        build_chain("default", offline_options={"top_k": 0})  # a bad value is not a missing model: no fallback
+
+
+def test_the_dashboard_shows_a_bad_labeler_setting_as_one_plain_line(clean_env):
+    from streamlit.testing.v1 import AppTest
+
+    from gerec_app import PAGES
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+    at.secrets["labelers"] = {"chain": "offline", "offline": {"top_k": "3"}}  # .streamlit/secrets.toml
+    at.run()
+    at.switch_page(PAGES["models"])
+    at.session_state["chain"] = "offline"
+    at.run()
+    assert not at.exception, at.exception
+    shown = [e.value for e in at.error]
+    assert any("[labelers.offline] top_k must be a whole number, got '3'" in e for e in shown), shown
+    assert not any("Traceback" in e or "TypeError" in e for e in shown)

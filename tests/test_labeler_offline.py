@@ -153,9 +153,9 @@ def test_chain_from_toml_dict_and_env(tmp_path: Path, monkeypatch: pytest.Monkey
     assert build_chain("offline, manual", manual_labels=["x"]).name == "offline -> manual"
     monkeypatch.setenv("GEREC_LABELERS", "cached,offline")
     assert chain_spec_from_env() == ["cached", "offline"]
-    with pytest.raises(ValueError, match="unknown labeler 'cloud'"):
+    with pytest.raises(InvalidDataset, match="unknown labeler 'cloud'"):
         build_chain(["cloud"])
-    with pytest.raises(ValueError, match="labels file"):
+    with pytest.raises(InvalidDataset, match="labels file"):
         build_chain(["cached"])
     with pytest.raises(InvalidDataset):
         load_chain_config(tmp_path / "missing.toml")

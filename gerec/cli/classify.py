@@ -14,9 +14,10 @@ from gerec.classes import CLASSES
 from gerec.cli.common import find_images, prediction_line
 from gerec.config import folder_labels_file
 from gerec.emotion.aggregate import AGGREGATIONS
-from gerec.errors import GerecError
+from gerec.errors import GerecError, InvalidDataset
 from gerec.evaluation import format_score, score_module, to_indices
 from gerec.fileio import printable
+from gerec.scene.simple import read_label_file
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -42,16 +43,32 @@ PROGRESS_MIN = 5
 
 
 def default_labels(paths: list[Path]) -> Path | None:
-    """``labels.json`` of the photos' folder when they share one: the dashboard's default for its samples."""
+    """``labels.json`` of the photos' folder when they share one and it can be read: the
+    dashboard's default for its samples. Found on its own, not named by the user, so a damaged
+    one is left out with a note on stderr (a ``--labels`` file that cannot be read is an error)."""
     folders = {p.resolve().parent for p in paths}
-    return folder_labels_file(folders.pop()) if len(folders) == 1 else None
+    found = folder_labels_file(folders.pop()) if len(folders) == 1 else None
+    if found is None:
+        return None
+    try:
+        read_label_file(found)
+    except InvalidDataset as exc:
+        print(f"scene labels: {exc}; not used (--labels or --labeler to choose others)", file=sys.stderr)
+        return None
+    print(
+        f"scene labels: cached labels from {found} first (as the dashboard; --labels or --labeler to choose others)",
+        file=sys.stderr,
+    )
+    return found
 
 
 def run(args: argparse.Namespace) -> int:
     """Classify every photo; a photo that fails prints its error and the rest go on.
 
     Exit code 0 when every photo was analysed, 1 when some failed (their count on stderr), 2 for
-    a usage error (missing path, folder without photos, unreadable model or labels file).
+    a usage error, before any photo is analysed (missing path, folder without photos, unreadable
+    model file, a ``--labels`` file that is missing or damaged, an unknown ``--labeler`` or a bad
+    labeler config).
     """
     from tqdm import tqdm
 
@@ -59,13 +76,7 @@ def run(args: argparse.Namespace) -> int:
 
     paths = find_images(args.paths)  # missing paths and empty folders stop here (exit 2)
     labels = args.labels if args.labels is not None or args.labeler else default_labels(paths)
-    if labels is not None and args.labels is None:
-        print(
-            f"scene labels: cached labels from {labels} first (as the dashboard; --labels or --labeler to "
-            "choose others)",
-            file=sys.stderr,
-        )
-    pipeline = make_pipeline(args.mode, args.aggregation, labels, args.labeler)
+    pipeline = make_pipeline(args.mode, args.aggregation, labels, args.labeler)  # bad labels or settings: exit 2
     preds, failed = [], 0
     bar = tqdm(
         total=len(paths),
