@@ -262,3 +262,33 @@ def test_resume_message_names_modes_as_plain_words(tmp_path, fake_models, capsys
     assert main(["evaluate", "--images", str(images), "--out", str(out), "--store", str(db), "--resume", run_id]) == 2
     assert "mode 'tuned' (stored: 'reference')" in capsys.readouterr().err  # the default mode, not an enum repr
 
+
+KEPT = "image,actual\nPositive/a.png,Positive\nNegative/b.png,Negative\n"
+
+
+@pytest.mark.parametrize(
+    ("flags", "words"),
+    [
+        (["--labels", "{tmp}/damaged.json"], "cannot read labels file"),  # label-only
+        (["--images", "{tmp}/photos", "--labels", "{tmp}/nope.json"], "cannot read labels file"),
+        (["--images", "{tmp}/photos", "--labeler", "bogus"], "unknown labeler 'bogus'"),
+        (["--labels", "{tmp}/unlabelled.json"], "no image with a known true class"),
+    ],
+)
+def test_evaluate_usage_errors_leave_out_csv_and_store_alone(tmp_path, real_labelers, capsys, flags, words):
+    write_photo(tmp_path / "photos" / "Positive" / "a.png")
+    (tmp_path / "damaged.json").write_text('{"pos_1.jpg": ["smile"')
+    (tmp_path / "unlabelled.json").write_text('{"holiday.jpg": ["smile"]}')
+    out, db = tmp_path / "out.csv", tmp_path / "runs.sqlite"
+    out.write_text(KEPT)
+    with RunStore(db) as store:  # an existing store with one run
+        store.create_run("earlier", "tuned", "cached", {})
+    args = [f.format(tmp=tmp_path) for f in flags]
+    assert main(["evaluate", *args, "--out", str(out), "--store", str(db)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: InvalidDataset: ") and words in err
+    assert out.read_text() == KEPT and not (tmp_path / "out.csv.json").exists()
+    with RunStore(db, readonly=True) as store:
+        assert [r.dataset for r in store.runs()] == ["earlier"]  # no empty run left behind
+    assert main(["evaluate", *args, "--out", str(out)]) == 2  # without a store: the same
+    assert out.read_text() == KEPT

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -114,7 +114,12 @@ def _open_store(
 
 
 def run(args: argparse.Namespace) -> int:
-    """Evaluate; every finished image is written to OUT.csv (and the store) as it finishes."""
+    """Evaluate; every finished image is written to OUT.csv (and the store) as it finishes.
+
+    Every input is read and the pipeline built before OUT.csv is opened or a run is stored, so a
+    usage error (exit 2: a missing or damaged labels file, an unknown labeler, a bad labeler
+    config, a folder without labelled photos...) leaves an existing OUT.csv and the store as they were.
+    """
     if args.labels is None and args.images is None:
         raise InvalidDataset("give --labels (label-only) or --images (photos), or both")
     reference = read_reference_predictions(args.reference_predictions) if args.reference_predictions else None
@@ -123,6 +128,7 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidDataset(f"--images {args.images}: no such folder")
     if not args.out.parent.is_dir():  # checked before any photo is analysed
         raise OutputError(f"--out {args.out}: the folder {args.out.parent} does not exist (create it first)")
+    evaluation = _photo_evaluation(args, spec) if args.images else _label_evaluation(args)
     made = run_provenance(
         args.mode,
         labels=args.labels,
@@ -131,7 +137,6 @@ def run(args: argparse.Namespace) -> int:
         labeler=None if not args.images else args.labeler or "default",
     )
     store, run_id, done = _open_store(args, spec, made)
-    records = _photo_records(args, spec, done) if args.images else _label_records(args, done)
     rows: list[dict[str, object]] = []
     with open_output(args.out, "results file") as handle:
         writer = SafeDictWriter(handle, fieldnames=COLUMNS)
@@ -140,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
             for old in store.predictions(run_id):
                 writer.writerow(csv_row(old))
                 rows.append(csv_row(old))
-        for record in records:
+        for record in evaluation(done):
             if store is not None:
                 store.add_prediction(run_id, record)
             row = csv_row(record)
@@ -167,33 +172,56 @@ def run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _label_records(args: argparse.Namespace, done: set[str]) -> Iterator[dict[str, Any]]:
+Evaluation = Callable[[set[str]], Iterator[dict[str, Any]]]
+"""The records of the images not in the given set of finished ones, as they finish."""
+
+
+def _label_evaluation(args: argparse.Namespace) -> Evaluation:
+    """Label-only: reads the labels and CNN files now (a bad one stops the command here)."""
     from gerec.pipeline import Pipeline, PipelineConfig
     from gerec.scene.chain import LabelerChain
 
     labels = read_label_file(args.labels)
     cnn = read_cnn_predictions(args.cnn_predictions) if args.cnn_predictions else {}
     pipeline = Pipeline(PipelineConfig(mode=args.mode), labeler=LabelerChain([]))  # labels come from the file
-    images = [name for name in labels if true_class_of(name) and printable(name) not in done]
-    for name in progress(images, "evaluate (labels)"):
-        record = prediction_record(pipeline.from_labels(name, labels[name], cnn.get(name)), true_class_of(name))
-        yield {**record, "faces": None, "image": printable(name)}  # label-only: the face count is not known
+    known = [name for name in labels if true_class_of(name)]
+    if not known:
+        raise InvalidDataset(f"--labels {args.labels}: no image with a known true class (pos_/neu_/neg_ prefix)")
+
+    def records(done: set[str]) -> Iterator[dict[str, Any]]:
+        for name in progress([n for n in known if printable(n) not in done], "evaluate (labels)"):
+            record = prediction_record(pipeline.from_labels(name, labels[name], cnn.get(name)), true_class_of(name))
+            yield {**record, "faces": None, "image": printable(name)}  # label-only: the face count is not known
+
+    return records
 
 
-def _photo_records(args: argparse.Namespace, spec: PipelineSpec, done: set[str]) -> Iterator[dict[str, Any]]:
+def _photo_evaluation(args: argparse.Namespace, spec: PipelineSpec) -> Evaluation:
+    """Photos: finds them and builds the pipeline now (bad labels or labeler settings stop here)."""
     found = [(str(p), image_key(p, args.images)) for p in find_images([args.images]) if true_class_of(str(p))]
     if not found:
         raise InvalidDataset(
             f"--images {args.images}: no photo with a known true class (pos_/neu_/neg_ prefix "
             "or a Positive/Neutral/Negative folder)"
         )
-    todo = [(path, key) for path, key in found if key not in done]
-    photos, keys = [p for p, _ in todo], [k for _, k in todo]
-    if args.engine == "ray":
-        records = ray_records(spec, photos, args.workers, args.ray_address, keys)
+    if args.engine == "ray":  # each actor builds its own pipeline: check the labeler settings here
+        from gerec.factory import make_labeler
+
+        make_labeler(Path(spec.labels) if spec.labels else None, spec.chain)
+        pipeline = None
     else:
-        records = local_records(spec.build(), photos, keys=keys)
-    yield from progress_over(records, len(photos))
+        pipeline = spec.build()
+
+    def records(done: set[str]) -> Iterator[dict[str, Any]]:
+        todo = [(path, key) for path, key in found if key not in done]
+        photos, keys = [p for p, _ in todo], [k for _, k in todo]
+        if pipeline is None:
+            inner = ray_records(spec, photos, args.workers, args.ray_address, keys)
+        else:
+            inner = local_records(pipeline, photos, keys=keys)
+        yield from progress_over(inner, len(photos))
+
+    return records
 
 
 def progress_over(records: Iterator[dict[str, Any]], total: int) -> Iterator[dict[str, Any]]:
