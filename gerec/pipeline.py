@@ -13,6 +13,7 @@ from gerec.bn.evidence import scene_evidence
 from gerec.bn.network import SceneNetwork, photo_network
 from gerec.emotion.aggregate import aggregate_faces, bottom_up_evidence
 from gerec.emotion.ensemble import FaceEnsemble
+from gerec.emotion.registry import read_registry
 from gerec.faces.align import align_faces
 from gerec.faces.detect import DEFAULT_MIN_CONFIDENCE, DEFAULT_MIN_FACE_SIZE, FaceDetector
 from gerec.imaging import MAX_SIDE, Photo, PhotoSource, load_image
@@ -49,7 +50,11 @@ class BottomUp:
 
 
 class Pipeline:
-    """The full group-emotion pipeline. Heavy models load on first use, once."""
+    """The full group-emotion pipeline. Heavy models load on first use, once.
+
+    Building one reads the scene network and checks ``models/ensemble.json`` (unless an
+    ``ensemble`` is given): a broken model file is an error here, before any photo.
+    """
 
     def __init__(
         self,
@@ -69,6 +74,9 @@ class Pipeline:
         self.network = network or load_scene_network(self.config.mode)
         self._detector = detector
         self._ensemble = ensemble
+        # The registry is read and checked now (cheap: one small JSON file), so a broken
+        # ensemble.json stops a batch before its first photo; the members load on first use.
+        self._registry = ensemble.spec if ensemble is not None else read_registry()
 
     # -------------------------------------------------------------- models
     @property
@@ -82,7 +90,7 @@ class Pipeline:
     def ensemble(self) -> FaceEnsemble:
         """The face ensemble (loaded on first use)."""
         if self._ensemble is None:
-            self._ensemble = FaceEnsemble.load()
+            self._ensemble = FaceEnsemble(self._registry)
         return self._ensemble
 
     @property

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from gerec.bn import load_scene_network, network_path
-from gerec.bn.network import load_network
+from gerec.bn.network import ZERO_COUNT_FLOOR, load_network
 from gerec.config import models_dir
 from gerec.emotion.registry import read_registry
 from gerec.errors import InvalidModelFile, ModelFileMissing
@@ -57,6 +57,48 @@ def member(**changes):
 def test_registry_shape_errors_name_the_field(tmp_path, data, message):
     with pytest.raises(InvalidModelFile, match=message):
         read_registry(write(tmp_path, "ensemble.json", data))
+
+
+def confusion(rows):
+    return {**REGISTRY, "face_confusion": {**REGISTRY["face_confusion"], "matrix": rows}}
+
+
+ENABLED = [m for m in REGISTRY["members"] if m.get("enabled", True)]
+ALL_NULL = {c: None for c in ENABLED[0]["classes"]}
+ONLY_POSITIVE = {c: ("Positive" if c == "happy" else None) for c in ENABLED[0]["classes"]}
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (confusion([[0, 0, 0], [37, 292, 167], [33, 128, 1176]]), "row Positive is .0.0, 0.0, 0.0.; counts must be"),
+        (confusion([[637, 26, 59], [37, 292, 167], [-33, 128, 1176]]), "row Negative is .*; counts must be non-neg"),
+        (confusion([[637, 26, 59], [37, 292, 167], [33, float("nan"), 1176]]), "row Negative is .*nan"),
+        (confusion([[637, 26, 59], [37, 292, 167], [33, True, 1176]]), "'face_confusion.matrix' must be a 3x3 table"),
+        (confusion([[1, 2, 3, 4]] * 3), "'face_confusion.matrix' must be 3x3, got shape .3, 4."),
+        ({**REGISTRY, "members": [member(mapping=ALL_NULL)]}, "'mapping' sends its classes to null only.*.0, 0, 0."),
+        ({**REGISTRY, "members": [member(mapping=ONLY_POSITIVE)]}, "every face would score 100 % Positive"),
+        ({**REGISTRY, "members": [member(), member()]}, "member names must be distinct; listed twice"),
+        ({**REGISTRY, "members": [member(enabled="no")]}, "field 'enabled' must be true/false, got text"),
+        ({**REGISTRY, "members": [member(weight=0)]}, "every enabled member has weight 0"),
+        ({**REGISTRY, "members": [member(weight=float("nan"))]}, "weight a non-negative number"),
+        ({**REGISTRY, "members": [member(weight=-1)]}, "weight a non-negative number"),
+        (
+            {**REGISTRY, "members": [member(classes=["happy", "happy"], mapping={"happy": "Positive"})]},
+            "names a class twice",
+        ),
+    ],
+)
+def test_registry_values_are_checked_when_read(tmp_path, data, message):
+    path = write(tmp_path, "ensemble.json", data)
+    with pytest.raises(InvalidModelFile, match=f"{path}: .*{message}"):
+        read_registry(path)
+
+
+def test_the_committed_registry_has_positive_counts_and_members_that_score():
+    spec = read_registry()
+    assert spec.face_confusion is not None and (spec.face_confusion > 0).all()
+    assert all(m.mapping_matrix().any(axis=0).sum() >= 2 for m in spec.members)
 
 
 def test_the_committed_registry_still_reads():
@@ -126,10 +168,27 @@ def test_the_committed_networks_still_read():
         assert np.isfinite(net.posterior(net.labels[:3], "Positive")).all()
 
 
-@pytest.mark.parametrize("counts", [[[0, 0, 0], [1, 2, 3], [3, 2, 1]], [[5, 0, 1], [1, 2, 3], [3, 2, 1]], [[1, 2]]])
-def test_a_cnn_table_from_counts_refuses_zero_rows_and_cells(counts):
-    with pytest.raises(InvalidModelFile, match="CNN confusion counts must be a 3x3 table of positive numbers"):
+@pytest.mark.parametrize(
+    ("counts", "message"),
+    [
+        ([[0, 0, 0], [1, 2, 3], [3, 2, 1]], "need at least one count in every row"),
+        ([[5, -1, 1], [1, 2, 3], [3, 2, 1]], "must be a 3x3 table of non-negative numbers"),
+        ([[5, float("nan"), 1], [1, 2, 3], [3, 2, 1]], "must be a 3x3 table of non-negative numbers"),
+        ([[1, 2]], "must be a 3x3 table of non-negative numbers"),
+    ],
+)
+def test_a_cnn_table_from_counts_refuses_empty_rows_and_bad_counts(counts, message):
+    with pytest.raises(InvalidModelFile, match=f"CNN confusion counts {message}"):
         load_network(models_dir() / "scene_bn.json").with_cnn_table(counts)
+
+
+def test_a_zero_count_in_the_cnn_table_becomes_the_reference_floor_not_an_error():
+    net = load_network(models_dir() / "scene_bn.json")
+    photo = net.with_cnn_table([[0, 0, 6], [1, 2, 3], [3, 2, 1]])
+    assert photo.cnn_table[0, :2] == pytest.approx([ZERO_COUNT_FLOOR] * 2, rel=1e-3)
+    assert np.allclose(photo.cnn_table.sum(axis=1), 1) and np.isfinite(photo.posterior([], "Positive")).all()
+    counts = np.array([[1, 2, 3], [1, 2, 3], [3, 2, 1]])
+    assert net.with_cnn_table(counts).cnn_table.tolist() == (counts / 6).tolist()  # no zero: plain row shares
 
 
 def test_corrupt_and_missing_are_told_apart(tmp_path):
@@ -162,3 +221,26 @@ def test_corrupt_keras_file_is_not_called_missing(tmp_path):
         pytest.raises(InvalidModelFile, match="exists but is not a readable Keras model"),
     ):
         FaceEnsemble.load(write(tmp_path, "ensemble.json", data))
+
+
+def models_with_registry(tmp_path: Path, registry) -> Path:
+    """A models folder with the committed scene networks and ``registry`` as its ensemble.json."""
+    folder = tmp_path / "models"
+    folder.mkdir()
+    for name in ("scene_bn.json", "scene_bn_tuned.json"):
+        shutil.copy(models_dir() / name, folder / name)
+    write(folder, "ensemble.json", registry)
+    return folder
+
+
+def test_a_broken_registry_stops_the_pipeline_when_it_is_built(tmp_path, monkeypatch):
+    from gerec.pipeline import Pipeline, PipelineConfig
+    from gerec.scene.chain import LabelerChain
+
+    folder = models_with_registry(tmp_path, confusion([[0, 0, 0], [37, 292, 167], [33, 128, 1176]]))
+    monkeypatch.setenv("GEREC_MODELS", str(folder))
+    with pytest.raises(InvalidModelFile, match=f"{folder / 'ensemble.json'}: field 'face_confusion.matrix'"):
+        Pipeline(PipelineConfig(mode="reference"), labeler=LabelerChain([]))
+    (folder / "ensemble.json").write_text(json.dumps(REGISTRY), encoding="utf-8")
+    pipe = Pipeline(PipelineConfig(mode="reference"), labeler=LabelerChain([]))
+    assert pipe._ensemble is None  # reading the registry loads no member: the first photo does

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import subprocess
 import sys
 
@@ -129,3 +130,23 @@ def test_photo_with_many_faces(pipeline, photos_dir, tmp_path):
     assert len(pred.faces) >= 5 * len(single.faces)
     assert all(f.scores is not None and len(f.scores.members) == len(pipeline.ensemble.names) for f in pred.faces)
     assert pred.bottom_up is not None and pred.image_size is not None and max(pred.image_size) <= 2048
+
+
+def test_classify_with_a_broken_registry_fails_once_before_any_photo(tmp_path, monkeypatch):
+    from gerec.config import models_dir
+
+    folder = tmp_path / "models"
+    folder.mkdir()
+    shutil.copy(models_dir() / "scene_bn_tuned.json", folder)
+    registry = json.loads((models_dir() / "ensemble.json").read_text(encoding="utf-8"))
+    registry["face_confusion"]["matrix"][0] = [0, 0, 0]
+    (folder / "ensemble.json").write_text(json.dumps(registry), encoding="utf-8")
+    photos = [tmp_path / f"p{i}.png" for i in range(2)]
+    for path in photos:
+        Image.fromarray(np.full((64, 64, 3), 128, np.uint8)).save(path)
+    monkeypatch.setenv("GEREC_MODELS", str(folder))
+    proc = run_cli("classify", *map(str, photos), "--labeler", "manual")
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stdout == ""  # no photo analysed, none reported failed one by one
+    assert proc.stderr.count("error: InvalidModelFile") == 1 and f"{folder / 'ensemble.json'}" in proc.stderr
+    assert "RuntimeWarning" not in proc.stderr and "scene network" not in proc.stderr

@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 
 from gerec.bn.histogram import LabelHistogram, read_histogram
-from gerec.bn.network import SceneNetwork
+from gerec.bn.network import ZERO_COUNT_FLOOR, SceneNetwork
 from gerec.classes import N_CLASSES
 from gerec.versions import file_sha256
 
-REFERENCE_ZERO_FLOOR = 1e-4
+REFERENCE_ZERO_FLOOR = ZERO_COUNT_FLOOR
 REFERENCE_INFERENCE = "as the reference's pgmpy < 0.1.11 variable elimination: identical evidence factors count once"
 
 # The reference face-CNN ensemble's confusion on its held-out training faces, as published in

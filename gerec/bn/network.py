@@ -38,6 +38,9 @@ MAX_WEIGHT = 100
 up to 2. Beyond it the powered probabilities underflow and the posterior would be NaN."""
 SUM_TOLERANCE = 1e-6
 """How far from 1 a probability row may sum (files store rounded numbers)."""
+ZERO_COUNT_FLOOR = 1e-4
+"""The probability a count of 0 becomes (the reference rule): P(label | class) when fitting, and a
+cell of a CNN confusion table (:meth:`SceneNetwork.with_cnn_table`)."""
 
 
 def _distributions(table: np.ndarray) -> bool:
@@ -153,16 +156,23 @@ class SceneNetwork:
     def with_cnn_table(self, table: np.ndarray | Sequence[Sequence[float]]) -> SceneNetwork:
         """A copy whose CNN node uses another confusion table (counts; rows: true class).
 
-        Every count must be a positive finite number: a zero would make the CNN node rule a class out.
+        Counts must be finite and non-negative with a positive total in every row. As the
+        reference rule does for label counts, a count of 0 becomes the probability
+        :data:`ZERO_COUNT_FLOOR` (the row renormalised), so no class is ruled out by one table cell.
         """
         arr = np.asarray(table, dtype=float)
-        if arr.shape != (N_CLASSES, N_CLASSES) or not np.isfinite(arr).all() or (arr <= 0).any():
+        if arr.shape != (N_CLASSES, N_CLASSES) or not np.isfinite(arr).all() or (arr < 0).any():
             raise InvalidModelFile(
-                f"CNN confusion counts must be a {N_CLASSES}x{N_CLASSES} table of positive numbers, got {arr.tolist()}"
+                f"CNN confusion counts must be a {N_CLASSES}x{N_CLASSES} table of non-negative numbers, "
+                f"got {arr.tolist()}"
             )
-        return dataclasses.replace(
-            self, cnn_table=arr / arr.sum(axis=1, keepdims=True), cnn_base_rate=arr.sum(axis=1) / arr.sum()
-        )
+        if (arr.sum(axis=1) <= 0).any():
+            raise InvalidModelFile(f"CNN confusion counts need at least one count in every row, got {arr.tolist()}")
+        rows = arr / arr.sum(axis=1, keepdims=True)
+        if (arr == 0).any():
+            rows = np.where(arr == 0, ZERO_COUNT_FLOOR, rows)
+            rows = rows / rows.sum(axis=1, keepdims=True)
+        return dataclasses.replace(self, cnn_table=rows, cnn_base_rate=arr.sum(axis=1) / arr.sum())
 
     # ------------------------------------------------------------------ inference
     def cnn_log_likelihood(self, cnn: str | Probs | np.ndarray | None) -> np.ndarray:

@@ -149,6 +149,15 @@ def member_from_json(item: Any, source: str) -> MemberSpec:
     bad = {v for v in spec.mapping.values() if v is not None and v not in CLASSES}
     if bad or set(spec.mapping) != set(spec.classes):
         raise InvalidModelFile(f"{source}: {spec.name}: mapping must cover its classes and map into {CLASSES}")
+    if len(set(spec.classes)) != len(spec.classes):
+        raise InvalidModelFile(f"{where}: field 'classes' names a class twice: {list(spec.classes)}")
+    reached = sorted({v for v in spec.mapping.values() if v is not None}, key=CLASSES.index)
+    if len(reached) < 2:
+        scores = "[0, 0, 0]" if not reached else f"100 % {reached[0]}"
+        raise InvalidModelFile(
+            f"{where}: field 'mapping' sends its classes to {reached or 'null only'}: every face would score "
+            f"{scores}; map its classes onto at least two of {CLASSES}"
+        )
     return spec
 
 
@@ -164,18 +173,44 @@ def registry_from_json(doc: Any, path: Path) -> EnsembleSpec:
     if data.get("format") != FORMAT:
         raise InvalidModelFile(f"{path}: not a gerec ensemble registry (field 'format' must be {FORMAT!r})")
     entries = model_field(data, "members", list, str(path))
-    listed = [(member_from_json(m, str(path)), m.get("enabled", True)) for m in entries]
+    listed = []
+    for entry in entries:
+        spec = member_from_json(entry, str(path))
+        listed.append((spec, model_field(entry, "enabled", bool, f"{path}: member {spec.name!r}", True)))
+    names = [spec.name for spec, _ in listed]
+    if twice := sorted({name for name in names if names.count(name) > 1}):
+        raise InvalidModelFile(f"{path}: member names must be distinct; listed twice: {twice}")
     members = tuple(spec for spec, enabled in listed if enabled)  # disabled entries are checked, not loaded
     if not members:
         raise InvalidModelFile(f"{path}: no enabled members")
+    if sum(spec.weight for spec in members) <= 0:
+        raise InvalidModelFile(f"{path}: every enabled member has weight 0: give one a positive weight")
     confusion = model_field(
         model_field(data, "face_confusion", dict, str(path), {}), "matrix", list, f"{path}: face_confusion", None
     )
-    try:
-        matrix = None if confusion is None else np.asarray(confusion, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise InvalidModelFile(f"{path}: field 'face_confusion.matrix' must be a 3x3 table of numbers") from exc
-    if matrix is not None and matrix.shape != (N_CLASSES, N_CLASSES):
-        raise InvalidModelFile(f"{path}: field 'face_confusion.matrix' must be 3x3")
+    matrix = None if confusion is None else confusion_counts(confusion, path)
     meta = {k: v for k, v in data.items() if k not in ("members", "format")}
     return EnsembleSpec(members, matrix, path.parent, meta)
+
+
+def confusion_counts(confusion: list[Any], path: Path) -> np.ndarray:
+    """``face_confusion.matrix`` as a 3x3 float array of counts (rows: true class, columns: the
+    ensemble's class): finite, non-negative, at least one count per row. In reference mode it
+    becomes the scene network's CNN table (:meth:`gerec.bn.network.SceneNetwork.with_cnn_table`)."""
+    field_name = f"{path}: field 'face_confusion.matrix'"
+    cells = [c for row in confusion for c in (row if isinstance(row, list) else [row])]
+    if any(isinstance(c, bool) or not isinstance(c, (int, float)) for c in cells):
+        raise InvalidModelFile(f"{field_name} must be a 3x3 table of numbers")
+    try:
+        matrix = np.asarray(confusion, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise InvalidModelFile(f"{field_name} must be a 3x3 table of numbers") from exc
+    if matrix.shape != (N_CLASSES, N_CLASSES):
+        raise InvalidModelFile(f"{field_name} must be 3x3, got shape {matrix.shape}")
+    for cls, row in zip(CLASSES, matrix):
+        if not (np.isfinite(row).all() and (row >= 0).all() and row.sum() > 0):
+            raise InvalidModelFile(
+                f"{field_name}: row {cls} is {row.tolist()}; counts must be non-negative numbers, at least one "
+                "in every row (rows: true class; run `python -m gerec fit-ensemble` to recount)"
+            )
+    return matrix
