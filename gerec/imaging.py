@@ -34,8 +34,11 @@ MAX_SIDE = 2048
 
 FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
 """Pillow formats gerec decodes (chosen by content); everything else is refused unread."""
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"})
-"""File-name suffixes of :data:`FORMATS`: how photos are found in folders (the content still decides)."""
+IMAGE_SUFFIXES = frozenset(
+    {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".apng", ".webp", ".gif", ".bmp", ".tif", ".tiff"}
+)
+"""File-name suffixes Pillow registers for :data:`FORMATS`: how photos are found in folders (the
+content still decides). HEIC/HEIF and AVIF are not among them: gerec does not decode them."""
 
 MAX_DECODE_BYTES = 256 * 2**20
 """Memory one decoded photo may take (Pillow's storage: width x height x bytes per pixel)."""

@@ -19,17 +19,29 @@ def find_images(paths: Iterable[str | Path]) -> list[Path]:
     """Files as given, and image files (by suffix) found recursively in folders, sorted.
 
     A path that does not exist, is not a regular file or folder, or a folder without photos is
-    an :class:`InvalidDataset` (a usage error: nothing is analysed).
+    an :class:`InvalidDataset` (a usage error: nothing is analysed). Files in a folder whose names
+    do not end like a photo are left out, with a note on stderr saying how many.
     """
     out: list[Path] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            files = sorted(p for p in path.rglob("*") if p.is_file())
+            found = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
+            others = [p for p in files if p.suffix.lower() not in IMAGE_SUFFIXES]
+            suffixes = ", ".join(sorted(IMAGE_SUFFIXES))
+            left_out = (
+                f"{len(others)} other file(s), e.g. {printable(str(others[0].relative_to(path)))}" if others else ""
+            )
             if not found:
                 raise InvalidDataset(
                     f"{printable(str(path))}: no photos in this folder "
-                    f"({', '.join(sorted(IMAGE_SUFFIXES))}, searched recursively)"
+                    f"({suffixes}, searched recursively{'; ' + left_out if left_out else ''})"
+                )
+            if others:
+                print(
+                    f"note: {printable(str(path))}: {left_out} left out, not named as photos ({suffixes})",
+                    file=sys.stderr,
                 )
             out.extend(found)
         elif path.is_file():
