@@ -142,9 +142,13 @@ def parse_sidecar(data: str | bytes, source: str = "the provenance file") -> dic
         raise InvalidDataset(f"{source} is not UTF-8 JSON: {remedy}") from exc
     if not isinstance(doc, dict) or "mode" not in doc:
         raise InvalidDataset(f"{source} does not say which network made the results: {remedy}")
-    wrong = [f"{key} should be {what}" for key, (check, what) in SIDECAR_FIELDS.items() if not check(doc.get(key))]
+    wrong: dict[str, list[str]] = {}  # what a field should be -> the fields that are not
+    for key, (check, what) in SIDECAR_FIELDS.items():
+        if not check(doc.get(key)):
+            wrong.setdefault(what, []).append(key)
     if wrong:
-        raise InvalidDataset(f"{source} is damaged ({'; '.join(wrong)}): {remedy}")
+        says = "; ".join(f"{' and '.join(keys)} should be {what}" for what, keys in wrong.items())
+        raise InvalidDataset(f"{source} is damaged ({says}): {remedy}")
     return doc
 
 

@@ -130,9 +130,9 @@ def store_source(s: state.Settings) -> LoadedResults | None:
         if not runs:
             st.info("The store holds no runs yet.")
             return None
-        labels = {
-            r.id: f"{r.id} · {r.mode} · {r.labeler} · {r.finished} images ({r.failed} failed)"
-            + (" · damaged" if r.damaged else "")
+        labels = {  # "damaged" early: a long label is cut at the box's width
+            r.id: f"{r.id}{' (damaged)' if r.damaged else ''} · {r.mode} · {r.labeler} · "
+            f"{r.finished} images ({r.failed} failed)"
             for r in runs
         }
         c1, c2 = st.columns(2)

@@ -48,6 +48,7 @@ def test_a_written_sidecar_reads_back_and_says_what_made_the_results(tmp_path):
         ({"in_sample": "yes"}, "in_sample should be true or false"),
         ({"models": ["a.onnx"]}, "models should be an object of file name -> sha256"),
         ({"created": 20261207, "format": "1"}, "format should be a number; created should be text"),
+        ({"network": "x", "labels_file": "dev.json"}, 'network and labels_file should be a file entry {"path"'),
     ],
 )
 def test_a_field_of_the_wrong_type_is_named(tmp_path, change, wrong):
