@@ -36,7 +36,8 @@ class LabelerUnavailable(GerecError):
 
 
 class InvalidDataset(GerecError):
-    """A labels file, predictions file or face set is malformed or empty."""
+    """A labels file, predictions file, face set or labeler setting is malformed, empty or missing
+    (a usage error: exit 2)."""
 
 
 class RunStoreError(GerecError):

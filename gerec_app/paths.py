@@ -17,11 +17,13 @@ from pathlib import Path
 
 from gerec.config import data_dir, samples_dir
 from gerec.errors import GerecError, ImageTooLarge, InvalidImage, PathNotAllowed
+from gerec.imaging import MAX_FILE_BYTES
 
 ROOTS_ENV = "GEREC_DASHBOARD_ROOTS"
 MB = 2**20
-LIMITS = {"labels": 100 * MB, "table": 200 * MB, "store": 4096 * MB, "photo": 50 * MB}
-"""Largest file each path field reads: labels JSON, CSV tables, run store, photo."""
+LIMITS = {"labels": 100 * MB, "table": 200 * MB, "store": 4096 * MB, "photo": MAX_FILE_BYTES}
+"""Largest file each path field reads: labels JSON, CSV tables, run store, photo (the library's own
+limit, which ``maxUploadSize`` in ``.streamlit/config.toml`` repeats in MB: a test keeps them equal)."""
 UPLOAD_BUDGET = 200 * MB
 """Total bytes of photos uploaded at once (Streamlit's ``maxUploadSize`` caps each file)."""
 

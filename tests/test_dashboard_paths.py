@@ -149,3 +149,14 @@ def test_photo_suffixes_are_those_of_the_decoded_formats(tmp_path, monkeypatch):
     assert [p.name for p in find_images([tmp_path])] == ["a.gif", "b.TIF", "c.jpeg", "d.webp"]
     monkeypatch.setenv(SAMPLES_ENV, str(tmp_path))
     assert [p.name for p in state.sample_photos()] == ["c.jpeg", "d.webp"]
+
+
+def test_the_upload_cap_is_the_librarys_photo_limit():
+    """Streamlit's per-file upload cap (MB, in .streamlit/config.toml) and the library's photo limit are one fact."""
+    import tomllib
+
+    from gerec.imaging import MAX_FILE_BYTES
+
+    config = Path(__file__).resolve().parent.parent / ".streamlit" / "config.toml"
+    cap_mb = tomllib.loads(config.read_text(encoding="utf-8"))["server"]["maxUploadSize"]
+    assert cap_mb * paths.MB == MAX_FILE_BYTES == paths.LIMITS["photo"]

@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from gerec.classes import CLASSES
@@ -150,3 +151,26 @@ def test_classify_with_a_broken_registry_fails_once_before_any_photo(tmp_path, m
     assert proc.stdout == ""  # no photo analysed, none reported failed one by one
     assert proc.stderr.count("error: InvalidModelFile") == 1 and f"{folder / 'ensemble.json'}" in proc.stderr
     assert "RuntimeWarning" not in proc.stderr and "scene network" not in proc.stderr
+
+
+@pytest.mark.parametrize("engine", ["local", "ray"])
+def test_evaluate_with_a_broken_registry_stops_before_writing(engine, tmp_path, monkeypatch):
+    """Either engine checks the registry before OUT.csv is opened (Ray actors would each fail on it)."""
+    from gerec.config import models_dir
+
+    folder = tmp_path / "models"
+    folder.mkdir()
+    shutil.copy(models_dir() / "scene_bn_tuned.json", folder)
+    registry = json.loads((models_dir() / "ensemble.json").read_text(encoding="utf-8"))
+    registry["face_confusion"]["matrix"][0] = [0, 0, 0]
+    (folder / "ensemble.json").write_text(json.dumps(registry), encoding="utf-8")
+    images = tmp_path / "Positive"
+    images.mkdir()
+    Image.fromarray(np.full((64, 64, 3), 128, np.uint8)).save(images / "a.png")
+    out = tmp_path / "OUT.csv"
+    out.write_text("kept\n", encoding="utf-8")
+    monkeypatch.setenv("GEREC_MODELS", str(folder))
+    proc = run_cli("evaluate", "--images", str(tmp_path), "--out", str(out), "--engine", engine, "--labeler", "manual")
+    assert proc.returncode == 2, proc.stderr
+    assert "error: InvalidModelFile" in proc.stderr and f"{folder / 'ensemble.json'}" in proc.stderr
+    assert out.read_text(encoding="utf-8") == "kept\n"  # nothing written, no Ray actor started

@@ -204,13 +204,10 @@ def _photo_evaluation(args: argparse.Namespace, spec: PipelineSpec) -> Evaluatio
             f"--images {args.images}: no photo with a known true class (pos_/neu_/neg_ prefix "
             "or a Positive/Neutral/Negative folder)"
         )
-    if args.engine == "ray":  # each actor builds its own pipeline: check the labeler settings here
-        from gerec.factory import make_labeler
-
-        make_labeler(Path(spec.labels) if spec.labels else None, spec.chain)
-        pipeline = None
-    else:
-        pipeline = spec.build()
+    # built here with either engine: labels, labeler settings, registry and scene network are checked
+    # before anything is written (cheap: members load with the first face); Ray actors build their own
+    built = spec.build()
+    pipeline = built if args.engine == "local" else None
 
     def records(done: set[str]) -> Iterator[dict[str, Any]]:
         todo = [(path, key) for path, key in found if key not in done]
