@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import multiprocessing
 import sqlite3
 from pathlib import Path
 
@@ -68,6 +69,53 @@ def test_missing_folder_of_an_explicit_store(tmp_path):
     with pytest.raises(RunStoreError, match="does not exist"):
         RunStore(tmp_path / "nowhere" / "runs.sqlite")
     assert not (tmp_path / "nowhere").exists()
+
+
+def _open_together(path: str, start, results, tag: int) -> None:  # noqa: ANN001 - multiprocessing objects
+    """One process of the race: open the store when every process is ready, store a run of 5 rows."""
+    try:
+        start.wait()
+        with RunStore(path) as store:
+            run_id = store.create_run("set", "reference", "offline", {}, "local", {})
+            for i in range(5):
+                store.add_prediction(run_id, failed_record(f"{tag}_{i}.jpg", "Positive", "x"))
+        results.put("ok")
+    except Exception as exc:  # noqa: BLE001 - reported to the test
+        results.put(f"{type(exc).__name__}: {exc}")
+
+
+def test_processes_creating_one_new_store_together_all_write_to_it(tmp_path):
+    """Four real processes open a store that does not exist yet at the same moment, 15 times over.
+    Before, nearly every trial refused one of them: the 0-byte file another's connect had just made
+    was 'an empty file, not a gerec run store', or setting up WAL failed at once as 'locked'."""
+    ctx = multiprocessing.get_context("fork")
+    processes, trials = 4, 15
+    for trial in range(trials):
+        path = tmp_path / f"runs{trial}.sqlite"
+        start, results = ctx.Barrier(processes), ctx.Queue()
+        workers = [ctx.Process(target=_open_together, args=(str(path), start, results, i)) for i in range(processes)]
+        for worker in workers:
+            worker.start()
+        outcomes = [results.get(timeout=60) for _ in workers]
+        for worker in workers:
+            worker.join(timeout=60)
+        assert outcomes == ["ok"] * processes, f"trial {trial}: {outcomes}"
+        with RunStore(path, readonly=True) as store:
+            assert sorted(r.finished for r in store.runs()) == [5] * processes
+    made = {p.name for p in tmp_path.iterdir()}
+    assert not [name for name in made if name.startswith(".")], made  # no store half made is left behind
+
+
+def test_a_new_store_is_made_where_the_file_system_has_no_hard_links(tmp_path, monkeypatch):
+    def no_links(*args: object) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr("gerec.runs.store.os.link", no_links)
+    with RunStore(tmp_path / "runs.sqlite") as store:
+        store.add_prediction(store.create_run("set", "tuned", "cached", {}), failed_record("a.jpg", None, "x"))
+    with RunStore(tmp_path / "runs.sqlite", readonly=True) as store:
+        assert [r.finished for r in store.runs()] == [1]
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
 def test_sqlite_failures_while_writing_are_named(tmp_path, monkeypatch):

@@ -3,7 +3,9 @@
 Rows are keyed by run and image, the image being its path relative to the images root. A store is
 checked before anything is written to it: a file that is not SQLite, is damaged, or holds another
 application's tables is refused with a :class:`RunStoreError`, and so is every SQLite or
-permission failure later. ``readonly=True`` (the ``runs`` commands, the dashboard) never writes.
+permission failure later. A new store is made aside and linked into place whole, so processes
+creating the same one at once all use it (none finds it half made). ``readonly=True`` (the
+``runs`` commands, the dashboard) never writes.
 
 JSON read back is checked too: a run whose ``models`` or ``params`` is not the JSON object it
 should be is a :class:`RunStoreError` naming the store, the run and the column (a listing marks
@@ -28,6 +30,8 @@ from gerec.classes import MODULES
 from gerec.errors import InvalidDataset, RunStoreError
 
 STORE_ENV = "GEREC_STORE"
+BUSY_TIMEOUT = 30.0
+"""Seconds a connection waits for another process's lock before a write fails as locked."""
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     id TEXT PRIMARY KEY,
@@ -129,6 +133,21 @@ def _store_error(path: Path, exc: sqlite3.Error) -> RunStoreError:
     return RunStoreError(f"run store {path}: {why}")
 
 
+def _place(made: Path, path: Path) -> None:
+    """Give the file ``made`` the name ``path`` unless ``path`` exists (``FileExistsError``): a hard
+    link, atomic; where the file system has none, an exclusive create and one write of its bytes."""
+    try:
+        os.link(made, path)
+        return
+    except FileExistsError:
+        raise
+    except OSError:  # no hard links here (FAT, some network shares)
+        pass
+    data = made.read_bytes()
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "wb") as handle:
+        handle.write(data)
+
+
 def default_store_path() -> Path:
     """``$GEREC_STORE``, else ``$XDG_DATA_HOME/gerec/runs.sqlite`` (``~/.local/share``)."""
     env = os.environ.get(STORE_ENV)
@@ -172,7 +191,7 @@ class RunStore:
         if not self.path.is_file():
             raise RunStoreError(f"no run store at {self.path} (run `python -m gerec evaluate ... --store` first)")
         try:
-            db = sqlite3.connect(self.path.resolve().as_uri() + "?mode=ro", uri=True, timeout=30)
+            db = sqlite3.connect(self.path.resolve().as_uri() + "?mode=ro", uri=True, timeout=BUSY_TIMEOUT)
             self._check_schema(db, allow_new=False)
         except sqlite3.Error as exc:
             raise _store_error(self.path, exc) from exc
@@ -190,23 +209,54 @@ class RunStore:
             )
         if self.path.is_dir():
             raise RunStoreError(f"{self.path} is a folder; give the path of a .sqlite file")
+        if not self.path.exists():
+            self._create()
         if self.path.is_file() and self.path.stat().st_size == 0:
             raise RunStoreError(f"{self.path} is an empty file, not a gerec run store: remove it or give another path")
         try:
-            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            self._check_schema(db, allow_new=True)  # before any write: a foreign database stays as it was
-            db.execute("PRAGMA journal_mode=WAL")
+            db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None)
+            if self._check_schema(db, allow_new=True):  # before any write: a foreign database stays as it was
+                self._initialise(db)  # an existing SQLite file without tables becomes a store
             db.execute("PRAGMA synchronous=NORMAL")
-            db.executescript(SCHEMA)
         except sqlite3.Error as exc:
             raise _store_error(self.path, exc) from exc
         return db
 
-    def _check_schema(self, db: sqlite3.Connection, allow_new: bool) -> None:
-        """Refuse a database that is not (or not yet, when read-only) a gerec run store."""
+    def _create(self) -> None:
+        """Make a new store beside the path and link it into place: the path never holds a store
+        half made (an empty file, a database without tables) that another process could open or
+        refuse. When another process links its store first, that store is used."""
+        partial = self.path.with_name(f".{self.path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.new")
+        try:
+            db = sqlite3.connect(partial, timeout=BUSY_TIMEOUT, isolation_level=None)
+            try:
+                self._initialise(db)
+            finally:
+                db.close()
+            _place(partial, self.path)
+        except FileExistsError:
+            pass  # another process made it first: every later write waits on its locks
+        except sqlite3.Error as exc:
+            raise _store_error(self.path, exc) from exc
+        except OSError as exc:
+            raise RunStoreError(f"cannot create the run store {self.path}: {exc.strerror or exc}") from exc
+        finally:
+            for leftover in (partial, *(partial.with_name(partial.name + s) for s in ("-wal", "-shm", "-journal"))):
+                leftover.unlink(missing_ok=True)
+
+    @staticmethod
+    def _initialise(db: sqlite3.Connection) -> None:
+        """WAL and the tables: in a new store before it is linked into place, or in an existing
+        SQLite file without tables."""
+        db.execute("PRAGMA journal_mode=WAL")
+        db.executescript(SCHEMA)
+
+    def _check_schema(self, db: sqlite3.Connection, allow_new: bool) -> bool:
+        """Refuse a database that is not (or not yet, when read-only) a gerec run store; ``True``
+        when it has no tables yet (``allow_new``)."""
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         if not tables and allow_new:
-            return
+            return True
         missing = {"runs", "predictions"} - tables
         if missing:
             other = ", ".join(sorted(tables)) or "no tables"
@@ -218,6 +268,7 @@ class RunStore:
                 f"{self.path}: the predictions table lacks {', '.join(sorted(lacking))}: "
                 "not a store this version of gerec can use"
             )
+        return False
 
     def close(self) -> None:
         """Close the database."""
