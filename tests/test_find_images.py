@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from PIL import Image
 
@@ -25,6 +27,19 @@ def test_other_files_are_left_out_and_counted(tmp_path, capsys):
     assert "2 other file(s), e.g. IMG_0001 left out, not named as photos" in err
     assert find_images([tmp_path / "IMG_0001"]) == [tmp_path / "IMG_0001"]  # a file named as such is tried
     assert capsys.readouterr().err == ""
+
+
+def test_a_fifo_named_like_a_photo_is_counted_not_opened(tmp_path, capsys):
+    (tmp_path / "a.jpg").write_bytes(b"x")
+    os.mkfifo(tmp_path / "live.jpg")  # opening it would wait for a writer forever
+    (tmp_path / "gone.png").symlink_to(tmp_path / "nowhere.png")
+    assert [p.name for p in find_images([tmp_path])] == ["a.jpg"]
+    err = capsys.readouterr().err
+    assert "2 special file(s), e.g. gone.png left out, not regular files (FIFO, socket, device" in err
+    assert "not named as photos" not in err
+    (tmp_path / "a.jpg").unlink()
+    with pytest.raises(InvalidDataset, match=r"no photos in this folder .*; 2 special file\(s\), e.g. gone.png"):
+        find_images([tmp_path])
 
 
 def test_a_folder_without_photos_names_what_it_holds(tmp_path):

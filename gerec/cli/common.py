@@ -20,29 +20,23 @@ def find_images(paths: Iterable[str | Path]) -> list[Path]:
 
     A path that does not exist, is not a regular file or folder, or a folder without photos is
     an :class:`InvalidDataset` (a usage error: nothing is analysed). Files in a folder whose names
-    do not end like a photo are left out, with a note on stderr saying how many.
+    do not end like a photo are left out, and so are entries that are not regular files whatever
+    their names (a FIFO, a socket, a device, a broken link: opening a FIFO would wait forever),
+    with a note on stderr saying how many of each.
     """
     out: list[Path] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.is_file())
-            found = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
-            others = [p for p in files if p.suffix.lower() not in IMAGE_SUFFIXES]
+            found, left_out = _folder_photos(path)
             suffixes = ", ".join(sorted(IMAGE_SUFFIXES))
-            left_out = (
-                f"{len(others)} other file(s), e.g. {printable(str(others[0].relative_to(path)))}" if others else ""
-            )
             if not found:
                 raise InvalidDataset(
                     f"{printable(str(path))}: no photos in this folder "
-                    f"({suffixes}, searched recursively{'; ' + left_out if left_out else ''})"
+                    f"({suffixes}, searched recursively{''.join('; ' + what for what, _ in left_out)})"
                 )
-            if others:
-                print(
-                    f"note: {printable(str(path))}: {left_out} left out, not named as photos ({suffixes})",
-                    file=sys.stderr,
-                )
+            for what, why in left_out:
+                print(f"note: {printable(str(path))}: {what} left out, {why}", file=sys.stderr)
             out.extend(found)
         elif path.is_file():
             out.append(path)
@@ -51,6 +45,29 @@ def find_images(paths: Iterable[str | Path]) -> list[Path]:
         else:
             raise InvalidDataset(f"{printable(str(path))}: no such file or folder")
     return out
+
+
+def _folder_photos(folder: Path) -> tuple[list[Path], list[tuple[str, str]]]:
+    """The photos in a folder (recursively), and what was left out: ``(count and example, why)``."""
+    entries = sorted(p for p in folder.rglob("*") if not p.is_dir())
+    regular = [p for p in entries if p.is_file()]
+    found = [p for p in regular if p.suffix.lower() in IMAGE_SUFFIXES]
+    unnamed = [p for p in regular if p.suffix.lower() not in IMAGE_SUFFIXES]
+    special = [p for p in entries if not p.is_file()]
+
+    def example(group: list[Path], kind: str) -> str:
+        return f"{len(group)} {kind}, e.g. {printable(str(group[0].relative_to(folder)))}"
+
+    left_out = []
+    if unnamed:
+        left_out.append(
+            (example(unnamed, "other file(s)"), f"not named as photos ({', '.join(sorted(IMAGE_SUFFIXES))})")
+        )
+    if special:
+        left_out.append(
+            (example(special, "special file(s)"), "not regular files (FIFO, socket, device or broken link)")
+        )
+    return found, left_out
 
 
 def prediction_line(pred: GroupPrediction) -> str:
