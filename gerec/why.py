@@ -1,9 +1,13 @@
 """A plain-words why: two or three sentences built from a prediction's own numbers.
 
-The faces (how many, what they mostly show), the strongest scene labels for and against the
-top-down class, and what fusion did. Every label a sentence names is a row of
-``GroupPrediction.contributions``, and each :class:`Cite` records the sign it was named with, so
-a test can hold the words to the numbers. This module never imports streamlit.
+The faces (how many, what they show: their own classes and the mean of their probabilities), the
+strongest scene labels for and against the top-down class, and what fusion did. Every label a
+sentence names is a row of ``GroupPrediction.contributions``, and each :class:`Cite` records the
+sign it was named with, so a test can hold the words to the numbers. Where the faces push the
+fused answer is their row there too (:func:`faces_push`), never the bottom-up posterior's class:
+that figure also weighs the class mix its table was counted on, so flat faces can show one class
+there and push another. :func:`module_words` says in plain words what the bottom-up and fused
+figures are for a network. This module never imports streamlit.
 
 >>> from gerec.bn import load_scene_network
 >>> from gerec.pipeline import Pipeline
@@ -19,9 +23,16 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+import numpy as np
+
+from gerec.bn.contributions import bottom_up_row, towards
 from gerec.classes import CLASSES
-from gerec.types import GroupPrediction, LabelContribution
+from gerec.types import GroupPrediction, LabelContribution, Probs, argmax_class
+
+if TYPE_CHECKING:
+    from gerec.bn.network import SceneNetwork
 
 NAMED = ("label", "absent")
 """Row kinds a sentence may name (single labels, present or absent)."""
@@ -71,17 +82,43 @@ def quoted(cites: Sequence[Cite]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
+def faces_mean(pred: GroupPrediction) -> Probs | None:
+    """The mean of the faces' own (ensemble) probabilities; None without a scored face."""
+    scored = [f.scores.ensemble for f in pred.faces if f.scores is not None]
+    if not scored:
+        return None
+    mean = np.mean(scored, axis=0)
+    return (float(mean[0]), float(mean[1]), float(mean[2]))
+
+
+def faces_push(pred: GroupPrediction) -> str | None:
+    """The class the faces push the fused answer towards: their row of ``pred.contributions``."""
+    row = bottom_up_row(pred.contributions)
+    return None if row is None else towards(row)
+
+
 def faces_sentence(pred: GroupPrediction) -> Sentence:
-    """How many faces, what they mostly show, and the bottom-up verdict."""
+    """How many faces, what they show (their classes, their mean), and the bottom-up figure."""
     if pred.bottom_up is None:
         return Sentence("No face was found, so the verdict rests on the scene labels alone.")
-    if not pred.faces:
-        return Sentence(f"The bottom-up class given (no faces here) is {pred.bottom_up_class}.")
-    counts = Counter(f.scores.predicted for f in pred.faces if f.scores is not None)
+    if not pred.faces:  # label-only: the class given stands for the faces
+        given = pred.bottom_up_evidence if isinstance(pred.bottom_up_evidence, str) else pred.bottom_up_class
+        return Sentence(f"The bottom-up class given (no faces here) is {given}.")
+    bottom = f"{pred.bottom_up_class} ({max(pred.bottom_up):.2f})"
+    mean = faces_mean(pred)
+    shown = argmax_class(mean)
     n = len(pred.faces)
-    shown = ", ".join(f"{k} {cls}" for cls, k in counts.most_common())
-    lead = f"1 face, which looks {pred.bottom_up_class}" if n == 1 else f"{n} faces ({shown})"
-    return Sentence(f"{lead}: the faces say {pred.bottom_up_class} ({max(pred.bottom_up):.2f}).")
+    if mean is None:
+        lead = f"{n} face{'s' if n != 1 else ''}"
+    elif n == 1:
+        lead = f"1 face, which looks {shown} ({max(mean):.2f})"
+    else:
+        counts = Counter(f.scores.predicted for f in pred.faces if f.scores is not None)
+        classes = ", ".join(f"{k} {cls}" for cls, k in counts.most_common())
+        lead = f"{n} faces ({classes}), {shown} on average ({max(mean):.2f})"
+    if mean is None or pred.bottom_up_class == shown:
+        return Sentence(f"{lead}; bottom-up: {bottom}.")
+    return Sentence(f"{lead}; bottom-up, which also weighs how common each class is, gives {bottom}.")
 
 
 def scene_sentence(pred: GroupPrediction) -> Sentence:
@@ -96,22 +133,49 @@ def scene_sentence(pred: GroupPrediction) -> Sentence:
 
 
 def fusion_sentence(pred: GroupPrediction) -> Sentence | None:
-    """What fusion did with the faces and the scene (None without bottom-up evidence)."""
-    if pred.bottom_up is None or not any(r.kind == "bottom-up" for r in pred.contributions):
+    """What fusion did with the faces and the scene (None without bottom-up evidence).
+
+    The faces' side is where their row of the contributions pushes (:func:`faces_push`), the same
+    term that, added to the scene's, gives the fused posterior.
+    """
+    faces = faces_push(pred)
+    if pred.bottom_up is None or faces is None:
         return None
-    fused, top, bottom = pred.fused_class, pred.top_down_class, pred.bottom_up_class
+    fused, top = pred.fused_class, pred.top_down_class
     verdict = f"fused {fused} ({max(pred.fused):.2f})"
-    if fused == top == bottom:
+    if fused == top == faces:
         return Sentence(f"Faces and scene agree: {verdict}.")
-    if fused == bottom:
+    if fused == faces:
         lost = strongest(pred.contributions, top, fused, +1)
         what = f"the scene labels {quoted(lost)}" if lost else "the scene labels"
-        return Sentence(f"The faces outweighed {what}: {verdict}.", lost)
+        return Sentence(f"The faces, pushing towards {faces}, outweighed {what}: {verdict}.", lost)
     if fused == top:
-        won = strongest(pred.contributions, fused, bottom, +1)
+        won = strongest(pred.contributions, fused, faces, +1)
         what = f"The scene labels {quoted(won)}" if won else "The scene labels"
-        return Sentence(f"{what} outweighed the faces ({bottom}): {verdict}.", won)
-    return Sentence(f"Faces ({bottom}) and scene ({top}) pull apart; together they give {verdict}.")
+        return Sentence(f"{what} outweighed the faces (pushing towards {faces}): {verdict}.", won)
+    return Sentence(f"The faces (pushing towards {faces}) and scene ({top}) pull apart; together they give {verdict}.")
+
+
+def module_words(network: SceneNetwork) -> tuple[str, str]:
+    """What the bottom-up and the fused figures are, in plain words, for the network that analysed
+    the photo (``Pipeline.photo_network``): soft faces (tuned) or the class of their mean (reference)."""
+    if not network.soft_cnn:
+        return (
+            "Bottom-up is the chance of each group class given only the class of the faces' mean: the share of "
+            "each true class among the faces the ensemble gave that class, in its confusion counts.",
+            "Fused: the scene network's answer from the scene labels, with the class of the faces' mean as one "
+            "more piece of hard evidence (the faces' row above).",
+        )
+    mix = ", ".join(f"{c} {p:.2f}" for c, p in zip(CLASSES, network.base_rate))
+    return (
+        "Bottom-up is the chance of each group class given only the faces: the mean of their probabilities (one "
+        "uniform pseudo-face mixed in) read through the CNN node's confusion table, times how common each class was "
+        f"among the group photos that table was counted on ({mix}). It uses neither the scene network's prior nor "
+        "its weight on the faces, so when the faces are flat that class mix decides it.",
+        "Fused: the scene network's answer from the scene labels and the faces together. The faces enter as soft "
+        f"evidence, the same mean read through the same table with weight {network.cnn_weight:.4g} and no class "
+        "mix: the faces' row above, which is where they push the fused answer.",
+    )
 
 
 def explain_prediction(pred: GroupPrediction) -> tuple[Sentence, ...]:

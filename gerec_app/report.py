@@ -17,10 +17,11 @@ from datetime import UTC, datetime
 import numpy as np
 from PIL import Image
 
-from gerec.bn.contributions import fit_rows
+from gerec.bn.contributions import fit_rows, towards
+from gerec.bn.network import SceneNetwork
 from gerec.classes import CLASSES
 from gerec.types import GroupPrediction
-from gerec.why import why_text
+from gerec.why import faces_mean, module_words, why_text
 from gerec_app.render import CLASS_COLOURS, MODULE_NAMES, class_colour_legend, saliency_images
 
 STYLE = """
@@ -87,26 +88,31 @@ def _faces(pred: GroupPrediction, crops: np.ndarray, maps: Sequence[Sequence]) -
     return f'<div class="faces">{"".join(blocks)}</div>'
 
 
-def _reasons(pred: GroupPrediction) -> str:
+def _reasons(pred: GroupPrediction, network: SceneNetwork) -> str:
     ev = pred.evidence
     items = []
     for row in fit_rows(pred.contributions, 10):  # every term, the weakest summed: they add up to fused
-        towards = CLASSES[int(np.argmax(row.log_ratio))]
-        what = row.display
         items.append(
-            f"<li>{html.escape(what)} pushes towards {_cls(towards)} (log-likelihood {max(row.log_ratio):+.2f})</li>"
+            f"<li>{html.escape(row.display)} pushes towards {_cls(towards(row))} "
+            f"(log-likelihood {max(row.log_ratio):+.2f})</li>"
         )
     mapped = ", ".join(f"{html.escape(a)} → {html.escape(b)}" for a, b in ev.labels_mapped) or "none"
     notes = "".join(f"<li class='muted'>{html.escape(n)}</li>" for n in ev.notes if not n.startswith("imagenet"))
     faces = {c: sum(1 for f in pred.faces if f.scores and f.scores.predicted == c) for c in CLASSES}
     face_text = ", ".join(f"{n} {c}" for c, n in faces.items() if n) or "no face"
+    mean = faces_mean(pred)
+    if mean is not None:
+        face_text += "; the mean of their probabilities: " + ", ".join(f"{c} {p:.2f}" for c, p in zip(CLASSES, mean))
+    bottom_up, fused = module_words(network)
+    with_faces = pred.bottom_up is not None
     return (
         f"<p>{html.escape(why_text(pred))}</p>"
-        f"<p>Faces: {face_text} (bottom-up is the mean of the faces' probabilities).</p>"
-        f"<p>Scene labels from <b>{html.escape(ev.labeler)}</b>: {html.escape(', '.join(ev.labels_used)) or 'none'}"
+        f"<p>Faces: {face_text}.</p>"
+        + (f"<p>{html.escape(bottom_up)}</p>" if with_faces else "")
+        + f"<p>Scene labels from <b>{html.escape(ev.labeler)}</b>: {html.escape(', '.join(ev.labels_used)) or 'none'}"
         f"; mapped: {mapped}; ignored: {html.escape(', '.join(ev.labels_ignored)) or 'none'}.</p>"
         f"<p>How each term moves the verdict (prior, labels, faces):</p><ul>{''.join(items)}</ul>"
-        f"<p>Fused: the scene network's answer with the faces' class as one more piece of evidence.</p>"
+        + (f"<p>{html.escape(fused)}</p>" if with_faces else "")
         + (f"<ul>{notes}</ul>" if notes else "")
     )
 
@@ -118,9 +124,11 @@ def build_report(
     crops: np.ndarray,
     maps: Sequence[Sequence],
     settings: Mapping[str, str],
+    network: SceneNetwork,
 ) -> str:
     """The HTML report of one photo. ``display`` is the photo with face boxes, ``maps`` each face's
-    member saliency (empty where not computed), ``settings`` what made it (shown as a table)."""
+    member saliency (empty where not computed), ``settings`` what made it (shown as a table),
+    ``network`` the one that analysed it (``Pipeline.photo_network``: says what bottom-up and fused are)."""
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     made = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in settings.items())
     title = html.escape(name)
@@ -132,7 +140,7 @@ def build_report(
 <p class="muted">{len(pred.faces)} faces, numbered left to right. Box colours: {class_colour_legend()}.</p>
 <h2>Faces and saliency</h2>{_faces(pred, crops, maps)}
 <p class="muted">Saliency: red regions push the member towards the class shown, blue away from it.</p>
-<h2>Why</h2>{_reasons(pred)}
+<h2>Why</h2>{_reasons(pred, network)}
 <h2>What made this report</h2><table>{made}</table>
 </body></html>
 """
@@ -158,4 +166,5 @@ def photo_report(res, shown: GroupPrediction, s) -> str:  # noqa: ANN001 - state
         "cached labels": s.labels_file or "none",
         "labels": "edited by hand" if shown is not res.prediction else "from the labeler",
     }
-    return build_report(res.name, res.display, shown, res.crops, maps, settings)
+    network = state.pipeline(s.mode, s.chain, s.labels_file).photo_network
+    return build_report(res.name, res.display, shown, res.crops, maps, settings, network)

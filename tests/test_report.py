@@ -35,6 +35,7 @@ def test_report_is_self_contained_with_verdicts_faces_saliency_and_reasons(pipel
         crops,
         maps,
         {"scene network": "tuned", "labels file sha256": "abc123"},
+        pipeline.photo_network,
     )
     assert page.startswith("<!doctype html>")
     # self-contained: every image is a data URI, nothing is fetched
@@ -50,6 +51,12 @@ def test_report_is_self_contained_with_verdicts_faces_saliency_and_reasons(pipel
     assert html.escape(why_text(pred)) in page
     assert "smile" in page and "pushes towards" in page and "abc123" in page
     assert "ignored: weddings" in page  # what the network did not know is said
+    # what bottom-up is, said truly: the faces' mean is shown as the faces', not as bottom-up
+    mean = np.mean([f.scores.ensemble for f in pred.faces], axis=0)
+    assert f"the mean of their probabilities: Positive {mean[0]:.2f}" in page
+    assert abs(mean[0] - pred.bottom_up[0]) > 0.1  # they differ here (0.96 against 0.69)
+    assert "bottom-up is the mean of the faces" not in page.lower()
+    assert "faces' class as one more piece of evidence" not in page
 
 
 def test_report_of_a_photo_without_faces(pipeline):
@@ -57,6 +64,37 @@ def test_report_of_a_photo_without_faces(pipeline):
 
     blank = np.full((120, 160, 3), 200, dtype=np.uint8)
     pred, crops = pipeline.analyze_with_crops(blank, "blank.png", labels=["people"])
-    page = build_report("blank.png", blank, pred, crops, [], {"scene network": "tuned"})
+    page = build_report("blank.png", blank, pred, crops, [], {"scene network": "tuned"}, pipeline.photo_network)
     assert "No face found: bottom-up is absent" in page and "absent (no face)" in page
+    assert "Bottom-up is the chance" not in page and "Fused: " not in page  # nothing about faces that are not there
     assert page.count("data:image/") == 1
+
+
+@pytest.mark.parametrize("mode", ["tuned", "reference"])
+def test_report_says_what_bottom_up_and_fused_are_in_each_mode(mode):
+    """Flat faces (image_negative_2.jpg's, no detector): the report's words match the mode's numbers."""
+    from gerec.bn import load_scene_network
+    from gerec.bn.network import photo_network
+    from gerec.emotion.registry import read_registry
+    from gerec.why import module_words
+    from tests.test_why import photo_prediction
+
+    faces = [(0.158, 0.274, 0.569), (0.276, 0.349, 0.375), (0.032, 0.598, 0.37), (0.022, 0.413, 0.564)]
+    faces += [(0.9, 0.059, 0.041), (0.021, 0.547, 0.432)]
+    from gerec.pipeline import Pipeline, PipelineConfig
+    from gerec.scene.chain import LabelerChain
+
+    pipe = Pipeline(PipelineConfig(mode=mode), labeler=LabelerChain([]), network=load_scene_network(mode))
+    net = photo_network(pipe.network, read_registry().face_confusion)
+    pred = photo_prediction(pipe, ["people", "social group", "event"], faces, net)
+    crops = np.zeros((len(faces), 112, 112, 3), dtype=np.uint8)
+    page = html.unescape(build_report("n2.jpg", crops[0], pred, crops, [], {"scene network": mode}, net))
+    bottom_up, fused = module_words(net)
+    assert bottom_up in page and fused in page
+    assert "bottom-up is the mean of the faces" not in page.lower()
+    assert "the mean of their probabilities: Positive 0.23, Neutral 0.37, Negative 0.39" in page
+    if mode == "tuned":
+        assert net.soft_cnn and "soft evidence" in fused and "hard evidence" not in fused
+        assert "Positive 0.41, Neutral 0.31, Negative 0.28" in bottom_up
+    else:  # the class of the faces' mean does enter as hard evidence here
+        assert not net.soft_cnn and "class of the faces' mean as one more piece of hard evidence" in fused

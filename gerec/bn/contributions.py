@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from gerec.classes import CLASSES
 from gerec.types import LabelContribution, Probs
 
 if TYPE_CHECKING:
@@ -52,6 +53,16 @@ def logits(rows: Sequence[LabelContribution], bottom_up: bool = True) -> np.ndar
         if bottom_up or row.kind != "bottom-up":
             total += np.asarray(row.log_ratio)
     return total
+
+
+def towards(row: LabelContribution) -> str:
+    """The class a row pushes the posterior hardest towards (its largest term; ties: class order)."""
+    return CLASSES[int(np.argmax(row.log_ratio))]
+
+
+def bottom_up_row(rows: Sequence[LabelContribution]) -> LabelContribution | None:
+    """The faces' (CNN node's) row, the term the bottom-up evidence adds to the fused log-odds."""
+    return next((r for r in rows if r.kind == "bottom-up"), None)
 
 
 def rows_posterior(rows: Sequence[LabelContribution], bottom_up: bool = True) -> Probs:
