@@ -120,9 +120,12 @@ class LabelContribution:
 class GroupPrediction:
     """Everything gerec concluded about one photo (or one label set, when label-only).
 
-    ``bottom_up``, ``top_down`` and ``fused`` are the scene network's posteriors given the
-    bottom-up evidence alone, the scene labels alone, and both; the faces' own scores are in
-    ``faces``.
+    ``top_down`` and ``fused`` are the scene network's posteriors given the scene labels alone, and
+    given the labels and the bottom-up evidence. ``bottom_up`` is P(true class | the bottom-up
+    evidence) from the CNN node alone (:meth:`gerec.bn.network.SceneNetwork.bottom_up_posterior`):
+    its confusion table times the class mix it was counted on, untempered; not the network's prior
+    nor its CNN weight, so its class can differ from where the faces push ``fused`` (their row of
+    ``contributions``). The faces' own scores are in ``faces``.
     """
 
     image: str
