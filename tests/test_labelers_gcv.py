@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import http.server
+import json
+import os
+import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent import futures
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -44,9 +50,9 @@ class FakeVision:
         return self.behaviour(request, context)
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[tuple[str, FakeVision]]:
-    fake = FakeVision()
+def start_vision(fake: FakeVision, local_credentials: bool = False) -> tuple[grpc.Server, str]:
+    """A gRPC server answering BatchAnnotateImages with ``fake``; ``local_credentials`` makes it
+    accept gRPC local (loopback) security, over which a client sends per-call credentials."""
     handler = grpc.method_handlers_generic_handler(
         SERVICE,
         {
@@ -59,10 +65,21 @@ def server() -> Iterator[tuple[str, FakeVision]]:
     )
     srv = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
     srv.add_generic_rpc_handlers((handler,))
-    port = srv.add_insecure_port("127.0.0.1:0")
+    if local_credentials:
+        local = grpc.local_server_credentials(grpc.LocalConnectionType.LOCAL_TCP)
+        port = srv.add_secure_port("127.0.0.1:0", local)
+    else:
+        port = srv.add_insecure_port("127.0.0.1:0")
     srv.start()
+    return srv, f"127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[tuple[str, FakeVision]]:
+    fake = FakeVision()
+    srv, addr = start_vision(fake)
     try:
-        yield f"127.0.0.1:{port}", fake
+        yield addr, fake
     finally:
         srv.stop(grace=0)
 
@@ -278,3 +295,164 @@ def test_unreachable_endpoint_waits_one_deadline_in_all() -> None:
     assert all(r.labeler == "none" for r in results)
     assert "gcv unavailable: gcv: " in results[0].notes[0]
     assert all("not asked again" in r.notes[0] for r in results[1:])
+
+
+def abort_with(status: grpc.StatusCode, message: str) -> Behaviour:
+    def refuse(request: Any, context: grpc.ServicerContext) -> vt.BatchAnnotateImagesResponse:
+        context.abort(status, message)
+        raise AssertionError("unreachable")
+
+    return refuse
+
+
+def _fifo(path: Path) -> None:
+    os.mkfifo(path)
+
+
+def _folder(path: Path) -> None:
+    path.mkdir()
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("[1, 2]", "cannot be used: not a Google credentials file.*AttributeError"),
+        ('"a key"', "cannot be used: not a Google credentials file"),
+        (
+            '{"type": "impersonated_service_account", "source_credentials": [], '
+            '"service_account_impersonation_url": "x"}',
+            "cannot be used: not a Google credentials file",
+        ),
+        (_fifo, "is a FIFO; give a JSON key file"),
+        (_folder, "is a folder; give a JSON key file"),
+    ],
+    ids=["list", "string", "impersonated-list", "fifo", "folder"],
+)
+@pytest.mark.parametrize("given_as", ["credentials_file", "env"])
+def test_unusable_credentials_file_falls_back_once(
+    no_adc: None,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    content: str | Callable[[Path], None],
+    expected: str,
+    given_as: str,
+) -> None:
+    """Valid JSON that is not a credentials object, and files that are not regular files, are
+    LabelerUnavailable naming the file (a fallback note), decided once: a FIFO is never opened."""
+    import google.auth
+
+    from gerec.scene.chain import LabelerChain
+    from gerec.scene.simple import ManualLabeler
+
+    path = tmp_path / "creds.json"
+    if callable(content):
+        content(path)
+    else:
+        path.write_text(content)
+    loads = {"n": 0}
+    for name in ("load_credentials_from_file", "default"):
+        real = getattr(google.auth, name)
+
+        def counted(*args: Any, _real: Any = real, **kwargs: Any) -> Any:
+            loads["n"] += 1
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(google.auth, name, counted)
+    if given_as == "env":
+        monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(path))
+        lab = GcvLabeler()
+    else:
+        lab = GcvLabeler(credentials_file=path)
+    chain = LabelerChain([lab, ManualLabeler(["party"])])
+    results: list[Any] = []
+    worker = threading.Thread(
+        target=lambda: results.extend(chain.label(LabelerInput(f"{i}.jpg", encoded=JPEG)) for i in range(3)),
+        daemon=True,
+    )
+    worker.start()
+    worker.join(10)
+    if worker.is_alive() and path.is_fifo():  # the old code blocks reading the FIFO: let it go
+        with open(path, "w"):
+            pass
+    assert not worker.is_alive() and len(results) == 3
+    assert all(r.labeler == "manual" for r in results)
+    for r in results:
+        assert re.search(f"gcv unavailable: gcv: the credentials file {re.escape(str(path))}.*{expected}", r.notes[0])
+    assert loads["n"] <= 1  # the failure is kept: the file is not read again for each photo
+
+
+class TokenEndpoint(http.server.BaseHTTPRequestHandler):
+    """An OAuth token endpoint that refuses every refresh, as Google does for a revoked grant."""
+
+    hits = 0
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        type(self).hits += 1
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        body = json.dumps({"error": "invalid_grant", "error_description": "Token has been expired or revoked."})
+        self.send_response(400)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+
+def test_refused_token_refresh_is_not_retried(monkeypatch: pytest.MonkeyPatch) -> None:
+    """gRPC reports a refused token refresh as UNAVAILABLE; it is not retried as an outage: one
+    token request, no Vision request, 'credentials rejected', and the breaker opens."""
+    import google.oauth2.credentials
+    from google.auth.transport import grpc as auth_grpc
+    from google.auth.transport.requests import Request
+
+    monkeypatch.setattr(TokenEndpoint, "hits", 0)
+    tokens = http.server.ThreadingHTTPServer(("127.0.0.1", 0), TokenEndpoint)
+    threading.Thread(target=tokens.serve_forever, daemon=True).start()
+    fake = FakeVision()
+    srv, addr = start_vision(fake, local_credentials=True)
+    try:
+        creds = google.oauth2.credentials.Credentials(
+            token=None,
+            refresh_token="revoked",
+            client_id="c",
+            client_secret="s",
+            token_uri=f"http://127.0.0.1:{tokens.server_address[1]}/token",
+        )
+        channel = auth_grpc.secure_authorized_channel(
+            creds, Request(), addr, ssl_credentials=grpc.local_channel_credentials()
+        )
+        lab = GcvLabeler(channel=channel)
+        start = time.monotonic()
+        with pytest.raises(LabelerUnavailable, match="credentials rejected .*invalid_grant: Token has been expired"):
+            lab.label(LabelerInput("a.jpg", encoded=JPEG))
+        assert time.monotonic() - start < 1.0
+        assert TokenEndpoint.hits == 1 and fake.requests == []
+        with pytest.raises(LabelerUnavailable, match="not asked again in this run after: credentials rejected"):
+            lab.label(LabelerInput("b.jpg", encoded=JPEG))
+        assert TokenEndpoint.hits == 1
+    finally:
+        srv.stop(grace=0)
+        tokens.shutdown()
+
+
+def test_quota_error_pauses_the_labeler(
+    server: tuple[str, FakeVision], fake: FakeVision, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """RESOURCE_EXHAUSTED (HTTP 429) is asked once, then not again until the cool-down is over."""
+    from gerec.scene import gcv
+
+    monkeypatch.setattr(gcv, "QUOTA_COOLDOWN", 0.3)
+    fake.behaviour = abort_with(grpc.StatusCode.RESOURCE_EXHAUSTED, "Quota exceeded for quota metric 'Requests'")
+    lab = make_labeler(server)
+    with pytest.raises(LabelerUnavailable, match="quota exhausted .*Quota exceeded.*not asked again for 0.3 s"):
+        lab.label(LabelerInput("a.jpg", encoded=JPEG))
+    for name in ("b.jpg", "c.jpg"):
+        with pytest.raises(LabelerUnavailable, match=r"not asked again for \d+ s after: quota exhausted"):
+            lab.label(LabelerInput(name, encoded=JPEG))
+    assert len(fake.requests) == 1
+    time.sleep(0.4)
+    fake.behaviour = FakeVision.labels_answer([("Party", 0.9)])
+    assert lab.label(LabelerInput("d.jpg", encoded=JPEG)).labels == ("party",)
+    assert lab.broken is None and len(fake.requests) == 2

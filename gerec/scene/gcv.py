@@ -10,12 +10,18 @@ Credentials, in this order: an explicit ``credentials`` object, ``credentials_fi
 Application Default Credentials from ``GOOGLE_APPLICATION_CREDENTIALS`` or gcloud's
 ``application_default_credentials.json``. The Compute Engine metadata server is only probed when
 ``use_metadata_server=True`` (it is a network call that stalls for seconds off Google Cloud).
+A credentials file must be a regular file (a FIFO would block the read with no deadline), and any
+failure to read one becomes "cannot be used", naming the file.
 """
 
 from __future__ import annotations
 
+import math
 import os
+import re
+import stat
 import threading
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -29,6 +35,15 @@ CREDENTIALS_ENV = "GOOGLE_APPLICATION_CREDENTIALS"
 API_KEY_ENV = "GEREC_GCV_API_KEY"
 DEADLINE = 5.0
 """Seconds one label request may take, retries included."""
+QUOTA_COOLDOWN = 60.0
+"""Seconds the labeler is not asked after a quota error (Vision's request quotas are per minute)."""
+SCOPES = ["https://www.googleapis.com/auth/cloud-platform"]
+TOKEN_FAILED = "Getting metadata from plugin failed"
+"""How gRPC reports a failed credentials refresh: status UNAVAILABLE, with only ``str()`` of the
+``google.auth`` ``RefreshError`` after this text (grpc/_plugin_wrapping.py passes no exception on)."""
+TOKEN_SERVICE_ERRORS = ("internal_failure", "server_error", "temporarily_unavailable")
+"""OAuth error codes that mean the token service failed, not the credentials (google-auth retries
+these itself, in ``google.oauth2._client._can_retry``)."""
 
 
 def _gcloud_adc_file() -> Path | None:
@@ -40,6 +55,61 @@ def _gcloud_adc_file() -> Path | None:
     except Exception:  # pragma: no cover - google-auth internals moved
         return None
     return path if path.is_file() else None
+
+
+def _refuse_irregular(path: str, why: str) -> None:
+    """Raise ``LabelerUnavailable`` when ``path`` exists but is not a regular file (no read)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:  # missing or unreadable: google-auth says so in its own words
+        return
+    if not stat.S_ISREG(mode):
+        kind = "a folder" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else "not a file"
+        raise LabelerUnavailable(f"the credentials file {path} ({why}) is {kind}; give a JSON key file")
+
+
+def _load_credentials(path: str | None, why: str, *, adc: bool = False) -> Any:
+    """Credentials from ``path``, or Application Default Credentials (``adc``; ``path`` is then the
+    file they come from, if known). Any failure of google-auth on a file that is there (a JSON list,
+    a list where an object belongs) is ``LabelerUnavailable`` naming the file."""
+    import google.auth
+    from google.auth import exceptions as auth_exc
+
+    if path is not None:
+        _refuse_irregular(path, why)
+    try:
+        if adc:
+            return google.auth.default(scopes=SCOPES)[0]
+        return google.auth.load_credentials_from_file(os.fspath(path or ""), scopes=SCOPES)[0]
+    except auth_exc.DefaultCredentialsError:
+        raise  # missing file, bad JSON, bad key: google-auth's own words
+    except Exception as exc:
+        what = f"the credentials file {path} ({why})" if path else "Application Default Credentials"
+        raise LabelerUnavailable(
+            f"{what} cannot be used: not a Google credentials file of a known shape ({type(exc).__name__}: {exc})"
+        ) from exc
+
+
+def _token_failure(exc: BaseException) -> str | None:
+    """The refresh error's text when ``exc`` is a failed token refresh (not worth retrying:
+    google-auth already retries a token endpoint's transient errors), else None."""
+    from google.api_core import exceptions as api_exc
+    from google.auth import exceptions as auth_exc
+
+    if isinstance(exc, auth_exc.RefreshError):
+        return str(exc.args[0]) if exc.args else str(exc)
+    if not (isinstance(exc, api_exc.ServiceUnavailable) and TOKEN_FAILED in str(exc.message)):
+        return None
+    detail = str(exc.message).split("error: ", 1)[-1]
+    first = re.match(r"^\('((?:[^'\\]|\\.)*)'", detail)  # str(RefreshError): ('invalid_grant: ...', {...})
+    return first.group(1) if first else detail
+
+
+def _retryable(exc: BaseException) -> bool:
+    from google.api_core import exceptions as api_exc
+
+    retry_on = (api_exc.ServiceUnavailable, api_exc.InternalServerError)
+    return isinstance(exc, retry_on) and _token_failure(exc) is None
 
 
 def gcv_credentials_configured(options: Mapping[str, Any] | None = None) -> bool:
@@ -80,7 +150,8 @@ class GcvLabeler:
     such as missing credentials, is raised as ``LabelerUnavailable`` then and on every later call.
     A call has one deadline (``timeout``, default :data:`DEADLINE`) covering its retries; a
     connection or credential failure opens a circuit breaker, so a run with a bad key or an
-    unreachable service waits once, not once per photo.
+    unreachable service waits once, not once per photo; a quota error opens it for
+    :data:`QUOTA_COOLDOWN` seconds.
     """
 
     name = "gcv"
@@ -118,12 +189,12 @@ class GcvLabeler:
         self._client: Any = None
         self._client_error: str | None = None
         self.broken: str | None = None  # why the breaker opened; no call is made while set
+        self._broken_until: float | None = None  # monotonic end of a quota cool-down; None: the run
         self._lock = threading.Lock()
 
     # -- client ---------------------------------------------------------------------------------
     def _resolve_credentials(self) -> Any:
         """Credentials object, or None when the api key / transport / channel supplies them."""
-        import google.auth
         from google.auth import exceptions as auth_exc
 
         if self.credentials is not None:
@@ -131,17 +202,19 @@ class GcvLabeler:
         if self.transport is not None or self.channel is not None:
             return None
         if self.credentials_file is not None:
-            creds, _ = google.auth.load_credentials_from_file(os.fspath(self.credentials_file))
-            return creds
+            return _load_credentials(os.fspath(self.credentials_file), "credentials_file")
         if self.api_key or self._options_api_key():
             return None
-        if not (os.environ.get(CREDENTIALS_ENV) or _gcloud_adc_file() or self.use_metadata_server):
+        env_file = os.environ.get(CREDENTIALS_ENV)
+        gcloud_file = _gcloud_adc_file()
+        if not (env_file or gcloud_file or self.use_metadata_server):
             raise auth_exc.DefaultCredentialsError(
                 f"no Application Default Credentials: set {CREDENTIALS_ENV} to a service-account key, "
                 "run `gcloud auth application-default login`, or give an api_key"
             )
-        creds, _ = google.auth.default(scopes=["https://www.googleapis.com/auth/cloud-platform"])
-        return creds
+        if env_file:
+            return _load_credentials(env_file, f"${CREDENTIALS_ENV}", adc=True)
+        return _load_credentials(str(gcloud_file) if gcloud_file else None, "gcloud's ADC file", adc=True)
 
     def _options_api_key(self) -> str | None:
         opts = self.client_options
@@ -177,6 +250,8 @@ class GcvLabeler:
             if self._client is None and self._client_error is None:
                 try:
                     self._client = self._build_client()
+                except LabelerUnavailable as exc:
+                    self._client_error = str(exc)
                 except auth_exc.DefaultCredentialsError as exc:
                     self._client_error = f"no Google Cloud credentials ({exc})"
                 except (auth_exc.GoogleAuthError, ValueError, OSError) as exc:
@@ -186,11 +261,10 @@ class GcvLabeler:
             return self._client
 
     def _retry(self) -> Any:
-        from google.api_core import exceptions as api_exc
         from google.api_core import retry as retries
 
         return retries.Retry(
-            predicate=retries.if_exception_type(api_exc.ServiceUnavailable, api_exc.InternalServerError),
+            predicate=_retryable,
             initial=0.2,
             maximum=2.0,
             multiplier=2.0,
@@ -211,8 +285,9 @@ class GcvLabeler:
             content = _encode_pixels(item.pixels)
         else:
             raise LabelerUnavailable(f"gcv: no image bytes or pixels for {item.name}")
-        if self.broken is not None:
-            raise LabelerUnavailable(f"gcv: not asked again in this run after: {self.broken}")
+        from google.api_core import exceptions as api_exc
+
+        self._check_breaker()
         client = self.client()
         try:
             response = client.label_detection(
@@ -226,19 +301,43 @@ class GcvLabeler:
             if trips:
                 with self._lock:
                     self.broken = reason
+                    quota = isinstance(exc, api_exc.ResourceExhausted)
+                    self._broken_until = time.monotonic() + QUOTA_COOLDOWN if quota else None
+                if quota:
+                    reason += f"; not asked again for {QUOTA_COOLDOWN:g} s"
             raise LabelerUnavailable(f"gcv: {reason}") from exc
         return self._result(response)
+
+    def _check_breaker(self) -> None:
+        """``LabelerUnavailable`` while the breaker is open; a quota cool-down closes it when over."""
+        with self._lock:
+            if self.broken is None:
+                return
+            if self._broken_until is None:
+                raise LabelerUnavailable(f"gcv: not asked again in this run after: {self.broken}")
+            left = self._broken_until - time.monotonic()
+            if left > 0:
+                raise LabelerUnavailable(f"gcv: not asked again for {math.ceil(left)} s after: {self.broken}")
+            self.broken = self._broken_until = None
 
     def reset(self) -> None:
         """Close the breaker: the next call asks the service again."""
         with self._lock:
-            self.broken = None
+            self.broken = self._broken_until = None
 
     def _failure(self, exc: Exception) -> tuple[str, bool]:
-        """Plain words for a failed call, and whether it opens the breaker (connection, credentials)."""
+        """Plain words for a failed call, and whether it opens the breaker (connection, credentials,
+        quota)."""
         from google.api_core import exceptions as api_exc
         from google.auth import exceptions as auth_exc
 
+        refused = _token_failure(exc)
+        if refused is not None and refused.startswith(TOKEN_SERVICE_ERRORS):
+            return f"no access token: the token service failed ({refused})", True
+        if refused is not None:
+            return f"credentials rejected when asking for an access token ({refused})", True
+        if isinstance(exc, api_exc.ResourceExhausted):  # gRPC RESOURCE_EXHAUSTED, HTTP 429
+            return f"quota exhausted ({exc.message})", True
         if isinstance(exc, api_exc.DeadlineExceeded):
             return f"timed out after {self.timeout:g} s ({exc.message})", True
         if isinstance(exc, api_exc.PermissionDenied):
