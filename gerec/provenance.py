@@ -2,9 +2,11 @@
 
 The CSV stays a plain table any tool reads; the sidecar records the scene-network mode, the
 network file and its hash, the model files in use and their hashes (photo runs), the labels and
-CNN-prediction files and their hashes, and whether the run is **in-sample**: a tuned network
-evaluated on the very labels file it was fitted on. The Error analysis page reads it; the CLI
-writes it and prints the in-sample warning.
+CNN-prediction files and their hashes, whether the run is **in-sample** (a tuned network
+evaluated on the very labels file it was fitted on), and how far the run got: ``evaluate`` writes
+it when it opens OUT.csv, before any row (``"complete": false``), and again when it ends, with
+the rows written and the labelers' fallback notes. The Error analysis page reads it; the CLI
+prints the in-sample warning.
 
 Examples
 --------
@@ -21,7 +23,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from gerec.errors import InvalidDataset
+from gerec.errors import InvalidDataset, OutputError
+from gerec.fileio import replaced_atomically
 from gerec.modes import MODES
 
 SIDECAR_SUFFIX = ".json"
@@ -94,10 +97,41 @@ def run_provenance(
 
 
 def write_sidecar(out: str | Path, doc: dict[str, Any]) -> Path:
-    """Write ``doc`` beside ``out``; returns the sidecar's path."""
+    """Write ``doc`` beside ``out`` in one step (a crash leaves the old sidecar or the new one,
+    never half of one); returns the sidecar's path. ``OutputError`` when it cannot be written."""
     path = sidecar_path(out)
-    path.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+    try:
+        with replaced_atomically(path) as partial:
+            partial.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise OutputError(f"cannot write the provenance file {path}: {exc.strerror or exc}") from exc
     return path
+
+
+def progress_fields(complete: bool, rows: int, expected: int | None, notes: list[str]) -> dict[str, Any]:
+    """The sidecar fields that say how far a run got: ``complete`` (``false`` while it runs and when it
+    was stopped), the ``rows`` written to OUT.csv, the ``rows_expected`` and the labelers' ``notes``.
+    Sidecars written before these fields existed lack them: read as complete, rows unknown."""
+    return {"complete": complete, "rows": rows, "rows_expected": expected, "notes": notes}
+
+
+def completeness_warning(doc: dict[str, Any], rows: int) -> str | None:
+    """Why the ``rows`` rows of a results table may not be the whole run its sidecar describes:
+    the run was stopped (or is still running), or the sidecar counted other rows (``None``: neither)."""
+    expected = doc.get("rows_expected")
+    if doc.get("complete") is False:
+        of = f" of {expected}" if expected is not None else ""
+        return (
+            f"this run did not finish: the results hold {rows}{of} images, those done before it was "
+            "stopped (or it is still running); accuracy is on those only"
+        )
+    recorded = doc.get("rows")
+    if recorded is not None and recorded != rows:
+        return (
+            f"the provenance file counts {recorded} rows but the results hold {rows}: "
+            "they may not belong together (run evaluate again to rewrite both)"
+        )
+    return None
 
 
 def _is_file_entry(value: Any) -> bool:
@@ -109,6 +143,10 @@ def _is_file_entry(value: Any) -> bool:
 
 def _is_text(value: Any) -> bool:
     return value is None or isinstance(value, str)
+
+
+def _is_count(value: Any) -> bool:
+    return value is None or type(value) is int and value >= 0
 
 
 FILE_ENTRY = 'a file entry {"path": ..., "sha256": ...}'
@@ -128,6 +166,10 @@ SIDECAR_FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
         "an object of file name -> sha256",
     ),
     "in_sample": (lambda v: v is None or isinstance(v, bool), "true or false"),
+    "complete": (lambda v: v is None or isinstance(v, bool), "true or false"),
+    "rows": (_is_count, "a whole number"),
+    "rows_expected": (_is_count, "a whole number"),
+    "notes": (lambda v: v is None or isinstance(v, list) and all(isinstance(n, str) for n in v), "a list of text"),
 }
 """Each field a sidecar may hold, the check of its value, and what it should be (for the message)."""
 
@@ -193,6 +235,13 @@ def summary(doc: dict[str, Any]) -> dict[str, str]:
     if doc.get("models"):
         out["model files"] = f"{len(doc['models'])} files, sha256 recorded"
     out["in-sample"] = "yes" if doc.get("in_sample") else "no"
+    if doc.get("complete") is not None:
+        # an unfinished run's row count is the one written last, not what its OUT.csv holds now
+        rows = doc.get("rows")
+        done = "yes" if rows is None else f"yes ({rows} rows)"
+        out["finished"] = done if doc["complete"] else "no: stopped before the end (or still running)"
+    if doc.get("notes"):
+        out["labeler notes"] = "; ".join(doc["notes"])
     return out
 
 

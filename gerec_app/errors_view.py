@@ -16,7 +16,14 @@ from gerec.bn import MODES
 from gerec.classes import CLASSES
 from gerec.config import data_dir
 from gerec.errors import GerecError
-from gerec.provenance import in_sample_warning, parse_sidecar, read_sidecar, run_provenance, stored_run_in_sample
+from gerec.provenance import (
+    completeness_warning,
+    in_sample_warning,
+    parse_sidecar,
+    read_sidecar,
+    run_provenance,
+    stored_run_in_sample,
+)
 from gerec.provenance import summary as provenance_summary
 from gerec_app import PAGES, analysis, calibration_view, paths, plots, state
 from gerec_app.handoff import ANALYZE_PATH, LOADED_RESULTS, LoadedResults
@@ -228,6 +235,8 @@ def accuracy(results: LoadedResults, modules: list[str]) -> None:
         )
     if made and (warning := in_sample_warning(made)):
         st.warning(warning[0].upper() + warning[1:] + ".", icon=":material/warning:")
+    if made and (unfinished := completeness_warning(made, len(frame))):
+        st.warning(unfinished[0].upper() + unfinished[1:] + ".", icon=":material/warning:")
     if made:
         with st.expander("What made these results"):
             st.table(pd.DataFrame(list(provenance_summary(made).items()), columns=["", "value"]))

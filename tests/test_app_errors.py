@@ -175,6 +175,28 @@ def test_saved_csv_with_its_sidecar_shows_what_made_it_and_warns_in_sample(gaf_d
     assert any(e.label == "What made these results" for e in at.expander)
 
 
+def test_a_stopped_runs_results_say_so(tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from gerec.provenance import progress_fields, run_provenance, write_sidecar
+
+    monkeypatch.setenv("GEREC_DASHBOARD_ROOTS", str(tmp_path))  # the CSV lives outside $GEREC_DATA
+    out = tmp_path / "out.csv"
+    out.write_bytes(analysis.to_csv(small_frame()))
+    write_sidecar(out, {**run_provenance("reference"), **progress_fields(False, 0, 300, [])})  # as a kill leaves it
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.run()
+    at.switch_page(PAGES["errors"]).run()
+    at.radio(key="eval_source").set_value("csv").run()
+    at.text_input(key="eval_path").set_value(str(out)).run()
+    at.button(key="eval_open").click().run()
+    assert not at.exception and not at.error
+    assert [w.value for w in at.warning if "did not finish" in w.value] == [
+        "This run did not finish: the results hold 5 of 300 images, those done before it was stopped "
+        "(or it is still running); accuracy is on those only."
+    ]
+
+
 def test_stored_run_with_damaged_json_shows_plain_messages(tmp_path, monkeypatch):
     import sqlite3
 

@@ -7,8 +7,19 @@ from pathlib import Path
 
 import pytest
 
-from gerec.errors import InvalidDataset
-from gerec.provenance import in_sample_warning, parse_sidecar, read_sidecar, sidecar_path, summary, write_sidecar
+from gerec.cli import main
+from gerec.errors import InvalidDataset, OutputError
+from gerec.provenance import (
+    completeness_warning,
+    in_sample_warning,
+    parse_sidecar,
+    progress_fields,
+    read_sidecar,
+    sidecar_path,
+    summary,
+    write_sidecar,
+)
+from gerec.runs.records import prediction_record
 
 GOOD = {
     "format": 1,
@@ -89,3 +100,94 @@ def test_an_unreadable_sidecar_is_a_named_error(tmp_path, monkeypatch):
     monkeypatch.setattr(Path, "read_bytes", refuse)  # tests run as root here: chmod 0 would not refuse
     with pytest.raises(InvalidDataset, match=r"out.csv.json cannot be read \(Permission denied\)"):
         read_sidecar(out)
+
+
+# --------------------------------------------------------- evaluate writes it (stopped runs, notes)
+LABELS = {f"{p}_{i}.jpg": ["people", "smile"] for p in ("pos", "neu", "neg") for i in range(2)}
+
+
+def test_progress_fields_are_checked_and_old_sidecars_still_read(tmp_path):
+    out = tmp_path / "out.csv"
+    write_sidecar(
+        out, {**GOOD, **progress_fields(False, 3, 9, ["gcv unavailable: x; offline answered instead (3 photos)"])}
+    )
+    made = read_sidecar(out)
+    assert made["complete"] is False and made["rows_expected"] == 9
+    assert summary(made)["finished"] == "no: stopped before the end (or still running)"
+    assert summary(made)["labeler notes"].startswith("gcv unavailable: x")
+    assert completeness_warning(made, 3).startswith("this run did not finish: the results hold 3 of 9 images")
+    assert "finished" not in summary(GOOD) and completeness_warning(GOOD, 5) is None  # written before the fields
+    finished = {**GOOD, **progress_fields(True, 6, 6, [])}
+    assert completeness_warning(finished, 6) is None
+    assert "counts 6 rows but the results hold 4" in completeness_warning(finished, 4)
+    for change, wrong in (
+        ({"complete": "no"}, "complete should be true or false"),
+        ({"rows": -1, "rows_expected": 2.5}, "rows and rows_expected should be a whole number"),
+        ({"notes": "gcv down"}, "notes should be a list of text"),
+    ):
+        with pytest.raises(InvalidDataset, match=wrong):
+            parse_sidecar(json.dumps({**GOOD, **change}))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.csv.json"]  # written in one step: no partial file
+
+
+def test_a_sidecar_that_cannot_be_written_is_an_output_error(tmp_path):
+    sidecar_path(tmp_path / "out.csv").mkdir()
+    with pytest.raises(OutputError, match="cannot write the provenance file"):
+        write_sidecar(tmp_path / "out.csv", GOOD)
+
+
+def test_a_stopped_evaluate_never_leaves_the_previous_runs_sidecar(tmp_path, monkeypatch):
+    """A finished tuned run, then a reference run into the same OUT.csv stopped after 2 rows. Before,
+    the tuned run's sidecar stayed beside the reference rows (and the dashboard believed it)."""
+    labels, out = tmp_path / "labels.json", tmp_path / "out.csv"
+    labels.write_text(json.dumps(LABELS), encoding="utf-8")
+    assert main(["evaluate", "--labels", str(labels), "--mode", "tuned", "--out", str(out)]) == 0
+    assert read_sidecar(out)["mode"] == "tuned"
+    seen = []  # the sidecar on disk as each row is made: what a kill (SIGKILL, SIGTERM, a crash) leaves
+
+    def record_then_stop(pred, actual):
+        seen.append(read_sidecar(out))
+        if len(seen) == 3:
+            raise KeyboardInterrupt
+        return prediction_record(pred, actual)
+
+    monkeypatch.setattr("gerec.cli.evaluate.prediction_record", record_then_stop)
+    assert main(["evaluate", "--labels", str(labels), "--mode", "reference", "--out", str(out)]) == 130
+    assert [s["mode"] for s in seen] == ["reference"] * 3 and read_sidecar(out)["mode"] == "reference"
+    assert [s["complete"] for s in seen] == [False] * 3
+    made = read_sidecar(out)
+    assert (made["mode"], made["complete"], made["rows"], made["rows_expected"]) == ("reference", False, 2, 6)
+    rows = out.read_text(encoding="utf-8").splitlines()[1:]
+    assert len(rows) == 2
+    assert completeness_warning(made, len(rows)).startswith("this run did not finish: the results hold 2 of 6")
+
+
+def test_evaluate_prints_and_records_each_labeler_fallback_once(tmp_path, monkeypatch, capsys):
+    """gcv unavailable for every photo: before, evaluate said nothing (classify did) and only the
+    labeler column showed who answered. Real photos through the real engine; no face detector."""
+    from PIL import Image
+
+    from gerec.pipeline import Pipeline, PipelineConfig
+    from gerec.scene.chain import LabelerChain
+    from gerec.scene.config import UnavailableLabeler
+    from gerec.scene.simple import ManualLabeler
+
+    class NoFaces:
+        def detect(self, image):
+            return []
+
+    for cls in ("Positive", "Negative"):
+        (tmp_path / "photos" / cls).mkdir(parents=True)
+        for i in range(2):
+            Image.new("RGB", (64, 48), (40 * i, 90, 160)).save(tmp_path / "photos" / cls / f"{i}.png")
+    chain = LabelerChain([UnavailableLabeler("gcv", "no credentials configured"), ManualLabeler(["party"])])
+    pipeline = Pipeline(PipelineConfig(mode="reference"), labeler=chain, detector=NoFaces())
+    monkeypatch.setattr("gerec.cli.evaluate.PipelineSpec.build", lambda spec: pipeline)
+    out = tmp_path / "out.csv"
+    code = main(["evaluate", "--images", str(tmp_path / "photos"), "--labeler", "gcv,manual", "--out", str(out)])
+    assert code == 0
+    finished = read_sidecar(out)
+    assert (finished["complete"], finished["rows"], finished["rows_expected"]) == (True, 4, 4)
+    note = "gcv unavailable: no credentials configured; manual answered instead (4 photos)"
+    assert capsys.readouterr().err.count(f"note: {note}") == 1
+    assert read_sidecar(out)["notes"] == [note]

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import IO, Any, TextIO
 
 from gerec.agreement import agreement, format_agreement, read_reference_predictions
 from gerec.bn import DEFAULT_MODE, MODES
@@ -23,9 +24,16 @@ from gerec.evaluation import (
     to_indices,
 )
 from gerec.fileio import SafeDictWriter, open_output, printable
-from gerec.provenance import in_sample_warning, run_provenance, sidecar_path, write_sidecar
+from gerec.provenance import in_sample_warning, progress_fields, run_provenance, sidecar_path, write_sidecar
 from gerec.runs.engines import PipelineSpec, image_key, local_records, ray_records
-from gerec.runs.records import CSV_COLUMNS, MODULES, csv_row, prediction_record
+from gerec.runs.records import (
+    CSV_COLUMNS,
+    MODULES,
+    csv_row,
+    fallback_notes,
+    format_fallback_notes,
+    prediction_record,
+)
 from gerec.scene.simple import read_label_file
 
 COLUMNS = CSV_COLUMNS
@@ -128,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidDataset(f"--images {args.images}: no such folder")
     if not args.out.parent.is_dir():  # checked before any photo is analysed
         raise OutputError(f"--out {args.out}: the folder {args.out.parent} does not exist (create it first)")
-    evaluation = _photo_evaluation(args, spec) if args.images else _label_evaluation(args)
+    expected, evaluation = _photo_evaluation(args, spec) if args.images else _label_evaluation(args)
     made = run_provenance(
         args.mode,
         labels=args.labels,
@@ -138,23 +146,18 @@ def run(args: argparse.Namespace) -> int:
     )
     store, run_id, done = _open_store(args, spec, made)
     rows: list[dict[str, object]] = []
+    notes: Counter[tuple[str, str]] = Counter()
     with open_output(args.out, "results file") as handle:
-        writer = SafeDictWriter(handle, fieldnames=COLUMNS)
-        writer.writeheader()
-        if store is not None and done:
-            for old in store.predictions(run_id):
-                writer.writerow(csv_row(old))
-                rows.append(csv_row(old))
-        for record in evaluation(done):
-            if store is not None:
-                store.add_prediction(run_id, record)
-            row = csv_row(record)
-            writer.writerow(row)
-            handle.flush()
-            rows.append(row)
+        # the previous run's sidecar must never describe these rows: replaced before the first one
+        write_sidecar(args.out, {**made, **progress_fields(False, 0, expected, [])})
+        finished = False
+        try:
+            _write_rows(handle, store, run_id, done, evaluation, rows, notes)
+            finished = True
+        finally:  # stopped (Ctrl-C, an error) or not: the sidecar says how far the run got
+            write_sidecar(args.out, {**made, **progress_fields(finished, len(rows), expected, _notes(notes))})
     if not rows:
         raise InvalidDataset("nothing to evaluate: no images with a known true class")
-    write_sidecar(args.out, made)
     if warning := in_sample_warning(made):
         print(f"warning: {warning}", file=sys.stderr)
     _summarise(rows, sys.stdout)
@@ -172,12 +175,48 @@ def run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _write_rows(
+    handle: IO[str],
+    store: Any,
+    run_id: str | None,
+    done: set[str],
+    evaluation: Evaluation,
+    rows: list[dict[str, object]],
+    notes: Counter[tuple[str, str]],
+) -> None:
+    """OUT.csv's rows (a resumed run's stored ones first), each flushed and stored as it finishes;
+    ``rows`` and the labelers' fallback ``notes`` grow as they are written."""
+    writer = SafeDictWriter(handle, fieldnames=COLUMNS)
+    writer.writeheader()
+    if store is not None and done:
+        for old in store.predictions(run_id):
+            writer.writerow(csv_row(old))
+            rows.append(csv_row(old))
+    for record in evaluation(done):
+        if store is not None:
+            store.add_prediction(run_id, record)
+        row = csv_row(record)
+        writer.writerow(row)
+        handle.flush()
+        rows.append(row)
+        notes.update(fallback_notes(record))
+
+
+def _notes(notes: Counter[tuple[str, str]]) -> list[str]:
+    """The fallback notes, each printed once on stderr; returned for the sidecar."""
+    lines = format_fallback_notes(notes)
+    for line in lines:
+        print(f"note: {line}", file=sys.stderr)
+    return lines
+
+
 Evaluation = Callable[[set[str]], Iterator[dict[str, Any]]]
 """The records of the images not in the given set of finished ones, as they finish."""
 
 
-def _label_evaluation(args: argparse.Namespace) -> Evaluation:
-    """Label-only: reads the labels and CNN files now (a bad one stops the command here)."""
+def _label_evaluation(args: argparse.Namespace) -> tuple[int, Evaluation]:
+    """Label-only: reads the labels and CNN files now (a bad one stops the command here); the
+    number of images and their records."""
     from gerec.pipeline import Pipeline, PipelineConfig
     from gerec.scene.chain import LabelerChain
 
@@ -193,11 +232,12 @@ def _label_evaluation(args: argparse.Namespace) -> Evaluation:
             record = prediction_record(pipeline.from_labels(name, labels[name], cnn.get(name)), true_class_of(name))
             yield {**record, "faces": None, "image": printable(name)}  # label-only: the face count is not known
 
-    return records
+    return len(known), records
 
 
-def _photo_evaluation(args: argparse.Namespace, spec: PipelineSpec) -> Evaluation:
-    """Photos: finds them and builds the pipeline now (bad labels or labeler settings stop here)."""
+def _photo_evaluation(args: argparse.Namespace, spec: PipelineSpec) -> tuple[int, Evaluation]:
+    """Photos: finds them and builds the pipeline now (bad labels or labeler settings stop here);
+    the number of photos and their records."""
     found = [(str(p), image_key(p, args.images)) for p in find_images([args.images]) if true_class_of(str(p))]
     if not found:
         raise InvalidDataset(
@@ -218,7 +258,7 @@ def _photo_evaluation(args: argparse.Namespace, spec: PipelineSpec) -> Evaluatio
             inner = local_records(pipeline, photos, keys=keys)
         yield from progress_over(inner, len(photos))
 
-    return records
+    return len(found), records
 
 
 def progress_over(records: Iterator[dict[str, Any]], total: int) -> Iterator[dict[str, Any]]:

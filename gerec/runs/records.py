@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from typing import Any
 
 from gerec.classes import CLASSES, MODULES
@@ -38,6 +40,7 @@ def prediction_record(pred: GroupPrediction, actual: str | None) -> dict[str, An
         "labeler": pred.evidence.labeler,
         "labels_used": list(pred.evidence.labels_used),
         "labels_ignored": list(pred.evidence.labels_ignored),
+        "notes": list(pred.evidence.notes),  # not a store column: read by evaluate for its fallback notes
         "timings": {k: round(v, 4) for k, v in pred.timings.items()},
         "error": None,
     }
@@ -56,6 +59,7 @@ def failed_record(image: str, actual: str | None, error: str) -> dict[str, Any]:
         "labeler": None,
         "labels_used": None,
         "labels_ignored": None,
+        "notes": None,
         "timings": None,
         "error": error,
     }
@@ -80,3 +84,26 @@ def csv_row(record: dict[str, Any]) -> dict[str, object]:
     row["labels_used"] = "|".join(record.get("labels_used") or [])
     row["labels_ignored"] = "|".join(record.get("labels_ignored") or [])
     return row
+
+
+FALLBACK_NOTE = re.compile(r"^\S+ unavailable: ")
+"""How the labeler chain notes a labeler that did not answer (``gcv unavailable: <why>``)."""
+
+
+def fallback_notes(record: dict[str, Any]) -> list[tuple[str, str]]:
+    """A record's notes of labelers that did not answer, each with the labeler that answered instead."""
+    answered = record.get("labeler") or "none"
+    return [(note, answered) for note in record.get("notes") or () if FALLBACK_NOTE.match(note)]
+
+
+def format_fallback_notes(counts: Counter[tuple[str, str]]) -> list[str]:
+    """One line per distinct fallback note, in the order first seen, with how many photos it concerns.
+
+    >>> format_fallback_notes(Counter({("gcv unavailable: no credentials", "offline"): 15}))
+    ['gcv unavailable: no credentials; offline answered instead (15 photos)']
+    """
+    return [
+        f"{note}; {'no labeler answered' if answered == 'none' else answered + ' answered instead'}"
+        f" ({n} photo{'' if n == 1 else 's'})"
+        for (note, answered), n in counts.items()
+    ]
