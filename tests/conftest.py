@@ -60,6 +60,15 @@ SLOW_FIXTURES = frozenset({"pipeline", "server", "fer_dir", "photos_dir"})
 """Fixtures that load real models, real photos through them, or a browser: their tests are slow."""
 
 
+@pytest.fixture()
+def clean_env(monkeypatch, tmp_path):
+    """No labeler settings from the environment, no Cloud Vision credentials."""
+    for var in ("GEREC_LABELER_CONFIG", "GEREC_LABELERS", "GEREC_LABELS_FILE", "GOOGLE_APPLICATION_CREDENTIALS"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.delenv("GEREC_GCV_API_KEY", raising=False)
+    monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path / "gcloud"))
+
+
 def pytest_collection_modifyitems(config, items) -> None:
     """Mark ``slow`` every test that uses a slow fixture or lives in a module that spawns
     processes, so ``make test-fast`` (``-m "not slow"``) is the quick tier without hand marks."""

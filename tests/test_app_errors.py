@@ -28,6 +28,19 @@ def small_frame() -> pd.DataFrame:
     )
 
 
+def opened_csv(path: Path):
+    """The Error analysis page (a streamlit AppTest) after opening the results file at ``path``."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.run()
+    at.switch_page(PAGES["errors"]).run()
+    at.radio(key="eval_source").set_value("csv").run()
+    at.text_input(key="eval_path").set_value(str(path)).run()
+    at.button(key="eval_open").click().run()
+    return at
+
+
 def test_scores_cells_and_transitions():
     frame = small_frame()
     scores = analysis.scores(frame).set_index("module")
@@ -90,7 +103,6 @@ def test_in_sample_warning_for_the_tuning_set(gaf_dir):
 
 
 def test_bad_csv_gives_a_plain_message_and_clears_old_results(tmp_path, monkeypatch):
-    from streamlit.testing.v1 import AppTest
 
     monkeypatch.setenv("GEREC_DASHBOARD_ROOTS", str(tmp_path))  # the CSVs live outside $GEREC_DATA
 
@@ -98,12 +110,7 @@ def test_bad_csv_gives_a_plain_message_and_clears_old_results(tmp_path, monkeypa
     good.write_bytes(analysis.to_csv(small_frame()))
     bad = tmp_path / "bad.csv"
     bad.write_text('image,actual\n"unterminated,Positive\nx,y,z,w\n')
-    at = AppTest.from_file(APP, default_timeout=300)
-    at.run()
-    at.switch_page(PAGES["errors"]).run()
-    at.radio(key="eval_source").set_value("csv").run()
-    at.text_input(key="eval_path").set_value(str(good)).run()
-    at.button(key="eval_open").click().run()
+    at = opened_csv(good)
     assert any(m.label.endswith("accuracy") for m in at.metric)
     assert any("does not record which network" in c.value for c in at.caption)  # no sidecar beside it
     at.text_input(key="eval_path").set_value(str(bad)).run()
@@ -176,7 +183,6 @@ def test_saved_csv_with_its_sidecar_shows_what_made_it_and_warns_in_sample(gaf_d
 
 
 def test_a_stopped_runs_results_say_so(tmp_path, monkeypatch):
-    from streamlit.testing.v1 import AppTest
 
     from gerec.provenance import progress_fields, run_provenance, write_sidecar
 
@@ -184,12 +190,7 @@ def test_a_stopped_runs_results_say_so(tmp_path, monkeypatch):
     out = tmp_path / "out.csv"
     out.write_bytes(analysis.to_csv(small_frame()))
     write_sidecar(out, {**run_provenance("reference"), **progress_fields(False, 0, 300, [])})  # as a kill leaves it
-    at = AppTest.from_file(APP, default_timeout=300)
-    at.run()
-    at.switch_page(PAGES["errors"]).run()
-    at.radio(key="eval_source").set_value("csv").run()
-    at.text_input(key="eval_path").set_value(str(out)).run()
-    at.button(key="eval_open").click().run()
+    at = opened_csv(out)
     assert not at.exception and not at.error
     assert [w.value for w in at.warning if "did not finish" in w.value] == [
         "This run did not finish: the results hold 5 of 300 images, those done before it was stopped "
@@ -243,7 +244,6 @@ def test_stored_run_with_damaged_json_shows_plain_messages(tmp_path, monkeypatch
     ],
 )
 def test_saved_csv_with_a_damaged_sidecar_gives_a_plain_message(tmp_path, monkeypatch, sidecar, says):
-    from streamlit.testing.v1 import AppTest
 
     from gerec.provenance import sidecar_path
 
@@ -251,12 +251,7 @@ def test_saved_csv_with_a_damaged_sidecar_gives_a_plain_message(tmp_path, monkey
     out = tmp_path / "out.csv"
     out.write_bytes(analysis.to_csv(small_frame()))
     sidecar_path(out).write_bytes(sidecar)
-    at = AppTest.from_file(APP, default_timeout=300)
-    at.run()
-    at.switch_page(PAGES["errors"]).run()
-    at.radio(key="eval_source").set_value("csv").run()
-    at.text_input(key="eval_path").set_value(str(out)).run()
-    at.button(key="eval_open").click().run()
+    at = opened_csv(out)
     assert not at.exception and not at.metric
     [error] = [e.value for e in at.error]
     assert error.startswith(f"{sidecar_path(out)} {says}") and "open the results without it" in error

@@ -104,12 +104,9 @@ def fake_models(monkeypatch):
 
 
 @pytest.fixture()
-def real_labelers(monkeypatch, tmp_path):
-    """Fake face models, but the labeler chain built for real from the command's settings."""
-    for var in ("GEREC_LABELER_CONFIG", "GEREC_LABELERS", "GEREC_LABELS_FILE", "GOOGLE_APPLICATION_CREDENTIALS"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.delenv("GEREC_GCV_API_KEY", raising=False)
-    monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path / "gcloud"))
+def real_labelers(monkeypatch, clean_env):
+    """Fake face models, but the labeler chain built for real from the command's settings
+    (none from the environment: ``clean_env``)."""
 
     def pipeline(mode=None, aggregation=None, labels=None, chain=None):
         gerec.factory.make_labeler(labels, chain)

@@ -104,15 +104,6 @@ def test_a_registered_labeler_is_offered_in_the_dashboard_sidebar(monkeypatch):
     assert len(in_use) == 1 and "constant** (setting `constant`: fixed labels)" in in_use[0]  # after cached labels
 
 
-@pytest.fixture()
-def clean_env(monkeypatch, tmp_path):
-    """No labeler settings from the environment, no Cloud Vision credentials."""
-    for var in ("GEREC_LABELER_CONFIG", "GEREC_LABELERS", "GEREC_LABELS_FILE", "GOOGLE_APPLICATION_CREDENTIALS"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.delenv("GEREC_GCV_API_KEY", raising=False)
-    monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path / "gcloud"))
-
-
 def test_a_labels_file_the_user_named_is_never_replaced_by_a_fallback(tmp_path, monkeypatch, clean_env):
     from gerec.scene.config import build_chain
 

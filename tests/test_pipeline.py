@@ -7,6 +7,7 @@ import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -133,7 +134,8 @@ def test_photo_with_many_faces(pipeline, photos_dir, tmp_path):
     assert pred.bottom_up is not None and pred.image_size is not None and max(pred.image_size) <= 2048
 
 
-def test_classify_with_a_broken_registry_fails_once_before_any_photo(tmp_path, monkeypatch):
+def broken_registry_folder(tmp_path: Path) -> Path:
+    """A models folder whose ensemble.json has a face-confusion row without a count."""
     from gerec.config import models_dir
 
     folder = tmp_path / "models"
@@ -142,6 +144,11 @@ def test_classify_with_a_broken_registry_fails_once_before_any_photo(tmp_path, m
     registry = json.loads((models_dir() / "ensemble.json").read_text(encoding="utf-8"))
     registry["face_confusion"]["matrix"][0] = [0, 0, 0]
     (folder / "ensemble.json").write_text(json.dumps(registry), encoding="utf-8")
+    return folder
+
+
+def test_classify_with_a_broken_registry_fails_once_before_any_photo(tmp_path, monkeypatch):
+    folder = broken_registry_folder(tmp_path)
     photos = [tmp_path / f"p{i}.png" for i in range(2)]
     for path in photos:
         Image.fromarray(np.full((64, 64, 3), 128, np.uint8)).save(path)
@@ -156,14 +163,7 @@ def test_classify_with_a_broken_registry_fails_once_before_any_photo(tmp_path, m
 @pytest.mark.parametrize("engine", ["local", "ray"])
 def test_evaluate_with_a_broken_registry_stops_before_writing(engine, tmp_path, monkeypatch):
     """Either engine checks the registry before OUT.csv is opened (Ray actors would each fail on it)."""
-    from gerec.config import models_dir
-
-    folder = tmp_path / "models"
-    folder.mkdir()
-    shutil.copy(models_dir() / "scene_bn_tuned.json", folder)
-    registry = json.loads((models_dir() / "ensemble.json").read_text(encoding="utf-8"))
-    registry["face_confusion"]["matrix"][0] = [0, 0, 0]
-    (folder / "ensemble.json").write_text(json.dumps(registry), encoding="utf-8")
+    folder = broken_registry_folder(tmp_path)
     images = tmp_path / "Positive"
     images.mkdir()
     Image.fromarray(np.full((64, 64, 3), 128, np.uint8)).save(images / "a.png")
