@@ -212,7 +212,7 @@ def test_corrupt_keras_file_is_not_called_missing(tmp_path):
     from gerec.emotion.ensemble import FaceEnsemble
 
     data = json.loads(json.dumps(REGISTRY))
-    kept = next(m for m in data["members"] if m.get("enabled", True) and not m["weights"].startswith("package:"))
+    kept = next(m for m in data["members"] if m.get("enabled", True) and m["weights"].endswith(".keras"))
     data["members"] = [kept]
     (tmp_path / kept["weights"]).write_bytes(b"PK\x03\x04 damaged zip")
     # no ONNX export beside it: the member falls back to its Keras file, which is damaged
