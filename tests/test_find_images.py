@@ -29,6 +29,14 @@ def test_other_files_are_left_out_and_counted(tmp_path, capsys):
     assert capsys.readouterr().err == ""
 
 
+def test_the_folders_labels_file_is_expected_not_reported(tmp_path, capsys):
+    """labels.json beside the photos is the documented layout (classify reads it): no note about it."""
+    for name in ("a.jpg", "labels.json"):
+        (tmp_path / name).write_bytes(b"x")
+    assert [p.name for p in find_images([tmp_path])] == ["a.jpg"]
+    assert capsys.readouterr().err == ""
+
+
 def test_a_fifo_named_like_a_photo_is_counted_not_opened(tmp_path, capsys):
     (tmp_path / "a.jpg").write_bytes(b"x")
     os.mkfifo(tmp_path / "live.jpg")  # opening it would wait for a writer forever

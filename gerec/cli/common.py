@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
+from gerec.config import LABELS_FILE_NAME
 from gerec.errors import InvalidDataset
 from gerec.fileio import printable
 from gerec.imaging import IMAGE_SUFFIXES
@@ -22,7 +23,8 @@ def find_images(paths: Iterable[str | Path]) -> list[Path]:
     an :class:`InvalidDataset` (a usage error: nothing is analysed). Files in a folder whose names
     do not end like a photo are left out, and so are entries that are not regular files whatever
     their names (a FIFO, a socket, a device, a broken link: opening a FIFO would wait forever),
-    with a note on stderr saying how many of each.
+    with a note on stderr saying how many of each; the folder's own ``labels.json`` (classify
+    reads it) is expected there and left out without a note.
     """
     out: list[Path] = []
     for raw in paths:
@@ -52,7 +54,8 @@ def _folder_photos(folder: Path) -> tuple[list[Path], list[tuple[str, str]]]:
     entries = sorted(p for p in folder.rglob("*") if not p.is_dir())
     regular = [p for p in entries if p.is_file()]
     found = [p for p in regular if p.suffix.lower() in IMAGE_SUFFIXES]
-    unnamed = [p for p in regular if p.suffix.lower() not in IMAGE_SUFFIXES]
+    # the folder's own labels file (read by classify) is expected beside the photos: not "left out"
+    unnamed = [p for p in regular if p.suffix.lower() not in IMAGE_SUFFIXES and p.name != LABELS_FILE_NAME]
     special = [p for p in entries if not p.is_file()]
 
     def example(group: list[Path], kind: str) -> str:
