@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from typing import Any
 
 from gerec.classes import CLASSES, MODULES
+from gerec.scene.chain import is_fallback_note
 from gerec.types import GroupPrediction
 
 CSV_COLUMNS = (
@@ -86,14 +86,10 @@ def csv_row(record: dict[str, Any]) -> dict[str, object]:
     return row
 
 
-FALLBACK_NOTE = re.compile(r"^\S+ unavailable: ")
-"""How the labeler chain notes a labeler that did not answer (``gcv unavailable: <why>``)."""
-
-
 def fallback_notes(record: dict[str, Any]) -> list[tuple[str, str]]:
     """A record's notes of labelers that did not answer, each with the labeler that answered instead."""
     answered = record.get("labeler") or "none"
-    return [(note, answered) for note in record.get("notes") or () if FALLBACK_NOTE.match(note)]
+    return [(note, answered) for note in record.get("notes") or () if is_fallback_note(note)]
 
 
 def format_fallback_notes(counts: Counter[tuple[str, str]]) -> list[str]:
