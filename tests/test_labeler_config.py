@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import inspect
+import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -206,3 +210,64 @@ def test_the_dashboard_shows_a_bad_labeler_setting_as_one_plain_line(clean_env):
     shown = [e.value for e in at.error]
     assert any("[labelers.offline] top_k must be a whole number, got '3'" in e for e in shown), shown
     assert not any("Traceback" in e or "TypeError" in e for e in shown)
+
+
+@pytest.mark.parametrize("chain", [5, ["offline", 3]])
+def test_a_chain_that_is_not_names_reads_the_same_from_a_config_and_from_python(clean_env, chain):
+    """One check owns the wording; a config only adds where the chain came from."""
+    from gerec.scene.config import build_chain
+
+    words = f'must be text such as "cached, offline" or a list of names, got {chain!r}'
+    with pytest.raises(InvalidDataset) as from_config:
+        make_labeler(None, config={"chain": chain})
+    with pytest.raises(InvalidDataset) as from_python:
+        build_chain(chain)
+    assert str(from_config.value) == f"the labeler settings: chain {words}"
+    assert str(from_python.value) == f"a labeler chain {words}"
+
+
+class Keywords:
+    """A labeler's keywords of each kind the config checks, and two it cannot."""
+
+    def __init__(
+        self,
+        *,
+        key: str | None = None,
+        folder: str | os.PathLike[str] | None = None,
+        rate: float = 1.0,
+        count: int = 1,
+        on: bool = False,
+        thing: Any = None,
+        table: Mapping[str, Any] | Any | None = None,
+    ) -> None:
+        pass
+
+
+def test_a_labelers_options_are_its_keywords_with_their_kinds():
+    """Options come from the labeler's signature: a keyword added to it is an option, typed alike."""
+    from gerec.scene.config import ANY, FLAG, GCV_OPTIONS, NUMBER, PATH, TEXT, WHOLE, keyword_options
+    from gerec.scene.gcv import GcvLabeler
+
+    assert keyword_options(Keywords) == {
+        "key": TEXT,
+        "folder": PATH,
+        "rate": NUMBER,
+        "count": WHOLE,
+        "on": FLAG,
+        "thing": ANY,
+        "table": ANY,
+    }
+    assert list(GCV_OPTIONS) == list(inspect.signature(GcvLabeler).parameters)
+    assert GCV_OPTIONS == {  # what the table written by hand said
+        "api_key": TEXT,
+        "credentials_file": PATH,
+        "client_options": ANY,
+        "credentials": ANY,
+        "transport": ANY,
+        "channel": ANY,
+        "timeout": NUMBER,
+        "retry_deadline": NUMBER,
+        "min_score": NUMBER,
+        "max_results": WHOLE,
+        "use_metadata_server": FLAG,
+    }

@@ -19,12 +19,13 @@ offline. A TOML file looks like::
 from __future__ import annotations
 
 import difflib
+import inspect
 import os
 import tomllib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_origin
 
 from gerec.errors import GerecError, InvalidDataset, LabelerUnavailable
 from gerec.scene.base import LabelerInput, LabelResult, SceneLabeler
@@ -88,19 +89,31 @@ def _offline(settings: LabelerSettings) -> SceneLabeler:
     return OfflineLabeler(**settings.of("offline"))
 
 
-GCV_OPTIONS: dict[str, Kind] = {
-    "api_key": TEXT,
-    "credentials_file": PATH,
-    "client_options": ANY,  # a table, or google.api_core's ClientOptions
-    "credentials": ANY,  # objects: only from Python
-    "transport": ANY,
-    "channel": ANY,
-    "timeout": NUMBER,
-    "retry_deadline": NUMBER,
-    "min_score": NUMBER,
-    "max_results": WHOLE,
-    "use_metadata_server": FLAG,
+KIND_OF_TYPES: dict[frozenset[type], Kind] = {
+    frozenset({str}): TEXT,
+    frozenset({str, os.PathLike}): PATH,
+    frozenset({float}): NUMBER,
+    frozenset({int}): WHOLE,
+    frozenset({bool}): FLAG,
 }
+"""How an annotation's types (``None`` aside) read as a :data:`Kind`; any other annotation is ANY."""
+
+
+def keyword_options(cls: type) -> dict[str, Kind]:
+    """The options ``cls(**options)`` takes, in its signature's order, each of the kind its
+    annotation names: a labeler's keywords are the one source of its table's options."""
+    out: dict[str, Kind] = {}
+    for name, param in inspect.signature(cls, eval_str=True).parameters.items():
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            continue
+        hint = Any if param.annotation is param.empty else param.annotation
+        types = frozenset(get_origin(t) or t for t in get_args(hint) or (hint,) if t is not type(None))
+        out[name] = KIND_OF_TYPES.get(types, ANY)
+    return out
+
+
+GCV_OPTIONS = keyword_options(GcvLabeler)  # credentials, transport, channel: objects, only from Python
+
 OFFLINE_OPTIONS: dict[str, Kind] = {
     "model_path": PATH,
     "mapping_path": PATH,
@@ -134,14 +147,15 @@ class UnavailableLabeler:
         raise LabelerUnavailable(self.reason)
 
 
-def parse_spec(spec: str | Sequence[str]) -> list[str]:
-    """Labeler names from ``"a, b"``, ``"a -> b"`` or a list of names (lower-cased, order kept)."""
+def parse_spec(spec: str | Sequence[str], where: str = "a labeler chain") -> list[str]:
+    """Labeler names from ``"a, b"``, ``"a -> b"`` or a list of names (lower-cased, order kept);
+    anything else is an :class:`InvalidDataset` naming the chain as ``where``."""
     if isinstance(spec, str):
         parts = spec.replace("->", ",").split(",")
     elif isinstance(spec, Sequence) and all(isinstance(p, str) for p in spec):
         parts = list(spec)
     else:
-        raise InvalidDataset(f'a labeler chain is text such as "cached, offline" or a list of names, not {spec!r}')
+        raise InvalidDataset(f'{where} must be text such as "cached, offline" or a list of names, got {spec!r}')
     return [p.strip().lower() for p in parts if p.strip()]
 
 
@@ -213,9 +227,7 @@ def load_chain_config(source: str | Path | Mapping[str, Any]) -> dict[str, Any]:
             raise InvalidDataset(
                 f"{where}: unknown key {key!r}{_did_you_mean(key, known)} in [labelers]; it may set {', '.join(known)}"
             )
-    chain = section.get("chain", "default")
-    if not isinstance(chain, str | list | tuple) or not all(isinstance(n, str) for n in chain):
-        raise InvalidDataset(f'{where}: chain must be text such as "cached, offline" or a list of names, got {chain!r}')
+    chain = parse_spec(section.get("chain", "default"), f"{where}: chain")
     labels_file = section.get("labels_file")
     if labels_file is not None and not isinstance(labels_file, str):
         raise InvalidDataset(f"{where}: labels_file must be a path (text), got {labels_file!r}")
@@ -223,7 +235,7 @@ def load_chain_config(source: str | Path | Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(manual, list | tuple) or not all(isinstance(v, str) for v in manual):
         raise InvalidDataset(f'{where}: manual must be a list of labels such as ["crowd", "protest"], got {manual!r}')
     out: dict[str, Any] = {
-        "chain": check_names(parse_spec(chain), f"{where}: chain"),
+        "chain": check_names(chain, f"{where}: chain"),
         "labels_file": labels_file,
         "manual": list(manual),
     }
