@@ -53,7 +53,9 @@ class Pipeline:
     """The full group-emotion pipeline. Heavy models load on first use, once.
 
     Building one reads the scene network and checks ``models/ensemble.json`` (unless an
-    ``ensemble`` is given): a broken model file is an error here, before any photo.
+    ``ensemble`` is given): a broken model file is an error here, before any photo. With
+    ``faces=False`` (label-only work: :meth:`from_labels`, which uses no face member) the registry
+    is not read until a photo needs it, so a missing or damaged one does not stop label-only work.
     """
 
     def __init__(
@@ -63,6 +65,8 @@ class Pipeline:
         network: SceneNetwork | None = None,
         detector: FaceDetector | None = None,
         ensemble: FaceEnsemble | None = None,
+        *,
+        faces: bool = True,
     ) -> None:
         self.config = config or PipelineConfig()
         # A chain never raises: a labeler that cannot answer leaves a note instead.
@@ -76,7 +80,8 @@ class Pipeline:
         self._ensemble = ensemble
         # The registry is read and checked now (cheap: one small JSON file), so a broken
         # ensemble.json stops a batch before its first photo; the members load on first use.
-        self._registry = ensemble.spec if ensemble is not None else read_registry()
+        # A label-only pipeline (faces=False) reads it only when asked for the ensemble.
+        self._registry = ensemble.spec if ensemble is not None else (read_registry() if faces else None)
 
     # -------------------------------------------------------------- models
     @property
@@ -90,7 +95,7 @@ class Pipeline:
     def ensemble(self) -> FaceEnsemble:
         """The face ensemble (loaded on first use)."""
         if self._ensemble is None:
-            self._ensemble = FaceEnsemble(self._registry)
+            self._ensemble = FaceEnsemble(self._registry or read_registry())
         return self._ensemble
 
     @property

@@ -174,3 +174,39 @@ def test_evaluate_with_a_broken_registry_stops_before_writing(engine, tmp_path, 
     assert proc.returncode == 2, proc.stderr
     assert "error: InvalidModelFile" in proc.stderr and f"{folder / 'ensemble.json'}" in proc.stderr
     assert out.read_text(encoding="utf-8") == "kept\n"  # nothing written, no Ray actor started
+
+
+@pytest.mark.parametrize("damage", ["broken", "missing"])
+def test_label_only_evaluation_needs_no_face_registry(damage, tmp_path, monkeypatch):
+    """Label-only uses no face member: it runs without a usable ensemble.json; photos still stop."""
+    folder = broken_registry_folder(tmp_path)
+    if damage == "missing":
+        (folder / "ensemble.json").unlink()
+    labels = tmp_path / "labels.json"
+    labels.write_text(json.dumps({"pos_1.jpg": ["smile", "fun"], "neg_2.jpg": ["crowd"]}), encoding="utf-8")
+    cnn = tmp_path / "cnn.csv"
+    cnn.write_text("image,faces_detected,cnn\npos_1.jpg,2,Positive\nneg_2.jpg,0,\n", encoding="utf-8")
+    out = tmp_path / "OUT.csv"
+    monkeypatch.setenv("GEREC_MODELS", str(folder))
+    from gerec.errors import InvalidModelFile, ModelFileMissing
+    from gerec.pipeline import Pipeline
+    from gerec.scene.chain import LabelerChain
+
+    pipe = Pipeline(labeler=LabelerChain([]), faces=False)  # builds; the registry is read when asked for
+    with pytest.raises(InvalidModelFile if damage == "broken" else ModelFileMissing, match="ensemble.json"):
+        _ = pipe.ensemble
+    proc = run_cli("evaluate", "--labels", str(labels), "--cnn-predictions", str(cnn), "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    rows = {row["image"]: row for row in csv.DictReader(out.open(encoding="utf-8"))}
+    assert set(rows) == {"pos_1.jpg", "neg_2.jpg"} and not any(row["error"] for row in rows.values())
+    assert all(row["top_down"] in CLASSES for row in rows.values())
+    assert rows["pos_1.jpg"]["fused"] in CLASSES and rows["pos_1.jpg"]["bottom_up"] == "Positive"
+    written = out.read_text(encoding="utf-8")
+    images = tmp_path / "Positive"
+    images.mkdir()
+    Image.fromarray(np.full((64, 64, 3), 128, np.uint8)).save(images / "a.png")
+    proc = run_cli("evaluate", "--images", str(images), "--labels", str(labels), "--out", str(out))
+    assert proc.returncode == 2, proc.stderr
+    expected = "InvalidModelFile" if damage == "broken" else "ModelFileMissing"
+    assert f"error: {expected}" in proc.stderr and f"{folder / 'ensemble.json'}" in proc.stderr
+    assert out.read_text(encoding="utf-8") == written  # the face mode wrote nothing

@@ -222,7 +222,8 @@ def _label_evaluation(args: argparse.Namespace) -> tuple[int, Evaluation]:
 
     labels = read_label_file(args.labels)
     cnn = read_cnn_predictions(args.cnn_predictions) if args.cnn_predictions else {}
-    pipeline = Pipeline(PipelineConfig(mode=args.mode), labeler=LabelerChain([]))  # labels come from the file
+    # labels come from the file; no face member is used, so the face registry is not needed
+    pipeline = Pipeline(PipelineConfig(mode=args.mode), labeler=LabelerChain([]), faces=False)
     known = [name for name in labels if true_class_of(name)]
     if not known:
         raise InvalidDataset(f"--labels {args.labels}: no image with a known true class (pos_/neu_/neg_ prefix)")
