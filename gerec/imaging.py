@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageFile, UnidentifiedImageError
 
 from gerec.errors import ImageTooLarge, InvalidImage
 
@@ -65,6 +65,8 @@ size, and still lets the largest photo Pillow opens (179 MP) have libjpeg's 10 p
 
 # Bytes per pixel in Pillow's storage; every other mode uses 4.
 _STORAGE_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2}
+# PNG grey below 8 bits, by Pillow's raw mode: unpacked to 0-255 (v * 255 / (2^bits - 1)).
+_LOW_GREY_BITS = {"L;2": 2, "L;4": 4}
 _ORIENTATION = 0x0112
 _TRANSPOSE = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
@@ -181,6 +183,25 @@ def _shrink(img: Image.Image, max_side: int) -> Image.Image:
     return img.reduce(factor)
 
 
+def _low_grey_bits(img: ImageFile.ImageFile) -> int | None:
+    """2 or 4 for a 2- or 4-bit grey PNG (the raw mode Pillow will unpack; read before loading)."""
+    raw = img.tile[0].args if img.format == "PNG" and img.tile else None
+    return _LOW_GREY_BITS.get(raw) if isinstance(raw, str) else None
+
+
+def _scale_grey_key(img: Image.Image, bits: int | None) -> None:
+    """Give a 2- or 4-bit grey PNG's colour key in 8 bits, as Pillow unpacked the pixels (1 of 2
+    bits is 85); a key no pixel of that depth can hold is dropped (Pillow leaves it unscaled)."""
+    key = img.info.get("transparency")
+    if bits is None or not isinstance(key, int):
+        return
+    top = 2**bits - 1
+    if 0 <= key <= top:
+        img.info["transparency"] = key * 255 // top
+    else:
+        del img.info["transparency"]
+
+
 def _to_rgb(img: Image.Image) -> Image.Image:
     """Convert any Pillow mode to 8-bit RGB; alpha, and a colour key (PNG ``tRNS``), on white."""
     if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
@@ -257,7 +278,7 @@ def _orientation(img: Image.Image) -> tuple[int, tuple[str, ...]]:
         return 1, (f"EXIF ignored: the block is damaged ({type(exc).__name__}: {exc})",)
 
 
-def _open(data: bytes, name: str) -> Image.Image:
+def _open(data: bytes, name: str) -> ImageFile.ImageFile:
     try:
         return Image.open(io.BytesIO(data), formats=FORMATS)
     except Image.DecompressionBombError as exc:
@@ -310,7 +331,7 @@ def _check_scans(data: bytes, size: tuple[int, int], name: str) -> None:
         )
 
 
-def _decode(opened: Image.Image, name: str, max_side: int) -> tuple[Image.Image, tuple[str, ...]]:
+def _decode(opened: ImageFile.ImageFile, name: str, max_side: int) -> tuple[Image.Image, tuple[str, ...]]:
     """Pixels decoded within the budget, reduced towards ``max_side``, converted to RGB, upright."""
     try:
         opened.draft("RGB", (max_side, max_side))  # JPEG: decode at 1/2, 1/4 or 1/8 when huge
@@ -323,9 +344,11 @@ def _decode(opened: Image.Image, name: str, max_side: int) -> tuple[Image.Image,
             f"{name}: {w} x {h} pixels ({opened.mode}) need {need / 2**20:.0f} MB to decode; "
             f"gerec decodes at most {MAX_DECODE_BYTES / 2**20:.0f} MB per photo"
         )
+    bits = _low_grey_bits(opened)
     with BUDGET.reserve(need):
         try:
             opened.load()
+            _scale_grey_key(opened, bits)
             orientation, notes = _orientation(opened)
             img = _to_rgb(_shrink(opened, max_side))
         except MemoryError as exc:

@@ -9,9 +9,12 @@ import sys
 import numpy as np
 import pytest
 from PIL import Image
+from tool_module import load_tool
 
 from gerec.errors import ImageTooLarge, InvalidImage
 from gerec.imaging import MAX_SIDE, load_image
+
+fuzz = load_tool("fuzz_images")
 
 
 @pytest.fixture(scope="module")
@@ -187,6 +190,25 @@ def test_colour_key_transparency_is_composited_on_white(max_side):
         pixels = load_image(data, max_side=max_side).pixels
         w = pixels.shape[1]
         assert tuple(pixels[5, 2]) == opaque and tuple(pixels[5, w - 3]) == (255, 255, 255)
+
+
+@pytest.mark.parametrize("max_side", [MAX_SIDE, 20])  # as decoded, and reduced by a whole factor first
+@pytest.mark.parametrize("depth", [2, 4])
+def test_low_bit_grey_colour_key_decodes_like_8_bit(depth, max_side):
+    top = 2**depth - 1
+    levels = (np.arange(60)[None, :] + np.arange(40)[:, None]) % (top + 1)  # every level, 40 x 60
+    eight = Image.fromarray((levels * 255 // top).astype(np.uint8))  # as Pillow unpacks 2 and 4 bits
+
+    def pixels(data: bytes) -> np.ndarray:
+        return load_image(data, max_side=max_side).pixels
+
+    for key in (0, 1, top):  # the key is in the file's bit depth
+        keyed = pixels(fuzz.grey_png(levels, depth, key))
+        assert np.array_equal(keyed, pixels(encode(eight, "PNG", transparency=key * 255 // top))), f"key {key}"
+        if max_side == MAX_SIDE:  # and that is the key's pixels on white, the others as they are
+            assert np.array_equal(keyed[..., 0], np.where(levels == key, 255, np.asarray(eight)))
+    # a key no pixel of this depth holds (85 or 17: the 8-bit value of 1) makes nothing transparent
+    assert np.array_equal(pixels(fuzz.grey_png(levels, depth, 255 // top)), pixels(fuzz.grey_png(levels, depth)))
 
 
 def test_arrays_follow_the_rules_of_files():

@@ -152,6 +152,18 @@ def _png_chunk(kind: bytes, body: bytes) -> bytes:
     return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
 
 
+def grey_png(values: np.ndarray, depth: int, key: int | None = None) -> bytes:
+    """A grey PNG of these values at bit depth 1, 2, 4 or 8 (Pillow writes only 1 and 8), with an
+    optional colour key (``tRNS``) in the same depth."""
+    bits = np.unpackbits(values.astype(np.uint8)[..., None], axis=-1)[..., 8 - depth :]
+    packed = np.packbits(bits.reshape(values.shape[0], -1), axis=-1)  # rows padded to whole bytes
+    rows = np.concatenate([np.zeros((len(packed), 1), np.uint8), packed], axis=1)  # filter 0 each
+    ihdr = struct.pack(">IIBBBBB", values.shape[1], values.shape[0], depth, 0, 0, 0, 0)
+    trns = _png_chunk(b"tRNS", struct.pack(">H", key)) if key is not None else b""
+    idat = _png_chunk(b"IDAT", zlib.compress(rows.tobytes()))
+    return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + trns + idat + _png_chunk(b"IEND", b"")
+
+
 @functools.cache
 def png_bomb(side: int, bit_depth: int) -> bytes:
     """A valid grey PNG of side x side zeros (compressed to a few hundred KB)."""
