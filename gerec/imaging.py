@@ -2,12 +2,13 @@
 
 Only the formats gerec advertises are decoded (:data:`FORMATS`), recognised by their content,
 never by the file name. A file over :data:`MAX_FILE_BYTES` is refused before it is read, and a
-JPEG with more scans than its size allows (:data:`MAX_JPEG_SCANS`, :data:`MAX_JPEG_SCAN_PIXELS`)
-before it is decoded. Before any pixel is decoded, the decoded size is checked against a
-memory budget that counts bit depth and channels (:data:`MAX_DECODE_BYTES` per photo,
-:data:`TOTAL_DECODE_BYTES` for every photo being decoded at once, in any thread). Large JPEGs are
-decoded at reduced size (Pillow's ``draft``) and other formats are reduced right after decoding,
-so a 108 MP phone photo is analysed, not refused; the original size is kept in :class:`Photo`.
+JPEG with more scans than its size allows (:data:`MAX_JPEG_SCANS`, :data:`MAX_JPEG_SCAN_PIXELS`),
+or a JPEG-compressed TIFF with a strip or tile of that many, before it is decoded. Before any pixel
+is decoded, the decoded size is checked against a memory budget that counts bit depth and channels
+(:data:`MAX_DECODE_BYTES` per photo, :data:`TOTAL_DECODE_BYTES` for every photo being decoded at
+once, in any thread). Large JPEGs are decoded at reduced size (Pillow's ``draft``) and other
+formats are reduced right after decoding, so a 108 MP phone photo is analysed, not refused; the
+original size is kept in :class:`Photo`.
 EXIF rotation is applied; a damaged EXIF block is ignored with a note. Any decoder failure is an
 :class:`InvalidImage`, and a photo over the budget an :class:`ImageTooLarge`.
 """
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
-from PIL import Image, ImageFile, UnidentifiedImageError
+from PIL import Image, ImageFile, TiffImagePlugin, UnidentifiedImageError
 
 from gerec.errors import ImageTooLarge, InvalidImage
 
@@ -318,16 +319,70 @@ def jpeg_scans(data: bytes, stop_after: int) -> int:
     return scans if markers <= 8 * stop_after else stop_after + 1
 
 
-def _check_scans(data: bytes, size: tuple[int, int], name: str) -> None:
-    """Refuse a JPEG whose scans would cost more decoding than :data:`MAX_JPEG_SCAN_PIXELS`."""
-    pixels = max(size[0] * size[1], 1)
-    allowed = max(1, min(MAX_JPEG_SCANS, MAX_JPEG_SCAN_PIXELS // pixels))
-    scans = jpeg_scans(data, allowed)
-    if scans > allowed:
+# A TIFF's Compression tag for JPEG (7): libtiff decodes each strip or tile as a JPEG, progressive
+# ones too (old-style JPEG, 6, refuses them). Then the tags of the strips' and tiles' offsets and
+# byte counts.
+_TIFF_COMPRESSION, _TIFF_JPEG = 259, 7
+_TIFF_PIECES = ((273, 279), (324, 325))
+
+
+def _positions(value: object, end: int) -> np.ndarray:
+    """A TIFF tag's offsets or byte counts, within 0..``end`` (none when they are not numbers)."""
+    try:
+        values = np.nan_to_num(np.asarray(value, dtype=np.float64).reshape(-1))
+    except (TypeError, ValueError):
+        return np.zeros(0, np.int64)
+    return np.clip(values, 0, end).astype(np.int64)
+
+
+def _tiff_jpeg_pieces(img: TiffImagePlugin.TiffImageFile, end: int) -> np.ndarray:
+    """(start, end) in the file of every strip and tile of a TIFF: both kinds when both are given
+    (libtiff chooses by other tags); a piece without a byte count runs to ``end`` (libtiff
+    estimates one)."""
+    pieces = [np.zeros((0, 2), np.int64)]
+    for offsets_tag, counts_tag in _TIFF_PIECES:
+        starts = _positions(img.tag_v2.get(offsets_tag, ()), end)
+        counts = _positions(img.tag_v2.get(counts_tag, ()), end)[: len(starts)]
+        counts = np.pad(counts, (0, len(starts) - len(counts)))
+        pieces.append(np.stack([starts, np.where(counts > 0, np.minimum(starts + counts, end), end)], axis=1))
+    return np.concatenate(pieces)
+
+
+def _most_markers(data: bytes, pieces: np.ndarray) -> int:
+    """The most start-of-scan markers in one of these byte ranges (they may overlap), counted in
+    their bytes at C speed whatever their number: more than the scans a decoder meets, never fewer."""
+    buf = np.frombuffer(data, np.uint8)
+    at = np.flatnonzero((buf[:-1] == 0xFF) & (buf[1:] == 0xDA))
+    inside = np.searchsorted(at, pieces[:, 1] - 1) - np.searchsorted(at, pieces[:, 0])
+    return int(inside.max(initial=0))
+
+
+def _most_tiff_scans(opened: ImageFile.ImageFile, data: bytes, stop_after: int) -> int:
+    """The most scans in one strip or tile of a JPEG-compressed TIFF, as start-of-scan markers in its
+    bytes; 0 for another image, and when the whole file has at most ``stop_after`` (the usual answer)."""
+    if not isinstance(opened, TiffImagePlugin.TiffImageFile) or opened.tag_v2.get(_TIFF_COMPRESSION) != _TIFF_JPEG:
+        return 0
+    if data.count(_SOS) <= stop_after:
+        return 0
+    return _most_markers(data, _tiff_jpeg_pieces(opened, len(data)))
+
+
+def _check_scans(opened: ImageFile.ImageFile, data: bytes, name: str) -> None:
+    """Refuse JPEG data whose scans would cost more decoding than :data:`MAX_JPEG_SCAN_PIXELS`: a
+    JPEG (or MPO: Pillow decodes its first picture), or any strip or tile of a JPEG-compressed TIFF
+    (whose scans pass over that piece only, but are held to the whole image's limit)."""
+    w, h = opened.size
+    allowed = max(1, min(MAX_JPEG_SCANS, MAX_JPEG_SCAN_PIXELS // max(w * h, 1)))
+    if data.startswith(b"\xff\xd8"):
+        what, where, piece = "a JPEG", "", "the whole image"
+        over = jpeg_scans(data, allowed) > allowed
+    else:
+        what, where, piece = "a JPEG-compressed TIFF", " in one strip or tile", "its strip or tile"
+        over = _most_tiff_scans(opened, data, allowed) > allowed
+    if over:
         raise ImageTooLarge(
-            f"{name}: a JPEG of {size[0]} x {size[1]} pixels with more than {allowed} scans; gerec "
-            f"decodes at most {allowed} at this size (each scan is another pass over the whole image). "
-            "Save it again as an ordinary JPEG"
+            f"{name}: {what} of {w} x {h} pixels with more than {allowed} scans{where}; gerec decodes at most "
+            f"{allowed} at this size (each scan is another pass over {piece}). Save it again as an ordinary JPEG"
         )
 
 
@@ -385,8 +440,7 @@ def load_image(source: PhotoSource, name: str | None = None, max_side: int = MAX
     original = opened.size
     if min(original) < 1:
         raise InvalidImage(f"{name}: the image has no pixels ({original[0]} x {original[1]})")
-    if data.startswith(b"\xff\xd8"):  # JPEG (and MPO): Pillow decodes every scan in the file
-        _check_scans(data, original, name)
+    _check_scans(opened, data, name)
     img, notes = _decode(opened, name, max_side)
     pixels = downscale(np.asarray(img, dtype=np.uint8), max_side)
     if _is_transposed(original, img.size):

@@ -140,25 +140,43 @@ def test_a_file_over_the_size_limit_is_refused_before_reading(photo_bytes, tmp_p
         load_image(io.BytesIO(photo_bytes))
 
 
-def repeated_last_scan(img: Image.Image, copies: int) -> bytes:
-    """A progressive JPEG whose last scan is repeated: valid markers, each copy decoded again."""
-    data = encode(img, "JPEG", progressive=True, quality=90)
-    last = data.rfind(b"\xff\xda")
-    return data[:-2] + data[last:-2] * copies + data[-2:]
-
-
 def test_a_jpeg_with_too_many_scans_is_refused_before_decoding(monkeypatch):
     from gerec import imaging
 
     small = Image.new("L", (64, 64), 128)
-    assert load_image(repeated_last_scan(small, imaging.MAX_JPEG_SCANS - 10)).size == (64, 64)
+    assert load_image(fuzz.repeated_last_scan(small, imaging.MAX_JPEG_SCANS - 10)).size == (64, 64)
     with pytest.raises(ImageTooLarge, match=r"64 x 64 pixels with more than 256 scans"):
-        load_image(repeated_last_scan(small, imaging.MAX_JPEG_SCANS), name="bomb.jpg")
+        load_image(fuzz.repeated_last_scan(small, imaging.MAX_JPEG_SCANS), name="bomb.jpg")
     # the larger the picture, the fewer scans: pixels x scans is bounded
     monkeypatch.setattr(imaging, "MAX_JPEG_SCAN_PIXELS", 64 * 64 * 20)
-    assert load_image(repeated_last_scan(small, 10)).size == (64, 64)
+    assert load_image(fuzz.repeated_last_scan(small, 10)).size == (64, 64)
     with pytest.raises(ImageTooLarge, match="more than 20 scans; gerec decodes at most 20 at this size"):
-        load_image(repeated_last_scan(small, 20))
+        load_image(fuzz.repeated_last_scan(small, 20))
+
+
+def test_a_jpeg_compressed_tiff_with_too_many_scans_in_a_strip_is_refused(monkeypatch):
+    from gerec import imaging
+
+    def piece(copies: int, size: tuple[int, int] = (64, 16)) -> bytes:  # libjpeg's 6 grey scans + copies
+        return fuzz.repeated_last_scan(Image.new("L", size, 128), copies)
+
+    monkeypatch.setattr(imaging, "MAX_JPEG_SCAN_PIXELS", 64 * 64 * 20)  # 20 scans at 64 x 64
+    ordinary = [
+        fuzz.jpeg_tiff([piece(0)] * 4, (64, 64)),  # 24 scans in the file, 6 in each strip
+        fuzz.jpeg_tiff([piece(14)] * 4, (64, 64)),  # 20 in each strip: as many as allowed
+        encode(Image.new("RGB", (64, 64), (200, 30, 30)), "TIFF", compression="jpeg"),
+    ]
+    for data in ordinary:
+        assert load_image(data).size == (64, 64)
+    bombs = [  # libtiff alone decodes these: it stops at 100 scans a strip, whatever the size
+        fuzz.jpeg_tiff([piece(0)] * 3 + [piece(15)], (64, 64)),  # the last strip has 21
+        fuzz.jpeg_tiff([piece(0, (16, 16))] * 15 + [piece(15, (16, 16))], (64, 64), tile=16),
+    ]
+    for data in bombs:
+        with pytest.raises(
+            ImageTooLarge, match="JPEG-compressed TIFF of 64 x 64 pixels with more than 20 scans in one"
+        ):
+            load_image(data, name="bomb.tif")
 
 
 def test_scan_markers_outside_the_picture_are_not_counted():

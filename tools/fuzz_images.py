@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import functools
 import io
+import itertools
 import random
 import struct
 import sys
@@ -207,6 +208,30 @@ def big_jpeg(width: int, height: int) -> bytes:
     """A real photo-sized JPEG (108 MP at 12000 x 9000)."""
     small = _picture(random.Random(width), (width // 50, height // 50)).convert("RGB")
     return encode(small.resize((width, height), Image.Resampling.BILINEAR), "JPEG", quality=80)
+
+
+def repeated_last_scan(img: Image.Image, copies: int) -> bytes:
+    """A progressive JPEG whose last scan is repeated: valid markers, each copy decoded again."""
+    data = encode(img, "JPEG", progressive=True, quality=90)
+    last = data.rfind(b"\xff\xda")
+    return data[:-2] + data[last:-2] * copies + data[-2:]
+
+
+def jpeg_tiff(pieces: list[bytes], size: tuple[int, int], tile: int | None = None) -> bytes:
+    """A grey TIFF (JPEG compression) whose strips of equal height, or ``tile`` x ``tile`` tiles,
+    are these JPEG streams (each one as large as its piece)."""
+    n, (w, h), counts = len(pieces), size, [len(p) for p in pieces]
+    offsets_tag, counts_tag = (324, 325) if tile else (273, 279)
+    tags = {256: [w], 257: [h], 258: [8], 259: [7], 262: [1], 277: [1], counts_tag: counts}
+    tags.update({322: [tile], 323: [tile]} if tile else {278: [-(-h // n)]})
+    table = 8 + 2 + 12 * (len(tags) + 1) + 4  # after the header and the one directory
+    tags[offsets_tag] = list(itertools.accumulate([table + 8 * n] + counts[:-1]))
+    at = {offsets_tag: table, counts_tag: table + 4 * n}  # where lists of more than one value are
+    entries = b"".join(
+        struct.pack("<HHII", tag, 4, len(v), v[0] if len(v) == 1 else at[tag]) for tag, v in sorted(tags.items())
+    )
+    arrays = struct.pack(f"<{2 * n}I", *tags[offsets_tag], *counts)
+    return b"II*\x00" + struct.pack("<IH", 8, len(tags)) + entries + struct.pack("<I", 0) + arrays + b"".join(pieces)
 
 
 def bomb_case(rng: random.Random, heavy: bool) -> tuple[str, bytes]:
