@@ -170,6 +170,7 @@ def store_source(s: state.Settings) -> LoadedResults | None:
         "models": info.models,
         "labels_file": {"path": info.params["labels"]} if info.params.get("labels") else None,
         "in_sample": stored_run_in_sample(info.mode, info.params),
+        "notes": list(info.notes),
     }
     return LoadedResults(analysis.store_frame(records), f"stored run {info.id} ({info.dataset})", info.mode, made)
 
@@ -237,6 +238,8 @@ def accuracy(results: LoadedResults, modules: list[str]) -> None:
         st.warning(warning[0].upper() + warning[1:] + ".", icon=":material/warning:")
     if made and (unfinished := completeness_warning(made, len(frame))):
         st.warning(unfinished[0].upper() + unfinished[1:] + ".", icon=":material/warning:")
+    if made and made.get("notes"):  # e.g. the scene labels of some photos came from a fallback labeler
+        st.info("Notes of this run:\n" + "".join(f"\n- {note}" for note in made["notes"]), icon=":material/info:")
     if made:
         with st.expander("What made these results"):
             st.table(pd.DataFrame(list(provenance_summary(made).items()), columns=["", "value"]))

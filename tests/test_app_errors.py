@@ -41,6 +41,11 @@ def opened_csv(path: Path):
     return at
 
 
+def run_notes(at) -> list[str]:
+    """The notes box of the loaded run (the page's other info boxes left out)."""
+    return [i.value for i in at.info if i.value.startswith("Notes of this run")]
+
+
 def test_scores_cells_and_transitions():
     frame = small_frame()
     scores = analysis.scores(frame).set_index("module")
@@ -189,9 +194,14 @@ def test_a_stopped_runs_results_say_so(tmp_path, monkeypatch):
     monkeypatch.setenv("GEREC_DASHBOARD_ROOTS", str(tmp_path))  # the CSV lives outside $GEREC_DATA
     out = tmp_path / "out.csv"
     out.write_bytes(analysis.to_csv(small_frame()))
-    write_sidecar(out, {**run_provenance("reference"), **progress_fields(False, 0, 300, [])})  # as a kill leaves it
+    stopped = "interrupted by SIGTERM after 5 of 300 images"
+    write_sidecar(out, {**run_provenance("reference"), **progress_fields(False, 5, 300, [stopped])})
     at = opened_csv(out)
     assert not at.exception and not at.error
+    assert run_notes(at) == [f"Notes of this run:\n\n- {stopped}"]
+    write_sidecar(out, {**run_provenance("reference"), **progress_fields(False, 0, 300, [])})  # as a kill leaves it
+    at = opened_csv(out)
+    assert not at.exception and not at.error and not run_notes(at)
     assert [w.value for w in at.warning if "did not finish" in w.value] == [
         "This run did not finish: the results hold 5 of 300 images, those done before it was stopped "
         "(or it is still running); accuracy is on those only."
@@ -256,3 +266,35 @@ def test_saved_csv_with_a_damaged_sidecar_gives_a_plain_message(tmp_path, monkey
     [error] = [e.value for e in at.error]
     assert error.startswith(f"{sidecar_path(out)} {says}") and "open the results without it" in error
     assert "\n" not in error and "Error" not in error
+
+
+def test_a_stored_runs_notes_show_beside_its_summary(tmp_path, monkeypatch):
+    """Before, a run's fallback notes were only in its sidecar and on stderr: the page, reading the
+    store, could not say that the scene labels of some photos came from the offline labeler."""
+    from streamlit.testing.v1 import AppTest
+
+    from gerec.runs.records import failed_record
+    from gerec.runs.store import RunStore
+
+    monkeypatch.setenv("GEREC_DASHBOARD_ROOTS", str(tmp_path))  # the store lives outside $GEREC_DATA
+    db = tmp_path / "runs.sqlite"
+    with RunStore(db) as store:
+        quiet = store.create_run("set", "reference", "offline", {})
+        run_id = store.create_run("set", "reference", "gcv -> offline", {})
+        for i in range(3):
+            record = {**failed_record(f"pos_{i}.jpg", "Positive", ""), "error": None, "fused": "Positive"}
+            notes = ["gcv unavailable: no credentials configured"] if i else ["imagenet top-3: tent 0.50"]
+            store.add_prediction(run_id, {**record, "labeler": "offline", "notes": notes})
+            store.add_prediction(quiet, {**record, "labeler": "offline", "notes": ["imagenet top-3: tent 0.50"]})
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.run()
+    at.switch_page(PAGES["errors"]).run()
+    at.radio(key="eval_source").set_value("store").run()
+    at.text_input(key="store_path").set_value(str(db)).run()
+    at.selectbox(key="store_run").set_value(run_id).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert run_notes(at) == [
+        "Notes of this run:\n\n- gcv unavailable: no credentials configured; offline answered instead (2 photos)"
+    ]
+    at.selectbox(key="store_run").set_value(quiet).run()
+    assert not at.exception and not run_notes(at)  # no fallback, no note

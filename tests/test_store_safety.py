@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import json
 import multiprocessing
 import sqlite3
 from pathlib import Path
@@ -283,3 +284,137 @@ def test_a_damaged_run_record_is_a_named_error_and_the_listing_goes_on(tmp_path,
     resume = ["evaluate", "--labels", str(labels), "--out", str(tmp_path / "out.csv"), "--store", str(db)]
     assert main([*resume, "--resume", bad]) == 2
     assert f"run {bad} is damaged" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------- store versions: notes kept per image
+FIRST_STORE = """
+PRAGMA journal_mode=WAL;
+CREATE TABLE runs (id TEXT PRIMARY KEY, created TEXT NOT NULL, dataset TEXT NOT NULL, mode TEXT NOT NULL,
+    labeler TEXT NOT NULL, engine TEXT NOT NULL DEFAULT 'local', models TEXT NOT NULL,
+    params TEXT NOT NULL DEFAULT '{}');
+CREATE TABLE predictions (run_id TEXT NOT NULL REFERENCES runs(id), image TEXT NOT NULL, actual TEXT,
+    bottom_up TEXT, top_down TEXT, fused TEXT, probs TEXT, faces TEXT, labeler TEXT, labels_used TEXT,
+    labels_ignored TEXT, timings TEXT, error TEXT, finished TEXT NOT NULL, PRIMARY KEY (run_id, image));
+INSERT INTO runs VALUES ('20250101-000000-aaaaaa', '2025-01-01T00:00:00', 'set', 'tuned', 'cached', 'local',
+    '{}', '{}');
+INSERT INTO predictions VALUES ('20250101-000000-aaaaaa', 'pos_1.jpg', 'Positive', NULL, 'Positive',
+    'Positive', '{"top_down": [0.6, 0.3, 0.1], "fused": [0.6, 0.3, 0.1]}', '[]', 'cached', '["smile"]', '[]',
+    '{}', NULL, '2025-01-01T00:00:01');
+"""
+"""A store as gerec made it before store versions (user_version 0, no notes column): written out
+here, not with gerec's schema, so that it stays what such stores on users' disks are."""
+OLD_RUN = "20250101-000000-aaaaaa"
+FALLBACK = "gcv unavailable: no credentials configured"
+
+
+def old_store(path: Path) -> Path:
+    con = sqlite3.connect(path)
+    con.executescript(FIRST_STORE)
+    con.close()
+    return path
+
+
+def _noted(image: str, *notes: str, labeler: str = "offline") -> dict:
+    return {**_record(image, "Positive"), "labeler": labeler, "notes": list(notes)}
+
+
+def test_an_old_store_reads_as_it_is_and_migrates_when_written(tmp_path, capsys):
+    """Before, a run's notes were in the sidecar only; a store made before they were kept must
+    still open: read-only as it is (no notes), and migrated by the next evaluate --store."""
+    db = old_store(tmp_path / "runs.sqlite")
+    before = digest(db)
+    with RunStore(db, readonly=True) as store:
+        assert store.run(OLD_RUN).notes == () and store.predictions(OLD_RUN)[0]["notes"] is None
+    assert main(["runs", "--store", str(db), "show", OLD_RUN]) == 0
+    assert "top_down 100.00 %" in capsys.readouterr().out and digest(db) == before  # read-only: unchanged
+    with RunStore(db) as store:
+        new = store.create_run("set", "reference", "gcv -> offline", {})
+        store.add_prediction(new, _noted("pos_1.jpg", FALLBACK, "imagenet top-3: tent 0.50"))
+        assert store.run(OLD_RUN).notes == () and store.predictions(OLD_RUN)[0]["notes"] is None
+        assert store.run(new).notes == (f"{FALLBACK}; offline answered instead (1 photo)",)
+    with sqlite3.connect(db) as con:
+        assert con.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert "notes" in {r[1] for r in con.execute("PRAGMA table_info(predictions)")}
+    con.close()
+
+
+def _migrate_together(path: str, start, results, tag: int) -> None:  # noqa: ANN001 - multiprocessing objects
+    """One process of the race: open an old store when every process is ready, store a noted row."""
+    try:
+        start.wait()
+        with RunStore(path) as store:
+            store.add_prediction(OLD_RUN, _noted(f"{tag}.jpg", FALLBACK))
+        results.put("ok")
+    except Exception as exc:  # noqa: BLE001 - reported to the test
+        results.put(f"{type(exc).__name__}: {exc}")
+
+
+def test_processes_migrating_one_old_store_together_all_write_to_it(tmp_path):
+    """Four real processes open the same old store at once: one migrates it, the others wait and
+    find it migrated (none adds the column twice)."""
+    ctx = multiprocessing.get_context("fork")
+    processes = 4
+    for trial in range(5):
+        path = old_store(tmp_path / f"runs{trial}.sqlite")
+        start, results = ctx.Barrier(processes), ctx.Queue()
+        workers = [ctx.Process(target=_migrate_together, args=(str(path), start, results, i)) for i in range(processes)]
+        for worker in workers:
+            worker.start()
+        outcomes = [results.get(timeout=60) for _ in workers]
+        for worker in workers:
+            worker.join(timeout=60)
+        assert outcomes == ["ok"] * processes, f"trial {trial}: {outcomes}"
+        with RunStore(path, readonly=True) as store:
+            assert store.run(OLD_RUN).notes == (f"{FALLBACK}; offline answered instead (4 photos)",)
+
+
+@pytest.mark.parametrize("readonly", [False, True])
+def test_a_store_of_a_newer_gerec_is_refused_untouched(tmp_path, readonly):
+    db = old_store(tmp_path / "runs.sqlite")
+    with sqlite3.connect(db) as con:
+        con.execute("PRAGMA user_version = 99")
+    con.close()
+    before = digest(db)
+    with pytest.raises(RunStoreError, match="version 99, made by a newer gerec .* reads versions up to 2"):
+        RunStore(db, readonly=readonly)
+    assert digest(db) == before
+
+
+def test_notes_round_trip_and_runs_commands_show_them(tmp_path, capsys):
+    db = tmp_path / "runs.sqlite"
+    with RunStore(db) as store:
+        run_id = store.create_run("set", "reference", "gcv -> offline", {})
+        for i in range(3):
+            store.add_prediction(run_id, _noted(f"pos_{i}.jpg", FALLBACK, f"imagenet top-3: tent 0.{i}"))
+        store.add_prediction(run_id, _noted("pos_3.jpg", "gcv unavailable: quota exceeded", labeler="none"))
+        store.add_prediction(run_id, _noted("pos_4.jpg", FALLBACK))
+        store.add_prediction(run_id, failed_record("pos_5.jpg", "Positive", "InvalidImage: x"))
+    _damage(db, "UPDATE predictions SET notes = '[\"gcv unavailable: lost' WHERE image = 'pos_4.jpg'")
+    expected = (
+        f"{FALLBACK}; offline answered instead (3 photos)",
+        "gcv unavailable: quota exceeded; no labeler answered (1 photo)",
+    )
+    with RunStore(db, readonly=True) as store:
+        records = {r["image"]: r for r in store.predictions(run_id)}
+        assert store.run(run_id).notes == expected  # the damaged row's notes are not counted
+    assert records["pos_0.jpg"]["notes"] == [FALLBACK, "imagenet top-3: tent 0.0"]
+    assert records["pos_4.jpg"]["error"].endswith("notes is not valid JSON") and records["pos_5.jpg"]["notes"] is None
+    assert main(["runs", "--store", str(db), "list"]) == 0
+    assert [line.strip() for line in capsys.readouterr().out.splitlines()[2:]] == [f"note: {n}" for n in expected]
+    assert main(["runs", "--store", str(db), "show", run_id]) == 0
+    shown = capsys.readouterr().out
+    assert all(f"\nnote: {n}\n" in shown for n in expected)
+    assert main(["runs", "--store", str(db), "show", run_id, "--json"]) == 0
+    assert tuple(json.loads(capsys.readouterr().out)["notes"]) == expected
+
+
+def test_store_modules_examples_run():
+    import doctest
+
+    import gerec.runs.records
+    import gerec.runs.schema
+    import gerec.runs.stopping
+
+    for module in (gerec.runs.schema, gerec.runs.stopping, gerec.runs.records):
+        result = doctest.testmod(module)
+        assert result.attempted >= 1 and result.failed == 0, module.__name__

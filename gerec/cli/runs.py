@@ -70,6 +70,8 @@ def run(args: argparse.Namespace) -> int:
                     f"({info.failed} failed)  labeler={info.labeler}  dataset={info.dataset}"
                     + (f"  DAMAGED: {info.damaged}" if info.damaged else "")
                 )
+                for note in info.notes:
+                    print(f"    note: {note}")
         elif args.verb == "show":
             info = store.run(args.run)
             records = store.predictions(info.id)
@@ -83,6 +85,8 @@ def run(args: argparse.Namespace) -> int:
                 f"labeler {info.labeler}, dataset {info.dataset}"
             )
             print("accuracy: " + "  ".join(f"{m} {_pct(v)} %" for m, v in acc.items()))
+            for note in info.notes:
+                print(f"note: {note}")
             damaged = [r["image"] for r in records if (r["error"] or "").startswith(DAMAGED_ROW)]
             if damaged:
                 print(
@@ -119,6 +123,9 @@ def run(args: argparse.Namespace) -> int:
                 return 0
             verdicts = Counter((c["module"], c["verdict"]) for c in result.changed)
             print(f"A = {a.id} ({a.mode}, {a.labeler})\nB = {b.id} ({b.mode}, {b.labeler})")
+            for name, info in (("A", a), ("B", b)):
+                for note in info.notes:
+                    print(f"note ({name}): {note}")
             print(f"{result.shared} images in both runs")
             for module in result.accuracy_a:
                 print(f"  {module:<10} A {_pct(result.accuracy_a[module])} %   B {_pct(result.accuracy_b[module])} %")

@@ -40,7 +40,7 @@ def prediction_record(pred: GroupPrediction, actual: str | None) -> dict[str, An
         "labeler": pred.evidence.labeler,
         "labels_used": list(pred.evidence.labels_used),
         "labels_ignored": list(pred.evidence.labels_ignored),
-        "notes": list(pred.evidence.notes),  # not a store column: read by evaluate for its fallback notes
+        "notes": list(pred.evidence.notes),  # kept with the row; evaluate counts the fallback ones
         "timings": {k: round(v, 4) for k, v in pred.timings.items()},
         "error": None,
     }

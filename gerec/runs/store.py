@@ -11,6 +11,10 @@ JSON read back is checked too: a run whose ``models`` or ``params`` is not the J
 should be is a :class:`RunStoreError` naming the store, the run and the column (a listing marks
 it damaged and goes on); a prediction row whose JSON columns are damaged is returned as a failed
 row (its error says which columns), so the rest of the run stays readable.
+
+A store's tables have a version (:mod:`gerec.runs.schema`): opening an older store to write
+migrates it; read-only, it is read as it is. Each image's notes are kept with its row, so a run's
+notes (:attr:`RunInfo.notes`) count every image it finished, across kills and ``--resume``.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import os
 import sqlite3
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,54 +33,22 @@ from typing import Any
 
 from gerec.classes import MODULES
 from gerec.errors import InvalidDataset, RunStoreError
+from gerec.runs.records import fallback_notes, format_fallback_notes
+from gerec.runs.schema import (
+    NOTES,
+    PREDICTION_COLUMNS,
+    STORE_VERSION,
+    check_store,
+    has_tables,
+    initialise,
+    migrate,
+    prediction_columns,
+)
 
 STORE_ENV = "GEREC_STORE"
 BUSY_TIMEOUT = 30.0
 """Seconds a connection waits for another process's lock before a write fails as locked."""
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    id TEXT PRIMARY KEY,
-    created TEXT NOT NULL,
-    dataset TEXT NOT NULL,
-    mode TEXT NOT NULL,
-    labeler TEXT NOT NULL,
-    engine TEXT NOT NULL DEFAULT 'local',
-    models TEXT NOT NULL,          -- JSON: file -> {sha256, bytes, modified}
-    params TEXT NOT NULL DEFAULT '{}'
-);
-CREATE TABLE IF NOT EXISTS predictions (
-    run_id TEXT NOT NULL REFERENCES runs(id),
-    image TEXT NOT NULL,
-    actual TEXT,
-    bottom_up TEXT,
-    top_down TEXT,
-    fused TEXT,
-    probs TEXT,                    -- JSON: module -> [p_Positive, p_Neutral, p_Negative] or null
-    faces TEXT,                    -- JSON: [{box, confidence, ensemble}]
-    labeler TEXT,
-    labels_used TEXT,              -- JSON list
-    labels_ignored TEXT,           -- JSON list
-    timings TEXT,                  -- JSON: stage -> seconds
-    error TEXT,
-    finished TEXT NOT NULL,
-    PRIMARY KEY (run_id, image)
-);
-"""
-PREDICTION_COLUMNS = (
-    "image",
-    "actual",
-    "bottom_up",
-    "top_down",
-    "fused",
-    "probs",
-    "faces",
-    "labeler",
-    "labels_used",
-    "labels_ignored",
-    "timings",
-    "error",
-)
-JSON_COLUMNS = {"probs", "faces", "labels_used", "labels_ignored", "timings"}
+JSON_COLUMNS = {"probs", "faces", "labels_used", "labels_ignored", "timings", NOTES}
 DAMAGED_ROW = "damaged in the run store"
 """How the error of a prediction row whose JSON could not be read begins."""
 
@@ -101,6 +74,7 @@ JSON_SHAPES = {
     "labels_used": (_is_str_list, "a list of labels"),
     "labels_ignored": (_is_str_list, "a list of labels"),
     "timings": (lambda v: isinstance(v, dict), "an object of stage -> seconds"),
+    NOTES: (_is_str_list, "a list of notes"),
 }
 """Per JSON column of a prediction: the check of its decoded value (``null`` is always allowed)."""
 
@@ -148,6 +122,16 @@ def _place(made: Path, path: Path) -> None:
         handle.write(data)
 
 
+@contextmanager
+def _closed_on_error(db: sqlite3.Connection) -> Iterator[None]:
+    """The connection is closed when the block fails (a refused store is not left open)."""
+    try:
+        yield
+    except BaseException:
+        db.close()
+        raise
+
+
 def default_store_path() -> Path:
     """``$GEREC_STORE``, else ``$XDG_DATA_HOME/gerec/runs.sqlite`` (``~/.local/share``)."""
     env = os.environ.get(STORE_ENV)
@@ -173,6 +157,9 @@ class RunInfo:
     failed: int
     damaged: str = ""
     """What is wrong with the run's record when it cannot be read (only in :meth:`RunStore.runs`)."""
+    notes: tuple[str, ...] = ()
+    """Its images' fallback notes, one line per distinct note with how many images it concerns
+    (``gcv unavailable: ...; offline answered instead (37 photos)``)."""
 
 
 class RunStore:
@@ -192,7 +179,8 @@ class RunStore:
             raise RunStoreError(f"no run store at {self.path} (run `python -m gerec evaluate ... --store` first)")
         try:
             db = sqlite3.connect(self.path.resolve().as_uri() + "?mode=ro", uri=True, timeout=BUSY_TIMEOUT)
-            self._check_schema(db, allow_new=False)
+            with _closed_on_error(db):
+                self.version = check_store(db, self.path)
         except sqlite3.Error as exc:
             raise _store_error(self.path, exc) from exc
         return db
@@ -215,8 +203,8 @@ class RunStore:
             raise RunStoreError(f"{self.path} is an empty file, not a gerec run store: remove it or give another path")
         try:
             db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None)
-            if self._check_schema(db, allow_new=True):  # before any write: a foreign database stays as it was
-                self._initialise(db)  # an existing SQLite file without tables becomes a store
+            with _closed_on_error(db):
+                self.version = self._brought_up_to_date(db)
             db.execute("PRAGMA synchronous=NORMAL")
         except sqlite3.Error as exc:
             raise _store_error(self.path, exc) from exc
@@ -230,7 +218,7 @@ class RunStore:
         try:
             db = sqlite3.connect(partial, timeout=BUSY_TIMEOUT, isolation_level=None)
             try:
-                self._initialise(db)
+                initialise(db)
             finally:
                 db.close()
             _place(partial, self.path)
@@ -244,31 +232,14 @@ class RunStore:
             for leftover in (partial, *(partial.with_name(partial.name + s) for s in ("-wal", "-shm", "-journal"))):
                 leftover.unlink(missing_ok=True)
 
-    @staticmethod
-    def _initialise(db: sqlite3.Connection) -> None:
-        """WAL and the tables: in a new store before it is linked into place, or in an existing
-        SQLite file without tables."""
-        db.execute("PRAGMA journal_mode=WAL")
-        db.executescript(SCHEMA)
-
-    def _check_schema(self, db: sqlite3.Connection, allow_new: bool) -> bool:
-        """Refuse a database that is not (or not yet, when read-only) a gerec run store; ``True``
-        when it has no tables yet (``allow_new``)."""
-        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if not tables and allow_new:
-            return True
-        missing = {"runs", "predictions"} - tables
-        if missing:
-            other = ", ".join(sorted(tables)) or "no tables"
-            raise RunStoreError(f"{self.path} is not a gerec run store (it holds {other}); give another --store path")
-        columns = {r[1] for r in db.execute("PRAGMA table_info(predictions)")}
-        lacking = set(PREDICTION_COLUMNS) - columns
-        if lacking:
-            raise RunStoreError(
-                f"{self.path}: the predictions table lacks {', '.join(sorted(lacking))}: "
-                "not a store this version of gerec can use"
-            )
-        return False
+    def _brought_up_to_date(self, db: sqlite3.Connection) -> int:
+        """Check the store before any write (a foreign database stays as it was), then make an
+        SQLite file without tables a store, or migrate an older one; returns its version now."""
+        if not has_tables(db):
+            initialise(db)
+        elif check_store(db, self.path) < STORE_VERSION:
+            migrate(db)
+        return STORE_VERSION
 
     def close(self) -> None:
         """Close the database."""
@@ -364,6 +335,7 @@ class RunStore:
     @staticmethod
     def _prediction(item: dict[str, Any]) -> dict[str, Any]:
         """One stored row with its JSON decoded and checked (a damaged row becomes a failed one)."""
+        item.setdefault(NOTES, None)  # a store made before notes were kept, read as it is
         damaged = []
         for col in sorted(JSON_COLUMNS):
             if item[col] is None:
@@ -417,7 +389,26 @@ class RunStore:
             int(counts[0]),
             int(counts[1] or 0),
             damaged,
+            self._run_notes(row["id"]),
         )
+
+    def _run_notes(self, run_id: str) -> tuple[str, ...]:
+        """The run's notes: each labeler that did not answer, with the one that answered instead
+        and on how many images (none in a store made before notes were kept; a damaged row adds none)."""
+        if NOTES not in prediction_columns(self.version):
+            return ()
+        counts: Counter[tuple[str, str]] = Counter()
+        for row in self._query(
+            f"SELECT labeler, {NOTES} FROM predictions WHERE run_id = ? AND {NOTES} IS NOT NULL ORDER BY rowid",
+            (run_id,),
+        ):
+            try:
+                notes = _decode_json(row[NOTES])
+            except ValueError:
+                continue
+            if _is_str_list(notes):
+                counts.update(fallback_notes({"labeler": row["labeler"], NOTES: notes}))
+        return tuple(format_fallback_notes(counts))
 
     @staticmethod
     def _run_json(row: sqlite3.Row) -> tuple[dict[str, Any], dict[str, Any], str]:
