@@ -22,12 +22,17 @@ fuzz = load_tool("fuzz_images")
 
 def test_seeded_fuzz_has_no_unexpected_exception():
     outcomes: Counter[str] = Counter()
+    scan_bombs: Counter[str] = Counter()
     for _, kind, name, data in fuzz.cases(seed=16, n=2500, heavy=False):
         outcome = fuzz.run_case(data, name)
         assert not outcome.startswith("unexpected"), f"{kind} {name}: {outcome}"
         outcomes[outcome] += 1
-    # the generator reaches every outcome, so the assertion above is not vacuous
+        if kind.startswith("bomb scans"):  # too many scans: refused before decoding, JPEG or TIFF
+            assert outcome == "ImageTooLarge", f"{kind} {name}: {outcome}"
+            scan_bombs[kind.split()[2]] += 1
+    # the generator reaches every outcome, so the assertions above are not vacuous
     assert outcomes["ok"] > 500 and outcomes["InvalidImage"] > 500 and outcomes["ImageTooLarge"] > 10
+    assert scan_bombs["jpeg"] > 20 and scan_bombs["tiff"] > 10
 
 
 def test_other_formats_are_refused_by_content_whatever_the_name():

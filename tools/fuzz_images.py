@@ -3,10 +3,12 @@
     python tools/fuzz_images.py [--cases 10000] [--seed 0] [--max-seconds 3] [--max-rss-mb 1200]
 
 Cases: random bytes; each supported format (JPEG, PNG, WebP, GIF, TIFF, BMP) in every Pillow mode
-it saves, mutated (bit flips, truncation, inserted, repeated or zeroed ranges, spliced headers);
-unsupported formats (AVIF, ICO, PPM...) under photo names; EXIF orientations 1-8 and junk EXIF
-blocks; decompression bombs (huge compressed PNGs in 8 and 16 bits, a tiny GIF and patched TIFF,
-BMP and JPEG headers declaring huge sizes) and a real 12000 x 9000 JPEG. Prints the count of each
+it saves (and progressive JPEGs, 1-, 2- and 4-bit grey PNGs with or without a colour key), mutated
+(bit flips, truncation, inserted, repeated or zeroed ranges, spliced headers); unsupported formats
+(AVIF, ICO, PPM...) under photo names; EXIF orientations 1-8 and junk EXIF blocks; decompression
+bombs (huge compressed PNGs in 8 and 16 bits, a tiny GIF and patched TIFF, BMP and JPEG headers
+declaring huge sizes) and a real 12000 x 9000 JPEG; scan bombs (progressive JPEGs and a strip of a
+JPEG-compressed TIFF repeating a scan 300 to 6,000 times, and a 12 MP JPEG with 176 scans). Prints the count of each
 outcome (``ok``, ``InvalidImage``, ``ImageTooLarge``, ``unexpected <type>``), the slowest cases and
 the peak RSS of the process during each case (Linux ``VmHWM``, reset before every case).
 Exits 1 when any case raised something else, took longer or used more memory than allowed.
@@ -90,6 +92,12 @@ def valid_case(rng: random.Random) -> tuple[str, bytes]:
         kw["exif"] = exif_block(rng.randint(1, 8))
     if fmt == "GIF" and rng.random() < 0.3:
         kw.update(save_all=True, append_images=[img.copy()], duration=50)
+    if fmt == "JPEG" and rng.random() < 0.3:
+        kw["progressive"] = True
+    if fmt == "PNG" and mode == "L" and rng.random() < 0.5:  # 1, 2 or 4 bits, some with a colour key
+        depth = rng.choice((1, 2, 4))
+        key = rng.choice((None, rng.randrange(2**depth)))
+        return f"valid PNG L;{depth}", grey_png(np.asarray(img) >> (8 - depth), depth, key)
     try:
         return f"valid {fmt} {mode}", encode(img, fmt, **kw)
     except (OSError, ValueError, KeyError):
@@ -234,9 +242,37 @@ def jpeg_tiff(pieces: list[bytes], size: tuple[int, int], tile: int | None = Non
     return b"II*\x00" + struct.pack("<IH", 8, len(tags)) + entries + struct.pack("<I", 0) + arrays + b"".join(pieces)
 
 
+SCAN_BOMB_COPIES = (300, 2000, 6000)
+"""Copies of the last scan in a scan bomb: over ``MAX_JPEG_SCANS`` (256) whatever the size."""
+
+
+@functools.cache
+def scan_bomb(size: tuple[int, int], copies: int, mode: str = "L") -> bytes:
+    """A progressive JPEG of one colour whose last scan, a few bytes, is repeated ``copies`` times:
+    6,000 copies take about 70 KB, and each would be decoded again."""
+    return repeated_last_scan(Image.new(mode, size, 128), copies)
+
+
+def tiff_scan_bomb(strips: int, copies: int) -> bytes:
+    """A JPEG-compressed TIFF of 64 x 16 strips whose last strip is a scan bomb."""
+    return jpeg_tiff([scan_bomb((64, 16), 0)] * (strips - 1) + [scan_bomb((64, 16), copies)], (64, 16 * strips))
+
+
+def _scan_bomb_case(rng: random.Random) -> tuple[str, bytes]:
+    """A JPEG or JPEG-compressed TIFF with more scans than gerec decodes (``bomb scans ...``)."""
+    kind, copies = rng.choice(("jpeg", "jpeg 12 MP", "tiff")), rng.choice(SCAN_BOMB_COPIES)
+    if kind == "tiff":
+        return "bomb scans tiff", tiff_scan_bomb(rng.randint(1, 4), copies)
+    if kind == "jpeg 12 MP":  # 176 scans where 166 are allowed: the limit by pixels x scans
+        return "bomb scans jpeg 12 MP", scan_bomb((4000, 3000), 170)
+    side = rng.choice((16, 64, 500))
+    return f"bomb scans jpeg {side}", scan_bomb((side, side), copies, rng.choice(("L", "RGB")))
+
+
 def bomb_case(rng: random.Random, heavy: bool) -> tuple[str, bytes]:
     choices: list[Callable[[], tuple[str, bytes]]] = [
         lambda: ("bomb gif", gif_bomb(rng.choice((9400, 20000, 65535)))),
+        lambda: _scan_bomb_case(rng),
         lambda: (
             "bomb patched " + (f := rng.choice(("BMP", "JPEG", "TIFF"))),
             patched_size(
