@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -237,3 +238,134 @@ def test_local_engine_decodes_at_most_a_few_photos_ahead(photos_dir, monkeypatch
     assert all(r["error"] is None and r["image"] == "pos_1000.jpg" for r in first)
     records.close()  # stopping early ends the decoding thread
     assert len(decoded) < 40
+
+
+# ------------------------------------------------------------ stopping: SIGTERM, Ctrl-C, resume
+def _rows_everywhere(out: Path, db: Path) -> tuple[int, int, int, dict]:
+    """Rows in OUT.csv, in its sidecar, and in the store's one run; and the sidecar."""
+    from gerec.provenance import read_sidecar
+
+    made = read_sidecar(out)
+    with RunStore(db, readonly=True) as store:
+        [info] = store.runs()
+    return len(list(csv.DictReader(out.open(encoding="utf-8")))), made["rows"], info.finished, made
+
+
+def test_sigterm_mid_batch_leaves_the_same_rows_everywhere(class_folders, tmp_path):
+    """A real evaluate sent SIGTERM mid-batch. Before, it died at once: OUT.csv and the store held
+    the rows finished, but the sidecar was its first write (0 rows) and nothing said why."""
+    db, out = tmp_path / "runs.sqlite", tmp_path / "out.csv"
+    cmd = gerec_cmd(
+        "evaluate", "--images", str(class_folders), "--out", str(out), "--store", str(db),
+        "--mode", "reference", "--labeler", "offline",
+    )  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+        try:  # read-only: connecting must not make the file evaluate is about to create
+            with closing(sqlite3.connect(db.as_uri() + "?mode=ro", uri=True)) as con:
+                if con.execute("SELECT COUNT(*) FROM predictions").fetchone()[0] >= 3:
+                    break
+        except sqlite3.Error:  # not made yet
+            continue
+    assert proc.poll() is None, f"the run ended before it could be interrupted: {proc.communicate()[1][-2000:]}"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signal.SIGTERM, err[-2000:]
+    on_disk, in_sidecar, in_store, made = _rows_everywhere(out, db)
+    assert 3 <= on_disk == in_sidecar == in_store < 16
+    assert (made["complete"], made["rows_expected"]) == (False, 16)
+    assert made["notes"][-1] == f"interrupted by SIGTERM after {on_disk} of 16 images"
+    assert f"interrupted by SIGTERM after {on_disk} of 16 images: {out}, out.csv.json and run " in err
+    assert "--resume" in err
+
+
+def test_a_signal_during_a_rows_write_waits_until_it_is_written(tmp_path, monkeypatch):
+    """Ctrl-C arriving while an image is being stored. Before, the row was in the store but not in
+    OUT.csv nor counted by the sidecar."""
+    from gerec.cli import main
+
+    labels, out, db = tmp_path / "labels.json", tmp_path / "out.csv", tmp_path / "runs.sqlite"
+    labels.write_text(json.dumps({f"{p}_{i}.jpg": ["smile"] for p in ("pos", "neg") for i in range(3)}))
+    real_add = RunStore.add_prediction
+
+    def add_then_signal(store, run_id, record):
+        real_add(store, run_id, record)
+        if len(store.finished_images(run_id)) == 3:
+            os.kill(os.getpid(), signal.SIGINT)  # its handler runs here, inside the write
+
+    monkeypatch.setattr(RunStore, "add_prediction", add_then_signal)
+    handler = signal.getsignal(signal.SIGINT)
+    code = main(["evaluate", "--labels", str(labels), "--out", str(out), "--store", str(db)])
+    assert code == 128 + signal.SIGINT
+    on_disk, in_sidecar, in_store, made = _rows_everywhere(out, db)
+    assert on_disk == in_sidecar == in_store == 3
+    assert made["notes"] == ["interrupted by SIGINT (Ctrl-C) after 3 of 6 images"]
+    assert signal.getsignal(signal.SIGINT) is handler  # evaluate's own is gone
+
+
+def test_a_resumed_runs_notes_count_every_image(tmp_path, monkeypatch, capsys):
+    """A run whose labeler fell back, stopped after 2 of 4 photos, then resumed. Before, the notes
+    were only counted in memory: the resumed run's sidecar said '(2 photos)' and the store nothing."""
+    from PIL import Image
+
+    from gerec.cli import main
+    from gerec.pipeline import Pipeline, PipelineConfig
+    from gerec.provenance import read_sidecar
+    from gerec.scene.chain import LabelerChain
+    from gerec.scene.config import UnavailableLabeler
+    from gerec.scene.simple import ManualLabeler
+
+    class NoFaces:
+        def detect(self, image):
+            return []
+
+    for cls in ("Positive", "Negative"):
+        (tmp_path / "photos" / cls).mkdir(parents=True)
+        for i in range(2):
+            Image.new("RGB", (64, 48), (40 * i, 90, 160)).save(tmp_path / "photos" / cls / f"{i}.png")
+    chain = LabelerChain([UnavailableLabeler("gcv", "no credentials configured"), ManualLabeler(["party"])])
+    pipeline = Pipeline(PipelineConfig(mode="reference"), labeler=chain, detector=NoFaces())
+    monkeypatch.setattr("gerec.cli.evaluate.PipelineSpec.build", lambda spec: pipeline)
+    out, db = tmp_path / "out.csv", tmp_path / "runs.sqlite"
+    cmd = ["evaluate", "--images", str(tmp_path / "photos"), "--labeler", "gcv,manual", "--out", str(out)]
+    real_analyze = pipeline.analyze
+    calls = []
+
+    def analyze_then_stop(photo):
+        calls.append(photo)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real_analyze(photo)
+
+    monkeypatch.setattr(pipeline, "analyze", analyze_then_stop)
+    assert main([*cmd, "--store", str(db)]) == 128 + signal.SIGINT
+    with RunStore(db, readonly=True) as store:
+        [info] = store.runs()
+    note = "gcv unavailable: no credentials configured; manual answered instead"
+    assert info.notes == (f"{note} (2 photos)",)
+    monkeypatch.setattr(pipeline, "analyze", real_analyze)
+    assert main([*cmd, "--store", str(db), "--resume", info.id]) == 0
+    assert read_sidecar(out)["notes"] == [f"{note} (4 photos)"]
+    with RunStore(db, readonly=True) as store:
+        assert store.run(info.id).notes == (f"{note} (4 photos)",)
+    assert capsys.readouterr().err.count(f"note: {note} (4 photos)") == 1
+
+
+def test_ray_init_leaves_evaluates_sigterm_handler(monkeypatch):
+    """ray.init sets a SIGTERM handler that exits at once (sys.exit): a stopped Ray run would then
+    leave its sidecar without the note. The handler set before comes back."""
+    from gerec.runs.engines import keeping_sigterm
+    from gerec.runs.stopping import stop_signals
+
+    def ray_like_init():
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(signum))
+
+    with stop_signals() as stops:
+        keeping_sigterm(ray_like_init)
+        assert signal.getsignal(signal.SIGTERM) == stops.on_signal
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    keeping_sigterm(ray_like_init)  # nothing of gerec's before: Ray's handler stays
+    assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)

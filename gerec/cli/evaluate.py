@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
+from contextlib import closing
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, TextIO
 
@@ -34,9 +36,8 @@ from gerec.runs.records import (
     format_fallback_notes,
     prediction_record,
 )
+from gerec.runs.stopping import StopSignals, exit_code, stop_name, stop_signals
 from gerec.scene.simple import read_label_file
-
-COLUMNS = CSV_COLUMNS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -145,17 +146,12 @@ def run(args: argparse.Namespace) -> int:
         labeler=None if not args.images else args.labeler or "default",
     )
     store, run_id, done = _open_store(args, spec, made)
-    rows: list[dict[str, object]] = []
-    notes: Counter[tuple[str, str]] = Counter()
-    with open_output(args.out, "results file") as handle:
-        # the previous run's sidecar must never describe these rows: replaced before the first one
-        write_sidecar(args.out, {**made, **progress_fields(False, 0, expected, [])})
-        finished = False
-        try:
-            _write_rows(handle, store, run_id, done, evaluation, rows, notes)
-            finished = True
-        finally:  # stopped (Ctrl-C, an error) or not: the sidecar says how far the run got
-            write_sidecar(args.out, {**made, **progress_fields(finished, len(rows), expected, _notes(notes))})
+    with open_output(args.out, "results file") as handle, stop_signals() as stops:
+        results = _Results(handle, store, run_id, stops)
+        stopped = _write_all(results, args.out, made, expected, done, evaluation)
+    if stopped is not None:
+        return _stopped(stopped, args.out, len(results.rows), expected, store, run_id)
+    rows = results.rows
     if not rows:
         raise InvalidDataset("nothing to evaluate: no images with a known true class")
     if warning := in_sample_warning(made):
@@ -175,31 +171,73 @@ def run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _write_rows(
-    handle: IO[str],
-    store: Any,
-    run_id: str | None,
-    done: set[str],
-    evaluation: Evaluation,
-    rows: list[dict[str, object]],
-    notes: Counter[tuple[str, str]],
-) -> None:
-    """OUT.csv's rows (a resumed run's stored ones first), each flushed and stored as it finishes;
-    ``rows`` and the labelers' fallback ``notes`` grow as they are written."""
-    writer = SafeDictWriter(handle, fieldnames=COLUMNS)
-    writer.writeheader()
-    if store is not None and done:
-        for old in store.predictions(run_id):
-            writer.writerow(csv_row(old))
-            rows.append(csv_row(old))
-    for record in evaluation(done):
-        if store is not None:
-            store.add_prediction(run_id, record)
-        row = csv_row(record)
-        writer.writerow(row)
-        handle.flush()
-        rows.append(row)
-        notes.update(fallback_notes(record))
+@dataclass
+class _Results:
+    """Where each finished image goes: the store, OUT.csv (flushed), and the rows and fallback
+    notes counted for the sidecar; a stop signal waits until an image is in all or in none."""
+
+    handle: IO[str]
+    store: Any
+    run_id: str | None
+    stops: StopSignals
+    rows: list[dict[str, object]] = field(default_factory=list)
+    notes: Counter[tuple[str, str]] = field(default_factory=Counter)
+    writer: SafeDictWriter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.writer = SafeDictWriter(self.handle, fieldnames=CSV_COLUMNS)
+
+    def add(self, records: Iterable[dict[str, Any]], store: bool = True) -> None:
+        """Write ``records`` (to the store too unless they come from it), none cut by a signal."""
+        with self.stops.held():
+            for record in records:
+                if store and self.store is not None:
+                    self.store.add_prediction(self.run_id, record)
+                row = csv_row(record)
+                self.writer.writerow(row)
+                self.handle.flush()
+                self.rows.append(row)
+                self.notes.update(fallback_notes(record))
+
+
+def _write_all(
+    results: _Results, out: Path, made: dict[str, Any], expected: int, done: set[str], evaluation: Evaluation
+) -> KeyboardInterrupt | None:
+    """The sidecar (unfinished), OUT.csv's rows, then the sidecar again saying how far the run got,
+    whether it finished, was stopped by a signal (returned) or failed (raised)."""
+    finished, stopped = False, None
+    try:
+        # the previous run's sidecar must never describe these rows: replaced before the first one
+        write_sidecar(out, {**made, **progress_fields(False, 0, expected, [])})
+        results.writer.writeheader()
+        if results.store is not None and done:  # a resumed run's stored rows first, all at once
+            results.add(results.store.predictions(results.run_id), store=False)
+        with closing(evaluation(done)) as records:  # stopped: the engine ends its threads or workers now
+            for record in records:
+                results.add([record])
+        finished = True
+    except KeyboardInterrupt as exc:  # SIGTERM or Ctrl-C: the rows written so far stay, alike everywhere
+        stopped = exc
+    finally:
+        with results.stops.held():
+            lines = _notes(results.notes)
+            if stopped is not None:
+                lines.append(_stop_note(stopped, len(results.rows), expected))
+            write_sidecar(out, {**made, **progress_fields(finished, len(results.rows), expected, lines)})
+    return stopped
+
+
+def _stop_note(stopped: KeyboardInterrupt, rows: int, expected: int) -> str:
+    """What the sidecar's notes and stderr say of a run stopped by a signal."""
+    return f"interrupted by {stop_name(stopped)} after {rows} of {expected} images"
+
+
+def _stopped(stopped: KeyboardInterrupt, out: Path, rows: int, expected: int, store: Any, run_id: str | None) -> int:
+    """Say what a stopped run kept and how to go on; its exit code (128 + the signal)."""
+    kept = f"{out}, {sidecar_path(out).name}" + (f" and run {run_id} in {store.path}" if store is not None else "")
+    rest = f"; --resume {run_id} with the same settings does the rest" if store is not None else ""
+    print(f"{_stop_note(stopped, rows, expected)}: {kept} hold them{rest}", file=sys.stderr)
+    return exit_code(stopped)
 
 
 def _notes(notes: Counter[tuple[str, str]]) -> list[str]:
@@ -210,7 +248,7 @@ def _notes(notes: Counter[tuple[str, str]]) -> list[str]:
     return lines
 
 
-Evaluation = Callable[[set[str]], Iterator[dict[str, Any]]]
+Evaluation = Callable[[set[str]], Generator[dict[str, Any], None, None]]
 """The records of the images not in the given set of finished ones, as they finish."""
 
 
@@ -228,7 +266,7 @@ def _label_evaluation(args: argparse.Namespace) -> tuple[int, Evaluation]:
     if not known:
         raise InvalidDataset(f"--labels {args.labels}: no image with a known true class (pos_/neu_/neg_ prefix)")
 
-    def records(done: set[str]) -> Iterator[dict[str, Any]]:
+    def records(done: set[str]) -> Generator[dict[str, Any], None, None]:
         for name in progress([n for n in known if printable(n) not in done], "evaluate (labels)"):
             record = prediction_record(pipeline.from_labels(name, labels[name], cnn.get(name)), true_class_of(name))
             yield {**record, "faces": None, "image": printable(name)}  # label-only: the face count is not known
@@ -250,7 +288,7 @@ def _photo_evaluation(args: argparse.Namespace, spec: PipelineSpec) -> tuple[int
     built = spec.build()
     pipeline = built if args.engine == "local" else None
 
-    def records(done: set[str]) -> Iterator[dict[str, Any]]:
+    def records(done: set[str]) -> Generator[dict[str, Any], None, None]:
         todo = [(path, key) for path, key in found if key not in done]
         photos, keys = [p for p, _ in todo], [k for _, k in todo]
         if pipeline is None:

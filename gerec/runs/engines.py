@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import queue
+import signal
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -106,6 +107,15 @@ def local_records(
                 thread.join(timeout=0.05)
 
 
+def keeping_sigterm(start: Callable[[], object]) -> None:
+    """Call ``start`` (``ray.init``), then give SIGTERM back to a handler set in Python before it
+    (evaluate's, which stops between two images and says so): ``ray.init`` sets one that exits at once."""
+    kept = signal.getsignal(signal.SIGTERM)
+    start()
+    if callable(kept) and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, kept)
+
+
 def ray_records(
     spec: PipelineSpec,
     paths: Sequence[str],
@@ -124,9 +134,13 @@ def ray_records(
     started = False
     if not ray.is_initialized():
         if address:
-            ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)
+            keeping_sigterm(lambda: ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False))
         else:
-            ray.init(num_cpus=workers, include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False)
+            keeping_sigterm(
+                lambda: ray.init(
+                    num_cpus=workers, include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False
+                )
+            )
         started = True
 
     @ray.remote(num_cpus=1)
