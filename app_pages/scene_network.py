@@ -28,14 +28,17 @@ source = st.radio(
         f"the photo from Analyze ({photo.image})" if v == "photo" and photo else "a hand-made label set"
     ),
 )
+FACES = "faces"  # the photo's faces as Analyze fused them (soft evidence in photo mode)
+faces = photo.evidence if source == "photo" and photo else None
 if source == "photo" and photo:
-    start_labels, start_cnn = [lab for lab in photo.labels if lab in net.vocabulary], photo.cnn
+    start_labels = [lab for lab in photo.labels if lab in net.vocabulary]
+    start_cnn = FACES if faces is not None else photo.cnn
     tag = f"photo_{photo.image}"
 else:
     start_labels, start_cnn, tag = ["people", "smile", "fun"], None, "hand"
     start_labels = [lab for lab in start_labels if lab in net.vocabulary]
 
-cnn_options = ["none", *CLASSES]
+cnn_options = ([FACES] if faces is not None else []) + ["none", *CLASSES]
 left, right = st.columns([3, 1])
 labels = left.multiselect(
     "Labels present (toggle to see the posterior change)",
@@ -44,11 +47,14 @@ labels = left.multiselect(
     key=f"what_if_labels_{tag}_{s.mode}",
 )
 cnn_choice = right.selectbox(
-    "CNN evidence (bottom-up class)",
+    "CNN evidence (bottom-up)",
     cnn_options,
-    index=cnn_options.index(start_cnn) if start_cnn in cnn_options else 0,
+    index=cnn_options.index(start_cnn) if start_cnn in cnn_options else cnn_options.index("none"),
     key=f"what_if_cnn_{tag}",
-    help="none: the network runs without the CNN node",
+    format_func=lambda v: "the photo's faces" if v == FACES else v,
+    help="the photo's faces: their probabilities as Analyze fuses them, so the posterior is its fused "
+    "answer; a class: that class as the CNN's prediction (hard evidence); none: the network runs "
+    "without the CNN node",
 )
 free = left.text_input(
     "Add labels by text (comma-separated; plurals and spelling variants are mapped)", key=f"what_if_free_{tag}"
@@ -58,19 +64,21 @@ if free:
     labels = list(dict.fromkeys([*labels, *extra.used]))
     for note in notes:
         left.caption(note)
-cnn = None if cnn_choice == "none" else cnn_choice
-# with a CNN class the network's CNN node holds the face ensemble's confusion table (as in Analyze)
-active = photo_net if cnn else net
+cnn = faces if cnn_choice == FACES else None if cnn_choice == "none" else cnn_choice
+# with CNN evidence the network's CNN node holds the face ensemble's confusion table (as in Analyze)
+active = photo_net if cnn is not None else net
 top_down = net.posterior(labels)
 posterior = active.posterior(labels, cnn)
 
 cols = st.columns(3)
 cols[0].metric("Top-down (labels only)", f"{CLASSES[max(range(3), key=lambda i: top_down[i])]} · {max(top_down):.2f}")
+with_cnn = {FACES: "With the faces (fused, as on Analyze)", "none": "Posterior (no CNN evidence)"}
 cols[1].metric(
-    "With CNN evidence" if cnn else "Posterior (no CNN evidence)",
+    with_cnn.get(cnn_choice, "With CNN evidence"),
     f"{CLASSES[max(range(3), key=lambda i: posterior[i])]} · {max(posterior):.2f}",
 )
-cols[2].metric("Evidence" + (f" (+ CNN {cnn})" if cnn else ""), f"{len(labels)} labels")
+added = {FACES: " (+ the faces)", "none": ""}.get(cnn_choice, f" (+ CNN {cnn_choice})")
+cols[2].metric("Evidence" + added, f"{len(labels)} labels")
 
 graph, bars = st.columns([3, 2])
 top_absent = bars.slider("Absent labels shown", 0, 20, 6, key="top_absent")

@@ -105,8 +105,9 @@ def comparison(results: list[state.PhotoResult]) -> state.PhotoResult:
     """The comparison table of several photos, and the one picked to inspect."""
     st.subheader("Comparison")
     table = pd.DataFrame([render.comparison_row(r.name, r.prediction) for r in results])
-    shown = [c for c in table.columns if not c.startswith(("p_bottom_up_", "p_top_down_", "labels_"))]
-    st.dataframe(render.friendly_columns(table[shown]), hide_index=True, key="comparison")
+    shown = table[[c for c in table.columns if not c.startswith(("p_bottom_up_", "p_top_down_", "labels_"))]]
+    shown = shown.assign(bottom_up=shown["bottom_up"].replace("", render.NO_FACE))  # the CSV keeps OUT.csv's ""
+    st.dataframe(render.friendly_columns(shown), hide_index=True, key="comparison")
     st.caption("Fused probabilities shown; the CSV has every module's probabilities and the labels.")
     st.download_button("Download comparison (CSV)", analysis.to_csv(table), "gerec_comparison.csv", "text/csv")
     names = [r.name for r in results]
@@ -138,7 +139,8 @@ def photo_and_faces(res: state.PhotoResult) -> None:
     w, h = res.original_size
     st.image(
         res.display,
-        caption=f"{res.name}: {w}×{h} px, {len(pred.faces)} faces. Box colours: " + render.class_colour_legend(),
+        caption=f"{res.name}: {w}×{h} px, {render.faces_count(len(pred.faces))}"
+        + (f". Box colours: {render.class_colour_legend()}" if pred.faces else ""),
     )
     if not pred.faces:
         st.warning("No face found: bottom-up is absent; top-down and fused (= top-down) are still shown.")
@@ -148,7 +150,7 @@ def faces_table(res: state.PhotoResult) -> None:
     """Every face: class, ensemble and member probabilities, detector confidence, box."""
     pred = res.prediction
     if pred.faces:
-        st.markdown(f"**{len(pred.faces)} faces** (ensemble and each member)")
+        st.markdown(f"**{render.faces_count(len(pred.faces))}** (ensemble and each member)")
         st.dataframe(render.faces_frame(pred), hide_index=True, key=f"faces_{res.digest}")
 
 
@@ -216,7 +218,7 @@ def scene_labels(res: state.PhotoResult, s: state.Settings) -> tuple[GroupPredic
     for note in notes:
         st.caption(note)
     st.session_state[handoff.PHOTO_EVIDENCE] = handoff.PhotoEvidence(
-        res.name, shown.evidence.labels_used, pred.bottom_up_class, len(pred.faces)
+        res.name, shown.evidence.labels_used, pred.bottom_up_class, len(pred.faces), pred.bottom_up_evidence
     )
     if shown.contributions:
         with st.expander("How each term moves the verdict (prior, labels, faces)"):
@@ -231,7 +233,7 @@ def verdict(res: state.PhotoResult, shown: GroupPrediction, edited: bool, s: sta
     cols = st.columns(3)
     cols[0].metric(
         "Bottom-up (faces)",
-        "absent (no face)" if shown.bottom_up is None else f"{shown.bottom_up_class} · {max(shown.bottom_up):.2f}",
+        render.NO_FACE if shown.bottom_up is None else f"{shown.bottom_up_class} · {max(shown.bottom_up):.2f}",
     )
     cols[1].metric(
         "Top-down (scene)" + (", edited labels" if edited else ""),

@@ -8,6 +8,8 @@ from typing import Any
 
 import pandas as pd
 
+from gerec.types import Probs
+
 PHOTO_EVIDENCE = "scene_from_photo"
 """Key of the :class:`PhotoEvidence` the Analyze page leaves for the Scene network page."""
 ANALYZE_PATH = "analyze_path"
@@ -18,13 +20,17 @@ LOADED_RESULTS = "eval_results"
 
 @dataclass(frozen=True)
 class PhotoEvidence:
-    """A photo's scene labels (as last shown, edits included) and the faces' class, for the what-if."""
+    """A photo's scene labels (as last shown, edits included) and its faces, for the what-if."""
 
     image: str
     labels: tuple[str, ...]
     cnn: str | None
     """The bottom-up class, ``None`` when no face was found."""
     faces: int
+    evidence: Probs | str | None = None
+    """The faces' evidence exactly as fusion took it (``GroupPrediction.bottom_up_evidence``: the
+    faces' tempered mean in photo mode), so the Scene network page starts from the photo's fused
+    answer, not from a hard CNN class that can give another one."""
 
 
 @dataclass(frozen=True, eq=False)

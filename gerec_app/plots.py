@@ -68,19 +68,23 @@ def face_figure(face: Face) -> go.Figure:
 
 
 def contributions_figure(rows: Sequence[LabelContribution], title: str = "") -> go.Figure:
-    """Each term's centred log-likelihood (or log prior) per class (positive: pushes towards it)."""
+    """Each term's centred log-likelihood (or log prior) per class (positive: pushes towards it).
+
+    Plotly stacks a horizontal group's bars from the bottom up in trace order, so the classes are
+    added last to first: each row reads Positive, Neutral, Negative from the top, as the legend
+    (reversed to match) and every other chart do."""
     names = [r.display for r in rows][::-1]
     fig = go.Figure()
-    for i, cls in enumerate(CLASSES):
+    for i, cls in reversed(list(enumerate(CLASSES))):
         fig.add_bar(
             name=cls, y=names, x=[r.log_ratio[i] for r in rows][::-1], orientation="h", marker_color=CLASS_COLOURS[cls]
         )
-    fig.update_layout(barmode="group")
+    fig.update_layout(barmode="group", legend_traceorder="reversed")
     fig.update_xaxes(title="log-likelihood, centred over classes")
     return _layout(fig, title, height=max(260, 26 * len(rows) + 80))
 
 
-def _node_colour(log_ratio: Probs) -> str:
+def _node_colour(log_ratio: Probs | np.ndarray) -> str:
     return CLASS_COLOURS[CLASSES[int(np.argmax(log_ratio))]]
 
 
@@ -92,12 +96,13 @@ def _text_side(x: float, y: float) -> str:
 
 
 def network_figure(
-    net: SceneNetwork, present: Sequence[str], cnn: str | None, posterior: Probs, top_absent: int = 6
+    net: SceneNetwork, present: Sequence[str], cnn: str | Probs | None, posterior: Probs, top_absent: int = 6
 ) -> go.Figure:
     """The network around ``Emotion``: CNN node, present labels and the strongest absent ones.
 
     Node size is a label's strength (spread of its log-likelihood over classes), colour the class
-    it pushes towards; absent labels beyond ``top_absent`` are summed into one node.
+    it pushes towards; absent labels beyond ``top_absent`` are summed into one node. ``cnn`` is a
+    class (hard evidence), a photo's faces' probabilities (as fusion takes them) or ``None``.
     """
     rows = net.contributions(present, top_absent=top_absent)
     nodes: list[tuple[str, Probs, bool, str]] = [
@@ -145,7 +150,12 @@ def network_figure(
     )
     cnn_ll = net.cnn_log_likelihood(cnn)
     cnn_ll = cnn_ll - cnn_ll.mean()
-    cnn_text = f"CNN = {cnn}" if cnn else "CNN: no evidence"
+    if isinstance(cnn, str):
+        cnn_text, cnn_colour = f"CNN = {cnn}", CLASS_COLOURS[cnn]
+    elif cnn is not None:  # the faces: coloured by the class they push towards, as label nodes are
+        cnn_text, cnn_colour = "CNN = the faces", _node_colour(cnn_ll)
+    else:
+        cnn_text, cnn_colour = "CNN: no evidence", "#dee2e6"
     fig.add_scatter(
         x=[cnn_xy[0]],
         y=[cnn_xy[1]],
@@ -154,7 +164,7 @@ def network_figure(
         textposition="bottom center",
         hovertext=["<br>".join(f"{c}: {v:+.3f}" for c, v in zip(CLASSES, cnn_ll))],
         hoverinfo="text",
-        marker={"size": 34, "symbol": "square", "color": CLASS_COLOURS[cnn] if cnn else "#dee2e6"},
+        marker={"size": 34, "symbol": "square", "color": cnn_colour},
         showlegend=False,
     )
     best = CLASSES[int(np.argmax(posterior))]

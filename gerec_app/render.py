@@ -28,6 +28,8 @@ SERIES_COLOURS = ("#1c7ed6", "#f08c00", "#7048e8", "#0c8599", "#c2255c", "#5f3dc
 """Ensemble members and other series, in order: hues away from the class colours."""
 ENSEMBLE_COLOUR = "#343a40"
 DISPLAY_SIDE = 1100
+NO_FACE = "absent (no face)"
+"""What the dashboard and the report show for bottom-up when a photo has no face (OUT.csv leaves it empty)."""
 
 
 def _rgb(hex_colour: str) -> tuple[int, int, int]:
@@ -64,6 +66,11 @@ def class_colour_legend() -> str:
     """``green Positive, grey Neutral, red Negative``: the box colours in words."""
     names = {"#2b9348": "green", "#868e96": "grey", "#d62828": "red"}
     return ", ".join(f"{names.get(c, c)} {cls}" for cls, c in CLASS_COLOURS.items())
+
+
+def faces_count(n: int) -> str:
+    """``1 face``, ``3 faces``, ``0 faces``: a photo's face count in words."""
+    return f"{n} face{'' if n == 1 else 's'}"
 
 
 def member_colours(names: Sequence[str]) -> dict[str, str]:
@@ -200,7 +207,7 @@ def faces_frame(pred: GroupPrediction) -> pd.DataFrame:
                 row[f"P({cls})"] = round(p, 3)
             for name, probs in face.scores.members.items():
                 row[name] = f"{CLASSES[int(np.argmax(probs))]} ({format_probs(probs, sep=' / ')})"
-        row["confidence"] = round(face.confidence, 3)
+        row["detector confidence"] = round(face.confidence, 3)  # MTCNN's, not the class's probability
         row["box (x, y, w, h)"] = ", ".join(str(v) for v in face.box)
         rows.append(row)
     return pd.DataFrame(rows)
@@ -214,7 +221,7 @@ def verdict_frame(pred: GroupPrediction) -> pd.DataFrame:
         ("top_down", pred.top_down, pred.top_down_class),
         ("fused", pred.fused, pred.fused_class),
     ):
-        row: dict[str, object] = {"module": MODULE_NAMES[module], "class": cls or "absent (no face)"}
+        row: dict[str, object] = {"module": MODULE_NAMES[module], "class": cls or NO_FACE}
         for i, c in enumerate(CLASSES):
             row[c] = None if probs is None else round(probs[i], 4)
         rows.append(row)

@@ -22,7 +22,14 @@ from gerec.bn.network import SceneNetwork
 from gerec.classes import CLASSES
 from gerec.types import GroupPrediction
 from gerec.why import faces_mean, module_words, why_text
-from gerec_app.render import CLASS_COLOURS, MODULE_NAMES, class_colour_legend, saliency_images
+from gerec_app.render import (
+    CLASS_COLOURS,
+    MODULE_NAMES,
+    NO_FACE,
+    class_colour_legend,
+    faces_count,
+    saliency_images,
+)
 
 STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;
@@ -31,7 +38,8 @@ h1{font-size:1.6em;margin-bottom:.2em} h2{font-size:1.2em;margin-top:1.6em;borde
 table{border-collapse:collapse;margin:.5em 0} td,th{border:1px solid #dee2e6;padding:.3em .6em;text-align:left}
 th{background:#f1f3f5} .cls{color:#fff;padding:.1em .5em;border-radius:.3em;font-weight:600}
 .faces{display:flex;flex-wrap:wrap;gap:1.2em} .face{border:1px solid #dee2e6;border-radius:.4em;padding:.6em}
-.face img{width:112px;height:112px;image-rendering:auto;margin-right:.3em} figure{display:inline-block;margin:0}
+.face img{width:112px;height:112px;image-rendering:auto;margin-right:.3em}
+figure{display:inline-block;margin:0;vertical-align:top}
 figcaption{font-size:.75em;color:#495057;max-width:112px} .muted{color:#6c757d;font-size:.85em}
 """
 
@@ -45,7 +53,7 @@ def data_uri(pixels: np.ndarray, fmt: str = "PNG") -> str:
 
 def _cls(name: str | None) -> str:
     if not name:
-        return "absent (no face)"
+        return NO_FACE
     return f'<span class="cls" style="background:{CLASS_COLOURS[name]}">{html.escape(name)}</span>'
 
 
@@ -60,6 +68,13 @@ def _verdicts(pred: GroupPrediction) -> str:
         rows.append(f"<tr><th>{MODULE_NAMES[module]}</th><td>{_cls(cls)}</td>{cells}</tr>")
     head = "".join(f"<th>P({c})</th>" for c in CLASSES)
     return f"<table><tr><th>module</th><th>class</th>{head}</tr>{''.join(rows)}</table>"
+
+
+def _faces_caption(pred: GroupPrediction) -> str:
+    """Under the photo: how many faces, how they are numbered, what the box colours mean."""
+    if not pred.faces:
+        return "No face found."
+    return f"{faces_count(len(pred.faces))}, numbered left to right. Box colours: {class_colour_legend()}."
 
 
 def _faces(pred: GroupPrediction, crops: np.ndarray, maps: Sequence[Sequence]) -> str:
@@ -92,8 +107,9 @@ def _reasons(pred: GroupPrediction, network: SceneNetwork) -> str:
     ev = pred.evidence
     items = []
     for row in fit_rows(pred.contributions, 10):  # every term, the weakest summed: they add up to fused
+        verb = "push" if row.count > 1 or row.kind == "bottom-up" else "pushes"  # '12 other labels', 'faces'
         items.append(
-            f"<li>{html.escape(row.display)} pushes towards {_cls(towards(row))} "
+            f"<li>{html.escape(row.display)} {verb} towards {_cls(towards(row))} "
             f"(log-likelihood {max(row.log_ratio):+.2f})</li>"
         )
     mapped = ", ".join(f"{html.escape(a)} → {html.escape(b)}" for a, b in ev.labels_mapped) or "none"
@@ -137,7 +153,7 @@ def build_report(
 <body><h1>Group emotion: {title}</h1><p class="muted">gerec report, {when}. Classes in order {", ".join(CLASSES)}.</p>
 <h2>Verdict</h2>{_verdicts(pred)}
 <h2>Photo</h2><img src="{data_uri(display, "JPEG")}" alt="{title} with face boxes" style="max-width:100%">
-<p class="muted">{len(pred.faces)} faces, numbered left to right. Box colours: {class_colour_legend()}.</p>
+<p class="muted">{_faces_caption(pred)}</p>
 <h2>Faces and saliency</h2>{_faces(pred, crops, maps)}
 <p class="muted">Saliency: red regions push the member towards the class shown, blue away from it.</p>
 <h2>Why</h2>{_reasons(pred, network)}

@@ -69,6 +69,26 @@ def test_sample_pick_faces_predictions_saliency_and_label_edit(photos_dir):
     assert not at.exception and at.metric[0].value.startswith("Negative")
 
 
+def test_the_scene_network_page_starts_from_the_photos_fused_answer(photos_dir):
+    """'Open in the scene network' shows the photo's fused answer, not the one a hard CNN class gives:
+    image_negative_2.jpg's flat faces fuse to Neutral 0.36 on Analyze, and its bottom-up class
+    (Positive) as hard evidence gave Positive 0.67 there. A class can still be picked as a what-if."""
+    at = new_app(shap_on=False)
+    at.selectbox(key="sample").set_value("image_negative_2.jpg").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    fused = metrics(at)["Fused"]
+    at.switch_page(PAGES["scene"]).run()
+    assert not at.exception
+    assert at.metric[1].label == "With the faces (fused, as on Analyze)"
+    assert at.metric[1].value == fused
+    assert "the faces" in at.metric[2].label
+    picker = at.selectbox(key="what_if_cnn_photo_image_negative_2.jpg")
+    picker.set_value("Positive").run()
+    assert not at.exception
+    assert at.metric[1].label == "With CNN evidence" and "CNN Positive" in at.metric[2].label
+    assert at.metric[1].value != fused
+
+
 def test_uploads_corrupt_one_errors_others_compare(photos_dir):
     at = new_app(shap_on=False)
     good = [(name, (photos_dir / name).read_bytes(), "image/jpeg") for name in ("pos_1000.jpg", "image_sad_1.jpg")]
@@ -92,15 +112,36 @@ def test_photo_without_faces(photos_dir):
     arr = np.zeros((300, 400, 3), dtype=np.uint8)
     arr[:150] = (120, 170, 230)
     arr[150:] = (60, 140, 50)
-    buf = io.BytesIO()
-    Image.fromarray(arr).save(buf, format="PNG")
+    files = []
+    for name, pixels in (("landscape.png", arr), ("flipped.png", arr[::-1])):
+        buf = io.BytesIO()
+        Image.fromarray(pixels).save(buf, format="PNG")
+        files.append((name, buf.getvalue(), "image/png"))
     at = new_app()
-    at.file_uploader(key="uploads").set_value(("landscape.png", buf.getvalue(), "image/png")).run()
+    at.file_uploader(key="uploads").set_value(files).run()
     assert not at.exception and not at.error
     assert any("No face found" in w.value for w in at.warning)
     found = metrics(at)
     assert found["Bottom-up (faces)"] == "absent (no face)"
     assert found["Top-down (scene)"].split(" · ")[0] == found["Fused"].split(" · ")[0]
+    # the comparison says so too (it showed an empty cell), the verdict table likewise
+    table = next(d.value for d in at.dataframe if "photo" in d.value.columns)
+    assert list(table["Bottom-up"]) == ["absent (no face)"] * 2
+    verdicts = next(d.value for d in at.dataframe if "module" in d.value.columns)
+    assert verdicts["class"].iloc[0] == "absent (no face)"
+
+
+def test_one_face_is_said_in_the_singular(photos_dir):
+    """A one-face photo (image_happy_1.jpg cut round its third face) said '1 faces' twice."""
+    buf = io.BytesIO()
+    Image.open(photos_dir / "image_happy_1.jpg").crop((560, 150, 860, 500)).save(buf, format="JPEG", quality=92)
+    at = new_app(shap_on=False)
+    at.file_uploader(key="uploads").set_value(("one_face.jpg", buf.getvalue(), "image/jpeg")).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    photo = at.get("image")[0].proto.imgs[0].caption
+    assert photo.startswith("one_face.jpg: 300×350 px, 1 face. Box colours: green Positive"), photo
+    assert any(m.value == "**1 face** (ensemble and each member)" for m in at.markdown)
+    assert not any("1 faces" in m.value for m in at.markdown)
 
 
 def test_largest_face_first_typed_variants_and_missing_labels_file(photos_dir, tmp_path):
@@ -114,6 +155,7 @@ def test_largest_face_first_typed_variants_and_missing_labels_file(photos_dir, t
     assert next(m.value for m in at.markdown if m.value.startswith("Labeler:")).startswith("Labeler: **offline**")
     # the face shown first is the largest, not face 1
     faces = next(d.value for d in at.dataframe if "box (x, y, w, h)" in d.value.columns)
+    assert "detector confidence" in faces.columns and "confidence" not in faces.columns  # not the class's
     areas = [int(b.split(", ")[2]) * int(b.split(", ")[3]) for b in faces["box (x, y, w, h)"]]
     picker = next(w for w in at.selectbox if w.key.startswith("face_"))
     assert picker.value == areas.index(max(areas)) != 0

@@ -186,3 +186,36 @@ def test_demo_in_chromium(server, photos_dir, tmp_path):
             expect(sidebar.get_by_role("link", name="Error analysis")).to_be_visible()
         finally:
             browser.close()
+
+
+def test_report_tiles_line_up_in_chromium(pipeline, photos_dir, tmp_path):
+    """In the report, a face's crop and its maps sit on one line: a longer caption (the ensemble's)
+    pushed its map up, out of line with the others (inline figures align on their last line)."""
+    if not CHROMIUM.is_file():
+        pytest.skip(f"{CHROMIUM} not found (install Debian's chromium: apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    from gerec.explain import SaliencyExplainer
+    from gerec.imaging import load_image
+    from gerec_app.render import annotate
+    from gerec_app.report import build_report
+
+    photo = load_image(photos_dir / SAMPLE)
+    pred, crops = pipeline.analyze_with_crops(photo)
+    maps = [SaliencyExplainer(pipeline.ensemble.members, pipeline.ensemble.weights).explain(crops[0])]
+    report = tmp_path / "report.html"
+    page_html = build_report(SAMPLE, annotate(photo.pixels, pred.faces), pred, crops, maps, {}, pipeline.photo_network)
+    report.write_text(page_html, encoding="utf-8")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1800})
+            page.goto(report.as_uri())
+            tops = (
+                page.locator(".face")
+                .first.locator("figure img")
+                .evaluate_all("imgs => imgs.map(i => Math.round(i.getBoundingClientRect().top))")
+            )
+            assert len(tops) >= 3 and len(set(tops)) == 1, tops
+        finally:
+            browser.close()

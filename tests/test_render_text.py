@@ -92,3 +92,21 @@ def test_held_out_figures_say_which_faces_for_every_fit_mode():
     val = {"criterion": "log-loss", "criterion_held_out_accuracy3": {"log-loss": 0.8108}, "fit_faces": "clean"}
     table = render.ensemble_accuracy_table([], {"val": val})
     assert table["val 3-class, held out"].iloc[0] == "81.08 % (clean faces)"
+
+
+def test_reasons_chart_reads_positive_neutral_negative_from_the_top():
+    """Plotly draws a horizontal group's first trace at the bottom: the classes go in last to first,
+    so each row reads Positive, Neutral, Negative from the top, and the legend, reversed, likewise
+    (each row read Negative, Neutral, Positive under a legend in class order)."""
+    from gerec.classes import CLASSES
+    from gerec.types import LabelContribution
+    from gerec_app import plots
+
+    rows = (LabelContribution("smile", True, (0.3, -0.1, -0.2)), LabelContribution("crowd", False, (-0.1, 0.0, 0.1)))
+    fig = plots.contributions_figure(rows)
+    bottom_to_top = [bar.name for bar in fig.data]
+    assert bottom_to_top[::-1] == list(CLASSES)
+    assert fig.layout.legend.traceorder == "reversed" and fig.layout.legend.orientation == "h"
+    assert [bar.marker.color for bar in fig.data][::-1] == [render.CLASS_COLOURS[c] for c in CLASSES]
+    smile = {bar.name: bar.x[-1] for bar in fig.data}  # rows go top-down: the first row is plotted last
+    assert smile == {"Positive": 0.3, "Neutral": -0.1, "Negative": -0.2}

@@ -49,7 +49,9 @@ def test_report_is_self_contained_with_verdicts_faces_saliency_and_reasons(pipel
     assert page.count('class="face"') == len(pred.faces) == 3
     assert "m1: Positive, p=0.90" in page and "explained views p=0.90 (bars 0.92)" in page
     assert html.escape(why_text(pred)) in page
-    assert "smile" in page and "pushes towards" in page and "abc123" in page
+    assert "smile pushes towards" in page and "abc123" in page
+    assert "faces (bottom-up) push towards" in page  # plural rows take a plural verb
+    assert re.search(r"\d+ other absent labels push towards", page) and "labels pushes" not in page
     assert "ignored: weddings" in page  # what the network did not know is said
     # what bottom-up is, said truly: the faces' mean is shown as the faces', not as bottom-up
     mean = np.mean([f.scores.ensemble for f in pred.faces], axis=0)
@@ -66,6 +68,7 @@ def test_report_of_a_photo_without_faces(pipeline):
     pred, crops = pipeline.analyze_with_crops(blank, "blank.png", labels=["people"])
     page = build_report("blank.png", blank, pred, crops, [], {"scene network": "tuned"}, pipeline.photo_network)
     assert "No face found: bottom-up is absent" in page and "absent (no face)" in page
+    assert "0 faces" not in page and "No face found.</p>" in page  # no count, numbering or box colours
     assert "Bottom-up is the chance" not in page and "Fused: " not in page  # nothing about faces that are not there
     assert page.count("data:image/") == 1
 
