@@ -141,26 +141,26 @@ def test_a_file_over_the_size_limit_is_refused_before_reading(photo_bytes, tmp_p
 
 
 def test_a_jpeg_with_too_many_scans_is_refused_before_decoding(monkeypatch):
-    from gerec import imaging
+    from gerec import jpeg_scans
 
     small = Image.new("L", (64, 64), 128)
-    assert load_image(fuzz.repeated_last_scan(small, imaging.MAX_JPEG_SCANS - 10)).size == (64, 64)
+    assert load_image(fuzz.repeated_last_scan(small, jpeg_scans.MAX_JPEG_SCANS - 10)).size == (64, 64)
     with pytest.raises(ImageTooLarge, match=r"64 x 64 pixels with more than 256 scans"):
-        load_image(fuzz.repeated_last_scan(small, imaging.MAX_JPEG_SCANS), name="bomb.jpg")
+        load_image(fuzz.repeated_last_scan(small, jpeg_scans.MAX_JPEG_SCANS), name="bomb.jpg")
     # the larger the picture, the fewer scans: pixels x scans is bounded
-    monkeypatch.setattr(imaging, "MAX_JPEG_SCAN_PIXELS", 64 * 64 * 20)
+    monkeypatch.setattr(jpeg_scans, "MAX_JPEG_SCAN_PIXELS", 64 * 64 * 20)
     assert load_image(fuzz.repeated_last_scan(small, 10)).size == (64, 64)
     with pytest.raises(ImageTooLarge, match="more than 20 scans; gerec decodes at most 20 at this size"):
         load_image(fuzz.repeated_last_scan(small, 20))
 
 
 def test_a_jpeg_compressed_tiff_with_too_many_scans_in_a_strip_is_refused(monkeypatch):
-    from gerec import imaging
+    from gerec import jpeg_scans
 
     def piece(copies: int, size: tuple[int, int] = (64, 16)) -> bytes:  # libjpeg's 6 grey scans + copies
         return fuzz.repeated_last_scan(Image.new("L", size, 128), copies)
 
-    monkeypatch.setattr(imaging, "MAX_JPEG_SCAN_PIXELS", 64 * 64 * 20)  # 20 scans at 64 x 64
+    monkeypatch.setattr(jpeg_scans, "MAX_JPEG_SCAN_PIXELS", 64 * 64 * 20)  # 20 scans at 64 x 64
     ordinary = [
         fuzz.jpeg_tiff([piece(0)] * 4, (64, 64)),  # 24 scans in the file, 6 in each strip
         fuzz.jpeg_tiff([piece(14)] * 4, (64, 64)),  # 20 in each strip: as many as allowed
@@ -180,7 +180,7 @@ def test_a_jpeg_compressed_tiff_with_too_many_scans_in_a_strip_is_refused(monkey
 
 
 def test_scan_markers_outside_the_picture_are_not_counted():
-    from gerec.imaging import jpeg_scans
+    from gerec.jpeg_scans import jpeg_scans
 
     img = Image.new("RGB", (64, 48), (200, 30, 30))
     plain = encode(img, "JPEG", progressive=True)
