@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from gerec.errors import GerecError
+from gerec.runs.stopping import exit_code, stop_name
 
 # Each module defines ``register(subparsers)`` that adds its parser with ``func=run``.
 COMMAND_MODULES = [
@@ -47,7 +48,8 @@ def command_parser(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run a command; a gerec error prints one line (no traceback) and exits with 2."""
+    """Run a command; a gerec error prints one line (no traceback) and exits with 2, a stop signal
+    with 128 + the signal (130 Ctrl-C, 143 SIGTERM: ``gerec.runs.stopping.exit_code``)."""
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if extra:  # a wrong flag shows the usage of the command it was given to, not the top-level one
@@ -57,9 +59,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except GerecError as exc:
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:  # Ctrl-C, or a signal a command handles (Interrupted)
+        print(f"interrupted by {stop_name(exc)}", file=sys.stderr)
+        return exit_code(exc)
     except Exception as exc:  # last resort: one line, the traceback only on request
         if os.environ.get("GEREC_DEBUG"):
             raise
