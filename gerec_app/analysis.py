@@ -8,6 +8,7 @@ runs store) plugs into the same analysis.
 
 from __future__ import annotations
 
+import csv
 import io
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
@@ -25,6 +26,8 @@ from gerec.fileio import csv_safe
 from gerec.types import GroupPrediction
 
 REQUIRED = ("image", "actual", "top_down")
+CUT_SHORT = "row cut short (the file ends or breaks inside it): not scored"
+"""The error a results row gets when it has fewer fields than the header (a run stopped mid-row)."""
 PAIRS = (("bottom_up", "fused"), ("top_down", "fused"), ("bottom_up", "top_down"))
 
 
@@ -78,12 +81,40 @@ def to_frame(rows: Sequence[Mapping[str, object]]) -> pd.DataFrame:
 def read_results(source: str | Path | IO[bytes] | bytes) -> pd.DataFrame:
     """A saved OUT.csv (path, bytes or file) as a results table. Raises ``InvalidDataset``."""
     try:
-        if isinstance(source, bytes):
-            source = io.BytesIO(source)
-        frame = pd.read_csv(source, dtype=str, keep_default_na=False)
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        if isinstance(source, str | Path):
+            data = Path(source).read_bytes()
+        else:
+            data = source if isinstance(source, bytes) else source.read()
+        frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False)
+        short = short_rows(data.decode("utf-8-sig"))
+    except (OSError, ValueError, UnicodeDecodeError, csv.Error) as exc:
         raise InvalidDataset(f"cannot read results CSV: {exc}") from exc
-    return normalise(frame)
+    return normalise(mark_short_rows(frame, short) if len(short) == len(frame) else frame)
+
+
+def short_rows(text: str) -> list[bool]:
+    """Per data row of a CSV text: whether it has fewer fields than the header (blank lines skipped,
+    as pandas does). pandas reads the missing fields as empty ones, so it cannot tell."""
+    lengths = [len(fields) for fields in csv.reader(io.StringIO(text, newline="")) if fields]
+    return [n < lengths[0] for n in lengths[1:]]
+
+
+def mark_short_rows(frame: pd.DataFrame, short: Sequence[bool]) -> pd.DataFrame:
+    """Rows with fewer fields than the header fail (:data:`CUT_SHORT`), their answers cleared.
+
+    A run stopped while writing a row leaves it cut, a number cut to its first digits ("0.2" of
+    "0.25"); read as it was, it was scored.
+    """
+    mask = pd.Series(list(short), index=frame.index, dtype=bool)
+    if not mask.any():
+        return frame
+    frame = frame.copy()
+    answers = [c for c in frame.columns if c in MODULES or c.startswith("p_")]
+    frame.loc[mask, answers] = ""
+    if "error" not in frame.columns:
+        frame["error"] = ""
+    frame.loc[mask, "error"] = CUT_SHORT
+    return frame
 
 
 def normalise(frame: pd.DataFrame) -> pd.DataFrame:
