@@ -192,7 +192,9 @@ def plain_error(exc: BaseException, name: str | None = None) -> str:
     )
     if not text:
         text = "something went wrong"
-    text = text[0].upper() + text[1:] if not name else text
+    first = text.split(maxsplit=1)[0].rstrip(":,")
+    if not name and first.isalpha():  # a sentence; a file name or path that opens it keeps its spelling
+        text = text[0].upper() + text[1:]
     return f"{name + ': ' if name else ''}{text.rstrip('.')}. {hint}"
 
 

@@ -28,6 +28,11 @@ def test_plain_error_names_the_file_once_drops_library_wording_and_says_what_to_
         "empty.jpg: the file is empty (0 bytes). Check that it is a JPEG, PNG or WebP photo and upload it again."
     )
     assert render.plain_error(LabelerUnavailable("gcv: no credentials")).startswith("Gcv: no credentials. Choose")
+    # a message that opens with a file name keeps its spelling ("Bad_side.csv.json is not UTF-8 JSON")
+    damaged = render.plain_error(InvalidImage("bad_side.csv.json is not UTF-8 JSON: run evaluate again"))
+    assert damaged.startswith("bad_side.csv.json is not UTF-8 JSON")
+    assert render.plain_error(InvalidImage("/tmp/x.csv: no such file")).startswith("/tmp/x.csv: no such file")
+    assert render.plain_error(InvalidImage("results table lacks columns")).startswith("Results table lacks")
 
 
 def test_friendly_columns_and_module_names():
