@@ -18,6 +18,7 @@ Examples
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -176,12 +177,17 @@ SIDECAR_FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
 
 def parse_sidecar(data: str | bytes, source: str = "the provenance file") -> dict[str, Any]:
     """A sidecar's content, every field checked. Raises ``InvalidDataset`` naming ``source`` and the
-    field when it is not one (not UTF-8 JSON, no network mode, a field of the wrong type)."""
+    field when it is not one (not UTF-8, damaged or cut-short JSON, no network mode, a field of the
+    wrong type)."""
     remedy = "open the results without it, or run evaluate again to rewrite it"
     try:
-        doc = json.loads(data.decode("utf-8-sig") if isinstance(data, bytes) else data)
-    except ValueError as exc:  # UnicodeDecodeError included
-        raise InvalidDataset(f"{source} is not UTF-8 JSON: {remedy}") from exc
+        text = data.decode("utf-8-sig") if isinstance(data, bytes) else data
+    except UnicodeDecodeError as exc:
+        raise InvalidDataset(f"{source} is not UTF-8 text: {remedy}") from exc
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidDataset(f"{source} {json_fault(text, exc)}: {remedy}") from exc
     if not isinstance(doc, dict) or "mode" not in doc:
         raise InvalidDataset(f"{source} does not say which network made the results: {remedy}")
     wrong: dict[str, list[str]] = {}  # what a field should be -> the fields that are not
@@ -192,6 +198,33 @@ def parse_sidecar(data: str | bytes, source: str = "the provenance file") -> dic
         says = "; ".join(f"{' and '.join(keys)} should be {what}" for what, keys in wrong.items())
         raise InvalidDataset(f"{source} is damaged ({says}): {remedy}")
     return doc
+
+
+def json_fault(text: str, exc: json.JSONDecodeError) -> str:
+    """What is wrong with a JSON text, said of its file: empty, cut short (the text ends inside the
+    JSON: a copy or a write that stopped early), or broken at a line and column.
+
+    >>> def fault(text):
+    ...     try:
+    ...         json.loads(text)
+    ...     except json.JSONDecodeError as exc:
+    ...         return json_fault(text, exc)
+    >>> {fault(cut) for cut in ('{"mode": "tuned"', '{"mode": "tu', '{"in_sample": tr', '{"rows": 1.')}
+    {'is cut short (the file ends inside its JSON)'}
+    >>> fault('{"mode": tuned}'), fault(' ')
+    ('is not valid JSON (broken at line 1, column 10)', 'is empty')
+    """
+    if not text.strip():
+        return "is empty"
+    rest = text[exc.pos :].rstrip()  # where the parser stopped: the end, or a value the end cut
+    if (
+        not rest
+        or exc.msg.startswith("Unterminated string")
+        or any(word.startswith(rest) for word in ("true", "false", "null"))
+        or re.fullmatch(r"[-+.eE0-9]+", rest)
+    ):
+        return "is cut short (the file ends inside its JSON)"
+    return f"is not valid JSON (broken at line {exc.lineno}, column {exc.colno})"
 
 
 def read_sidecar(out: str | Path) -> dict[str, Any] | None:

@@ -116,6 +116,11 @@ class LabelContribution:
         return f"not {self.label}" if self.kind == "absent" else self.label
 
 
+NO_FACE = "absent (no face)"
+"""What is shown for the bottom-up answer of a photo without a face (the CLI's lines, the dashboard,
+the report); OUT.csv and the run store leave it empty."""
+
+
 @dataclass(frozen=True)
 class GroupPrediction:
     """Everything gerec concluded about one photo (or one label set, when label-only).

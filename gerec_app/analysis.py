@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO
 
@@ -29,6 +29,10 @@ REQUIRED = ("image", "actual", "top_down")
 CUT_SHORT = "row cut short (the file ends or breaks inside it): not scored"
 """The error a results row gets when it has fewer fields than the header (a run stopped mid-row)."""
 PAIRS = (("bottom_up", "fused"), ("top_down", "fused"), ("bottom_up", "top_down"))
+FIXED, BROKEN = "fixed (wrong→right)", "broken (right→wrong)"
+"""How an answer changed between two modules or two runs: it became right, or stopped being right."""
+ACCURACY_COLUMNS = ("accuracy", *(f"recall {c}" for c in CLASSES))
+"""The columns of this module's tables that hold an accuracy (a fraction; shown as a percentage)."""
 
 
 def prediction_row(image: str, actual: str | None, pred: GroupPrediction) -> dict[str, object]:
@@ -64,7 +68,8 @@ def label_only_rows(
     from gerec.pipeline import Pipeline, PipelineConfig
     from gerec.scene.chain import LabelerChain
 
-    pipeline = Pipeline(PipelineConfig(mode=mode), labeler=LabelerChain([]), network=network)
+    # no face member is used: the face registry is not read (a damaged ensemble.json must not stop it)
+    pipeline = Pipeline(PipelineConfig(mode=mode), labeler=LabelerChain([]), network=network, faces=False)
     for name in labels:
         actual = true_class_of(name)
         if actual is None:
@@ -182,8 +187,8 @@ def transitions(frame: pd.DataFrame) -> pd.DataFrame:
                 "from": a,
                 "to": b,
                 "images": len(both),
-                "fixed (wrong→right)": int((~ra & rb).sum()),
-                "broken (right→wrong)": int((ra & ~rb).sum()),
+                FIXED: int((~ra & rb).sum()),
+                BROKEN: int((ra & ~rb).sum()),
                 "both right": int((ra & rb).sum()),
                 "both wrong": int((~ra & ~rb).sum()),
                 "disagree": int((both[a] != both[b]).sum()),
@@ -209,6 +214,43 @@ def disagreements(frame: pd.DataFrame) -> pd.DataFrame:
     out = rows[["image", "actual", *modules]].copy()
     out["right"] = ["+".join(m for m in modules if r[m] == r["actual"]) or "none" for _, r in rows.iterrows()]
     return out.reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class ResultsUpload:
+    """Which uploaded files the page opens: one results CSV, its sidecar if any, and the rest ignored."""
+
+    csv: int | None
+    sidecar: int | None
+    ignored: tuple[str, ...]
+
+    def notice(self, names: Sequence[str]) -> str | None:
+        """The warning that says which file is used and which are not (``None`` when all are used)."""
+        if not self.ignored or self.csv is None:
+            return None
+        used = names[self.csv] + (f" with {names[self.sidecar]}" if self.sidecar is not None else "")
+        return (
+            f"One results file is opened at a time: {used} is used; "
+            f"{', '.join(self.ignored)} {'was' if len(self.ignored) == 1 else 'were'} ignored. "
+            "To open another, leave only it (and its .csv.json) in the upload box; to compare two runs, "
+            "keep them with `evaluate --store` and use Open a stored run."
+        )
+
+
+def pick_upload(names: Sequence[str]) -> ResultsUpload:
+    """The results CSV among uploaded files (the first CSV) and its sidecar: the JSON named after it
+    (``OUT.csv.json``), else the only JSON uploaded if it is not named after another uploaded CSV."""
+    lower = [n.lower() for n in names]
+    csvs = [i for i, n in enumerate(lower) if n.endswith(".csv")]
+    jsons = [i for i, n in enumerate(lower) if n.endswith(".json")]
+    if not csvs:
+        return ResultsUpload(None, None, ())
+    first = csvs[0]
+    named = [i for i in jsons if lower[i] == lower[first] + ".json"]
+    others = {lower[i] + ".json" for i in csvs[1:]}
+    alone = [i for i in jsons if lower[i] not in others] if len(jsons) == 1 else []
+    sidecar = (named or alone)[0] if named or alone else None
+    return ResultsUpload(first, sidecar, tuple(n for i, n in enumerate(names) if i not in (first, sidecar)))
 
 
 def label_push_table(net: SceneNetwork) -> dict[str, np.ndarray]:

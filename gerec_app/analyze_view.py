@@ -14,7 +14,7 @@ import streamlit as st
 
 from gerec.classes import CLASSES, MODULES
 from gerec.errors import GerecError, PathNotAllowed
-from gerec.types import GroupPrediction
+from gerec.types import NO_FACE, GroupPrediction
 from gerec_app import PAGES, analysis, calibration_view, explanations, handoff, paths, plots, render, report, state
 
 UPLOAD_TYPES = [suffix.removeprefix(".") for suffix in state.PHOTO_SUFFIXES]
@@ -106,7 +106,7 @@ def comparison(results: list[state.PhotoResult]) -> state.PhotoResult:
     st.subheader("Comparison")
     table = pd.DataFrame([render.comparison_row(r.name, r.prediction) for r in results])
     shown = table[[c for c in table.columns if not c.startswith(("p_bottom_up_", "p_top_down_", "labels_"))]]
-    shown = shown.assign(bottom_up=shown["bottom_up"].replace("", render.NO_FACE))  # the CSV keeps OUT.csv's ""
+    shown = shown.assign(bottom_up=shown["bottom_up"].replace("", NO_FACE))  # the CSV keeps OUT.csv's ""
     st.dataframe(render.friendly_columns(shown), hide_index=True, key="comparison")
     st.caption("Fused probabilities shown; the CSV has every module's probabilities and the labels.")
     st.download_button("Download comparison (CSV)", analysis.to_csv(table), "gerec_comparison.csv", "text/csv")
@@ -232,21 +232,21 @@ def verdict(res: state.PhotoResult, shown: GroupPrediction, edited: bool, s: sta
     explanations.render_why(shown)
     cols = st.columns(3)
     cols[0].metric(
-        "Bottom-up (faces)",
-        render.NO_FACE if shown.bottom_up is None else f"{shown.bottom_up_class} · {max(shown.bottom_up):.2f}",
+        render.MODULE_NAMES["bottom_up"],
+        NO_FACE if shown.bottom_up is None else f"{shown.bottom_up_class} · {max(shown.bottom_up):.2f}",
     )
     cols[1].metric(
-        "Top-down (scene)" + (", edited labels" if edited else ""),
+        render.MODULE_NAMES["top_down"] + (", edited labels" if edited else ""),
         f"{shown.top_down_class} · {max(shown.top_down):.2f}",
     )
-    cols[2].metric("Fused", f"{shown.fused_class} · {max(shown.fused):.2f}")
+    cols[2].metric(render.MODULE_NAMES["fused"], f"{shown.fused_class} · {max(shown.fused):.2f}")
     sentences = calibration_view.worth(state.current_pipeline().network, shown)  # what each probability is worth
     for col, module in zip(cols, MODULES):
         if module in sentences:
             col.caption(sentences[module])
     chart, table = st.columns([1, 1])
     chart.plotly_chart(plots.verdict_figure(shown), key=f"verdict_{res.digest}")
-    table.dataframe(render.verdict_frame(shown), hide_index=True, key=f"verdict_table_{res.digest}")
+    table.table(render.verdict_frame(shown).set_index("module"))  # static: "absent (no face)" is not cut
     if edited:
         table.caption(f"With the labeler's labels: top-down {pred.top_down_class}, fused {pred.fused_class}.")
     table.caption(

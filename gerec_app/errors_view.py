@@ -25,19 +25,20 @@ from gerec.provenance import (
     stored_run_in_sample,
 )
 from gerec.provenance import summary as provenance_summary
-from gerec_app import PAGES, analysis, calibration_view, paths, plots, state
+from gerec_app import PAGES, analysis, calibration_view, paths, plots, run_comparison, state
 from gerec_app.handoff import ANALYZE_PATH, LOADED_RESULTS, LoadedResults
-from gerec_app.render import MODULE_NAMES, friendly_columns
+from gerec_app.render import MODULE_NAMES, friendly_columns, percent, percent_columns
 
 GAF = data_dir() / "gaf3"
 
 
-def download(table: pd.DataFrame, name: str, key: str) -> None:
-    """A CSV download button for a table."""
+def download(table: pd.DataFrame, label: str, file: str, key: str) -> None:
+    """A CSV download button for a table: ``label`` in the page's words (module display names),
+    the file ``gerec_<file>.csv`` in the CSV's own (module keys), its spaces as underscores."""
     st.download_button(
-        f"Download {name} (CSV)",
+        f"Download {label} (CSV)",
         analysis.to_csv(table),
-        f"gerec_{name.replace(' ', '_')}.csv",
+        f"gerec_{file.replace(' ', '_')}.csv",
         "text/csv",
         key=f"dl_{key}",
     )
@@ -109,13 +110,17 @@ def csv_source(s: state.Settings) -> LoadedResults | None:
         index=MODES.index(s.mode),
         key="csv_mode",
     )
-    csvs = [u for u in uploads or [] if u.name.lower().endswith(".csv")]
-    ids = tuple(u.file_id for u in uploads or [])
-    if csvs and st.session_state.get("eval_loaded") != ids:
+    files = list(uploads or [])
+    names = [u.name for u in files]
+    picked = analysis.pick_upload(names)
+    ids = tuple(u.file_id for u in files)
+    if picked.csv is not None and st.session_state.get("eval_loaded") != ids:
         st.session_state["eval_loaded"] = ids
-        made = next((parse_sidecar(u.getvalue(), u.name) for u in uploads if u.name.lower().endswith(".json")), None)
-        frame = analysis.read_results(csvs[0].getvalue())
-        return LoadedResults(frame, f"uploaded {csvs[0].name}", (made or {}).get("mode", mode), made)
+        results, side = files[picked.csv], (files[picked.sidecar] if picked.sidecar is not None else None)
+        made = parse_sidecar(side.getvalue(), side.name) if side else None
+        frame = analysis.read_results(results.getvalue())
+        source = f"uploaded {results.name}" + (f" with {side.name}" if side else "")
+        return LoadedResults(frame, source, (made or {}).get("mode", mode), made, picked.notice(names))
     if c2.button("Open", key="eval_open") and path.strip():
         table = paths.confined_file(path, "table")
         made = read_sidecar(table)
@@ -161,7 +166,7 @@ def store_source(s: state.Settings) -> LoadedResults | None:
                 + (f" and {len(damaged) - 10} more" if len(damaged) > 10 else "")
             )
         if run_b:
-            compare_runs_section(store, info.id, records, run_b)
+            compare_runs_section(store, info.id, records, run_b, labels)
     made = {
         "made_by": f"python -m gerec evaluate --store (run {info.id})",
         "created": info.created,
@@ -175,29 +180,19 @@ def store_source(s: state.Settings) -> LoadedResults | None:
     return LoadedResults(analysis.store_frame(records), f"stored run {info.id} ({info.dataset})", info.mode, made)
 
 
-def compare_runs_section(store, run_a: str, records_a: list, run_b: str) -> None:  # noqa: ANN001 - a RunStore
-    """Accuracy of both runs side by side, and the images whose answers changed."""
+def compare_runs_section(store, run_a: str, records_a: list, run_b: str, run_labels: dict[str, str]) -> None:  # noqa: ANN001 - a RunStore
+    """Accuracy of both runs side by side, how many answers changed per module, and each changed answer."""
     from gerec.runs.compare import compare_runs
 
     result = compare_runs(run_a, records_a, run_b, store.predictions(run_b))
     st.subheader(f"Run comparison on {result.shared} shared images")
-    table = pd.DataFrame(
-        {
-            "module": list(result.accuracy_a),
-            f"A {run_a}": [round(100 * v, 2) for v in result.accuracy_a.values()],
-            f"B {run_b}": [round(100 * v, 2) for v in result.accuracy_b.values()],
-        }
-    )
-    c1, c2 = st.columns([2, 3])
-    c1.dataframe(table, hide_index=True)
-    changed = pd.DataFrame(result.changed, columns=["image", "actual", "module", "a", "b", "verdict"])
-    c2.markdown(
-        f"**{changed['image'].nunique()} images changed an answer** "
-        f"({(changed['verdict'] == 'fixed').sum()} fixed, {(changed['verdict'] == 'broken').sum()} broken)"
-    )
-    c2.dataframe(changed, hide_index=True, height=240)
-    with c2:
-        download(changed, f"changes {run_a} vs {run_b}", "run_changes")
+    st.caption(f"Run A = {run_labels[run_a]}; Run B = {run_labels[run_b]}")
+    summary = run_comparison.summary(result)
+    st.table(friendly_columns(percent_columns(summary, run_comparison.ACCURACY_COLUMNS)).set_index("module"))
+    st.markdown(run_comparison.headline(result))
+    changes = run_comparison.changes(result)
+    st.dataframe(friendly_columns(run_comparison.changes_for_people(changes)), hide_index=True, height=240)
+    download(changes, "changed answers, run A vs run B", f"changes {run_a} vs {run_b}", "run_changes")
 
 
 SOURCES: dict[str, tuple[str, Callable[[state.Settings], LoadedResults | None]]] = {
@@ -238,6 +233,8 @@ def accuracy(results: LoadedResults, modules: list[str]) -> None:
         st.warning(warning[0].upper() + warning[1:] + ".", icon=":material/warning:")
     if made and (unfinished := completeness_warning(made, len(frame))):
         st.warning(unfinished[0].upper() + unfinished[1:] + ".", icon=":material/warning:")
+    if results.notice:
+        st.warning(results.notice, icon=":material/warning:")
     if made and made.get("notes"):  # e.g. the scene labels of some photos came from a fallback labeler
         st.info("Notes of this run:\n" + "".join(f"\n- {note}" for note in made["notes"]), icon=":material/info:")
     if made:
@@ -246,16 +243,17 @@ def accuracy(results: LoadedResults, modules: list[str]) -> None:
     scores = analysis.scores(frame)
     cols = st.columns(len(modules) + 1)
     for col, (_, row) in zip(cols, scores.iterrows()):
-        col.metric(f"{MODULE_NAMES[row['module']]} accuracy", f"{100 * row['accuracy']:.2f} %")
+        col.metric(f"{MODULE_NAMES[row['module']]} accuracy", percent(row["accuracy"]))
         col.caption(f"on {row['covered']}/{row['total']} images")
     failed = int((frame["error"] != "").sum())
     cols[-1].metric("failed images", failed)
     left, right = st.columns([2, 3])
     left.plotly_chart(plots.accuracy_figure(dict(zip(scores["module"], scores["accuracy"]))), key="acc_bars")
-    right.table(friendly_columns(scores).set_index("module"))  # static: no column cut off
+    shown = percent_columns(scores, analysis.ACCURACY_COLUMNS)
+    right.table(friendly_columns(shown).set_index("module"))  # static: no column cut off
     with right:
-        download(scores, "accuracy", "acc")
-        download(frame, "results", "results")
+        download(scores, "accuracy", "accuracy", "acc")
+        download(frame, "results", "results", "results")
 
 
 def calibration(frame: pd.DataFrame) -> None:
@@ -265,7 +263,7 @@ def calibration(frame: pd.DataFrame) -> None:
         st.header("Calibration: do the probabilities mean what they say?")
         left, right = st.columns([3, 2])
         left.plotly_chart(plots.reliability_figure(reliability_tables), key="reliability")
-        st.dataframe(calibration_table, hide_index=True)
+        st.dataframe(percent_columns(calibration_table, analysis.ACCURACY_COLUMNS), hide_index=True)
         right.caption(
             "Each point is a tenth of confidence (say 80-90 %): how often the module was right when it said "
             "that much. On the dotted line, a probability means what it says. ECE is the average gap, "
@@ -306,7 +304,12 @@ def confusion(frame: pd.DataFrame, modules: list[str]) -> str:
             listing.markdown(f"**{len(images)} images**: actual {actual}, {MODULE_NAMES[module]} predicted {predicted}")
             listing.dataframe(friendly_columns(images), hide_index=True, height=260)
             with listing:
-                download(images, f"{module} {actual} as {predicted}", f"cell_{module}")
+                download(
+                    images,
+                    f"{MODULE_NAMES[module]}: {actual} → {predicted}",
+                    f"{module} {actual} as {predicted}",
+                    f"cell_{module}",
+                )
     return images_dir
 
 
@@ -318,7 +321,7 @@ def disagreement(frame: pd.DataFrame) -> None:
         st.caption("Only one module has predictions: nothing to compare.")
     else:
         st.dataframe(friendly_columns(moves), hide_index=True)
-        download(moves, "fixes and breaks", "moves")
+        download(moves, "fixes and breaks", "fixes and breaks", "moves")
         c1, c2 = st.columns(2)
         pair = c1.selectbox(
             "Pair",
@@ -331,11 +334,13 @@ def disagreement(frame: pd.DataFrame) -> None:
         changed = analysis.changed(frame, a, b, kind)
         st.markdown(f"**{len(changed)} images {kind}** going from {MODULE_NAMES[a]} to {MODULE_NAMES[b]}")
         st.dataframe(friendly_columns(changed), hide_index=True, height=240)
-        download(changed, f"{kind} {a} to {b}", "changed")
+        download(
+            changed, f"images {kind} going from {MODULE_NAMES[a]} to {MODULE_NAMES[b]}", f"{kind} {a} to {b}", "changed"
+        )
         with st.expander("Every image where the modules disagree"):
             table = analysis.disagreements(frame)
             st.dataframe(friendly_columns(table), hide_index=True, height=300)
-            download(table, "disagreements", "disagree")
+            download(table, "disagreements", "disagreements", "disagree")
 
 
 def label_errors(results: LoadedResults, modules: list[str]) -> None:
@@ -360,7 +365,7 @@ def label_errors(results: LoadedResults, modules: list[str]) -> None:
     else:
         c2.dataframe(label_table, hide_index=True, height=320)
         with c2:
-            download(label_table, f"label errors {module}", "labels")
+            download(label_table, f"label errors of {MODULE_NAMES[module]}", f"label errors {module}", "labels")
 
 
 def images(frame: pd.DataFrame, modules: list[str], images_dir: str) -> None:

@@ -42,3 +42,5 @@ class LoadedResults:
     source: str
     mode: str
     provenance: dict[str, Any] | None = None
+    notice: str | None = None
+    """A warning that stays with these results (e.g. which uploaded files were ignored)."""

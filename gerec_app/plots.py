@@ -12,7 +12,7 @@ from gerec.bn import SceneNetwork
 from gerec.calibration import ReliabilityBin
 from gerec.classes import CLASSES
 from gerec.types import Face, GroupPrediction, LabelContribution, Probs
-from gerec_app.render import CLASS_COLOURS, MODULE_COLOURS, MODULE_NAMES, SERIES_COLOURS, member_colours
+from gerec_app.render import CLASS_COLOURS, MODULE_COLOURS, MODULE_NAMES, SERIES_COLOURS, member_colours, percent
 
 
 def _layout(fig: go.Figure, title: str = "", height: int = 320) -> go.Figure:
@@ -238,7 +238,7 @@ def accuracy_figure(accuracies: Mapping[str, float]) -> go.Figure:
         go.Bar(
             x=[MODULE_NAMES.get(m, m) for m in names],
             y=[accuracies[m] for m in names],
-            text=[f"{100 * accuracies[m]:.1f}%" for m in names],
+            text=[percent(accuracies[m]) for m in names],
             textposition="outside",
             marker_color=[MODULE_COLOURS.get(m, "#868e96") for m in names],
         )

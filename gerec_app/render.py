@@ -12,7 +12,7 @@ import pandas as pd
 from gerec.classes import CLASSES
 from gerec.emotion.registry import tta_mode
 from gerec.emotion.views import TTA_MODES, ZOOM
-from gerec.types import Face, GroupPrediction, SceneEvidence, format_probs
+from gerec.types import NO_FACE, Face, GroupPrediction, SceneEvidence, format_probs
 
 if TYPE_CHECKING:
     from gerec.bn.network import SceneNetwork
@@ -28,8 +28,8 @@ SERIES_COLOURS = ("#1c7ed6", "#f08c00", "#7048e8", "#0c8599", "#c2255c", "#5f3dc
 """Ensemble members and other series, in order: hues away from the class colours."""
 ENSEMBLE_COLOUR = "#343a40"
 DISPLAY_SIDE = 1100
-NO_FACE = "absent (no face)"
-"""What the dashboard and the report show for bottom-up when a photo has no face (OUT.csv leaves it empty)."""
+NO_VALUE = "–"
+"""What a table cell shows when there is no value (a module without an answer, an unrecorded figure)."""
 
 
 def _rgb(hex_colour: str) -> tuple[int, int, int]:
@@ -216,7 +216,8 @@ def faces_frame(pred: GroupPrediction) -> pd.DataFrame:
 
 
 def verdict_frame(pred: GroupPrediction) -> pd.DataFrame:
-    """The three predictions: class and probability per class."""
+    """The three predictions: class and probability per class (4 decimals; "–" for bottom-up
+    without a face)."""
     rows = []
     for module, probs, cls in (
         ("bottom_up", pred.bottom_up, pred.bottom_up_class),
@@ -224,8 +225,8 @@ def verdict_frame(pred: GroupPrediction) -> pd.DataFrame:
         ("fused", pred.fused, pred.fused_class),
     ):
         row: dict[str, object] = {"module": MODULE_NAMES[module], "class": cls or NO_FACE}
-        for i, c in enumerate(CLASSES):
-            row[c] = None if probs is None else round(probs[i], 4)
+        for i, c in enumerate(CLASSES):  # text, so an absent module's cells read "–", not "None"
+            row[c] = NO_VALUE if probs is None else f"{probs[i]:.4f}"
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -284,8 +285,20 @@ def typed_labels(net: SceneNetwork, text: str) -> tuple[LabelMapping, list[str]]
 NOT_MEASURED = "not measured"  # the ensemble's test cells before its one test measurement
 
 
-def _percent(value: object, missing: str = "–") -> str:
-    return f"{100 * float(value):.2f} %" if isinstance(value, int | float) else missing
+def percent(value: object, missing: str = NO_VALUE) -> str:
+    """``69.37 %``: an accuracy or other fraction as every page shows it; ``missing`` when there is none.
+
+    >>> percent(0.69374), percent(None), percent(float("nan"))
+    ('69.37 %', '–', '–')
+    """
+    number = float(value) if isinstance(value, int | float) else float("nan")
+    return f"{100 * number:.2f} %" if number == number else missing
+
+
+def percent_columns(table: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """A copy of ``table`` for the screen with its fraction ``columns`` (accuracy, recall) by :func:`percent`
+    (downloads keep the fractions)."""
+    return table.assign(**{c: table[c].map(percent) for c in columns if c in table.columns})
 
 
 def weighting_note(metrics: dict) -> str:
@@ -325,7 +338,7 @@ def _chosen_held_out(val: dict, figure: str) -> str:
     when the registry has none."""
     criterion = str(val.get("criterion"))
     if criterion not in (val.get(f"criterion_held_out_{figure}") or {}):
-        return "–"
+        return NO_VALUE
     faces = HELD_OUT_FACES.get(str(val.get("fit_faces")))
     return _held_out_text(val, figure, criterion) + (f" ({faces})" if faces else "")
 
@@ -333,7 +346,7 @@ def _chosen_held_out(val: dict, figure: str) -> str:
 def _held_out_text(val: dict, figure: str, criterion: str) -> str:
     """A criterion's held-out ``figure`` (accuracy3 or accuracy7) from ``metrics.val``, with its sd when recorded."""
     spread = val.get(f"criterion_held_out_{figure}_sd") or {}
-    text = _percent(val[f"criterion_held_out_{figure}"][criterion])
+    text = percent(val[f"criterion_held_out_{figure}"][criterion])
     return text + (f" ± {100 * float(spread[criterion]):.2f}" if criterion in spread else "")
 
 
@@ -370,12 +383,12 @@ def ensemble_accuracy_table(members: Sequence[dict], metrics: dict) -> pd.DataFr
                 "in use": bool(m.get("enabled", True)),
                 "weight": m.get("weight", 0.0),
                 "test-time views": tta_mode(m),
-                "val 3-class": _percent(got.get("val_accuracy3")) + seen,
-                "val 7-class": _percent(got.get("val_accuracy7")) + seen,
-                "val 3-class, held out": "–",
-                "val 7-class, held out": "–",
-                "test 3-class": _percent(got.get("test_accuracy3")),
-                "test 7-class": _percent(got.get("test_accuracy7")),
+                "val 3-class": percent(got.get("val_accuracy3")) + seen,
+                "val 7-class": percent(got.get("val_accuracy7")) + seen,
+                "val 3-class, held out": NO_VALUE,
+                "val 7-class, held out": NO_VALUE,
+                "test 3-class": percent(got.get("test_accuracy3")),
+                "test 7-class": percent(got.get("test_accuracy7")),
                 "saliency sanity": sanity_text(got.get("val_saliency_sanity")),
             }
         )
@@ -386,12 +399,12 @@ def ensemble_accuracy_table(members: Sequence[dict], metrics: dict) -> pd.DataFr
             "in use": True,
             "weight": 1.0,
             "test-time views": "each member's",
-            "val 3-class": _percent(val.get("accuracy3")) + (" (fitted here)" if val.get("accuracy3") else ""),
-            "val 7-class": _percent(val.get("accuracy7")) + (" (fitted here)" if val.get("accuracy7") else ""),
+            "val 3-class": percent(val.get("accuracy3")) + (" (fitted here)" if val.get("accuracy3") else ""),
+            "val 7-class": percent(val.get("accuracy7")) + (" (fitted here)" if val.get("accuracy7") else ""),
             "val 3-class, held out": _chosen_held_out(val, "accuracy3"),
             "val 7-class, held out": _chosen_held_out(val, "accuracy7"),
-            "test 3-class": _percent(test.get("accuracy3"), NOT_MEASURED),
-            "test 7-class": _percent(test.get("accuracy7"), NOT_MEASURED),
+            "test 3-class": percent(test.get("accuracy3"), NOT_MEASURED),
+            "test 7-class": percent(test.get("accuracy7"), NOT_MEASURED),
             "saliency sanity": "each member's",
         }
     )

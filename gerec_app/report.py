@@ -20,12 +20,11 @@ from PIL import Image
 from gerec.bn.contributions import fit_rows, towards
 from gerec.bn.network import SceneNetwork
 from gerec.classes import CLASSES
-from gerec.types import GroupPrediction
+from gerec.types import NO_FACE, GroupPrediction
 from gerec.why import faces_mean, module_words, why_text
 from gerec_app.render import (
     CLASS_COLOURS,
     MODULE_NAMES,
-    NO_FACE,
     class_colour_legend,
     faces_count,
     saliency_images,

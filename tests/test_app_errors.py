@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from gerec.bn import load_scene_network
+from gerec.classes import CLASSES
 from gerec.errors import InvalidDataset
 from gerec_app import PAGES, analysis
 from gerec_app.handoff import LOADED_RESULTS
+from gerec_app.render import MODULE_NAMES
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
@@ -39,6 +43,19 @@ def opened_csv(path: Path):
     at.text_input(key="eval_path").set_value(str(path)).run()
     at.button(key="eval_open").click().run()
     return at
+
+
+def assert_page_words(at) -> None:
+    """Module keys never reach the page's words (download labels said 'Download bottom_up Positive
+    as Neutral'), and every accuracy reads as a percentage with two decimals, as the metrics do
+    (the tables showed 0.6937 under a '69.37 %' metric)."""
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert labels and not [b for b in labels if re.search(r"\b(bottom_up|top_down|fused)\b", b)], labels
+    percent = re.compile(r"\d{1,3}\.\d\d %|–")
+    accuracies = [m.value for m in at.metric if m.label.endswith(" accuracy")]
+    for table in [t.value for t in at.table] + [d.value for d in at.dataframe]:
+        accuracies += [str(v) for c in table.columns if "accuracy" in c or c.startswith("recall") for v in table[c]]
+    assert accuracies and all(percent.fullmatch(v) for v in accuracies), accuracies
 
 
 def run_notes(at) -> list[str]:
@@ -99,6 +116,9 @@ def test_page_label_only_run_on_dev_labels(gaf_dir):
     assert at.session_state[LOADED_RESULTS].provenance["mode"] == "reference"
     assert set(at.session_state[LOADED_RESULTS].frame["faces"]) == {""}
     assert not at.warning  # the reference network was not fitted on these labels
+    assert_page_words(at)
+    scores = next(t.value for t in at.table if "recall Positive" in t.value.columns)
+    assert scores.loc["Fused", "accuracy"] == found["Fused accuracy"]
 
 
 def test_in_sample_warning_for_the_tuning_set(gaf_dir):
@@ -159,9 +179,28 @@ def test_page_opens_and_compares_stored_runs(gaf_dir, tmp_path, monkeypatch):
     at.selectbox(key="store_run_b").set_value(ids[1]).run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert any("Run comparison on 300 shared images" in s.value for s in at.subheader)
-    assert any("images changed an answer" in m.value for m in at.markdown)
     assert any(m.label == "Top-down (scene) accuracy" for m in at.metric)
     assert ids[0] not in at.selectbox(key="store_run_b").options  # a run is not compared with itself
+    # the counts add up: '779 images changed an answer (224 fixed, 713 broken)' mixed images and answers
+    changes = next(d.value for d in at.dataframe if "Run B" in d.value.columns)
+    [headline] = [m.value for m in at.markdown if "answers changed on" in m.value]
+    found = re.fullmatch(
+        r"(\d+) answers changed on (\d+) of 300 images \(an image has one answer per module, so up to 3 can "
+        r"change\): (\d+) fixed \(wrong→right\), (\d+) broken \(right→wrong\), (\d+) changed \(neither right\)",
+        headline,
+    )
+    assert found, headline
+    answers, images, fixed, broken, neither = map(int, found.groups())
+    assert answers == fixed + broken + neither == len(changes) and images == changes["photo"].nunique()
+    # modules by their display names, both runs' columns whole (a static table), accuracy as on the metrics
+    summary = next(t.value for t in at.table if "Run B accuracy" in t.value.columns)
+    assert list(summary.index) == [*MODULE_NAMES.values(), "all modules"]
+    assert set(changes["module"]) <= set(MODULE_NAMES.values())
+    assert list(summary["answers changed"])[-1] == answers and summary["answers changed"].iloc[:-1].sum() == answers
+    metrics = {m.label: m.value for m in at.metric}
+    assert summary.loc["Fused", "Run A accuracy"] == metrics["Fused accuracy"]  # run A is the one shown below
+    assert any(c.value.startswith(f"Run A = {ids[0]} · reference") for c in at.caption)
+    assert_page_words(at)
 
 
 def test_saved_csv_with_its_sidecar_shows_what_made_it_and_warns_in_sample(gaf_dir, tmp_path, monkeypatch):
@@ -250,7 +289,9 @@ def test_stored_run_with_damaged_json_shows_plain_messages(tmp_path, monkeypatch
     ("sidecar", "says"),
     [
         (b'{"mode": "tuned", "in_sample": true, "labels_file": "dev.json"}', "is damaged (labels_file should be"),
-        (b'\xff\xfe{"mode": "tuned"}', "is not UTF-8 JSON"),
+        (b'\xff\xfe{"mode": "tuned"}', "is not UTF-8 text"),
+        # valid UTF-8 cut short: it was called 'not UTF-8 JSON'
+        (b'{"mode": "tuned", "in_sample": tr', "is cut short (the file ends inside its JSON)"),
     ],
 )
 def test_saved_csv_with_a_damaged_sidecar_gives_a_plain_message(tmp_path, monkeypatch, sidecar, says):
@@ -298,3 +339,108 @@ def test_a_stored_runs_notes_show_beside_its_summary(tmp_path, monkeypatch):
     ]
     at.selectbox(key="store_run").set_value(quiet).run()
     assert not at.exception and not run_notes(at)  # no fallback, no note
+
+
+def comparison():
+    from gerec.runs.compare import RunComparison
+
+    def change(image: str, module: str, a: str, b: str, verdict: str) -> dict[str, str]:
+        actual = {"pos": "Positive", "neg": "Negative", "neu": "Neutral"}[image[:3]]
+        return {"image": image, "actual": actual, "module": module, "a": a, "b": b, "verdict": verdict}
+
+    changed = [
+        change("pos_1.jpg", "top_down", "Neutral", "Positive", "fixed"),
+        change("pos_1.jpg", "fused", "Neutral", "Positive", "fixed"),
+        change("neg_1.jpg", "fused", "Negative", "Neutral", "broken"),
+        change("neu_1.jpg", "bottom_up", "Positive", "Negative", "changed"),
+    ]
+    accuracy = {"bottom_up": 0.5, "top_down": 0.6, "fused": 0.8}
+    return RunComparison("A", "B", 5, accuracy, {**accuracy, "top_down": 0.8}, changed)
+
+
+def test_a_run_comparison_counts_answers_and_its_counts_add_up():
+    """'779 images changed an answer (224 fixed, 713 broken)': images beside (image, module) answers."""
+    from gerec_app import run_comparison
+
+    result = comparison()
+    assert run_comparison.headline(result) == (
+        "4 answers changed on 3 of 5 images (an image has one answer per module, so up to 3 can change): "
+        "2 fixed (wrong→right), 1 broken (right→wrong), 1 changed (neither right)"
+    )
+    summary = run_comparison.summary(result).set_index("module")
+    assert list(summary.index) == ["bottom_up", "top_down", "fused", "all modules"]
+    assert summary.loc["fused", [analysis.FIXED, analysis.BROKEN, "answers changed"]].tolist() == [1, 1, 2]
+    assert summary.loc["all modules"].tolist()[2:] == [2, 1, 1, 4]
+    assert summary.loc["top_down", "Run B accuracy"] == 0.8  # fractions, as downloaded
+    shown = run_comparison.changes_for_people(run_comparison.changes(result))
+    assert list(shown.columns) == ["image", "actual", "module", "Run A", "Run B", "verdict"]
+    assert list(shown["verdict"]) == [analysis.FIXED, analysis.FIXED, analysis.BROKEN, run_comparison.NEITHER_RIGHT]
+
+
+@pytest.mark.parametrize(
+    ("names", "csv", "sidecar", "ignored"),
+    [
+        (["out.csv"], 0, None, ()),
+        (["out.csv.json", "out.csv"], 1, 0, ()),
+        (["renamed.json", "out.csv"], 1, 0, ()),  # the only JSON, named after no other CSV
+        (["a.csv", "b.csv", "b.csv.json", "a.csv.json"], 0, 3, ("b.csv", "b.csv.json")),
+        (["a.csv", "b.csv.json", "b.csv"], 0, None, ("b.csv.json", "b.csv")),  # b's sidecar is not a's
+        (["x.json", "y.json", "a.csv"], 2, None, ("x.json", "y.json")),
+        (["a.csv.json"], None, None, ()),
+    ],
+)
+def test_several_uploads_open_one_csv_and_its_own_sidecar(names, csv, sidecar, ignored):
+    picked = analysis.pick_upload(names)
+    assert (picked.csv, picked.sidecar, picked.ignored) == (csv, sidecar, ignored)
+    notice = picked.notice(names)
+    assert (notice is None) == (not ignored or csv is None)
+    if notice:
+        assert f"{names[csv]} " in notice and all(n in notice for n in ignored) and "ignored" in notice
+
+
+def test_several_uploaded_csvs_say_which_is_used_and_that_the_others_were_ignored(gaf_dir):
+    """The first CSV was used and the first JSON taken as its sidecar, whoever's it was, silently."""
+    from streamlit.testing.v1 import AppTest
+
+    from gerec.provenance import run_provenance
+
+    def sidecar(mode: str) -> bytes:
+        return json.dumps(run_provenance(mode)).encode()
+
+    data = analysis.to_csv(small_frame())
+    files = [
+        ("a.csv", data, "text/csv"),
+        ("b.csv", data, "text/csv"),
+        ("b.csv.json", sidecar("tuned"), "application/json"),
+        ("a.csv.json", sidecar("reference"), "application/json"),
+    ]
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.run()
+    at.switch_page(PAGES["errors"]).run()
+    at.radio(key="eval_source").set_value("csv").run()
+    at.selectbox(key="csv_mode").set_value("tuned").run()
+    at.file_uploader(key="eval_upload").set_value(files).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.session_state[LOADED_RESULTS].mode == "reference"  # a.csv's own sidecar, not b's
+    assert any(c.value.startswith("uploaded a.csv with a.csv.json · network reference") for c in at.caption)
+    [notice] = [w.value for w in at.warning if "ignored" in w.value]
+    assert "a.csv with a.csv.json is used; b.csv, b.csv.json were ignored" in notice
+    at.selectbox(key="csv_mode").set_value("reference").run()
+    assert [w.value for w in at.warning if "ignored" in w.value] == [notice]  # it stays with the results
+
+
+@pytest.mark.parametrize("damage", ["broken", "missing"])
+def test_the_pages_label_only_run_needs_no_face_registry(damage, tmp_path, monkeypatch):
+    """It built its Pipeline without faces=False, so a damaged ensemble.json, which it never uses,
+    stopped it (the CLI's label-only evaluate already ran)."""
+    from tests.test_pipeline import broken_registry_folder
+
+    folder = broken_registry_folder(tmp_path)
+    if damage == "missing":
+        (folder / "ensemble.json").unlink()
+    monkeypatch.setenv("GEREC_MODELS", str(folder))
+    labels = {"pos_1.jpg": ["smile", "fun"], "neg_2.jpg": ["crowd"], "unknown.jpg": ["smile"]}
+    rows = list(analysis.label_only_rows(labels, {"pos_1.jpg": "Positive", "neg_2.jpg": None}, "tuned"))
+    assert [r["image"] for r in rows] == ["pos_1.jpg", "neg_2.jpg"] and not any(r["error"] for r in rows)
+    assert rows[0]["bottom_up"] == "Positive" and rows[1]["bottom_up"] == ""
+    assert all(r["top_down"] in CLASSES and r["fused"] in CLASSES for r in rows)

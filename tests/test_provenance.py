@@ -74,8 +74,13 @@ def test_a_field_of_the_wrong_type_is_named(tmp_path, change, wrong):
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        (b'\xff\xfe{"mode": "tuned"}', "is not UTF-8 JSON"),
-        (b'{"mode": "tuned"', "is not UTF-8 JSON"),
+        (b'\xff\xfe{"mode": "tuned"}', "is not UTF-8 text:"),
+        # a cut-short file is valid UTF-8: it was called "not UTF-8 JSON"
+        (b'{"mode": "tuned"', r"is cut short \(the file ends inside its JSON\):"),
+        (b'{"mode": "tuned",\n  "rows": 3,\n', r"is cut short \(the file ends inside its JSON\):"),
+        (b'{"mode": "tuned", "in_sample": tr', r"is cut short \(the file ends inside its JSON\):"),
+        (b'{"mode": tuned}', r"is not valid JSON \(broken at line 1, column 10\):"),
+        (b" \n", "is empty:"),
         (b"[1, 2]", "does not say which network made the results"),
         (b'{"kind": "label-only"}', "does not say which network made the results"),
     ],
@@ -88,6 +93,14 @@ def test_not_a_sidecar_is_a_named_error(tmp_path, data, message):
     assert str(sidecar_path(out)) in str(caught.value)
     with pytest.raises(InvalidDataset, match=rf"^uploaded.json {message}"):
         parse_sidecar(data, "uploaded.json")
+
+
+def test_json_faults_are_told_apart():
+    import doctest
+
+    import gerec.provenance
+
+    assert doctest.testmod(gerec.provenance).failed == 0
 
 
 def test_an_unreadable_sidecar_is_a_named_error(tmp_path, monkeypatch):

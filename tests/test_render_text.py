@@ -115,3 +115,22 @@ def test_reasons_chart_reads_positive_neutral_negative_from_the_top():
     assert [bar.marker.color for bar in fig.data][::-1] == [render.CLASS_COLOURS[c] for c in CLASSES]
     smile = {bar.name: bar.x[-1] for bar in fig.data}  # rows go top-down: the first row is plotted last
     assert smile == {"Positive": 0.3, "Neutral": -0.1, "Negative": -0.2}
+
+
+def test_a_photo_without_a_face_reads_alike_in_the_cli_line_and_the_verdict_table():
+    """The verdict table showed None, None, None for bottom-up where the comparison says 'absent (no
+    face)'; the CLI wrote that wording out again. One constant, owned by the library, for both."""
+    import doctest
+
+    from gerec.classes import CLASSES
+    from gerec.cli.common import prediction_line
+    from gerec.types import NO_FACE, GroupPrediction, SceneEvidence
+
+    pred = GroupPrediction("x.jpg", (), None, (0.2, 0.5, 0.3), (0.25, 0.45, 0.3), SceneEvidence(()))
+    assert f"bottom_up={NO_FACE} " in prediction_line(pred)
+    table = render.verdict_frame(pred).set_index("module")
+    bottom_up = table.loc[render.MODULE_NAMES["bottom_up"]]
+    assert bottom_up["class"] == NO_FACE
+    assert list(bottom_up[list(CLASSES)]) == [render.NO_VALUE] * 3
+    assert list(table.loc[render.MODULE_NAMES["fused"], list(CLASSES)]) == ["0.2500", "0.4500", "0.3000"]
+    assert doctest.testmod(render).failed == 0 and render.percent(1) == "100.00 %"

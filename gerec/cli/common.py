@@ -11,7 +11,7 @@ from gerec.config import LABELS_FILE_NAME
 from gerec.errors import InvalidDataset
 from gerec.fileio import printable
 from gerec.imaging import IMAGE_SUFFIXES
-from gerec.types import GroupPrediction, format_probs
+from gerec.types import NO_FACE, GroupPrediction, format_probs
 
 T = TypeVar("T")
 
@@ -75,7 +75,7 @@ def _folder_photos(folder: Path) -> tuple[list[Path], list[tuple[str, str]]]:
 
 def prediction_line(pred: GroupPrediction) -> str:
     """One human-readable line for a prediction."""
-    bottom = f"{pred.bottom_up_class} ({format_probs(pred.bottom_up)})" if pred.bottom_up else "absent (no face)"
+    bottom = f"{pred.bottom_up_class} ({format_probs(pred.bottom_up)})" if pred.bottom_up else NO_FACE
     notes = "".join(f"  note: {n}" for n in pred.evidence.notes)
     return (
         f"{printable(pred.image)}  faces={len(pred.faces)}  bottom_up={bottom}  "
