@@ -23,16 +23,20 @@ from gerec.classes import CLASSES, MODULES, true_class_of
 from gerec.errors import InvalidDataset
 from gerec.evaluation import score_module, to_indices
 from gerec.fileio import csv_safe
+from gerec.runs import compare as runs_compare
 from gerec.types import GroupPrediction
 
 REQUIRED = ("image", "actual", "top_down")
 CUT_SHORT = "row cut short (the file ends or breaks inside it): not scored"
 """The error a results row gets when it has fewer fields than the header (a run stopped mid-row)."""
 PAIRS = (("bottom_up", "fused"), ("top_down", "fused"), ("bottom_up", "top_down"))
-FIXED, BROKEN = "fixed (wrong→right)", "broken (right→wrong)"
+FIXED, BROKEN = runs_compare.VERDICT_WORDS[runs_compare.FIXED], runs_compare.VERDICT_WORDS[runs_compare.BROKEN]
 """How an answer changed between two modules or two runs: it became right, or stopped being right."""
 ACCURACY_COLUMNS = ("accuracy", *(f"recall {c}" for c in CLASSES))
 """The columns of this module's tables that hold an accuracy (a fraction; shown as a percentage)."""
+ERROR_RATE = "error rate with label"
+"""The column of :func:`label_errors` with the share of a label's images the module got wrong (a
+fraction; shown as a percentage)."""
 
 
 def prediction_row(image: str, actual: str | None, pred: GroupPrediction) -> dict[str, object]:
@@ -293,7 +297,7 @@ def label_errors(frame: pd.DataFrame, net: SceneNetwork, module: str = "top_down
                 "mean push": round(float(arr.mean()), 4),
                 "total push": round(float(arr[arr > 0].sum()), 3),
                 "images with label": seen[lab],
-                "error rate with label": round(wrong_count[lab] / seen[lab], 3),
+                ERROR_RATE: round(wrong_count[lab] / seen[lab], 4),
                 "favours": CLASSES[int(np.argmax(push[lab]))],
             }
         )
@@ -306,7 +310,7 @@ def label_errors(frame: pd.DataFrame, net: SceneNetwork, module: str = "top_down
             "mean push",
             "total push",
             "images with label",
-            "error rate with label",
+            ERROR_RATE,
             "favours",
         ],
     )

@@ -89,7 +89,7 @@ def frame_calibration(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, tupl
                 f"ECE ({ECE_BINS} bins)": round(s.ece, 4),
                 "NLL": round(s.nll, 4),
                 "Brier": round(s.brier, 4),
-                "mean top probability": round(s.mean_confidence, 4),
+                "mean top probability (0-1)": round(s.mean_confidence, 4),
             }
         )
         keep = ~np.isnan(probs).any(axis=1)

@@ -6,8 +6,9 @@ another store) only needs an entry in :data:`SOURCES` that returns :class:`Loade
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -27,7 +28,14 @@ from gerec.provenance import (
 from gerec.provenance import summary as provenance_summary
 from gerec_app import PAGES, analysis, calibration_view, paths, plots, run_comparison, state
 from gerec_app.handoff import ANALYZE_PATH, LOADED_RESULTS, LoadedResults
-from gerec_app.render import MODULE_NAMES, friendly_columns, percent, percent_columns
+from gerec_app.render import (
+    MODULE_NAMES,
+    PERCENT_FORMAT,
+    friendly_columns,
+    percent,
+    percent_columns,
+    percent_points,
+)
 
 GAF = data_dir() / "gaf3"
 
@@ -42,6 +50,14 @@ def download(table: pd.DataFrame, label: str, file: str, key: str) -> None:
         "text/csv",
         key=f"dl_{key}",
     )
+
+
+def percent_dataframe(table: pd.DataFrame, columns: Sequence[str], **kwargs: Any) -> None:
+    """``table`` as a sortable ``st.dataframe`` whose fraction ``columns`` read as accuracy does
+    everywhere (``69.37 %``, :data:`PERCENT_FORMAT`) and still sort as numbers (text would sort
+    ``9.50 %`` above ``10.00 %``)."""
+    config = {c: st.column_config.NumberColumn(format=PERCENT_FORMAT) for c in columns if c in table.columns}
+    st.dataframe(percent_points(table, columns), column_config=config, hide_index=True, **kwargs)
 
 
 def _default(path: Path) -> str:
@@ -182,14 +198,15 @@ def store_source(s: state.Settings) -> LoadedResults | None:
 
 def compare_runs_section(store, run_a: str, records_a: list, run_b: str, run_labels: dict[str, str]) -> None:  # noqa: ANN001 - a RunStore
     """Accuracy of both runs side by side, how many answers changed per module, and each changed answer."""
-    from gerec.runs.compare import compare_runs
+    from gerec.runs.compare import compare_runs, count_changes
 
     result = compare_runs(run_a, records_a, run_b, store.predictions(run_b))
+    counts = count_changes(result)  # the figures `gerec runs compare` prints
     st.subheader(f"Run comparison on {result.shared} shared images")
     st.caption(f"Run A = {run_labels[run_a]}; Run B = {run_labels[run_b]}")
-    summary = run_comparison.summary(result)
+    summary = run_comparison.summary(result, counts)
     st.table(friendly_columns(percent_columns(summary, run_comparison.ACCURACY_COLUMNS)).set_index("module"))
-    st.markdown(run_comparison.headline(result))
+    st.markdown(counts.sentence())
     changes = run_comparison.changes(result)
     st.dataframe(friendly_columns(run_comparison.changes_for_people(changes)), hide_index=True, height=240)
     download(changes, "changed answers, run A vs run B", f"changes {run_a} vs {run_b}", "run_changes")
@@ -263,7 +280,7 @@ def calibration(frame: pd.DataFrame) -> None:
         st.header("Calibration: do the probabilities mean what they say?")
         left, right = st.columns([3, 2])
         left.plotly_chart(plots.reliability_figure(reliability_tables), key="reliability")
-        st.dataframe(percent_columns(calibration_table, analysis.ACCURACY_COLUMNS), hide_index=True)
+        percent_dataframe(calibration_table, analysis.ACCURACY_COLUMNS)
         right.caption(
             "Each point is a tenth of confidence (say 80-90 %): how often the module was right when it said "
             "that much. On the dotted line, a probability means what it says. ECE is the average gap, "
@@ -358,14 +375,15 @@ def label_errors(results: LoadedResults, modules: list[str]) -> None:
         label_table = pd.DataFrame()
     c2.caption(
         "push = the label's log-likelihood for the wrongly predicted class minus that for the true class "
-        "(its contribution, in the network used); total = sum of positive pushes over wrong images."
+        "(its contribution, in the network used); total = sum of positive pushes over wrong images; "
+        f"{analysis.ERROR_RATE} = the share of the images with the label that "
+        f"{MODULE_NAMES[module]} got wrong; favours = the class the label pushes towards most."
     )
     if label_table.empty:
         c2.info("No label occurs in enough wrongly classified images.")
-    else:
-        c2.dataframe(label_table, hide_index=True, height=320)
-        with c2:
-            download(label_table, f"label errors of {MODULE_NAMES[module]}", f"label errors {module}", "labels")
+    else:  # the page's width, under the controls: in the right-hand column its last columns were cut off
+        percent_dataframe(label_table, [analysis.ERROR_RATE], height=320)
+        download(label_table, f"label errors of {MODULE_NAMES[module]}", f"label errors {module}", "labels")
 
 
 def images(frame: pd.DataFrame, modules: list[str], images_dir: str) -> None:

@@ -283,6 +283,9 @@ def typed_labels(net: SceneNetwork, text: str) -> tuple[LabelMapping, list[str]]
 
 
 NOT_MEASURED = "not measured"  # the ensemble's test cells before its one test measurement
+PERCENT_FORMAT = "%.2f %%"
+"""How a fraction reads on every page, as a printf format of its percentage: :func:`percent`'s text,
+and the format of a sortable number column of :func:`percent_points` (``st.column_config.NumberColumn``)."""
 
 
 def percent(value: object, missing: str = NO_VALUE) -> str:
@@ -292,13 +295,24 @@ def percent(value: object, missing: str = NO_VALUE) -> str:
     ('69.37 %', '–', '–')
     """
     number = float(value) if isinstance(value, int | float) else float("nan")
-    return f"{100 * number:.2f} %" if number == number else missing
+    return PERCENT_FORMAT % (100 * number) if number == number else missing
 
 
 def percent_columns(table: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
     """A copy of ``table`` for the screen with its fraction ``columns`` (accuracy, recall) by :func:`percent`
-    (downloads keep the fractions)."""
+    (downloads keep the fractions); for a static table, which is not sorted."""
     return table.assign(**{c: table[c].map(percent) for c in columns if c in table.columns})
+
+
+def percent_points(table: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """A copy of ``table`` with its fraction ``columns`` as percentages (69.374 for 0.69374): still
+    numbers, so a sortable table sorts them as numbers, shown with :data:`PERCENT_FORMAT` as
+    :func:`percent` writes them.
+
+    >>> percent_points(pd.DataFrame({"accuracy": [0.69374, None], "n": [1, 2]}), ["accuracy"]).round(3).to_dict("list")
+    {'accuracy': [69.374, nan], 'n': [1, 2]}
+    """
+    return table.assign(**{c: 100 * pd.to_numeric(table[c], errors="coerce") for c in columns if c in table.columns})
 
 
 def weighting_note(metrics: dict) -> str:

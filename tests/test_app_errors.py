@@ -45,17 +45,31 @@ def opened_csv(path: Path):
     return at
 
 
+def is_rate(column: str) -> bool:
+    """A column that holds an accuracy, a recall or another rate."""
+    return "accuracy" in column or column.startswith("recall") or " rate" in column
+
+
 def assert_page_words(at) -> None:
     """Module keys never reach the page's words (download labels said 'Download bottom_up Positive
-    as Neutral'), and every accuracy reads as a percentage with two decimals, as the metrics do
-    (the tables showed 0.6937 under a '69.37 %' metric)."""
+    as Neutral'), and every accuracy and rate reads as a percentage with two decimals, as the metrics
+    do (the tables showed 0.6937 under a '69.37 %' metric, the label errors an error rate of 0.417):
+    text in a static table; in a sortable one a number of percent, shown by the same format."""
+    from gerec_app.render import PERCENT_FORMAT
+
     labels = [b.proto.label for b in at.get("download_button")]
     assert labels and not [b for b in labels if re.search(r"\b(bottom_up|top_down|fused)\b", b)], labels
     percent = re.compile(r"\d{1,3}\.\d\d %|–")
     accuracies = [m.value for m in at.metric if m.label.endswith(" accuracy")]
-    for table in [t.value for t in at.table] + [d.value for d in at.dataframe]:
-        accuracies += [str(v) for c in table.columns if "accuracy" in c or c.startswith("recall") for v in table[c]]
+    for table in [t.value for t in at.table]:
+        accuracies += [str(v) for c in table.columns if is_rate(c) for v in table[c]]
     assert accuracies and all(percent.fullmatch(v) for v in accuracies), accuracies
+    for frame in at.dataframe:  # sortable: numbers (text sorts '9.50 %' above '10.00 %') in PERCENT_FORMAT
+        config = json.loads(frame.proto.columns or "{}")
+        for column in filter(is_rate, frame.value.columns):
+            assert config.get(column, {}).get("type_config") == {"type": "number", "format": PERCENT_FORMAT}, column
+            values = pd.to_numeric(frame.value[column])
+            assert values.between(0, 100).all() and values.max() > 1, (column, list(values))
 
 
 def run_notes(at) -> list[str]:
@@ -108,7 +122,11 @@ def test_page_label_only_run_on_dev_labels(gaf_dir):
     assert fused == pytest.approx(65.38, abs=1.0)
     assert len(at.get("plotly_chart")) >= 3  # accuracy and confusion matrices
     labels = next(d.value for d in at.dataframe if "total push" in d.value.columns)
-    assert len(labels) > 5
+    assert len(labels) > 5 and list(labels.columns)[-3:] == ["images with label", analysis.ERROR_RATE, "favours"]
+    # the page's width: in the right-hand column its last columns (images with label, error rate, favours) were cut off
+    assert not [d for c in at.columns for d in c.dataframe if "total push" in d.value.columns]
+    calibration = next(d.value for d in at.dataframe if "NLL" in d.value.columns)  # probabilities stay 0-1, and say so
+    assert calibration["mean top probability (0-1)"].between(1 / 3, 1).all()
     # a confusion-cell pick lists its images
     at.selectbox(key="cell_top_down").set_value(("Negative", "Positive")).run()
     assert any("actual Negative, Top-down (scene) predicted Positive" in m.value for m in at.markdown)
@@ -147,11 +165,10 @@ def test_bad_csv_gives_a_plain_message_and_clears_old_results(tmp_path, monkeypa
     assert not at.metric  # the earlier results are gone
 
 
-def test_page_opens_and_compares_stored_runs(gaf_dir, tmp_path, monkeypatch):
-    from streamlit.testing.v1 import AppTest
-
-    monkeypatch.setenv("GEREC_DASHBOARD_ROOTS", str(tmp_path))  # the store lives outside $GEREC_DATA
-
+@pytest.fixture(scope="module")
+def stored_runs(gaf_dir, tmp_path_factory) -> tuple[Path, list[str]]:
+    """A run store with two label-only runs on the first 300 dev images: the reference network's
+    and the tuned one's (the store and its runs' ids)."""
     from gerec.pipeline import Pipeline, PipelineConfig
     from gerec.runs.records import prediction_record
     from gerec.runs.store import RunStore
@@ -160,7 +177,7 @@ def test_page_opens_and_compares_stored_runs(gaf_dir, tmp_path, monkeypatch):
 
     labels = read_label_file(gaf_dir / "val_labels_dev.json")
     names = sorted(labels)[:300]
-    db = tmp_path / "runs.sqlite"
+    db = tmp_path_factory.mktemp("store") / "runs.sqlite"
     with RunStore(db) as store:
         ids = []
         for mode in ("reference", "tuned"):
@@ -170,6 +187,13 @@ def test_page_opens_and_compares_stored_runs(gaf_dir, tmp_path, monkeypatch):
                 actual = "Positive" if name.startswith("pos") else "Neutral" if name.startswith("neu") else "Negative"
                 store.add_prediction(run_id, prediction_record(pipeline.from_labels(name, labels[name]), actual))
             ids.append(run_id)
+    return db, ids
+
+
+def compared_runs_page(db: Path, ids: list[str]):
+    """The Error analysis page (AppTest) with stored run ``ids[0]`` compared with ``ids[1]``."""
+    from streamlit.testing.v1 import AppTest
+
     at = AppTest.from_file(APP, default_timeout=300)
     at.run()
     at.switch_page(PAGES["errors"]).run()
@@ -178,6 +202,13 @@ def test_page_opens_and_compares_stored_runs(gaf_dir, tmp_path, monkeypatch):
     at.selectbox(key="store_run").set_value(ids[0]).run()
     at.selectbox(key="store_run_b").set_value(ids[1]).run()
     assert not at.exception and not at.error, [e.value for e in at.error]
+    return at
+
+
+def test_page_opens_and_compares_stored_runs(stored_runs, monkeypatch):
+    db, ids = stored_runs
+    monkeypatch.setenv("GEREC_DASHBOARD_ROOTS", str(db.parent))  # the store lives outside $GEREC_DATA
+    at = compared_runs_page(db, ids)
     assert any("Run comparison on 300 shared images" in s.value for s in at.subheader)
     assert any(m.label == "Top-down (scene) accuracy" for m in at.metric)
     assert ids[0] not in at.selectbox(key="store_run_b").options  # a run is not compared with itself
@@ -201,6 +232,55 @@ def test_page_opens_and_compares_stored_runs(gaf_dir, tmp_path, monkeypatch):
     assert summary.loc["Fused", "Run A accuracy"] == metrics["Fused accuracy"]  # run A is the one shown below
     assert any(c.value.startswith(f"Run A = {ids[0]} · reference") for c in at.caption)
     assert_page_words(at)
+
+
+def cli_comparison(lines: list[str]) -> tuple[dict[str, list[str]], str, list[str]]:
+    """``gerec runs compare``'s output read back: its table's rows by module (accuracy of A and B
+    when a module has one, then the counts), its one-sentence summary, and the changed answers."""
+    head = next(i for i, line in enumerate(lines) if line.split()[:3] == ["module", "A", "accuracy"])
+    rows = {}
+    for line in lines[head + 1 :]:
+        cells = re.split(r"\s{2,}", line.strip())
+        if not cells[-1].isdigit():
+            break
+        rows[cells[0]] = cells[1:]
+    sentence = next(line for line in lines if " answers changed on " in line)
+    changed = [line for line in lines if re.match(r"  \S+  \w+: .* -> ", line)]
+    return rows, sentence, changed
+
+
+def test_the_cli_and_the_page_count_a_run_comparison_alike(stored_runs, monkeypatch, capsys):
+    """`gerec runs compare` said '779 images changed an answer: fused broken 386, fused changed 45, ...'
+    (images, then answers by module and verdict) where the page said '1040 answers changed on 779 of
+    2172 images: ...': both now print gerec.runs.compare.count_changes, and the CLI's figures add up."""
+    from gerec.classes import MODULES
+    from gerec.cli import main
+
+    db, ids = stored_runs
+    assert main(["runs", "--store", str(db), "compare", *ids, "--limit", "0"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert not [line for line in lines if "images changed an answer" in line], lines
+    rows, sentence, changed = cli_comparison(lines)
+    assert list(rows) == [*MODULES, "all modules"], rows
+    counts = {module: [int(n) for n in cells[-4:]] for module, cells in rows.items()}
+    for module, (fixed, broken, neither, answers) in counts.items():
+        assert fixed + broken + neither == answers, (module, counts)  # each row's verdicts add up
+    assert [sum(counts[m][i] for m in MODULES) for i in range(4)] == counts["all modules"]  # and the modules'
+    assert counts["all modules"][-1] == len(changed) > 0  # one line per changed answer (--limit 0)
+    images = {line.split()[0] for line in changed}
+    assert sentence.startswith(f"{len(changed)} answers changed on {len(images)} of 300 images"), sentence
+    # the page shows the same figures: its sentence word for word, its table's counts and accuracies
+    monkeypatch.setenv("GEREC_DASHBOARD_ROOTS", str(db.parent))
+    at = compared_runs_page(db, ids)
+    assert sentence in [m.value for m in at.markdown]
+    page = next(t.value for t in at.table if "Run B accuracy" in t.value.columns)
+    for module, cells in rows.items():
+        row = page.loc[MODULE_NAMES.get(module, module)]
+        assert [int(n) for n in row.iloc[2:]] == counts[module], (module, list(row), cells)
+        if module in MODULES:
+            assert cells[:2] == [row["Run A accuracy"], row["Run B accuracy"]] or (
+                cells[0] == "-" and row["Run A accuracy"] == "–"  # no answer at all (no faces: no bottom-up)
+            ), (module, cells, list(row))
 
 
 def test_saved_csv_with_its_sidecar_shows_what_made_it_and_warns_in_sample(gaf_dir, tmp_path, monkeypatch):
@@ -360,21 +440,24 @@ def comparison():
 
 def test_a_run_comparison_counts_answers_and_its_counts_add_up():
     """'779 images changed an answer (224 fixed, 713 broken)': images beside (image, module) answers."""
+    from gerec.runs.compare import VERDICT_WORDS, count_changes
     from gerec_app import run_comparison
 
     result = comparison()
-    assert run_comparison.headline(result) == (
+    counts = count_changes(result)
+    assert counts.sentence() == (
         "4 answers changed on 3 of 5 images (an image has one answer per module, so up to 3 can change): "
         "2 fixed (wrong→right), 1 broken (right→wrong), 1 changed (neither right)"
     )
-    summary = run_comparison.summary(result).set_index("module")
+    summary = run_comparison.summary(result, counts).set_index("module")
     assert list(summary.index) == ["bottom_up", "top_down", "fused", "all modules"]
     assert summary.loc["fused", [analysis.FIXED, analysis.BROKEN, "answers changed"]].tolist() == [1, 1, 2]
     assert summary.loc["all modules"].tolist()[2:] == [2, 1, 1, 4]
     assert summary.loc["top_down", "Run B accuracy"] == 0.8  # fractions, as downloaded
     shown = run_comparison.changes_for_people(run_comparison.changes(result))
     assert list(shown.columns) == ["image", "actual", "module", "Run A", "Run B", "verdict"]
-    assert list(shown["verdict"]) == [analysis.FIXED, analysis.FIXED, analysis.BROKEN, run_comparison.NEITHER_RIGHT]
+    neither = VERDICT_WORDS["changed"]
+    assert list(shown["verdict"]) == [analysis.FIXED, analysis.FIXED, analysis.BROKEN, neither]
 
 
 @pytest.mark.parametrize(

@@ -71,6 +71,44 @@ def test_store_round_trip_and_compare(tmp_path):
     assert result.shared == 1
     assert {(c["module"], c["verdict"]) for c in result.changed} == {("top_down", "fixed"), ("fused", "fixed")}
     assert result.accuracy_a["fused"] == 0.0 and result.accuracy_b["fused"] == 1.0
+    from gerec.runs.compare import count_changes
+
+    counts = count_changes(result)  # two answers of one image changed
+    assert (counts.images, counts.answers(), counts.answers("fused")) == (1, 2, 1)
+    assert counts.by_module["all modules"] == {"fixed": 2, "broken": 0, "changed": 0}
+
+
+def test_changed_answers_are_counted_by_module_and_verdict_and_add_up():
+    """The one count of a comparison (the CLI's and the page's): each module's verdicts add up to its
+    answers, the modules' to all modules', and the images are counted apart (an image has one answer
+    per module)."""
+    import doctest
+
+    import gerec.runs.compare
+    from gerec.runs.compare import RunComparison, count_changes, verdict
+
+    def change(image: str, module: str, a: str, b: str, actual: str | None) -> dict[str, object]:
+        return {"image": image, "actual": actual, "module": module, "a": a, "b": b, "verdict": verdict(actual, a, b)}
+
+    changed = [
+        change("pos_1.jpg", "top_down", "Neutral", "Positive", "Positive"),
+        change("pos_1.jpg", "fused", "Neutral", "Positive", "Positive"),
+        change("neg_1.jpg", "fused", "Negative", "Neutral", "Negative"),
+        change("neu_1.jpg", "bottom_up", "Positive", "Negative", "Neutral"),
+        change("x.jpg", "top_down", "Positive", "Negative", None),  # true class unknown: neither right
+    ]
+    result = RunComparison("A", "B", 6, {}, {}, changed)
+    counts = count_changes(result)
+    assert counts.by_module == {
+        "bottom_up": {"fixed": 0, "broken": 0, "changed": 1},
+        "top_down": {"fixed": 1, "broken": 0, "changed": 1},
+        "fused": {"fixed": 1, "broken": 1, "changed": 0},
+        "all modules": {"fixed": 2, "broken": 1, "changed": 2},
+    }
+    assert [counts.answers(m) for m in counts.by_module] == [1, 2, 2, 5] and counts.images == 4
+    assert counts.sentence().startswith("5 answers changed on 4 of 6 images")
+    assert counts.to_json()["answers"]["all modules"]["answers"] == 5
+    assert doctest.testmod(gerec.runs.compare).failed == 0
 
 
 def test_killed_run_resumes_with_nothing_lost_or_duplicated(class_folders, tmp_path):
@@ -173,7 +211,7 @@ def test_runs_cli_list_show_compare_export(gaf_dir, tmp_path):
         gerec_cmd("runs", "--store", str(db), "compare", reference, tuned), capture_output=True, text=True
     )
     assert cmp.returncode == 0, cmp.stderr
-    assert "2172 images in both runs" in cmp.stdout and "fused fixed" in cmp.stdout
+    assert "2172 images in both runs" in cmp.stdout and " answers changed on " in cmp.stdout
     exported = subprocess.run(
         gerec_cmd("runs", "--store", str(db), "export", tuned, "--format", "json"), capture_output=True, text=True
     )

@@ -6,12 +6,15 @@ import argparse
 import json
 import math
 import sys
-from collections import Counter
 from contextlib import nullcontext
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gerec.fileio import SafeDictWriter, open_output
+
+if TYPE_CHECKING:
+    from gerec.runs.compare import ChangeCounts, RunComparison
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,7 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     verbs.add_parser("list", help="all runs, newest first")
     show = verbs.add_parser("show", help="one run: accuracy first, then settings and model versions")
     show.add_argument("run")
-    cmp = verbs.add_parser("compare", help="accuracy of both runs, then the images whose answers changed")
+    cmp = verbs.add_parser(
+        "compare", help="per module: both runs' accuracy and the answers B changed (counted), then each change"
+    )
     cmp.add_argument("run_a")
     cmp.add_argument("run_b")
     for verb in (show, cmp):
@@ -53,10 +58,35 @@ def _pct(value: float) -> str:
     return "   -  " if math.isnan(value) else f"{100 * value:6.2f}"
 
 
+def comparison_table(result: RunComparison, counts: ChangeCounts) -> list[str]:
+    """Per module (then all modules): both runs' accuracy on their shared images and the answers run B
+    changed by verdict, which add up to the row's ``answers changed``."""
+    from gerec.runs.compare import ANSWERS_CHANGED, VERDICTS
+
+    def accuracy(by_module: dict[str, float], module: str) -> str:  # "" for all modules, "-" without answers
+        value = by_module.get(module)
+        return "" if value is None else "-" if math.isnan(value) else f"{100 * value:.2f} %"
+
+    lines = [
+        f"{result.shared} images in both runs; per module, accuracy on them and the answers B changed "
+        "(one answer per image and module):",
+        f"  {'module':<12}{'A accuracy':>12}{'B accuracy':>12}"
+        + "".join(f"{v:>9}" for v in VERDICTS)
+        + f"  {ANSWERS_CHANGED}",
+    ]
+    for module, by_verdict in counts.by_module.items():
+        lines.append(
+            f"  {module:<12}{accuracy(result.accuracy_a, module):>12}{accuracy(result.accuracy_b, module):>12}"
+            + "".join(f"{by_verdict[v]:>9}" for v in VERDICTS)
+            + f"{counts.answers(module):>{len(ANSWERS_CHANGED) + 2}}"
+        )
+    return lines
+
+
 def run(args: argparse.Namespace) -> int:
     """Dispatch the verb."""
     from gerec.provenance import IN_SAMPLE_WARNING, stored_run_in_sample
-    from gerec.runs.compare import compare_runs, module_accuracy
+    from gerec.runs.compare import compare_runs, count_changes, module_accuracy
     from gerec.runs.records import CSV_COLUMNS, csv_row
     from gerec.runs.store import DAMAGED_ROW, RunStore
 
@@ -115,24 +145,20 @@ def run(args: argparse.Namespace) -> int:
                             "shared": result.shared,
                             "accuracy_a": result.accuracy_a,
                             "accuracy_b": result.accuracy_b,
+                            "counts": count_changes(result).to_json(),
                             "changed": result.changed,
                         },
                         indent=1,
                     )
                 )
                 return 0
-            verdicts = Counter((c["module"], c["verdict"]) for c in result.changed)
             print(f"A = {a.id} ({a.mode}, {a.labeler})\nB = {b.id} ({b.mode}, {b.labeler})")
             for name, info in (("A", a), ("B", b)):
                 for note in info.notes:
                     print(f"note ({name}): {note}")
-            print(f"{result.shared} images in both runs")
-            for module in result.accuracy_a:
-                print(f"  {module:<10} A {_pct(result.accuracy_a[module])} %   B {_pct(result.accuracy_b[module])} %")
-            print(
-                f"{len({c['image'] for c in result.changed})} images changed an answer: "
-                + ", ".join(f"{m} {v} {n}" for (m, v), n in sorted(verdicts.items()))
-            )
+            counts = count_changes(result)
+            print("\n".join(comparison_table(result, counts)))
+            print(counts.sentence())
             for run in (a, b):
                 if stored_run_in_sample(run.mode, run.params):
                     print(
@@ -143,7 +169,9 @@ def run(args: argparse.Namespace) -> int:
                 f"  {c['image']}  {c['module']}: {c['a']} -> {c['b']}  (actual {c['actual']}, {c['verdict']})"
                 for c in result.changed
             ]
-            print("\n".join(_limited(lines, args.limit)))
+            if lines:
+                print("changed answers (image  module: A -> B):")
+                print("\n".join(_limited(lines, args.limit)))
         else:
             info = store.run(args.run)
             records = store.predictions(info.id)
