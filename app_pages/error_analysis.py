@@ -1,19 +1,20 @@
 """Error analysis on a labelled set: run a label-only evaluation, open a saved OUT.csv or a stored run.
 
-The sections live in :mod:`gerec_app.errors_view`; this script only lays them out.
+The sources live in :mod:`gerec_app.errors_sources`, the sections in :mod:`gerec_app.errors_view`;
+this script only lays them out.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from gerec_app import analysis, state
+from gerec_app import analysis, errors_sources, state
 from gerec_app import errors_view as view
 
 st.title("Error analysis")
 s = state.settings()
 
-results = view.load_results(s)
+results = errors_sources.load_results(s)
 if not results:
     st.info("Run an evaluation or open a saved OUT.csv to see accuracy, confusion, disagreements and label errors.")
     st.stop()

@@ -8,7 +8,7 @@ import streamlit as st
 from gerec.bn import MODES, network_path
 from gerec.classes import CLASSES
 from gerec.errors import GerecError
-from gerec_app import calibration_view, plots, render, state
+from gerec_app import calibration_view, ensemble_tables, plots, state
 
 st.title("Models")
 s = state.settings()
@@ -39,8 +39,8 @@ if spec is not None:
                 "source": m.source,
                 "input": f"{m.input_size}×{m.input_size} {m.colour}, {m.preprocess}",
                 "size on disk": size,
-                "runs with": render.backend_text(runtime_override() or m.backend, m.is_graph),
-                "temperature": render.temperature_text(m.temperature),
+                "runs with": ensemble_tables.backend_text(runtime_override() or m.backend, m.is_graph),
+                "temperature": ensemble_tables.temperature_text(m.temperature),
                 "class mapping": ", ".join(f"{k}→{v or 'dropped'}" for k, v in m.mapping.items()),
             }
         )
@@ -52,7 +52,7 @@ if spec is not None:
     st.table(pd.DataFrame(rows).set_index("member"))  # a static table wraps long cells instead of cutting them
     st.markdown(
         "**Accuracy on FER-2013 faces** (3-class leaves surprise out). Members, test-time views "
-        f"({render.tta_modes_text()}; the note under the table names those the fit offered) and weights "
+        f"({ensemble_tables.tta_modes_text()}; the note under the table names those the fit offered) and weights "
         "are chosen on the validation split carved from "
         "`train.npz` (how, in the note under the table); `test.npz` is "
         'measured once, afterwards, report only ("not measured" until then). The ensemble\'s 7-class figure '
@@ -62,10 +62,10 @@ if spec is not None:
         "stays the same does not show what the member reads; docs/explanations.md)."
     )
     registry = read_model_json(spec.directory / REGISTRY_FILE, "ensemble registry")  # disabled members too
-    table = render.ensemble_accuracy_table(registry["members"], registry.get("metrics", {}))
-    used, unused = render.split_in_use(table)
+    table = ensemble_tables.ensemble_accuracy_table(registry["members"], registry.get("metrics", {}))
+    used, unused = ensemble_tables.split_in_use(table)
     st.table(used.set_index("member"))
-    if note := render.weighting_note(registry.get("metrics", {})):
+    if note := ensemble_tables.weighting_note(registry.get("metrics", {})):
         st.caption(note)
     with st.expander(f"{len(unused)} {'member' if len(unused) == 1 else 'members'} trained but not in use"):
         st.table(unused.set_index("member"))

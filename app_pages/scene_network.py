@@ -6,7 +6,7 @@ import streamlit as st
 
 from gerec.classes import CLASSES
 from gerec.errors import GerecError
-from gerec_app import explanations, handoff, plots, render, state
+from gerec_app import explanations, handoff, plots, prediction_tables, state
 
 st.title("Scene network")
 s = state.settings()
@@ -60,7 +60,7 @@ free = left.text_input(
     "Add labels by text (comma-separated; plurals and spelling variants are mapped)", key=f"what_if_free_{tag}"
 )
 if free:
-    extra, notes = render.typed_labels(net, free)
+    extra, notes = prediction_tables.typed_labels(net, free)
     labels = list(dict.fromkeys([*labels, *extra.used]))
     for note in notes:
         left.caption(note)

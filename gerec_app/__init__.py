@@ -1,10 +1,14 @@
 """UI helpers shared by the Streamlit pages (the ``gerec`` package never imports streamlit).
 
 - :mod:`gerec_app.state`: settings, cached models (once per process) and cached per-photo results.
-- :mod:`gerec_app.render`: drawing face boxes and building tables from gerec results.
+- :mod:`gerec_app.render`: drawing face boxes; the names, colours and number formats every page shares.
+- :mod:`gerec_app.prediction_tables`: a photo's prediction as tables (faces, verdicts, scene evidence).
+- :mod:`gerec_app.ensemble_tables`: the face ensemble and its members in words and tables (Models page).
 - :mod:`gerec_app.plots`: plotly figures.
 - :mod:`gerec_app.analysis`: error analysis over OUT.csv-shaped tables (pandas, no streamlit).
 - :mod:`gerec_app.analyze_view`: the Analyze page's sections (the page script only lays them out).
+- :mod:`gerec_app.errors_sources`, :mod:`gerec_app.errors_view`: the Error analysis page's sources of
+  results and its sections.
 - :mod:`gerec_app.preload`: models loaded in a background thread from the first page view.
 - :mod:`gerec_app.report`: a photo's self-contained HTML report (``build_report`` has no streamlit calls).
 - :mod:`gerec_app.handoff`: what a page keeps in ``st.session_state`` for another page, as frozen dataclasses.

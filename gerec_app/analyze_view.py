@@ -15,7 +15,19 @@ import streamlit as st
 from gerec.classes import CLASSES, MODULES
 from gerec.errors import GerecError, PathNotAllowed
 from gerec.types import NO_FACE, GroupPrediction
-from gerec_app import PAGES, analysis, calibration_view, explanations, handoff, paths, plots, render, report, state
+from gerec_app import (
+    PAGES,
+    analysis,
+    calibration_view,
+    explanations,
+    handoff,
+    paths,
+    plots,
+    prediction_tables,
+    render,
+    report,
+    state,
+)
 
 UPLOAD_TYPES = [suffix.removeprefix(".") for suffix in state.PHOTO_SUFFIXES]
 
@@ -104,7 +116,7 @@ def analyse(items: list[tuple[str, bytes]], s: state.Settings) -> list[state.Pho
 def comparison(results: list[state.PhotoResult]) -> state.PhotoResult:
     """The comparison table of several photos, and the one picked to inspect."""
     st.subheader("Comparison")
-    table = pd.DataFrame([render.comparison_row(r.name, r.prediction) for r in results])
+    table = pd.DataFrame([prediction_tables.comparison_row(r.name, r.prediction) for r in results])
     shown = table[[c for c in table.columns if not c.startswith(("p_bottom_up_", "p_top_down_", "labels_"))]]
     shown = shown.assign(bottom_up=shown["bottom_up"].replace("", NO_FACE))  # the CSV keeps OUT.csv's ""
     st.dataframe(render.friendly_columns(shown), hide_index=True, key="comparison")
@@ -151,7 +163,7 @@ def faces_table(res: state.PhotoResult) -> None:
     pred = res.prediction
     if pred.faces:
         st.markdown(f"**{render.faces_count(len(pred.faces))}** (ensemble and each member)")
-        st.dataframe(render.faces_frame(pred), hide_index=True, key=f"faces_{res.digest}")
+        st.dataframe(prediction_tables.faces_frame(pred), hide_index=True, key=f"faces_{res.digest}")
 
 
 @st.fragment
@@ -192,7 +204,7 @@ def scene_labels(res: state.PhotoResult, s: state.Settings) -> tuple[GroupPredic
             for note in guesses:
                 st.caption(note)
     with st.expander("Labels used / mapped / ignored", expanded=False):
-        st.dataframe(render.evidence_frame(ev), hide_index=True)
+        st.dataframe(prediction_tables.evidence_frame(ev), hide_index=True)
     key = f"{res.digest}_{s.mode}_{s.chain}"
 
     def _reset() -> None:
@@ -211,7 +223,7 @@ def scene_labels(res: state.PhotoResult, s: state.Settings) -> tuple[GroupPredic
         key=f"free_labels_{key}",
     )
     st.button("Reset to the labeler's labels", on_click=_reset, key=f"reset_{key}")
-    typed, notes = render.typed_labels(net, free)
+    typed, notes = prediction_tables.typed_labels(net, free)
     labels = list(dict.fromkeys([*chosen, *typed.used]))
     edited = set(labels) != set(ev.labels_used)
     shown = pipe.relabel(pred, labels) if edited else pred
@@ -246,7 +258,7 @@ def verdict(res: state.PhotoResult, shown: GroupPrediction, edited: bool, s: sta
             col.caption(sentences[module])
     chart, table = st.columns([1, 1])
     chart.plotly_chart(plots.verdict_figure(shown), key=f"verdict_{res.digest}")
-    table.table(render.verdict_frame(shown).set_index("module"))  # static: "absent (no face)" is not cut
+    table.table(prediction_tables.verdict_frame(shown).set_index("module"))  # static: "absent (no face)" is not cut
     if edited:
         table.caption(f"With the labeler's labels: top-down {pred.top_down_class}, fused {pred.fused_class}.")
     table.caption(

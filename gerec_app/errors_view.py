@@ -1,33 +1,20 @@
-"""The Error analysis page's sections (streamlit calls), so the page script stays a short outline.
-
-Every source yields an OUT.csv-shaped table (see :mod:`gerec_app.analysis`); a further source (e.g.
-another store) only needs an entry in :data:`SOURCES` that returns :class:`LoadedResults`.
-"""
+"""The Error analysis page's sections over loaded results (streamlit calls), so the page script
+stays a short outline; where the results come from is :mod:`gerec_app.errors_sources`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
-from gerec.bn import MODES
 from gerec.classes import CLASSES
-from gerec.config import data_dir
 from gerec.errors import GerecError
-from gerec.provenance import (
-    completeness_warning,
-    in_sample_warning,
-    parse_sidecar,
-    read_sidecar,
-    run_provenance,
-    stored_run_in_sample,
-)
+from gerec.provenance import completeness_warning, in_sample_warning
 from gerec.provenance import summary as provenance_summary
-from gerec_app import PAGES, analysis, calibration_view, paths, plots, run_comparison, state
-from gerec_app.handoff import ANALYZE_PATH, LOADED_RESULTS, LoadedResults
+from gerec_app import PAGES, analysis, calibration_view, paths, plots, state
+from gerec_app.handoff import ANALYZE_PATH, LoadedResults
 from gerec_app.render import (
     MODULE_NAMES,
     PERCENT_FORMAT,
@@ -36,8 +23,6 @@ from gerec_app.render import (
     percent_columns,
     percent_points,
 )
-
-GAF = data_dir() / "gaf3"
 
 
 def download(table: pd.DataFrame, label: str, file: str, key: str) -> None:
@@ -58,181 +43,6 @@ def percent_dataframe(table: pd.DataFrame, columns: Sequence[str], **kwargs: Any
     ``9.50 %`` above ``10.00 %``)."""
     config = {c: st.column_config.NumberColumn(format=PERCENT_FORMAT) for c in columns if c in table.columns}
     st.dataframe(percent_points(table, columns), column_config=config, hide_index=True, **kwargs)
-
-
-def _default(path: Path) -> str:
-    return str(path) if path.is_file() else ""
-
-
-def run_source(s: state.Settings) -> LoadedResults | None:
-    """A label-only evaluation run from this page, its progress in a status box."""
-    from gerec.evaluation import read_cnn_predictions
-    from gerec.scene.simple import read_label_file
-
-    c1, c2, c3 = st.columns([3, 3, 1])
-    labels_path = c1.text_input(
-        "Labels JSON {image: [labels]} (class from the name prefix pos_/neu_/neg_)",
-        value=_default(GAF / "val_labels_dev.json"),
-        key="eval_labels",
-    )
-    cnn_path = c2.text_input(
-        "CNN predictions CSV image,faces_detected,cnn (optional, for fused)",
-        value=_default(GAF / "reference_cnn_val_dev.csv"),
-        key="eval_cnn",
-    )
-    mode = c3.selectbox("Network", MODES, index=MODES.index(s.mode), key="eval_mode")
-    labels_path = str(paths.confined_file(labels_path, "labels")) if labels_path.strip() else ""
-    cnn_path = str(paths.confined_file(cnn_path, "table")) if cnn_path.strip() else ""
-    note = analysis.in_sample_note(mode, labels_path) if labels_path else None
-    if note:
-        st.warning(note)
-    if not st.button("Run evaluation", type="primary", key="eval_run"):
-        return None
-    labels = read_label_file(labels_path.strip())
-    cnn = read_cnn_predictions(cnn_path.strip()) if cnn_path.strip() else {}
-    rows = []
-    total = max(len(labels), 1)
-    with st.status(f"Evaluating {len(labels)} images ({mode} network)…", expanded=True) as status:
-        bar = st.progress(0.0, text="evaluating…")
-        for i, row in enumerate(analysis.label_only_rows(labels, cnn, mode, state.network(mode))):
-            rows.append(row)
-            if i % 100 == 0:
-                bar.progress(min(i / total, 1.0), text=f"evaluating… {i} images")
-        bar.progress(1.0, text=f"done: {len(rows)} images")
-        status.update(label=f"Evaluated {len(rows)} images ({mode} network)", state="complete", expanded=False)
-    source = f"label-only run on {Path(labels_path).name}" + (f" with {Path(cnn_path).name}" if cnn else "")
-    made = run_provenance(
-        mode,
-        labels=labels_path.strip(),
-        cnn_predictions=cnn_path.strip() or None,
-        made_by="Error analysis page (label-only run)",
-    )
-    return LoadedResults(analysis.to_frame(rows), source, mode, made)
-
-
-def csv_source(s: state.Settings) -> LoadedResults | None:
-    """A saved OUT.csv (with its OUT.csv.json, which records what made it): uploaded or by path."""
-    c1, c2 = st.columns(2)
-    uploads = c1.file_uploader(
-        "OUT.csv, and its OUT.csv.json if you have it",
-        type=["csv", "json"],
-        accept_multiple_files=True,
-        key="eval_upload",
-    )
-    path = c2.text_input("…or its path", key="eval_path")
-    mode = c2.selectbox(
-        "Network used, when the file does not say (for per-label analysis)",
-        MODES,
-        index=MODES.index(s.mode),
-        key="csv_mode",
-    )
-    files = list(uploads or [])
-    names = [u.name for u in files]
-    picked = analysis.pick_upload(names)
-    ids = tuple(u.file_id for u in files)
-    if picked.csv is not None and st.session_state.get("eval_loaded") != ids:
-        st.session_state["eval_loaded"] = ids
-        results, side = files[picked.csv], (files[picked.sidecar] if picked.sidecar is not None else None)
-        made = parse_sidecar(side.getvalue(), side.name) if side else None
-        frame = analysis.read_results(results.getvalue())
-        source = f"uploaded {results.name}" + (f" with {side.name}" if side else "")
-        return LoadedResults(frame, source, (made or {}).get("mode", mode), made, picked.notice(names))
-    if c2.button("Open", key="eval_open") and path.strip():
-        table = paths.confined_file(path, "table")
-        made = read_sidecar(table)
-        frame = analysis.read_results(table)
-        return LoadedResults(frame, table.name, (made or {}).get("mode", mode), made)
-    return None
-
-
-def store_source(s: state.Settings) -> LoadedResults | None:
-    """A run kept by ``evaluate --store``, optionally compared side by side with a second run."""
-    from gerec.runs.store import DAMAGED_ROW, RunStore, default_store_path
-
-    path = st.text_input("Run store (SQLite)", value=str(default_store_path()), key="store_path")
-    if not Path(path).is_file():
-        st.info(f"No run store at {path}: `python -m gerec evaluate ... --store` creates one.")
-        return None
-    with RunStore(paths.confined_file(path, "store"), readonly=True) as store:
-        runs = store.runs()
-        if not runs:
-            st.info("The store holds no runs yet.")
-            return None
-        labels = {  # "damaged" early: a long label is cut at the box's width
-            r.id: f"{r.id}{' (damaged)' if r.damaged else ''} · {r.mode} · {r.labeler} · "
-            f"{r.finished} images ({r.failed} failed)"
-            for r in runs
-        }
-        c1, c2 = st.columns(2)
-        ids: list[str] = list(labels)
-        run_a = str(c1.selectbox("Run", ids, format_func=lambda k: labels[k], key="store_run"))
-        run_b = c2.selectbox(
-            "Compare with (optional)",
-            ["", *(k for k in labels if k != run_a)],
-            format_func=lambda k: labels.get(k, "-"),
-            key="store_run_b",
-        )
-        info = store.run(run_a)
-        records = store.predictions(info.id)
-        damaged = [r["image"] for r in records if (r["error"] or "").startswith(DAMAGED_ROW)]
-        if damaged:
-            st.warning(
-                f"{len(damaged)} row(s) of run {info.id} are {DAMAGED_ROW} and count as failed images "
-                f"(the error column says what is damaged): {', '.join(damaged[:10])}"
-                + (f" and {len(damaged) - 10} more" if len(damaged) > 10 else "")
-            )
-        if run_b:
-            compare_runs_section(store, info.id, records, run_b, labels)
-    made = {
-        "made_by": f"python -m gerec evaluate --store (run {info.id})",
-        "created": info.created,
-        "mode": info.mode,
-        "kind": info.dataset,
-        "models": info.models,
-        "labels_file": {"path": info.params["labels"]} if info.params.get("labels") else None,
-        "in_sample": stored_run_in_sample(info.mode, info.params),
-        "notes": list(info.notes),
-    }
-    return LoadedResults(analysis.store_frame(records), f"stored run {info.id} ({info.dataset})", info.mode, made)
-
-
-def compare_runs_section(store, run_a: str, records_a: list, run_b: str, run_labels: dict[str, str]) -> None:  # noqa: ANN001 - a RunStore
-    """Accuracy of both runs side by side, how many answers changed per module, and each changed answer."""
-    from gerec.runs.compare import compare_runs, count_changes
-
-    result = compare_runs(run_a, records_a, run_b, store.predictions(run_b))
-    counts = count_changes(result)  # the figures `gerec runs compare` prints
-    st.subheader(f"Run comparison on {result.shared} shared images")
-    st.caption(f"Run A = {run_labels[run_a]}; Run B = {run_labels[run_b]}")
-    summary = run_comparison.summary(result, counts)
-    st.table(friendly_columns(percent_columns(summary, run_comparison.ACCURACY_COLUMNS)).set_index("module"))
-    st.markdown(counts.sentence())
-    changes = run_comparison.changes(result)
-    st.dataframe(friendly_columns(run_comparison.changes_for_people(changes)), hide_index=True, height=240)
-    download(changes, "changed answers, run A vs run B", f"changes {run_a} vs {run_b}", "run_changes")
-
-
-SOURCES: dict[str, tuple[str, Callable[[state.Settings], LoadedResults | None]]] = {
-    "run": ("Run a label-only evaluation", run_source),
-    "csv": ("Open a saved OUT.csv", csv_source),
-    "store": ("Open a stored run", store_source),
-}
-
-
-def load_results(s: state.Settings) -> LoadedResults | None:
-    """The source picker; the results loaded now or earlier in the session (cleared by a bad file)."""
-    choice = st.radio(
-        "Results from", list(SOURCES), format_func=lambda k: SOURCES[k][0], horizontal=True, key="eval_source"
-    )
-    try:
-        loaded = SOURCES[choice][1](s)
-    except GerecError as exc:
-        st.error(state.error_text(exc))
-        st.session_state.pop(LOADED_RESULTS, None)  # old results must not stay on screen under the error
-        loaded = None
-    if loaded is not None:
-        st.session_state[LOADED_RESULTS] = loaded
-    return st.session_state.get(LOADED_RESULTS)
 
 
 def accuracy(results: LoadedResults, modules: list[str]) -> None:

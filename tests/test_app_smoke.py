@@ -129,10 +129,10 @@ def test_models_page_lists_files_and_members(app):
 
 
 def test_the_weighting_note_says_how_the_weights_were_chosen():
-    from gerec_app import render
+    from gerec_app import ensemble_tables
 
-    assert render.weighting_note({}) == ""  # a registry never fitted says nothing
-    note = render.weighting_note(
+    assert ensemble_tables.weighting_note({}) == ""  # a registry never fitted says nothing
+    note = ensemble_tables.weighting_note(
         {
             "val": {
                 "selection": "chosen on this split only",
@@ -142,7 +142,7 @@ def test_the_weighting_note_says_how_the_weights_were_chosen():
     )
     assert note.startswith("Weights: chosen on this split only.")
     assert "accuracy 80.34 %, log-loss 80.40 % held out" in note
-    note = render.weighting_note(
+    note = ensemble_tables.weighting_note(
         {
             "val": {
                 "selection": "chosen on this split only",
@@ -152,7 +152,7 @@ def test_the_weighting_note_says_how_the_weights_were_chosen():
         }
     )
     assert "accuracy 80.34 % ± 0.51, log-loss 80.40 % ± 0.60 held out" in note
-    note = render.weighting_note(
+    note = ensemble_tables.weighting_note(
         {
             "val": {
                 "selection": "chosen on this split only",
@@ -166,7 +166,7 @@ def test_the_weighting_note_says_how_the_weights_were_chosen():
     assert "Criterion chosen by mean of held-out 3-class and 7-class accuracy" in note
     assert "accuracy 80.34 % 3-class, 65.50 % ± 0.40 7-class, accuracy3+7 80.10 % 3-class, 66.20 % ± 0.50" in note
     assert "ECE" not in note and "nested" not in note  # not recorded: not claimed
-    note = render.weighting_note(
+    note = ensemble_tables.weighting_note(
         {
             "val": {
                 "selection": "chosen on this split only",
@@ -183,11 +183,13 @@ def test_the_weighting_note_says_how_the_weights_were_chosen():
 
 
 def test_a_members_saliency_sanity_reads_as_maps_changed():
-    from gerec_app import render
+    from gerec_app import ensemble_tables
 
-    assert render.sanity_text(None) == "not checked"  # unweighted, or fitted before the check existed
+    assert ensemble_tables.sanity_text(None) == "not checked"  # unweighted, or fitted before the check existed
     record = {"faces": 20, "maps_changed": 19, "median_rho": 0.1234}
-    assert render.sanity_text(record) == "19 of 20 maps changed with the class head randomised (median ρ +0.12)"
+    assert (
+        ensemble_tables.sanity_text(record) == "19 of 20 maps changed with the class head randomised (median ρ +0.12)"
+    )
 
 
 def test_a_damaged_scene_network_is_one_plain_line_on_every_page(tmp_path, monkeypatch):

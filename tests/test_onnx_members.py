@@ -210,7 +210,7 @@ def test_the_exporter_leaves_graph_members_alone(tmp_path: Path, monkeypatch) ->
 
 
 def test_the_models_page_says_a_graph_member_runs_its_graph_whatever_is_asked() -> None:
-    from gerec_app.render import backend_text
+    from gerec_app.ensemble_tables import backend_text
 
     assert backend_text("keras") == "Keras (TensorFlow)"
     assert backend_text("keras", is_graph=True) == backend_text("onnx", is_graph=True)

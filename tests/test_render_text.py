@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gerec.errors import InvalidImage, LabelerUnavailable
-from gerec_app import render
+from gerec_app import ensemble_tables, prediction_tables, render
 
 
 def test_plain_error_names_the_file_once_drops_library_wording_and_says_what_to_do(photos_dir):
@@ -65,7 +65,7 @@ def test_probabilities_read_the_same_in_the_cli_line_and_the_faces_table():
     assert format_probs((0.714, 0.2, 0.086)) == "0.71/0.20/0.09"
     face = Face(1, (0, 0, 10, 10), 0.99, {}, FaceScores({"m": (0.1, 0.25, 0.65)}, (0.1, 0.25, 0.65)))
     pred = GroupPrediction("x.jpg", (face,), (0.6, 0.3, 0.1), (0.2, 0.5, 0.3), (0.5, 0.4, 0.1), SceneEvidence(()))
-    assert render.faces_frame(pred)["m"][0] == "Negative (0.10 / 0.25 / 0.65)"
+    assert prediction_tables.faces_frame(pred)["m"][0] == "Negative (0.10 / 0.25 / 0.65)"
     line = prediction_line(pred)
     assert "bottom_up=Positive (0.60/0.30/0.10)" in line and "top_down=Neutral (0.20/0.50/0.30)" in line
 
@@ -74,17 +74,17 @@ def test_typed_labels_are_mapped_with_a_caption_for_each_change():
     from gerec.bn import load_scene_network
 
     net = load_scene_network("reference")
-    typed, notes = render.typed_labels(net, "weddings, smile\nweddding, zzqx")
+    typed, notes = prediction_tables.typed_labels(net, "weddings, smile\nweddding, zzqx")
     assert typed.used == ("wedding", "smile") and typed.mapped == (("weddings", "wedding"),)
     assert notes[0] == "Mapped: weddings → wedding"
     assert notes[1].startswith("“weddding” is not a label the network knows; nearest known: wedding")
     assert notes[2] == "“zzqx” is not a label the network knows."
-    known, quiet = render.typed_labels(net, "smile")
+    known, quiet = prediction_tables.typed_labels(net, "smile")
     assert known.used == ("smile",) and quiet == []
 
 
 def test_temperature_text_says_what_it_does_to_the_probabilities():
-    from gerec_app.render import temperature_text
+    from gerec_app.ensemble_tables import temperature_text
 
     assert temperature_text(1.0) == "1 (as the network gives them)"
     assert temperature_text(0.8) == "0.8 (sharpened)" and temperature_text(1.2469) == "1.25 (softened)"
@@ -93,9 +93,9 @@ def test_temperature_text_says_what_it_does_to_the_probabilities():
 def test_held_out_figures_say_which_faces_for_every_fit_mode():
     from gerec.emotion.fitting import FIT_FACES
 
-    assert set(render.HELD_OUT_FACES) == set(FIT_FACES)  # a new fit mode must be worded here too
+    assert set(ensemble_tables.HELD_OUT_FACES) == set(FIT_FACES)  # a new fit mode must be worded here too
     val = {"criterion": "log-loss", "criterion_held_out_accuracy3": {"log-loss": 0.8108}, "fit_faces": "clean"}
-    table = render.ensemble_accuracy_table([], {"val": val})
+    table = ensemble_tables.ensemble_accuracy_table([], {"val": val})
     assert table["val 3-class, held out"].iloc[0] == "81.08 % (clean faces)"
 
 
@@ -128,7 +128,7 @@ def test_a_photo_without_a_face_reads_alike_in_the_cli_line_and_the_verdict_tabl
 
     pred = GroupPrediction("x.jpg", (), None, (0.2, 0.5, 0.3), (0.25, 0.45, 0.3), SceneEvidence(()))
     assert f"bottom_up={NO_FACE} " in prediction_line(pred)
-    table = render.verdict_frame(pred).set_index("module")
+    table = prediction_tables.verdict_frame(pred).set_index("module")
     bottom_up = table.loc[render.MODULE_NAMES["bottom_up"]]
     assert bottom_up["class"] == NO_FACE
     assert list(bottom_up[list(CLASSES)]) == [render.NO_VALUE] * 3

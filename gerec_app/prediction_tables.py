@@ -1,0 +1,101 @@
+"""A photo's prediction as tables: its faces, the three verdicts, a comparison row, the scene
+evidence, and labels typed as text (no streamlit calls)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from gerec.classes import CLASSES
+from gerec.types import NO_FACE, GroupPrediction, SceneEvidence, format_probs
+from gerec_app.render import MODULE_NAMES, NO_VALUE
+
+if TYPE_CHECKING:
+    from gerec.bn.network import SceneNetwork
+    from gerec.bn.vocabulary import LabelMapping
+
+
+def faces_frame(pred: GroupPrediction) -> pd.DataFrame:
+    """One row per face: number, class, detector confidence, ensemble and member probabilities."""
+    rows = []
+    for face in pred.faces:
+        row: dict[str, object] = {"face": face.index}
+        if face.scores is not None:
+            row["class"] = face.scores.predicted
+            for cls, p in zip(CLASSES, face.scores.ensemble):
+                row[f"P({cls})"] = round(p, 3)
+            for name, probs in face.scores.members.items():
+                row[name] = f"{CLASSES[int(np.argmax(probs))]} ({format_probs(probs, sep=' / ')})"
+        row["detector confidence"] = round(face.confidence, 3)  # MTCNN's, not the class's probability
+        row["box (x, y, w, h)"] = ", ".join(str(v) for v in face.box)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def verdict_frame(pred: GroupPrediction) -> pd.DataFrame:
+    """The three predictions: class and probability per class (4 decimals; "–" for bottom-up
+    without a face)."""
+    rows = []
+    for module, probs, cls in (
+        ("bottom_up", pred.bottom_up, pred.bottom_up_class),
+        ("top_down", pred.top_down, pred.top_down_class),
+        ("fused", pred.fused, pred.fused_class),
+    ):
+        row: dict[str, object] = {"module": MODULE_NAMES[module], "class": cls or NO_FACE}
+        for i, c in enumerate(CLASSES):  # text, so an absent module's cells read "–", not "None"
+            row[c] = NO_VALUE if probs is None else f"{probs[i]:.4f}"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def comparison_row(name: str, pred: GroupPrediction) -> dict[str, object]:
+    """One photo in the comparison table (OUT.csv-like columns)."""
+    row: dict[str, object] = {
+        "image": name,
+        "faces": len(pred.faces),
+        "bottom_up": pred.bottom_up_class or "",
+        "top_down": pred.top_down_class,
+        "fused": pred.fused_class,
+    }
+    for module, probs in (("bottom_up", pred.bottom_up), ("top_down", pred.top_down), ("fused", pred.fused)):
+        for i, c in enumerate(CLASSES):
+            row[f"p_{module}_{c}"] = None if probs is None else round(probs[i], 4)
+    row.update(
+        labeler=pred.evidence.labeler,
+        labels_used="|".join(pred.evidence.labels_used),
+        labels_ignored="|".join(pred.evidence.labels_ignored),
+    )
+    return row
+
+
+def evidence_frame(evidence: SceneEvidence) -> pd.DataFrame:
+    """Every label with what happened to it: used, mapped (to which) or ignored."""
+    mapped = dict(evidence.labels_mapped)
+    rows = [
+        {"label": lab, "status": "used", "network label": lab}
+        for lab in evidence.labels_used
+        if lab not in mapped.values()
+    ]
+    rows += [{"label": raw, "status": "mapped", "network label": known} for raw, known in evidence.labels_mapped]
+    rows += [{"label": lab, "status": "ignored", "network label": ""} for lab in evidence.labels_ignored]
+    return pd.DataFrame(rows, columns=["label", "status", "network label"])
+
+
+def parse_free_labels(text: str) -> list[str]:
+    """Labels typed as comma- or line-separated text."""
+    return [t.strip() for t in text.replace("\n", ",").split(",") if t.strip()]
+
+
+def typed_labels(net: SceneNetwork, text: str) -> tuple[LabelMapping, list[str]]:
+    """Labels typed as text, mapped onto ``net``'s labels, and the captions that say what happened:
+    what was mapped (``weddings → wedding``) and each unknown word with the nearest known labels."""
+    from gerec.bn.vocabulary import map_typed, suggest
+
+    typed = map_typed(net, parse_free_labels(text))
+    notes = ["Mapped: " + ", ".join(f"{a} → {b}" for a, b in typed.mapped)] if typed.mapped else []
+    for word in typed.ignored:
+        hint = ", ".join(suggest(net, word))
+        notes.append(f"“{word}” is not a label the network knows" + (f"; nearest known: {hint}." if hint else "."))
+    return typed, notes
