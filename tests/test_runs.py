@@ -111,6 +111,45 @@ def test_changed_answers_are_counted_by_module_and_verdict_and_add_up():
     assert doctest.testmod(gerec.runs.compare).failed == 0
 
 
+def test_a_module_without_answers_reads_alike_in_runs_show_and_runs_compare(tmp_path, capsys):
+    """No photo had a face, so bottom-up has no accuracy: ``runs show`` printed ``bottom_up    -   %``
+    where ``runs compare`` printed ``-``. Both print every accuracy by one helper."""
+    import doctest
+
+    import gerec.cli.runs
+    from gerec.cli import main
+
+    db = tmp_path / "runs.sqlite"
+    rec = {
+        "image": "pos_1.jpg",
+        "actual": "Positive",
+        "bottom_up": None,
+        "top_down": "Positive",
+        "fused": "Neutral",
+        "probs": {},
+        "faces": [],
+        "labeler": "cached",
+        "labels_used": ["smile"],
+        "labels_ignored": [],
+        "timings": {},
+        "error": None,
+    }
+    with RunStore(db) as store:
+        a = store.create_run("set", "reference", "cached", {})
+        b = store.create_run("set", "tuned", "cached", {})
+        store.add_prediction(a, rec)
+        store.add_prediction(b, {**rec, "fused": "Positive"})
+    expected = {"bottom_up": "-", "top_down": "100.00 %", "fused": "0.00 %"}
+    assert main(["runs", "--store", str(db), "show", a]) == 0
+    shown = capsys.readouterr().out.splitlines()
+    assert "accuracy: " + "  ".join(f"{m} {text}" for m, text in expected.items()) in shown
+    assert main(["runs", "--store", str(db), "compare", a, b]) == 0
+    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line.startswith("  ")}
+    assert {m: rows[m][14:26].strip() for m in expected} == expected  # the A accuracy column
+    assert rows["bottom_up"][26:38].strip() == "-" and rows["fused"][26:38].strip() == "100.00 %"
+    assert doctest.testmod(gerec.cli.runs).attempted >= 1 and doctest.testmod(gerec.cli.runs).failed == 0
+
+
 def test_killed_run_resumes_with_nothing_lost_or_duplicated(class_folders, tmp_path):
     db, out = tmp_path / "runs.sqlite", tmp_path / "out.csv"
     cmd = gerec_cmd(

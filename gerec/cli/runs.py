@@ -54,8 +54,17 @@ def _limited(lines: list[str], limit: int) -> list[str]:
     return [*lines[:limit], f"… {len(lines) - limit} more (--limit 0 shows all, --json everything)"]
 
 
-def _pct(value: float) -> str:
-    return "   -  " if math.isnan(value) else f"{100 * value:6.2f}"
+NO_ACCURACY = "-"
+"""What ``runs show`` and ``runs compare`` print for a module without answers (its accuracy is NaN)."""
+
+
+def accuracy_text(value: float) -> str:
+    """A module's accuracy as ``runs show`` and ``runs compare`` print it.
+
+    >>> accuracy_text(0.69374), accuracy_text(float("nan"))
+    ('69.37 %', '-')
+    """
+    return NO_ACCURACY if math.isnan(value) else f"{100 * value:.2f} %"
 
 
 def comparison_table(result: RunComparison, counts: ChangeCounts) -> list[str]:
@@ -63,9 +72,9 @@ def comparison_table(result: RunComparison, counts: ChangeCounts) -> list[str]:
     changed by verdict, which add up to the row's ``answers changed``."""
     from gerec.runs.compare import ANSWERS_CHANGED, VERDICTS
 
-    def accuracy(by_module: dict[str, float], module: str) -> str:  # "" for all modules, "-" without answers
+    def accuracy(by_module: dict[str, float], module: str) -> str:  # "" for all modules
         value = by_module.get(module)
-        return "" if value is None else "-" if math.isnan(value) else f"{100 * value:.2f} %"
+        return "" if value is None else accuracy_text(value)
 
     lines = [
         f"{result.shared} images in both runs; per module, accuracy on them and the answers B changed "
@@ -114,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
                 f"run {info.id}: {info.finished} images ({info.failed} failed), network {info.mode}, "
                 f"labeler {info.labeler}, dataset {info.dataset}"
             )
-            print("accuracy: " + "  ".join(f"{m} {_pct(v)} %" for m, v in acc.items()))
+            print("accuracy: " + "  ".join(f"{m} {accuracy_text(v)}" for m, v in acc.items()))
             for note in info.notes:
                 print(f"note: {note}")
             damaged = [r["image"] for r in records if (r["error"] or "").startswith(DAMAGED_ROW)]
