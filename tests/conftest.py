@@ -55,6 +55,33 @@ def pipeline():
     return Pipeline()
 
 
+@pytest.fixture()
+def gcv_fallback_photos(tmp_path, monkeypatch):
+    """Four generated photos in ``tmp_path/photos`` (Positive and Negative, two each) and the pipeline
+    ``gerec evaluate`` builds for them (``PipelineSpec.build`` patched): gcv unavailable ('no
+    credentials configured') so manual answers, and a detector that finds no face. Returns both."""
+    from PIL import Image
+
+    from gerec.pipeline import Pipeline, PipelineConfig
+    from gerec.scene.chain import LabelerChain
+    from gerec.scene.config import UnavailableLabeler
+    from gerec.scene.simple import ManualLabeler
+
+    class NoFaces:
+        def detect(self, image):
+            return []
+
+    photos = tmp_path / "photos"
+    for cls in ("Positive", "Negative"):
+        (photos / cls).mkdir(parents=True)
+        for i in range(2):
+            Image.new("RGB", (64, 48), (40 * i, 90, 160)).save(photos / cls / f"{i}.png")
+    chain = LabelerChain([UnavailableLabeler("gcv", "no credentials configured"), ManualLabeler(["party"])])
+    pipeline = Pipeline(PipelineConfig(mode="reference"), labeler=chain, detector=NoFaces())
+    monkeypatch.setattr("gerec.cli.evaluate.PipelineSpec.build", lambda spec: pipeline)
+    return photos, pipeline
+
+
 # ------------------------------------------------------------------ test tiers
 SLOW_FIXTURES = frozenset({"pipeline", "server", "fer_dir", "photos_dir"})
 """Fixtures that load real models, real photos through them, or a browser: their tests are slow."""

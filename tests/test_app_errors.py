@@ -190,8 +190,8 @@ def stored_runs(gaf_dir, tmp_path_factory) -> tuple[Path, list[str]]:
     return db, ids
 
 
-def compared_runs_page(db: Path, ids: list[str]):
-    """The Error analysis page (AppTest) with stored run ``ids[0]`` compared with ``ids[1]``."""
+def stored_run_page(db: Path, run_id: str):
+    """The Error analysis page (a streamlit AppTest) after opening run ``run_id`` of the store ``db``."""
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_file(APP, default_timeout=300)
@@ -199,7 +199,13 @@ def compared_runs_page(db: Path, ids: list[str]):
     at.switch_page(PAGES["errors"]).run()
     at.radio(key="eval_source").set_value("store").run()
     at.text_input(key="store_path").set_value(str(db)).run()
-    at.selectbox(key="store_run").set_value(ids[0]).run()
+    at.selectbox(key="store_run").set_value(run_id).run()
+    return at
+
+
+def compared_runs_page(db: Path, ids: list[str]):
+    """The Error analysis page (AppTest) with stored run ``ids[0]`` compared with ``ids[1]``."""
+    at = stored_run_page(db, ids[0])
     at.selectbox(key="store_run_b").set_value(ids[1]).run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     return at
@@ -330,8 +336,6 @@ def test_a_stopped_runs_results_say_so(tmp_path, monkeypatch):
 def test_stored_run_with_damaged_json_shows_plain_messages(tmp_path, monkeypatch):
     import sqlite3
 
-    from streamlit.testing.v1 import AppTest
-
     from gerec.runs.records import failed_record
     from gerec.runs.store import RunStore
 
@@ -347,12 +351,7 @@ def test_stored_run_with_damaged_json_shows_plain_messages(tmp_path, monkeypatch
         con.execute("UPDATE predictions SET probs = '{bad json' WHERE image = 'pos_2.jpg'")
         con.execute("UPDATE runs SET models = 'null' WHERE id = ?", (damaged_run,))
     con.close()
-    at = AppTest.from_file(APP, default_timeout=300)
-    at.run()
-    at.switch_page(PAGES["errors"]).run()
-    at.radio(key="eval_source").set_value("store").run()
-    at.text_input(key="store_path").set_value(str(db)).run()
-    at.selectbox(key="store_run").set_value(run_id).run()
+    at = stored_run_page(db, run_id)
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert any(f"1 row(s) of run {run_id} are damaged in the run store" in w.value for w in at.warning)
     found = {m.label: m.value for m in at.metric}
@@ -392,8 +391,6 @@ def test_saved_csv_with_a_damaged_sidecar_gives_a_plain_message(tmp_path, monkey
 def test_a_stored_runs_notes_show_beside_its_summary(tmp_path, monkeypatch):
     """Before, a run's fallback notes were only in its sidecar and on stderr: the page, reading the
     store, could not say that the scene labels of some photos came from the offline labeler."""
-    from streamlit.testing.v1 import AppTest
-
     from gerec.runs.records import failed_record
     from gerec.runs.store import RunStore
 
@@ -407,12 +404,7 @@ def test_a_stored_runs_notes_show_beside_its_summary(tmp_path, monkeypatch):
             notes = ["gcv unavailable: no credentials configured"] if i else ["imagenet top-3: tent 0.50"]
             store.add_prediction(run_id, {**record, "labeler": "offline", "notes": notes})
             store.add_prediction(quiet, {**record, "labeler": "offline", "notes": ["imagenet top-3: tent 0.50"]})
-    at = AppTest.from_file(APP, default_timeout=300)
-    at.run()
-    at.switch_page(PAGES["errors"]).run()
-    at.radio(key="eval_source").set_value("store").run()
-    at.text_input(key="store_path").set_value(str(db)).run()
-    at.selectbox(key="store_run").set_value(run_id).run()
+    at = stored_run_page(db, run_id)
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert run_notes(at) == [
         "Notes of this run:\n\n- gcv unavailable: no credentials configured; offline answered instead (2 photos)"

@@ -175,29 +175,12 @@ def test_a_stopped_evaluate_never_leaves_the_previous_runs_sidecar(tmp_path, mon
     assert completeness_warning(made, len(rows)).startswith("this run did not finish: the results hold 2 of 6")
 
 
-def test_evaluate_prints_and_records_each_labeler_fallback_once(tmp_path, monkeypatch, capsys):
+def test_evaluate_prints_and_records_each_labeler_fallback_once(gcv_fallback_photos, tmp_path, capsys):
     """gcv unavailable for every photo: before, evaluate said nothing (classify did) and only the
     labeler column showed who answered. Real photos through the real engine; no face detector."""
-    from PIL import Image
-
-    from gerec.pipeline import Pipeline, PipelineConfig
-    from gerec.scene.chain import LabelerChain
-    from gerec.scene.config import UnavailableLabeler
-    from gerec.scene.simple import ManualLabeler
-
-    class NoFaces:
-        def detect(self, image):
-            return []
-
-    for cls in ("Positive", "Negative"):
-        (tmp_path / "photos" / cls).mkdir(parents=True)
-        for i in range(2):
-            Image.new("RGB", (64, 48), (40 * i, 90, 160)).save(tmp_path / "photos" / cls / f"{i}.png")
-    chain = LabelerChain([UnavailableLabeler("gcv", "no credentials configured"), ManualLabeler(["party"])])
-    pipeline = Pipeline(PipelineConfig(mode="reference"), labeler=chain, detector=NoFaces())
-    monkeypatch.setattr("gerec.cli.evaluate.PipelineSpec.build", lambda spec: pipeline)
+    photos, _ = gcv_fallback_photos
     out = tmp_path / "out.csv"
-    code = main(["evaluate", "--images", str(tmp_path / "photos"), "--labeler", "gcv,manual", "--out", str(out)])
+    code = main(["evaluate", "--images", str(photos), "--labeler", "gcv,manual", "--out", str(out)])
     assert code == 0
     finished = read_sidecar(out)
     assert (finished["complete"], finished["rows"], finished["rows_expected"]) == (True, 4, 4)

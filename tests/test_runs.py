@@ -41,24 +41,31 @@ def class_folders(photos_dir, tmp_path_factory) -> Path:
     return root
 
 
+def _prediction(**changes: object) -> dict[str, object]:
+    """A stored prediction of pos_1.jpg (true class Positive; no face, so no bottom-up answer; top-down
+    and fused Neutral, no probabilities), with ``changes``."""
+    return {
+        "image": "pos_1.jpg",
+        "actual": "Positive",
+        "bottom_up": None,
+        "top_down": "Neutral",
+        "fused": "Neutral",
+        "probs": {},
+        "faces": [],
+        "labeler": "cached",
+        "labels_used": ["smile"],
+        "labels_ignored": [],
+        "timings": {},
+        "error": None,
+        **changes,
+    }
+
+
 def test_store_round_trip_and_compare(tmp_path):
     with RunStore(tmp_path / "runs.sqlite") as store:
         a = store.create_run("set", "reference", "cached", {"scene_bn.json": {"sha256": "x"}})
         b = store.create_run("set", "tuned", "cached", {})
-        rec = {
-            "image": "pos_1.jpg",
-            "actual": "Positive",
-            "bottom_up": None,
-            "top_down": "Neutral",
-            "fused": "Neutral",
-            "probs": {"top_down": [0.2, 0.5, 0.3]},
-            "faces": [],
-            "labeler": "cached",
-            "labels_used": ["smile"],
-            "labels_ignored": [],
-            "timings": {},
-            "error": None,
-        }
+        rec = _prediction(probs={"top_down": [0.2, 0.5, 0.3]})
         store.add_prediction(a, rec)
         store.add_prediction(a, rec)  # the same image again replaces, never duplicates
         store.add_prediction(b, {**rec, "top_down": "Positive", "fused": "Positive"})
@@ -120,20 +127,7 @@ def test_a_module_without_answers_reads_alike_in_runs_show_and_runs_compare(tmp_
     from gerec.cli import main
 
     db = tmp_path / "runs.sqlite"
-    rec = {
-        "image": "pos_1.jpg",
-        "actual": "Positive",
-        "bottom_up": None,
-        "top_down": "Positive",
-        "fused": "Neutral",
-        "probs": {},
-        "faces": [],
-        "labeler": "cached",
-        "labels_used": ["smile"],
-        "labels_ignored": [],
-        "timings": {},
-        "error": None,
-    }
+    rec = _prediction(top_down="Positive")
     with RunStore(db) as store:
         a = store.create_run("set", "reference", "cached", {})
         b = store.create_run("set", "tuned", "cached", {})
@@ -382,31 +376,15 @@ def test_a_signal_during_a_rows_write_waits_until_it_is_written(tmp_path, monkey
     assert signal.getsignal(signal.SIGINT) is handler  # evaluate's own is gone
 
 
-def test_a_resumed_runs_notes_count_every_image(tmp_path, monkeypatch, capsys):
+def test_a_resumed_runs_notes_count_every_image(gcv_fallback_photos, tmp_path, monkeypatch, capsys):
     """A run whose labeler fell back, stopped after 2 of 4 photos, then resumed. Before, the notes
     were only counted in memory: the resumed run's sidecar said '(2 photos)' and the store nothing."""
-    from PIL import Image
-
     from gerec.cli import main
-    from gerec.pipeline import Pipeline, PipelineConfig
     from gerec.provenance import read_sidecar
-    from gerec.scene.chain import LabelerChain
-    from gerec.scene.config import UnavailableLabeler
-    from gerec.scene.simple import ManualLabeler
 
-    class NoFaces:
-        def detect(self, image):
-            return []
-
-    for cls in ("Positive", "Negative"):
-        (tmp_path / "photos" / cls).mkdir(parents=True)
-        for i in range(2):
-            Image.new("RGB", (64, 48), (40 * i, 90, 160)).save(tmp_path / "photos" / cls / f"{i}.png")
-    chain = LabelerChain([UnavailableLabeler("gcv", "no credentials configured"), ManualLabeler(["party"])])
-    pipeline = Pipeline(PipelineConfig(mode="reference"), labeler=chain, detector=NoFaces())
-    monkeypatch.setattr("gerec.cli.evaluate.PipelineSpec.build", lambda spec: pipeline)
+    photos, pipeline = gcv_fallback_photos
     out, db = tmp_path / "out.csv", tmp_path / "runs.sqlite"
-    cmd = ["evaluate", "--images", str(tmp_path / "photos"), "--labeler", "gcv,manual", "--out", str(out)]
+    cmd = ["evaluate", "--images", str(photos), "--labeler", "gcv,manual", "--out", str(out)]
     real_analyze = pipeline.analyze
     calls = []
 

@@ -72,6 +72,20 @@ def test_missing_folder_of_an_explicit_store(tmp_path):
     assert not (tmp_path / "nowhere").exists()
 
 
+def _race(target, path: Path, processes: int) -> list[str]:  # noqa: ANN001 - a process's function
+    """Run ``target(str(path), start, results, i)`` in ``processes`` forked processes that wait for
+    each other at the barrier ``start``; what each put on ``results`` ('ok' or its error)."""
+    ctx = multiprocessing.get_context("fork")
+    start, results = ctx.Barrier(processes), ctx.Queue()
+    workers = [ctx.Process(target=target, args=(str(path), start, results, i)) for i in range(processes)]
+    for worker in workers:
+        worker.start()
+    outcomes = [results.get(timeout=60) for _ in workers]
+    for worker in workers:
+        worker.join(timeout=60)
+    return outcomes
+
+
 def _open_together(path: str, start, results, tag: int) -> None:  # noqa: ANN001 - multiprocessing objects
     """One process of the race: open the store when every process is ready, store a run of 5 rows."""
     try:
@@ -89,17 +103,10 @@ def test_processes_creating_one_new_store_together_all_write_to_it(tmp_path):
     """Four real processes open a store that does not exist yet at the same moment, 15 times over.
     Before, nearly every trial refused one of them: the 0-byte file another's connect had just made
     was 'an empty file, not a gerec run store', or setting up WAL failed at once as 'locked'."""
-    ctx = multiprocessing.get_context("fork")
     processes, trials = 4, 15
     for trial in range(trials):
         path = tmp_path / f"runs{trial}.sqlite"
-        start, results = ctx.Barrier(processes), ctx.Queue()
-        workers = [ctx.Process(target=_open_together, args=(str(path), start, results, i)) for i in range(processes)]
-        for worker in workers:
-            worker.start()
-        outcomes = [results.get(timeout=60) for _ in workers]
-        for worker in workers:
-            worker.join(timeout=60)
+        outcomes = _race(_open_together, path, processes)
         assert outcomes == ["ok"] * processes, f"trial {trial}: {outcomes}"
         with RunStore(path, readonly=True) as store:
             assert sorted(r.finished for r in store.runs()) == [5] * processes
@@ -352,17 +359,10 @@ def _migrate_together(path: str, start, results, tag: int) -> None:  # noqa: ANN
 def test_processes_migrating_one_old_store_together_all_write_to_it(tmp_path):
     """Four real processes open the same old store at once: one migrates it, the others wait and
     find it migrated (none adds the column twice)."""
-    ctx = multiprocessing.get_context("fork")
     processes = 4
     for trial in range(5):
         path = old_store(tmp_path / f"runs{trial}.sqlite")
-        start, results = ctx.Barrier(processes), ctx.Queue()
-        workers = [ctx.Process(target=_migrate_together, args=(str(path), start, results, i)) for i in range(processes)]
-        for worker in workers:
-            worker.start()
-        outcomes = [results.get(timeout=60) for _ in workers]
-        for worker in workers:
-            worker.join(timeout=60)
+        outcomes = _race(_migrate_together, path, processes)
         assert outcomes == ["ok"] * processes, f"trial {trial}: {outcomes}"
         with RunStore(path, readonly=True) as store:
             assert store.run(OLD_RUN).notes == (f"{FALLBACK}; offline answered instead (4 photos)",)
