@@ -23,6 +23,7 @@ from gerec.classes import CLASSES, MODULES, true_class_of
 from gerec.errors import InvalidDataset
 from gerec.evaluation import score_module, to_indices
 from gerec.fileio import csv_safe
+from gerec.provenance import SIDECAR_SUFFIX
 from gerec.runs import compare as runs_compare
 from gerec.types import GroupPrediction
 
@@ -239,6 +240,25 @@ class ResultsUpload:
             "To open another, leave only it (and its .csv.json) in the upload box; to compare two runs, "
             "keep them with `evaluate --store` and use Open a stored run."
         )
+
+
+def lone_sidecar_notice(names: Sequence[str]) -> str:
+    """What to do when only JSON was uploaded: a sidecar records what made a results CSV, not the
+    results, so nothing opens without the CSV it is named after (``OUT.csv.json`` -> ``OUT.csv``).
+
+    >>> lone_sidecar_notice(["out.csv.json"])
+    'out.csv.json alone opens nothing: it records what made out.csv, not the results. Upload out.csv with it.'
+    >>> lone_sidecar_notice(["notes.json"])
+    'notes.json alone opens nothing: it records what made a results CSV, not the results. Upload its CSV with it.'
+    """
+    wanted = [n[: -len(SIDECAR_SUFFIX)] for n in names if n.lower().endswith(".csv" + SIDECAR_SUFFIX)]
+    one = len(names) == 1
+    made = ", ".join(dict.fromkeys(wanted)) if wanted else "a results CSV"
+    upload = made if wanted else ("its CSV" if one else "their CSVs")
+    return (
+        f"{', '.join(names)} alone {'opens' if one else 'open'} nothing: {'it records' if one else 'they record'} "
+        f"what made {made}, not the results. Upload {upload} with {'it' if one else 'them'}."
+    )
 
 
 def pick_upload(names: Sequence[str]) -> ResultsUpload:

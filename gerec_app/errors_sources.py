@@ -94,6 +94,8 @@ def csv_source(s: state.Settings) -> LoadedResults | None:
     names = [u.name for u in files]
     picked = analysis.pick_upload(names)
     ids = tuple(u.file_id for u in files)
+    if picked.csv is None and names:  # a lone OUT.csv.json: it says what made results, and holds none
+        st.warning(analysis.lone_sidecar_notice(names))
     if picked.csv is not None and st.session_state.get("eval_loaded") != ids:
         st.session_state["eval_loaded"] = ids
         results, side = files[picked.csv], (files[picked.sidecar] if picked.sidecar is not None else None)

@@ -504,6 +504,30 @@ def test_several_uploaded_csvs_say_which_is_used_and_that_the_others_were_ignore
     assert [w.value for w in at.warning if "ignored" in w.value] == [notice]  # it stays with the results
 
 
+def test_a_sidecar_uploaded_without_its_csv_says_the_csv_is_needed():
+    """An OUT.csv.json uploaded alone did nothing and said nothing: the page now names the CSV it needs."""
+    import doctest
+
+    from streamlit.testing.v1 import AppTest
+
+    from gerec.provenance import run_provenance
+
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.run()
+    at.switch_page(PAGES["errors"]).run()
+    at.radio(key="eval_source").set_value("csv").run()
+    sidecar = json.dumps(run_provenance("tuned")).encode()
+    at.file_uploader(key="eval_upload").set_value([("run7.csv.json", sidecar, "application/json")]).run()
+    assert not at.exception and not at.error and LOADED_RESULTS not in at.session_state
+    assert [w.value for w in at.warning] == [
+        "run7.csv.json alone opens nothing: it records what made run7.csv, not the results. Upload run7.csv with it."
+    ]
+    assert analysis.lone_sidecar_notice(["a.csv.json", "b.json"]) == (
+        "a.csv.json, b.json alone open nothing: they record what made a.csv, not the results. Upload a.csv with them."
+    )
+    assert doctest.testmod(analysis).failed == 0
+
+
 @pytest.mark.parametrize("damage", ["broken", "missing"])
 def test_the_pages_label_only_run_needs_no_face_registry(damage, tmp_path, monkeypatch):
     """It built its Pipeline without faces=False, so a damaged ensemble.json, which it never uses,
