@@ -26,8 +26,9 @@ import numpy as np
 
 from gerec.classes import CLASSES
 from gerec.config import data_dir
-from gerec.explain import BASELINES, DEFAULT_BLUR, GREY, SaliencyExplainer, blurred
+from gerec.explain import BASELINES, GREY, SaliencyExplainer
 from gerec.occlusion import EYE_ROWS, MOUTH_ROWS, resolution
+from gerec.saliency import DEFAULT_BLUR, blurred
 
 STEPS = 20
 PATCH = 8

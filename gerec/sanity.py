@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 
 from gerec.emotion.ensemble import KerasMember, Member, OnnxMember
-from gerec.explain import DEFAULT_METHOD, FaceSaliency, SaliencyExplainer
+from gerec.explain import DEFAULT_METHOD, SaliencyExplainer
+from gerec.saliency import FaceSaliency
 
 PASS_BELOW = 0.5
 """A map whose Spearman rank correlation with its randomised-head map is below this has changed."""

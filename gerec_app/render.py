@@ -100,7 +100,7 @@ def saliency_images(crop: np.ndarray, result, members: bool = True) -> tuple[lis
 
     ``result`` is a :class:`gerec.explain.FaceSaliency`.
     """
-    from gerec.explain import overlay
+    from gerec.saliency import overlay
 
     maps = [result.values] + ([m.values for m in result.members] if members else [])
     scale = colour_scale(maps)

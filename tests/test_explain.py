@@ -12,8 +12,9 @@ import pytest
 from gerec.classes import CLASSES, class_index
 from gerec.emotion.views import TTA_MODES, view
 from gerec.errors import InvalidImage, NoFaceDetected
-from gerec.explain import METHODS, SaliencyExplainer, crop_key, explain_face, explained_views, overlay, spread, to_grey
+from gerec.explain import METHODS, SaliencyExplainer, explain_face
 from gerec.occlusion import EYE_ROWS, MOUTH_ROWS, resolution
+from gerec.saliency import crop_key, explained_views, overlay, spread, to_grey
 
 
 def grey_faces(crops: np.ndarray) -> np.ndarray:

@@ -8,7 +8,7 @@ import re
 import numpy as np
 import pytest
 
-from gerec.explain import FaceSaliency, MemberSaliency
+from gerec.saliency import FaceSaliency, MemberSaliency
 from gerec.why import why_text
 from gerec_app.render import annotate
 from gerec_app.report import build_report
