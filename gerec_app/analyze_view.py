@@ -233,7 +233,7 @@ def scene_labels(res: state.PhotoResult, s: state.Settings) -> tuple[GroupPredic
         res.name, shown.evidence.labels_used, pred.bottom_up_class, len(pred.faces), pred.bottom_up_evidence
     )
     if shown.contributions:
-        with st.expander("How each term moves the verdict (prior, labels, faces)"):
+        with st.expander(render.reasons_title(shown.contributions)):
             explanations.render_reasons(shown, key=f"contrib_{key}")
     return shown, edited
 

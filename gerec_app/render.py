@@ -12,7 +12,8 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from gerec.types import Face
+from gerec.bn.contributions import terms_text
+from gerec.types import Face, LabelContribution
 
 CLASS_COLOURS = {"Positive": "#2b9348", "Neutral": "#868e96", "Negative": "#d62828"}
 """The one colour of each class: face boxes, class bars, graph nodes, reports."""
@@ -151,6 +152,12 @@ def friendly_columns(table: pd.DataFrame) -> pd.DataFrame:
         if column in out.columns:
             out[column] = out[column].map(lambda v: MODULE_NAMES.get(v, v))
     return out.rename(columns={c: friendly_column(c) for c in out.columns})
+
+
+def reasons_title(rows: Sequence[LabelContribution]) -> str:
+    """The heading over a prediction's reasons, naming the terms shown (a uniform prior has no row):
+    ``How each term moves the verdict (labels, faces)``. The Analyze page's expander and the report."""
+    return f"How each term moves the verdict ({terms_text(rows)})"
 
 
 ERROR_HINTS = {

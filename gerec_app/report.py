@@ -27,6 +27,7 @@ from gerec_app.render import (
     MODULE_NAMES,
     class_colour_legend,
     faces_count,
+    reasons_title,
     saliency_images,
 )
 
@@ -126,7 +127,7 @@ def _reasons(pred: GroupPrediction, network: SceneNetwork) -> str:
         + (f"<p>{html.escape(bottom_up)}</p>" if with_faces else "")
         + f"<p>Scene labels from <b>{html.escape(ev.labeler)}</b>: {html.escape(', '.join(ev.labels_used)) or 'none'}"
         f"; mapped: {mapped}; ignored: {html.escape(', '.join(ev.labels_ignored)) or 'none'}.</p>"
-        f"<p>How each term moves the verdict (prior, labels, faces):</p><ul>{''.join(items)}</ul>"
+        f"<p>{html.escape(reasons_title(pred.contributions))}:</p><ul>{''.join(items)}</ul>"
         + (f"<p>{html.escape(fused)}</p>" if with_faces else "")
         + (f"<ul>{notes}</ul>" if notes else "")
     )

@@ -144,6 +144,16 @@ def test_one_face_is_said_in_the_singular(photos_dir):
     assert not any("1 faces" in m.value for m in at.markdown)
 
 
+def test_the_reasons_expander_names_only_the_terms_it_shows(photos_dir):
+    """It read '(prior, labels, faces)' though the shipped networks' prior is uniform and has no row."""
+    at = new_app(shap_on=False)
+    at.selectbox(key="sample").set_value("image_happy_1.jpg").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert [e.label for e in at.expander if e.label.startswith("How each term")] == [
+        "How each term moves the verdict (labels, faces)"
+    ]
+
+
 def test_largest_face_first_typed_variants_and_missing_labels_file(photos_dir, tmp_path):
     from gerec_app.state import default_labels_file
 

@@ -84,6 +84,28 @@ def test_rows_kinds_order_and_rest():
     assert set(CONTRIBUTION_KINDS) >= {r.kind for r in rows}
 
 
+def test_the_reasons_title_names_the_terms_shown():
+    """'(prior, labels, faces)' was written over every reasons chart, though a uniform prior (both
+    shipped networks') has no row: the heading names the kinds of row there are."""
+    import doctest
+
+    import gerec.bn.contributions
+    from gerec_app.render import reasons_title
+
+    net = tiny_network()  # prior 0.5 / 0.3 / 0.2
+    uniform = SceneNetwork(net.labels, net.p_present, np.full(3, 1 / 3), net.cnn_table, net.absent_mask)
+    assert reasons_title(net.contributions(["smile"], "Negative")) == (
+        "How each term moves the verdict (prior, labels, faces)"
+    )
+    assert reasons_title(uniform.contributions(["smile"], "Negative")) == (
+        "How each term moves the verdict (labels, faces)"
+    )
+    assert reasons_title(uniform.contributions([], top_absent=0)) == "How each term moves the verdict (labels)"
+    for mode in MODES:  # neither shipped network has a prior row
+        assert "prior" not in reasons_title(load_scene_network(mode).contributions(["smile"], "Positive"))
+    assert doctest.testmod(gerec.bn.contributions).failed == 0
+
+
 def test_fit_rows_aggregates_never_drops():
     rng = np.random.default_rng(5)
     net = random_network(rng, 40)

@@ -53,6 +53,7 @@ def test_report_is_self_contained_with_verdicts_faces_saliency_and_reasons(pipel
     assert "faces (bottom-up) push towards" in page  # plural rows take a plural verb
     assert re.search(r"\d+ other absent labels push towards", page) and "labels pushes" not in page
     assert "ignored: weddings" in page  # what the network did not know is said
+    assert "How each term moves the verdict (labels, faces):" in page  # no prior row: the prior is uniform
     # what bottom-up is, said truly: the faces' mean is shown as the faces', not as bottom-up
     mean = np.mean([f.scores.ensemble for f in pred.faces], axis=0)
     assert f"the mean of their probabilities: Positive {mean[0]:.2f}" in page

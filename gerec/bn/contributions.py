@@ -24,6 +24,15 @@ PRIOR_LABEL = "prior"
 BOTTOM_UP_LABEL = "faces (bottom-up)"
 REST_KINDS = {"label": "label-rest", "absent": "absent-rest"}
 """The kind of the row that sums the rows of a kind that do not fit."""
+TERM_WORDS = {
+    "prior": "prior",
+    "label": "labels",
+    "label-rest": "labels",
+    "absent": "labels",
+    "absent-rest": "labels",
+    "bottom-up": "faces",
+}
+"""What each kind of row is, in one word, for saying which terms a set of rows holds."""
 
 
 def centred(vector: np.ndarray | Sequence[float]) -> Probs:
@@ -44,6 +53,17 @@ def summed(rows: Sequence[LabelContribution], kind: str) -> LabelContribution:
     count = sum(r.count for r in rows)
     total = np.sum([r.log_ratio for r in rows], axis=0) if rows else np.zeros(3)
     return LabelContribution(rest_label(kind, count), False, centred(total), kind, count)
+
+
+def terms_text(rows: Sequence[LabelContribution]) -> str:
+    """The kinds of term ``rows`` hold, in their order: no ``prior`` when the prior is uniform (it has
+    no row then), no ``faces`` without bottom-up evidence.
+
+    >>> terms_text([LabelContribution("smile", True, (0.5, 0.0, -0.5)), LabelContribution("crowd", False,
+    ...     (0.1, 0.0, -0.1), "absent"), LabelContribution(BOTTOM_UP_LABEL, False, (1.0, 0.0, -1.0), "bottom-up")])
+    'labels, faces'
+    """
+    return ", ".join(dict.fromkeys(TERM_WORDS[r.kind] for r in rows))
 
 
 def logits(rows: Sequence[LabelContribution], bottom_up: bool = True) -> np.ndarray:
