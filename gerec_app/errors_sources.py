@@ -113,7 +113,8 @@ def csv_source(s: state.Settings) -> LoadedResults | None:
 
 def store_source(s: state.Settings) -> LoadedResults | None:
     """A run kept by ``evaluate --store``, optionally compared side by side with a second run."""
-    from gerec.runs.store import DAMAGED_ROW, RunStore, default_store_path
+    from gerec.runs.rows import DAMAGED_ROW
+    from gerec.runs.store import RunStore, default_store_path
 
     path = st.text_input("Run store (SQLite)", value=str(default_store_path()), key="store_path")
     if not Path(path).is_file():

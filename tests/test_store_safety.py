@@ -118,7 +118,7 @@ def test_a_new_store_is_made_where_the_file_system_has_no_hard_links(tmp_path, m
     def no_links(*args: object) -> None:
         raise PermissionError(1, "Operation not permitted")
 
-    monkeypatch.setattr("gerec.runs.store.os.link", no_links)
+    monkeypatch.setattr("gerec.runs.sqlite_io.os.link", no_links)
     with RunStore(tmp_path / "runs.sqlite") as store:
         store.add_prediction(store.create_run("set", "tuned", "cached", {}), failed_record("a.jpg", None, "x"))
     with RunStore(tmp_path / "runs.sqlite", readonly=True) as store:
@@ -227,7 +227,7 @@ def _damage(db: Path, sql: str, *params: object) -> None:
 
 
 def test_damaged_json_in_a_row_reports_that_row_and_the_rest_of_the_run_reads(tmp_path, capsys):
-    from gerec.runs.store import DAMAGED_ROW
+    from gerec.runs.rows import DAMAGED_ROW
 
     db = tmp_path / "runs.sqlite"
     with RunStore(db) as store:

@@ -98,7 +98,8 @@ def _open_store(
 ) -> tuple[Any, str | None, set[str]]:
     if args.store is None and not args.resume:
         return None, None, set()
-    from gerec.runs.store import RunStore, settings_difference
+    from gerec.runs.rows import settings_difference
+    from gerec.runs.store import RunStore
     from gerec.versions import model_file_versions
 
     store = RunStore(args.store or None)

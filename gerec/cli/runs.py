@@ -97,7 +97,8 @@ def run(args: argparse.Namespace) -> int:
     from gerec.provenance import IN_SAMPLE_WARNING, stored_run_in_sample
     from gerec.runs.compare import compare_runs, count_changes, module_accuracy
     from gerec.runs.records import CSV_COLUMNS, csv_row
-    from gerec.runs.store import DAMAGED_ROW, RunStore
+    from gerec.runs.rows import DAMAGED_ROW
+    from gerec.runs.store import RunStore
 
     with RunStore(args.store, readonly=True) as store:  # never writes, never adds a table
         if args.verb == "list":

@@ -7,11 +7,7 @@ permission failure later. A new store is made aside and linked into place whole,
 creating the same one at once all use it (none finds it half made). ``readonly=True`` (the
 ``runs`` commands, the dashboard) never writes.
 
-JSON read back is checked too: a run whose ``models`` or ``params`` is not the JSON object it
-should be is a :class:`RunStoreError` naming the store, the run and the column (a listing marks
-it damaged and goes on); a prediction row whose JSON columns are damaged is returned as a failed
-row (its error says which columns), so the rest of the run stays readable.
-
+JSON read back is checked (:mod:`gerec.runs.rows`): a damaged run or row never hides the rest.
 A store's tables have a version (:mod:`gerec.runs.schema`): opening an older store to write
 migrates it; read-only, it is read as it is. Each image's notes are kept with its row, so a run's
 notes (:attr:`RunInfo.notes`) count every image it finished, across kills and ``--resume``.
@@ -27,13 +23,19 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gerec.classes import MODULES
 from gerec.errors import InvalidDataset, RunStoreError
 from gerec.runs.records import fallback_notes, format_fallback_notes
+from gerec.runs.rows import (
+    JSON_COLUMNS,
+    RunInfo,
+    decode_json,
+    decode_prediction,
+    decode_run_json,
+    is_str_list,
+)
 from gerec.runs.schema import (
     NOTES,
     PREDICTION_COLUMNS,
@@ -44,92 +46,11 @@ from gerec.runs.schema import (
     migrate,
     prediction_columns,
 )
+from gerec.runs.sqlite_io import closed_on_error, place, store_error
 
 STORE_ENV = "GEREC_STORE"
 BUSY_TIMEOUT = 30.0
 """Seconds a connection waits for another process's lock before a write fails as locked."""
-JSON_COLUMNS = {"probs", "faces", "labels_used", "labels_ignored", "timings", NOTES}
-DAMAGED_ROW = "damaged in the run store"
-"""How the error of a prediction row whose JSON could not be read begins."""
-
-
-def _is_probs(value: Any) -> bool:
-    """``{module: [p, p, p] or null}``: what ``probs`` holds."""
-    return isinstance(value, dict) and all(
-        v is None
-        or isinstance(v, list)
-        and len(v) == 3
-        and all(isinstance(p, (int, float)) and not isinstance(p, bool) for p in v)
-        for v in value.values()
-    )
-
-
-def _is_str_list(value: Any) -> bool:
-    return isinstance(value, list) and all(isinstance(v, str) for v in value)
-
-
-JSON_SHAPES = {
-    "probs": (_is_probs, "an object of module -> three probabilities"),
-    "faces": (lambda v: isinstance(v, list) and all(isinstance(f, dict) for f in v), "a list of faces"),
-    "labels_used": (_is_str_list, "a list of labels"),
-    "labels_ignored": (_is_str_list, "a list of labels"),
-    "timings": (lambda v: isinstance(v, dict), "an object of stage -> seconds"),
-    NOTES: (_is_str_list, "a list of notes"),
-}
-"""Per JSON column of a prediction: the check of its decoded value (``null`` is always allowed)."""
-
-
-def _decode_json(text: Any) -> Any:
-    """A stored JSON value; ``ValueError`` when it is not JSON (nor UTF-8, for a blob)."""
-    if not isinstance(text, (str, bytes)):
-        raise ValueError(f"a {type(text).__name__}, not JSON text")
-    return json.loads(text)
-
-
-def _store_error(path: Path, exc: sqlite3.Error) -> RunStoreError:
-    """A run-store error in plain words for an SQLite failure."""
-    text = str(exc)
-    if "readonly" in text or "read-only" in text:
-        why = "it is read-only (check the permissions of the file and of its folder)"
-    elif "unable to open" in text:
-        why = "it cannot be opened (check that the folder exists and is writable)"
-    elif "locked" in text or "busy" in text:
-        why = "another process holds it locked; try again when it has finished"
-    elif (
-        "not a database" in text
-        or "malformed" in text
-        or isinstance(exc, sqlite3.DatabaseError)
-        and not isinstance(exc, sqlite3.OperationalError)
-    ):
-        why = "the file is not an SQLite database or is damaged"
-    else:
-        why = f"SQLite failed ({type(exc).__name__}: {text})"
-    return RunStoreError(f"run store {path}: {why}")
-
-
-def _place(made: Path, path: Path) -> None:
-    """Give the file ``made`` the name ``path`` unless ``path`` exists (``FileExistsError``): a hard
-    link, atomic; where the file system has none, an exclusive create and one write of its bytes."""
-    try:
-        os.link(made, path)
-        return
-    except FileExistsError:
-        raise
-    except OSError:  # no hard links here (FAT, some network shares)
-        pass
-    data = made.read_bytes()
-    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "wb") as handle:
-        handle.write(data)
-
-
-@contextmanager
-def _closed_on_error(db: sqlite3.Connection) -> Iterator[None]:
-    """The connection is closed when the block fails (a refused store is not left open)."""
-    try:
-        yield
-    except BaseException:
-        db.close()
-        raise
 
 
 def default_store_path() -> Path:
@@ -139,27 +60,6 @@ def default_store_path() -> Path:
         return Path(env)
     base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
     return base / "gerec" / "runs.sqlite"
-
-
-@dataclass(frozen=True)
-class RunInfo:
-    """One stored run and how many images it finished."""
-
-    id: str
-    created: str
-    dataset: str
-    mode: str
-    labeler: str
-    engine: str
-    models: dict[str, Any]
-    params: dict[str, Any]
-    finished: int
-    failed: int
-    damaged: str = ""
-    """What is wrong with the run's record when it cannot be read (only in :meth:`RunStore.runs`)."""
-    notes: tuple[str, ...] = ()
-    """Its images' fallback notes, one line per distinct note with how many images it concerns
-    (``gcv unavailable: ...; offline answered instead (37 photos)``)."""
 
 
 class RunStore:
@@ -179,10 +79,10 @@ class RunStore:
             raise RunStoreError(f"no run store at {self.path} (run `python -m gerec evaluate ... --store` first)")
         try:
             db = sqlite3.connect(self.path.resolve().as_uri() + "?mode=ro", uri=True, timeout=BUSY_TIMEOUT)
-            with _closed_on_error(db):
+            with closed_on_error(db):
                 self.version = check_store(db, self.path)
         except sqlite3.Error as exc:
-            raise _store_error(self.path, exc) from exc
+            raise store_error(self.path, exc) from exc
         return db
 
     def _connect_writable(self, default: bool) -> sqlite3.Connection:
@@ -203,11 +103,11 @@ class RunStore:
             raise RunStoreError(f"{self.path} is an empty file, not a gerec run store: remove it or give another path")
         try:
             db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None)
-            with _closed_on_error(db):
+            with closed_on_error(db):
                 self.version = self._brought_up_to_date(db)
             db.execute("PRAGMA synchronous=NORMAL")
         except sqlite3.Error as exc:
-            raise _store_error(self.path, exc) from exc
+            raise store_error(self.path, exc) from exc
         return db
 
     def _create(self) -> None:
@@ -221,11 +121,11 @@ class RunStore:
                 initialise(db)
             finally:
                 db.close()
-            _place(partial, self.path)
+            place(partial, self.path)
         except FileExistsError:
             pass  # another process made it first: every later write waits on its locks
         except sqlite3.Error as exc:
-            raise _store_error(self.path, exc) from exc
+            raise store_error(self.path, exc) from exc
         except OSError as exc:
             raise RunStoreError(f"cannot create the run store {self.path}: {exc.strerror or exc}") from exc
         finally:
@@ -301,7 +201,7 @@ class RunStore:
             with self._db:
                 yield
         except sqlite3.Error as exc:
-            raise _store_error(self.path, exc) from exc
+            raise store_error(self.path, exc) from exc
 
     # ------------------------------------------------------------- reading
     def run(self, run_id: str) -> RunInfo:
@@ -328,42 +228,16 @@ class RunStore:
         probabilities, its error beginning with :data:`DAMAGED_ROW` and naming the columns.
         """
         return [
-            self._prediction(dict(row))
+            decode_prediction(dict(row))
             for row in self._query("SELECT * FROM predictions WHERE run_id = ? ORDER BY image", (run_id,))
         ]
-
-    @staticmethod
-    def _prediction(item: dict[str, Any]) -> dict[str, Any]:
-        """One stored row with its JSON decoded and checked (a damaged row becomes a failed one)."""
-        item.setdefault(NOTES, None)  # a store made before notes were kept, read as it is
-        damaged = []
-        for col in sorted(JSON_COLUMNS):
-            if item[col] is None:
-                continue
-            check, shape = JSON_SHAPES[col]
-            try:
-                item[col] = _decode_json(item[col])
-            except ValueError:
-                damaged.append(f"{col} is not valid JSON")
-                continue
-            if item[col] is not None and not check(item[col]):
-                damaged.append(f"{col} is not {shape}")
-        if not damaged:
-            return item
-        stored_error = f"; stored error: {item['error']}" if item.get("error") else ""
-        reason = f"{DAMAGED_ROW}: {', '.join(damaged)}{stored_error}"
-        return {
-            **item,
-            **dict.fromkeys((*MODULES, *JSON_COLUMNS)),
-            "error": reason,
-        }
 
     def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         """All rows of a query; a damaged or vanished file is a RunStoreError."""
         try:
             return self._db.execute(sql, params).fetchall()
         except sqlite3.Error as exc:
-            raise _store_error(self.path, exc) from exc
+            raise store_error(self.path, exc) from exc
 
     def _info(self, row: sqlite3.Row, strict: bool = True) -> RunInfo:
         """The run of a ``runs`` row. A damaged ``models`` or ``params`` is a ``RunStoreError``, or
@@ -371,7 +245,7 @@ class RunStore:
         counts = self._query(
             "SELECT COUNT(*), SUM(error IS NOT NULL AND error != '') FROM predictions WHERE run_id = ?", (row["id"],)
         )[0]
-        models, params, damaged = self._run_json(row)
+        models, params, damaged = decode_run_json(row)
         if damaged and strict:
             raise RunStoreError(
                 f"run store {self.path}: run {row['id']} is damaged ({damaged}): it cannot be shown, "
@@ -403,52 +277,9 @@ class RunStore:
             (run_id,),
         ):
             try:
-                notes = _decode_json(row[NOTES])
+                notes = decode_json(row[NOTES])
             except ValueError:
                 continue
-            if _is_str_list(notes):
+            if is_str_list(notes):
                 counts.update(fallback_notes({"labeler": row["labeler"], NOTES: notes}))
         return tuple(format_fallback_notes(counts))
-
-    @staticmethod
-    def _run_json(row: sqlite3.Row) -> tuple[dict[str, Any], dict[str, Any], str]:
-        """A run's ``models`` and ``params`` (JSON objects; each model file's entry an object too),
-        and what is damaged (empty when nothing; then both are ``{}``)."""
-        found: dict[str, dict[str, Any]] = {}
-        for column in ("models", "params"):
-            try:
-                value = _decode_json(row[column])
-            except ValueError:
-                return {}, {}, f"its {column} column is not valid JSON"
-            if not isinstance(value, dict):
-                return {}, {}, f"its {column} column is {json.dumps(value)[:40]}, not a JSON object"
-            found[column] = value
-        if not all(isinstance(v, dict) for v in found["models"].values()):
-            return {}, {}, "its models column is not an object of file -> {sha256, bytes, modified}"
-        return found["models"], found["params"], ""
-
-
-def settings_difference(
-    stored: RunInfo, dataset: str, mode: str, labeler: str, params: dict[str, Any], models: dict[str, Any]
-) -> list[str]:
-    """What differs between a stored run and the settings of a resume (empty when all agree)."""
-    diffs = [
-        f"{what} {now!r} (stored: {then!r})"
-        for what, now, then in (
-            ("dataset", dataset, stored.dataset),
-            ("mode", mode, stored.mode),
-            ("labeler", labeler, stored.labeler),
-        )
-        if now != then
-    ]
-    for key in sorted(set(params) | set(stored.params)):
-        if params.get(key) != stored.params.get(key):
-            diffs.append(f"{key} {params.get(key)!r} (stored: {stored.params.get(key)!r})")
-    changed = sorted(
-        name
-        for name in set(models) | set(stored.models)
-        if (models.get(name) or {}).get("sha256") != (stored.models.get(name) or {}).get("sha256")
-    )
-    if changed:
-        diffs.append("model files changed since: " + ", ".join(changed))
-    return diffs
