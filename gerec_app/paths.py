@@ -57,13 +57,26 @@ def _secret_roots() -> list[str]:
         return []
 
 
+ADD_A_ROOT = (
+    f"To read it, add its folder to ${ROOTS_ENV} or to [dashboard] allowed_roots in .streamlit/secrets.toml "
+    "(docs/limits-and-safety.md)"
+)
+"""The advice under a path outside the allowed folders: how to allow one more."""
+
+
 def _resolved_inside(raw: str, roots: Sequence[Path] | None, what: str) -> Path:
-    """``raw`` with links resolved, refused unless it exists inside one of ``roots`` (default: allowed)."""
+    """``raw`` with links resolved, refused unless it exists inside one of ``roots`` (default: allowed).
+
+    Every refusal says why and the one thing to do about it (:class:`PathNotAllowed` has no general
+    hint: a missing file needs its path checked, a file outside the roots needs its folder allowed).
+    """
     roots = allowed_roots() if roots is None else roots
     try:
         path = Path(raw.strip()).expanduser().resolve(strict=True)
-    except (OSError, RuntimeError) as exc:
-        raise PathNotAllowed(f"{raw}: no such {what}") from exc
+    except (FileNotFoundError, NotADirectoryError) as exc:
+        raise PathNotAllowed(f"{raw}: no such {what}. Check the path") from exc
+    except (OSError, RuntimeError) as exc:  # no permission on a folder on the way, a loop of links
+        raise PathNotAllowed(f"{raw}: cannot be reached (no permission, or a loop of links). Check the path") from exc
     _inside(path, roots, raw)
     return path
 
@@ -71,10 +84,7 @@ def _resolved_inside(raw: str, roots: Sequence[Path] | None, what: str) -> Path:
 def _inside(path: Path, roots: Sequence[Path], raw: str) -> None:
     if not any(path == root or path.is_relative_to(root) for root in roots):
         shown = ", ".join(str(r) for r in roots) or "none"
-        raise PathNotAllowed(
-            f"{raw}: outside the folders the dashboard may read ({shown}); add a folder with "
-            f"${ROOTS_ENV} or [dashboard] allowed_roots in .streamlit/secrets.toml"
-        )
+        raise PathNotAllowed(f"{raw}: outside the folders the dashboard may read ({shown}). {ADD_A_ROOT}")
 
 
 def confined_file(raw: str, kind: str, roots: Sequence[Path] | None = None) -> Path:
@@ -82,10 +92,13 @@ def confined_file(raw: str, kind: str, roots: Sequence[Path] | None = None) -> P
     path = _resolved_inside(raw, roots, "file")
     info = path.stat()
     if not stat.S_ISREG(info.st_mode):
-        raise PathNotAllowed(f"{raw}: not a regular file (folders, devices, pipes and sockets are not read)")
+        raise PathNotAllowed(
+            f"{raw}: not a regular file (folders, devices, pipes and sockets are not read). Give the path of a file"
+        )
     if info.st_size > LIMITS[kind]:
         raise PathNotAllowed(
-            f"{raw}: {info.st_size / MB:.0f} MB, over the {LIMITS[kind] / MB:.0f} MB limit for a {kind} file"
+            f"{raw}: {info.st_size / MB:.0f} MB, over the {LIMITS[kind] / MB:.0f} MB limit for a {kind} file. "
+            "Give a smaller file"
         )
     return path
 
@@ -94,7 +107,7 @@ def confined_dir(raw: str, roots: Sequence[Path] | None = None) -> Path:
     """The resolved path of a folder inside the allowed roots."""
     path = _resolved_inside(raw, roots, "folder")
     if not path.is_dir():
-        raise PathNotAllowed(f"{raw}: not a folder")
+        raise PathNotAllowed(f"{raw}: not a folder. Give the path of a folder")
     return path
 
 

@@ -168,11 +168,10 @@ ERROR_HINTS = {
     "InvalidModelFile": "Rebuild the file as the README's Model files table says and restart.",
     "LabelerUnavailable": "Choose the offline labeler in the sidebar, or set up its keys.",
     "InvalidDataset": "Check the file's format (see the README) and try again.",
-    "PathNotAllowed": "Give a regular file inside $GEREC_DATA or a folder listed under [dashboard] allowed_roots "
-    "in .streamlit/secrets.toml (docs/limits-and-safety.md).",
+    "PathNotAllowed": "",  # each refusal says what to do, which depends on why (gerec_app.paths)
     "RunStoreError": "Give the path of a run store made by `gerec evaluate ... --store`.",
 }
-"""What to do, per error class (looked up along the class's bases)."""
+"""What to do, per error class (looked up along the class's bases); empty where the message says it."""
 
 
 def plain_error(exc: BaseException, name: str | None = None) -> str:
@@ -198,7 +197,7 @@ def plain_error(exc: BaseException, name: str | None = None) -> str:
     first = text.split(maxsplit=1)[0].rstrip(":,")
     if not name and first.isalpha():  # a sentence; a file name or path that opens it keeps its spelling
         text = text[0].upper() + text[1:]
-    return f"{name + ': ' if name else ''}{text.rstrip('.')}. {hint}"
+    return f"{name + ': ' if name else ''}{text.rstrip('.')}." + (f" {hint}" if hint else "")
 
 
 PERCENT_FORMAT = "%.2f %%"

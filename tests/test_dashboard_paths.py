@@ -37,6 +37,38 @@ def test_paths_outside_the_roots_are_refused(root, outside):
         paths.confined_file(outside, "table")
 
 
+def refusal(call, *args) -> str:
+    """The one plain line the page shows for a refused path."""
+    from gerec_app.render import plain_error
+
+    with pytest.raises(PathNotAllowed) as info:
+        call(*args)
+    return plain_error(info.value)
+
+
+def test_each_refusal_gives_the_one_advice_that_fits(root, monkeypatch):
+    """An outside path named allowed_roots twice (the message's advice, then the class's hint), and a
+    missing file was told to move into an allowed folder: each refusal now says what fits it, once."""
+    missing = refusal(paths.confined_file, str(root / "gone.csv"), "table")
+    assert missing == f"{root / 'gone.csv'}: no such file. Check the path."
+    assert refusal(paths.confined_dir, str(root / "gone")) == f"{root / 'gone'}: no such folder. Check the path."
+    outside = refusal(paths.confined_file, "/etc/hostname", "table")
+    assert outside.startswith("/etc/hostname: outside the folders the dashboard may read (") and str(root) in outside
+    assert outside.endswith(f"). {paths.ADD_A_ROOT}.") and outside.count("allowed_roots") == 1
+    assert "$GEREC_DASHBOARD_ROOTS" in outside and outside.count(paths.ROOTS_ENV) == 1
+    os.mkfifo(root / "pipe.csv")
+    assert refusal(paths.confined_file, str(root / "pipe.csv"), "table").endswith(
+        ": not a regular file (folders, devices, pipes and sockets are not read). Give the path of a file."
+    )
+    (root / "labels.json").write_text("{}")
+    assert refusal(paths.confined_dir, str(root / "labels.json")).endswith(": not a folder. Give the path of a folder.")
+    monkeypatch.setitem(paths.LIMITS, "table", 10)
+    (root / "big.csv").write_text("x" * 11)
+    assert refusal(paths.confined_file, str(root / "big.csv"), "table").endswith(
+        ": 0 MB, over the 0 MB limit for a table file. Give a smaller file."
+    )
+
+
 def test_fifo_and_folders_are_not_read(root):
     os.mkfifo(root / "pipe.csv")
     with pytest.raises(PathNotAllowed, match="not a regular file"):
@@ -113,7 +145,17 @@ def test_error_page_refuses_a_fifo_and_a_foreign_store_without_touching_them(roo
     at.radio(key="eval_source").set_value("csv").run()
     at.text_input(key="eval_path").set_value(str(root / "results.csv")).run()
     at.button(key="eval_open").click().run()
-    assert any("not a regular file" in e.value and "allowed_roots" in e.value for e in at.error)
+    assert [e.value for e in at.error] == [
+        f"{root / 'results.csv'}: not a regular file (folders, devices, pipes and sockets are not read). "
+        "Give the path of a file."
+    ]  # it is inside the allowed folders: no advice on them
+    at.text_input(key="eval_path").set_value(str(root / "gone.csv")).run()
+    at.button(key="eval_open").click().run()
+    assert [e.value for e in at.error] == [f"{root / 'gone.csv'}: no such file. Check the path."]
+    at.text_input(key="eval_path").set_value("/etc/hostname").run()
+    at.button(key="eval_open").click().run()
+    [outside] = [e.value for e in at.error]
+    assert outside.endswith(f"{paths.ADD_A_ROOT}.") and outside.count("allowed_roots") == 1
     at.radio(key="eval_source").set_value("store").run()
     at.text_input(key="store_path").set_value(str(other)).run()
     assert any("not a gerec run store" in e.value for e in at.error)
@@ -130,6 +172,11 @@ def test_sidebar_labels_file_is_confined(root):
     assert state.labeler("cached", str(root / "labels.json")).name == "cached"
     used, note = state.usable_labels_file("/etc/hostname")  # the sidebar's path: never read, a visible note
     assert used is None and "not used" in note and "outside the folders" in note
+    assert paths.ADD_A_ROOT in note and note.count("allowed_roots") == 1
+    assert note.endswith("Photos are labelled by the next labelers in the chain.")
+    used, note = state.usable_labels_file(str(root / "gone.json"))  # missing: its own note, no folder advice
+    assert used is None and note.startswith(f"Cached labels file not found: {root / 'gone.json'}.")
+    assert "allowed_roots" not in note and paths.ROOTS_ENV not in note
     assert state.usable_labels_file(str(root / "labels.json")) == (str(root / "labels.json"), None)
 
 
