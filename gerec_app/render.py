@@ -99,7 +99,7 @@ def colour_scale(maps: Sequence[np.ndarray], percentile: float = 99.0) -> float 
 def saliency_images(crop: np.ndarray, result, members: bool = True) -> tuple[list[np.ndarray], list[str]]:
     """Overlays (one colour scale) of the verdict's map and, with ``members``, each member's, with captions.
 
-    ``result`` is a :class:`gerec.explain.FaceSaliency`.
+    ``result`` is a :class:`gerec.saliency.FaceSaliency`.
     """
     from gerec.saliency import overlay
 
