@@ -11,6 +11,7 @@
   results and its sections.
 - :mod:`gerec_app.preload`: models loaded in a background thread from the first page view.
 - :mod:`gerec_app.report`: a photo's self-contained HTML report (``build_report`` has no streamlit calls).
+- :mod:`gerec_app.report_view`: the Analyze page's report button, built with its progress face by face.
 - :mod:`gerec_app.handoff`: what a page keeps in ``st.session_state`` for another page, as frozen dataclasses.
 """
 

@@ -6,7 +6,6 @@ runs last in a fragment that recomputes only itself when another face is picked.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -26,6 +25,7 @@ from gerec_app import (
     prediction_tables,
     render,
     report,
+    report_view,
     state,
 )
 
@@ -140,7 +140,7 @@ def photo_view(res: state.PhotoResult, s: state.Settings) -> None:
     shown, edited = scene_labels(res, s)
     with verdict_box:
         verdict(res, shown, edited, s)
-        report_button(res, shown, s, report.photo_report)
+        report_view.report_button(res, shown, s, report.photo_report)
     with face_col:
         face_inspector(res)  # saliency last, in its own fragment: everything above is already on screen
 
@@ -266,15 +266,3 @@ def verdict(res: state.PhotoResult, shown: GroupPrediction, edited: bool, s: sta
         + ", ".join(f"{k} {v:.2f}s" for k, v in pred.timings.items())
     )
     table.page_link(PAGES["scene"], label="Open in the scene network", icon=":material/hub:")
-
-
-def report_button(res: state.PhotoResult, shown: GroupPrediction, s: state.Settings, build: Callable[..., str]) -> None:
-    """'Download report': one self-contained HTML file for this photo."""
-    st.download_button(
-        "Download report (HTML)",
-        lambda: build(res, shown, s),
-        f"gerec_report_{Path(res.name).stem}.html",
-        "text/html",
-        key=f"report_{res.digest}",
-        icon=":material/download:",
-    )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import html
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
 import numpy as np
@@ -162,11 +162,23 @@ def build_report(
 """
 
 
-def photo_report(res, shown: GroupPrediction, s) -> str:  # noqa: ANN001 - state.PhotoResult, state.Settings
-    """The report of the photo on the Analyze page, with the labels as currently edited."""
+Progress = Callable[[int, int], None]
+"""``progress(done, total)``: how many of a photo's faces have their saliency (the slow part of a
+report), called before the first face and after each."""
+
+
+def photo_report(res, shown: GroupPrediction, s, progress: Progress | None = None) -> str:  # noqa: ANN001 - state.PhotoResult, state.Settings
+    """The report of the photo on the Analyze page, with the labels as currently edited; ``progress``
+    is told of each face's saliency (the face inspector's cached maps are reused)."""
     from gerec_app import state
 
-    maps = [state.saliency_maps(crop) for crop in res.crops]
+    maps = []
+    for i, crop in enumerate(res.crops):
+        if progress is not None:
+            progress(i, len(res.crops))
+        maps.append(state.saliency(res.digest, i, crop))
+    if progress is not None:
+        progress(len(res.crops), len(res.crops))
     from gerec.bn import network_path
     from gerec.config import models_dir
     from gerec.versions import file_version

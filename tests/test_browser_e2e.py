@@ -143,9 +143,12 @@ def test_demo_in_chromium(server, photos_dir, tmp_path):
             page.wait_for_timeout(1000)
             assert page.get_by_test_id("stException").count() == 0
             shot(page, "1_analyze_upload")
-            # the report: one self-contained HTML file
+            # the report: built with its progress face by face, then one self-contained HTML file
+            page.get_by_role("button", name="Build report (HTML)").click()
+            download = page.get_by_role("button", name="Download report (HTML)")
+            expect(download).to_be_visible(timeout=240_000)
             with page.expect_download(timeout=240_000) as info:
-                page.get_by_role("button", name="Download report (HTML)").click()
+                download.click()
             report = tmp_path / "report.html"
             info.value.save_as(report)
             text = report.read_text(encoding="utf-8")
