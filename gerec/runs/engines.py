@@ -133,14 +133,8 @@ def ray_records(
 
     started = False
     if not ray.is_initialized():
-        if address:
-            keeping_sigterm(lambda: ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False))
-        else:
-            keeping_sigterm(
-                lambda: ray.init(
-                    num_cpus=workers, include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False
-                )
-            )
+        where = {"address": address} if address else {"num_cpus": workers, "include_dashboard": False}
+        keeping_sigterm(lambda: ray.init(**where, logging_level=logging.ERROR, log_to_driver=False))
         started = True
 
     @ray.remote(num_cpus=1)
