@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -271,3 +271,44 @@ def test_a_labelers_options_are_its_keywords_with_their_kinds():
         "max_results": WHOLE,
         "use_metadata_server": FLAG,
     }
+
+
+class OfflineWithMore:
+    """The offline labeler's keyword annotations, and one keyword more."""
+
+    def __init__(
+        self,
+        model_path: str | Path | None = None,
+        *,
+        face_labels: Sequence[tuple[int, int | None, str]] | None = None,
+        vocabulary: Iterable[str] | None = None,
+        new_option: int = 3,
+    ) -> None:
+        pass
+
+
+def test_the_offline_labelers_options_are_its_keywords_with_their_kinds():
+    """OFFLINE_OPTIONS is read from OfflineLabeler's signature: a keyword added there is an option."""
+    from gerec.scene.config import LIST, NUMBER, OFFLINE_OPTIONS, PATH, WHOLE, check_options, keyword_options
+    from gerec.scene.offline import OfflineLabeler
+
+    assert keyword_options(OfflineWithMore) == {
+        "model_path": PATH,
+        "face_labels": LIST,
+        "vocabulary": LIST,
+        "new_option": WHOLE,
+    }
+    assert list(OFFLINE_OPTIONS) == list(inspect.signature(OfflineLabeler).parameters)
+    assert keyword_options(OfflineLabeler) == OFFLINE_OPTIONS
+    assert OFFLINE_OPTIONS == {  # what the table written by hand said
+        "model_path": PATH,
+        "mapping_path": PATH,
+        "top_k": WHOLE,
+        "min_score": NUMBER,
+        "face_labels": LIST,
+        "input_size": WHOLE,
+        "vocabulary": LIST,
+    }
+    assert check_options("offline", {"vocabulary": ["crowd"], "model_path": "m.onnx"}, "here")
+    with pytest.raises(InvalidDataset, match="vocabulary must be a list"):
+        check_options("offline", {"vocabulary": "crowd"}, "here")

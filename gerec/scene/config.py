@@ -31,6 +31,7 @@ from gerec.errors import GerecError, InvalidDataset, LabelerUnavailable
 from gerec.scene.base import LabelerInput, LabelResult, SceneLabeler
 from gerec.scene.chain import LabelerChain
 from gerec.scene.gcv import GcvLabeler, gcv_credentials_configured
+from gerec.scene.offline import OfflineLabeler  # light: its model loads when one is built
 from gerec.scene.simple import CachedLabeler, ManualLabeler
 
 CHAIN_ENV = "GEREC_LABELERS"
@@ -83,18 +84,15 @@ def _cached(settings: LabelerSettings) -> SceneLabeler:
     return CachedLabeler.from_file(settings.labels_file)
 
 
-def _offline(settings: LabelerSettings) -> SceneLabeler:
-    from gerec.scene.offline import OfflineLabeler  # loads its model only when chosen
-
-    return OfflineLabeler(**settings.of("offline"))
-
-
 KIND_OF_TYPES: dict[frozenset[type], Kind] = {
     frozenset({str}): TEXT,
     frozenset({str, os.PathLike}): PATH,
+    frozenset({str, Path}): PATH,
     frozenset({float}): NUMBER,
     frozenset({int}): WHOLE,
     frozenset({bool}): FLAG,
+    frozenset({Sequence}): LIST,
+    frozenset({Iterable}): LIST,
 }
 """How an annotation's types (``None`` aside) read as a :data:`Kind`; any other annotation is ANY."""
 
@@ -114,22 +112,16 @@ def keyword_options(cls: type) -> dict[str, Kind]:
 
 GCV_OPTIONS = keyword_options(GcvLabeler)  # credentials, transport, channel: objects, only from Python
 
-OFFLINE_OPTIONS: dict[str, Kind] = {
-    "model_path": PATH,
-    "mapping_path": PATH,
-    "top_k": WHOLE,
-    "min_score": NUMBER,
-    "face_labels": LIST,
-    "input_size": WHOLE,
-    "vocabulary": LIST,
-}
+OFFLINE_OPTIONS = keyword_options(OfflineLabeler)
 
 # The labelers by name. Adding one is its module and one line here; the CLI's --labeler, the
 # TOML chain and the dashboard's choices all read this table.
 LABELERS: dict[str, Registration] = {
     "cached": Registration(_cached, "labels recorded in a JSON file", {}),
     "gcv": Registration(lambda s: GcvLabeler(**s.of("gcv")), "Google Cloud Vision (needs credentials)", GCV_OPTIONS),
-    "offline": Registration(_offline, "the on-device ImageNet classifier", OFFLINE_OPTIONS),
+    "offline": Registration(
+        lambda s: OfflineLabeler(**s.of("offline")), "the on-device ImageNet classifier", OFFLINE_OPTIONS
+    ),
     "manual": Registration(lambda s: ManualLabeler(s.manual), "labels typed by a user"),
 }
 LABELER_NAMES = tuple(LABELERS)
