@@ -35,6 +35,25 @@ def _options() -> Any:
     return options
 
 
+def inferred_widths(path: Path) -> dict[str, int]:
+    """Each output's last dimension that ONNX's shape inference (with data propagation) finds
+    fixed, by output name; empty when onnx is not installed or cannot infer the graph."""
+    try:
+        import onnx
+    except ImportError:
+        return {}
+    try:
+        model = onnx.shape_inference.infer_shapes(onnx.load(str(path)), data_prop=True)
+    except Exception:  # noqa: BLE001 - onnx raises its own types (and ValueError) for a graph it cannot infer
+        return {}
+    widths: dict[str, int] = {}
+    for output in model.graph.output:
+        dims = output.type.tensor_type.shape.dim
+        if dims and dims[-1].HasField("dim_value"):
+            widths[output.name] = int(dims[-1].dim_value)
+    return widths
+
+
 class OnnxNetwork:
     """One ONNX graph, loaded once; calling it runs every output on a float32 batch.
 
@@ -67,14 +86,22 @@ class OnnxNetwork:
         self._input = self._session.get_inputs()[0].name
         self._outputs = [o.name for o in self._session.get_outputs()]
         self._lock = threading.Lock()  # one run at a time: the two cores are already shared by its threads
+        self._sizes: dict[int, int] = {}  # output_size's answers
 
     def output_size(self, k: int) -> int:
-        """The last dimension of output ``k`` (its number of classes or values)."""
-        dim = self._session.get_outputs()[k].shape[-1]
-        if isinstance(dim, int):
-            return dim
-        probe = np.zeros((1, *self.input_shape()), dtype=np.float32)
-        return int(self(probe)[k].shape[-1])
+        """The last dimension of output ``k`` (its number of classes or values), read from the
+        graph: ONNX Runtime's shapes, else ONNX's shape inference with data propagation (which
+        resolves some that ONNX Runtime leaves free). A width neither gives (one that follows a
+        free input size) is found by running a zero batch, once per network."""
+        if k not in self._sizes:
+            dim = self._session.get_outputs()[k].shape[-1]
+            if not isinstance(dim, int):
+                dim = inferred_widths(self.path).get(self._outputs[k])
+            if dim is None:
+                probe = np.zeros((1, *self.input_shape()), dtype=np.float32)
+                dim = int(self(probe)[k].shape[-1])
+            self._sizes[k] = dim
+        return self._sizes[k]
 
     def input_shape(self) -> tuple[int, ...]:
         """The input's shape without the batch axis (free sizes read as 48)."""
