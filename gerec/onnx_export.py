@@ -226,6 +226,14 @@ def _serialise(
     return bytes(model.SerializeToString(deterministic=True))
 
 
+# Keras 3 has no public way to walk a functional graph call by call: ``Operation.input`` and
+# ``.output`` give only a layer's first call, ``get_input_at`` / ``get_output_at`` were removed
+# (keras-team/keras#23238, open), and the Keras author points to the private ``_inbound_nodes``
+# (keras-team/keras#20267). So the walk reads what keras's own Functional model reads: a layer's
+# ``_inbound_nodes``, each node's ``input_tensors`` / ``output_tensors``, and a tensor's
+# ``_keras_history`` (operation, node index, tensor index). Checked with keras 3.15.1 (the
+# requirements.txt lock; pyproject allows >=3.6,<4); tests/test_onnx_members.py's
+# test_the_keras_internals_the_converter_reads_are_there fails, naming the one gone, if they change.
 def _history_key(tensor: Any) -> tuple[int, int, int]:
     """Which layer call made a Keras tensor: (layer, call, output index)."""
     operation, node_index, tensor_index = tensor._keras_history

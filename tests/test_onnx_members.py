@@ -122,6 +122,36 @@ def test_the_converter_refuses_layers_it_does_not_know() -> None:
         keras_to_onnx(model, "0" * 64, "m")
 
 
+def test_the_keras_internals_the_converter_reads_are_there() -> None:
+    """keras_to_onnx walks the graph through private Keras attributes (no public way exists in
+    Keras 3; see gerec/onnx_export.py): a Keras that drops or reshapes them fails here, by name."""
+    import keras
+    from keras import layers
+
+    from gerec.onnx_export import _history_key
+
+    face = keras.Input((8, 8, 1))
+    conv = layers.Conv2D(1, 3, padding="same")
+    add = layers.Add()
+    out = layers.Flatten()(add([conv(face), face]))
+    model = keras.Model(face, out)
+    for tensor in (face, out):
+        assert hasattr(tensor, "_keras_history"), f"keras {keras.__version__}: KerasTensor._keras_history is gone"
+    operation, node_index, tensor_index = out._keras_history
+    assert (operation.name, node_index, tensor_index) == (model.layers[-1].name, 0, 0)
+    for layer in (conv, add):
+        assert hasattr(layer, "_inbound_nodes"), f"keras {keras.__version__}: Operation._inbound_nodes is gone"
+        (node,) = layer._inbound_nodes
+        assert hasattr(node, "input_tensors") and hasattr(node, "output_tensors"), "Node's tensors are gone"
+    (node,) = add._inbound_nodes
+    assert [_history_key(t) for t in node.input_tensors] == [
+        _history_key(conv._inbound_nodes[0].output_tensors[0]),
+        _history_key(face),
+    ]
+    assert _history_key(node.output_tensors[0]) == (id(add), 0, 0)
+    assert _history_key(model.inputs[0]) == _history_key(face)
+
+
 def test_a_residual_member_converts_and_gives_the_keras_probabilities() -> None:
     """The residual architecture (branches joined by Add) exports like the chains do."""
     import onnxruntime as ort
