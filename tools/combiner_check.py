@@ -42,6 +42,7 @@ from gerec.emotion.data import load_face_set  # noqa: E402
 from gerec.emotion.ensemble import FaceEnsemble, group_probabilities  # noqa: E402
 from gerec.emotion.registry import REGISTRY_FILE  # noqa: E402
 from gerec.emotion.weighting import CV_DESIGN, CV_FOLDS, CV_REPEATS  # noqa: E402
+from gerec.errors import GerecError  # noqa: E402
 from gerec.folds import stratified_folds  # noqa: E402
 
 PRIOR_L2 = 1e-3  # penalty on the class offsets (log units), per class
@@ -70,13 +71,26 @@ def accuracies(probs7: np.ndarray, y7: np.ndarray, y3: np.ndarray, mapping: np.n
     return float(np.mean(grouped.argmax(1) == y3[keep])), float(np.mean(probs7.argmax(1) == y7))
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--registry", type=Path, default=models_dir() / REGISTRY_FILE)
-    parser.add_argument("--data", type=Path, default=data_dir() / "fer2013" / "train.npz")
+    parser.add_argument(
+        "--registry",
+        type=Path,
+        default=models_dir() / REGISTRY_FILE,
+        help="the face ensemble's registry (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=data_dir() / "fer2013" / "train.npz",
+        help="FER-2013 train.npz; only its validation split is used (default: %(default)s)",
+    )
     args = parser.parse_args(argv)
-    ensemble = FaceEnsemble.load(args.registry)
-    val = load_face_set(args.data).validation()
+    try:
+        val = load_face_set(args.data).validation()
+        ensemble = FaceEnsemble.load(args.registry)
+    except GerecError as exc:  # a file the options name that cannot be read: a usage error (exit 2)
+        parser.error(str(exc))
     y7, y3 = val.labels, val.group_labels()
     mapping = ensemble.members[0].spec.mapping_matrix()
     parts = member_probabilities(ensemble, val.images)  # each member runs once
@@ -110,4 +124,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main(sys.argv[1:]))
+    sys.exit(main())

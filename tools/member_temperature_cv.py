@@ -27,6 +27,7 @@ from gerec.emotion.data import load_face_set
 from gerec.emotion.ensemble import FaceEnsemble, group_probabilities
 from gerec.emotion.registry import REGISTRY_FILE
 from gerec.emotion.weighting import CV_DESIGN, CV_FOLDS, CV_REPEATS
+from gerec.errors import GerecError
 from gerec.folds import stratified_folds
 
 
@@ -41,13 +42,26 @@ def grouping(mapping: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
     return lambda p: group_probabilities(p, mapping)
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--registry", type=Path, default=models_dir() / REGISTRY_FILE)
-    parser.add_argument("--data", type=Path, default=data_dir() / "fer2013" / "train.npz")
+    parser.add_argument(
+        "--registry",
+        type=Path,
+        default=models_dir() / REGISTRY_FILE,
+        help="the face ensemble's registry (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=data_dir() / "fer2013" / "train.npz",
+        help="FER-2013 train.npz; only its validation split is used (default: %(default)s)",
+    )
     args = parser.parse_args(argv)
-    ensemble = FaceEnsemble.load(args.registry)
-    val = load_face_set(args.data).validation()
+    try:
+        val = load_face_set(args.data).validation()
+        ensemble = FaceEnsemble.load(args.registry)
+    except GerecError as exc:  # a file the options name that cannot be read: a usage error (exit 2)
+        parser.error(str(exc))
     y = val.group_labels()
     raws = [m.predict_raw(val.images) for m in ensemble.members]
     maps = [m.spec.mapping_matrix() for m in ensemble.members]
@@ -84,4 +98,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())
