@@ -24,6 +24,7 @@ from pathlib import Path
 from gerec.classes import CLASSES
 from gerec.errors import InvalidDataset
 from gerec.fileio import read_csv_rows
+from gerec.formatting import percent
 
 REFERENCE_COLUMNS = {"top_down": "bayesian", "fused": "fused"}
 """gerec module -> column of the reference's predictions file."""
@@ -96,7 +97,7 @@ def format_agreement(results: Sequence[Agreement], show: int = 10) -> str:
     """A short report: the agreement per module and the first differing images."""
     lines = ["agreement with the reference's decisions:"]
     for a in results:
-        line = f"  {a.module:<10} {100 * a.rate:6.2f} %  ({a.agreed}/{a.compared} images"
+        line = f"  {a.module:<10} {percent(a.rate):>8}  ({a.agreed}/{a.compared} images"
         line += f"; {a.unmatched} without a reference decision)" if a.unmatched else ")"
         lines.append(line)
         if a.differing:

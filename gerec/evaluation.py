@@ -11,6 +11,7 @@ import numpy as np
 from gerec.classes import CLASSES, N_CLASSES
 from gerec.errors import InvalidDataset
 from gerec.fileio import read_csv_rows
+from gerec.formatting import percent
 
 
 def to_indices(names: Sequence[str | None]) -> np.ndarray:
@@ -66,8 +67,8 @@ def score_module(module: str, actual: np.ndarray, predicted: np.ndarray) -> Modu
 
 def format_score(score: ModuleScore) -> str:
     """A short text report: accuracy, coverage, recall and the confusion matrix."""
-    head = f"{score.module:<10} accuracy {100 * score.accuracy:6.2f} %  on {score.covered}/{score.total} images"
-    recall = "  ".join(f"{c} {100 * r:5.1f}" for c, r in zip(CLASSES, score.recall))
+    head = f"{score.module:<10} accuracy {percent(score.accuracy):>8}  on {score.covered}/{score.total} images"
+    recall = "  ".join(f"{c} {percent(r)}" for c, r in zip(CLASSES, score.recall))
     width = max(len(c) for c in CLASSES)
     lines = [
         head,

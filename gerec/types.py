@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from gerec.classes import CLASSES
+from gerec.formatting import NO_VALUE_TEXT
 from gerec.modes import DEFAULT_MODE
 
 Probs = tuple[float, float, float]
@@ -32,12 +33,13 @@ def normalise_label(label: str) -> str:
 
 
 def format_probs(probs: Probs | None, sep: str = "/") -> str:
-    """Probabilities to two decimals joined by ``sep`` (``0.71/0.20/0.09``), or ``-`` when absent.
+    """Probabilities to two decimals joined by ``sep`` (``0.71/0.20/0.09``), or
+    :data:`~gerec.formatting.NO_VALUE_TEXT` when absent.
 
     >>> format_probs((0.714, 0.2, 0.086), sep=" / ")
     '0.71 / 0.20 / 0.09'
     """
-    return "-" if probs is None else sep.join(f"{p:.2f}" for p in probs)
+    return NO_VALUE_TEXT if probs is None else sep.join(f"{p:.2f}" for p in probs)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from gerec.bn import SceneNetwork
 from gerec.calibration import DISPLAY_BINS, ECE_BINS, ReliabilityBin, bins_from_json, reliability, score_probs
 from gerec.classes import MODULES
 from gerec.evaluation import row_probs, to_indices
+from gerec.formatting import NO_VALUE_SCREEN, percent_spread
 from gerec.types import GroupPrediction
 from gerec_app.render import MODULE_NAMES
 
@@ -42,7 +43,7 @@ def cv_table(network: SceneNetwork) -> pd.DataFrame:
                 {
                     "network": name,
                     "module": MODULE_NAMES[module],
-                    "accuracy": f"{100 * f['accuracy_mean']:.1f} ± {100 * f['accuracy_std']:.1f} %",
+                    "accuracy": percent_spread(f["accuracy_mean"], f["accuracy_std"], NO_VALUE_SCREEN),
                     "ECE": f"{f['ece_mean']:.3f} ± {f['ece_std']:.3f}",
                     "ECE pooled": f"{f['pooled']['ece']:.3f}",
                     "NLL": f"{f['nll_mean']:.3f} ± {f['nll_std']:.3f}",

@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 
 from gerec.classes import CLASSES
+from gerec.formatting import NO_VALUE_SCREEN
 from gerec.types import NO_FACE, GroupPrediction, SceneEvidence, format_probs
-from gerec_app.render import MODULE_NAMES, NO_VALUE
+from gerec_app.render import MODULE_NAMES
 
 if TYPE_CHECKING:
     from gerec.bn.network import SceneNetwork
@@ -35,8 +36,8 @@ def faces_frame(pred: GroupPrediction) -> pd.DataFrame:
 
 
 def verdict_frame(pred: GroupPrediction) -> pd.DataFrame:
-    """The three predictions: class and probability per class (4 decimals; "–" for bottom-up
-    without a face)."""
+    """The three predictions: class and probability per class (4 decimals;
+    :data:`~gerec.formatting.NO_VALUE_SCREEN` for bottom-up without a face)."""
     rows = []
     for module, probs, cls in (
         ("bottom_up", pred.bottom_up, pred.bottom_up_class),
@@ -44,8 +45,8 @@ def verdict_frame(pred: GroupPrediction) -> pd.DataFrame:
         ("fused", pred.fused, pred.fused_class),
     ):
         row: dict[str, object] = {"module": MODULE_NAMES[module], "class": cls or NO_FACE}
-        for i, c in enumerate(CLASSES):  # text, so an absent module's cells read "–", not "None"
-            row[c] = NO_VALUE if probs is None else f"{probs[i]:.4f}"
+        for i, c in enumerate(CLASSES):  # text, so an absent module's cells read the dash, not "None"
+            row[c] = NO_VALUE_SCREEN if probs is None else f"{probs[i]:.4f}"
         rows.append(row)
     return pd.DataFrame(rows)
 

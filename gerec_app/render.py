@@ -12,7 +12,9 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from gerec import formatting
 from gerec.bn.contributions import terms_text
+from gerec.formatting import PERCENT_FORMAT as PERCENT_FORMAT  # the pages' name for it
 from gerec.types import Face, LabelContribution
 
 CLASS_COLOURS = {"Positive": "#2b9348", "Neutral": "#868e96", "Negative": "#d62828"}
@@ -25,8 +27,6 @@ SERIES_COLOURS = ("#1c7ed6", "#f08c00", "#7048e8", "#0c8599", "#c2255c", "#5f3dc
 """Ensemble members and other series, in order: hues away from the class colours."""
 ENSEMBLE_COLOUR = "#343a40"
 DISPLAY_SIDE = 1100
-NO_VALUE = "–"
-"""What a table cell shows when there is no value (a module without an answer, an unrecorded figure)."""
 
 
 def _rgb(hex_colour: str) -> tuple[int, int, int]:
@@ -200,19 +200,13 @@ def plain_error(exc: BaseException, name: str | None = None) -> str:
     return f"{name + ': ' if name else ''}{text.rstrip('.')}." + (f" {hint}" if hint else "")
 
 
-PERCENT_FORMAT = "%.2f %%"
-"""How a fraction reads on every page, as a printf format of its percentage: :func:`percent`'s text,
-and the format of a sortable number column of :func:`percent_points` (``st.column_config.NumberColumn``)."""
-
-
-def percent(value: object, missing: str = NO_VALUE) -> str:
-    """``69.37 %``: an accuracy or other fraction as every page shows it; ``missing`` when there is none.
+def percent(value: object, missing: str = formatting.NO_VALUE_SCREEN) -> str:
+    """``69.37 %``: :func:`gerec.formatting.percent` (the CLI's rule) with the dashboard's missing value.
 
     >>> percent(0.69374), percent(None), percent(float("nan"))
     ('69.37 %', '–', '–')
     """
-    number = float(value) if isinstance(value, int | float) else float("nan")
-    return PERCENT_FORMAT % (100 * number) if number == number else missing
+    return formatting.percent(value, missing)
 
 
 def percent_columns(table: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:

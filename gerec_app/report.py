@@ -20,6 +20,7 @@ from PIL import Image
 from gerec.bn.contributions import fit_rows, towards
 from gerec.bn.network import SceneNetwork
 from gerec.classes import CLASSES
+from gerec.formatting import NO_VALUE_SCREEN
 from gerec.types import NO_FACE, GroupPrediction
 from gerec.why import faces_mean, module_words, why_text
 from gerec_app.render import (
@@ -64,7 +65,7 @@ def _verdicts(pred: GroupPrediction) -> str:
         ("top_down", pred.top_down, pred.top_down_class),
         ("fused", pred.fused, pred.fused_class),
     ):
-        cells = "".join(f"<td>{'-' if probs is None else f'{p:.2f}'}</td>" for p in (probs or (None,) * 3))
+        cells = "".join(f"<td>{NO_VALUE_SCREEN if p is None else f'{p:.2f}'}</td>" for p in (probs or (None,) * 3))
         rows.append(f"<tr><th>{MODULE_NAMES[module]}</th><td>{_cls(cls)}</td>{cells}</tr>")
     head = "".join(f"<th>P({c})</th>" for c in CLASSES)
     return f"<table><tr><th>module</th><th>class</th>{head}</tr>{''.join(rows)}</table>"

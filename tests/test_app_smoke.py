@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
+from gerec.formatting import NO_VALUE_SCREEN
 from gerec_app import PAGES
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -110,10 +112,10 @@ def test_models_page_lists_files_and_members(app):
     val = registry["metrics"]["val"]  # the ensemble's validation figures: in-sample, and held out
     assert used["val 3-class"].iloc[0] == f"{100 * val['accuracy3']:.2f} % (fitted here)"
     held_out = val["criterion_held_out_accuracy3"][val["criterion"]]
-    assert used["val 3-class, held out"].iloc[0].startswith(f"{100 * held_out:.2f} % ± ")
+    assert used["val 3-class, held out"].iloc[0].startswith(f"{100 * held_out:.2f} ± ")  # was "81.26 % ± 0.71"
     over = {"clean+corrupted": "(clean + corrupted copies)", "clean": "(clean faces)"}[val["fit_faces"]]
     assert used["val 3-class, held out"].iloc[0].endswith(over)  # not the clean faces the in-sample figure is over
-    assert set(used["val 3-class, held out"].iloc[1:]) == {"–"}  # members: no held-out figure
+    assert set(used["val 3-class, held out"].iloc[1:]) == {NO_VALUE_SCREEN}  # members: no held-out figure
     assert dict(zip(used["member"].iloc[1:], used["test-time views"].iloc[1:])) == in_registry
     sanity = {m["name"]: m["metrics"]["val_saliency_sanity"] for m in registry["members"] if m["name"] in in_registry}
     for name, text in zip(used["member"].iloc[1:], used["saliency sanity"].iloc[1:]):  # fit-ensemble checked each
@@ -123,6 +125,8 @@ def test_models_page_lists_files_and_members(app):
     assert not set(in_registry) & set(unused["member"])
     assert any(c.value.startswith("Weights: ") for c in app.caption)  # how the weights were chosen
     assert any("raw JSON" in e.label or "as JSON" in e.label for e in app.expander)
+    held_out = [f.value for f in app.dataframe if "ECE pooled" in f.value.columns]  # one per tuned network
+    assert held_out and all(re.fullmatch(r"\d+\.\d\d ± \d+\.\d\d %", a) for f in held_out for a in f["accuracy"])
     files = app.dataframe[-1].value
     assert {"file", "sha256", "bytes", "modified (UTC)"} <= set(files.columns)
     assert "ensemble.json" in set(files["file"])
@@ -151,7 +155,7 @@ def test_the_weighting_note_says_how_the_weights_were_chosen():
             }
         }
     )
-    assert "accuracy 80.34 % ± 0.51, log-loss 80.40 % ± 0.60 held out" in note
+    assert "accuracy 80.34 ± 0.51 %, log-loss 80.40 ± 0.60 % held out" in note
     note = ensemble_tables.weighting_note(
         {
             "val": {
@@ -164,7 +168,7 @@ def test_the_weighting_note_says_how_the_weights_were_chosen():
         }
     )
     assert "Criterion chosen by mean of held-out 3-class and 7-class accuracy" in note
-    assert "accuracy 80.34 % 3-class, 65.50 % ± 0.40 7-class, accuracy3+7 80.10 % 3-class, 66.20 % ± 0.50" in note
+    assert "accuracy 80.34 % 3-class, 65.50 ± 0.40 % 7-class, accuracy3+7 80.10 % 3-class, 66.20 ± 0.50 %" in note
     assert "ECE" not in note and "nested" not in note  # not recorded: not claimed
     note = ensemble_tables.weighting_note(
         {

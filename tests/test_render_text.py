@@ -124,6 +124,7 @@ def test_a_photo_without_a_face_reads_alike_in_the_cli_line_and_the_verdict_tabl
 
     from gerec.classes import CLASSES
     from gerec.cli.common import prediction_line
+    from gerec.formatting import NO_VALUE_SCREEN
     from gerec.types import NO_FACE, GroupPrediction, SceneEvidence
 
     pred = GroupPrediction("x.jpg", (), None, (0.2, 0.5, 0.3), (0.25, 0.45, 0.3), SceneEvidence(()))
@@ -131,6 +132,6 @@ def test_a_photo_without_a_face_reads_alike_in_the_cli_line_and_the_verdict_tabl
     table = prediction_tables.verdict_frame(pred).set_index("module")
     bottom_up = table.loc[render.MODULE_NAMES["bottom_up"]]
     assert bottom_up["class"] == NO_FACE
-    assert list(bottom_up[list(CLASSES)]) == [render.NO_VALUE] * 3
+    assert list(bottom_up[list(CLASSES)]) == [NO_VALUE_SCREEN] * 3
     assert list(table.loc[render.MODULE_NAMES["fused"], list(CLASSES)]) == ["0.2500", "0.4500", "0.3000"]
     assert doctest.testmod(render).failed == 0 and render.percent(1) == "100.00 %"

@@ -48,6 +48,7 @@ from gerec.classes import CLASSES
 from gerec.config import data_dir
 from gerec.evaluation import read_cnn_predictions
 from gerec.fileio import SafeDictWriter
+from gerec.formatting import percent
 from gerec.scene.simple import read_label_file
 
 RULES = ("exact", "absent-once", "present-once", "reference")
@@ -141,7 +142,7 @@ def report(net, labels, cnn, reference, rule: str, out_csv: Path | None) -> dict
     )
     for module in MODULES:
         bad = sum(summary[module].values())
-        print(f"  {module:<9} agreement {100 * (n - bad) / n:6.2f} %  ({n - bad}/{n}); differing {bad}")
+        print(f"  {module:<9} agreement {percent((n - bad) / n):>8}  ({n - bad}/{n}); differing {bad}")
     if rows:
         print("\nimage            module    gerec     reference margin(exact) margin(ref rule) cause")
         for r in rows:
@@ -192,7 +193,7 @@ def variants(net: SceneNetwork, labels, cnn, reference) -> None:
         rule = "exact" if "exact" in title else "reference"
         run = decide(variant, lab, cnn, rule)
         rates = [np.mean([CLASSES[int(np.argmax(run[n][m]))] == reference[n][m] for n in lab]) for m in MODULES]
-        print(f"{title:<50} {100 * rates[0]:7.2f} % {100 * rates[1]:7.2f} %")
+        print(f"{title:<50} {percent(rates[0]):>9} {percent(rates[1]):>9}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -31,6 +31,7 @@ from gerec.bn.network import SceneNetwork
 from gerec.bn.tuning import Config, build_network, mapping_rules
 from gerec.calibration import fit_scale, softmax
 from gerec.classes import CLASSES, MODULES, N_CLASSES
+from gerec.formatting import percent_spread
 
 
 @dataclass(frozen=True)
@@ -170,7 +171,7 @@ def markdown_table(report: dict[str, Any]) -> str:
         for module in MODULES:
             f = report["calibration"][name][module]
             lines.append(
-                f"| {label} | {module} | {100 * f['accuracy_mean']:.2f} ± {100 * f['accuracy_std']:.2f} % "
+                f"| {label} | {module} | {percent_spread(f['accuracy_mean'], f['accuracy_std'])} "
                 f"| {f['ece_mean']:.3f} ± {f['ece_std']:.3f} | {f['pooled']['ece']:.3f} "
                 f"| {f['nll_mean']:.3f} ± {f['nll_std']:.3f} | {f['brier_mean']:.3f} ± {f['brier_std']:.3f} "
                 f"| {f['pooled']['mean_confidence']:.3f} |"

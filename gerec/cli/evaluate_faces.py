@@ -7,6 +7,7 @@ from pathlib import Path
 
 from gerec.classes import CLASSES
 from gerec.fileio import SafeDictWriter, open_output
+from gerec.formatting import percent
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -51,12 +52,12 @@ def run(args: argparse.Namespace) -> int:
     truth3 = faces.group_labels()
     for name in [*ensemble.names, "ensemble"]:
         seven = scores.accuracy7.get(name)
-        seven_text = "" if seven is None else f"   7-class {100 * seven:6.2f} %"
+        seven_text = "" if seven is None else f"   7-class {percent(seven):>8}"
         if name == "ensemble" and seven is not None and len(scores.members7) < len(ensemble.names):
             seven_text += f" (its 7-class members: {', '.join(scores.members7)})"
         probs3 = scores.group_probs[name]
         calibration = f"   ECE {ece(probs3, truth3):.4f}   NLL {nll(probs3, truth3):.4f}"
-        print(f"{name:<24} 3-class {100 * scores.accuracy3[name]:6.2f} %{calibration}{seven_text}")
+        print(f"{name:<24} 3-class {percent(scores.accuracy3[name]):>8}{calibration}{seven_text}")
     if args.out:
         print(f"wrote {args.out}")
     return 0

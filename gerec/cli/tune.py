@@ -22,6 +22,7 @@ from gerec.bn import tuning
 from gerec.bn.histogram import read_histogram
 from gerec.calibration import fold_summary
 from gerec.classes import CLASSES, MODULES
+from gerec.formatting import percent, percent_spread
 from gerec.versions import file_sha256
 
 CRITERION = {
@@ -77,17 +78,17 @@ def _summary(result: tuning.CVResult, y: np.ndarray) -> dict[str, Any]:
     }
 
 
-def _pct(values: list[float]) -> str:
-    return f"{100 * np.mean(values):6.2f} ± {100 * np.std(values):4.2f} %"
+def _mean_sd(values: list[float]) -> str:
+    """Per-fold fractions as ``mean ± sd %``, padded to line up under each other."""
+    return f"{percent_spread(np.mean(values), np.std(values)):>15}"
 
 
 def _print_result(name: str, s: dict[str, Any]) -> None:
-    folds = "  ".join(f"{100 * a:5.2f}" for a in s["topdown_per_fold"])
-    print(f"{name:<10} top-down {_pct(s['topdown_per_fold'])}   folds: {folds}")
-    folds = "  ".join(f"{100 * a:5.2f}" for a in s["fused_per_fold"])
-    print(f"{'':<10} fused    {_pct(s['fused_per_fold'])}   folds: {folds}")
+    for label, kind, title in ((name, "topdown", "top-down"), ("", "fused", "fused")):
+        folds = "  ".join(f"{percent(a):>8}" for a in s[f"{kind}_per_fold"])
+        print(f"{label:<10} {title:<8} {_mean_sd(s[f'{kind}_per_fold'])}   folds: {folds}")
     for kind in ("topdown", "fused"):
-        rec = ", ".join(f"{c} {100 * r:5.2f}" for c, r in s[f"{kind}_recall"].items())
+        rec = ", ".join(f"{c} {percent(r)}" for c, r in s[f"{kind}_recall"].items())
         print(f"{'':<10} recall ({kind}, pooled held-out folds): {rec}")
 
 
@@ -164,7 +165,7 @@ def _print_calibration(figures: dict[str, dict[str, Any]]) -> None:
             f = modules[module]
             pooled = f["pooled"]
             print(
-                f"  {name:<19} {module:<9} acc {100 * f['accuracy_mean']:5.2f} ± {100 * f['accuracy_std']:4.2f}"
+                f"  {name:<19} {module:<9} acc {percent_spread(f['accuracy_mean'], f['accuracy_std']):>15}"
                 f"  ECE {f['ece_mean']:.3f} ± {f['ece_std']:.3f} (pooled {pooled['ece']:.3f})"
                 f"  NLL {f['nll_mean']:.3f} ± {f['nll_std']:.3f}  Brier {f['brier_mean']:.3f} ± {f['brier_std']:.3f}"
             )
@@ -213,8 +214,8 @@ def run(args: argparse.Namespace) -> int:
         print("ablations (one hyperparameter fixed, the rest re-selected on inner folds; held-out folds):")
         for key, a in ablations.items():
             print(
-                f"  {key:<28} top-down {100 * a['topdown_mean']:6.2f} ± {100 * a['topdown_std']:4.2f}"
-                f"   fused {100 * a['fused_mean']:6.2f} ± {100 * a['fused_std']:4.2f}"
+                f"  {key:<28} top-down {percent_spread(a['topdown_mean'], a['topdown_std']):>15}"
+                f"   fused {percent_spread(a['fused_mean'], a['fused_std']):>15}"
             )
 
     final = tuning.select_on_all(hist, data, grid, args.folds, args.seed, scores, args.criterion)

@@ -10,16 +10,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from gerec.emotion.registry import is_graph_weights
+from gerec.formatting import percent
 
 HEADER = (
     "| member | source | input | views | temperature | weight | val 3-class | val 7-class | test 3-class "
     "| test 7-class |\n"
     "|---|---|---|---|---|---|---|---|---|---|"
 )
-
-
-def _pct(value: Any) -> str:
-    return f"{100 * float(value):.2f} %" if isinstance(value, (int, float)) else "-"
 
 
 def _source(member: Mapping[str, Any]) -> str:
@@ -46,14 +43,14 @@ def member_table(registry: Mapping[str, Any]) -> str:
         rows.append(
             f"| {m['name']} | {_source(m)} | {m['input_size']}x{m['input_size']} {m['colour']} | "
             f"{m.get('tta', 'none')} | {float(m.get('temperature', 1.0)):.3g} | {_weight(m)} | "
-            f"{_pct(f.get('val_accuracy3'))} | "
-            f"{_pct(f.get('val_accuracy7'))} | {_pct(f.get('test_accuracy3'))} | "
-            f"{_pct(f.get('test_accuracy7'))} |"
+            f"{percent(f.get('val_accuracy3'))} | "
+            f"{percent(f.get('val_accuracy7'))} | {percent(f.get('test_accuracy3'))} | "
+            f"{percent(f.get('test_accuracy7'))} |"
         )
     metrics = registry.get("metrics") or {}
     val, test = metrics.get("val") or {}, metrics.get("test") or {}
     rows.append(
-        f"| **ensemble** | | | | | | **{_pct(val.get('accuracy3'))}** | {_pct(val.get('accuracy7'))} | "
-        f"**{_pct(test.get('accuracy3'))}** | {_pct(test.get('accuracy7'))} |"
+        f"| **ensemble** | | | | | | **{percent(val.get('accuracy3'))}** | {percent(val.get('accuracy7'))} | "
+        f"**{percent(test.get('accuracy3'))}** | {percent(test.get('accuracy7'))} |"
     )
     return "\n".join(rows)

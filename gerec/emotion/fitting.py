@@ -80,6 +80,7 @@ from gerec.emotion.weighting import (
 )
 from gerec.errors import InvalidDataset
 from gerec.fileio import replaced_atomically
+from gerec.formatting import percent
 from gerec.sanity import SANITY_FACES, check_member, sample_faces
 
 FIT_FACES = ("clean+corrupted", "clean")
@@ -198,7 +199,7 @@ def fit(registry: Path, data: Path, options: FitOptions = FitOptions()) -> None:
     for item, w in zip(doc["members"], weights):
         item["weight"] = round(float(w), 4)
         item["enabled"] = bool(w > 0)
-    print("weights:", {m["name"]: m["weight"] for m in doc["members"]}, f"3-class {100 * acc:.2f} % ({options.faces})")
+    print("weights:", {m["name"]: m["weight"] for m in doc["members"]}, f"3-class {percent(acc)} ({options.faces})")
     ensemble = FaceEnsemble(registry_from_json(doc, registry))  # the registry is written once, when complete
     scores = score_face_set(ensemble, val)
     n = len(val.labels)
@@ -275,7 +276,7 @@ def _choose_members(
     for item, member in zip(members, scored):
         choice = member.choose(truth3, np.ones(len(truth3), dtype=bool), clean)
         for tta, acc3 in choice.accuracy3.items():
-            print(f"  {member.name:<24} tta={tta:<9} val 3-class {100 * acc3:.2f} %")
+            print(f"  {member.name:<24} tta={tta:<9} val 3-class {percent(acc3)}")
         metrics = member_metrics(member, choice, fit_on, clean)
         print(
             f"  {member.name:<24} temperature {choice.temperature:.3f}: val 3-class ECE "

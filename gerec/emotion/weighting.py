@@ -17,6 +17,7 @@ import numpy as np
 
 from gerec.calibration import ece
 from gerec.folds import stratified_folds
+from gerec.formatting import percent_spread
 
 
 def simplex(n: int, step: float) -> np.ndarray:
@@ -276,4 +277,4 @@ def choose_criterion(
 
 
 def _mean_sd(values: tuple[float, ...]) -> str:
-    return f"{100 * np.mean(values):.2f} ± {100 * np.std(values, ddof=1):.2f} %"
+    return percent_spread(np.mean(values), np.std(values, ddof=1))
