@@ -31,6 +31,7 @@ class list (models/imagenet_classes.txt is written alongside).
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import importlib.util
 import json
@@ -295,9 +296,21 @@ def build(use_embedding: bool = False) -> dict[str, object]:
     }
 
 
-def main() -> int:
-    use_embedding = "--embedding" in sys.argv[1:]
-    doc = build(use_embedding)
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--embedding",
+        action="store_true",
+        help="also add text-embedding guesses (needs the tools venv with timm's data files and "
+        "sentence-transformers; rewrites models/imagenet_classes.txt too); off by default: word "
+        "similarity is no evidence that a label holds",
+    )
+    args = parser.parse_args(argv)
+    use_embedding = args.embedding
+    try:  # models/scene_bn.json or models/imagenet_classes.txt that cannot be read: a usage error (exit 2)
+        doc = build(use_embedding)
+    except (OSError, ValueError, KeyError, IndexError) as exc:
+        parser.error(f"cannot read the class list or the scene network's labels: {exc}")
     out = ROOT / "models" / "imagenet_to_labels.json"
     out.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     classes = doc["classes"]

@@ -7,20 +7,35 @@ A test checks that the table in the docs is this output, so no figure goes stale
 
 from __future__ import annotations
 
-import json
+import argparse
 import sys
 from pathlib import Path
 
 from gerec.config import models_dir
 from gerec.emotion.figures import member_table
-from gerec.emotion.registry import REGISTRY_FILE
+from gerec.emotion.registry import REGISTRY_FILE, registry_from_json
+from gerec.errors import GerecError
+from gerec.fileio import read_model_json
 
 
-def main(argv: list[str]) -> int:
-    path = Path(argv[0]) if argv else models_dir() / REGISTRY_FILE
-    print(member_table(json.loads(path.read_text(encoding="utf-8"))))
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "registry",
+        nargs="?",
+        type=Path,
+        default=models_dir() / REGISTRY_FILE,
+        help="the face ensemble's registry (default: %(default)s)",
+    )
+    args = parser.parse_args(argv)
+    try:  # a registry that cannot be read or is not one: a usage error (exit 2)
+        doc = read_model_json(args.registry, "ensemble registry")
+        registry_from_json(doc, args.registry)
+    except GerecError as exc:
+        parser.error(str(exc))
+    print(member_table(doc))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())
