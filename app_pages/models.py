@@ -77,7 +77,7 @@ if spec is not None:
         )
         right.markdown(
             "**Face-level confusion** (the CNN node's table in fused mode): "
-            + ", ".join(f"{k} {v}" for k, v in info.items() if isinstance(v, str | int | float))
+            + ensemble_tables.face_confusion_text(info)
         )
         with right.expander("Raw JSON of the face confusion"):
             st.json({k: v for k, v in info.items() if k != "matrix"})

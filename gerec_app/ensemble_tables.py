@@ -152,3 +152,17 @@ def backend_text(backend: str, is_graph: bool = False) -> str:
     """How a member's network runs, in words: ``backend`` (the registry's or ``$GEREC_RUNTIME``'s), except
     for a member that is an ONNX graph, which runs that graph whatever is asked."""
     return BACKEND_TEXT["graph"] if is_graph else BACKEND_TEXT.get(backend, backend)
+
+
+def face_confusion_text(info: dict) -> str:
+    """The face confusion's description (the registry's ``face_confusion`` without its matrix) in one
+    line, its accuracies as :func:`percent` writes them.
+
+    >>> face_confusion_text({"faces": 2555, "accuracy3": 0.8262, "matrix": [[1]]})
+    'faces 2555, accuracy3 82.62 %'
+    """
+    return ", ".join(
+        f"{k} {percent(v) if k.startswith('accuracy') else v}"
+        for k, v in info.items()
+        if isinstance(v, str | int | float)
+    )

@@ -125,6 +125,8 @@ def test_models_page_lists_files_and_members(app):
     assert not set(in_registry) & set(unused["member"])
     assert any(c.value.startswith("Weights: ") for c in app.caption)  # how the weights were chosen
     assert any("raw JSON" in e.label or "as JSON" in e.label for e in app.expander)
+    info = read_registry().metadata["face_confusion"]  # its accuracy as every figure: 82.62 %, not 0.8262
+    assert any(f"accuracy3 {100 * info['accuracy3']:.2f} %" in m.value for m in app.markdown)
     held_out = [f.value for f in app.dataframe if "ECE pooled" in f.value.columns]  # one per tuned network
     assert held_out and all(re.fullmatch(r"\d+\.\d\d ± \d+\.\d\d %", a) for f in held_out for a in f["accuracy"])
     files = app.dataframe[-1].value

@@ -114,6 +114,8 @@ def test_the_same_figure_reads_the_same_in_the_cli_the_docs_and_the_dashboard():
     assert ensemble_tables.weighting_note({"val": {"selection": "x", **val}}).count("accuracy 69.37 ± 1.25 %") == 1
     table = ensemble_tables.ensemble_accuracy_table([], {"val": val})
     assert table["val 3-class, held out"].iloc[-1] == "69.37 ± 1.25 %"
+    assert ensemble_tables.face_confusion_text({"accuracy3": 0.69374}) == "accuracy3 69.37 %"  # was 0.69374
+    assert doctest.testmod(ensemble_tables).failed == 0
     member = {"name": "m", "weights": "m.keras", "input_size": 48, "colour": "grey", "metrics": {}}
     docs_row = member_table({"members": [{**member, "metrics": {"val_accuracy3": 0.69374}}]}).splitlines()[2]
     assert "| 69.37 % |" in docs_row and f"| {NO_VALUE_TEXT} |" in docs_row
