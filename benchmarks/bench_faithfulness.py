@@ -25,7 +25,7 @@ import time
 import numpy as np
 
 from gerec.classes import CLASSES
-from gerec.config import data_dir
+from gerec.config import fer_test_file, fer_train_file
 from gerec.explain import BASELINES, GREY, SaliencyExplainer
 from gerec.occlusion import EYE_ROWS, MOUTH_ROWS, resolution
 from gerec.saliency import DEFAULT_BLUR, blurred
@@ -178,7 +178,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     if args.data is None:
-        args.data = str(data_dir() / "fer2013" / ("test.npz" if args.split == "all" else "train.npz"))
+        args.data = str(fer_test_file() if args.split == "all" else fer_train_file())
     from gerec.emotion.ensemble import FaceEnsemble
 
     ensemble = FaceEnsemble.load()

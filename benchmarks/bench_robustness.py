@@ -34,11 +34,11 @@ from pathlib import Path
 
 import numpy as np
 
-from gerec.config import data_dir, models_dir
+from gerec.config import fer_train_file, models_dir
 from gerec.emotion.corruptions import BENCHMARK_CORRUPTIONS, corrupt_all
 from gerec.emotion.data import load_face_set, validation_split
 from gerec.emotion.ensemble import Member, load_member
-from gerec.emotion.registry import member_from_json, resolve_weights
+from gerec.emotion.registry import REGISTRY_FILE, member_from_json, resolve_weights
 from gerec.emotion.views import FIT_TTA_MODES, TTA_MODES, covering_mode
 
 BASELINE = {"gerec-vgg48h": (0.75, "zoom"), "gerec-vgg48i": (0.25, "flip+zoom")}
@@ -60,14 +60,14 @@ def git_file(path: str) -> bytes:
 
 def baseline_registry(folder: Path) -> Path:
     """The baseline members' registry (entries from :data:`BASELINE_COMMIT`) in ``folder``, with their files."""
-    doc = json.loads(git_file("models/ensemble.json"))
+    doc = json.loads(git_file(f"models/{REGISTRY_FILE}"))
     doc["members"] = [m for m in doc["members"] if m["name"] in BASELINE]
     for item in doc["members"]:
         item.pop("backend", None)  # measured with its Keras file, as every member here
         target = folder / item["weights"]
         current = models_dir() / item["weights"]
         target.write_bytes(current.read_bytes() if current.is_file() else git_file(f"models/{item['weights']}"))
-    path = folder / "ensemble.json"
+    path = folder / REGISTRY_FILE
     path.write_text(json.dumps(doc), encoding="utf-8")
     return path
 
@@ -124,8 +124,8 @@ def mixes(
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--registry", type=Path, default=models_dir() / "ensemble.json")
-    parser.add_argument("--data", type=Path, default=data_dir() / "fer2013" / "train.npz")
+    parser.add_argument("--registry", type=Path, default=models_dir() / REGISTRY_FILE)
+    parser.add_argument("--data", type=Path, default=fer_train_file())
     parser.add_argument("--limit", type=int, default=0, help="only N validation faces, drawn at random (0: all)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random corruptions (occlusion)")
     args = parser.parse_args()

@@ -20,6 +20,24 @@ def data_dir() -> Path:
     return Path(env) if env else (PROJECT_ROOT.parent / "shared" / "data")
 
 
+FER_FOLDER = "fer2013"
+"""FER-2013 in the shared data folder, as two face sets (:func:`gerec.emotion.data.load_face_set`)."""
+FER_TRAIN_FILE = "train.npz"
+"""FER-2013's training faces: the validation split every member, view and weight is chosen on is carved from them."""
+FER_TEST_FILE = "test.npz"
+"""FER-2013's test faces: measured once, by hand, when an ensemble is final."""
+
+
+def fer_train_file() -> Path:
+    """FER-2013's training faces: ``data_dir()/fer2013/train.npz``."""
+    return data_dir() / FER_FOLDER / FER_TRAIN_FILE
+
+
+def fer_test_file() -> Path:
+    """FER-2013's test faces: ``data_dir()/fer2013/test.npz``."""
+    return data_dir() / FER_FOLDER / FER_TEST_FILE
+
+
 def models_dir() -> Path:
     """The project's model files: ``$GEREC_MODELS``, else ``models/`` in the project."""
     env = os.environ.get(MODELS_ENV)

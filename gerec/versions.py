@@ -44,9 +44,9 @@ def model_file_versions(directory: Path | None = None) -> dict[str, dict[str, An
         for path in sorted(p for p in directory.iterdir() if p.is_file() and not p.name.startswith(".")):
             out[path.name] = file_version(path)
     try:
-        from gerec.emotion.registry import read_registry, resolve_weights
+        from gerec.emotion.registry import REGISTRY_FILE, read_registry, resolve_weights
 
-        spec = read_registry(directory / "ensemble.json")
+        spec = read_registry(directory / REGISTRY_FILE)
         for member in spec.members:
             if member.weights.startswith("package:"):
                 out[member.weights] = file_version(resolve_weights(member, spec.directory))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gerec.config import data_dir
+from gerec.config import FER_FOLDER, data_dir
 from gerec.tf_quiet import quiet_tensorflow
 
 # TensorFlow gets gerec's settings (oneDNN off) whichever test file imports it first: a test
@@ -22,7 +22,7 @@ os.environ.setdefault("GEREC_PRELOAD", "0")
 DATA = data_dir()
 GAF = DATA / "gaf3"
 PHOTOS = DATA / "group_photos"
-FER = DATA / "fer2013"
+FER = DATA / FER_FOLDER
 
 
 def need(path: Path) -> Path:

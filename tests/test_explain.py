@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from gerec.classes import CLASSES, class_index
+from gerec.config import FER_TEST_FILE, FER_TRAIN_FILE
 from gerec.emotion.views import TTA_MODES, view
 from gerec.errors import InvalidImage, NoFaceDetected
 from gerec.explain import METHODS, SaliencyExplainer, explain_face
@@ -215,7 +216,7 @@ def test_overlay():
 def test_sanity_randomised_top_layer(pipeline, fer_dir, tmp_path):
     """Each weighted member in turn gets a random class head: its map must change (docs/explanations.md)."""
     ensemble = pipeline.ensemble
-    faces = np.load(fer_dir / "test.npz")["images"][:3]
+    faces = np.load(fer_dir / FER_TEST_FILE)["images"][:3]
     weighted = [k for k, w in enumerate(ensemble.weights) if w > 0]  # every member the verdict reads
     assert weighted
     for k in weighted:
@@ -275,7 +276,7 @@ def test_real_ensemble_on_real_face(pipeline, photos_dir):
 
 @pytest.mark.slow
 def test_explain_faces_command(fer_dir, tmp_path):
-    data = np.load(fer_dir / "train.npz")  # training faces: test.npz is measured once, by hand
+    data = np.load(fer_dir / FER_TRAIN_FILE)  # training faces: test.npz is measured once, by hand
     small = tmp_path / "small.npz"
     np.savez(
         small,

@@ -10,6 +10,7 @@ import zipfile
 import numpy as np
 import pytest
 
+from gerec.config import FER_TEST_FILE, FER_TRAIN_FILE
 from gerec.emotion.data import load_face_set
 from gerec.errors import InvalidDataset
 
@@ -144,7 +145,7 @@ def test_sizes_are_checked_from_the_headers_before_loading(tmp_path):
 
 
 def test_the_fer_2013_files_load_unchanged(fer_dir):
-    for name in ("test.npz", "train.npz"):
+    for name in (FER_TEST_FILE, FER_TRAIN_FILE):
         faces = load_face_set(fer_dir / name)
         with np.load(fer_dir / name) as raw:
             assert np.array_equal(faces.images, raw["images"]) and faces.images.dtype == np.uint8

@@ -13,10 +13,11 @@ import pytest
 from tool_module import load_tool
 
 from gerec.classes import CLASSES
+from gerec.config import models_dir
 from gerec.emotion import data, weighting
 from gerec.emotion import fitting as fit_ensemble
 from gerec.emotion.ensemble import FaceEnsemble, group_probabilities
-from gerec.emotion.registry import member_from_json
+from gerec.emotion.registry import REGISTRY_FILE, member_from_json
 from gerec.emotion.views import FIT_TTA_MODES
 
 
@@ -266,7 +267,7 @@ def test_members_that_saw_the_validation_split_are_not_weighted_on_it():
 
 
 def test_the_bundled_member_is_marked_as_trained_on_the_validation_split():
-    registry = json.loads((Path(__file__).parents[1] / "models" / "ensemble.json").read_text())
+    registry = json.loads((models_dir() / REGISTRY_FILE).read_text())
     marked = {m["name"] for m in registry["members"] if m.get("val_in_training")}
     assert marked == {"fer-mini-xception"}
     assert all(m["weight"] == 0 and not m["enabled"] for m in registry["members"] if m["name"] in marked)

@@ -12,10 +12,10 @@ import pytest
 from gerec.bn import load_scene_network, network_path
 from gerec.bn.network import ZERO_COUNT_FLOOR, load_network
 from gerec.config import models_dir
-from gerec.emotion.registry import read_registry
+from gerec.emotion.registry import REGISTRY_FILE, read_registry
 from gerec.errors import InvalidModelFile, ModelFileMissing
 
-REGISTRY = json.loads((models_dir() / "ensemble.json").read_text(encoding="utf-8"))
+REGISTRY = json.loads((models_dir() / REGISTRY_FILE).read_text(encoding="utf-8"))
 NETWORK = json.loads((models_dir() / "scene_bn.json").read_text(encoding="utf-8"))
 
 

@@ -14,14 +14,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gerec.config import models_dir
+from gerec.config import FER_TRAIN_FILE, models_dir
 from gerec.emotion.ensemble import FaceEnsemble, KerasMember, OnnxMember, onnx_export_path
-from gerec.emotion.registry import read_registry, resolve_weights
+from gerec.emotion.registry import REGISTRY_FILE, read_registry, resolve_weights
 from gerec.errors import InvalidModelFile
 from gerec.onnx_runtime import EXPORT_COMMAND
 
 ROOT = Path(__file__).resolve().parents[1]
-REGISTRY = json.loads((models_dir() / "ensemble.json").read_text(encoding="utf-8"))
+REGISTRY = json.loads((models_dir() / REGISTRY_FILE).read_text(encoding="utf-8"))
 ONNX_MEMBERS = [m for m in read_registry().members if m.backend == "onnx"]
 EXPORTED_MEMBERS = [m for m in ONNX_MEMBERS if not m.is_graph]  # a Keras file and its export
 
@@ -33,7 +33,7 @@ def test_the_registry_runs_its_trained_members_from_onnx() -> None:
 
 
 def test_onnx_and_keras_give_the_same_probabilities_on_real_faces(fer_dir: Path) -> None:
-    data = np.load(fer_dir / "train.npz")
+    data = np.load(fer_dir / FER_TRAIN_FILE)
     faces = np.repeat(data["images"][:256, :, :, None], 3, axis=3)
     onnx = FaceEnsemble.load(backend="onnx").predict(faces)
     keras = FaceEnsemble.load(backend="keras").predict(faces)

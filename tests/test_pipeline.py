@@ -14,6 +14,8 @@ import pytest
 from PIL import Image
 
 from gerec.classes import CLASSES
+from gerec.config import FER_TRAIN_FILE
+from gerec.emotion.registry import REGISTRY_FILE
 
 
 def run_cli(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
@@ -96,7 +98,7 @@ def test_evaluate_on_photos(photos_dir, tmp_path):
 
 def test_evaluate_faces_cli(fer_dir, tmp_path):
     # training faces, not test.npz: test is measured once, by hand, when the ensemble is final
-    with np.load(fer_dir / "train.npz") as data:
+    with np.load(fer_dir / FER_TRAIN_FILE) as data:
         subset = {k: data[k][:300] if k != "classes" else data[k] for k in data.files}
     ids = [f"face {i}: " + "é" * (i % 7) * 40 for i in range(300)]  # up to 240 characters
     subset["ids"] = np.array([i.encode() if n % 3 == 0 else i for n, i in enumerate(ids)], dtype=object)
@@ -141,7 +143,7 @@ def broken_registry_folder(tmp_path: Path) -> Path:
     folder = tmp_path / "models"
     folder.mkdir()
     shutil.copy(models_dir() / "scene_bn_tuned.json", folder)
-    registry = json.loads((models_dir() / "ensemble.json").read_text(encoding="utf-8"))
+    registry = json.loads((models_dir() / REGISTRY_FILE).read_text(encoding="utf-8"))
     registry["face_confusion"]["matrix"][0] = [0, 0, 0]
     (folder / "ensemble.json").write_text(json.dumps(registry), encoding="utf-8")
     return folder

@@ -9,6 +9,7 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
+from gerec.config import FER_TRAIN_FILE  # noqa: E402
 from gerec.emotion.swa import HeldCosineDecay, WeightAverage, recompute_batch_norm  # noqa: E402
 from gerec.emotion.training import TrainConfig, train_member  # noqa: E402
 
@@ -68,7 +69,14 @@ def test_batch_norm_statistics_become_the_mean_over_the_batches():
 def test_a_run_with_swa_reports_the_average_and_ships_the_better(fer_dir, tmp_path):
     out = tmp_path / "swa.keras"
     cfg = TrainConfig(
-        data=str(fer_dir / "train.npz"), out=str(out), width=0.25, epochs=3, batch=64, limit=512, swa_from=2, patience=9
+        data=str(fer_dir / FER_TRAIN_FILE),
+        out=str(out),
+        width=0.25,
+        epochs=3,
+        batch=64,
+        limit=512,
+        swa_from=2,
+        patience=9,
     )
     report = train_member(cfg)
     swa = report["swa"]

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from gerec.config import FER_TRAIN_FILE
 from gerec.emotion.data import FER_CLASSES, load_face_set
 from gerec.emotion.training import TrainConfig, class_weights, load_face_folder, train_member
 from gerec.errors import InvalidDataset, InvalidModelFile, ModelFileMissing
@@ -15,7 +16,7 @@ from gerec.errors import InvalidDataset, InvalidModelFile, ModelFileMissing
 
 @pytest.fixture(scope="module")
 def fer_train(fer_dir):
-    return fer_dir / "train.npz"
+    return fer_dir / FER_TRAIN_FILE
 
 
 def test_a_few_steps_lower_the_loss(fer_train):

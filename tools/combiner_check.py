@@ -37,7 +37,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tools")]
 from teacher_targets import member_probabilities  # noqa: E402
 
 from gerec.calibration import PROB_FLOOR  # noqa: E402
-from gerec.config import data_dir, models_dir  # noqa: E402
+from gerec.config import fer_train_file, models_dir  # noqa: E402
 from gerec.emotion.data import load_face_set  # noqa: E402
 from gerec.emotion.ensemble import FaceEnsemble, group_probabilities  # noqa: E402
 from gerec.emotion.registry import REGISTRY_FILE  # noqa: E402
@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--data",
         type=Path,
-        default=data_dir() / "fer2013" / "train.npz",
+        default=fer_train_file(),
         help="FER-2013 train.npz; only its validation split is used (default: %(default)s)",
     )
     args = parser.parse_args(argv)

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from gerec.calibration import ece, fit_temperature, nll
-from gerec.config import data_dir, models_dir
+from gerec.config import fer_train_file, models_dir
 from gerec.emotion.data import load_face_set
 from gerec.emotion.ensemble import FaceEnsemble, group_probabilities
 from gerec.emotion.registry import REGISTRY_FILE
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--data",
         type=Path,
-        default=data_dir() / "fer2013" / "train.npz",
+        default=fer_train_file(),
         help="FER-2013 train.npz; only its validation split is used (default: %(default)s)",
     )
     args = parser.parse_args(argv)

@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def main(argv: list[str] | None = None) -> int:
-    from gerec.config import data_dir
+    from gerec.config import fer_train_file
     from gerec.emotion.data import load_face_set
     from gerec.emotion.ensemble import FaceEnsemble
     from gerec.sanity import PASS_BELOW, SANITY_FACES, SanityFigures, map_rank_correlations, sample_faces
@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--member", default="", help="one member's name (default: every member)")
     args = parser.parse_args(argv)
-    val = load_face_set(data_dir() / "fer2013" / "train.npz").validation()
+    val = load_face_set(fer_train_file()).validation()
     faces = sample_faces(val.images, args.faces, args.seed)
     ensemble = FaceEnsemble.load()
     names = ensemble.names

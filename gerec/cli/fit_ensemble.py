@@ -7,12 +7,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from gerec.config import data_dir, models_dir
+from gerec.config import fer_train_file, models_dir
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``fit-ensemble`` command."""
     from gerec.emotion.fitting import FIT_FACES, FitOptions
+    from gerec.emotion.registry import REGISTRY_FILE
     from gerec.emotion.views import TTA_MODES
     from gerec.emotion.weighting import AUTO_SCORE, CRITERIA, CV_DESIGN
 
@@ -20,10 +21,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--data",
         type=Path,
-        default=data_dir() / "fer2013" / "train.npz",
+        default=fer_train_file(),
         help="FER-2013 train.npz: the validation split is carved from it (10 %%, stratified, seed 0)",
     )
-    p.add_argument("--registry", type=Path, default=models_dir() / "ensemble.json")
+    p.add_argument("--registry", type=Path, default=models_dir() / REGISTRY_FILE)
     p.add_argument("--step", type=float, default=0.05, help="weight grid step")
     p.add_argument(
         "--max-members",
