@@ -36,7 +36,7 @@ def test_a_stopped_command_exits_with_128_plus_its_signal(tmp_path, monkeypatch,
 def test_sigterm_during_a_finished_runs_last_sidecar_write_exits_with_143(tmp_path, monkeypatch, capsys):
     """Every row written, then SIGTERM while the sidecar says so: evaluate lets the write finish and
     the signal stop the command after it. Before, the CLI said 130 (Ctrl-C) for it."""
-    import gerec.cli.evaluate as evaluate
+    import gerec.cli.evaluate_output as evaluate  # where the sidecar is written
 
     labels, out = tmp_path / "labels.json", tmp_path / "out.csv"
     labels.write_text(json.dumps(LABELS), encoding="utf-8")

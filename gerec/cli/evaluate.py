@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections import Counter
-from collections.abc import Callable, Generator, Iterable, Iterator
-from contextlib import closing
-from dataclasses import dataclass, field
+from collections.abc import Generator, Iterator
 from pathlib import Path
-from typing import IO, Any, TextIO
+from typing import Any, TextIO
 
 from gerec.agreement import agreement, format_agreement, read_reference_predictions
 from gerec.bn import DEFAULT_MODE, MODES
 from gerec.classes import true_class_of
 from gerec.cli.common import find_images, progress
+from gerec.cli.evaluate_output import Evaluation, Results, open_store, stopped_run, write_all
 from gerec.emotion.aggregate import AGGREGATIONS
-from gerec.errors import InvalidDataset, OutputError, SettingsMismatch
+from gerec.errors import InvalidDataset, OutputError
 from gerec.evaluation import (
     format_calibration,
     format_score,
@@ -25,18 +23,11 @@ from gerec.evaluation import (
     score_module,
     to_indices,
 )
-from gerec.fileio import SafeDictWriter, open_output, printable
-from gerec.provenance import in_sample_warning, progress_fields, run_provenance, sidecar_path, write_sidecar
+from gerec.fileio import open_output, printable
+from gerec.provenance import in_sample_warning, run_provenance, sidecar_path
 from gerec.runs.engines import PipelineSpec, image_key, local_records, ray_records
-from gerec.runs.records import (
-    CSV_COLUMNS,
-    MODULES,
-    csv_row,
-    fallback_notes,
-    format_fallback_notes,
-    prediction_record,
-)
-from gerec.runs.stopping import StopSignals, exit_code, stop_name, stop_signals
+from gerec.runs.records import MODULES, prediction_record
+from gerec.runs.stopping import stop_signals
 from gerec.scene.simple import read_label_file
 
 
@@ -81,48 +72,6 @@ def _summarise(rows: list[dict[str, object]], out: TextIO) -> None:
             print(format_calibration(row_probs(rows, module), actual), file=out)
 
 
-def _run_settings(args: argparse.Namespace, spec: PipelineSpec, provenance: dict[str, Any]) -> dict[str, Any]:
-    """What a stored run records of its settings, and what a resume must repeat."""
-    labeler = "cached" if not args.images else ("cached -> " if args.labels else "") + (args.labeler or "default")
-    params = {
-        "aggregation": args.aggregation,
-        "labels": str(args.labels or ""),
-        "cnn_predictions": str(args.cnn_predictions or ""),
-        "labels_sha256": (provenance["labels_file"] or {}).get("sha256", ""),
-    }
-    return {"dataset": str(args.images or args.labels), "mode": str(spec.mode), "labeler": labeler, "params": params}
-
-
-def _open_store(
-    args: argparse.Namespace, spec: PipelineSpec, provenance: dict[str, Any]
-) -> tuple[Any, str | None, set[str]]:
-    if args.store is None and not args.resume:
-        return None, None, set()
-    from gerec.runs.rows import settings_difference
-    from gerec.runs.store import RunStore
-    from gerec.versions import model_file_versions
-
-    store = RunStore(args.store or None)
-    settings = _run_settings(args, spec, provenance)
-    if args.resume:
-        info = store.run(args.resume)
-        differ = settings_difference(info, models=model_file_versions(), **settings)
-        if differ:
-            raise SettingsMismatch(
-                f"run {info.id} cannot be resumed with other settings: "
-                + "; ".join(differ)
-                + ". Repeat its settings, or start a new run without --resume"
-            )
-        done = store.finished_images(info.id)
-        print(f"resuming run {info.id}: {len(done)} images already finished", file=sys.stderr)
-        return store, info.id, done
-    run_id = store.create_run(
-        settings["dataset"], spec.mode, settings["labeler"], model_file_versions(), args.engine, settings["params"]
-    )
-    print(f"run {run_id} in {store.path}", file=sys.stderr)
-    return store, run_id, set()
-
-
 def run(args: argparse.Namespace) -> int:
     """Evaluate; every finished image is written to OUT.csv (and the store) as it finishes.
 
@@ -146,12 +95,12 @@ def run(args: argparse.Namespace) -> int:
         images=args.images,
         labeler=None if not args.images else args.labeler or "default",
     )
-    store, run_id, done = _open_store(args, spec, made)
+    store, run_id, done = open_store(args, spec, made)
     with open_output(args.out, "results file") as handle, stop_signals() as stops:
-        results = _Results(handle, store, run_id, stops)
-        stopped = _write_all(results, args.out, made, expected, done, evaluation)
+        results = Results(handle, store, run_id, stops)
+        stopped = write_all(results, args.out, made, expected, done, evaluation)
     if stopped is not None:
-        return _stopped(stopped, args.out, len(results.rows), expected, store, run_id)
+        return stopped_run(stopped, args.out, len(results.rows), expected, store, run_id)
     rows = results.rows
     if not rows:
         raise InvalidDataset("nothing to evaluate: no images with a known true class")
@@ -170,87 +119,6 @@ def run(args: argparse.Namespace) -> int:
     if failed:
         print(f"{failed} of {len(rows)} image(s) failed (see the error column of {args.out})", file=sys.stderr)
     return 1 if failed else 0
-
-
-@dataclass
-class _Results:
-    """Where each finished image goes: the store, OUT.csv (flushed), and the rows and fallback
-    notes counted for the sidecar; a stop signal waits until an image is in all or in none."""
-
-    handle: IO[str]
-    store: Any
-    run_id: str | None
-    stops: StopSignals
-    rows: list[dict[str, object]] = field(default_factory=list)
-    notes: Counter[tuple[str, str]] = field(default_factory=Counter)
-    writer: SafeDictWriter = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.writer = SafeDictWriter(self.handle, fieldnames=CSV_COLUMNS)
-
-    def add(self, records: Iterable[dict[str, Any]], store: bool = True) -> None:
-        """Write ``records`` (to the store too unless they come from it), none cut by a signal."""
-        with self.stops.held():
-            for record in records:
-                if store and self.store is not None:
-                    self.store.add_prediction(self.run_id, record)
-                row = csv_row(record)
-                self.writer.writerow(row)
-                self.handle.flush()
-                self.rows.append(row)
-                self.notes.update(fallback_notes(record))
-
-
-def _write_all(
-    results: _Results, out: Path, made: dict[str, Any], expected: int, done: set[str], evaluation: Evaluation
-) -> KeyboardInterrupt | None:
-    """The sidecar (unfinished), OUT.csv's rows, then the sidecar again saying how far the run got,
-    whether it finished, was stopped by a signal (returned) or failed (raised)."""
-    finished, stopped = False, None
-    try:
-        # the previous run's sidecar must never describe these rows: replaced before the first one
-        write_sidecar(out, {**made, **progress_fields(False, 0, expected, [])})
-        results.writer.writeheader()
-        if results.store is not None and done:  # a resumed run's stored rows first, all at once
-            results.add(results.store.predictions(results.run_id), store=False)
-        with closing(evaluation(done)) as records:  # stopped: the engine ends its threads or workers now
-            for record in records:
-                results.add([record])
-        finished = True
-    except KeyboardInterrupt as exc:  # SIGTERM or Ctrl-C: the rows written so far stay, alike everywhere
-        stopped = exc
-    finally:
-        with results.stops.held():
-            lines = _notes(results.notes)
-            if stopped is not None:
-                lines.append(_stop_note(stopped, len(results.rows), expected))
-            write_sidecar(out, {**made, **progress_fields(finished, len(results.rows), expected, lines)})
-    return stopped
-
-
-def _stop_note(stopped: KeyboardInterrupt, rows: int, expected: int) -> str:
-    """What the sidecar's notes and stderr say of a run stopped by a signal."""
-    return f"interrupted by {stop_name(stopped)} after {rows} of {expected} images"
-
-
-def _stopped(stopped: KeyboardInterrupt, out: Path, rows: int, expected: int, store: Any, run_id: str | None) -> int:
-    """Say what a stopped run kept and how to go on; its exit code (128 + the signal)."""
-    kept = f"{out}, {sidecar_path(out).name}" + (f" and run {run_id} in {store.path}" if store is not None else "")
-    rest = f"; --resume {run_id} with the same settings does the rest" if store is not None else ""
-    print(f"{_stop_note(stopped, rows, expected)}: {kept} hold them{rest}", file=sys.stderr)
-    return exit_code(stopped)
-
-
-def _notes(notes: Counter[tuple[str, str]]) -> list[str]:
-    """The fallback notes, each printed once on stderr; returned for the sidecar."""
-    lines = format_fallback_notes(notes)
-    for line in lines:
-        print(f"note: {line}", file=sys.stderr)
-    return lines
-
-
-Evaluation = Callable[[set[str]], Generator[dict[str, Any], None, None]]
-"""The records of the images not in the given set of finished ones, as they finish."""
 
 
 def _label_evaluation(args: argparse.Namespace) -> tuple[int, Evaluation]:

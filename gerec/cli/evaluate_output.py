@@ -1,0 +1,141 @@
+"""Where ``evaluate``'s finished images go: the run store, OUT.csv and its sidecar, kept alike."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+from collections.abc import Callable, Generator, Iterable
+from contextlib import closing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from gerec.errors import SettingsMismatch
+from gerec.fileio import SafeDictWriter
+from gerec.provenance import progress_fields, sidecar_path, write_sidecar
+from gerec.runs.engines import PipelineSpec
+from gerec.runs.records import CSV_COLUMNS, csv_row, fallback_notes, format_fallback_notes
+from gerec.runs.stopping import StopSignals, exit_code, stop_name
+
+Evaluation = Callable[[set[str]], Generator[dict[str, Any], None, None]]
+"""The records of the images not in the given set of finished ones, as they finish."""
+
+
+def run_settings(args: argparse.Namespace, spec: PipelineSpec, provenance: dict[str, Any]) -> dict[str, Any]:
+    """What a stored run records of its settings, and what a resume must repeat."""
+    labeler = "cached" if not args.images else ("cached -> " if args.labels else "") + (args.labeler or "default")
+    params = {
+        "aggregation": args.aggregation,
+        "labels": str(args.labels or ""),
+        "cnn_predictions": str(args.cnn_predictions or ""),
+        "labels_sha256": (provenance["labels_file"] or {}).get("sha256", ""),
+    }
+    return {"dataset": str(args.images or args.labels), "mode": str(spec.mode), "labeler": labeler, "params": params}
+
+
+def open_store(
+    args: argparse.Namespace, spec: PipelineSpec, provenance: dict[str, Any]
+) -> tuple[Any, str | None, set[str]]:
+    if args.store is None and not args.resume:
+        return None, None, set()
+    from gerec.runs.rows import settings_difference
+    from gerec.runs.store import RunStore
+    from gerec.versions import model_file_versions
+
+    store = RunStore(args.store or None)
+    settings = run_settings(args, spec, provenance)
+    if args.resume:
+        info = store.run(args.resume)
+        differ = settings_difference(info, models=model_file_versions(), **settings)
+        if differ:
+            raise SettingsMismatch(
+                f"run {info.id} cannot be resumed with other settings: "
+                + "; ".join(differ)
+                + ". Repeat its settings, or start a new run without --resume"
+            )
+        done = store.finished_images(info.id)
+        print(f"resuming run {info.id}: {len(done)} images already finished", file=sys.stderr)
+        return store, info.id, done
+    run_id = store.create_run(
+        settings["dataset"], spec.mode, settings["labeler"], model_file_versions(), args.engine, settings["params"]
+    )
+    print(f"run {run_id} in {store.path}", file=sys.stderr)
+    return store, run_id, set()
+
+
+@dataclass
+class Results:
+    """Where each finished image goes: the store, OUT.csv (flushed), and the rows and fallback
+    notes counted for the sidecar; a stop signal waits until an image is in all or in none."""
+
+    handle: IO[str]
+    store: Any
+    run_id: str | None
+    stops: StopSignals
+    rows: list[dict[str, object]] = field(default_factory=list)
+    notes: Counter[tuple[str, str]] = field(default_factory=Counter)
+    writer: SafeDictWriter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.writer = SafeDictWriter(self.handle, fieldnames=CSV_COLUMNS)
+
+    def add(self, records: Iterable[dict[str, Any]], store: bool = True) -> None:
+        """Write ``records`` (to the store too unless they come from it), none cut by a signal."""
+        with self.stops.held():
+            for record in records:
+                if store and self.store is not None:
+                    self.store.add_prediction(self.run_id, record)
+                row = csv_row(record)
+                self.writer.writerow(row)
+                self.handle.flush()
+                self.rows.append(row)
+                self.notes.update(fallback_notes(record))
+
+
+def write_all(
+    results: Results, out: Path, made: dict[str, Any], expected: int, done: set[str], evaluation: Evaluation
+) -> KeyboardInterrupt | None:
+    """The sidecar (unfinished), OUT.csv's rows, then the sidecar again saying how far the run got,
+    whether it finished, was stopped by a signal (returned) or failed (raised)."""
+    finished, stopped = False, None
+    try:
+        # the previous run's sidecar must never describe these rows: replaced before the first one
+        write_sidecar(out, {**made, **progress_fields(False, 0, expected, [])})
+        results.writer.writeheader()
+        if results.store is not None and done:  # a resumed run's stored rows first, all at once
+            results.add(results.store.predictions(results.run_id), store=False)
+        with closing(evaluation(done)) as records:  # stopped: the engine ends its threads or workers now
+            for record in records:
+                results.add([record])
+        finished = True
+    except KeyboardInterrupt as exc:  # SIGTERM or Ctrl-C: the rows written so far stay, alike everywhere
+        stopped = exc
+    finally:
+        with results.stops.held():
+            lines = notes_lines(results.notes)
+            if stopped is not None:
+                lines.append(stop_note(stopped, len(results.rows), expected))
+            write_sidecar(out, {**made, **progress_fields(finished, len(results.rows), expected, lines)})
+    return stopped
+
+
+def stop_note(stopped: KeyboardInterrupt, rows: int, expected: int) -> str:
+    """What the sidecar's notes and stderr say of a run stopped by a signal."""
+    return f"interrupted by {stop_name(stopped)} after {rows} of {expected} images"
+
+
+def stopped_run(stopped: KeyboardInterrupt, out: Path, rows: int, expected: int, store: Any, run_id: str | None) -> int:
+    """Say what a stopped run kept and how to go on; its exit code (128 + the signal)."""
+    kept = f"{out}, {sidecar_path(out).name}" + (f" and run {run_id} in {store.path}" if store is not None else "")
+    rest = f"; --resume {run_id} with the same settings does the rest" if store is not None else ""
+    print(f"{stop_note(stopped, rows, expected)}: {kept} hold them{rest}", file=sys.stderr)
+    return exit_code(stopped)
+
+
+def notes_lines(notes: Counter[tuple[str, str]]) -> list[str]:
+    """The fallback notes, each printed once on stderr; returned for the sidecar."""
+    lines = format_fallback_notes(notes)
+    for line in lines:
+        print(f"note: {line}", file=sys.stderr)
+    return lines
