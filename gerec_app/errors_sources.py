@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
@@ -20,6 +21,9 @@ from gerec_app import analysis, paths, run_comparison, state
 from gerec_app.errors_view import download
 from gerec_app.handoff import LOADED_RESULTS, LoadedResults
 from gerec_app.render import friendly_columns, percent_columns
+
+if TYPE_CHECKING:
+    from gerec.runs.rows import RunInfo
 
 GAF = data_dir() / "gaf3"
 
@@ -125,8 +129,8 @@ def store_source(s: state.Settings) -> LoadedResults | None:
         if not runs:
             st.info("The store holds no runs yet.")
             return None
-        labels = {  # "damaged" early: a long label is cut at the box's width
-            r.id: f"{r.id}{' (damaged)' if r.damaged else ''} · {r.mode} · {r.labeler} · "
+        labels = {  # "damaged" and the state early: a long label is cut at the box's width
+            r.id: f"{r.id}{' (damaged)' if r.damaged else ''} · {r.state_text()} · {r.mode} · {r.labeler} · "
             f"{r.finished} images ({r.failed} failed)"
             for r in runs
         }
@@ -159,8 +163,23 @@ def store_source(s: state.Settings) -> LoadedResults | None:
         "labels_file": {"path": info.params["labels"]} if info.params.get("labels") else None,
         "in_sample": stored_run_in_sample(info.mode, info.params),
         "notes": list(info.notes),
+        **stored_progress(info),
     }
     return LoadedResults(analysis.store_frame(records), f"stored run {info.id} ({info.dataset})", info.mode, made)
+
+
+UNKNOWN_STATE_NOTE = (
+    "Whether this run finished was not recorded (it was stored by an older gerec): "
+    "it may hold only the images done before it stopped."
+)
+
+
+def stored_progress(info: RunInfo) -> dict[str, Any]:
+    """How far a stored run got, in the sidecar's fields (so the page warns of an unfinished run as
+    it does for an OUT.csv); a run stored before states were kept says so in its notes."""
+    if info.complete is None:
+        return {"notes": [*info.notes, UNKNOWN_STATE_NOTE]}
+    return {"complete": info.complete, "rows": info.finished, "rows_expected": info.expected}
 
 
 def compare_runs_section(store, run_a: str, records_a: list, run_b: str, run_labels: dict[str, str]) -> None:  # noqa: ANN001 - a RunStore

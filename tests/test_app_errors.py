@@ -171,6 +171,7 @@ def stored_runs(gaf_dir, tmp_path_factory) -> tuple[Path, list[str]]:
     and the tuned one's (the store and its runs' ids)."""
     from gerec.pipeline import Pipeline, PipelineConfig
     from gerec.runs.records import prediction_record
+    from gerec.runs.schema import COMPLETE
     from gerec.runs.store import RunStore
     from gerec.scene.chain import LabelerChain
     from gerec.scene.simple import read_label_file
@@ -186,6 +187,7 @@ def stored_runs(gaf_dir, tmp_path_factory) -> tuple[Path, list[str]]:
             for name in names:
                 actual = "Positive" if name.startswith("pos") else "Neutral" if name.startswith("neu") else "Negative"
                 store.add_prediction(run_id, prediction_record(pipeline.from_labels(name, labels[name]), actual))
+            store.set_state(run_id, COMPLETE)
             ids.append(run_id)
     return db, ids
 
@@ -236,7 +238,7 @@ def test_page_opens_and_compares_stored_runs(stored_runs, monkeypatch):
     assert list(summary["answers changed"])[-1] == answers and summary["answers changed"].iloc[:-1].sum() == answers
     metrics = {m.label: m.value for m in at.metric}
     assert summary.loc["Fused", "Run A accuracy"] == metrics["Fused accuracy"]  # run A is the one shown below
-    assert any(c.value.startswith(f"Run A = {ids[0]} · reference") for c in at.caption)
+    assert any(c.value.startswith(f"Run A = {ids[0]} · complete · reference") for c in at.caption)
     assert_page_words(at)
 
 
@@ -411,6 +413,46 @@ def test_a_stored_runs_notes_show_beside_its_summary(tmp_path, monkeypatch):
     ]
     at.selectbox(key="store_run").set_value(quiet).run()
     assert not at.exception and not run_notes(at)  # no fallback, no note
+
+
+def test_a_stored_runs_state_shows_in_the_run_lists_and_an_unfinished_run_is_warned_of(tmp_path, monkeypatch):
+    """Before, the store kept no state: an interrupted run listed and opened like a complete one."""
+    import sqlite3
+
+    from gerec.runs.records import failed_record
+    from gerec.runs.schema import COMPLETE, INTERRUPTED
+    from gerec.runs.store import RunStore
+    from gerec_app.errors_sources import UNKNOWN_STATE_NOTE
+
+    monkeypatch.setenv("GEREC_DASHBOARD_ROOTS", str(tmp_path))  # the store lives outside $GEREC_DATA
+    db = tmp_path / "runs.sqlite"
+    with RunStore(db) as store:
+        complete, stopped, old = [store.create_run("set", "reference", "cached", {}, expected=3) for _ in "abc"]
+        for run_id, images in ((complete, 3), (stopped, 2), (old, 3)):
+            for i in range(images):
+                record = {**failed_record(f"pos_{i}.jpg", "Positive", ""), "error": None, "fused": "Positive"}
+                store.add_prediction(run_id, record)
+        store.set_state(complete, COMPLETE)
+        store.set_state(stopped, INTERRUPTED)
+    with sqlite3.connect(db) as con:  # as a run stored before states were kept reads once its store is migrated
+        con.execute("UPDATE runs SET state = NULL, expected = NULL WHERE id = ?", (old,))
+    con.close()
+    unfinished = "This run did not finish: the results hold 2 of 3 images"
+    at = stored_run_page(db, stopped)
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    states = dict(label.split(" · ")[:2] for label in at.selectbox(key="store_run").options)  # id: state
+    assert states == {
+        complete: "complete",
+        stopped: "interrupted after 2 of 3 images",
+        old: "state not recorded (stored by an older gerec)",
+    }
+    assert [w.value for w in at.warning if w.value.startswith(unfinished)]
+    at.selectbox(key="store_run_b").set_value(complete).run()  # the comparison names both runs' states
+    assert any(f"Run B = {complete} · complete · " in c.value for c in at.caption)
+    at.selectbox(key="store_run").set_value(complete).run()
+    assert not [w.value for w in at.warning if "did not finish" in w.value] and not run_notes(at)
+    at.selectbox(key="store_run").set_value(old).run()
+    assert run_notes(at) == [f"Notes of this run:\n\n- {UNKNOWN_STATE_NOTE}"]
 
 
 def comparison():

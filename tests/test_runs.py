@@ -350,6 +350,90 @@ def test_sigterm_mid_batch_leaves_the_same_rows_everywhere(class_folders, tmp_pa
     assert made["notes"][-1] == f"interrupted by SIGTERM after {on_disk} of 16 images"
     assert f"interrupted by SIGTERM after {on_disk} of 16 images: {out}, out.csv.json and run " in err
     assert "--resume" in err
+    listing = subprocess.run(gerec_cmd("runs", "--store", str(db), "list"), capture_output=True, text=True)
+    assert f" failed)  interrupted after {on_disk} of 16 images  labeler=offline" in listing.stdout
+
+
+WAIT_THEN_EVALUATE = """
+import signal, sys, time
+import gerec.provenance
+from gerec.runs.store import RunStore
+
+def stopping():  # until the test's signal has come: a handler held in a section, or one that raises
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        stops = getattr(signal.getsignal(signal.SIGTERM), "__self__", None)
+        if stops is not None and stops.received is not None:
+            return
+        time.sleep(0.02)
+
+def waiting_once(real, after):
+    def wrapper(*args, **kwargs):
+        if not wrapper.waited:
+            wrapper.waited = True
+            result = real(*args, **kwargs) if after else None
+            print("waiting", flush=True)
+            stopping()
+            return result if after else real(*args, **kwargs)
+        return real(*args, **kwargs)
+    wrapper.waited = False
+    return wrapper
+
+if sys.argv[1] == "stored":  # the run just stored, OUT.csv not opened yet
+    RunStore.create_run = waiting_once(RunStore.create_run, after=True)
+else:  # OUT.csv opened, its sidecar not replaced yet
+    gerec.provenance.write_sidecar = waiting_once(gerec.provenance.write_sidecar, after=False)
+from gerec.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+"""Runs evaluate (arguments after the first) in a process that waits for a stop signal at a moment
+(the first argument: ``stored`` or ``opened``) and prints ``waiting`` when it is there."""
+
+
+@pytest.mark.parametrize(("moment", "signum"), [("stored", signal.SIGTERM), ("opened", signal.SIGINT)])
+def test_a_signal_before_the_first_image_leaves_the_run_marked_interrupted(tmp_path, capsys, moment, signum):
+    """A real evaluate sent a signal just after its run was stored, or just after OUT.csv was opened.
+    Before, the first left an empty run in the store (SIGTERM killed the process before its handler
+    was set) and neither said in the store that the run was stopped: it listed like a complete one."""
+    from gerec.cli import main
+    from gerec.provenance import read_sidecar
+    from gerec.runs.schema import COMPLETE, INTERRUPTED
+
+    labels, out, db = tmp_path / "labels.json", tmp_path / "out.csv", tmp_path / "runs.sqlite"
+    labels.write_text(json.dumps({f"{p}_{i}.jpg": ["smile"] for p in ("pos", "neu", "neg") for i in range(2)}))
+    out.write_text("the previous run's rows\n", encoding="utf-8")
+    sidecar = tmp_path / "out.csv.json"
+    sidecar.write_text("{}", encoding="utf-8")
+    cmd = ["evaluate", "--labels", str(labels), "--out", str(out), "--store", str(db)]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WAIT_THEN_EVALUATE, moment, *cmd], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        assert proc.stdout.readline() == b"waiting\n", proc.stderr.read()[-2000:]
+        proc.send_signal(signum)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 128 + signum, err[-2000:]
+    with RunStore(db, readonly=True) as store:
+        [info] = store.runs()
+    assert (info.state, info.finished, info.expected) == (INTERRUPTED, 0, 6)
+    assert main(["runs", "--store", str(db), "list"]) == 0
+    assert "     0 images (0 failed)  interrupted after 0 of 6 images  labeler=cached" in capsys.readouterr().out
+    said = err.decode().strip().splitlines()[-1]
+    if moment == "stored":  # OUT.csv and its sidecar as the previous run left them
+        assert out.read_text(encoding="utf-8") == "the previous run's rows\n" and sidecar.read_text() == "{}"
+        assert said.startswith(f"interrupted by SIGTERM after 0 of 6 images: run {info.id} in {db} hold them")
+    else:
+        made = read_sidecar(out)
+        assert (made["complete"], made["rows"], made["notes"]) == (
+            False, 0, ["interrupted by SIGINT (Ctrl-C) after 0 of 6 images"],
+        )  # fmt: skip
+        assert said.startswith("interrupted by SIGINT (Ctrl-C) after 0 of 6 images: ")
+    assert main([*cmd, "--resume", info.id]) == 0
+    with RunStore(db, readonly=True) as store:
+        resumed = store.run(info.id)
+    assert (resumed.state, resumed.finished, resumed.state_text()) == (COMPLETE, 6, "complete")
 
 
 def test_a_signal_during_a_rows_write_waits_until_it_is_written(tmp_path, monkeypatch):
@@ -373,6 +457,8 @@ def test_a_signal_during_a_rows_write_waits_until_it_is_written(tmp_path, monkey
     on_disk, in_sidecar, in_store, made = _rows_everywhere(out, db)
     assert on_disk == in_sidecar == in_store == 3
     assert made["notes"] == ["interrupted by SIGINT (Ctrl-C) after 3 of 6 images"]
+    with RunStore(db, readonly=True) as store:
+        assert store.runs()[0].state_text() == "interrupted after 3 of 6 images"
     assert signal.getsignal(signal.SIGINT) is handler  # evaluate's own is gone
 
 

@@ -16,6 +16,7 @@ from gerec.cli import main
 from gerec.errors import RunStoreError
 from gerec.fileio import SafeDictWriter, csv_safe
 from gerec.runs.records import failed_record
+from gerec.runs.schema import STORE_VERSION
 from gerec.runs.store import RunStore
 
 
@@ -340,7 +341,7 @@ def test_an_old_store_reads_as_it_is_and_migrates_when_written(tmp_path, capsys)
         assert store.run(OLD_RUN).notes == () and store.predictions(OLD_RUN)[0]["notes"] is None
         assert store.run(new).notes == (f"{FALLBACK}; offline answered instead (1 photo)",)
     with sqlite3.connect(db) as con:
-        assert con.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert con.execute("PRAGMA user_version").fetchone()[0] == STORE_VERSION == 3
         assert "notes" in {r[1] for r in con.execute("PRAGMA table_info(predictions)")}
     con.close()
 
@@ -375,7 +376,7 @@ def test_a_store_of_a_newer_gerec_is_refused_untouched(tmp_path, readonly):
         con.execute("PRAGMA user_version = 99")
     con.close()
     before = digest(db)
-    with pytest.raises(RunStoreError, match="version 99, made by a newer gerec .* reads versions up to 2"):
+    with pytest.raises(RunStoreError, match="version 99, made by a newer gerec .* reads versions up to 3"):
         RunStore(db, readonly=readonly)
     assert digest(db) == before
 
@@ -418,3 +419,115 @@ def test_store_modules_examples_run():
     for module in (gerec.runs.schema, gerec.runs.stopping, gerec.runs.records):
         result = doctest.testmod(module)
         assert result.attempted >= 1 and result.failed == 0, module.__name__
+
+
+# ----------------------------------------------------------- store version 3: run states, counts kept per run
+def _counted_from_rows(db: Path, run_id: str) -> tuple[int, int, tuple[str, ...]]:
+    """A run's images, failed images and notes counted from its rows one by one, as gerec did before
+    it kept them (the reference the kept counts must equal)."""
+    from collections import Counter
+
+    from gerec.runs.records import fallback_notes, format_fallback_notes
+
+    con = sqlite3.connect(db)
+    rows = con.execute("SELECT labeler, notes, error FROM predictions WHERE run_id = ? ORDER BY rowid", (run_id,))
+    images, failed, notes = 0, 0, Counter()
+    for labeler, stored, error in rows.fetchall():
+        images, failed = images + 1, failed + bool(error)
+        try:
+            decoded = json.loads(stored) if stored is not None else None
+        except ValueError:
+            continue
+        if isinstance(decoded, list):
+            notes.update(fallback_notes({"labeler": labeler, "notes": decoded}))
+    con.close()
+    return images, failed, tuple(format_fallback_notes(notes))
+
+
+def test_listing_runs_reads_no_prediction_row(tmp_path):
+    """Listing decoded every row's notes to count them (~3 s for a million rows): a run's counts are
+    now kept with it, by triggers that follow every row added, replaced or changed."""
+    from gerec.runs.schema import COMPLETE, INTERRUPTED, RUNNING
+
+    db = tmp_path / "runs.sqlite"
+    with RunStore(db) as store:
+        run_id = store.create_run("set", "reference", "gcv -> offline", {}, expected=7)
+        other = store.create_run("set", "tuned", "offline", {})
+        for i in range(4):
+            store.add_prediction(run_id, _noted(f"pos_{i}.jpg", FALLBACK, f"imagenet top-3: tent 0.{i}"))
+        store.add_prediction(run_id, _noted("pos_4.jpg", "gcv unavailable: quota exceeded", labeler=None))
+        store.add_prediction(run_id, failed_record("pos_5.jpg", "Positive", "InvalidImage: x"))
+        store.add_prediction(run_id, {**failed_record("pos_0.jpg", "Positive", "InvalidImage: y"), "notes": []})
+        store.add_prediction(other, _noted("pos_0.jpg", FALLBACK))
+        assert store.run(run_id).state == RUNNING
+        store.set_state(run_id, INTERRUPTED)
+        with pytest.raises(ValueError, match="unknown run state"):
+            store.set_state(run_id, "paused")
+    _damage(db, "UPDATE predictions SET notes = '[\"gcv unavailable: lost' WHERE image = 'pos_1.jpg'")
+    _damage(db, "UPDATE predictions SET error = 'stopped' WHERE image = 'pos_2.jpg' AND run_id = ?", run_id)
+    with RunStore(db, readonly=True) as store:
+        statements: list[str] = []
+        store._db.set_trace_callback(statements.append)
+        listed = {r.id: r for r in store.runs()}
+        store._db.set_trace_callback(None)
+    assert statements and not [s for s in statements if "predictions" in s]
+    info = listed[run_id]
+    assert (info.finished, info.failed, info.notes) == _counted_from_rows(db, run_id)
+    assert (info.finished, info.failed, info.notes) == (
+        6,
+        3,
+        (
+            f"{FALLBACK}; offline answered instead (2 photos)",
+            "gcv unavailable: quota exceeded; no labeler answered (1 photo)",
+        ),
+    )
+    assert (info.state, info.expected, info.state_text()) == (INTERRUPTED, 7, "interrupted after 6 of 7 images")
+    assert (listed[other].finished, listed[other].notes) == _counted_from_rows(db, other)[::2]
+    with RunStore(db) as store:
+        store.set_state(run_id, COMPLETE)
+        assert store.run(run_id).state_text() == "complete"
+
+
+def version_2_store(path: Path) -> Path:
+    """A store as gerec wrote it at version 2 (each row's notes, no run states or counts): four rows
+    of OLD_RUN with notes, one of them failed and one damaged, beside FIRST_STORE's."""
+    con = sqlite3.connect(path)
+    con.executescript(FIRST_STORE + "ALTER TABLE predictions ADD COLUMN notes TEXT; PRAGMA user_version = 2;")
+    con.executemany(
+        "INSERT INTO predictions (run_id, image, labeler, notes, error, finished) VALUES (?, ?, ?, ?, ?, '')",
+        [
+            (OLD_RUN, "pos_2.jpg", "offline", json.dumps([FALLBACK]), None),
+            (OLD_RUN, "pos_3.jpg", "offline", json.dumps([FALLBACK, "imagenet top-3: tent 0.50"]), None),
+            (OLD_RUN, "pos_4.jpg", None, json.dumps(["gcv unavailable: quota exceeded"]), "InvalidImage: x"),
+            (OLD_RUN, "pos_5.jpg", "offline", '["gcv unavailable: lost', None),
+        ],
+    )
+    con.commit()
+    con.close()
+    return path
+
+
+def test_an_old_stores_runs_read_as_state_unknown_and_their_counts_are_made_when_it_migrates(tmp_path, capsys):
+    """A store of version 2 read as it is (counted in SQL) and after the next evaluate --store has
+    migrated it (the counts made from its rows): the same figures; its run's state is not known."""
+    from gerec.runs.rows import STATE_UNKNOWN
+
+    db = version_2_store(tmp_path / "runs.sqlite")
+    expected = (
+        5,
+        1,
+        (
+            f"{FALLBACK}; offline answered instead (2 photos)",
+            "gcv unavailable: quota exceeded; no labeler answered (1 photo)",
+        ),
+    )
+    with RunStore(db, readonly=True) as store:
+        before = store.run(OLD_RUN)
+    assert (before.finished, before.failed, before.notes) == expected == _counted_from_rows(db, OLD_RUN)
+    assert main(["runs", "--store", str(db), "list"]) == 0
+    assert f"(1 failed)  {STATE_UNKNOWN}  labeler=" in capsys.readouterr().out
+    with RunStore(db) as store:  # migrated
+        store.add_prediction(OLD_RUN, _noted("pos_6.jpg", FALLBACK))
+        after = store.run(OLD_RUN)
+    assert (after.finished, after.failed, after.notes[0]) == (6, 1, f"{FALLBACK}; offline answered instead (3 photos)")
+    assert (after.state, after.expected, after.complete, after.state_text()) == (None, None, None, STATE_UNKNOWN)

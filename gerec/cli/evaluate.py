@@ -12,7 +12,7 @@ from gerec.agreement import agreement, format_agreement, read_reference_predicti
 from gerec.bn import DEFAULT_MODE, MODES
 from gerec.classes import true_class_of
 from gerec.cli.common import find_images, progress
-from gerec.cli.evaluate_output import Evaluation, Results, open_store, stopped_run, write_all
+from gerec.cli.evaluate_output import Evaluation, Results, stopped_run, write_all
 from gerec.emotion.aggregate import AGGREGATIONS
 from gerec.errors import InvalidDataset, OutputError
 from gerec.evaluation import (
@@ -23,7 +23,7 @@ from gerec.evaluation import (
     score_module,
     to_indices,
 )
-from gerec.fileio import open_output, printable
+from gerec.fileio import printable
 from gerec.provenance import in_sample_warning, run_provenance, sidecar_path
 from gerec.runs.engines import PipelineSpec, image_key, local_records, ray_records
 from gerec.runs.records import MODULES, prediction_record
@@ -78,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
     Every input is read and the pipeline built before OUT.csv is opened or a run is stored, so a
     usage error (exit 2: a missing or damaged labels file, an unknown labeler, a bad labeler
     config, a folder without labelled photos...) leaves an existing OUT.csv and the store as they were.
+    How far the run got is said in the sidecar and the store (:mod:`gerec.cli.evaluate_output`).
     """
     if args.labels is None and args.images is None:
         raise InvalidDataset("give --labels (label-only) or --images (photos), or both")
@@ -95,13 +96,12 @@ def run(args: argparse.Namespace) -> int:
         images=args.images,
         labeler=None if not args.images else args.labeler or "default",
     )
-    store, run_id, done = open_store(args, spec, made)
-    with open_output(args.out, "results file") as handle, stop_signals() as stops:
-        results = Results(handle, store, run_id, stops)
-        stopped = write_all(results, args.out, made, expected, done, evaluation)
+    with stop_signals() as stops:  # installed before the run is stored: a signal never leaves it unmarked
+        results = Results(stops)
+        stopped = write_all(results, args, spec, made, expected, evaluation)
     if stopped is not None:
-        return stopped_run(stopped, args.out, len(results.rows), expected, store, run_id)
-    rows = results.rows
+        return stopped_run(stopped, args.out, results, expected)
+    store, run_id, rows = results.store, results.run_id, results.rows
     if not rows:
         raise InvalidDataset("nothing to evaluate: no images with a known true class")
     if warning := in_sample_warning(made):

@@ -1,4 +1,12 @@
-"""Where ``evaluate``'s finished images go: the run store, OUT.csv and its sidecar, kept alike."""
+"""Where ``evaluate``'s finished images go: the run store, OUT.csv and its sidecar, kept alike.
+
+:func:`write_all` stores the run (new or resumed) first, then writes OUT.csv image by image, and
+at the end says in the sidecar and in the store how far the run got: complete, interrupted by a
+signal (SIGTERM, Ctrl-C) or stopped by an error. A signal that arrives while the run is being
+stored waits until it is, so a run is never left in the store without a state: stopped before its
+first image, it is marked interrupted with 0 rows (and OUT.csv is left as it was, when it was not
+opened yet).
+"""
 
 from __future__ import annotations
 
@@ -11,11 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from gerec.errors import SettingsMismatch
-from gerec.fileio import SafeDictWriter
+from gerec.errors import RunStoreError, SettingsMismatch
+from gerec.fileio import SafeDictWriter, open_output
 from gerec.provenance import progress_fields, sidecar_path, write_sidecar
 from gerec.runs.engines import PipelineSpec
 from gerec.runs.records import CSV_COLUMNS, csv_row, fallback_notes, format_fallback_notes
+from gerec.runs.schema import COMPLETE, FAILED, INTERRUPTED, RUNNING
 from gerec.runs.stopping import StopSignals, exit_code, stop_name
 
 Evaluation = Callable[[set[str]], Generator[dict[str, Any], None, None]]
@@ -35,8 +44,9 @@ def run_settings(args: argparse.Namespace, spec: PipelineSpec, provenance: dict[
 
 
 def open_store(
-    args: argparse.Namespace, spec: PipelineSpec, provenance: dict[str, Any]
+    args: argparse.Namespace, spec: PipelineSpec, provenance: dict[str, Any], expected: int
 ) -> tuple[Any, str | None, set[str]]:
+    """The store, the run (created, or resumed and marked running again) and its finished images."""
     if args.store is None and not args.resume:
         return None, None, set()
     from gerec.runs.rows import settings_difference
@@ -55,10 +65,17 @@ def open_store(
                 + ". Repeat its settings, or start a new run without --resume"
             )
         done = store.finished_images(info.id)
+        store.set_state(info.id, RUNNING, expected)
         print(f"resuming run {info.id}: {len(done)} images already finished", file=sys.stderr)
         return store, info.id, done
     run_id = store.create_run(
-        settings["dataset"], spec.mode, settings["labeler"], model_file_versions(), args.engine, settings["params"]
+        settings["dataset"],
+        spec.mode,
+        settings["labeler"],
+        model_file_versions(),
+        args.engine,
+        settings["params"],
+        expected,
     )
     print(f"run {run_id} in {store.path}", file=sys.stderr)
     return store, run_id, set()
@@ -69,19 +86,23 @@ class Results:
     """Where each finished image goes: the store, OUT.csv (flushed), and the rows and fallback
     notes counted for the sidecar; a stop signal waits until an image is in all or in none."""
 
-    handle: IO[str]
-    store: Any
-    run_id: str | None
     stops: StopSignals
+    store: Any = None
+    run_id: str | None = None
+    handle: IO[str] | None = None
+    """OUT.csv, once opened (until then, it and its sidecar are as the previous run left them)."""
     rows: list[dict[str, object]] = field(default_factory=list)
     notes: Counter[tuple[str, str]] = field(default_factory=Counter)
     writer: SafeDictWriter = field(init=False)
 
-    def __post_init__(self) -> None:
-        self.writer = SafeDictWriter(self.handle, fieldnames=CSV_COLUMNS)
+    def open(self, handle: IO[str]) -> None:
+        """Write to ``handle``, OUT.csv just opened."""
+        self.handle = handle
+        self.writer = SafeDictWriter(handle, fieldnames=CSV_COLUMNS)
 
     def add(self, records: Iterable[dict[str, Any]], store: bool = True) -> None:
         """Write ``records`` (to the store too unless they come from it), none cut by a signal."""
+        assert self.handle is not None, "OUT.csv is opened before any record"
         with self.stops.held():
             for record in records:
                 if store and self.store is not None:
@@ -92,31 +113,58 @@ class Results:
                 self.rows.append(row)
                 self.notes.update(fallback_notes(record))
 
+    def record_state(self, finished: bool, stopped: KeyboardInterrupt | None) -> None:
+        """Say in the store how far the run got. Stopped by an error, the store may be what failed:
+        that error is the one reported, not a second one from recording the state."""
+        if self.store is None:
+            return
+        state = COMPLETE if finished else INTERRUPTED if stopped is not None else FAILED
+        try:
+            self.store.set_state(self.run_id, state)
+        except RunStoreError:
+            if state != FAILED:
+                raise
+
 
 def write_all(
-    results: Results, out: Path, made: dict[str, Any], expected: int, done: set[str], evaluation: Evaluation
+    results: Results,
+    args: argparse.Namespace,
+    spec: PipelineSpec,
+    made: dict[str, Any],
+    expected: int,
+    evaluation: Evaluation,
 ) -> KeyboardInterrupt | None:
-    """The sidecar (unfinished), OUT.csv's rows, then the sidecar again saying how far the run got,
-    whether it finished, was stopped by a signal (returned) or failed (raised)."""
+    """The run stored, the sidecar (unfinished), OUT.csv's rows, then the sidecar and the store
+    again saying how far the run got, whether it finished, was stopped by a signal (returned) or
+    failed (raised)."""
+    out = args.out
     finished, stopped = False, None
     try:
-        # the previous run's sidecar must never describe these rows: replaced before the first one
-        write_sidecar(out, {**made, **progress_fields(False, 0, expected, [])})
-        results.writer.writeheader()
-        if results.store is not None and done:  # a resumed run's stored rows first, all at once
-            results.add(results.store.predictions(results.run_id), store=False)
-        with closing(evaluation(done)) as records:  # stopped: the engine ends its threads or workers now
-            for record in records:
-                results.add([record])
+        with results.stops.held():  # the run is stored whole; a signal meanwhile stops it at 0 rows
+            results.store, results.run_id, done = open_store(args, spec, made, expected)
+        with open_output(out, "results file") as handle:
+            results.open(handle)
+            # the previous run's sidecar must never describe these rows: replaced before the first one
+            write_sidecar(out, {**made, **progress_fields(False, 0, expected, [])})
+            results.writer.writeheader()
+            if results.store is not None and done:  # a resumed run's stored rows first, all at once
+                results.add(results.store.predictions(results.run_id), store=False)
+            with closing(evaluation(done)) as records:  # stopped: the engine ends its threads or workers now
+                for record in records:
+                    results.add([record])
         finished = True
     except KeyboardInterrupt as exc:  # SIGTERM or Ctrl-C: the rows written so far stay, alike everywhere
         stopped = exc
     finally:
         with results.stops.held():
-            lines = notes_lines(results.notes)
-            if stopped is not None:
-                lines.append(stop_note(stopped, len(results.rows), expected))
-            write_sidecar(out, {**made, **progress_fields(finished, len(results.rows), expected, lines)})
+            try:
+                if results.handle is not None:  # OUT.csv was opened: its sidecar says how far it got
+                    lines = notes_lines(results.notes)
+                    if stopped is not None:
+                        lines.append(stop_note(stopped, len(results.rows), expected))
+                    write_sidecar(out, {**made, **progress_fields(finished, len(results.rows), expected, lines)})
+            finally:
+                results.record_state(finished, stopped)
     return stopped
 
 
@@ -125,11 +173,14 @@ def stop_note(stopped: KeyboardInterrupt, rows: int, expected: int) -> str:
     return f"interrupted by {stop_name(stopped)} after {rows} of {expected} images"
 
 
-def stopped_run(stopped: KeyboardInterrupt, out: Path, rows: int, expected: int, store: Any, run_id: str | None) -> int:
+def stopped_run(stopped: KeyboardInterrupt, out: Path, results: Results, expected: int) -> int:
     """Say what a stopped run kept and how to go on; its exit code (128 + the signal)."""
-    kept = f"{out}, {sidecar_path(out).name}" + (f" and run {run_id} in {store.path}" if store is not None else "")
-    rest = f"; --resume {run_id} with the same settings does the rest" if store is not None else ""
-    print(f"{stop_note(stopped, rows, expected)}: {kept} hold them{rest}", file=sys.stderr)
+    kept = [f"{out}, {sidecar_path(out).name}"] if results.handle is not None else []
+    if results.store is not None:
+        kept.append(f"run {results.run_id} in {results.store.path}")
+    rest = f"; --resume {results.run_id} with the same settings does the rest" if results.store is not None else ""
+    held = f": {' and '.join(kept)} hold them{rest}" if kept else ""
+    print(f"{stop_note(stopped, len(results.rows), expected)}{held}", file=sys.stderr)
     return exit_code(stopped)
 
 

@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
             for info in runs:
                 print(
                     f"{info.id}  {info.created}  {info.mode:<9} {info.engine:<5} {info.finished:>6} images "
-                    f"({info.failed} failed)  labeler={info.labeler}  dataset={info.dataset}"
+                    f"({info.failed} failed)  {info.state_text()}  labeler={info.labeler}  dataset={info.dataset}"
                     + (f"  DAMAGED: {info.damaged}" if info.damaged else "")
                 )
                 for note in info.notes:
@@ -121,8 +121,8 @@ def run(args: argparse.Namespace) -> int:
                 print(json.dumps({**asdict(info), "accuracy": acc, "in_sample": in_sample}, indent=1))
                 return 0
             print(
-                f"run {info.id}: {info.finished} images ({info.failed} failed), network {info.mode}, "
-                f"labeler {info.labeler}, dataset {info.dataset}"
+                f"run {info.id}: {info.finished} images ({info.failed} failed), {info.state_text()}, "
+                f"network {info.mode}, labeler {info.labeler}, dataset {info.dataset}"
             )
             print("accuracy: " + "  ".join(f"{m} {accuracy_text(v)}" for m, v in acc.items()))
             for note in info.notes:
@@ -162,7 +162,8 @@ def run(args: argparse.Namespace) -> int:
                     )
                 )
                 return 0
-            print(f"A = {a.id} ({a.mode}, {a.labeler})\nB = {b.id} ({b.mode}, {b.labeler})")
+            for name, info in (("A", a), ("B", b)):
+                print(f"{name} = {info.id} ({info.mode}, {info.labeler}, {info.state_text()})")
             for name, info in (("A", a), ("B", b)):
                 for note in info.notes:
                     print(f"note ({name}): {note}")

@@ -15,11 +15,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from gerec.classes import MODULES
-from gerec.runs.schema import NOTES
+from gerec.runs.schema import COMPLETE, FAILED, INTERRUPTED, NOTES, RUNNING
 
 JSON_COLUMNS = {"probs", "faces", "labels_used", "labels_ignored", "timings", NOTES}
 DAMAGED_ROW = "damaged in the run store"
 """How the error of a prediction row whose JSON could not be read begins."""
+STATE_WORDS = {
+    RUNNING: "unfinished (still running, or killed)",
+    COMPLETE: "complete",
+    INTERRUPTED: "interrupted",
+    FAILED: "stopped by an error",
+}
+"""A run's state as ``runs`` and the dashboard say it."""
+STATE_UNKNOWN = "state not recorded (stored by an older gerec)"
 
 
 def _is_probs(value: Any) -> bool:
@@ -100,6 +108,28 @@ class RunInfo:
     notes: tuple[str, ...] = ()
     """Its images' fallback notes, one line per distinct note with how many images it concerns
     (``gcv unavailable: ...; offline answered instead (37 photos)``)."""
+    state: str | None = None
+    """How far it got (:data:`gerec.runs.schema.RUN_STATES`); ``None``: stored before states were kept."""
+    expected: int | None = None
+    """The images it was to evaluate (``None``: not known)."""
+
+    @property
+    def complete(self) -> bool | None:
+        """Whether every image was evaluated (``None``: not known, the state was not kept)."""
+        return None if self.state is None else self.state == COMPLETE
+
+    def state_text(self) -> str:
+        """Its state in words, with how many images of how many when it did not finish.
+
+        >>> RunInfo("r", "", "", "", "", "", {}, {}, 3, 0, state=INTERRUPTED, expected=16).state_text()
+        'interrupted after 3 of 16 images'
+        >>> RunInfo("r", "", "", "", "", "", {}, {}, 3, 0).state_text()
+        'state not recorded (stored by an older gerec)'
+        """
+        if self.state is None:
+            return STATE_UNKNOWN
+        of = "" if self.state == COMPLETE else f" after {self.finished} of {self.expected or '?'} images"
+        return STATE_WORDS.get(self.state, self.state) + of
 
 
 def decode_run_json(row: sqlite3.Row) -> tuple[dict[str, Any], dict[str, Any], str]:

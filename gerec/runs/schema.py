@@ -1,21 +1,27 @@
 """The run store's tables, their version, and how an older store is brought up to date.
 
 A store's version is SQLite's ``user_version``; stores made before versions were kept hold 0 and
-are version 1. Each entry of :data:`ADDED_COLUMNS` is one version: a prediction column added
-since the first. A new store is made as version 1 and migrated like an old one, so the two never
+are version 1. Each entry of :data:`STEPS` is one version: what it adds to the one before
+(prediction columns, run columns, and statements: a table, triggers, filling them from the rows
+already stored). A new store is made as version 1 and migrated like an old one, so the two never
 differ. ``runs`` commands and the dashboard open a store read-only: an old store is read as it
-is (the columns it lacks read as empty); the next ``evaluate --store`` migrates it, in one
-transaction that other processes wait for.
+is (the columns it lacks read as empty, its counts are made from its rows); the next
+``evaluate --store`` migrates it, in one transaction that other processes wait for.
+
+Version 3 keeps each run's state (:data:`RUN_STATES`; ``NULL`` for a run stored before it was kept)
+and its counts: the images finished and failed (``runs``) and the rows per distinct notes
+(``run_notes``), kept by triggers on ``predictions``, so listing runs reads no prediction row.
 
 Examples
 --------
->>> STORE_VERSION, prediction_columns(1)[-1], prediction_columns(STORE_VERSION)[-1]
-(2, 'error', 'notes')
+>>> STORE_VERSION, prediction_columns(1)[-1], prediction_columns(STORE_VERSION)[-1], run_columns(STORE_VERSION)
+(3, 'error', 'notes', ('state', 'expected', 'images', 'failed'))
 """
 
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import dataclass
 from pathlib import Path
 
 from gerec.errors import RunStoreError
@@ -67,14 +73,90 @@ FIRST_COLUMNS = (
 )
 """The prediction columns of version 1 that a record fills (``run_id`` and ``finished`` are the store's)."""
 NOTES = "notes"
-ADDED_COLUMNS = ((NOTES, "TEXT"),)  # JSON list: the image's notes (a labeler that did not answer, ...)
-"""Prediction columns added since version 1, in order: the n-th (from 1) makes version n + 1."""
-STORE_VERSION = 1 + len(ADDED_COLUMNS)
+STATE = "state"
+RUN_STATES = RUNNING, COMPLETE, INTERRUPTED, FAILED = ("running", "complete", "interrupted", "failed")
+"""A run's ``state``: running (or killed: nothing is left to say otherwise), every image evaluated,
+stopped by a signal, stopped by an error. ``NULL``: stored before states were kept."""
+
+
+def _counted(row: str, sign: str) -> tuple[str, ...]:
+    """A trigger's statements that add (``+``) or take away (``-``) the ``row`` (``NEW``, ``OLD``)
+    from its run's counts: the images, the failed ones, and the rows with the same notes (keyed by
+    the labeler that answered and the notes' stored JSON, decoded when read)."""
+    key = f"run_id = {row}.run_id AND labeler = COALESCE({row}.labeler, '') AND notes = {row}.notes"
+    counts = (
+        f"UPDATE runs SET images = images {sign} 1, failed = failed {sign} (COALESCE({row}.error, '') != '') "
+        f"WHERE id = {row}.run_id;"
+    )
+    if sign == "+":
+        return (
+            counts,
+            f"INSERT INTO run_notes SELECT {row}.run_id, COALESCE({row}.labeler, ''), {row}.notes, 1, {row}.rowid "
+            f"WHERE {row}.notes IS NOT NULL AND {row}.notes != '[]' "
+            "ON CONFLICT (run_id, labeler, notes) DO UPDATE SET images = images + 1;",
+        )
+    return (
+        counts,
+        f"UPDATE run_notes SET images = images - 1 WHERE {key};",
+        f"DELETE FROM run_notes WHERE {key} AND images <= 0;",
+    )
+
+
+def _trigger(name: str, event: str, *body: tuple[str, ...]) -> str:
+    return f"CREATE TRIGGER {name} AFTER {event} ON predictions BEGIN {' '.join(s for b in body for s in b)} END"
+
+
+RUN_COUNTS = (
+    "CREATE TABLE run_notes (run_id TEXT NOT NULL REFERENCES runs(id), labeler TEXT NOT NULL, "
+    "notes TEXT NOT NULL, images INTEGER NOT NULL, first INTEGER NOT NULL, PRIMARY KEY (run_id, labeler, notes))",
+    "UPDATE runs SET images = (SELECT COUNT(*) FROM predictions WHERE run_id = runs.id), "
+    "failed = (SELECT COUNT(*) FROM predictions WHERE run_id = runs.id AND COALESCE(error, '') != '')",
+    "INSERT INTO run_notes SELECT run_id, COALESCE(labeler, ''), notes, COUNT(*), MIN(rowid) FROM predictions "
+    "WHERE notes IS NOT NULL AND notes != '[]' GROUP BY run_id, COALESCE(labeler, ''), notes",
+    _trigger("predictions_counted", "INSERT", _counted("NEW", "+")),
+    _trigger("predictions_uncounted", "DELETE", _counted("OLD", "-")),
+    _trigger(
+        "predictions_recounted", "UPDATE OF run_id, labeler, notes, error", _counted("OLD", "-"), _counted("NEW", "+")
+    ),
+)
+"""Version 3's per-run counts: the table of notes, both filled from the rows already stored, and the
+triggers that keep them (a row replaced is deleted, then inserted: ``REPLACE`` fires no delete trigger)."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """What one version adds to the one before."""
+
+    prediction_columns: tuple[tuple[str, str], ...] = ()
+    run_columns: tuple[tuple[str, str], ...] = ()
+    statements: tuple[str, ...] = ()
+    """Run after the columns are added, in the migration's transaction."""
+
+
+STEPS = (
+    Step(prediction_columns=((NOTES, "TEXT"),)),  # JSON list: the image's notes (a labeler that did not answer, ...)
+    Step(
+        run_columns=(
+            (STATE, "TEXT"),  # RUN_STATES; NULL: stored before states were kept
+            ("expected", "INTEGER"),  # the images the run was to evaluate; NULL: not known
+            ("images", "INTEGER NOT NULL DEFAULT 0"),  # its rows (finished images), kept by the triggers
+            ("failed", "INTEGER NOT NULL DEFAULT 0"),  # its rows with an error
+        ),
+        statements=RUN_COUNTS,
+    ),
+)
+"""The versions after the first, in order: the n-th (from 1) makes version n + 1."""
+STORE_VERSION = 1 + len(STEPS)
 
 
 def prediction_columns(version: int) -> tuple[str, ...]:
     """The prediction columns a record fills in a store of ``version``."""
-    return FIRST_COLUMNS + tuple(name for name, _ in ADDED_COLUMNS[: version - 1])
+    return FIRST_COLUMNS + tuple(name for step in STEPS[: version - 1] for name, _ in step.prediction_columns)
+
+
+def run_columns(version: int) -> tuple[str, ...]:
+    """The run columns a store of ``version`` has beyond the first version's."""
+    return tuple(name for step in STEPS[: version - 1] for name, _ in step.run_columns)
 
 
 PREDICTION_COLUMNS = prediction_columns(STORE_VERSION)
@@ -106,13 +188,13 @@ def check_store(db: sqlite3.Connection, path: Path) -> int:
         )
     if version < 1:
         raise RunStoreError(f"{path}: its store version {version} is not one gerec writes: the file is damaged")
-    columns = {r[1] for r in db.execute("PRAGMA table_info(predictions)")}
-    lacking = set(prediction_columns(version)) - columns
-    if lacking:
-        raise RunStoreError(
-            f"{path}: the predictions table lacks {', '.join(sorted(lacking))}: "
-            "not a store this version of gerec can use"
-        )
+    for table, needed in (("predictions", prediction_columns(version)), ("runs", run_columns(version))):
+        lacking = set(needed) - {r[1] for r in db.execute(f"PRAGMA table_info({table})")}
+        if lacking:
+            raise RunStoreError(
+                f"{path}: the {table} table lacks {', '.join(sorted(lacking))}: "
+                "not a store this version of gerec can use"
+            )
     return version
 
 
@@ -130,8 +212,12 @@ def migrate(db: sqlite3.Connection) -> None:
     db.execute("BEGIN IMMEDIATE")  # the version is read again under the lock
     try:
         version = stored_version(db)
-        for name, kind in ADDED_COLUMNS[version - 1 :]:
-            db.execute(f"ALTER TABLE predictions ADD COLUMN {name} {kind}")
+        for step in STEPS[version - 1 :]:
+            for table, columns in (("predictions", step.prediction_columns), ("runs", step.run_columns)):
+                for name, kind in columns:
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
+            for statement in step.statements:
+                db.execute(statement)
         if version < STORE_VERSION:  # never lowered (a newer gerec may have migrated it meanwhile)
             db.execute(f"PRAGMA user_version = {STORE_VERSION}")
         db.execute("COMMIT")

@@ -10,7 +10,9 @@ creating the same one at once all use it (none finds it half made). ``readonly=T
 JSON read back is checked (:mod:`gerec.runs.rows`): a damaged run or row never hides the rest.
 A store's tables have a version (:mod:`gerec.runs.schema`): opening an older store to write
 migrates it; read-only, it is read as it is. Each image's notes are kept with its row, so a run's
-notes (:attr:`RunInfo.notes`) count every image it finished, across kills and ``--resume``.
+notes (:attr:`RunInfo.notes`) count every image it finished, across kills and ``--resume``. A run
+keeps its state (running, complete, interrupted, failed: :meth:`RunStore.set_state`) and its counts,
+so listing runs reads no prediction row (:mod:`gerec.runs.counts`).
 """
 
 from __future__ import annotations
@@ -20,31 +22,28 @@ import os
 import sqlite3
 import time
 import uuid
-from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from gerec.errors import InvalidDataset, RunStoreError
-from gerec.runs.records import fallback_notes, format_fallback_notes
+from gerec.runs.counts import run_counts, run_notes
 from gerec.runs.rows import (
     JSON_COLUMNS,
     RunInfo,
-    decode_json,
     decode_prediction,
     decode_run_json,
-    is_str_list,
 )
 from gerec.runs.schema import (
-    NOTES,
     PREDICTION_COLUMNS,
+    RUN_STATES,
+    RUNNING,
     STORE_VERSION,
     check_store,
     has_tables,
     initialise,
     migrate,
-    prediction_columns,
 )
 from gerec.runs.sqlite_io import closed_on_error, place, store_error
 
@@ -160,14 +159,15 @@ class RunStore:
         models: dict[str, Any],
         engine: str = "local",
         params: dict[str, Any] | None = None,
+        expected: int | None = None,
     ) -> str:
-        """Record a new run and return its id."""
+        """Record a new run, :data:`RUNNING` with ``expected`` images to evaluate, and return its id."""
         run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
         with self._writing():
             self._db.execute("BEGIN")
             self._db.execute(
-                "INSERT INTO runs (id, created, dataset, mode, labeler, engine, models, params) "
-                "VALUES (?,?,?,?,?,?,?,?)",
+                "INSERT INTO runs (id, created, dataset, mode, labeler, engine, models, params, state, expected) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?)",
                 (
                     run_id,
                     time.strftime("%Y-%m-%dT%H:%M:%S"),
@@ -177,17 +177,31 @@ class RunStore:
                     engine,
                     json.dumps(models, sort_keys=True),
                     json.dumps(params or {}, sort_keys=True),
+                    RUNNING,
+                    expected,
                 ),
             )
         return run_id
 
-    def add_prediction(self, run_id: str, record: dict[str, Any]) -> None:
-        """Store one finished image in its own transaction (a rerun of the image replaces it)."""
-        values = [json.dumps(record.get(c)) if c in JSON_COLUMNS else record.get(c) for c in PREDICTION_COLUMNS]
+    def set_state(self, run_id: str, state: str, expected: int | None = None) -> None:
+        """Record how far a run got (:data:`RUN_STATES`), and the images it is to evaluate when given."""
+        if state not in RUN_STATES:
+            raise ValueError(f"unknown run state {state!r}")
         with self._writing():
             self._db.execute("BEGIN")
             self._db.execute(
-                f"INSERT OR REPLACE INTO predictions (run_id, {', '.join(PREDICTION_COLUMNS)}, finished) "
+                "UPDATE runs SET state = ?, expected = COALESCE(?, expected) WHERE id = ?", (state, expected, run_id)
+            )
+
+    def add_prediction(self, run_id: str, record: dict[str, Any]) -> None:
+        """Store one finished image in its own transaction (a rerun of the image replaces it: deleted,
+        then inserted, so that the run's counts, kept by triggers, take it away first)."""
+        values = [json.dumps(record.get(c)) if c in JSON_COLUMNS else record.get(c) for c in PREDICTION_COLUMNS]
+        with self._writing():
+            self._db.execute("BEGIN")
+            self._db.execute("DELETE FROM predictions WHERE run_id = ? AND image = ?", (run_id, record.get("image")))
+            self._db.execute(
+                f"INSERT INTO predictions (run_id, {', '.join(PREDICTION_COLUMNS)}, finished) "
                 f"VALUES (?, {', '.join('?' * len(PREDICTION_COLUMNS))}, ?)",
                 [run_id, *values, time.strftime("%Y-%m-%dT%H:%M:%S")],
             )
@@ -242,9 +256,7 @@ class RunStore:
     def _info(self, row: sqlite3.Row, strict: bool = True) -> RunInfo:
         """The run of a ``runs`` row. A damaged ``models`` or ``params`` is a ``RunStoreError``, or
         with ``strict=False`` (a listing) a run marked ``damaged``, so the other runs still list."""
-        counts = self._query(
-            "SELECT COUNT(*), SUM(error IS NOT NULL AND error != '') FROM predictions WHERE run_id = ?", (row["id"],)
-        )[0]
+        finished, failed, state, expected = run_counts(self._query, self.version, row)
         models, params, damaged = decode_run_json(row)
         if damaged and strict:
             raise RunStoreError(
@@ -260,26 +272,10 @@ class RunStore:
             row["engine"],
             models,
             params,
-            int(counts[0]),
-            int(counts[1] or 0),
+            finished,
+            failed,
             damaged,
-            self._run_notes(row["id"]),
+            run_notes(self._query, self.version, row["id"]),
+            state,
+            expected,
         )
-
-    def _run_notes(self, run_id: str) -> tuple[str, ...]:
-        """The run's notes: each labeler that did not answer, with the one that answered instead
-        and on how many images (none in a store made before notes were kept; a damaged row adds none)."""
-        if NOTES not in prediction_columns(self.version):
-            return ()
-        counts: Counter[tuple[str, str]] = Counter()
-        for row in self._query(
-            f"SELECT labeler, {NOTES} FROM predictions WHERE run_id = ? AND {NOTES} IS NOT NULL ORDER BY rowid",
-            (run_id,),
-        ):
-            try:
-                notes = decode_json(row[NOTES])
-            except ValueError:
-                continue
-            if is_str_list(notes):
-                counts.update(fallback_notes({"labeler": row["labeler"], NOTES: notes}))
-        return tuple(format_fallback_notes(counts))
