@@ -37,11 +37,33 @@ def download(table: pd.DataFrame, label: str, file: str, key: str) -> None:
     )
 
 
-def percent_dataframe(table: pd.DataFrame, columns: Sequence[str], **kwargs: Any) -> None:
+CHAR_PX = 6.5
+"""About the width of a character in an ``st.dataframe`` cell, in pixels (14 px Source Sans: 'white-collar
+worker', 19 characters, is 113 px wide in chromium), with a margin for wide letters."""
+CELL_PX = 32
+"""A cell's padding, and room in the header for the sort arrow and the column menu, in pixels."""
+
+
+def whole_text_width(table: pd.DataFrame, column: str) -> int:
+    """The width in pixels that shows every value of a text ``column`` (and its header) whole. The
+    grid sizes a column to the rows it first shows, so a longer value that a sort brings up later
+    was cut ('white-collar wor').
+
+    >>> whole_text_width(pd.DataFrame({"label": ["fun", "white-collar worker"]}), "label")
+    156
+    """
+    longest = max([len(column), *(len(str(v)) for v in table[column])])
+    return round(longest * CHAR_PX) + CELL_PX
+
+
+def percent_dataframe(table: pd.DataFrame, columns: Sequence[str], whole: Sequence[str] = (), **kwargs: Any) -> None:
     """``table`` as a sortable ``st.dataframe`` whose fraction ``columns`` read as accuracy does
     everywhere (``69.37 %``, :data:`PERCENT_FORMAT`) and still sort as numbers (text would sort
-    ``9.50 %`` above ``10.00 %``)."""
+    ``9.50 %`` above ``10.00 %``); its text columns ``whole`` are wide enough for every value,
+    however the table is sorted (:func:`whole_text_width`), and pinned: still in sight when a
+    narrow window scrolls the table sideways."""
     config = {c: st.column_config.NumberColumn(format=PERCENT_FORMAT) for c in columns if c in table.columns}
+    config.update({c: st.column_config.TextColumn(width=whole_text_width(table, c), pinned=True) for c in whole})
     st.dataframe(percent_points(table, columns), column_config=config, hide_index=True, **kwargs)
 
 
@@ -192,7 +214,7 @@ def label_errors(results: LoadedResults, modules: list[str]) -> None:
     if label_table.empty:
         c2.info("No label occurs in enough wrongly classified images.")
     else:  # the page's width, under the controls: in the right-hand column its last columns were cut off
-        percent_dataframe(label_table, [analysis.ERROR_RATE], height=320)
+        percent_dataframe(label_table, [analysis.ERROR_RATE], whole=["label"], height=320)
         download(label_table, f"label errors of {MODULE_NAMES[module]}", f"label errors {module}", "labels")
 
 

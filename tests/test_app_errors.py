@@ -123,6 +123,12 @@ def test_page_label_only_run_on_dev_labels(gaf_dir):
     assert len(at.get("plotly_chart")) >= 3  # accuracy and confusion matrices
     labels = next(d.value for d in at.dataframe if "total push" in d.value.columns)
     assert len(labels) > 5 and list(labels.columns)[-3:] == ["images with label", analysis.ERROR_RATE, "favours"]
+    # every label whole, however the table is sorted: the grid sized the column to the rows it showed
+    # first, so a sort that brought up a longer one cut it ('white-collar wor', seen in chromium).
+    # 6 px a character: 'white-collar worker' is 113 px wide there; 16 px of padding
+    shown = next(d for d in at.dataframe if "total push" in d.value.columns)
+    label_column = json.loads(shown.proto.columns)["label"]
+    assert label_column["width"] >= 6 * labels["label"].str.len().max() + 16 and label_column["pinned"]
     # the page's width: in the right-hand column its last columns (images with label, error rate, favours) were cut off
     assert not [d for c in at.columns for d in c.dataframe if "total push" in d.value.columns]
     calibration = next(d.value for d in at.dataframe if "NLL" in d.value.columns)  # probabilities stay 0-1, and say so
