@@ -94,12 +94,15 @@ def comparison_table(result: RunComparison, counts: ChangeCounts) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     """Dispatch the verb."""
+    from gerec.bn import REFERENCE_FILE
+    from gerec.emotion.registry import REGISTRY_FILE
     from gerec.provenance import IN_SAMPLE_WARNING, stored_run_in_sample
     from gerec.runs.compare import compare_runs, count_changes, module_accuracy
     from gerec.runs.records import CSV_COLUMNS, csv_row
     from gerec.runs.rows import DAMAGED_ROW
     from gerec.runs.store import RunStore
 
+    networks = Path(REFERENCE_FILE).stem  # scene_bn.json, scene_bn_tuned.json: listed first by show
     with RunStore(args.store, readonly=True) as store:  # never writes, never adds a table
         if args.verb == "list":
             runs = store.runs()
@@ -139,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
                 f"created {info.created}, engine {info.engine}; settings: "
                 + ", ".join(f"{k}={v}" for k, v in info.params.items() if v)
             )
-            first = sorted(info.models, key=lambda n: (not n.startswith("scene_bn"), n != "ensemble.json", n))
+            first = sorted(info.models, key=lambda n: (not n.startswith(networks), n != REGISTRY_FILE, n))
             models = [f"  {name}  sha256 {str(info.models[name].get('sha256', ''))[:16]}" for name in first]
             print(f"{len(models)} model files (networks and the ensemble registry first):")
             print("\n".join(_limited(models, args.limit)))
