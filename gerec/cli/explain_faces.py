@@ -29,13 +29,28 @@ def saliency_on_grid(values: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return cv2.resize(values.astype(np.float32), (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
 
 
+def npz_path(path: Path) -> Path:
+    """The file ``numpy.savez`` writes for ``path``: ``.npz`` added unless the name ends with it.
+
+    >>> npz_path(Path("maps")).name, npz_path(Path("maps.npz")).name
+    ('maps.npz', 'maps.npz')
+    """
+    return path if path.name.endswith(".npz") else path.with_name(path.name + ".npz")
+
+
 def run(args: argparse.Namespace) -> int:
-    """Write each face's id, the ensemble's class and the map of that class (higher: more support)."""
+    """Write each face's id, the ensemble's class and the map of that class (higher: more support).
+
+    The maps are written once, at the end, replacing ``--out`` in one step: a stop signal while
+    they are written leaves the previous file (and no temporary one) and exits with 128 + the signal.
+    """
     from gerec.cli.common import progress
     from gerec.emotion.data import load_face_set
     from gerec.emotion.ensemble import FaceEnsemble
     from gerec.errors import InvalidDataset
     from gerec.explain import SaliencyExplainer
+    from gerec.fileio import replaced_atomically
+    from gerec.runs.stopping import stop_signals
 
     if args.limit is not None and args.limit < 1:
         raise InvalidDataset("--limit must be at least 1")
@@ -49,8 +64,12 @@ def run(args: argparse.Namespace) -> int:
     for i in progress(list(range(len(images))), "explaining faces", min_items=1):
         result = explainer.explain(images[i], CLASSES[int(predicted[i])])
         maps[i] = saliency_on_grid(result.values, grid)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
+    out = npz_path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
     names = np.array([CLASSES[int(c)] for c in predicted])
-    np.savez_compressed(args.out, ids=np.asarray(faces.ids[: len(images)]).astype(str), predicted=names, saliency=maps)
-    print(f"{len(images)} faces explained ({explainer.evaluations} masked faces evaluated); wrote {args.out}")
+    with stop_signals(), replaced_atomically(out) as tmp, tmp.open("wb") as handle:
+        np.savez_compressed(
+            handle, ids=np.asarray(faces.ids[: len(images)]).astype(str), predicted=names, saliency=maps
+        )
+    print(f"{len(images)} faces explained ({explainer.evaluations} masked faces evaluated); wrote {out}")
     return 0

@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 
 from gerec.bn.fit import REFERENCE_ZERO_FLOOR, fit_reference
+from gerec.fileio import replaced_atomically
+from gerec.runs.stopping import stop_signals
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -29,12 +31,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Fit and write the network, then check it in pgmpy."""
+    """Fit the network, check it in pgmpy, and write it. The file is replaced in one step: a stop
+    signal while it is written leaves the previous network (and no temporary file) and exits with
+    128 + the signal."""
     from gerec.bn.pgmpy_model import build_pgmpy_network
 
     net = fit_reference(args.histogram, zero_floor=args.zero_floor, collapse_identical_factors=not args.exact_inference)
     build_pgmpy_network(net)  # check_model() on the real structure before writing it
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    net.save(args.out)
+    with stop_signals(), replaced_atomically(args.out) as tmp:
+        net.save(tmp)
     print(f"wrote {args.out}: {len(net.labels)} labels + CNN node, checked in pgmpy")
     return 0

@@ -71,8 +71,11 @@ def patience_warning(init: Path | None, patience: int, epochs: int, keep: str = 
 
 
 def run(args: argparse.Namespace) -> int:
-    """Train, then print the best epoch's validation figures."""
+    """Train, then print the best epoch's validation figures. A stop signal (SIGTERM, Ctrl-C) ends
+    the run with 128 + the signal, leaving the previous member and report as they were and the
+    checkpoint (``OUT.ckpt/``) that ``--resume`` continues."""
     from gerec.emotion.training import TrainConfig, train_member
+    from gerec.runs.stopping import stop_signals
 
     cfg = TrainConfig(
         data=str(args.data),
@@ -99,7 +102,8 @@ def run(args: argparse.Namespace) -> int:
     if warning:
         print(warning, file=sys.stderr)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    report = train_member(cfg, resume=args.resume)
+    with stop_signals():  # a stop raises here: temporary files go, the checkpoint stays for --resume
+        report = train_member(cfg, resume=args.resume)
     final = report["final"]
     print(json.dumps({k: final[k] for k in ("val_accuracy", "val_accuracy3", "val_loss")}))
     print(

@@ -18,6 +18,7 @@ import json
 import shutil
 import sys
 import time
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -241,20 +242,23 @@ class ValidationMonitor:
             **{k: round(v, 5) for k, v in metrics.items() if k.startswith("val_")},
         }
         self.state["history"].append(row)
-        if row["val_accuracy"] > self.state["best"]:
+        improved = row["val_accuracy"] > self.state["best"]
+        if improved:
             self.state.update(best=row["val_accuracy"], best_epoch=epoch + 1, wait=0)
-            with replaced_atomically(self.ckpt / "best.keras") as tmp:
-                model.save(tmp)
         else:
             self.state["wait"] += 1
             if self.state["wait"] >= self.cfg.patience and self.cfg.keep == "best":
                 model.stop_training = True
         if self.average is not None and epoch + 1 >= self.cfg.swa_from:
             self.average.add(model, epoch + 1)
-        with replaced_atomically(self.ckpt / "last.keras") as tmp:
-            model.save(tmp)
-        with replaced_atomically(self.ckpt / "progress.json") as tmp:
-            tmp.write_text(json.dumps(self.state, indent=1), encoding="utf-8")
+        with ExitStack() as checkpoint:  # each file to a temporary one, then all replaced together:
+            # a run stopped while they are written resumes from the previous epoch, whose best.keras
+            # is the one progress.json names
+            if improved:
+                model.save(checkpoint.enter_context(replaced_atomically(self.ckpt / "best.keras")))
+            model.save(checkpoint.enter_context(replaced_atomically(self.ckpt / "last.keras")))
+            progress = checkpoint.enter_context(replaced_atomically(self.ckpt / "progress.json"))
+            progress.write_text(json.dumps(self.state, indent=1), encoding="utf-8")
         print(
             f"epoch {epoch + 1}/{self.cfg.epochs}  {row['seconds']:.0f}s  loss {row.get('loss', 0):.4f}  "
             f"acc {row.get('accuracy', 0):.4f}  val_loss {row['val_loss']:.4f}  val_acc {row['val_accuracy']:.4f}  "
@@ -400,8 +404,6 @@ def train_member(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
             swa["shipped"] = True
         if swa["shipped"]:  # with keep="best", chosen as the epochs are: by validation accuracy
             best = averaged
-    with replaced_atomically(out) as tmp:
-        best.save(tmp)  # uncompiled: no optimizer state in the shipped file
     final = monitor.evaluate(best)
     report = {
         "model": out.name,
@@ -421,7 +423,10 @@ def train_member(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
     }
     if swa is not None:
         report["swa"] = swa
-    with replaced_atomically(out.with_suffix(".report.json")) as tmp:
-        tmp.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    # the member and its report replace the previous pair together, after the evaluation: a run
+    # stopped before then leaves the previous pair (and its checkpoint, for --resume)
+    with replaced_atomically(out) as model_tmp, replaced_atomically(out.with_suffix(".report.json")) as report_tmp:
+        best.save(model_tmp)  # uncompiled: no optimizer state in the shipped file
+        report_tmp.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     shutil.rmtree(ckpt, ignore_errors=True)
     return report

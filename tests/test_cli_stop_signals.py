@@ -1,0 +1,186 @@
+"""A real SIGTERM sent to a command while it writes its output: the file it replaces is left as it was
+(never half-written, never a new file beside an old report), no temporary file is left behind, and
+the command exits with 128 + the signal and one plain line. (evaluate's own stop is tested in
+tests/test_runs.py; what each command leaves when stopped is in docs/cli.md.)"""
+
+from __future__ import annotations
+
+import doctest
+import json
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gerec.config import FER_TRAIN_FILE, models_dir
+from gerec.emotion.registry import REGISTRY_FILE
+
+STOPPED = 128 + signal.SIGTERM
+
+WAIT_INSIDE_A_WRITE = """
+import pathlib, signal, sys, time
+import numpy.lib._npyio_impl as npyio
+
+def wait_for_the_signal():  # until the test's SIGTERM ends the process or raises in it
+    print("waiting", flush=True)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        time.sleep(0.02)
+
+hook, target = sys.argv[1], sys.argv[2]
+if hook == "text":  # half of a text file named like TARGET written, then the signal
+    real_write_text = pathlib.Path.write_text
+    def write_text(self, data, *args, **kwargs):
+        if target in self.name:
+            with self.open("w", encoding="utf-8") as handle:
+                handle.write(data[: len(data) // 2])
+                handle.flush()
+                wait_for_the_signal()
+                handle.write(data[len(data) // 2 :])
+            return len(data)
+        return real_write_text(self, data, *args, **kwargs)
+    pathlib.Path.write_text = write_text
+elif hook == "epoch":  # train-faces: each epoch better than the one before; the signal while epoch 2's
+    # last.keras is saved (after its best.keras); epoch 1's best.keras copied to TARGET
+    import shutil
+    from gerec.tf_quiet import quiet_tensorflow
+    quiet_tensorflow()
+    import keras
+    from gerec.emotion import training
+    real_evaluate, real_epoch_end = training.ValidationMonitor.evaluate, training.ValidationMonitor.epoch_end
+    real_save, evaluated = keras.Model.save, []
+    def evaluate(self, model):
+        evaluated.append(1)
+        return {**real_evaluate(self, model), "val_accuracy": 0.1 * len(evaluated)}
+    def epoch_end(self, model, epoch, logs):
+        real_epoch_end(self, model, epoch, logs)
+        if epoch == 0:
+            shutil.copy(self.ckpt / "best.keras", target)
+    def save(self, path, *args, **kwargs):
+        if "last" in str(path) and len(evaluated) == 2:
+            wait_for_the_signal()
+        return real_save(self, path, *args, **kwargs)
+    training.ValidationMonitor.evaluate, training.ValidationMonitor.epoch_end = evaluate, epoch_end
+    keras.Model.save = save
+else:  # "npz": the first array of an .npz written, then the signal
+    real_write_array = npyio.format.write_array
+    written = []
+    def write_array(*args, **kwargs):
+        if written:
+            wait_for_the_signal()
+        written.append(1)
+        return real_write_array(*args, **kwargs)
+    npyio.format.write_array = write_array
+from gerec.cli import main
+sys.exit(main(sys.argv[3:]))
+"""
+"""Runs a gerec command (the arguments after the first two) that prints ``waiting`` part-way
+through writing its output (``text`` TARGET: a text file whose name holds TARGET; ``npz``: an .npz;
+``epoch``: train-faces' second checkpoint) and then waits for the test's signal."""
+
+
+def _stopped_mid_write(hook: str, target: str, *command: str) -> str:
+    """Run the command, send it SIGTERM inside its write; its stderr. It must exit with 143."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WAIT_INSIDE_A_WRITE, hook, target, *command],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        lines = iter(proc.stdout.readline, "")  # Keras prints its epochs to stdout first
+        assert "waiting\n" in lines, proc.communicate(timeout=60)[1][-3000:]
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == STOPPED, err[-3000:]
+    assert err.strip().splitlines()[-1] == "interrupted by SIGTERM" and "Traceback" not in err
+    return err
+
+
+def _files(folder: Path) -> set[str]:
+    return {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_fit_bn_stopped_while_writing_keeps_the_previous_network(gaf_dir, tmp_path):
+    """Before, the network was written in place: SIGTERM mid-write left half a scene_bn.json."""
+    out = tmp_path / "scene_bn.json"
+    shutil.copy(models_dir() / "scene_bn.json", out)
+    before = out.read_bytes()
+    _stopped_mid_write("text", "scene_bn", "fit-bn", str(gaf_dir / "train_label_histogram.csv"), "-o", str(out))
+    assert out.read_bytes() == before
+    assert _files(tmp_path) == {"scene_bn.json"}  # no temporary file left
+
+
+def _small_face_set(fer_dir: Path, path: Path, n: int) -> Path:
+    with np.load(fer_dir / FER_TRAIN_FILE) as data:
+        picked = np.concatenate([np.flatnonzero(data["labels"] == c)[: n // 7 + 1] for c in range(7)])[:n]
+        np.savez(path, images=data["images"][picked], labels=data["labels"][picked], classes=data["classes"])
+    return path
+
+
+def test_explain_faces_stopped_while_writing_keeps_the_previous_maps(fer_dir, tmp_path):
+    """Before, the maps were saved in place: SIGTERM mid-write left a cut-short MAPS.npz."""
+    faces = _small_face_set(fer_dir, tmp_path / "faces.npz", 1)
+    out = tmp_path / "out" / "maps.npz"
+    out.parent.mkdir()
+    np.savez(out, ids=np.array(["previous"]), predicted=np.array(["Neutral"]), saliency=np.zeros((1, 48, 48)))
+    before = out.read_bytes()
+    command = ["explain-faces", str(faces), "--out", str(out), "--registry", str(models_dir() / REGISTRY_FILE)]
+    _stopped_mid_write("npz", "", *command)
+    assert out.read_bytes() == before
+    assert _files(out.parent) == {"maps.npz"}
+
+
+def test_explain_faces_says_the_file_numpy_writes():
+    """``--out maps`` writes maps.npz (numpy adds the suffix); before, it said 'wrote maps'."""
+    import gerec.cli.explain_faces
+
+    tested = doctest.testmod(gerec.cli.explain_faces)
+    assert tested.attempted >= 1 and tested.failed == 0
+
+
+@pytest.mark.slow
+def test_train_faces_stopped_at_its_report_keeps_the_previous_member_and_resumes(fer_dir, tmp_path):
+    """Before, the member was replaced, then evaluated, then its report written: SIGTERM in between
+    left the new member beside the previous member's report (figures of another network)."""
+    data = _small_face_set(fer_dir, tmp_path / "faces.npz", 140)
+    out = tmp_path / "member.keras"
+    out.write_bytes(b"the previous member")
+    out.with_suffix(".report.json").write_text("the previous report\n", encoding="utf-8")
+    command = ["train-faces", str(data), "--out", str(out), "--width", "0.25", "--epochs", "1", "--batch", "32"]
+    _stopped_mid_write("text", ".report", *command)
+    assert out.read_bytes() == b"the previous member"
+    assert out.with_suffix(".report.json").read_text(encoding="utf-8") == "the previous report\n"
+    kept = _files(tmp_path) - {"faces.npz", "member.keras", "member.report.json"}
+    assert kept == {"member.ckpt/best.keras", "member.ckpt/last.keras", "member.ckpt/progress.json"}
+    resumed = subprocess.run(
+        [sys.executable, "-m", "gerec", *command, "--resume"], capture_output=True, text=True, timeout=600
+    )
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert (
+        out.read_bytes() != b"the previous member" and '"best_epoch": 1' in out.with_suffix(".report.json").read_text()
+    )
+    assert _files(tmp_path) == {"faces.npz", "member.keras", "member.report.json"}
+
+
+@pytest.mark.slow
+def test_train_faces_stopped_mid_checkpoint_resumes_from_a_whole_one(fer_dir, tmp_path):
+    """Before, an epoch's checkpoint was three files replaced one by one: SIGTERM while last.keras was
+    saved left epoch 2's best.keras beside epoch 1's progress.json, which --resume then trusted (its
+    best_epoch naming weights it did not describe)."""
+    data = _small_face_set(fer_dir, tmp_path / "faces.npz", 140)
+    out, first_best = tmp_path / "member.keras", tmp_path / "best_after_epoch_1.keras"
+    command = ["train-faces", str(data), "--out", str(out), "--width", "0.25", "--epochs", "3", "--batch", "32"]
+    _stopped_mid_write("epoch", str(first_best), *command)
+    ckpt = tmp_path / "member.ckpt"
+    assert _files(ckpt) == {"best.keras", "last.keras", "progress.json"}
+    progress = json.loads((ckpt / "progress.json").read_text(encoding="utf-8"))
+    assert (len(progress["history"]), progress["best_epoch"]) == (1, 1)
+    assert (ckpt / "best.keras").read_bytes() == first_best.read_bytes()  # the epoch progress.json names
+    assert not out.exists()
