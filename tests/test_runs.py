@@ -179,6 +179,7 @@ def test_killed_run_resumes_with_nothing_lost_or_duplicated(class_folders, tmp_p
         [info] = store.runs()
         kept = store.finished_images(info.id)
     assert 3 <= len(kept) < 16
+    assert info.state_text() == f"unfinished (still running, or killed) after {len(kept)} of 16 images"  # SIGKILL
     resumed = subprocess.run(
         gerec_cmd(
             "evaluate",
@@ -202,6 +203,7 @@ def test_killed_run_resumes_with_nothing_lost_or_duplicated(class_folders, tmp_p
     assert resumed.returncode == 1, resumed.stderr  # broken.jpg failed
     with RunStore(db) as store:
         records = store.predictions(info.id)
+        assert store.run(info.id).state_text() == "complete"  # broken.jpg failed, and was evaluated
     names = [r["image"] for r in records]
     assert len(names) == len(set(names)) == 16
     assert kept <= set(names)
@@ -460,6 +462,50 @@ def test_a_signal_during_a_rows_write_waits_until_it_is_written(tmp_path, monkey
     with RunStore(db, readonly=True) as store:
         assert store.runs()[0].state_text() == "interrupted after 3 of 6 images"
     assert signal.getsignal(signal.SIGINT) is handler  # evaluate's own is gone
+
+
+@pytest.mark.parametrize("failing", ["out", "store"])
+def test_a_run_stopped_by_an_error_is_marked_so(tmp_path, monkeypatch, capsys, failing):
+    """OUT.csv that cannot be written further (a full disk) or a store that fails mid-run: the run is
+    marked 'stopped by an error', or, when the store itself failed, its error is the one reported."""
+    from gerec.cli import main
+    from gerec.errors import RunStoreError
+    from gerec.fileio import SafeDictWriter
+
+    labels, out, db = tmp_path / "labels.json", tmp_path / "out.csv", tmp_path / "runs.sqlite"
+    labels.write_text(json.dumps({f"{p}_{i}.jpg": ["smile"] for p in ("pos", "neg") for i in range(3)}))
+    if failing == "out":
+        real_write = SafeDictWriter.writerow
+
+        def write_two(writer, row):
+            if row["image"] == "pos_2.jpg":
+                raise OSError(28, "No space left on device")
+            return real_write(writer, row)
+
+        monkeypatch.setattr(SafeDictWriter, "writerow", write_two)
+    else:
+        real_add = RunStore.add_prediction
+
+        def refuse(*args):
+            raise RunStoreError("the state cannot be written either")
+
+        def store_two(store, run_id, record):
+            if record["image"] == "pos_2.jpg":
+                monkeypatch.setattr(RunStore, "set_state", refuse)
+                raise RunStoreError(f"run store {store.path}: database or disk is full")
+            return real_add(store, run_id, record)
+
+        monkeypatch.setattr(RunStore, "add_prediction", store_two)
+    assert main(["evaluate", "--labels", str(labels), "--out", str(out), "--store", str(db)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    with RunStore(db, readonly=True) as store:
+        [info] = store.runs()
+    if failing == "out":
+        assert err.startswith(f"error: OutputError: writing the results file {out} failed: No space left")
+        assert info.state_text() == "stopped by an error after 3 of 6 images"
+    else:  # the store's own failure is reported, not the second one from marking the run
+        assert err == f"error: RunStoreError: run store {db}: database or disk is full"
+        assert info.state_text() == "unfinished (still running, or killed) after 2 of 6 images"
 
 
 def test_a_resumed_runs_notes_count_every_image(gcv_fallback_photos, tmp_path, monkeypatch, capsys):
