@@ -38,6 +38,14 @@ ACCURACY_COLUMNS = ("accuracy", *(f"recall {c}" for c in CLASSES))
 ERROR_RATE = "error rate with label"
 """The column of :func:`label_errors` with the share of a label's images the module got wrong (a
 fraction; shown as a percentage)."""
+LABEL_ERROR_HEADERS = {
+    "wrong images with label": "wrong images",
+    "pushed towards wrong class": "pushed wrong",
+    "images with label": "images",
+    ERROR_RATE: "error rate",
+}
+"""The short headers the page gives :func:`label_errors`' longer columns, so the table fits a page's
+width (the full names are the CSV's and each header's tooltip)."""
 
 
 def prediction_row(image: str, actual: str | None, pred: GroupPrediction) -> dict[str, object]:

@@ -3,7 +3,7 @@ stays a short outline; where the results come from is :mod:`gerec_app.errors_sou
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -56,15 +56,32 @@ def whole_text_width(table: pd.DataFrame, column: str) -> int:
     return round(longest * CHAR_PX) + CELL_PX
 
 
-def percent_dataframe(table: pd.DataFrame, columns: Sequence[str], whole: Sequence[str] = (), **kwargs: Any) -> None:
+def percent_dataframe(
+    table: pd.DataFrame,
+    columns: Sequence[str],
+    whole: Sequence[str] = (),
+    headers: Mapping[str, str] | None = None,
+    **kwargs: Any,
+) -> None:
     """``table`` as a sortable ``st.dataframe`` whose fraction ``columns`` read as accuracy does
     everywhere (``69.37 %``, :data:`PERCENT_FORMAT`) and still sort as numbers (text would sort
     ``9.50 %`` above ``10.00 %``); its text columns ``whole`` are wide enough for every value,
     however the table is sorted (:func:`whole_text_width`), and pinned: still in sight when a
-    narrow window scrolls the table sideways."""
-    config = {c: st.column_config.NumberColumn(format=PERCENT_FORMAT) for c in columns if c in table.columns}
-    config.update({c: st.column_config.TextColumn(width=whole_text_width(table, c), pinned=True) for c in whole})
-    st.dataframe(percent_points(table, columns), column_config=config, hide_index=True, **kwargs)
+    narrow window scrolls the table sideways. ``headers`` shows a column under a shorter header,
+    its full name as the header's tooltip (the data and its CSV keep the full names)."""
+    config = {c: _column(table, c, c in columns, c in whole, (headers or {}).get(c)) for c in table.columns}
+    shown = {c: v for c, v in config.items() if v is not None}
+    st.dataframe(percent_points(table, columns), column_config=shown, hide_index=True, **kwargs)
+
+
+def _column(table: pd.DataFrame, name: str, fraction: bool, whole: bool, header: str | None) -> Any:
+    """One column's ``st.column_config`` for :func:`percent_dataframe` (``None``: as Streamlit shows it)."""
+    named: dict[str, str] = {"label": header, "help": name} if header else {}
+    if fraction:
+        return st.column_config.NumberColumn(format=PERCENT_FORMAT, **named)
+    if whole:
+        return st.column_config.TextColumn(width=whole_text_width(table, name), pinned=True, **named)
+    return st.column_config.Column(**named) if named else None
 
 
 def accuracy(results: LoadedResults, modules: list[str]) -> None:
@@ -207,14 +224,16 @@ def label_errors(results: LoadedResults, modules: list[str]) -> None:
         label_table = pd.DataFrame()
     c2.caption(
         "push = the label's log-likelihood for the wrongly predicted class minus that for the true class "
-        "(its contribution, in the network used); total = sum of positive pushes over wrong images; "
-        f"{analysis.ERROR_RATE} = the share of the images with the label that "
+        "(its contribution, in the network used); total push = sum of positive pushes over wrong images; "
+        "error rate = the share of the images with the label that "
         f"{MODULE_NAMES[module]} got wrong; favours = the class the label pushes towards most."
     )
     if label_table.empty:
         c2.info("No label occurs in enough wrongly classified images.")
     else:  # the page's width, under the controls: in the right-hand column its last columns were cut off
-        percent_dataframe(label_table, [analysis.ERROR_RATE], whole=["label"], height=320)
+        percent_dataframe(
+            label_table, [analysis.ERROR_RATE], whole=["label"], headers=analysis.LABEL_ERROR_HEADERS, height=320
+        )
         download(label_table, f"label errors of {MODULE_NAMES[module]}", f"label errors {module}", "labels")
 
 

@@ -129,6 +129,12 @@ def test_page_label_only_run_on_dev_labels(gaf_dir):
     shown = next(d for d in at.dataframe if "total push" in d.value.columns)
     label_column = json.loads(shown.proto.columns)["label"]
     assert label_column["width"] >= 6 * labels["label"].str.len().max() + 16 and label_column["pinned"]
+    # its long headers shortened on screen so the last columns fit the page (the wide label column pushed
+    # 'favours' out of sight), each with its full name, the CSV's, as the tooltip
+    columns = json.loads(shown.proto.columns)
+    assert {c: (columns[c]["label"], columns[c]["help"]) for c in analysis.LABEL_ERROR_HEADERS} == {
+        c: (short, c) for c, short in analysis.LABEL_ERROR_HEADERS.items()
+    }
     # the page's width: in the right-hand column its last columns (images with label, error rate, favours) were cut off
     assert not [d for c in at.columns for d in c.dataframe if "total push" in d.value.columns]
     calibration = next(d.value for d in at.dataframe if "NLL" in d.value.columns)  # probabilities stay 0-1, and say so
