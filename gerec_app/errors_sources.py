@@ -16,6 +16,7 @@ import streamlit as st
 from gerec.bn import MODES
 from gerec.config import data_dir
 from gerec.errors import GerecError
+from gerec.formatting import NO_VALUE_SCREEN
 from gerec.provenance import parse_sidecar, read_sidecar, run_provenance, stored_run_in_sample
 from gerec_app import analysis, paths, run_comparison, state
 from gerec_app.errors_view import download
@@ -140,7 +141,7 @@ def store_source(s: state.Settings) -> LoadedResults | None:
         run_b = c2.selectbox(
             "Compare with (optional)",
             ["", *(k for k in labels if k != run_a)],
-            format_func=lambda k: labels.get(k, "-"),
+            format_func=lambda k: labels.get(k, NO_VALUE_SCREEN),
             key="store_run_b",
         )
         info = store.run(run_a)

@@ -137,7 +137,6 @@ PERCENT_COPIES = re.compile(r"100 ?\* ?[^}\n]*:\d*\.[1-9]\d*f\} ?(%|± )|%\.\d+f
 """A fraction written by hand as a percentage with decimals (``{100 * x:.2f} %``, ``{100 * m:.1f} ± ``,
 ``"%.2f %%"``). Whole percentages in prose and in the confusion heatmap's cells (``.0f``) are another rule."""
 NOT_YET_CHANGED = {
-    "gerec/cli/runs.py",  # owned by another engineer: accuracy_text is to return formatting.percent(value)
     "tools/member_temperature_cv.py",  # the same: formatting.percent_spread
 }
 

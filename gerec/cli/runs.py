@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from contextlib import nullcontext
 from dataclasses import asdict
@@ -12,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gerec.fileio import SafeDictWriter, open_output
+from gerec.formatting import percent
 
 if TYPE_CHECKING:
     from gerec.runs.compare import ChangeCounts, RunComparison
@@ -54,17 +54,13 @@ def _limited(lines: list[str], limit: int) -> list[str]:
     return [*lines[:limit], f"… {len(lines) - limit} more (--limit 0 shows all, --json everything)"]
 
 
-NO_ACCURACY = "-"
-"""What ``runs show`` and ``runs compare`` print for a module without answers (its accuracy is NaN)."""
-
-
 def accuracy_text(value: float) -> str:
     """A module's accuracy as ``runs show`` and ``runs compare`` print it.
 
     >>> accuracy_text(0.69374), accuracy_text(float("nan"))
     ('69.37 %', '-')
     """
-    return NO_ACCURACY if math.isnan(value) else f"{100 * value:.2f} %"
+    return percent(value)
 
 
 def comparison_table(result: RunComparison, counts: ChangeCounts) -> list[str]:
