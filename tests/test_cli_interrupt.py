@@ -11,7 +11,7 @@ import pytest
 
 from gerec.cli import main
 from gerec.provenance import read_sidecar
-from gerec.runs.stopping import Interrupted
+from gerec.stopping import Interrupted
 
 LABELS = {f"{p}_{i}.jpg": ["people", "smile"] for p in ("pos", "neu", "neg") for i in range(2)}
 

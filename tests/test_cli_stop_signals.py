@@ -137,6 +137,13 @@ def test_explain_faces_stopped_while_writing_keeps_the_previous_maps(fer_dir, tm
     assert _files(out.parent) == {"maps.npz"}
 
 
+def test_stopping_examples_run():
+    import gerec.stopping
+
+    tested = doctest.testmod(gerec.stopping)
+    assert tested.attempted >= 1 and tested.failed == 0
+
+
 def test_explain_faces_says_the_file_numpy_writes():
     """``--out maps`` writes maps.npz (numpy adds the suffix); before, it said 'wrote maps'."""
     import gerec.cli.explain_faces

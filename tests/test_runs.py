@@ -544,7 +544,7 @@ def test_ray_init_leaves_evaluates_sigterm_handler(monkeypatch):
     """ray.init sets a SIGTERM handler that exits at once (sys.exit): a stopped Ray run would then
     leave its sidecar without the note. The handler set before comes back."""
     from gerec.runs.engines import keeping_sigterm
-    from gerec.runs.stopping import stop_signals
+    from gerec.stopping import stop_signals
 
     def ray_like_init():
         signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(signum))

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from gerec.errors import GerecError
-from gerec.runs.stopping import exit_code, stop_name
+from gerec.stopping import exit_code, stop_name
 
 # Each module defines ``register(subparsers)`` that adds its parser with ``func=run``.
 COMMAND_MODULES = [
@@ -49,7 +49,7 @@ def command_parser(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run a command; a gerec error prints one line (no traceback) and exits with 2, a stop signal
-    with 128 + the signal (130 Ctrl-C, 143 SIGTERM: ``gerec.runs.stopping.exit_code``)."""
+    with 128 + the signal (130 Ctrl-C, 143 SIGTERM: ``gerec.stopping.exit_code``)."""
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if extra:  # a wrong flag shows the usage of the command it was given to, not the top-level one

@@ -27,8 +27,8 @@ from gerec.fileio import printable
 from gerec.provenance import in_sample_warning, run_provenance, sidecar_path
 from gerec.runs.engines import PipelineSpec, image_key, local_records, ray_records
 from gerec.runs.records import MODULES, prediction_record
-from gerec.runs.stopping import stop_signals
 from gerec.scene.simple import read_label_file
+from gerec.stopping import stop_signals
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -25,7 +25,7 @@ from gerec.provenance import progress_fields, sidecar_path, write_sidecar
 from gerec.runs.engines import PipelineSpec
 from gerec.runs.records import CSV_COLUMNS, csv_row, fallback_notes, format_fallback_notes
 from gerec.runs.schema import COMPLETE, FAILED, INTERRUPTED, RUNNING
-from gerec.runs.stopping import StopSignals, exit_code, stop_name
+from gerec.stopping import StopSignals, exit_code, stop_name
 
 Evaluation = Callable[[set[str]], Generator[dict[str, Any], None, None]]
 """The records of the images not in the given set of finished ones, as they finish."""

@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     from gerec.errors import InvalidDataset
     from gerec.explain import SaliencyExplainer
     from gerec.fileio import replaced_atomically
-    from gerec.runs.stopping import stop_signals
+    from gerec.stopping import stop_signals
 
     if args.limit is not None and args.limit < 1:
         raise InvalidDataset("--limit must be at least 1")

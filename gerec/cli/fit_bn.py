@@ -7,7 +7,7 @@ from pathlib import Path
 
 from gerec.bn.fit import REFERENCE_ZERO_FLOOR, fit_reference
 from gerec.fileio import replaced_atomically
-from gerec.runs.stopping import stop_signals
+from gerec.stopping import stop_signals
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     the run with 128 + the signal, leaving the previous member and report as they were and the
     checkpoint (``OUT.ckpt/``) that ``--resume`` continues."""
     from gerec.emotion.training import TrainConfig, train_member
-    from gerec.runs.stopping import stop_signals
+    from gerec.stopping import stop_signals
 
     cfg = TrainConfig(
         data=str(args.data),
