@@ -50,8 +50,8 @@ elif hook == "epoch":  # train-faces: each epoch better than the one before; the
     from gerec.tf_quiet import quiet_tensorflow
     quiet_tensorflow()
     import keras
-    from gerec.emotion import training
-    real_evaluate, real_epoch_end = training.ValidationMonitor.evaluate, training.ValidationMonitor.epoch_end
+    from gerec.emotion.validation_monitor import ValidationMonitor
+    real_evaluate, real_epoch_end = ValidationMonitor.evaluate, ValidationMonitor.epoch_end
     real_save, evaluated = keras.Model.save, []
     def evaluate(self, model):
         evaluated.append(1)
@@ -64,7 +64,7 @@ elif hook == "epoch":  # train-faces: each epoch better than the one before; the
         if "last" in str(path) and len(evaluated) == 2:
             wait_for_the_signal()
         return real_save(self, path, *args, **kwargs)
-    training.ValidationMonitor.evaluate, training.ValidationMonitor.epoch_end = evaluate, epoch_end
+    ValidationMonitor.evaluate, ValidationMonitor.epoch_end = evaluate, epoch_end
     keras.Model.save = save
 else:  # "npz": the first array of an .npz written, then the signal
     real_write_array = npyio.format.write_array

@@ -74,7 +74,8 @@ def test_robust_batch_is_seeded_in_range_and_mixes(face):
 
 
 def test_robust_training_batches_go_through_the_corruptions():
-    from gerec.emotion.training import TrainConfig, _dataset
+    from gerec.emotion.augmentation import _dataset
+    from gerec.emotion.training import TrainConfig
 
     x = np.full((32, 48, 48, 1), 0.5, np.float32)
     x[:, 10:38, 10:38] = np.random.default_rng(0).random((32, 28, 28, 1))
@@ -91,7 +92,8 @@ def test_robust_training_batches_go_through_the_corruptions():
 
 
 def test_a_resumed_run_does_not_replay_the_first_epochs_data():
-    from gerec.emotion.training import TrainConfig, _dataset
+    from gerec.emotion.augmentation import _dataset
+    from gerec.emotion.training import TrainConfig
 
     x = np.random.default_rng(1).random((64, 48, 48, 1)).astype(np.float32)
     y = np.eye(7, dtype=np.float32)[np.arange(64) % 7]

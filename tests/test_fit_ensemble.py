@@ -359,7 +359,7 @@ def tiny_fit_setup(tmp_path: Path, member_classes: list[tuple[str, ...]]) -> tup
     """(registry, face set): 420 synthetic 48x48 faces in FER's classes and small untrained Keras
     members, one per entry of ``member_classes`` (their own classes)."""
     from gerec.emotion.architectures import build_model
-    from gerec.emotion.training import member_mapping
+    from gerec.emotion.training_data import member_mapping
 
     rng = np.random.default_rng(7)
     labels = np.tile(np.arange(7), 60)  # 420 faces: the split keeps 42, stratified

@@ -10,7 +10,8 @@ import pytest
 
 from gerec.config import FER_TRAIN_FILE
 from gerec.emotion.data import FER_CLASSES, load_face_set
-from gerec.emotion.training import TrainConfig, class_weights, load_face_folder, train_member
+from gerec.emotion.training import TrainConfig, train_member
+from gerec.emotion.training_data import class_weights, load_face_folder
 from gerec.errors import InvalidDataset, InvalidModelFile, ModelFileMissing
 
 
@@ -40,7 +41,7 @@ def test_a_few_steps_lower_the_loss(fer_train):
 def test_trained_member_reloads_and_predicts_the_same(fer_train, tmp_path):
     from gerec.emotion.ensemble import KerasMember
     from gerec.emotion.registry import MemberSpec
-    from gerec.emotion.training import member_mapping
+    from gerec.emotion.training_data import member_mapping
 
     out = tmp_path / "tiny.keras"
     cfg = TrainConfig(data=str(fer_train), out=str(out), arch="resnet", width=0.25, epochs=1, batch=64, limit=256)
