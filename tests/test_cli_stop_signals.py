@@ -5,6 +5,7 @@ tests/test_runs.py; what each command leaves when stopped is in docs/cli.md.)"""
 
 from __future__ import annotations
 
+import csv
 import doctest
 import json
 import shutil
@@ -16,6 +17,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from gerec.bn.network import load_network
+from gerec.classes import CLASSES, true_class_of
+from gerec.cli import main
 from gerec.config import FER_TRAIN_FILE, models_dir
 from gerec.emotion.registry import REGISTRY_FILE
 
@@ -150,6 +154,48 @@ def test_explain_faces_says_the_file_numpy_writes():
 
     tested = doctest.testmod(gerec.cli.explain_faces)
     assert tested.attempted >= 1 and tested.failed == 0
+
+
+def small_dev_set(gaf_dir: Path, folder: Path, per_class: int = 10) -> list[str]:
+    """``tune``'s arguments on the first ``per_class`` dev images of each class (a few seconds)."""
+    labels = json.loads((gaf_dir / "val_labels_dev.json").read_text(encoding="utf-8"))
+    picked = {
+        name: labels[name] for c in CLASSES for name in [n for n in sorted(labels) if true_class_of(n) == c][:per_class]
+    }
+    (folder / "dev.json").write_text(json.dumps(picked), encoding="utf-8")
+    with (gaf_dir / "reference_cnn_val_dev.csv").open(newline="", encoding="utf-8") as handle:
+        rows = [row for row in csv.DictReader(handle) if row["image"] in picked]
+    with (folder / "cnn.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    histogram = str(gaf_dir / "train_label_histogram.csv")
+    return [histogram, "--labels", str(folder / "dev.json"), "--cnn-predictions", str(folder / "cnn.csv")]
+
+
+@pytest.mark.parametrize("stopped_in", ["scene_bn_tuned", "report"])
+def test_tune_stopped_while_writing_keeps_the_previous_network_and_report(gaf_dir, tmp_path, stopped_in):
+    """Before, the network was written in place, then its report: SIGTERM inside the network's write
+    left half a network; inside the report's, the new network beside half a report."""
+    out = tmp_path / "out" / "scene_bn_tuned.json"
+    out.parent.mkdir()
+    report = out.with_suffix(".report.json")
+    out.write_text("the previous network\n", encoding="utf-8")
+    report.write_text("the previous report\n", encoding="utf-8")
+    command = ["tune", *small_dev_set(gaf_dir, tmp_path), "--folds", "2", "--no-ablations"]
+    _stopped_mid_write("text", stopped_in, *command, "-o", str(out), "--report", str(report))
+    assert out.read_text(encoding="utf-8") == "the previous network\n"
+    assert report.read_text(encoding="utf-8") == "the previous report\n"
+    assert _files(out.parent) == {"scene_bn_tuned.json", "scene_bn_tuned.report.json"}
+
+
+def test_tune_makes_the_folder_of_its_report(gaf_dir, tmp_path):
+    """The network and report are now replaced together, so a report that cannot be written would
+    cost the network too: its folder is made, as -o's is (before: exit 3 after the network was written)."""
+    out, report = tmp_path / "net" / "tuned.json", tmp_path / "reports" / "tuned.report.json"
+    command = ["tune", *small_dev_set(gaf_dir, tmp_path), "--folds", "2", "--no-ablations"]
+    assert main([*command, "-o", str(out), "--report", str(report)]) == 0
+    assert json.loads(report.read_text(encoding="utf-8"))["final"] == load_network(out).metadata["hyperparameters"]
 
 
 @pytest.mark.slow

@@ -11,6 +11,7 @@ import argparse
 import dataclasses
 import json
 import time
+from contextlib import ExitStack
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -20,9 +21,12 @@ import numpy as np
 from gerec.bn import calibrate as calibrate_mod
 from gerec.bn import tuning
 from gerec.bn.histogram import read_histogram
+from gerec.bn.network import SceneNetwork
 from gerec.calibration import fold_summary
 from gerec.classes import CLASSES, MODULES
+from gerec.fileio import replaced_atomically
 from gerec.formatting import percent, percent_spread
+from gerec.stopping import stop_signals
 from gerec.versions import file_sha256
 
 CRITERION = {
@@ -171,8 +175,32 @@ def _print_calibration(figures: dict[str, dict[str, Any]]) -> None:
             )
 
 
+def write_outputs(net: SceneNetwork, out: Path, report: dict[str, Any], report_path: Path | None) -> None:
+    """The network at ``out`` and, with ``report_path``, the report there: each written to a
+    temporary file first, then both replaced together: a stop or a failed write replaces neither
+    (only a stop inside the microseconds between the two ``os.replace`` calls could split them)."""
+    for path in (out, report_path):
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+    with ExitStack() as outputs:
+        net.save(outputs.enter_context(replaced_atomically(out)))
+        if report_path is not None:
+            report_tmp = outputs.enter_context(replaced_atomically(report_path))
+            report_tmp.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+
+
 def run(args: argparse.Namespace) -> int:
-    """Cross-validate, print the figures, fit on all dev data, calibrate and write the network."""
+    """Cross-validate, print the figures, fit on all dev data, calibrate and write the network.
+
+    The network and ``--report`` are written once, at the end, and replaced together: a stop
+    signal (SIGTERM, Ctrl-C) leaves the previous pair (and no temporary file) and exits with
+    128 + the signal.
+    """
+    with stop_signals():
+        return _tune(args)
+
+
+def _tune(args: argparse.Namespace) -> int:
     from gerec.bn.pgmpy_model import build_pgmpy_network
 
     start = time.monotonic()
@@ -274,20 +302,18 @@ def run(args: argparse.Namespace) -> int:
     net = dataclasses.replace(calibrate_mod.apply_temperatures(net, temps), soft_cnn=True)
     net.metadata["new_labels"] = list(net.labels[len(hist.labels) :])
     build_pgmpy_network(net)  # check_model() on the real structure before writing it
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    net.save(args.out)
+    report = {
+        "classes": list(CLASSES),
+        "cv": summaries,
+        "calibration": calibration,
+        "ablations": ablations,
+        "final": asdict(final),
+        "temperatures": asdict(temps),
+        "seconds": round(time.monotonic() - start, 1),
+    }
+    write_outputs(net, args.out, report, args.report)
     print(f"wrote {args.out}: {len(net.labels)} labels + CNN node, checked in pgmpy")
     if args.report is not None:
-        report = {
-            "classes": list(CLASSES),
-            "cv": summaries,
-            "calibration": calibration,
-            "ablations": ablations,
-            "final": asdict(final),
-            "temperatures": asdict(temps),
-            "seconds": round(time.monotonic() - start, 1),
-        }
-        args.report.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
         print(f"wrote {args.report}")
     print(f"done in {time.monotonic() - start:.0f} s")
     return 0
