@@ -133,6 +133,22 @@ def test_face_folder_of_crops_loads_with_group_classes(tmp_path):
     assert sorted(set(faces.labels.tolist())) == [0, 1]
 
 
+def test_face_folder_reads_every_suffix_photos_are_read_by(tmp_path):
+    """Training read 7 suffixes where the rest of gerec reads photos by 11: .jfif, .jpe, .gif crops
+    were skipped without a word."""
+    from PIL import Image
+
+    from gerec.imaging import IMAGE_SUFFIXES
+
+    (tmp_path / "Negative").mkdir()
+    crop = Image.fromarray(np.random.default_rng(1).integers(0, 255, (60, 60, 3), dtype=np.uint8))
+    for suffix in (".jfif", ".jpe", ".gif"):
+        crop.save(tmp_path / "Negative" / f"face{suffix}", format="GIF" if suffix == ".gif" else "JPEG")
+    faces = load_face_folder(Path(tmp_path), 48)
+    assert sorted(faces.ids.tolist()) == ["Negative/face.gif", "Negative/face.jfif", "Negative/face.jpe"]
+    assert {".jfif", ".jpe", ".gif"} <= IMAGE_SUFFIXES
+
+
 def test_fine_tuning_with_a_short_patience_is_warned_about():
     from gerec.cli.train_faces import patience_warning
 

@@ -10,12 +10,12 @@ from gerec.classes import CLASSES
 from gerec.emotion.data import FER_CLASSES, FER_TO_GROUP, FaceSet, load_face_set
 from gerec.emotion.ensemble import to_member_input
 from gerec.errors import InvalidDataset, InvalidImage
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+from gerec.imaging import IMAGE_SUFFIXES
 
 
 def load_face_folder(path: Path, size: int) -> FaceSet:
-    """Crops in ``path/<class>/``, classes being the 3 group classes or FER's 7, as RGB uint8."""
+    """Crops in ``path/<class>/``, classes being the 3 group classes or FER's 7, as RGB uint8; a crop
+    is any file named as a photo is (:data:`gerec.imaging.IMAGE_SUFFIXES`)."""
     from gerec.imaging import load_image
 
     if not path.is_dir():
