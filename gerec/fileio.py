@@ -6,7 +6,7 @@ import csv
 import json
 import os
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import IO, Any
 
@@ -72,18 +72,24 @@ def printable(name: str) -> str:
 
 
 @contextmanager
-def open_output(path: Path, what: str = "output file") -> Iterator[IO[str]]:
-    """Open ``path`` for writing text; a missing folder or a refused write is an :class:`OutputError`."""
+def open_output(path: Path, what: str = "output file", atomic: bool = False) -> Iterator[IO[str]]:
+    """Open ``path`` for writing text; a missing folder or a refused write is an :class:`OutputError`.
+
+    ``atomic``: for an output written whole (not rows streamed as they finish), the text goes to a
+    temporary sibling that replaces ``path`` when the block ends (:func:`replaced_atomically`): a
+    stop or an error while writing leaves the previous file (or none), never a cut-short one.
+    """
     if not path.parent.is_dir():
         raise OutputError(f"cannot write the {what} {path}: the folder {path.parent} does not exist (create it first)")
     try:
-        handle = path.open("w", newline="", encoding="utf-8")
-    except OSError as exc:
-        raise OutputError(f"cannot write the {what} {path}: {exc.strerror or exc}") from exc
-    try:
-        with handle:
-            yield handle
-    except OSError as exc:  # disk full, removed folder... while writing
+        with replaced_atomically(path) if atomic else nullcontext(path) as target:
+            try:
+                handle = target.open("w", newline="", encoding="utf-8")
+            except OSError as exc:
+                raise OutputError(f"cannot write the {what} {path}: {exc.strerror or exc}") from exc
+            with handle:
+                yield handle
+    except OSError as exc:  # disk full, removed folder... while writing (or replacing)
         raise OutputError(f"writing the {what} {path} failed: {exc.strerror or exc}") from exc
 
 

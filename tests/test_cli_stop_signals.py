@@ -70,6 +70,15 @@ elif hook == "epoch":  # train-faces: each epoch better than the one before; the
         return real_save(self, path, *args, **kwargs)
     ValidationMonitor.evaluate, ValidationMonitor.epoch_end = evaluate, epoch_end
     keras.Model.save = save
+elif hook == "rows":  # the first row of a CSV written, then the signal
+    from gerec.fileio import SafeDictWriter
+    real_writerow, rows = SafeDictWriter.writerow, []
+    def writerow(self, row):
+        if rows:
+            wait_for_the_signal()
+        rows.append(1)
+        return real_writerow(self, row)
+    SafeDictWriter.writerow = writerow
 else:  # "npz": the first array of an .npz written, then the signal
     real_write_array = npyio.format.write_array
     written = []
@@ -84,7 +93,8 @@ sys.exit(main(sys.argv[3:]))
 """
 """Runs a gerec command (the arguments after the first two) that prints ``waiting`` part-way
 through writing its output (``text`` TARGET: a text file whose name holds TARGET; ``npz``: an .npz;
-``epoch``: train-faces' second checkpoint) and then waits for the test's signal."""
+``rows``: a CSV, after its first row; ``epoch``: train-faces' second checkpoint) and then waits for
+the test's signal."""
 
 
 def _stopped_mid_write(hook: str, target: str, *command: str) -> str:
@@ -146,6 +156,20 @@ def test_stopping_examples_run():
 
     tested = doctest.testmod(gerec.stopping)
     assert tested.attempted >= 1 and tested.failed == 0
+
+
+def test_evaluate_faces_stopped_while_writing_keeps_the_previous_results(fer_dir, tmp_path):
+    """Before, OUT.csv was written in place: SIGTERM after its first row left a cut-short CSV that
+    read like a result."""
+    faces = _small_face_set(fer_dir, tmp_path / "faces.npz", 3)
+    out = tmp_path / "out" / "faces.csv"
+    out.parent.mkdir()
+    out.write_text("id,predicted,p_positive,p_neutral,p_negative\nprevious,Neutral,0.2,0.6,0.2\n", encoding="utf-8")
+    before = out.read_bytes()
+    command = ["evaluate-faces", str(faces), "--out", str(out), "--registry", str(models_dir() / REGISTRY_FILE)]
+    _stopped_mid_write("rows", "", *command)
+    assert out.read_bytes() == before
+    assert _files(out.parent) == {"faces.csv"}
 
 
 def test_explain_faces_says_the_file_numpy_writes():

@@ -8,6 +8,7 @@ from pathlib import Path
 from gerec.classes import CLASSES
 from gerec.fileio import SafeDictWriter, open_output
 from gerec.formatting import percent
+from gerec.stopping import stop_signals
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -28,7 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print 3-class accuracy, ECE and NLL (surprise left out) and 7-class accuracy where every
-    member has 7 classes."""
+    member has 7 classes. ``--out`` is written once, after every face is scored, to a temporary
+    file that replaces it in one step: a stop signal while it is written leaves the previous file
+    (and no temporary one) and exits with 128 + the signal."""
     from gerec.calibration import ece, nll
     from gerec.emotion.data import load_face_set
     from gerec.emotion.ensemble import FaceEnsemble
@@ -42,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     probs = scores.group_probs["ensemble"]
     if args.out:
         columns = ["id", "predicted"] + [f"p_{c.lower()}" for c in CLASSES]
-        with open_output(args.out, "results file") as handle:
+        with stop_signals(), open_output(args.out, "results file", atomic=True) as handle:
             writer = SafeDictWriter(handle, fieldnames=columns)
             writer.writeheader()
             for face_id, p in zip(faces.ids, probs):
