@@ -74,7 +74,7 @@ def test_robust_batch_is_seeded_in_range_and_mixes(face):
 
 
 def test_robust_training_batches_go_through_the_corruptions():
-    from gerec.emotion.augmentation import _dataset
+    from gerec.emotion.augmentation import training_batches
     from gerec.emotion.training import TrainConfig
 
     x = np.full((32, 48, 48, 1), 0.5, np.float32)
@@ -83,7 +83,7 @@ def test_robust_training_batches_go_through_the_corruptions():
     runs = {}
     for augment in ("standard", "robust"):
         cfg = TrainConfig(data="", out="", batch=32, augment=augment)
-        runs[augment] = next(iter(_dataset(x, y, w, cfg)))[0].numpy()
+        runs[augment] = next(iter(training_batches(x, y, w, cfg)))[0].numpy()
     for batch in runs.values():
         assert batch.shape == x.shape and batch.min() >= 0.0 and batch.max() <= 1.0
     # the corruptions run on 8-bit crops: robust batches hold exact 8-bit levels, standard ones do not
@@ -92,7 +92,7 @@ def test_robust_training_batches_go_through_the_corruptions():
 
 
 def test_a_resumed_run_does_not_replay_the_first_epochs_data():
-    from gerec.emotion.augmentation import _dataset
+    from gerec.emotion.augmentation import training_batches
     from gerec.emotion.training import TrainConfig
 
     x = np.random.default_rng(1).random((64, 48, 48, 1)).astype(np.float32)
@@ -101,7 +101,7 @@ def test_a_resumed_run_does_not_replay_the_first_epochs_data():
     cfg = TrainConfig(data="", out="", batch=64, augment="robust", seed=3)
 
     def first_order(done: int) -> np.ndarray:
-        return next(iter(_dataset(x, y, w, cfg, done)))[2].numpy()
+        return next(iter(training_batches(x, y, w, cfg, done)))[2].numpy()
 
     fresh = first_order(0)
     assert sorted(fresh.tolist()) == list(range(64))

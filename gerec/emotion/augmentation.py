@@ -31,7 +31,7 @@ def _augmenter(seed: int, augment: str = "standard") -> Any:
 RESUME_SEED_STEP = 7919  # a resumed run's data seed moves by this per epoch already done
 
 
-def _dataset(x: np.ndarray, y: np.ndarray, w: np.ndarray, cfg: TrainConfig, epochs_done: int = 0) -> Any:
+def training_batches(x: np.ndarray, y: np.ndarray, w: np.ndarray, cfg: TrainConfig, epochs_done: int = 0) -> Any:
     """Shuffled, augmented batches. A run resumed after ``epochs_done`` epochs draws from another
     seed, so it does not replay the first epochs' order and augmentation (a fresh run is unchanged)."""
     import tensorflow as tf

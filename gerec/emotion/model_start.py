@@ -9,7 +9,7 @@ if TYPE_CHECKING:
     from gerec.emotion.training import TrainConfig
 
 
-def _schedule(cfg: TrainConfig, steps: int) -> Any:
+def learning_rate_schedule(cfg: TrainConfig, steps: int) -> Any:
     """One epoch of linear warm-up to ``cfg.lr``, then cosine decay to 1 % over the other epochs;
     with ``swa_from``, held from that epoch on at the rate reached there."""
     import keras

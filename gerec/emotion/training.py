@@ -24,12 +24,12 @@ from typing import Any
 import numpy as np
 
 from gerec.classes import CLASSES
-from gerec.emotion.augmentation import _dataset
+from gerec.emotion.augmentation import training_batches
 from gerec.emotion.data import validation_split
 from gerec.emotion.ensemble import to_member_input
-from gerec.emotion.model_start import _schedule, initial_model
+from gerec.emotion.model_start import initial_model, learning_rate_schedule
 from gerec.emotion.training_data import class_weights, load_training_faces, member_mapping, target_labels
-from gerec.emotion.validation_monitor import ValidationMonitor, _averaged_model
+from gerec.emotion.validation_monitor import ValidationMonitor, averaged_model
 from gerec.errors import InvalidDataset
 from gerec.fileio import replaced_atomically
 
@@ -104,7 +104,7 @@ def train_member(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
     if resume and (ckpt / "last.keras").is_file():
         state = json.loads((ckpt / "progress.json").read_text(encoding="utf-8"))
         model = keras.models.load_model(ckpt / "last.keras")
-        model.optimizer.learning_rate = _schedule(cfg, steps)  # stretched to --epochs, same step count
+        model.optimizer.learning_rate = learning_rate_schedule(cfg, steps)  # stretched to --epochs, same step count
         print(f"resuming after epoch {len(state['history'])} of {cfg.epochs}", file=sys.stderr)
     else:
         channels = 1 if cfg.colour == "gray" else 3
@@ -114,7 +114,7 @@ def train_member(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
             else build_model(cfg.arch, cfg.input_size, len(classes), channels, cfg.width)
         )
         model.compile(
-            optimizer=keras.optimizers.AdamW(_schedule(cfg, steps), weight_decay=1e-4),
+            optimizer=keras.optimizers.AdamW(learning_rate_schedule(cfg, steps), weight_decay=1e-4),
             loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
             metrics=["accuracy"],
         )
@@ -125,7 +125,7 @@ def train_member(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
         monitor.average = WeightAverage(ckpt / "swa.npz")
     onehot = np.eye(len(classes), dtype=np.float32)[y[train_idx]]
     done = len(state["history"])
-    ds = _dataset(x[train_idx], onehot, weights[y[train_idx]], cfg, done)
+    ds = training_batches(x[train_idx], onehot, weights[y[train_idx]], cfg, done)
     if done < cfg.epochs and (state["wait"] < cfg.patience or cfg.keep == "last"):
         model.fit(
             ds,
@@ -137,7 +137,7 @@ def train_member(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
     best = keras.models.load_model(ckpt / f"{cfg.keep}.keras", compile=False)
     swa = None
     if monitor.average is not None and monitor.average.count:
-        averaged, swa = _averaged_model(monitor, ds)
+        averaged, swa = averaged_model(monitor, ds)
         if cfg.keep == "last":  # the run's end product, whatever validation says
             swa["shipped"] = True
         if swa["shipped"]:  # with keep="best", chosen as the epochs are: by validation accuracy

@@ -98,7 +98,7 @@ class ValidationMonitor:
         )
 
 
-def _averaged_model(monitor: ValidationMonitor, batches: Any) -> tuple[Any, dict[str, Any]]:
+def averaged_model(monitor: ValidationMonitor, batches: Any) -> tuple[Any, dict[str, Any]]:
     """The last epoch's net with the averaged weights and recomputed batch-norm statistics, and its
     validation figures (``shipped``: it beat the best single epoch)."""
     import keras
