@@ -556,3 +556,24 @@ def test_ray_init_leaves_evaluates_sigterm_handler(monkeypatch):
     keeping_sigterm(ray_like_init)  # nothing of gerec's before: Ray's handler stays
     assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+@pytest.mark.parametrize("verb", [("list",), ("export", "{run}", "--format", "csv")])
+def test_output_piped_to_a_reader_that_stops_early_ends_quietly(tmp_path, verb):
+    """``runs ... | head -1``: the reader closes the pipe; gerec said 'error: unexpected
+    BrokenPipeError' and exited 3 (its code for a bug). Now it stops quietly, 141 as a Unix tool
+    killed by SIGPIPE (128 + 13)."""
+    db = tmp_path / "runs.sqlite"
+    with RunStore(db) as store:
+        for n in range(2 if verb[0] == "export" else 400):  # far more than a pipe's 64 KB buffer
+            run = store.create_run(f"set {n} " + "x" * 200, "reference", "cached", {})
+        for i in range(3000 if verb[0] == "export" else 0):
+            store.add_prediction(run, _prediction(image=f"photo_{i:05d}.jpg"))
+    args = [a.format(run=run) for a in verb]
+    proc = subprocess.Popen(
+        gerec_cmd("runs", "--store", str(db), *args), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert proc.stdout is not None and proc.stdout.readline()
+    proc.stdout.close()  # the reader is gone, as `head -1` goes
+    _, err = proc.communicate(timeout=120)
+    assert (proc.returncode, err.decode()) == (128 + signal.SIGPIPE, "")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -49,13 +50,18 @@ def command_parser(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run a command; a gerec error prints one line (no traceback) and exits with 2, a stop signal
-    with 128 + the signal (130 Ctrl-C, 143 SIGTERM: ``gerec.stopping.exit_code``)."""
+    with 128 + the signal (130 Ctrl-C, 143 SIGTERM: ``gerec.stopping.exit_code``); output piped to a
+    reader that stops early (``| head``) ends quietly with 141, as a Unix tool killed by SIGPIPE."""
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if extra:  # a wrong flag shows the usage of the command it was given to, not the top-level one
         command_parser(parser, args).error(f"unrecognized arguments: {' '.join(extra)}")
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # inside the try: a reader gone shows here, not at the interpreter's exit
+        return code
+    except BrokenPipeError:
+        return reader_gone()
     except GerecError as exc:
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
@@ -67,3 +73,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"error: unexpected {type(exc).__name__}: {exc} (set GEREC_DEBUG=1 for details)", file=sys.stderr)
         return 3
+
+
+def reader_gone() -> int:
+    """The reader of standard output closed it (``gerec runs list | head -1``): nothing more can be
+    written, and nothing is wrong. Standard output points at /dev/null from here, so the flush at
+    exit cannot fail again (the recipe of Python's ``signal`` docs), and the code is 128 + SIGPIPE."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 128 + signal.SIGPIPE
