@@ -182,6 +182,7 @@ def photo_report(res, shown: GroupPrediction, s, progress: Progress | None = Non
         progress(len(res.crops), len(res.crops))
     from gerec.bn import network_path
     from gerec.config import models_dir
+    from gerec.emotion.registry import REGISTRY_FILE
     from gerec.versions import file_version
 
     def version(path) -> str:  # noqa: ANN001 - a Path
@@ -190,7 +191,7 @@ def photo_report(res, shown: GroupPrediction, s, progress: Progress | None = Non
     settings = {
         "scene network": s.mode,
         "network file": version(network_path(s.mode)),
-        "ensemble registry": version(models_dir() / "ensemble.json"),
+        "ensemble registry": version(models_dir() / REGISTRY_FILE),
         "labeler chain": s.chain,
         "cached labels": s.labels_file or "none",
         "labels": "edited by hand" if shown is not res.prediction else "from the labeler",

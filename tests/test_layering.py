@@ -72,3 +72,9 @@ def test_tensorflow_log_level_is_set_in_one_place() -> None:
     """``gerec.tf_quiet.quiet_logs`` (run when gerec is imported) is the one place; entry points import gerec."""
     assert files_with_string("TF_CPP_MIN_LOG_LEVEL") == ["gerec/tf_quiet.py"]
     assert "TF_CPP_MIN_LOG_LEVEL" not in (ROOT / "Makefile").read_text(encoding="utf-8")
+
+
+def test_the_registry_file_name_is_spelled_in_one_place() -> None:
+    """``gerec.emotion.registry.REGISTRY_FILE`` (the HTML report spelled it again); tests name files of their own."""
+    spelled = [path for path in files_with_string("ensemble.json") if not path.startswith("tests/")]
+    assert spelled == ["gerec/emotion/registry.py"]

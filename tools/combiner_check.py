@@ -44,6 +44,7 @@ from gerec.emotion.registry import REGISTRY_FILE  # noqa: E402
 from gerec.emotion.weighting import CV_DESIGN, CV_FOLDS, CV_REPEATS  # noqa: E402
 from gerec.errors import GerecError  # noqa: E402
 from gerec.folds import stratified_folds  # noqa: E402
+from gerec.formatting import percent_spread  # noqa: E402
 
 PRIOR_L2 = 1e-3  # penalty on the class offsets (log units), per class
 
@@ -115,10 +116,10 @@ def main(argv: list[str] | None = None) -> int:
         f"{', '.join(f'{w:.2f}' for w in ensemble.weights)}); {len(y7)} clean validation faces; held out: {CV_DESIGN}"
     )
     for name, rows in results.items():
-        a = 100 * np.asarray(rows)
+        a = np.asarray(rows)
         print(
-            f"{name:<20} held-out 3-class {a[:, 0].mean():.2f} ± {a[:, 0].std(ddof=1):.2f} %, "
-            f"7-class {a[:, 1].mean():.2f} ± {a[:, 1].std(ddof=1):.2f} %"
+            f"{name:<20} held-out 3-class {percent_spread(a[:, 0].mean(), a[:, 0].std(ddof=1))}, "
+            f"7-class {percent_spread(a[:, 1].mean(), a[:, 1].std(ddof=1))}"
         )
     return 0
 

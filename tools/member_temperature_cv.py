@@ -29,6 +29,7 @@ from gerec.emotion.registry import REGISTRY_FILE
 from gerec.emotion.weighting import CV_DESIGN, CV_FOLDS, CV_REPEATS
 from gerec.errors import GerecError
 from gerec.folds import stratified_folds
+from gerec.formatting import percent_spread
 
 
 def scores(probs: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
@@ -90,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         a = np.asarray(rows)
         print(
             f"{name:<20} held-out ECE {a[:, 0].mean():.4f} ± {a[:, 0].std():.4f}  NLL {a[:, 1].mean():.4f} ± "
-            f"{a[:, 1].std():.4f}  accuracy {100 * a[:, 2].mean():.2f} ± {100 * a[:, 2].std():.2f} %"
+            f"{a[:, 1].std():.4f}  accuracy {percent_spread(a[:, 2].mean(), a[:, 2].std())}"
         )
     every = np.arange(len(y))
     print("temperatures on the whole split:", ", ".join(f"{n} {t:.4f}" for n, t in zip(ensemble.names, fitted(every))))
