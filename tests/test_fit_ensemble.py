@@ -467,3 +467,17 @@ def test_a_fit_that_fails_part_way_leaves_the_registry_as_it_was(tmp_path: Path,
         fit_ensemble.fit(registry, data_file, fit_ensemble.FitOptions(step=0.25, max_grid=1000, sanity_faces=3))
     assert registry.read_bytes() == before
     assert sorted(p.name for p in registry.parent.glob("*.json")) == [registry.name]  # no partial file left
+
+
+def test_fit_ensemble_help_says_what_data_and_registry_are_and_their_defaults():
+    """--registry had no help at all and --data no default in `fit-ensemble --help`."""
+    import argparse
+
+    from gerec.cli import build_parser, command_parser
+    from gerec.config import fer_train_file, models_dir
+    from gerec.emotion.registry import REGISTRY_FILE
+
+    parser = build_parser()
+    text = " ".join(command_parser(parser, argparse.Namespace(command="fit-ensemble")).format_help().split())
+    assert f"default: {fer_train_file()}" in text and "$GEREC_DATA" in text
+    assert "registry whose members are fitted" in text and f"default: {models_dir() / REGISTRY_FILE}" in text

@@ -22,9 +22,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--data",
         type=Path,
         default=fer_train_file(),
-        help="FER-2013 train.npz: the validation split is carved from it (10 %%, stratified, seed 0)",
+        help="FER-2013 train.npz: the validation split is carved from it (10 %%, stratified, seed 0; "
+        "default: %(default)s, under $GEREC_DATA)",
     )
-    p.add_argument("--registry", type=Path, default=models_dir() / REGISTRY_FILE)
+    p.add_argument(
+        "--registry",
+        type=Path,
+        default=models_dir() / REGISTRY_FILE,
+        help="the ensemble registry whose members are fitted; its weights, views and temperatures are "
+        "rewritten in place, once, when the fit is done (default: %(default)s)",
+    )
     p.add_argument("--step", type=float, default=0.05, help="weight grid step")
     p.add_argument(
         "--max-members",
