@@ -159,6 +159,13 @@ BAD_CONFIGS = [  # (config file content, words the message must hold besides the
     ),
     ('[labelers]\nchain = "offline"\n[labelers.offline]\ntop_k = true\n', "top_k must be a whole number, got True"),
     ("[labelers.cached]\nfile = 'x.json'\n", "[labelers.cached] has no option 'file'"),
+    # face_labels entries were not checked: [2] or a text count failed at the first photo, as a bug
+    ('[labelers]\nchain = "offline"\n[labelers.offline]\nface_labels = [[2]]\n', "face_labels: [2] is not"),
+    (
+        '[labelers]\nchain = "offline"\n[labelers.offline]\nface_labels = [["2", "crowd"]]\n',
+        "face_labels: ['2', 'crowd'] is not [fewest faces, most faces, label] or [fewest faces, label]",
+    ),
+    ('[labelers]\nchain = "offline"\n[labelers.offline]\nface_labels = [[8, 2, "crowd"]]\n', "fewest <= most"),
 ]
 
 
@@ -312,3 +319,20 @@ def test_the_offline_labelers_options_are_its_keywords_with_their_kinds():
     assert check_options("offline", {"vocabulary": ["crowd"], "model_path": "m.onnx"}, "here")
     with pytest.raises(InvalidDataset, match="vocabulary must be a list"):
         check_options("offline", {"vocabulary": "crowd"}, "here")
+
+
+def test_a_config_file_writes_a_face_labels_open_end_by_leaving_it_out(tmp_path, monkeypatch, clean_env):
+    """The default '2 or more faces: people' had no TOML spelling (its open end is None in Python)."""
+    config = tmp_path / "labelers.toml"
+    config.write_text(
+        '[labelers]\nchain = "offline"\n[labelers.offline]\nface_labels = [[8, "crowd"], [2, 7, "group"]]\n'
+    )
+    monkeypatch.setenv("GEREC_LABELER_CONFIG", str(config))
+    (offline,) = make_labeler(None).labelers
+    assert offline.face_labels == ((8, None, "crowd"), (2, 7, "group"))
+    assert offline.derived_labels(40) == ["crowd"] and offline.derived_labels(3) == ["group"]
+    import doctest
+
+    import gerec.scene.offline
+
+    assert doctest.testmod(gerec.scene.offline).failed == 0  # face_rules' two spellings

@@ -45,12 +45,49 @@ MIN_SCORE = 0.5
 # (min faces, max faces or None, label): labels derived from the detected face count, not pixels.
 # "event" is a base-rate label: GCV returned it for 65 % of the GAF 3.0 dev photos in which the
 # reference system found a face (30 % without), from gaf3/val_labels_dev.json + the CNN csv.
-DEFAULT_FACE_LABELS: tuple[tuple[int, int | None, str], ...] = (
+DEFAULT_FACE_LABELS: tuple[tuple[int, int | None, str], ...] = (  # FaceRule
     (2, None, "people"),
     (2, 7, "social group"),
     (8, None, "crowd"),
     (2, None, "event"),
 )
+
+
+FaceRule = tuple[int, int | None, str]
+"""(fewest faces, most faces or None for no upper end, label): a label derived from the face count."""
+
+
+def face_rules(entries: Iterable[Sequence[object]]) -> tuple[FaceRule, ...]:
+    """``face_labels`` checked and in one form: ``[fewest, most, label]``, or ``[fewest, label]``
+    for no upper end (TOML has no ``None``, so a config file writes the open end by leaving it out).
+
+    >>> face_rules([[8, "crowd"], (2, 7, "social group")])
+    ((8, None, 'crowd'), (2, 7, 'social group'))
+    """
+    rules = []
+    for entry in entries:
+        rule = _face_rule(entry)
+        if rule is None:
+            raise ValueError(
+                f"face_labels: {entry!r} is not [fewest faces, most faces, label] or [fewest faces, label] "
+                "(whole numbers, fewest <= most, a label)"
+            )
+        rules.append(rule)
+    return tuple(rules)
+
+
+def _face_rule(entry: object) -> FaceRule | None:
+    """One checked :data:`FaceRule`, or ``None`` if ``entry`` is not one."""
+    if not isinstance(entry, (list, tuple)) or len(entry) not in (2, 3):
+        return None
+    low, high, label = (entry[0], None, entry[1]) if len(entry) == 2 else entry
+    if isinstance(low, bool) or not isinstance(low, int) or low < 0:
+        return None
+    if high is not None and (isinstance(high, bool) or not isinstance(high, int) or high < low):
+        return None
+    if not isinstance(label, str) or not label.strip():
+        return None
+    return (low, high, label)
 
 
 def _vocabulary(directory: Path) -> frozenset[str] | None:
@@ -123,7 +160,7 @@ class OfflineLabeler:
         *,
         top_k: int = N_CLASSES,
         min_score: float = MIN_SCORE,
-        face_labels: Sequence[tuple[int, int | None, str]] | None = DEFAULT_FACE_LABELS,
+        face_labels: Sequence[Sequence[object]] | None = DEFAULT_FACE_LABELS,
         input_size: int = INPUT_SIZE,
         vocabulary: Iterable[str] | None = None,
     ) -> None:
@@ -137,7 +174,7 @@ class OfflineLabeler:
         self.top_k = int(top_k)
         self.min_score = float(min_score)
         self.input_size = int(input_size)
-        self.face_labels = tuple(face_labels or ())
+        self.face_labels = face_rules(face_labels or ())
         vocab = frozenset(normalise_label(v) for v in vocabulary) if vocabulary is not None else _vocabulary(directory)
         self.class_names, self._weights = read_mapping(self.mapping_path, vocab)
         self._net = self._load_net()
