@@ -95,15 +95,43 @@ def open_output(path: Path, what: str = "output file", atomic: bool = False) -> 
 
 @contextmanager
 def replaced_atomically(path: Path) -> Iterator[Path]:
-    """A temporary sibling of ``path`` (same suffix, so writers that check it accept it) to write;
-    it replaces ``path`` in one step when the block ends, and is removed if the block fails. A
-    crash mid-write leaves the old file (or none), never a half-written one."""
-    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
+    """The temporary sibling of ``path`` to write (:func:`replaced_together` with one file): it
+    replaces ``path`` in one step when the block ends, and is removed if the block fails. A crash
+    mid-write leaves the old file (or none), never a half-written one."""
+    with replaced_together() as files:
+        yield files.temporary(path)
+
+
+class Replacements:
+    """The files a :func:`replaced_together` block writes, each through a temporary sibling."""
+
+    def __init__(self) -> None:
+        self.pending: list[tuple[Path, Path]] = []  # (temporary file, the file it replaces)
+
+    def temporary(self, path: Path) -> Path:
+        """The temporary sibling of ``path`` to write (same suffix, so writers that check it accept
+        it): it replaces ``path`` when the block ends."""
+        tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
+        self.pending.append((tmp, path))
+        return tmp
+
+
+@contextmanager
+def replaced_together() -> Iterator[Replacements]:
+    """Several files replaced together: each written to its temporary sibling
+    (:meth:`Replacements.temporary`), then, once the block has written them all, each replaces its
+    file, in the order asked for, one right after another. A stop or an error while any is written
+    replaces none and removes the temporary files (only a stop inside the microseconds between two
+    ``os.replace`` calls could split them).
+    """
+    files = Replacements()
     try:
-        yield tmp
-        os.replace(tmp, path)
+        yield files
+        for tmp, path in files.pending:
+            os.replace(tmp, path)
     finally:
-        tmp.unlink(missing_ok=True)
+        for tmp, _ in files.pending:
+            tmp.unlink(missing_ok=True)
 
 
 _JSON_TYPES = (

@@ -11,7 +11,6 @@ import argparse
 import dataclasses
 import json
 import time
-from contextlib import ExitStack
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ from gerec.bn.histogram import read_histogram
 from gerec.bn.network import SceneNetwork
 from gerec.calibration import fold_summary
 from gerec.classes import CLASSES, MODULES
-from gerec.fileio import replaced_atomically
+from gerec.fileio import replaced_together
 from gerec.formatting import percent, percent_spread
 from gerec.stopping import stop_signals
 from gerec.versions import file_sha256
@@ -176,17 +175,15 @@ def _print_calibration(figures: dict[str, dict[str, Any]]) -> None:
 
 
 def write_outputs(net: SceneNetwork, out: Path, report: dict[str, Any], report_path: Path | None) -> None:
-    """The network at ``out`` and, with ``report_path``, the report there: each written to a
-    temporary file first, then both replaced together: a stop or a failed write replaces neither
-    (only a stop inside the microseconds between the two ``os.replace`` calls could split them)."""
+    """The network at ``out`` and, with ``report_path``, the report there, replaced together
+    (:func:`gerec.fileio.replaced_together`): a stop or a failed write replaces neither."""
     for path in (out, report_path):
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-    with ExitStack() as outputs:
-        net.save(outputs.enter_context(replaced_atomically(out)))
+    with replaced_together() as files:
+        net.save(files.temporary(out))
         if report_path is not None:
-            report_tmp = outputs.enter_context(replaced_atomically(report_path))
-            report_tmp.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+            files.temporary(report_path).write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
 
 
 def run(args: argparse.Namespace) -> int:

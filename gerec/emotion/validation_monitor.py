@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import sys
 import time
-from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from gerec.evaluation import confusion_matrix
-from gerec.fileio import replaced_atomically
+from gerec.fileio import replaced_together
 
 if TYPE_CHECKING:
     from gerec.emotion.training import TrainConfig
@@ -81,14 +80,14 @@ class ValidationMonitor:
                 model.stop_training = True
         if self.average is not None and epoch + 1 >= self.cfg.swa_from:
             self.average.add(model, epoch + 1)
-        with ExitStack() as checkpoint:  # each file to a temporary one, then all replaced together:
-            # a run stopped while they are written resumes from the previous epoch, whose best.keras
-            # is the one progress.json names
+        with replaced_together() as checkpoint:  # a run stopped while they are written resumes
+            # from the previous epoch, whose best.keras is the one progress.json names
             if improved:
-                model.save(checkpoint.enter_context(replaced_atomically(self.ckpt / "best.keras")))
-            model.save(checkpoint.enter_context(replaced_atomically(self.ckpt / "last.keras")))
-            progress = checkpoint.enter_context(replaced_atomically(self.ckpt / "progress.json"))
-            progress.write_text(json.dumps(self.state, indent=1), encoding="utf-8")
+                model.save(checkpoint.temporary(self.ckpt / "best.keras"))
+            model.save(checkpoint.temporary(self.ckpt / "last.keras"))
+            checkpoint.temporary(self.ckpt / "progress.json").write_text(
+                json.dumps(self.state, indent=1), encoding="utf-8"
+            )
         print(
             f"epoch {epoch + 1}/{self.cfg.epochs}  {row['seconds']:.0f}s  loss {row.get('loss', 0):.4f}  "
             f"acc {row.get('accuracy', 0):.4f}  val_loss {row['val_loss']:.4f}  val_acc {row['val_accuracy']:.4f}  "

@@ -1,0 +1,37 @@
+"""gerec.fileio's writers: files replaced together, or not at all."""
+
+from __future__ import annotations
+
+import pytest
+
+from gerec.fileio import replaced_together
+
+
+def test_a_failure_while_writing_the_second_file_replaces_neither(tmp_path):
+    """The first file written whole, the second cut short by an error: both previous files are
+    kept as they were and no temporary file is left."""
+    network, report = tmp_path / "net.json", tmp_path / "net.report.json"
+    network.write_text("the previous network", encoding="utf-8")
+    report.write_text("the previous report", encoding="utf-8")
+    with pytest.raises(OSError, match="disk full"), replaced_together() as files:
+        files.temporary(network).write_text("the new network", encoding="utf-8")
+        files.temporary(report).write_text("the new re", encoding="utf-8")
+        raise OSError("disk full")
+    assert network.read_text(encoding="utf-8") == "the previous network"
+    assert report.read_text(encoding="utf-8") == "the previous report"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["net.json", "net.report.json"]
+
+
+def test_files_written_whole_replace_theirs_when_the_block_ends(tmp_path):
+    """Nothing is replaced until the block ends; then every file is, new ones made, no temporary left."""
+    network, report = tmp_path / "net.json", tmp_path / "net.report.json"
+    network.write_text("the previous network", encoding="utf-8")
+    with replaced_together() as files:
+        tmp = files.temporary(network)
+        assert tmp.parent == network.parent and tmp.suffix == ".json"  # writers that check the suffix accept it
+        tmp.write_text("the new network", encoding="utf-8")
+        files.temporary(report).write_text("the new report", encoding="utf-8")
+        assert network.read_text(encoding="utf-8") == "the previous network" and not report.exists()
+    assert network.read_text(encoding="utf-8") == "the new network"
+    assert report.read_text(encoding="utf-8") == "the new report"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["net.json", "net.report.json"]
