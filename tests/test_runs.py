@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import errno
+import io
 import json
 import os
 import signal
@@ -502,10 +504,71 @@ def test_a_run_stopped_by_an_error_is_marked_so(tmp_path, monkeypatch, capsys, f
         [info] = store.runs()
     if failing == "out":
         assert err.startswith(f"error: OutputError: writing the results file {out} failed: No space left")
-        assert info.state_text() == "stopped by an error after 3 of 6 images"
+        assert info.state_text() == "stopped by an error after 2 of 6 images"  # pos_2 was stored (3) before
     else:  # the store's own failure is reported, not the second one from marking the run
         assert err == f"error: RunStoreError: run store {db}: database or disk is full"
         assert info.state_text() == "unfinished (still running, or killed) after 2 of 6 images"
+
+
+class _DiskFilling(io.FileIO):
+    """OUT.csv on a disk that fills up inside the row of pos_2.jpg: half of it reaches the file, then
+    the write fails as a full disk's does (and again when the rest is retried)."""
+
+    def write(self, data):  # noqa: ANN001, ANN201 - io.FileIO's
+        data = bytes(data)
+        if b"pos_2.jpg" in data:
+            super().write(data[: len(data) // 2])
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return super().write(data)
+
+
+@pytest.mark.parametrize("failing", ["out", "store"])
+def test_a_failed_write_leaves_the_same_rows_everywhere_and_resume_completes_them(
+    tmp_path, monkeypatch, capsys, failing
+):
+    """OUT.csv's disk filling up inside a row, or the store refusing one. Before, the image was stored
+    and then its row failed: the store held 3 images, OUT.csv 2 and half of the third, the sidecar 2.
+    Now OUT.csv is written first and a row that is not stored is cut off again: 2 everywhere, whole
+    rows only; --resume then completes all three alike."""
+    from gerec.cli import main
+    from gerec.errors import RunStoreError
+
+    labels, out, db = tmp_path / "labels.json", tmp_path / "out.csv", tmp_path / "runs.sqlite"
+    labels.write_text(json.dumps({f"{p}_{i}.jpg": ["smile"] for p in ("pos", "neg") for i in range(3)}))
+    cmd = ["evaluate", "--labels", str(labels), "--out", str(out), "--store", str(db)]
+    with monkeypatch.context() as patched:
+        if failing == "out":
+            real_open = Path.open
+
+            def filling(path, mode="r", *args, **kwargs):  # noqa: ANN001, ANN202
+                if path != out or "w" not in mode:
+                    return real_open(path, mode, *args, **kwargs)
+                return io.TextIOWrapper(io.BufferedWriter(_DiskFilling(path, "w")), encoding="utf-8", newline="")
+
+            patched.setattr(Path, "open", filling)
+        else:
+            real_add = RunStore.add_prediction
+
+            def store_two(store, run_id, record):  # noqa: ANN001, ANN202
+                if record["image"] == "pos_2.jpg":
+                    raise RunStoreError(f"run store {store.path}: database or disk is full")
+                return real_add(store, run_id, record)
+
+            patched.setattr(RunStore, "add_prediction", store_two)
+        assert main(cmd) == 2
+    capsys.readouterr()
+    text = out.read_bytes().decode("utf-8")
+    assert text.endswith("\r\n") and "pos_2" not in text  # no part of the failed row
+    on_disk, in_sidecar, in_store, made = _rows_everywhere(out, db)
+    assert on_disk == in_sidecar == in_store == 2 and made["complete"] is False
+    with RunStore(db, readonly=True) as store:
+        [info] = store.runs()
+        assert store.finished_images(info.id) == {r["image"] for r in csv.DictReader(out.open(encoding="utf-8"))}
+    assert main([*cmd, "--resume", info.id]) == 0
+    on_disk, in_sidecar, in_store, made = _rows_everywhere(out, db)
+    assert on_disk == in_sidecar == in_store == 6 and made["complete"] is True
+    images = [r["image"] for r in csv.DictReader(out.open(encoding="utf-8"))]
+    assert sorted(images) == sorted(json.loads(labels.read_text()))
 
 
 def test_a_resumed_runs_notes_count_every_image(gcv_fallback_photos, tmp_path, monkeypatch, capsys):

@@ -1,6 +1,7 @@
 """Where ``evaluate``'s finished images go: the run store, OUT.csv and its sidecar, kept alike.
 
-:func:`write_all` stores the run (new or resumed) first, then writes OUT.csv image by image, and
+:func:`write_all` stores the run (new or resumed) first, then writes each image to OUT.csv and
+to the store (:meth:`Results.add`: counted once in both, so a failed write leaves them alike), and
 at the end says in the sidecar and in the store how far the run got: complete, interrupted by a
 signal (SIGTERM, Ctrl-C) or stopped by an error. A signal that arrives while the run is being
 stored waits until it is, so a run is never left in the store without a state: stopped before its
@@ -11,6 +12,7 @@ opened yet).
 from __future__ import annotations
 
 import argparse
+import io
 import sys
 from collections import Counter
 from collections.abc import Callable, Generator, Iterable
@@ -101,17 +103,52 @@ class Results:
         self.writer = SafeDictWriter(handle, fieldnames=CSV_COLUMNS)
 
     def add(self, records: Iterable[dict[str, Any]], store: bool = True) -> None:
-        """Write ``records`` (to the store too unless they come from it), none cut by a signal."""
+        """Write ``records`` to OUT.csv, then to the store unless they come from it, none cut by a
+        signal. A record is counted once it is in both: a row that cannot be written to OUT.csv
+        (a full disk) is not stored, and one the store refuses is cut off OUT.csv again."""
         assert self.handle is not None, "OUT.csv is opened before any record"
         with self.stops.held():
             for record in records:
-                if store and self.store is not None:
-                    self.store.add_prediction(self.run_id, record)
                 row = csv_row(record)
-                self.writer.writerow(row)
-                self.handle.flush()
+                start = self._append(row)
+                if store and self.store is not None:
+                    try:
+                        self.store.add_prediction(self.run_id, record)
+                    except BaseException:
+                        self._cut(start)
+                        raise
                 self.rows.append(row)
                 self.notes.update(fallback_notes(record))
+
+    def _append(self, row: dict[str, object]) -> int:
+        """Write ``row`` to OUT.csv, whole or not at all; where it starts. Written to the file itself,
+        past the text buffers: a write that fails part way is cut off again, and no part of it stays
+        buffered to be written when the file is closed."""
+        text = io.StringIO()
+        SafeDictWriter(text, fieldnames=CSV_COLUMNS).writerow(row)
+        raw = self._file()
+        data = memoryview(text.getvalue().encode(self.handle.encoding))  # type: ignore[union-attr]
+        start = raw.tell()
+        try:
+            while data:
+                data = data[raw.write(data) :]
+        except BaseException:
+            self._cut(start)
+            raise
+        return start
+
+    def _cut(self, start: int) -> None:
+        """Cut OUT.csv back to ``start`` bytes: a row that is not wholly written or not stored goes."""
+        raw = self._file()
+        raw.truncate(start)
+        raw.seek(start)
+
+    def _file(self) -> Any:
+        """OUT.csv's file itself (an ``io.FileIO``) under the handle's buffers, which are flushed
+        (the header is written through them)."""
+        assert isinstance(self.handle, io.TextIOWrapper), "OUT.csv is opened as text"
+        self.handle.flush()
+        return self.handle.buffer.raw  # type: ignore[attr-defined]
 
     def record_state(self, finished: bool, stopped: KeyboardInterrupt | None) -> None:
         """Say in the store how far the run got. Stopped by an error, the store may be what failed:
