@@ -23,23 +23,10 @@ from gerec.bn.histogram import read_histogram
 from gerec.bn.network import SceneNetwork
 from gerec.calibration import fold_summary
 from gerec.classes import CLASSES, MODULES
+from gerec.cli.tune_metadata import CRITERION, images_with_cnn, network_metadata
 from gerec.fileio import replaced_together
 from gerec.formatting import percent, percent_spread
 from gerec.stopping import stop_signals
-from gerec.versions import file_sha256
-
-CRITERION = {
-    "accuracy": (
-        "mean of top-down and fused accuracy on the inner folds (each scored with tables, prior and CNN "
-        "table fitted on the other inner folds)"
-    ),
-    "nll": "mean of top-down and fused NLL on the inner folds (scored as for accuracy)",
-}
-CALIBRATION = (
-    "temperatures by NLL after selection: t on the top-down log-odds (label_weight x t, prior ** t), "
-    "then the CNN weight c on the fused log-odds with t fixed; in nested CV fitted on the inner folds' "
-    "held-out predictions, for the final network on its plain k-fold held-out predictions"
-)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -114,30 +101,6 @@ def _ablation_summary(results: dict[str, tuning.CVResult], keys: list[str]) -> d
             "fused_per_fold": r.fused,
         }
     return out
-
-
-def _rule_text(final: tuning.Config) -> str:
-    count, total = "count", "total"
-    if final.shrink > 0:
-        count, total = f"(count + {final.shrink} x pooled rate)", f"(total + {final.shrink})"
-    if final.alpha is None:
-        p = f"{count} / {total}, 0 -> 1e-4"
-    else:
-        p = f"({count} + {final.alpha}) / ({total} + {2 * final.alpha})"
-    pooled = " (pooled rate: the label's count over all classes / total over all classes)" if final.shrink else ""
-    if final.dev_weight <= 0:
-        return f"P(label|class) = {p}{pooled}; count and total from the histogram"
-    grown = (
-        "no new labels"
-        if final.new_min is None
-        else f"dev labels the string rules map to no histogram label and seen in >= {final.new_min} dev "
-        "images become new labels, counted on the dev images alone"
-    )
-    return (
-        f"P(label|class) = {p}{pooled}; count = histogram count + {final.dev_weight} x dev images of the "
-        f"class with the label, total = histogram class total + {final.dev_weight} x dev images of the "
-        "class; " + grown
-    )
 
 
 def _calibration_figures(
@@ -220,7 +183,7 @@ def _tune(args: argparse.Namespace) -> int:
         criterion=args.criterion,
     )
     summaries = {name: _summary(results[name], data.y) for name in ("tuned", "reference")}
-    n_faces = int((data.cnn != tuning.NO_CNN).sum())
+    n_faces = images_with_cnn(data)
     print(
         f"{len(data.y)} dev images ({n_faces} with a CNN prediction); {args.folds}-fold stratified "
         f"nested CV, seed {args.seed}; {tuning.grid_size(grid)} configurations; "
@@ -248,53 +211,7 @@ def _tune(args: argparse.Namespace) -> int:
     held, y_held = calibrate_mod.held_out_parts(hist, data, final, results["tuned"].folds)
     temps = calibrate_mod.fit_temperatures(held, y_held)
     print(f"final temperatures (fitted on its {args.folds}-fold held-out predictions): {asdict(temps)}")
-    tuned_cv = {k: v for k, v in summaries["tuned"].items() if k != "chosen_per_fold"}
-    reference_cv = {k: v for k, v in summaries["reference"].items() if k != "chosen_per_fold"}
-    metadata = {
-        "mode": "tuned",
-        "fitted_from": {"source": args.histogram.name, "sha256": file_sha256(args.histogram)},
-        "tuned_on": {
-            "labels": args.labels.name,
-            "labels_sha256": file_sha256(args.labels),
-            "cnn_predictions": args.cnn_predictions.name,
-            "cnn_predictions_sha256": file_sha256(args.cnn_predictions),
-            "images": len(data.y),
-            "images_with_cnn": n_faces,
-        },
-        "hyperparameters": asdict(final),
-        "rule": _rule_text(final),
-        "prior": {"uniform": "uniform", "histogram": "histogram class totals", "dev": "dev class frequencies (+1)"}[
-            final.prior
-        ]
-        + f", raised to the power t = {temps.topdown}",
-        "absent_labels": final.absent,
-        "cnn_table": (
-            "row-normalised reference face-CNN confusion matrix"
-            if final.cnn_table == "reference"
-            else "row-normalised confusion of the reference CNN on the dev images (+1)"
-        ),
-        "calibration": {
-            "method": CALIBRATION,
-            "temperatures": asdict(temps),
-            "selected_label_weight": final.label_weight,
-            "selected_cnn_weight": final.cnn_weight,
-            "soft_cnn": "photos enter the faces' tempered mean as virtual evidence on the CNN node",
-            "cv": calibration["tuned"],
-            "cv_reference": calibration["reference"],
-            "cv_uncalibrated": calibration["tuned_uncalibrated"],
-        },
-        "cross_validation": {
-            "folds": args.folds,
-            "seed": args.seed,
-            "stratified": True,
-            "nested": True,
-            "selection": CRITERION[args.criterion],
-            "grid": {k: list(v) for k, v in grid.axes().items()},
-            "tuned": tuned_cv,
-            "reference": reference_cv,
-        },
-        "class_totals": hist.totals.tolist(),
-    }
+    metadata = network_metadata(args, hist, data, grid, final, temps, calibration, summaries)
     net = tuning.build_network(hist, final, data, metadata)
     net = dataclasses.replace(calibrate_mod.apply_temperatures(net, temps), soft_cnn=True)
     net.metadata["new_labels"] = list(net.labels[len(hist.labels) :])
