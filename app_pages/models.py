@@ -63,7 +63,7 @@ if spec is not None:
     )
     registry = read_model_json(spec.directory / REGISTRY_FILE, "ensemble registry")  # disabled members too
     table = ensemble_tables.ensemble_accuracy_table(registry["members"], registry.get("metrics", {}))
-    used, unused = ensemble_tables.split_in_use(table)
+    used, unused = ensemble_tables.shown_in_use(*ensemble_tables.split_in_use(table))
     st.table(used.set_index("member"))
     if note := ensemble_tables.weighting_note(registry.get("metrics", {})):
         st.caption(note)

