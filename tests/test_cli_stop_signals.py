@@ -22,6 +22,8 @@ from gerec.classes import CLASSES, true_class_of
 from gerec.cli import main
 from gerec.config import FER_TRAIN_FILE, models_dir
 from gerec.emotion.registry import REGISTRY_FILE
+from gerec.runs.records import failed_record
+from gerec.runs.store import RunStore
 
 STOPPED = 128 + signal.SIGTERM
 
@@ -79,6 +81,15 @@ elif hook == "rows":  # the first row of a CSV written, then the signal
         rows.append(1)
         return real_writerow(self, row)
     SafeDictWriter.writerow = writerow
+elif hook == "json":  # half of a JSON document written with json.dump, then the signal
+    import json
+    def dump(obj, handle, **kwargs):
+        text = json.dumps(obj, **kwargs)
+        handle.write(text[: len(text) // 2])
+        handle.flush()
+        wait_for_the_signal()
+        handle.write(text[len(text) // 2 :])
+    json.dump = dump
 else:  # "npz": the first array of an .npz written, then the signal
     real_write_array = npyio.format.write_array
     written = []
@@ -93,8 +104,8 @@ sys.exit(main(sys.argv[3:]))
 """
 """Runs a gerec command (the arguments after the first two) that prints ``waiting`` part-way
 through writing its output (``text`` TARGET: a text file whose name holds TARGET; ``npz``: an .npz;
-``rows``: a CSV, after its first row; ``epoch``: train-faces' second checkpoint) and then waits for
-the test's signal."""
+``rows``: a CSV, after its first row; ``json``: a JSON document written by ``json.dump``, after
+half of it; ``epoch``: train-faces' second checkpoint) and then waits for the test's signal."""
 
 
 def _stopped_mid_write(hook: str, target: str, *command: str) -> str:
@@ -170,6 +181,24 @@ def test_evaluate_faces_stopped_while_writing_keeps_the_previous_results(fer_dir
     _stopped_mid_write("rows", "", *command)
     assert out.read_bytes() == before
     assert _files(out.parent) == {"faces.csv"}
+
+
+@pytest.mark.parametrize(("export_format", "hook"), [("csv", "rows"), ("json", "json")])
+def test_runs_export_stopped_while_writing_keeps_the_previous_export(tmp_path, export_format, hook):
+    """Before, ``runs export --out`` wrote in place: SIGTERM mid-write left a cut-short export that
+    could pass for a whole one (here: exit -15, the previous file emptied or cut short)."""
+    db = tmp_path / "runs.sqlite"
+    with RunStore(db) as store:
+        run = store.create_run("set", "reference", "cached", {})
+        for i in range(3):
+            store.add_prediction(run, failed_record(f"photo_{i}.jpg", "Neutral", "InvalidImage: corrupt"))
+    out = tmp_path / "out" / f"export.{export_format}"
+    out.parent.mkdir()
+    out.write_text("the previous export\n", encoding="utf-8")
+    command = ["runs", "--store", str(db), "export", run, "--format", export_format, "--out", str(out)]
+    _stopped_mid_write(hook, "", *command)
+    assert out.read_text(encoding="utf-8") == "the previous export\n"
+    assert _files(out.parent) == {out.name}
 
 
 def test_explain_faces_says_the_file_numpy_writes():

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from gerec.fileio import SafeDictWriter, open_output
 from gerec.formatting import percent
+from gerec.stopping import stop_signals
 
 if TYPE_CHECKING:
     from gerec.runs.compare import ChangeCounts, RunComparison
@@ -185,7 +186,10 @@ def run(args: argparse.Namespace) -> int:
         else:
             info = store.run(args.run)
             records = store.predictions(info.id)
-            with open_output(args.out, "export") if args.out else nullcontext(sys.stdout) as handle:
+            # written whole to a temporary file that replaces OUT in one step: a stop or an error
+            # mid-write leaves the previous export, never a cut-short one that reads like a whole one
+            output = open_output(args.out, "export", atomic=True) if args.out else nullcontext(sys.stdout)
+            with stop_signals(), output as handle:
                 if args.format == "json":
                     json.dump({"run": asdict(info), "predictions": records}, handle, indent=1)
                     handle.write("\n")
