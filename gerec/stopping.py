@@ -1,10 +1,14 @@
-"""Stopping a batch run cleanly on SIGTERM or Ctrl-C (SIGINT), between two images.
+"""Stopping a command cleanly on SIGTERM or Ctrl-C (SIGINT): one plain line, exit 128 + the signal,
+and no output left half-written.
 
 Inside :func:`stop_signals`, the first of either signal raises :class:`Interrupted` in the main
-thread, as Python raises ``KeyboardInterrupt`` for Ctrl-C, except within :meth:`StopSignals.held`:
-there it waits until the block ends, so an image is written to every place (the store, OUT.csv,
-the count of rows) or to none. Later signals are only recorded: the stop already under way (the
-sidecar written, the workers ended) is not cut short. Outside the main thread nothing is installed.
+thread, as Python raises ``KeyboardInterrupt`` for Ctrl-C, so the command's ``finally`` blocks run:
+``fit-bn``, ``explain-faces``, ``train-faces``, ``tune``, ``evaluate-faces`` and ``runs export``
+leave the files they replace in one step (:func:`gerec.fileio.replaced_together`) as they were and
+no temporary file. ``evaluate`` stops between two images: within :meth:`StopSignals.held` a signal
+waits until the block ends, so an image is written to every place (the store, OUT.csv, the count
+of rows) or to none. Later signals are only recorded: the stop already under way (the sidecar
+written, the workers ended) is not cut short. Outside the main thread nothing is installed.
 
 Examples
 --------
