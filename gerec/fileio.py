@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from gerec.errors import InvalidDataset, InvalidModelFile, ModelFileMissing, OutputError
+from gerec.stopping import held_where_handled
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 """First characters that make a spreadsheet read a CSV cell as a formula."""
@@ -121,14 +122,16 @@ def replaced_together() -> Iterator[Replacements]:
     """Several files replaced together: each written to its temporary sibling
     (:meth:`Replacements.temporary`), then, once the block has written them all, each replaces its
     file, in the order asked for, one right after another. A stop or an error while any is written
-    replaces none and removes the temporary files (only a stop inside the microseconds between two
-    ``os.replace`` calls could split them).
+    replaces none and removes the temporary files. Inside :func:`gerec.stopping.stop_signals`, a
+    stop that comes while they replace theirs waits until all have, so it never splits them (a
+    failed ``os.replace``, or SIGKILL, still could).
     """
     files = Replacements()
     try:
         yield files
-        for tmp, path in files.pending:
-            os.replace(tmp, path)
+        with held_where_handled():
+            for tmp, path in files.pending:
+                os.replace(tmp, path)
     finally:
         for tmp, _ in files.pending:
             tmp.unlink(missing_ok=True)

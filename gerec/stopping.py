@@ -5,10 +5,11 @@ Inside :func:`stop_signals`, the first of either signal raises :class:`Interrupt
 thread, as Python raises ``KeyboardInterrupt`` for Ctrl-C, so the command's ``finally`` blocks run:
 ``fit-bn``, ``explain-faces``, ``train-faces``, ``tune``, ``evaluate-faces`` and ``runs export``
 leave the files they replace in one step (:func:`gerec.fileio.replaced_together`) as they were and
-no temporary file. ``evaluate`` stops between two images: within :meth:`StopSignals.held` a signal
-waits until the block ends, so an image is written to every place (the store, OUT.csv, the count
-of rows) or to none. Later signals are only recorded: the stop already under way (the sidecar
-written, the workers ended) is not cut short. Outside the main thread nothing is installed.
+no temporary file. Within :meth:`StopSignals.held` a signal waits until the block ends: files
+replaced together are all replaced (:func:`held_where_handled`), and ``evaluate`` stops between two
+images, each written to every place (the store, OUT.csv, the count of rows) or to none. Later
+signals are only recorded: the stop already under way (the sidecar written, the workers ended) is
+not cut short. Outside the main thread nothing is installed.
 
 Examples
 --------
@@ -21,7 +22,7 @@ from __future__ import annotations
 import signal
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from types import FrameType
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -84,6 +85,10 @@ class StopSignals:
             raise Interrupted(self.received)
 
 
+_HANDLING: list[StopSignals] = []
+"""The :class:`StopSignals` of the :func:`stop_signals` blocks the main thread is in, innermost last."""
+
+
 @contextmanager
 def stop_signals() -> Iterator[StopSignals]:
     """SIGTERM and SIGINT handled by a :class:`StopSignals` within the block (the previous
@@ -93,8 +98,18 @@ def stop_signals() -> Iterator[StopSignals]:
         yield stops
         return
     previous = {signum: signal.signal(signum, stops.on_signal) for signum in STOP_SIGNALS}
+    _HANDLING.append(stops)
     try:
         yield stops
     finally:
+        _HANDLING.pop()
         for signum, handler in previous.items():
             signal.signal(signum, signal.SIG_DFL if handler is None else handler)  # None: set outside Python
+
+
+def held_where_handled() -> AbstractContextManager[None]:
+    """A section a stop signal does not cut (:meth:`StopSignals.held`) when the main thread runs it
+    inside :func:`stop_signals`; elsewhere nothing is held."""
+    if _HANDLING and threading.current_thread() is threading.main_thread():
+        return _HANDLING[-1].held()
+    return nullcontext()

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import signal
+from pathlib import Path
+
 import pytest
 
 from gerec.fileio import replaced_together
+from gerec.stopping import Interrupted, stop_signals
 
 
 def test_a_failure_while_writing_the_second_file_replaces_neither(tmp_path):
@@ -32,6 +37,28 @@ def test_files_written_whole_replace_theirs_when_the_block_ends(tmp_path):
         tmp.write_text("the new network", encoding="utf-8")
         files.temporary(report).write_text("the new report", encoding="utf-8")
         assert network.read_text(encoding="utf-8") == "the previous network" and not report.exists()
+    assert network.read_text(encoding="utf-8") == "the new network"
+    assert report.read_text(encoding="utf-8") == "the new report"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["net.json", "net.report.json"]
+
+
+def test_a_stop_signal_while_the_files_are_replaced_waits_until_all_are(tmp_path, monkeypatch):
+    """SIGTERM right after the first file is replaced: before, it stopped the command there, leaving
+    the new network beside the previous report; now it is delivered once both are replaced."""
+    network, report = tmp_path / "net.json", tmp_path / "net.report.json"
+    network.write_text("the previous network", encoding="utf-8")
+    report.write_text("the previous report", encoding="utf-8")
+    real_replace = os.replace
+
+    def replace_then_signal(src: Path, dst: Path) -> None:
+        real_replace(src, dst)
+        if dst == network:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(os, "replace", replace_then_signal)
+    with pytest.raises(Interrupted), stop_signals(), replaced_together() as files:
+        files.temporary(network).write_text("the new network", encoding="utf-8")
+        files.temporary(report).write_text("the new report", encoding="utf-8")
     assert network.read_text(encoding="utf-8") == "the new network"
     assert report.read_text(encoding="utf-8") == "the new report"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["net.json", "net.report.json"]
