@@ -430,6 +430,7 @@ def test_a_stored_runs_notes_show_beside_its_summary(tmp_path, monkeypatch):
 def test_a_stored_runs_state_shows_in_the_run_lists_and_an_unfinished_run_is_warned_of(tmp_path, monkeypatch):
     """Before, the store kept no state: an interrupted run listed and opened like a complete one."""
     import sqlite3
+    import subprocess
 
     from gerec.runs.records import failed_record
     from gerec.runs.schema import COMPLETE, INTERRUPTED
@@ -439,8 +440,10 @@ def test_a_stored_runs_state_shows_in_the_run_lists_and_an_unfinished_run_is_war
     monkeypatch.setenv("GEREC_DASHBOARD_ROOTS", str(tmp_path))  # the store lives outside $GEREC_DATA
     db = tmp_path / "runs.sqlite"
     with RunStore(db) as store:
-        complete, stopped, old = [store.create_run("set", "reference", "cached", {}, expected=3) for _ in "abc"]
-        for run_id, images in ((complete, 3), (stopped, 2), (old, 3)):
+        complete, stopped, old, killed = [
+            store.create_run("set", "reference", "cached", {}, expected=3) for _ in "abcd"
+        ]
+        for run_id, images in ((complete, 3), (stopped, 2), (old, 3), (killed, 1)):
             for i in range(images):
                 record = {**failed_record(f"pos_{i}.jpg", "Positive", ""), "error": None, "fused": "Positive"}
                 store.add_prediction(run_id, record)
@@ -448,6 +451,9 @@ def test_a_stored_runs_state_shows_in_the_run_lists_and_an_unfinished_run_is_war
         store.set_state(stopped, INTERRUPTED)
     with sqlite3.connect(db) as con:  # as a run stored before states were kept reads once its store is migrated
         con.execute("UPDATE runs SET state = NULL, expected = NULL WHERE id = ?", (old,))
+        ended = subprocess.Popen(["true"])  # a process of this host that has ended: it owned the killed run
+        ended.wait()
+        con.execute("UPDATE runs SET owner_pid = ? WHERE id = ?", (ended.pid, killed))
     con.close()
     unfinished = "This run did not finish: the results hold 2 of 3 images"
     at = stored_run_page(db, stopped)
@@ -457,6 +463,7 @@ def test_a_stored_runs_state_shows_in_the_run_lists_and_an_unfinished_run_is_war
         complete: "complete",
         stopped: "interrupted after 2 of 3 images",
         old: "state not recorded (stored by an older gerec)",
+        killed: "stopped without a word (killed?) after 1 of 3 images",  # before: 'unfinished (still running, ...'
     }
     assert [w.value for w in at.warning if w.value.startswith(unfinished)]
     at.selectbox(key="store_run_b").set_value(complete).run()  # the comparison names both runs' states

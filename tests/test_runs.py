@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from gerec.runs.compare import compare_runs
+from gerec.runs.owner import ALIVE
 from gerec.runs.records import failed_record
 from gerec.runs.store import RunStore
 
@@ -175,13 +176,20 @@ def test_killed_run_resumes_with_nothing_lost_or_duplicated(class_folders, tmp_p
             if stored >= 3:
                 break
     assert proc.poll() is None, "the run finished before it could be interrupted"
+    with RunStore(db, readonly=True) as store:
+        [running] = store.runs()
+    assert (running.owner.pid, running.liveness) == (proc.pid, ALIVE)
+    assert running.state_text().startswith(f"running (process {proc.pid}), ")
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
     with RunStore(db) as store:
         [info] = store.runs()
         kept = store.finished_images(info.id)
     assert 3 <= len(kept) < 16
-    assert info.state_text() == f"unfinished (still running, or killed) after {len(kept)} of 16 images"  # SIGKILL
+    # before, the store could not tell: 'unfinished (still running, or killed) after N of 16 images'
+    assert info.state_text() == f"stopped without a word (killed?) after {len(kept)} of 16 images"
+    listing = subprocess.run(gerec_cmd("runs", "--store", str(db), "list"), capture_output=True, text=True)
+    assert f"stopped without a word (killed?) after {len(kept)} of 16 images  labeler=offline" in listing.stdout
     resumed = subprocess.run(
         gerec_cmd(
             "evaluate",
@@ -205,7 +213,9 @@ def test_killed_run_resumes_with_nothing_lost_or_duplicated(class_folders, tmp_p
     assert resumed.returncode == 1, resumed.stderr  # broken.jpg failed
     with RunStore(db) as store:
         records = store.predictions(info.id)
-        assert store.run(info.id).state_text() == "complete"  # broken.jpg failed, and was evaluated
+        resumed_info = store.run(info.id)
+    assert resumed_info.state_text() == "complete"  # broken.jpg failed, and was evaluated
+    assert resumed_info.owner.pid not in (proc.pid, os.getpid())  # the resume took it over
     names = [r["image"] for r in records]
     assert len(names) == len(set(names)) == 16
     assert kept <= set(names)
@@ -507,7 +517,8 @@ def test_a_run_stopped_by_an_error_is_marked_so(tmp_path, monkeypatch, capsys, f
         assert info.state_text() == "stopped by an error after 2 of 6 images"  # pos_2 was stored (3) before
     else:  # the store's own failure is reported, not the second one from marking the run
         assert err == f"error: RunStoreError: run store {db}: database or disk is full"
-        assert info.state_text() == "unfinished (still running, or killed) after 2 of 6 images"
+        # not marked: its owner, this test's process, lives on (a CLI run's process ends: stopped without a word)
+        assert info.state_text() == f"running (process {os.getpid()}), 2 of 6 images so far"
 
 
 class _DiskFilling(io.FileIO):
@@ -569,6 +580,63 @@ def test_a_failed_write_leaves_the_same_rows_everywhere_and_resume_completes_the
     assert on_disk == in_sidecar == in_store == 6 and made["complete"] is True
     images = [r["image"] for r in csv.DictReader(out.open(encoding="utf-8"))]
     assert sorted(images) == sorted(json.loads(labels.read_text()))
+
+
+def test_a_running_runs_owner_is_told_apart_and_resume_takes_over_only_a_gone_one(tmp_path, capsys):
+    """A run marked running whose owner is a live process of this host, the same process id with
+    another start (taken again by another process), or a process of another host. Before, the store
+    kept no owner: each read 'unfinished (still running, or killed)', and --resume took a run over
+    while its process still evaluated it."""
+    from gerec.cli import main
+    from gerec.runs.owner import GONE, process_start
+
+    labels, out, db = tmp_path / "labels.json", tmp_path / "out.csv", tmp_path / "runs.sqlite"
+    labels.write_text(json.dumps({f"{p}_{i}.jpg": ["smile"] for p in ("pos", "neg") for i in range(3)}))
+    cmd = ["evaluate", "--labels", str(labels), "--out", str(out), "--store", str(db)]
+    assert main(cmd) == 0
+    with RunStore(db, readonly=True) as store:
+        [info] = store.runs()
+    assert (info.state_text(), info.owner.pid, info.liveness) == ("complete", os.getpid(), None)
+
+    def owned_by(host: str, pid: int, started: str) -> RunStore:
+        with closing(sqlite3.connect(db)) as con, con:
+            con.execute(
+                "UPDATE runs SET state = 'running', owner_host = ?, owner_pid = ?, owner_started = ?",
+                (host, pid, started),
+            )
+        with RunStore(db, readonly=True) as store:
+            return store.run(info.id)
+
+    sleeper = subprocess.Popen(["sleep", "120"])
+    try:
+        host, started = info.owner.host, process_start(sleeper.pid)
+        alive = owned_by(host, sleeper.pid, started)
+        assert (alive.liveness, alive.state_text()) == (ALIVE, f"running (process {sleeper.pid}), 6 of 6 images so far")
+        assert main([*cmd, "--resume", info.id]) == 2
+        assert (
+            capsys.readouterr()
+            .err.strip()
+            .endswith(
+                f"RunStoreError: run {info.id} is still running (process {sleeper.pid} on this host): wait until it "
+                f"ends, or stop it (kill -TERM {sleeper.pid}) and --resume it then"
+            )
+        )
+        reused = owned_by(host, sleeper.pid, started.split("/")[0] + "/1")  # the id, but not that process
+        assert (reused.liveness, reused.state_text()) == (GONE, "stopped without a word (killed?) after 6 of 6 images")
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    gone = owned_by(host, sleeper.pid, started)
+    assert gone.liveness == GONE
+    elsewhere = owned_by("elsewhere.example", os.getpid(), started)
+    assert elsewhere.state_text() == (
+        "unfinished on host elsewhere.example (still running, or killed: cannot be told from this host) "
+        "after 6 of 6 images"
+    )
+    assert main([*cmd, "--resume", info.id]) == 0  # cannot be told: taken over
+    with RunStore(db, readonly=True) as store:
+        resumed = store.run(info.id)
+    assert (resumed.state_text(), resumed.owner.host, resumed.owner.pid) == ("complete", host, os.getpid())
 
 
 def test_a_resumed_runs_notes_count_every_image(gcv_fallback_photos, tmp_path, monkeypatch, capsys):

@@ -341,7 +341,7 @@ def test_an_old_store_reads_as_it_is_and_migrates_when_written(tmp_path, capsys)
         assert store.run(OLD_RUN).notes == () and store.predictions(OLD_RUN)[0]["notes"] is None
         assert store.run(new).notes == (f"{FALLBACK}; offline answered instead (1 photo)",)
     with sqlite3.connect(db) as con:
-        assert con.execute("PRAGMA user_version").fetchone()[0] == STORE_VERSION == 3
+        assert con.execute("PRAGMA user_version").fetchone()[0] == STORE_VERSION == 4
         assert "notes" in {r[1] for r in con.execute("PRAGMA table_info(predictions)")}
     con.close()
 
@@ -376,7 +376,9 @@ def test_a_store_of_a_newer_gerec_is_refused_untouched(tmp_path, readonly):
         con.execute("PRAGMA user_version = 99")
     con.close()
     before = digest(db)
-    with pytest.raises(RunStoreError, match="version 99, made by a newer gerec .* reads versions up to 3"):
+    with pytest.raises(
+        RunStoreError, match=f"version 99, made by a newer gerec .* reads versions up to {STORE_VERSION}"
+    ):
         RunStore(db, readonly=readonly)
     assert digest(db) == before
 
@@ -412,10 +414,12 @@ def test_notes_round_trip_and_runs_commands_show_them(tmp_path, capsys):
 def test_store_modules_examples_run():
     import doctest
 
+    import gerec.runs.owner
     import gerec.runs.records
+    import gerec.runs.rows
     import gerec.runs.schema
 
-    for module in (gerec.runs.schema, gerec.runs.records):
+    for module in (gerec.runs.schema, gerec.runs.records, gerec.runs.rows, gerec.runs.owner):
         result = doctest.testmod(module)
         assert result.attempted >= 1 and result.failed == 0, module.__name__
 
@@ -530,3 +534,43 @@ def test_an_old_stores_runs_read_as_state_unknown_and_their_counts_are_made_when
         after = store.run(OLD_RUN)
     assert (after.finished, after.failed, after.notes[0]) == (6, 1, f"{FALLBACK}; offline answered instead (3 photos)")
     assert (after.state, after.expected, after.complete, after.state_text()) == (None, None, None, STATE_UNKNOWN)
+
+
+def version_3_store(path: Path) -> Path:
+    """A store as gerec wrote it at version 3 (run states and counts, no owners): OLD_RUN, of 3
+    images, left running after 1 (as a SIGKILL left it), made by applying the steps up to version 3."""
+    from gerec.runs.schema import STEPS
+
+    con = sqlite3.connect(path, isolation_level=None)
+    con.executescript(FIRST_STORE)
+    for step in STEPS[:2]:
+        for table, columns in (("predictions", step.prediction_columns), ("runs", step.run_columns)):
+            for name, kind in columns:
+                con.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
+        for statement in step.statements:
+            con.execute(statement)
+    con.execute("UPDATE runs SET state = 'running', expected = 3")
+    con.execute("PRAGMA user_version = 3")
+    con.close()
+    return path
+
+
+def test_a_version_3_stores_running_run_reads_as_before_and_new_runs_record_their_owner(tmp_path, capsys):
+    """A store of version 3 keeps no owner: its running run reads as it did ('unfinished (still
+    running, or killed)'), read-only as it is and after the next evaluate --store has migrated the
+    store to version 4; the runs stored since record the process that owns them."""
+    from gerec.runs.owner import this_process
+
+    db = version_3_store(tmp_path / "runs.sqlite")
+    before = digest(db)
+    unfinished = "unfinished (still running, or killed) after 1 of 3 images"
+    with RunStore(db, readonly=True) as store:
+        old = store.run(OLD_RUN)
+    assert (store.version, old.state_text(), old.owner, old.liveness) == (3, unfinished, None, None)
+    assert main(["runs", "--store", str(db), "list"]) == 0
+    assert f"(0 failed)  {unfinished}  labeler=cached" in capsys.readouterr().out and digest(db) == before
+    with RunStore(db) as store:  # migrated
+        new = store.create_run("set", "reference", "cached", {}, expected=2)
+        assert store.version == STORE_VERSION == 4
+        assert store.run(OLD_RUN).state_text() == unfinished
+        assert store.run(new).owner == this_process()

@@ -13,21 +13,26 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import sys
 from collections import Counter
 from collections.abc import Callable, Generator, Iterable
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from gerec.errors import RunStoreError, SettingsMismatch
 from gerec.fileio import SafeDictWriter, open_output
 from gerec.provenance import progress_fields, sidecar_path, write_sidecar
 from gerec.runs.engines import PipelineSpec
+from gerec.runs.owner import ALIVE
 from gerec.runs.records import CSV_COLUMNS, csv_row, fallback_notes, format_fallback_notes
 from gerec.runs.schema import COMPLETE, FAILED, INTERRUPTED, RUNNING
 from gerec.stopping import StopSignals, exit_code, stop_name
+
+if TYPE_CHECKING:
+    from gerec.runs.rows import RunInfo
 
 Evaluation = Callable[[set[str]], Generator[dict[str, Any], None, None]]
 """The records of the images not in the given set of finished ones, as they finish."""
@@ -66,8 +71,9 @@ def open_store(
                 + "; ".join(differ)
                 + ". Repeat its settings, or start a new run without --resume"
             )
+        still_running(info)
         done = store.finished_images(info.id)
-        store.set_state(info.id, RUNNING, expected)
+        store.set_state(info.id, RUNNING, expected)  # this process takes the run over
         print(f"resuming run {info.id}: {len(done)} images already finished", file=sys.stderr)
         return store, info.id, done
     run_id = store.create_run(
@@ -81,6 +87,18 @@ def open_store(
     )
     print(f"run {run_id} in {store.path}", file=sys.stderr)
     return store, run_id, set()
+
+
+def still_running(info: RunInfo) -> None:
+    """A ``RunStoreError`` when the run to resume is still running in another process of this host
+    (both would evaluate its remaining images); a run whose owner is gone, or cannot be asked after
+    (another host, a store older than version 4), is taken over."""
+    owner = info.owner
+    if info.state == RUNNING and info.liveness == ALIVE and owner is not None and owner.pid != os.getpid():
+        raise RunStoreError(
+            f"run {info.id} is still running (process {owner.pid} on this host): wait until it ends, "
+            f"or stop it (kill -TERM {owner.pid}) and --resume it then"
+        )
 
 
 @dataclass

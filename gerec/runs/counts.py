@@ -1,4 +1,5 @@
-"""A stored run's progress read back: its finished and failed images, its state, its notes' counts.
+"""A stored run's progress read back: its finished and failed images, its state, its owner, its
+notes' counts.
 
 A store of version 3 keeps them with the run (:data:`gerec.runs.schema.RUN_COUNTS`: triggers follow
 every row), so listing runs reads no prediction row. An older store, read as it is, has them
@@ -12,9 +13,10 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+from gerec.runs.owner import Owner
 from gerec.runs.records import fallback_notes, format_fallback_notes
 from gerec.runs.rows import decode_json, is_str_list
-from gerec.runs.schema import NOTES, STATE, prediction_columns, run_columns
+from gerec.runs.schema import NOTES, OWNER_COLUMNS, STATE, prediction_columns, run_columns
 
 Query = Callable[[str, tuple[Any, ...]], list[sqlite3.Row]]
 """A store's query: every row of ``sql`` with its parameters (``RunStore._query``)."""
@@ -29,6 +31,17 @@ def run_counts(query: Query, version: int, row: sqlite3.Row) -> tuple[int, int, 
         "SELECT COUNT(*), SUM(error IS NOT NULL AND error != '') FROM predictions WHERE run_id = ?", (row["id"],)
     )[0]
     return int(counts[0]), int(counts[1] or 0), None, None
+
+
+def run_owner(version: int, row: sqlite3.Row) -> Owner | None:
+    """The process that owns the run of the ``runs`` ``row`` (``None``: not recorded, or a store
+    older than version 4)."""
+    if OWNER_COLUMNS[0] not in run_columns(version):
+        return None
+    host, pid, started = (row[c] for c in OWNER_COLUMNS)
+    if not isinstance(host, str) or not isinstance(pid, int):
+        return None
+    return Owner(host, pid, started if isinstance(started, str) else None)
 
 
 def run_notes(query: Query, version: int, run_id: str) -> tuple[str, ...]:

@@ -15,19 +15,26 @@ from dataclasses import dataclass
 from typing import Any
 
 from gerec.classes import MODULES
+from gerec.runs.owner import ALIVE, ELSEWHERE, GONE, Owner
 from gerec.runs.schema import COMPLETE, FAILED, INTERRUPTED, NOTES, RUNNING
 
 JSON_COLUMNS = {"probs", "faces", "labels_used", "labels_ignored", "timings", NOTES}
 DAMAGED_ROW = "damaged in the run store"
 """How the error of a prediction row whose JSON could not be read begins."""
 STATE_WORDS = {
-    RUNNING: "unfinished (still running, or killed)",
+    RUNNING: "unfinished (still running, or killed)",  # no owner recorded, or no way to ask after it
     COMPLETE: "complete",
     INTERRUPTED: "interrupted",
     FAILED: "stopped by an error",
 }
 """A run's state as ``runs`` and the dashboard say it."""
 STATE_UNKNOWN = "state not recorded (stored by an older gerec)"
+RUNNING_WORDS = {
+    ALIVE: "running (process {pid}), {of} so far",
+    GONE: "stopped without a word (killed?) after {of}",
+    ELSEWHERE: "unfinished on host {host} (still running, or killed: cannot be told from this host) after {of}",
+}
+"""A running run as its owner's :func:`gerec.runs.owner.liveness` tells it."""
 
 
 def _is_probs(value: Any) -> bool:
@@ -112,6 +119,11 @@ class RunInfo:
     """How far it got (:data:`gerec.runs.schema.RUN_STATES`); ``None``: stored before states were kept."""
     expected: int | None = None
     """The images it was to evaluate (``None``: not known)."""
+    owner: Owner | None = None
+    """The process that owns it (``None``: stored before owners were kept)."""
+    liveness: str | None = None
+    """Of a running run: whether its owner is still there when it was read
+    (:data:`gerec.runs.owner.LIVENESS`; ``None``: cannot be told)."""
 
     @property
     def complete(self) -> bool | None:
@@ -125,11 +137,19 @@ class RunInfo:
         'interrupted after 3 of 16 images'
         >>> RunInfo("r", "", "", "", "", "", {}, {}, 3, 0).state_text()
         'state not recorded (stored by an older gerec)'
+        >>> killed = RunInfo("r", "", "", "", "", "", {}, {}, 3, 0, state=RUNNING, expected=16, liveness=GONE)
+        >>> killed.state_text()
+        'stopped without a word (killed?) after 3 of 16 images'
         """
         if self.state is None:
             return STATE_UNKNOWN
-        of = "" if self.state == COMPLETE else f" after {self.finished} of {self.expected or '?'} images"
-        return STATE_WORDS.get(self.state, self.state) + of
+        if self.state == COMPLETE:
+            return STATE_WORDS[COMPLETE]
+        of = f"{self.finished} of {self.expected or '?'} images"
+        if self.state == RUNNING and self.liveness in RUNNING_WORDS:
+            host, pid = (self.owner.host, self.owner.pid) if self.owner else ("?", "?")
+            return RUNNING_WORDS[self.liveness].format(of=of, host=host, pid=pid)
+        return f"{STATE_WORDS.get(self.state, self.state)} after {of}"
 
 
 def decode_run_json(row: sqlite3.Row) -> tuple[dict[str, Any], dict[str, Any], str]:

@@ -12,10 +12,16 @@ Version 3 keeps each run's state (:data:`RUN_STATES`; ``NULL`` for a run stored 
 and its counts: the images finished and failed (``runs``) and the rows per distinct notes
 (``run_notes``), kept by triggers on ``predictions``, so listing runs reads no prediction row.
 
+Version 4 keeps the process that owns each run (:data:`OWNER_COLUMNS`: its host, process id and
+start, :mod:`gerec.runs.owner`; ``NULL`` for a run stored before), so a running run whose process
+is gone (a SIGKILL, a crash) can be told from one that still runs.
+
 Examples
 --------
->>> STORE_VERSION, prediction_columns(1)[-1], prediction_columns(STORE_VERSION)[-1], run_columns(STORE_VERSION)
-(3, 'error', 'notes', ('state', 'expected', 'images', 'failed'))
+>>> STORE_VERSION, prediction_columns(1)[-1], prediction_columns(STORE_VERSION)[-1], run_columns(STORE_VERSION)[:4]
+(4, 'error', 'notes', ('state', 'expected', 'images', 'failed'))
+>>> run_columns(STORE_VERSION)[4:] == OWNER_COLUMNS
+True
 """
 
 from __future__ import annotations
@@ -75,8 +81,10 @@ FIRST_COLUMNS = (
 NOTES = "notes"
 STATE = "state"
 RUN_STATES = RUNNING, COMPLETE, INTERRUPTED, FAILED = ("running", "complete", "interrupted", "failed")
-"""A run's ``state``: running (or killed: nothing is left to say otherwise), every image evaluated,
-stopped by a signal, stopped by an error. ``NULL``: stored before states were kept."""
+"""A run's ``state``: running (or killed: since version 4 its owner says which), every image
+evaluated, stopped by a signal, stopped by an error. ``NULL``: stored before states were kept."""
+OWNER_COLUMNS = ("owner_host", "owner_pid", "owner_started")
+"""The run columns of :class:`gerec.runs.owner.Owner`'s fields: the process that owns the run."""
 
 
 def _counted(row: str, sign: str) -> tuple[str, ...]:
@@ -144,6 +152,7 @@ STEPS = (
         ),
         statements=RUN_COUNTS,
     ),
+    Step(run_columns=tuple(zip(OWNER_COLUMNS, ("TEXT", "INTEGER", "TEXT")))),  # NULL: stored before
 )
 """The versions after the first, in order: the n-th (from 1) makes version n + 1."""
 STORE_VERSION = 1 + len(STEPS)

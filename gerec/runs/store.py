@@ -12,7 +12,8 @@ A store's tables have a version (:mod:`gerec.runs.schema`): opening an older sto
 migrates it; read-only, it is read as it is. Each image's notes are kept with its row, so a run's
 notes (:attr:`RunInfo.notes`) count every image it finished, across kills and ``--resume``. A run
 keeps its state (running, complete, interrupted, failed: :meth:`RunStore.set_state`) and its counts,
-so listing runs reads no prediction row (:mod:`gerec.runs.counts`).
+so listing runs reads no prediction row (:mod:`gerec.runs.counts`), and the process that owns it
+(:mod:`gerec.runs.owner`), so a running run whose process is gone reads as stopped.
 """
 
 from __future__ import annotations
@@ -24,11 +25,13 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import astuple
 from pathlib import Path
 from typing import Any
 
 from gerec.errors import InvalidDataset, RunStoreError
-from gerec.runs.counts import run_counts, run_notes
+from gerec.runs.counts import run_counts, run_notes, run_owner
+from gerec.runs.owner import liveness, this_process
 from gerec.runs.rows import (
     JSON_COLUMNS,
     RunInfo,
@@ -36,6 +39,7 @@ from gerec.runs.rows import (
     decode_run_json,
 )
 from gerec.runs.schema import (
+    OWNER_COLUMNS,
     PREDICTION_COLUMNS,
     RUN_STATES,
     RUNNING,
@@ -161,13 +165,14 @@ class RunStore:
         params: dict[str, Any] | None = None,
         expected: int | None = None,
     ) -> str:
-        """Record a new run, :data:`RUNNING` with ``expected`` images to evaluate, and return its id."""
+        """Record a new run, :data:`RUNNING` with ``expected`` images to evaluate and this process its
+        owner, and return its id."""
         run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
         with self._writing():
             self._db.execute("BEGIN")
             self._db.execute(
-                "INSERT INTO runs (id, created, dataset, mode, labeler, engine, models, params, state, expected) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO runs (id, created, dataset, mode, labeler, engine, models, params, state, expected, "
+                f"{', '.join(OWNER_COLUMNS)}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     run_id,
                     time.strftime("%Y-%m-%dT%H:%M:%S"),
@@ -179,18 +184,23 @@ class RunStore:
                     json.dumps(params or {}, sort_keys=True),
                     RUNNING,
                     expected,
+                    *astuple(this_process()),
                 ),
             )
         return run_id
 
     def set_state(self, run_id: str, state: str, expected: int | None = None) -> None:
-        """Record how far a run got (:data:`RUN_STATES`), and the images it is to evaluate when given."""
+        """Record how far a run got (:data:`RUN_STATES`), and the images it is to evaluate when given;
+        marked :data:`RUNNING` (``--resume``), this process takes it over as its owner."""
         if state not in RUN_STATES:
             raise ValueError(f"unknown run state {state!r}")
+        owner = dict(zip(OWNER_COLUMNS, astuple(this_process()))) if state == RUNNING else {}
         with self._writing():
             self._db.execute("BEGIN")
             self._db.execute(
-                "UPDATE runs SET state = ?, expected = COALESCE(?, expected) WHERE id = ?", (state, expected, run_id)
+                f"UPDATE runs SET state = ?, expected = COALESCE(?, expected){''.join(f', {c} = ?' for c in owner)} "
+                "WHERE id = ?",
+                (state, expected, *owner.values(), run_id),
             )
 
     def add_prediction(self, run_id: str, record: dict[str, Any]) -> None:
@@ -257,6 +267,7 @@ class RunStore:
         """The run of a ``runs`` row. A damaged ``models`` or ``params`` is a ``RunStoreError``, or
         with ``strict=False`` (a listing) a run marked ``damaged``, so the other runs still list."""
         finished, failed, state, expected = run_counts(self._query, self.version, row)
+        owner = run_owner(self.version, row)
         models, params, damaged = decode_run_json(row)
         if damaged and strict:
             raise RunStoreError(
@@ -278,4 +289,6 @@ class RunStore:
             run_notes(self._query, self.version, row["id"]),
             state,
             expected,
+            owner,
+            liveness(owner) if state == RUNNING else None,
         )
