@@ -8,6 +8,7 @@ import io
 import json
 import multiprocessing
 import sqlite3
+from dataclasses import astuple
 from pathlib import Path
 
 import pytest
@@ -574,3 +575,22 @@ def test_a_version_3_stores_running_run_reads_as_before_and_new_runs_record_thei
         assert store.version == STORE_VERSION == 4
         assert store.run(OLD_RUN).state_text() == unfinished
         assert store.run(new).owner == this_process()
+
+
+def test_a_run_is_taken_over_only_from_the_owner_it_was_read_with(tmp_path):
+    """Two resumes at once: each reads the run, finds its owner gone, and takes it over. Before, both
+    went on (and both rewrote its OUT.csv); now the second finds the owner changed and stops."""
+    from gerec.runs.owner import Owner, this_process
+    from gerec.runs.schema import RUNNING
+
+    db = tmp_path / "runs.sqlite"
+    with RunStore(db) as store:
+        run_id = store.create_run("set", "reference", "cached", {}, expected=6)
+        read = store.run(run_id)
+        other = Owner("elsewhere.example", 4321, None)  # the other resume's take-over, meanwhile
+        store._db.execute("UPDATE runs SET owner_host = ?, owner_pid = ?, owner_started = ?", astuple(other))
+        with pytest.raises(RunStoreError, match=f"run {run_id} was taken over by another process"):
+            store.take_over(read, 6)
+        assert store.run(run_id).owner == other
+        store.take_over(store.run(run_id), 6)  # read again: its owner now is the one the store holds
+        assert (store.run(run_id).owner, store.run(run_id).state) == (this_process(), RUNNING)

@@ -53,7 +53,7 @@ def run_settings(args: argparse.Namespace, spec: PipelineSpec, provenance: dict[
 def open_store(
     args: argparse.Namespace, spec: PipelineSpec, provenance: dict[str, Any], expected: int
 ) -> tuple[Any, str | None, set[str]]:
-    """The store, the run (created, or resumed and marked running again) and its finished images."""
+    """The store, the run (created, or resumed: taken over and marked running again) and its finished images."""
     if args.store is None and not args.resume:
         return None, None, set()
     from gerec.runs.rows import settings_difference
@@ -73,7 +73,7 @@ def open_store(
             )
         still_running(info)
         done = store.finished_images(info.id)
-        store.set_state(info.id, RUNNING, expected)  # this process takes the run over
+        store.take_over(info, expected)
         print(f"resuming run {info.id}: {len(done)} images already finished", file=sys.stderr)
         return store, info.id, done
     run_id = store.create_run(

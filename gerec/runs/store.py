@@ -190,18 +190,29 @@ class RunStore:
         return run_id
 
     def set_state(self, run_id: str, state: str, expected: int | None = None) -> None:
-        """Record how far a run got (:data:`RUN_STATES`), and the images it is to evaluate when given;
-        marked :data:`RUNNING` (``--resume``), this process takes it over as its owner."""
+        """Record how far a run got (:data:`RUN_STATES`), and the images it is to evaluate when given."""
         if state not in RUN_STATES:
             raise ValueError(f"unknown run state {state!r}")
-        owner = dict(zip(OWNER_COLUMNS, astuple(this_process()))) if state == RUNNING else {}
         with self._writing():
             self._db.execute("BEGIN")
             self._db.execute(
-                f"UPDATE runs SET state = ?, expected = COALESCE(?, expected){''.join(f', {c} = ?' for c in owner)} "
-                "WHERE id = ?",
-                (state, expected, *owner.values(), run_id),
+                "UPDATE runs SET state = ?, expected = COALESCE(?, expected) WHERE id = ?", (state, expected, run_id)
             )
+
+    def take_over(self, info: RunInfo, expected: int) -> None:
+        """Mark the run ``info`` :data:`RUNNING` again with ``expected`` images, this process its owner
+        (``--resume``), if its owner is still the one ``info`` read: a ``RunStoreError`` when another
+        process took it over meanwhile (two resumes at once)."""
+        was = astuple(info.owner) if info.owner else (None,) * len(OWNER_COLUMNS)
+        with self._writing():
+            self._db.execute("BEGIN")
+            taken = self._db.execute(
+                f"UPDATE runs SET state = ?, expected = ?, {', '.join(f'{c} = ?' for c in OWNER_COLUMNS)} "
+                f"WHERE id = ? AND {' AND '.join(f'{c} IS ?' for c in OWNER_COLUMNS)}",
+                (RUNNING, expected, *astuple(this_process()), info.id, *was),
+            ).rowcount
+        if not taken:
+            raise RunStoreError(f"run {info.id} was taken over by another process (another --resume?) meanwhile")
 
     def add_prediction(self, run_id: str, record: dict[str, Any]) -> None:
         """Store one finished image in its own transaction (a rerun of the image replaces it: deleted,
