@@ -190,6 +190,21 @@ def test_embedding_rule_maps_to_the_nearest_known_label_above_threshold() -> Non
     assert used == ("protest", "happiness")
 
 
+def test_the_embedding_rule_without_its_neighbour_table_is_a_named_error(tmp_path, monkeypatch) -> None:
+    """A missing models/label_neighbours.json was an empty table: the rule mapped nothing and a
+    network or tune's embed_min ablation gave other answers without a word."""
+    from gerec.errors import InvalidModelFile, ModelFileMissing
+
+    monkeypatch.setenv("GEREC_MODELS", str(tmp_path))
+    mapper = VocabularyMapper(("protest", "smile"), ("exact", "embedding"), 0.5)
+    with pytest.raises(ModelFileMissing, match="neighbour table the 'embedding' vocabulary rule needs not found"):
+        mapper.map(["rebellion"])
+    (tmp_path / "label_neighbours.json").write_text('{"neighbours": {"rebellion": 3}}')  # damaged: named too
+    with pytest.raises(InvalidModelFile, match="not a label neighbour table"):
+        VocabularyMapper(("protest",), ("exact", "embedding"), 0.5).map(["rebellion"])
+    assert VocabularyMapper(("protest",), ("exact",)).map(["protest"]).used == ("protest",)  # not needed: not read
+
+
 def test_reference_network_does_not_map() -> None:
     hist = _histogram()
     net = dataclasses.replace(tuning.build_network(hist, tuning.Config()), metadata={})

@@ -29,7 +29,6 @@ network without it (reference mode) uses no mapping: :func:`map_labels` then ret
 
 from __future__ import annotations
 
-import json
 import re
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
@@ -129,20 +128,34 @@ def _stem_key(label: str) -> str:
     return " ".join(stem_word(w) for w in _depunctuate(label).split())
 
 
-@lru_cache(maxsize=4)
 def load_neighbours(path: str | None = None) -> Neighbours:
     """The embedding neighbour table: label -> ((neighbour, cosine), ...), nearest first.
 
-    ``path`` defaults to ``models/label_neighbours.json``. A missing file gives an empty table
-    (the ``embedding`` rule then maps nothing).
+    ``path`` defaults to ``models/label_neighbours.json`` (under ``$GEREC_MODELS`` as it is now: the
+    table is cached by the file it resolves to). A missing file is
+    :class:`~gerec.errors.ModelFileMissing`: an empty table would let the ``embedding`` rule map
+    nothing, and a network or a tuning ablation that asked for it give other answers without a word.
     """
     from gerec.config import models_dir
 
-    file = Path(path) if path else models_dir() / NEIGHBOURS_FILE
-    if not file.is_file():
-        return {}
-    data = json.loads(file.read_text(encoding="utf-8"))
-    return {label: tuple((str(n), float(c)) for n, c in rows) for label, rows in data["neighbours"].items()}
+    return _read_neighbours(Path(path) if path else models_dir() / NEIGHBOURS_FILE)
+
+
+@lru_cache(maxsize=4)
+def _read_neighbours(file: Path) -> Neighbours:
+    """:func:`load_neighbours` of one resolved file, read once."""
+    from gerec.errors import InvalidModelFile
+    from gerec.fileio import read_model_json
+
+    data = read_model_json(
+        file,
+        "the label neighbour table the 'embedding' vocabulary rule needs",
+        " (it ships in models/; tools/build_label_neighbours.py rebuilds it in the tools venv)",
+    )
+    try:
+        return {label: tuple((str(n), float(c)) for n, c in rows) for label, rows in data["neighbours"].items()}
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise InvalidModelFile(f"{file}: not a label neighbour table ({type(exc).__name__}: {exc})") from exc
 
 
 @dataclass(frozen=True, eq=False)
