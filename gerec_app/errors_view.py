@@ -76,12 +76,12 @@ def percent_dataframe(
 
 def _column(table: pd.DataFrame, name: str, fraction: bool, whole: bool, header: str | None) -> Any:
     """One column's ``st.column_config`` for :func:`percent_dataframe` (``None``: as Streamlit shows it)."""
-    named: dict[str, str] = {"label": header, "help": name} if header else {}
+    tip = name if header else None  # a shortened header's tooltip is its full name
     if fraction:
-        return st.column_config.NumberColumn(format=PERCENT_FORMAT, **named)
+        return st.column_config.NumberColumn(label=header, help=tip, format=PERCENT_FORMAT)
     if whole:
-        return st.column_config.TextColumn(width=whole_text_width(table, name), pinned=True, **named)
-    return st.column_config.Column(**named) if named else None
+        return st.column_config.TextColumn(label=header, help=tip, width=whole_text_width(table, name), pinned=True)
+    return st.column_config.Column(label=header, help=tip) if header else None
 
 
 def accuracy(results: LoadedResults, modules: list[str]) -> None:
