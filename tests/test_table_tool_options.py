@@ -6,13 +6,10 @@ traceback."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from tool_module import load_tool
+from tool_module import load_tool, tool_help, usage_error
 
 from gerec.bn.calibrate import markdown_table
 from gerec.config import models_dir
@@ -24,42 +21,21 @@ TOOLS = ("calibration_table", "face_member_table", "build_imagenet_label_map")
 TABLE_TOOLS = {"calibration_table": "calibration report not found", "face_member_table": "ensemble registry not found"}
 
 
-def _usage_error(tool: str, argv: list[str], capsys) -> str:
-    with pytest.raises(SystemExit) as stopped:
-        load_tool(tool).main(argv)
-    assert stopped.value.code == 2
-    err = capsys.readouterr().err
-    assert err.startswith("usage: ") and "Traceback" not in err
-    return err
-
-
-def _help(tool: str) -> str:
-    run = subprocess.run(
-        [sys.executable, str(ROOT / "tools" / f"{tool}.py"), "--help"],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, "COLUMNS": "300"},  # one line per option
-    )
-    assert run.returncode == 0, run.stderr
-    return run.stdout
-
-
 def test_help_describes_the_options_and_their_defaults():
-    assert f"(default: {models_dir() / 'scene_bn_tuned.report.json'})" in _help("calibration_table")
-    assert "python -m gerec tune --report" in _help("calibration_table")
-    assert f"registry (default: {models_dir() / REGISTRY_FILE})" in _help("face_member_table")
-    assert "--embedding  also add text-embedding guesses" in _help("build_imagenet_label_map")
+    assert f"(default: {models_dir() / 'scene_bn_tuned.report.json'})" in tool_help("calibration_table")
+    assert "python -m gerec tune --report" in tool_help("calibration_table")
+    assert f"registry (default: {models_dir() / REGISTRY_FILE})" in tool_help("face_member_table")
+    assert "--embedding  also add text-embedding guesses" in tool_help("build_imagenet_label_map")
 
 
 @pytest.mark.parametrize("tool", TOOLS)
 def test_an_unknown_option_is_a_usage_error(tool, capsys):
-    assert "unrecognized arguments: --bogus" in _usage_error(tool, ["--bogus"], capsys)
+    assert "unrecognized arguments: --bogus" in usage_error(tool, ["--bogus"], capsys)
 
 
 @pytest.mark.parametrize(("tool", "said"), TABLE_TOOLS.items())
 def test_a_missing_input_is_a_usage_error(tool, said, tmp_path, capsys):
-    assert f"{said}: {tmp_path / 'missing.json'}" in _usage_error(tool, [str(tmp_path / "missing.json")], capsys)
+    assert f"{said}: {tmp_path / 'missing.json'}" in usage_error(tool, [str(tmp_path / "missing.json")], capsys)
 
 
 @pytest.mark.parametrize(
@@ -72,7 +48,7 @@ def test_a_missing_input_is_a_usage_error(tool, said, tmp_path, capsys):
 def test_json_of_another_kind_is_a_usage_error(tool, said, tmp_path, capsys):
     other = tmp_path / "other.json"
     other.write_text(json.dumps({"members": []}), encoding="utf-8")
-    assert f"{other}: {said}" in _usage_error(tool, [str(other)], capsys)
+    assert f"{other}: {said}" in usage_error(tool, [str(other)], capsys)
 
 
 def test_the_label_map_builder_without_its_inputs_is_a_usage_error(tmp_path, monkeypatch, capsys):

@@ -37,10 +37,9 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tools")]
 from teacher_targets import member_probabilities  # noqa: E402
 
 from gerec.calibration import PROB_FLOOR  # noqa: E402
-from gerec.config import fer_train_file, models_dir  # noqa: E402
+from gerec.cli.common import add_face_data_option, add_registry_option  # noqa: E402
 from gerec.emotion.data import load_face_set  # noqa: E402
 from gerec.emotion.ensemble import FaceEnsemble, group_probabilities  # noqa: E402
-from gerec.emotion.registry import REGISTRY_FILE  # noqa: E402
 from gerec.emotion.weighting import CV_DESIGN, CV_FOLDS, CV_REPEATS  # noqa: E402
 from gerec.errors import GerecError  # noqa: E402
 from gerec.folds import stratified_folds  # noqa: E402
@@ -74,18 +73,8 @@ def accuracies(probs7: np.ndarray, y7: np.ndarray, y3: np.ndarray, mapping: np.n
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--registry",
-        type=Path,
-        default=models_dir() / REGISTRY_FILE,
-        help="the face ensemble's registry (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--data",
-        type=Path,
-        default=fer_train_file(),
-        help="FER-2013 train.npz; only its validation split is used (default: %(default)s)",
-    )
+    add_registry_option(parser)
+    add_face_data_option(parser)
     args = parser.parse_args(argv)
     try:
         val = load_face_set(args.data).validation()

@@ -9,24 +9,17 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-from gerec.config import models_dir
+from gerec.cli.common import add_registry_option
 from gerec.emotion.figures import member_table
-from gerec.emotion.registry import REGISTRY_FILE, registry_from_json
+from gerec.emotion.registry import registry_from_json
 from gerec.errors import GerecError
 from gerec.fileio import read_model_json
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "registry",
-        nargs="?",
-        type=Path,
-        default=models_dir() / REGISTRY_FILE,
-        help="the face ensemble's registry (default: %(default)s)",
-    )
+    add_registry_option(parser, positional=True)
     args = parser.parse_args(argv)
     try:  # a registry that cannot be read or is not one: a usage error (exit 2)
         doc = read_model_json(args.registry, "ensemble registry")

@@ -17,15 +17,13 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 
 from gerec.calibration import ece, fit_temperature, nll
-from gerec.config import fer_train_file, models_dir
+from gerec.cli.common import add_face_data_option, add_registry_option
 from gerec.emotion.data import load_face_set
 from gerec.emotion.ensemble import FaceEnsemble, group_probabilities
-from gerec.emotion.registry import REGISTRY_FILE
 from gerec.emotion.weighting import CV_DESIGN, CV_FOLDS, CV_REPEATS
 from gerec.errors import GerecError
 from gerec.folds import stratified_folds
@@ -45,18 +43,8 @@ def grouping(mapping: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--registry",
-        type=Path,
-        default=models_dir() / REGISTRY_FILE,
-        help="the face ensemble's registry (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--data",
-        type=Path,
-        default=fer_train_file(),
-        help="FER-2013 train.npz; only its validation split is used (default: %(default)s)",
-    )
+    add_registry_option(parser)
+    add_face_data_option(parser)
     args = parser.parse_args(argv)
     try:
         val = load_face_set(args.data).validation()

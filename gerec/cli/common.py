@@ -1,19 +1,43 @@
-"""Helpers shared by commands: finding photos, formatting predictions, progress bars."""
+"""Helpers shared by commands (and tools): finding photos, formatting predictions, progress bars,
+the options several of them take."""
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
-from gerec.config import LABELS_FILE_NAME
+from gerec.config import LABELS_FILE_NAME, fer_train_file, models_dir
 from gerec.errors import InvalidDataset
 from gerec.fileio import printable
 from gerec.imaging import IMAGE_SUFFIXES
 from gerec.types import NO_FACE, GroupPrediction, format_probs
 
 T = TypeVar("T")
+
+VALIDATION_DATA_HELP = "FER-2013 train.npz; only its validation split is used"
+"""What ``--data`` is for the commands and tools that score the face ensemble on the validation split."""
+
+
+def add_registry_option(
+    parser: argparse.ArgumentParser, what: str = "the face ensemble's registry", *, positional: bool = False
+) -> None:
+    """``--registry`` (or an optional positional ``registry``): an ensemble registry, by default the
+    project's (``models/ensemble.json`` under ``$GEREC_MODELS``), its help ending with the default."""
+    from gerec.emotion.registry import REGISTRY_FILE
+
+    default, text = models_dir() / REGISTRY_FILE, f"{what} (default: %(default)s)"
+    if positional:
+        parser.add_argument("registry", nargs="?", type=Path, default=default, help=text)
+    else:
+        parser.add_argument("--registry", type=Path, default=default, help=text)
+
+
+def add_face_data_option(parser: argparse.ArgumentParser, what: str = VALIDATION_DATA_HELP) -> None:
+    """``--data``: a FER-format face set, by default FER-2013 ``train.npz`` under ``$GEREC_DATA``."""
+    parser.add_argument("--data", type=Path, default=fer_train_file(), help=f"{what} (default: %(default)s)")
 
 
 def find_images(paths: Iterable[str | Path]) -> list[Path]:

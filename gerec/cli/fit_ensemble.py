@@ -7,30 +7,23 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from gerec.config import fer_train_file, models_dir
+from gerec.cli.common import add_face_data_option, add_registry_option
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``fit-ensemble`` command."""
     from gerec.emotion.fitting import FIT_FACES, FitOptions
-    from gerec.emotion.registry import REGISTRY_FILE
     from gerec.emotion.views import TTA_MODES
     from gerec.emotion.weighting import AUTO_SCORE, CRITERIA, CV_DESIGN
 
     p = sub.add_parser("fit-ensemble", help="fit the face ensemble's views and weights on the validation split")
-    p.add_argument(
-        "--data",
-        type=Path,
-        default=fer_train_file(),
-        help="FER-2013 train.npz: the validation split is carved from it (10 %%, stratified, seed 0; "
-        "default: %(default)s, under $GEREC_DATA)",
+    add_face_data_option(
+        p, "FER-2013 train.npz: the validation split is carved from it (10 %%, stratified, seed 0), under $GEREC_DATA"
     )
-    p.add_argument(
-        "--registry",
-        type=Path,
-        default=models_dir() / REGISTRY_FILE,
-        help="the ensemble registry whose members are fitted; its weights, views and temperatures are "
-        "rewritten in place, once, when the fit is done (default: %(default)s)",
+    add_registry_option(
+        p,
+        "the ensemble registry whose members are fitted; its weights, views and temperatures are "
+        "rewritten in place, once, when the fit is done",
     )
     p.add_argument("--step", type=float, default=0.05, help="weight grid step")
     p.add_argument(
