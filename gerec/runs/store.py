@@ -4,8 +4,8 @@ Rows are keyed by run and image, the image being its path relative to the images
 checked before anything is written to it: a file that is not SQLite, is damaged, or holds another
 application's tables is refused with a :class:`RunStoreError`, and so is every SQLite or
 permission failure later. A new store is made aside and linked into place whole, so processes
-creating the same one at once all use it (none finds it half made). ``readonly=True`` (the
-``runs`` commands, the dashboard) never writes.
+creating the same one at once all use it (none finds it half made: :mod:`gerec.runs.opening`).
+``readonly=True`` (the ``runs`` commands, the dashboard) never writes.
 
 JSON read back is checked (:mod:`gerec.runs.rows`): a damaged run or row never hides the rest.
 A store's tables have a version (:mod:`gerec.runs.schema`): opening an older store to write
@@ -31,6 +31,7 @@ from typing import Any
 
 from gerec.errors import InvalidDataset, RunStoreError
 from gerec.runs.counts import run_counts, run_notes, run_owner
+from gerec.runs.opening import connect_readonly, connect_writable
 from gerec.runs.owner import liveness, this_process
 from gerec.runs.rows import (
     JSON_COLUMNS,
@@ -38,22 +39,10 @@ from gerec.runs.rows import (
     decode_prediction,
     decode_run_json,
 )
-from gerec.runs.schema import (
-    OWNER_COLUMNS,
-    PREDICTION_COLUMNS,
-    RUN_STATES,
-    RUNNING,
-    STORE_VERSION,
-    check_store,
-    has_tables,
-    initialise,
-    migrate,
-)
-from gerec.runs.sqlite_io import closed_on_error, place, store_error
+from gerec.runs.schema import OWNER_COLUMNS, PREDICTION_COLUMNS, RUN_STATES, RUNNING
+from gerec.runs.sqlite_io import store_error
 
 STORE_ENV = "GEREC_STORE"
-BUSY_TIMEOUT = 30.0
-"""Seconds a connection waits for another process's lock before a write fails as locked."""
 
 
 def default_store_path() -> Path:
@@ -72,77 +61,10 @@ class RunStore:
         self.path = Path(path) if path else default_store_path()
         self.readonly = readonly
         if readonly:
-            self._db = self._connect_readonly()
+            self._db, self.version = connect_readonly(self.path)
         else:
-            self._db = self._connect_writable(default=not path)
+            self._db, self.version = connect_writable(self.path, default=not path)
         self._db.row_factory = sqlite3.Row
-
-    def _connect_readonly(self) -> sqlite3.Connection:
-        if not self.path.is_file():
-            raise RunStoreError(f"no run store at {self.path} (run `python -m gerec evaluate ... --store` first)")
-        try:
-            db = sqlite3.connect(self.path.resolve().as_uri() + "?mode=ro", uri=True, timeout=BUSY_TIMEOUT)
-            with closed_on_error(db):
-                self.version = check_store(db, self.path)
-        except sqlite3.Error as exc:
-            raise store_error(self.path, exc) from exc
-        return db
-
-    def _connect_writable(self, default: bool) -> sqlite3.Connection:
-        if default:
-            try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise RunStoreError(f"cannot create the folder of the run store {self.path}: {exc.strerror}") from exc
-        elif not self.path.parent.is_dir():
-            raise RunStoreError(
-                f"cannot create the run store {self.path}: the folder {self.path.parent} does not exist"
-            )
-        if self.path.is_dir():
-            raise RunStoreError(f"{self.path} is a folder; give the path of a .sqlite file")
-        if not self.path.exists():
-            self._create()
-        if self.path.is_file() and self.path.stat().st_size == 0:
-            raise RunStoreError(f"{self.path} is an empty file, not a gerec run store: remove it or give another path")
-        try:
-            db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None)
-            with closed_on_error(db):
-                self.version = self._brought_up_to_date(db)
-            db.execute("PRAGMA synchronous=NORMAL")
-        except sqlite3.Error as exc:
-            raise store_error(self.path, exc) from exc
-        return db
-
-    def _create(self) -> None:
-        """Make a new store beside the path and link it into place: the path never holds a store
-        half made (an empty file, a database without tables) that another process could open or
-        refuse. When another process links its store first, that store is used."""
-        partial = self.path.with_name(f".{self.path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.new")
-        try:
-            db = sqlite3.connect(partial, timeout=BUSY_TIMEOUT, isolation_level=None)
-            try:
-                initialise(db)
-            finally:
-                db.close()
-            place(partial, self.path)
-        except FileExistsError:
-            pass  # another process made it first: every later write waits on its locks
-        except sqlite3.Error as exc:
-            raise store_error(self.path, exc) from exc
-        except OSError as exc:
-            raise RunStoreError(f"cannot create the run store {self.path}: {exc.strerror or exc}") from exc
-        finally:
-            for leftover in (partial, *(partial.with_name(partial.name + s) for s in ("-wal", "-shm", "-journal"))):
-                leftover.unlink(missing_ok=True)
-
-    def _brought_up_to_date(self, db: sqlite3.Connection) -> int:
-        """Check the store before any write (a foreign database stays as it was), then make an
-        SQLite file without tables a store, or migrate an older one; returns its version now."""
-        if not has_tables(db):
-            initialise(db)
-        elif check_store(db, self.path) < STORE_VERSION:
-            migrate(db)
-        return STORE_VERSION
 
     def close(self) -> None:
         """Close the database."""
