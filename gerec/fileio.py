@@ -17,6 +17,17 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 """First characters that make a spreadsheet read a CSV cell as a formula."""
 
 
+def report_path(model: Path) -> Path:
+    """The JSON report beside a model file, ``<model stem>.report.json``: a trained face member's
+    (``train-faces``, ``tools/train_pretrained_face.py``), and the tuned network's that
+    ``tools/calibration_table.py`` reads by default.
+
+    >>> report_path(Path("models/gerec_vgg48u.keras")).as_posix()
+    'models/gerec_vgg48u.report.json'
+    """
+    return model.with_suffix(".report.json")
+
+
 def read_model_json(path: Path, what: str, hint: str = "") -> Any:
     """A model file's JSON: ``ModelFileMissing`` when absent, ``InvalidModelFile`` when not JSON."""
     if not path.is_file():

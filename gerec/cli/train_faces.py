@@ -75,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
     the run with 128 + the signal, leaving the previous member and report as they were and the
     checkpoint (``OUT.ckpt/``) that ``--resume`` continues."""
     from gerec.emotion.training import TrainConfig, train_member
+    from gerec.fileio import report_path
     from gerec.stopping import stop_signals
 
     cfg = TrainConfig(
@@ -108,6 +109,6 @@ def run(args: argparse.Namespace) -> int:
     print(json.dumps({k: final[k] for k in ("val_accuracy", "val_accuracy3", "val_loss")}))
     print(
         f"kept {report['kept']} (best epoch {report['best_epoch']} of {report['epochs_run']}); wrote {args.out} and "
-        f"{args.out.with_suffix('.report.json')}"
+        f"{report_path(args.out)}"
     )
     return 0

@@ -31,7 +31,7 @@ from gerec.emotion.model_start import initial_model, learning_rate_schedule
 from gerec.emotion.training_data import class_weights, load_training_faces, member_mapping, target_labels
 from gerec.emotion.validation_monitor import ValidationMonitor, averaged_model
 from gerec.errors import InvalidDataset
-from gerec.fileio import replaced_together
+from gerec.fileio import replaced_together, report_path
 
 
 @dataclass
@@ -165,8 +165,6 @@ def train_member(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
     # stopped before then leaves the previous pair (and its checkpoint, for --resume)
     with replaced_together() as files:
         best.save(files.temporary(out))  # uncompiled: no optimizer state in the shipped file
-        files.temporary(out.with_suffix(".report.json")).write_text(
-            json.dumps(report, indent=1) + "\n", encoding="utf-8"
-        )
+        files.temporary(report_path(out)).write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     shutil.rmtree(ckpt, ignore_errors=True)
     return report
