@@ -7,6 +7,7 @@
 - :mod:`gerec_app.plots`: plotly figures.
 - :mod:`gerec_app.analysis`: error analysis over OUT.csv-shaped tables (pandas, no streamlit).
 - :mod:`gerec_app.analyze_view`: the Analyze page's sections (the page script only lays them out).
+- :mod:`gerec_app.analyze_inputs`: the Analyze page's uploads and picks, kept when another page is opened.
 - :mod:`gerec_app.errors_sources`, :mod:`gerec_app.errors_view`: the Error analysis page's sources of
   results and its sections.
 - :mod:`gerec_app.preload`: models loaded in a background thread from the first page view.

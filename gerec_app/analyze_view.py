@@ -6,21 +6,19 @@ runs last in a fragment that recomputes only itself when another face is picked.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 import streamlit as st
 
 from gerec.classes import CLASSES, MODULES
-from gerec.errors import GerecError, PathNotAllowed
+from gerec.errors import GerecError
 from gerec.types import NO_FACE, GroupPrediction
 from gerec_app import (
     PAGES,
     analysis,
+    analyze_inputs,
     calibration_view,
     explanations,
     handoff,
-    paths,
     plots,
     prediction_tables,
     render,
@@ -28,39 +26,6 @@ from gerec_app import (
     report_view,
     state,
 )
-
-UPLOAD_TYPES = [suffix.removeprefix(".") for suffix in state.PHOTO_SUFFIXES]
-
-
-def inputs() -> list[tuple[str, bytes]]:
-    """Uploaded photos, the picked sample and a drill-down from Error analysis, as (name, bytes)."""
-    left, right = st.columns([3, 2])
-    uploads = left.file_uploader(
-        "Upload photos (JPEG, PNG, WebP)", type=UPLOAD_TYPES, accept_multiple_files=True, key="uploads"
-    )
-    items, refused = paths.accept_uploads([(u.name, u.getvalue()) for u in uploads or []])  # by content, budget
-    for name, error in refused:
-        st.error(state.error_text(error, name))
-    samples = {p.name: p for p in state.sample_photos()}
-    if samples:
-        choice = right.selectbox("…or pick a sample photo", ["(none)", *samples], key="sample")
-        if choice != "(none)":
-            items.append((choice, samples[choice].read_bytes()))
-    else:
-        right.caption("No sample folder configured (set GEREC_SAMPLES to a folder of photos).")
-    requested = st.session_state.get(handoff.ANALYZE_PATH)  # drill-down from Error analysis
-    if requested:
-        path = Path(requested)
-        c1, c2 = st.columns([5, 1])
-        c1.info(f"From error analysis: {path.name}")
-        if c2.button("Clear", key="clear_request"):
-            del st.session_state[handoff.ANALYZE_PATH]
-            st.rerun()
-        try:
-            items.append((path.name, paths.confined_file(requested, "photo").read_bytes()))
-        except (OSError, PathNotAllowed):
-            st.error(f"{path.name}: cannot be read at {path.parent}. Check the image folder on Error analysis.")
-    return items
 
 
 def landing(s: state.Settings) -> None:
@@ -123,7 +88,15 @@ def comparison(results: list[state.PhotoResult]) -> state.PhotoResult:
     st.caption("Fused probabilities shown; the CSV has every module's probabilities and the labels.")
     st.download_button("Download comparison (CSV)", analysis.to_csv(table), "gerec_comparison.csv", "text/csv")
     names = [r.name for r in results]
-    return results[st.selectbox("Photo to inspect", range(len(results)), format_func=lambda i: names[i], key="inspect")]
+    index = st.selectbox(
+        "Photo to inspect",
+        range(len(results)),
+        index=analyze_inputs.picked("inspect", names),
+        format_func=lambda i: names[i],
+        key="inspect",
+    )
+    analyze_inputs.pick("inspect", names[index])
+    return results[index]
 
 
 @st.fragment

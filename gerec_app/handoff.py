@@ -14,6 +14,11 @@ PHOTO_EVIDENCE = "scene_from_photo"
 """Key of the :class:`PhotoEvidence` the Analyze page leaves for the Scene network page."""
 ANALYZE_PATH = "analyze_path"
 """Key of the photo path (a ``str``) Error analysis asks the Analyze page to open."""
+ANALYZE_UPLOADS = "analyze_uploads"
+"""Key of the photos uploaded on Analyze (a tuple of (name, bytes)): Streamlit forgets an uploader's
+files when another page is opened, so Analyze keeps them to show again on the way back."""
+ANALYZE_PICKS = "analyze_picks"
+"""Key of Analyze's picks (a dict: sample photo, photo inspected), restored on the way back likewise."""
 LOADED_RESULTS = "eval_results"
 """Key of the :class:`LoadedResults` the Error analysis page shows."""
 

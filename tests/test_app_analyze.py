@@ -234,3 +234,38 @@ def test_the_report_is_built_with_its_progress_face_by_face(photos_dir, monkeypa
         "table says and restart."
     ]
     assert doctest.testmod(report_view).failed == 0
+
+
+def test_uploads_and_picks_are_still_there_after_the_scene_network_page(photos_dir):
+    """'Open in the scene network', then back to Analyze: Streamlit forgets the uploader's files and the
+    pickers' values when another page runs, so the page came back empty (the photos to upload again).
+    The photos come back, the photo inspected too, with a note and a button to forget them."""
+    at = new_app(shap_on=False)
+    names = ("pos_1000.jpg", "image_sad_1.jpg")
+    at.file_uploader(key="uploads").set_value([(n, (photos_dir / n).read_bytes(), "image/jpeg") for n in names]).run()
+    at.selectbox(key="inspect").set_value(1).run()
+    fused = metrics(at)["Fused"]
+    at.switch_page(PAGES["scene"]).run()
+    assert at.metric[1].value == fused
+    at.switch_page(PAGES["analyze"]).run()
+    assert not at.exception and not at.error
+    table = next(d.value for d in at.dataframe if "photo" in d.value.columns)
+    assert list(table["photo"]) == list(names)
+    assert at.selectbox(key="inspect").value == 1 and metrics(at)["Fused"] == fused
+    assert any(c.value.startswith("Still showing the 2 photos uploaded before") for c in at.caption)
+    at.button(key="forget_uploads").click().run()
+    assert not metrics(at) and not any("photo" in d.value.columns for d in at.dataframe)
+    assert not any("Still showing" in c.value for c in at.caption)
+
+
+def test_a_sample_picked_is_still_picked_after_another_page(photos_dir):
+    at = new_app(shap_on=False)
+    at.selectbox(key="sample").set_value("image_sad_1.jpg").run()
+    fused = metrics(at)["Fused"]
+    at.switch_page(PAGES["models"]).run()
+    at.switch_page(PAGES["analyze"]).run()
+    assert at.selectbox(key="sample").value == "image_sad_1.jpg" and metrics(at)["Fused"] == fused
+    at.selectbox(key="sample").set_value("(none)").run()
+    at.switch_page(PAGES["models"]).run()
+    at.switch_page(PAGES["analyze"]).run()
+    assert at.selectbox(key="sample").value == "(none)" and not metrics(at)

@@ -184,12 +184,12 @@ def test_photo_suffixes_are_those_of_the_decoded_formats(tmp_path, monkeypatch):
     from gerec.cli.common import find_images
     from gerec.config import SAMPLES_ENV
     from gerec.imaging import FORMATS, IMAGE_SUFFIXES
-    from gerec_app import analyze_view, state
+    from gerec_app import analyze_inputs, state
 
     by_suffix = Image.registered_extensions()
     assert {by_suffix[s] for s in IMAGE_SUFFIXES} == set(FORMATS)
     assert set(state.PHOTO_SUFFIXES) <= IMAGE_SUFFIXES
-    offered = analyze_view.UPLOAD_TYPES
+    offered = analyze_inputs.UPLOAD_TYPES
     assert offered == ["jpg", "jpeg", "png", "webp"]  # what the uploader offers, as before
     for name in ("a.gif", "b.TIF", "c.jpeg", "d.webp", "notes.txt"):
         (tmp_path / name).write_bytes(b"x")

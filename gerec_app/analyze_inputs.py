@@ -1,0 +1,92 @@
+"""The Analyze page's inputs: uploads, a sample photo, a drill-down from Error analysis.
+
+Streamlit forgets a widget's value when another page runs, so what was uploaded and picked is kept in
+``st.session_state`` (:mod:`gerec_app.handoff`) and shown again on the way back to Analyze.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
+
+from gerec.errors import PathNotAllowed
+from gerec_app import handoff, paths, state
+
+UPLOAD_TYPES = [suffix.removeprefix(".") for suffix in state.PHOTO_SUFFIXES]
+
+
+def _keep_uploads() -> None:
+    """The uploader's on_change: what the user uploaded, or removed (down to none), is what is kept."""
+    st.session_state[handoff.ANALYZE_UPLOADS] = tuple((u.name, u.getvalue()) for u in st.session_state["uploads"] or [])
+
+
+def _forget_uploads() -> None:
+    st.session_state.pop(handoff.ANALYZE_UPLOADS, None)
+
+
+def picked(what: str, options: list[str]) -> int:
+    """The index of the option picked for ``what`` on an earlier visit (Streamlit forgets a widget's
+    value when another page is opened); 0 when none was, or it is no longer offered."""
+    earlier = st.session_state.get(handoff.ANALYZE_PICKS, {}).get(what)
+    return options.index(earlier) if earlier in options else 0
+
+
+def pick(what: str, option: str) -> None:
+    st.session_state.setdefault(handoff.ANALYZE_PICKS, {})[what] = option
+
+
+def uploaded(left: DeltaGenerator) -> list[tuple[str, bytes]]:
+    """The uploader's photos; on the way back from another page, which empties the uploader, the ones
+    uploaded before (kept in the session until replaced or forgotten), named in a caption with a
+    button to forget them."""
+    uploads = left.file_uploader(
+        "Upload photos (JPEG, PNG, WebP)",
+        type=UPLOAD_TYPES,
+        accept_multiple_files=True,
+        key="uploads",
+        on_change=_keep_uploads,
+    )
+    if uploads:
+        files = [(u.name, u.getvalue()) for u in uploads]
+        st.session_state[handoff.ANALYZE_UPLOADS] = tuple(files)
+        return files
+    kept = list(st.session_state.get(handoff.ANALYZE_UPLOADS, ()))
+    if kept:
+        left.caption(
+            f"Still showing the {len(kept)} photo{'s' if len(kept) != 1 else ''} uploaded before another page "
+            f"was opened: {', '.join(name for name, _ in kept)}. Upload again to replace them."
+        )
+        left.button("Forget them", on_click=_forget_uploads, key="forget_uploads")
+    return kept
+
+
+def inputs() -> list[tuple[str, bytes]]:
+    """Uploaded photos, the picked sample and a drill-down from Error analysis, as (name, bytes)."""
+    left, right = st.columns([3, 2])
+    items, refused = paths.accept_uploads(uploaded(left))  # by content, budget
+    for name, error in refused:
+        st.error(state.error_text(error, name))
+    samples = {p.name: p for p in state.sample_photos()}
+    if samples:
+        options = ["(none)", *samples]
+        choice = right.selectbox("…or pick a sample photo", options, index=picked("sample", options), key="sample")
+        pick("sample", choice)
+        if choice != "(none)":
+            items.append((choice, samples[choice].read_bytes()))
+    else:
+        right.caption("No sample folder configured (set GEREC_SAMPLES to a folder of photos).")
+    requested = st.session_state.get(handoff.ANALYZE_PATH)  # drill-down from Error analysis
+    if requested:
+        path = Path(requested)
+        c1, c2 = st.columns([5, 1])
+        c1.info(f"From error analysis: {path.name}")
+        if c2.button("Clear", key="clear_request"):
+            del st.session_state[handoff.ANALYZE_PATH]
+            st.rerun()
+        try:
+            items.append((path.name, paths.confined_file(requested, "photo").read_bytes()))
+        except (OSError, PathNotAllowed):
+            st.error(f"{path.name}: cannot be read at {path.parent}. Check the image folder on Error analysis.")
+    return items
