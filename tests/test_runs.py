@@ -147,6 +147,30 @@ def test_a_module_without_answers_reads_alike_in_runs_show_and_runs_compare(tmp_
     assert doctest.testmod(gerec.cli.runs).attempted >= 1 and doctest.testmod(gerec.cli.runs).failed == 0
 
 
+def test_runs_show_and_compare_warn_of_an_in_sample_run(tmp_path, capsys):
+    """A tuned run on the labels its network was tuned on: ``show`` and ``compare`` warn with the
+    same words, naming the labels file; a run on other labels gets no warning."""
+    from gerec.cli import main
+    from gerec.provenance import tuned_on_sha256
+
+    db = tmp_path / "runs.sqlite"
+    rec = _prediction(top_down="Positive")
+    tuned_on = {"labels": "/data/val_labels_dev.json", "labels_sha256": tuned_on_sha256("tuned")}
+    with RunStore(db) as store:
+        a = store.create_run("set", "tuned", "cached", {}, params=tuned_on)
+        b = store.create_run("set", "tuned", "cached", {}, params={**tuned_on, "labels_sha256": "other"})
+        store.add_prediction(a, rec)
+        store.add_prediction(b, rec)
+    warning = "in-sample: the tuned network was tuned on val_labels_dev.json, so accuracy on it is optimistic"
+    assert main(["runs", "--store", str(db), "show", a]) == 0
+    assert any(line.startswith("warning: " + warning) for line in capsys.readouterr().out.splitlines())
+    assert main(["runs", "--store", str(db), "show", b]) == 0
+    assert "in-sample" not in capsys.readouterr().out
+    assert main(["runs", "--store", str(db), "compare", a, b]) == 0
+    warned = [line for line in capsys.readouterr().out.splitlines() if "in-sample" in line]
+    assert [line[: len(f"warning: run {a}: ") + len(warning)] for line in warned] == [f"warning: run {a}: {warning}"]
+
+
 def test_killed_run_resumes_with_nothing_lost_or_duplicated(class_folders, tmp_path):
     db, out = tmp_path / "runs.sqlite", tmp_path / "out.csv"
     cmd = gerec_cmd(

@@ -17,6 +17,7 @@ from gerec.stopping import stop_signals
 
 if TYPE_CHECKING:
     from gerec.runs.compare import ChangeCounts, RunComparison
+    from gerec.runs.rows import RunInfo
     from gerec.runs.store import RunStore
 
 
@@ -91,6 +92,13 @@ def comparison_table(result: RunComparison, counts: ChangeCounts) -> list[str]:
     return lines
 
 
+def _in_sample_warning(info: RunInfo) -> str:
+    """What ``show`` and ``compare`` warn of a run that ran on the labels its network was tuned on."""
+    from gerec.provenance import IN_SAMPLE_WARNING
+
+    return IN_SAMPLE_WARNING.format(mode=info.mode, labels=Path(info.params["labels"]).name)
+
+
 def run(args: argparse.Namespace) -> int:
     """Dispatch the verb to its function in :data:`VERBS`."""
     from gerec.runs.store import RunStore
@@ -118,7 +126,7 @@ def _show(store: RunStore, args: argparse.Namespace) -> int:
     """``runs show RUN``: accuracy first, then warnings, settings and model versions."""
     from gerec.bn import REFERENCE_FILE
     from gerec.emotion.registry import REGISTRY_FILE
-    from gerec.provenance import IN_SAMPLE_WARNING, stored_run_in_sample
+    from gerec.provenance import stored_run_in_sample
     from gerec.runs.compare import module_accuracy
     from gerec.runs.rows import DAMAGED_ROW
 
@@ -144,7 +152,7 @@ def _show(store: RunStore, args: argparse.Namespace) -> int:
             f"(`runs export` gives each reason): {', '.join(_limited(damaged, args.limit))}"
         )
     if in_sample:
-        print("warning: " + IN_SAMPLE_WARNING.format(mode=info.mode, labels=Path(info.params["labels"]).name))
+        print("warning: " + _in_sample_warning(info))
     print(
         f"created {info.created}, engine {info.engine}; settings: "
         + ", ".join(f"{k}={v}" for k, v in info.params.items() if v)
@@ -158,7 +166,7 @@ def _show(store: RunStore, args: argparse.Namespace) -> int:
 
 def _compare(store: RunStore, args: argparse.Namespace) -> int:
     """``runs compare RUN_A RUN_B``: per module, both runs' accuracy and the answers B changed."""
-    from gerec.provenance import IN_SAMPLE_WARNING, stored_run_in_sample
+    from gerec.provenance import stored_run_in_sample
     from gerec.runs.compare import compare_runs, count_changes
 
     a, b = store.run(args.run_a), store.run(args.run_b)
@@ -189,10 +197,7 @@ def _compare(store: RunStore, args: argparse.Namespace) -> int:
     print(counts.sentence())
     for run in (a, b):
         if stored_run_in_sample(run.mode, run.params):
-            print(
-                f"warning: run {run.id}: "
-                + IN_SAMPLE_WARNING.format(mode=run.mode, labels=Path(run.params["labels"]).name)
-            )
+            print(f"warning: run {run.id}: " + _in_sample_warning(run))
     lines = [
         f"  {c['image']}  {c['module']}: {c['a']} -> {c['b']}  (actual {c['actual']}, {c['verdict']})"
         for c in result.changed
