@@ -81,7 +81,7 @@ added = {FACES: " (+ the faces)", "none": ""}.get(cnn_choice, f" (+ CNN {cnn_cho
 cols[2].metric("Evidence" + added, f"{len(labels)} labels")
 
 graph, bars = st.columns([3, 2])
-top_absent = bars.slider("Absent labels shown", 0, 20, 6, key="top_absent")
+top_absent = bars.slider("Absent labels shown", 0, 20, plots.TOP_ABSENT, key="top_absent")
 graph.plotly_chart(plots.network_figure(active, labels, cnn, posterior, top_absent=top_absent), key="bn_graph")
 graph.caption(
     "Node size: how strongly a label moves the posterior; colour: the class it pushes towards; "

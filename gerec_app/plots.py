@@ -89,14 +89,36 @@ def _node_colour(log_ratio: Probs | np.ndarray) -> str:
 
 
 def _text_side(x: float, y: float) -> str:
-    """Where a node's text goes: away from the centre (left of left nodes, right of right ones)."""
-    if abs(x) > 0.35:
+    """Where a node's text goes: away from the centre (left of left nodes, right of right ones; the
+    two nodes either side of the top also, or their texts run into each other above them)."""
+    if abs(x) > 0.15:
         return "middle left" if x < 0 else "middle right"
     return "top center" if y > 0 else "bottom center"
 
 
+TOP_ABSENT = 6
+"""Absent labels the Scene network graph shows on their own by default (the rest summed in one node)."""
+RING_X = 1.35
+"""Half the width of the ring of label nodes (x range ±2.3): the rest of each side is for their texts."""
+WRAP_AT = 13
+"""A node's text longer than this many characters is set on two lines, so it fits beside the ring."""
+
+
+def _node_text(name: str) -> str:
+    """``name`` on two lines (at the space nearest its middle) when it is longer than WRAP_AT.
+
+    >>> _node_text("not demonstration"), _node_text("87 other absent labels"), _node_text("smile")
+    ('not<br>demonstration', '87 other<br>absent labels', 'smile')
+    """
+    spaces = [i for i, ch in enumerate(name) if ch == " "]
+    if len(name) <= WRAP_AT or not spaces:
+        return name
+    cut = min(spaces, key=lambda i: max(i, len(name) - i - 1))
+    return f"{name[:cut]}<br>{name[cut + 1 :]}"
+
+
 def network_figure(
-    net: SceneNetwork, present: Sequence[str], cnn: str | Probs | None, posterior: Probs, top_absent: int = 6
+    net: SceneNetwork, present: Sequence[str], cnn: str | Probs | None, posterior: Probs, top_absent: int = TOP_ABSENT
 ) -> go.Figure:
     """The network around ``Emotion``: CNN node, present labels and the strongest absent ones.
 
@@ -115,7 +137,7 @@ def network_figure(
     xs, ys = [], []
     for k in range(len(nodes)):
         angle = math.pi / 2 + 2 * math.pi * (k + 0.5) / n
-        xs.append(1.6 * math.cos(angle) * (1.0 if k % 2 == 0 else 0.82))
+        xs.append(RING_X * math.cos(angle) * (1.0 if k % 2 == 0 else 0.82))
         ys.append(math.sin(angle) * (1.0 if k % 2 == 0 else 0.82))
     cnn_xy = (0.0, -1.45)
     edge_x: list[float | None] = []
@@ -135,8 +157,9 @@ def network_figure(
         x=xs,
         y=ys,
         mode="markers+text",
-        text=[name for name, *_ in nodes],
+        text=[_node_text(name) for name, *_ in nodes],
         textposition=[_text_side(x, y) for x, y in zip(xs, ys)],  # outward, so neighbours' texts do not collide
+        cliponaxis=False,  # a text may reach into the margin rather than be cut at the plot's edge
         hovertext=hover,
         hoverinfo="text",
         showlegend=False,

@@ -222,3 +222,56 @@ def test_report_tiles_line_up_in_chromium(pipeline, photos_dir, tmp_path):
             assert len(tops) >= 3 and len(set(tops)) == 1, tops
         finally:
             browser.close()
+
+
+GRAPH_TEXTS = """() => {
+  const box = r => [r.left, r.right, r.top, r.bottom];
+  const plot = box(document.querySelector('svg.main-svg').getBoundingClientRect());
+  const texts = [...document.querySelectorAll('.scatterlayer .textpoint text')]
+    .map(t => [t.textContent, ...box(t.getBoundingClientRect())]);
+  return {plot, texts};
+}"""
+GRAPH_WIDTH = 556
+"""The Scene network page's graph in a 1400 px wide window (its column's width, measured)."""
+
+
+def test_scene_graph_texts_are_not_cut_and_do_not_collide_in_chromium(photos_dir, tmp_path):
+    """The Scene network graph of image_happy_1.jpg as the page shows it: 'not demonstration' ran past
+    the plot's right edge ('not demonstr'), and the two texts above the top ('friendship', '87 other
+    absent labels') ran into each other. No text is cut however many absent labels are shown; with the
+    page's default number, no two texts overlap."""
+    if not CHROMIUM.is_file():
+        pytest.skip(f"{CHROMIUM} not found (install Debian's chromium: apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    from gerec.bn import load_scene_network
+    from gerec.scene.simple import read_label_file
+    from gerec_app import plots
+
+    net = load_scene_network("tuned")
+    labels = read_label_file(photos_dir / "labels.json")[SAMPLE]
+    posterior = net.posterior(labels)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": GRAPH_WIDTH + 40, "height": 700})
+            for top_absent in (6, 12, 20):
+                fig = plots.network_figure(net, labels, None, posterior, top_absent=top_absent)
+                html = tmp_path / f"graph_{top_absent}.html"
+                html.write_text(fig.update_layout(width=GRAPH_WIDTH).to_html(include_plotlyjs=True), encoding="utf-8")
+                page.goto(html.as_uri())
+                found = page.evaluate(GRAPH_TEXTS)
+                (left, right, top, bottom), texts = found["plot"], found["texts"]
+                assert len(texts) >= top_absent + len(labels)
+                cut = [t[0] for t in texts if t[1] < left or t[2] > right or t[3] < top or t[4] > bottom]
+                assert not cut, (top_absent, cut)
+                if top_absent == plots.TOP_ABSENT:  # the page's default
+                    overlaps = [
+                        (a[0], b[0])
+                        for i, a in enumerate(texts)
+                        for b in texts[i + 1 :]
+                        if a[1] < b[2] and b[1] < a[2] and a[3] < b[4] and b[3] < a[4]
+                    ]
+                    assert not overlaps, overlaps
+        finally:
+            browser.close()

@@ -135,3 +135,13 @@ def test_a_photo_without_a_face_reads_alike_in_the_cli_line_and_the_verdict_tabl
     assert list(bottom_up[list(CLASSES)]) == [NO_VALUE_SCREEN] * 3
     assert list(table.loc[render.MODULE_NAMES["fused"], list(CLASSES)]) == ["0.2500", "0.4500", "0.3000"]
     assert doctest.testmod(render).failed == 0 and render.percent(1) == "100.00 %"
+
+
+def test_plots_examples_run():
+    """The network graph's node texts: long ones on two lines (gerec_app.plots._node_text's examples)."""
+    import doctest
+
+    from gerec_app import plots
+
+    tested = doctest.testmod(plots)
+    assert tested.attempted >= 1 and tested.failed == 0
