@@ -180,15 +180,16 @@ def scene_labels(res: state.PhotoResult, s: state.Settings) -> tuple[GroupPredic
         st.dataframe(prediction_tables.evidence_frame(ev), hide_index=True)
     key = f"{res.digest}_{s.mode}_{s.chain}"
 
-    def _reset() -> None:
-        for prefix in ("edit_labels_", "free_labels_"):
-            st.session_state.pop(prefix + key, None)
+    def _reset() -> None:  # set, not deleted: a deleted key left the browser showing the edits, unapplied
+        st.session_state[f"edit_labels_{key}"] = list(ev.labels_used)
+        st.session_state[f"free_labels_{key}"] = ""
 
     net = pipe.network
+    if f"edit_labels_{key}" not in st.session_state:  # the labeler's, as _reset sets them (no default: both warn)
+        st.session_state[f"edit_labels_{key}"] = list(ev.labels_used)
     chosen = st.multiselect(
         "Labels entered as evidence (add or remove)",
         sorted(set(net.labels) | set(ev.labels_used)),
-        default=list(ev.labels_used),
         key=f"edit_labels_{key}",
     )
     free = st.text_input(

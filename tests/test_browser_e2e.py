@@ -275,3 +275,38 @@ def test_scene_graph_texts_are_not_cut_and_do_not_collide_in_chromium(photos_dir
                     assert not overlaps, overlaps
         finally:
             browser.close()
+
+
+def test_reset_to_the_labelers_labels_clears_the_edits_on_screen(server):
+    """'Reset to the labeler's labels' put the verdict back but left the typed labels in their box and
+    a removed label off the list (their keys were deleted, which the browser does not see): the labels
+    on screen were not those of the verdict. Now the box is empty and the labeler's labels are back."""
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 2400})
+            page.goto(server, wait_until="domcontentloaded")
+            expect(page.get_by_text("Analyze group photos")).to_be_visible(timeout=60_000)
+            choose(page, page.get_by_test_id("stSelectbox").filter(has_text="pick a sample"), SAMPLE)
+            metrics = page.get_by_test_id("stMetric")
+            expect(metrics.filter(has_text="Fused")).to_be_visible(timeout=240_000)
+            labels = page.get_by_test_id("stMultiSelect").filter(has_text="Labels entered as evidence")
+            expect(labels).to_contain_text("smile", timeout=60_000)
+            typed = page.get_by_label("More labels, comma-separated", exact=False)
+            typed.fill("police, riot")
+            typed.press("Enter")
+            expect(metrics.filter(has_text="edited labels")).to_be_visible(timeout=60_000)
+            labels.get_by_role("button", name="Remove smile").click()
+            expect(labels).not_to_contain_text("smile", timeout=60_000)
+            page.get_by_role("button", name="Reset to the labeler's labels").click()
+            expect(metrics.filter(has_text="edited labels")).to_have_count(0, timeout=60_000)
+            expect(typed).to_have_value("", timeout=30_000)
+            expect(labels).to_contain_text("smile", timeout=30_000)
+            page.wait_for_timeout(1000)
+            assert page.get_by_test_id("stException").count() == 0
+            assert page.get_by_test_id("stAlertContentWarning").filter(has_text="Session State").count() == 0
+            shot(page, "6_labels_reset")
+        finally:
+            browser.close()
