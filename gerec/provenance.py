@@ -239,12 +239,21 @@ def read_sidecar(out: str | Path) -> dict[str, Any] | None:
     return parse_sidecar(data, str(path))
 
 
+def in_sample_text(mode: str, labels: str | Path) -> str:
+    """The in-sample warning for a run of the ``mode`` network on the labels file it was tuned on
+    (named by its file name): the one text the CLI, the sidecar reader and the dashboard show.
+
+    >>> in_sample_text("tuned", "data/val_labels_dev.json").split(",")[0]
+    'in-sample: the tuned network was tuned on val_labels_dev.json'
+    """
+    return IN_SAMPLE_WARNING.format(mode=mode, labels=Path(labels).name)
+
+
 def in_sample_warning(doc: dict[str, Any]) -> str | None:
     """The in-sample warning for a sidecar (``None`` when the run is held out or unknown)."""
     if not doc.get("in_sample"):
         return None
-    labels = Path((doc.get("labels_file") or {}).get("path", "its labels file")).name
-    return IN_SAMPLE_WARNING.format(mode=doc.get("mode", "tuned"), labels=labels)
+    return in_sample_text(doc.get("mode", "tuned"), (doc.get("labels_file") or {}).get("path", "its labels file"))
 
 
 def summary(doc: dict[str, Any]) -> dict[str, str]:

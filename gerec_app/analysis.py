@@ -57,13 +57,13 @@ def prediction_row(image: str, actual: str | None, pred: GroupPrediction) -> dic
 
 def in_sample_note(mode: str, labels_path: str | Path) -> str | None:
     """A warning when the ``mode`` network was tuned on this very labels file (its accuracy is in-sample)."""
-    from gerec.provenance import IN_SAMPLE_WARNING, is_in_sample
+    from gerec.provenance import in_sample_text, is_in_sample
     from gerec.versions import file_version
 
     path = Path(labels_path)
     if not path.is_file() or not is_in_sample(mode, file_version(path)["sha256"]):
         return None
-    text = IN_SAMPLE_WARNING.format(mode=mode, labels=path.name)
+    text = in_sample_text(mode, path)
     return text[0].upper() + text[1:] + "."
 
 

@@ -94,9 +94,9 @@ def comparison_table(result: RunComparison, counts: ChangeCounts) -> list[str]:
 
 def _in_sample_warning(info: RunInfo) -> str:
     """What ``show`` and ``compare`` warn of a run that ran on the labels its network was tuned on."""
-    from gerec.provenance import IN_SAMPLE_WARNING
+    from gerec.provenance import in_sample_text
 
-    return IN_SAMPLE_WARNING.format(mode=info.mode, labels=Path(info.params["labels"]).name)
+    return in_sample_text(info.mode, info.params["labels"])
 
 
 def run(args: argparse.Namespace) -> int:
