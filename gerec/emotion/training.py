@@ -61,8 +61,36 @@ class TrainConfig:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class PreparedFaces:
+    """A run's faces ready to fit: the member's inputs and targets, its two splits and class weights."""
+
+    x: np.ndarray  # the member's input, one face a row
+    y: np.ndarray  # each face's class among the member's own (-1: not used)
+    y3: np.ndarray  # each face's group class
+    to_group: np.ndarray  # member class -> group class, a 0/1 matrix
+    classes: tuple[str, ...]  # the member's own classes
+    train_idx: np.ndarray
+    val_idx: np.ndarray
+    weights: np.ndarray  # the loss weight of each member class
+
+
 def train_member(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
     """Train (or resume) one member; save the best (or last) model to ``cfg.out`` and its report beside it."""
+    _set_up_keras(cfg)
+    out = Path(cfg.out)
+    data = _prepare_faces(cfg)
+    ckpt = out.parent / f"{out.stem}.ckpt"
+    ckpt.mkdir(parents=True, exist_ok=True)
+    model, state = _start_model(cfg, data, ckpt, resume)
+    best, swa, final = _fit(cfg, data, model, ckpt, state)
+    report = _save_member(cfg, data, state, best, swa, final)
+    shutil.rmtree(ckpt, ignore_errors=True)
+    return report
+
+
+def _set_up_keras(cfg: TrainConfig) -> None:
+    """TensorFlow quiet, its thread counts (``cfg.threads``) and the run's random seed."""
     from gerec.tf_quiet import quiet_tensorflow
 
     quiet_tensorflow()
@@ -73,10 +101,11 @@ def train_member(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
         tf.config.threading.set_inter_op_parallelism_threads(max(1, cfg.threads))
     import keras
 
-    from gerec.emotion.architectures import build_model
-
     keras.utils.set_random_seed(cfg.seed)
-    out = Path(cfg.out)
+
+
+def _prepare_faces(cfg: TrainConfig) -> PreparedFaces:
+    """The faces of ``cfg.data`` in the member's input and classes, split into training and validation."""
     faces = load_training_faces(Path(cfg.data), cfg.input_size)
     labels, classes = target_labels(faces, cfg.n_classes)
     train_idx, val_idx = validation_split(faces.labels, 0.1, seed=0)
@@ -96,11 +125,18 @@ def train_member(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
             to_group[i, CLASSES.index(target)] = 1.0
     y3 = faces.group_labels() if faces.classes != CLASSES else faces.labels
     weights = class_weights(y[train_idx], len(classes), cfg.class_weight)
+    return PreparedFaces(x, y, y3, to_group, classes, train_idx, val_idx, weights)
 
-    ckpt = out.parent / f"{out.stem}.ckpt"
-    ckpt.mkdir(parents=True, exist_ok=True)
+
+def _start_model(cfg: TrainConfig, data: PreparedFaces, ckpt: Path, resume: bool) -> tuple[Any, dict[str, Any]]:
+    """The compiled model and the run's progress: resumed from ``ckpt`` (``resume``, when it holds
+    a last epoch), else fresh: built from ``cfg.arch`` or started from ``cfg.init``."""
+    import keras
+
+    from gerec.emotion.architectures import build_model
+
     state: dict[str, Any] = {"history": [], "best": -1.0, "best_epoch": 0, "wait": 0}
-    steps = int(np.ceil(len(train_idx) / cfg.batch))
+    steps = int(np.ceil(len(data.train_idx) / cfg.batch))
     if resume and (ckpt / "last.keras").is_file():
         state = json.loads((ckpt / "progress.json").read_text(encoding="utf-8"))
         model = keras.models.load_model(ckpt / "last.keras")
@@ -109,23 +145,35 @@ def train_member(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
     else:
         channels = 1 if cfg.colour == "gray" else 3
         model = (
-            initial_model(Path(cfg.init), cfg.input_size, len(classes), channels)
+            initial_model(Path(cfg.init), cfg.input_size, len(data.classes), channels)
             if cfg.init
-            else build_model(cfg.arch, cfg.input_size, len(classes), channels, cfg.width)
+            else build_model(cfg.arch, cfg.input_size, len(data.classes), channels, cfg.width)
         )
         model.compile(
             optimizer=keras.optimizers.AdamW(learning_rate_schedule(cfg, steps), weight_decay=1e-4),
             loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
             metrics=["accuracy"],
         )
-    monitor = ValidationMonitor(x[val_idx], y[val_idx], y3[val_idx], to_group, ckpt, cfg, state)
+    return model, state
+
+
+def _fit(
+    cfg: TrainConfig, data: PreparedFaces, model: Any, ckpt: Path, state: dict[str, Any]
+) -> tuple[Any, dict[str, Any] | None, dict[str, Any]]:
+    """Fit the epochs left (checkpoints and early stopping in ``ckpt``, progress in ``state``); the
+    model kept (the best or last epoch, or the weight average), its average's figures, its validation."""
+    import keras
+
+    monitor = ValidationMonitor(
+        data.x[data.val_idx], data.y[data.val_idx], data.y3[data.val_idx], data.to_group, ckpt, cfg, state
+    )
     if cfg.swa_from:
         from gerec.emotion.swa import WeightAverage
 
         monitor.average = WeightAverage(ckpt / "swa.npz")
-    onehot = np.eye(len(classes), dtype=np.float32)[y[train_idx]]
+    onehot = np.eye(len(data.classes), dtype=np.float32)[data.y[data.train_idx]]
     done = len(state["history"])
-    ds = training_batches(x[train_idx], onehot, weights[y[train_idx]], cfg, done)
+    ds = training_batches(data.x[data.train_idx], onehot, data.weights[data.y[data.train_idx]], cfg, done)
     if done < cfg.epochs and (state["wait"] < cfg.patience or cfg.keep == "last"):
         model.fit(
             ds,
@@ -143,19 +191,33 @@ def train_member(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
         if swa["shipped"]:  # with keep="best", chosen as the epochs are: by validation accuracy
             best = averaged
     final = monitor.evaluate(best)
+    return best, swa, final
+
+
+def _save_member(
+    cfg: TrainConfig,
+    data: PreparedFaces,
+    state: dict[str, Any],
+    best: Any,
+    swa: dict[str, Any] | None,
+    final: dict[str, Any],
+) -> dict[str, Any]:
+    """Write the kept model to ``cfg.out`` and its report beside it, replacing the previous pair
+    together; the report."""
+    out = Path(cfg.out)
     report = {
         "model": out.name,
         "config": asdict(cfg),
-        "classes": list(classes),
-        "mapping": member_mapping(classes),
+        "classes": list(data.classes),
+        "mapping": member_mapping(data.classes),
         "params": int(best.count_params()),
-        "train_faces": int(len(train_idx)),
-        "val_faces": int(len(val_idx)),
+        "train_faces": int(len(data.train_idx)),
+        "val_faces": int(len(data.val_idx)),
         "validation": "validation_split(labels, 0.1, seed=0) carved from the training data",
         "best_epoch": state["best_epoch"],
         "epochs_run": len(state["history"]),
         "kept": "the weight average" if swa and swa["shipped"] else f"the {cfg.keep} epoch",
-        "class_weights": [round(float(v), 4) for v in weights],
+        "class_weights": [round(float(v), 4) for v in data.weights],
         "final": final,
         "history": state["history"],
     }
@@ -166,5 +228,4 @@ def train_member(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
     with replaced_together() as files:
         best.save(files.temporary(out))  # uncompiled: no optimizer state in the shipped file
         files.temporary(report_path(out)).write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
-    shutil.rmtree(ckpt, ignore_errors=True)
     return report
