@@ -12,7 +12,7 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from gerec.errors import PathNotAllowed
-from gerec_app import handoff, paths, state
+from gerec_app import handoff, paths, render, state
 
 UPLOAD_TYPES = [suffix.removeprefix(".") for suffix in state.PHOTO_SUFFIXES]
 
@@ -42,7 +42,7 @@ def uploaded(left: DeltaGenerator) -> list[tuple[str, bytes]]:
     uploaded before (kept in the session until replaced or forgotten), named in a caption with a
     button to forget them."""
     uploads = left.file_uploader(
-        "Upload photos (JPEG, PNG, WebP)",
+        f"Upload photos ({', '.join(render.PHOTO_FORMATS)})",
         type=UPLOAD_TYPES,
         accept_multiple_files=True,
         key="uploads",

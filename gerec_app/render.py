@@ -160,9 +160,16 @@ def reasons_title(rows: Sequence[LabelContribution]) -> str:
     return f"How each term moves the verdict ({terms_text(rows)})"
 
 
+PHOTO_FORMATS = {"JPEG": (".jpg", ".jpeg"), "PNG": (".png",), "WebP": (".webp",)}
+"""The photos the dashboard takes, by name and file-name suffixes: the uploader, the sample folder's
+list, the error hints (a subset of :data:`gerec.imaging.FORMATS`; the CLI reads them all)."""
+*_FIRST_FORMATS, _LAST_FORMAT = PHOTO_FORMATS
+PHOTO_FORMATS_TEXT = f"{', '.join(_FIRST_FORMATS)} or {_LAST_FORMAT}"
+"""``JPEG, PNG or WebP``: what can be uploaded, in words."""
+
 ERROR_HINTS = {
     "ImageTooLarge": "Save it at a smaller size and upload it again.",
-    "InvalidImage": "Check that it is a JPEG, PNG or WebP photo and upload it again.",
+    "InvalidImage": f"Check that it is a {PHOTO_FORMATS_TEXT} photo and upload it again.",
     "NoFaceDetected": "Pick another face or photo.",
     "ModelFileMissing": "Run `make install` (or see Model files in the README) and restart.",
     "InvalidModelFile": "Rebuild the file as the README's Model files table says and restart.",

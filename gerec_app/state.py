@@ -14,6 +14,7 @@ import streamlit as st
 from gerec.bn import DEFAULT_MODE, MODES, SceneNetwork, load_scene_network
 from gerec.config import folder_labels_file, samples_dir
 from gerec.types import GroupPrediction
+from gerec_app.render import PHOTO_FORMATS
 
 DEFAULT_CHAIN = "default"
 NO_LABELER = "none"
@@ -33,7 +34,7 @@ def chains() -> dict[str, str]:
     }
 
 
-PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
+PHOTO_SUFFIXES = tuple(suffix for suffixes in PHOTO_FORMATS.values() for suffix in suffixes)
 """The photos the dashboard offers as uploads and lists in the sample folder (a subset of
 :data:`gerec.imaging.IMAGE_SUFFIXES`)."""
 
