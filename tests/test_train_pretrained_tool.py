@@ -16,6 +16,7 @@ from gerec.emotion.data import FER_CLASSES, validation_split
 from gerec.emotion.ensemble import FaceEnsemble, to_member_input
 
 tool = load_tool("train_pretrained_face")
+faces_module = load_tool("pretrained_face_data")  # its training faces and batches, beside it
 
 
 def test_learning_rate_warms_up_then_decays_to_one_percent():
@@ -30,24 +31,24 @@ def test_learning_rate_warms_up_then_decays_to_one_percent():
 
 def test_the_input_is_what_gerec_feeds_the_member():
     crops = np.random.default_rng(0).integers(0, 256, (4, 48, 48)).astype(np.uint8)
-    x = tool.to_input(crops, 64)
+    x = faces_module.to_input(crops, 64)
     assert x.shape == (4, 64, 64, 1) and x.dtype == np.float32
     np.testing.assert_allclose(x, to_member_input(crops, 64, "gray", "unit"), atol=1e-6)
 
 
 def test_training_batches_are_augmented_seeded_and_in_range():
     crops = np.random.default_rng(1).integers(0, 256, (8, 48, 48)).astype(np.uint8)
-    a = tool.train_batch(crops, np.random.default_rng(5), 64)
-    b = tool.train_batch(crops, np.random.default_rng(5), 64)
+    a = faces_module.train_batch(crops, np.random.default_rng(5), 64)
+    b = faces_module.train_batch(crops, np.random.default_rng(5), 64)
     assert a.shape == (8, 64, 64, 1) and a.dtype == np.float32
     assert a.min() >= 0.0 and a.max() <= 1.0
     np.testing.assert_array_equal(a, b)  # same seed, same batch
-    assert not np.allclose(a, tool.to_input(crops, 64))  # and not the crops as they were
+    assert not np.allclose(a, faces_module.to_input(crops, 64))  # and not the crops as they were
 
 
 def test_geometric_keeps_a_crop_a_crop():
     face = np.tile(np.linspace(0, 255, 48, dtype=np.uint8), (48, 1))
-    out = tool.geometric(face, np.random.default_rng(3))
+    out = faces_module.geometric(face, np.random.default_rng(3))
     assert out.shape == face.shape and out.dtype == np.uint8
 
 
@@ -62,7 +63,7 @@ def test_cutmix_pastes_a_partners_box_and_weighs_the_loss_by_its_area():
     rng = np.random.default_rng(7)
     x = np.stack([np.full((64, 64, 1), float(i), np.float32) for i in range(6)])  # face i is all i
     for _ in range(20):
-        mixed, partner, own = tool.cutmix(x, rng)
+        mixed, partner, own = faces_module.cutmix(x, rng)
         assert sorted(partner) == list(range(6)) and 0.0 <= own <= 1.0
         for i in range(6):
             kept = mixed[i] == i
@@ -110,7 +111,7 @@ def test_teacher_targets_score_only_the_training_faces_with_the_shipped_ensemble
         assert [m.split(":")[0] for m in data["members"]] == FaceEnsemble.load().names  # the enabled members
     assert probs.shape == (len(train_idx), 7)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
-    table, sha = tool.load_teacher(out, len(labels), train_idx)
+    table, sha = faces_module.load_teacher(out, len(labels), train_idx)
     np.testing.assert_allclose(table[train_idx], probs, atol=1e-6)
     assert np.isnan(table[val_idx]).all() and len(sha) == 64
 
@@ -131,10 +132,10 @@ def test_a_teacher_file_must_hold_exactly_the_training_faces(tmp_path):
     path = tmp_path / "t.npz"
     np.savez(path, indices=np.r_[train_idx[:-1], val_idx[:1]], probs=probs, classes=np.array(FER_CLASSES))
     with pytest.raises(SystemExit, match="validation"):
-        tool.load_teacher(path, len(labels), train_idx)  # a validation face in it: refused
+        faces_module.load_teacher(path, len(labels), train_idx)  # a validation face in it: refused
     np.savez(path, indices=train_idx, probs=probs[:, :3], classes=np.array(FER_CLASSES[:3]))
     with pytest.raises(SystemExit, match="7 classes"):
-        tool.load_teacher(path, len(labels), train_idx)
+        faces_module.load_teacher(path, len(labels), train_idx)
 
 
 def test_distillation_is_off_unless_a_teacher_is_given():
@@ -147,11 +148,11 @@ def test_distillation_is_off_unless_a_teacher_is_given():
 def test_emphasis_weighs_the_faces_the_ensemble_gets_wrong_more():
     teacher_rows = np.array([[0.9, 0.1], [0.1, 0.9], [0.5, 0.5]], dtype=np.float32)
     labels = np.array([0, 0, 1])  # right and sure, wrong and sure, unsure
-    w = tool.emphasis_weights(teacher_rows, labels, 1.0)
+    w = faces_module.emphasis_weights(teacher_rows, labels, 1.0)
     assert w.mean() == pytest.approx(1.0)  # the loss keeps its scale
     assert w[1] > w[2] > w[0]
     assert w[1] / w[0] == pytest.approx(1.9 / 1.1)
-    np.testing.assert_allclose(tool.emphasis_weights(teacher_rows, labels, 0.0), 1.0)  # 0: every face alike
+    np.testing.assert_allclose(faces_module.emphasis_weights(teacher_rows, labels, 0.0), 1.0)  # 0: every face alike
 
 
 def test_distil_and_emphasis_need_a_teacher(capsys):

