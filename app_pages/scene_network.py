@@ -71,12 +71,9 @@ top_down = net.posterior(labels)
 posterior = active.posterior(labels, cnn)
 
 cols = st.columns(3)
-cols[0].metric("Top-down (labels only)", f"{CLASSES[max(range(3), key=lambda i: top_down[i])]} · {max(top_down):.2f}")
+explanations.render_answer(cols[0], "Top-down (labels only)", top_down)
 with_cnn = {FACES: "With the faces (fused, as on Analyze)", "none": "Posterior (no CNN evidence)"}
-cols[1].metric(
-    with_cnn.get(cnn_choice, "With CNN evidence"),
-    f"{CLASSES[max(range(3), key=lambda i: posterior[i])]} · {max(posterior):.2f}",
-)
+explanations.render_answer(cols[1], with_cnn.get(cnn_choice, "With CNN evidence"), posterior)
 added = {FACES: " (+ the faces)", "none": ""}.get(cnn_choice, f" (+ CNN {cnn_choice})")
 cols[2].metric("Evidence" + added, f"{len(labels)} labels")
 

@@ -118,9 +118,10 @@ class LabelContribution:
         return f"not {self.label}" if self.kind == "absent" else self.label
 
 
-NO_FACE = "absent (no face)"
+NO_FACE_ANSWER, NO_FACE_REASON = "absent", "no face"
+NO_FACE = f"{NO_FACE_ANSWER} ({NO_FACE_REASON})"
 """What is shown for the bottom-up answer of a photo without a face (the CLI's lines, the dashboard,
-the report); OUT.csv and the run store leave it empty."""
+the report; a metric shows its two parts on two lines); OUT.csv and the run store leave it empty."""
 
 
 @dataclass(frozen=True)

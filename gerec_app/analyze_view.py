@@ -217,15 +217,10 @@ def verdict(res: state.PhotoResult, shown: GroupPrediction, edited: bool, s: sta
     pred = res.prediction
     explanations.render_why(shown)
     cols = st.columns(3)
-    cols[0].metric(
-        render.MODULE_NAMES["bottom_up"],
-        NO_FACE if shown.bottom_up is None else f"{shown.bottom_up_class} · {max(shown.bottom_up):.2f}",
-    )
-    cols[1].metric(
-        render.MODULE_NAMES["top_down"] + (", edited labels" if edited else ""),
-        f"{shown.top_down_class} · {max(shown.top_down):.2f}",
-    )
-    cols[2].metric(render.MODULE_NAMES["fused"], f"{shown.fused_class} · {max(shown.fused):.2f}")
+    explanations.render_answer(cols[0], render.MODULE_NAMES["bottom_up"], shown.bottom_up)
+    edited_note = ", edited labels" if edited else ""
+    explanations.render_answer(cols[1], render.MODULE_NAMES["top_down"] + edited_note, shown.top_down)
+    explanations.render_answer(cols[2], render.MODULE_NAMES["fused"], shown.fused)
     sentences = calibration_view.worth(state.current_pipeline().network, shown)  # what each probability is worth
     for col, module in zip(cols, MODULES):
         if module in sentences:

@@ -22,6 +22,17 @@ def render_why(pred: GroupPrediction) -> None:
     st.markdown(f"**Why:** {why_text(pred)}")
 
 
+def render_metric(container, label: str, value: str, detail: str) -> None:
+    """A metric with its detail on a smaller grey line (a delta without colour or arrow), so the value
+    stays short enough to be read whole in a narrow column."""
+    container.metric(label, value, detail, delta_color="off", delta_arrow="off")
+
+
+def render_answer(container, label: str, probs: Sequence[float] | None) -> None:
+    """A module's answer: its class, and its probability below (:func:`gerec_app.render.answer`)."""
+    render_metric(container, label, *render.answer(probs))
+
+
 def render_reasons(pred: GroupPrediction, key: str, max_rows: int = CHART_ROWS) -> None:
     """Every term of the fused verdict as a bar group; rows that do not fit are summed, not dropped."""
     render_rows(pred.contributions, key, max_rows)

@@ -14,8 +14,9 @@ import pandas as pd
 
 from gerec import formatting
 from gerec.bn.contributions import terms_text
+from gerec.classes import CLASSES
 from gerec.formatting import PERCENT_FORMAT as PERCENT_FORMAT  # the pages' name for it
-from gerec.types import Face, LabelContribution
+from gerec.types import NO_FACE_ANSWER, NO_FACE_REASON, Face, LabelContribution
 
 CLASS_COLOURS = {"Positive": "#2b9348", "Neutral": "#868e96", "Negative": "#d62828"}
 """The one colour of each class: face boxes, class bars, graph nodes, reports."""
@@ -63,6 +64,22 @@ def class_colour_legend() -> str:
     """``green Positive, grey Neutral, red Negative``: the box colours in words."""
     names = {"#2b9348": "green", "#868e96": "grey", "#d62828": "red"}
     return ", ".join(f"{names.get(c, c)} {cls}" for cls, c in CLASS_COLOURS.items())
+
+
+def answer(probs: Sequence[float] | None) -> tuple[str, str]:
+    """A module's answer as a metric shows it: the class as the value, its probability on a smaller
+    line, so the class is read whole in a third of a 1024 px window beside the sidebar ('Negative ·
+    0.54' in one line needed 218 px of 177).
+
+    >>> answer((0.09, 0.37, 0.54))
+    ('Negative', 'probability 0.54')
+    >>> answer(None)
+    ('absent', 'no face')
+    """
+    if probs is None:
+        return NO_FACE_ANSWER, NO_FACE_REASON
+    best = max(range(len(CLASSES)), key=lambda i: probs[i])
+    return CLASSES[best], f"probability {probs[best]:.2f}"
 
 
 def faces_count(n: int) -> str:

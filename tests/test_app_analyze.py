@@ -26,7 +26,14 @@ def new_app(**state):
 
 
 def metrics(at) -> dict[str, str]:
-    return {m.label: m.value for m in at.metric}
+    """Each metric's value and the smaller line under it: ``Negative · probability 0.54``."""
+    return {m.label: answer(m) for m in at.metric}
+
+
+def answer(metric) -> str:
+    """A metric's value, with its detail line when it has one (a module's probability: the value is
+    the class alone, so it is read whole in a narrow column)."""
+    return f"{metric.value} · {metric.delta}" if metric.delta else metric.value
 
 
 def test_sample_pick_faces_predictions_saliency_and_label_edit(photos_dir):
@@ -80,13 +87,13 @@ def test_the_scene_network_page_starts_from_the_photos_fused_answer(photos_dir):
     at.switch_page(PAGES["scene"]).run()
     assert not at.exception
     assert at.metric[1].label == "With the faces (fused, as on Analyze)"
-    assert at.metric[1].value == fused
+    assert answer(at.metric[1]) == fused and "probability" in fused
     assert "the faces" in at.metric[2].label
     picker = at.selectbox(key="what_if_cnn_photo_image_negative_2.jpg")
     picker.set_value("Positive").run()
     assert not at.exception
     assert at.metric[1].label == "With CNN evidence" and "CNN Positive" in at.metric[2].label
-    assert at.metric[1].value != fused
+    assert answer(at.metric[1]) != fused
 
 
 def test_uploads_corrupt_one_errors_others_compare(photos_dir):
@@ -124,7 +131,7 @@ def test_photo_without_faces(photos_dir):
     assert not at.exception and not at.error
     assert any("No face found" in w.value for w in at.warning)
     found = metrics(at)
-    assert found["Bottom-up (faces)"] == "absent (no face)"
+    assert found["Bottom-up (faces)"] == "absent · no face"  # NO_FACE on two lines, "absent (no face)"
     assert found["Top-down (scene)"].split(" · ")[0] == found["Fused"].split(" · ")[0]
     # the comparison says so too (it showed an empty cell), the verdict table likewise
     table = next(d.value for d in at.dataframe if "photo" in d.value.columns)
@@ -248,7 +255,7 @@ def test_uploads_and_picks_are_still_there_after_the_scene_network_page(photos_d
     at.selectbox(key="inspect").set_value(1).run()
     fused = metrics(at)["Fused"]
     at.switch_page(PAGES["scene"]).run()
-    assert at.metric[1].value == fused
+    assert answer(at.metric[1]) == fused
     at.switch_page(PAGES["analyze"]).run()
     assert not at.exception and not at.error
     table = next(d.value for d in at.dataframe if "photo" in d.value.columns)

@@ -76,10 +76,10 @@ def test_page_runs(app, page):
 
 def test_scene_network_what_if(app):
     app.switch_page(PAGES["scene"]).run()
-    before = [m.value for m in app.metric]
+    before = [(m.value, m.delta) for m in app.metric]  # the class, and its probability on the line below
     app.selectbox(key="what_if_cnn_hand").set_value("Negative").run()
     assert not app.exception
-    after = [m.value for m in app.metric]
+    after = [(m.value, m.delta) for m in app.metric]
     assert after[1] != before[1] and "CNN Negative" in app.metric[2].label
     labels = app.multiselect(key="what_if_labels_hand_tuned")
     labels.set_value(["police", "police officer", "rebellion"]).run()

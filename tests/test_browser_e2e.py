@@ -310,3 +310,42 @@ def test_reset_to_the_labelers_labels_clears_the_edits_on_screen(server):
             shot(page, "6_labels_reset")
         finally:
             browser.close()
+
+
+CUT_METRIC_VALUES = """() => [...document.querySelectorAll(
+    '[data-testid=stMetricValue], [data-testid=stMetricValue] *, '
+    + '[data-testid=stMetricDelta], [data-testid=stMetricDelta] *'
+)].filter(e => e.scrollWidth > e.clientWidth).map(e => e.textContent)"""
+"""The texts of metric values and their lines below that are cut (an ellipsis: wider than their box)."""
+
+
+def test_verdicts_are_read_whole_in_a_1024_px_window(server):
+    """A projector at 1024 px with the sidebar open: 'Negative · 0.54' needed 218 px and its column
+    has 177, so the three verdicts on Analyze and the two on the Scene network page read 'Negative …'.
+    The class is the value now and its probability the line below, both whole."""
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1024, "height": 1300})
+            page.goto(server, wait_until="domcontentloaded")
+            expect(page.get_by_text("Analyze group photos")).to_be_visible(timeout=60_000)
+            assert page.get_by_test_id("stSidebar").bounding_box()["width"] > 200  # the sidebar is open
+            choose(page, page.get_by_test_id("stSelectbox").filter(has_text="pick a sample"), "image_negative_1.jpg")
+            metrics = page.get_by_test_id("stMetric")
+            expect(metrics.filter(has_text="Fused")).to_be_visible(timeout=240_000)
+            expect(metrics).to_have_count(3)
+            for name in ("Bottom-up", "Top-down", "Fused"):
+                expect(metrics.filter(has_text=name)).to_contain_text("Negative")
+                expect(metrics.filter(has_text=name)).to_contain_text("probability 0.")
+            page.wait_for_timeout(1000)
+            assert page.evaluate(CUT_METRIC_VALUES) == []
+            shot(page, "7_verdicts_1024")
+            page.get_by_role("link", name="Open in the scene network").click()
+            expect(metrics.filter(has_text="With the faces")).to_contain_text("Negative", timeout=60_000)
+            page.wait_for_timeout(1000)
+            assert page.evaluate(CUT_METRIC_VALUES) == []
+            shot(page, "8_scene_verdicts_1024")
+        finally:
+            browser.close()
