@@ -71,14 +71,17 @@ top_down = net.posterior(labels)
 posterior = active.posterior(labels, cnn)
 
 cols = st.columns(3)
+graph, bars = st.columns([3, 2])
+top_absent = bars.slider("Absent labels shown", 0, 20, plots.TOP_ABSENT, key="top_absent")
+rows = active.contributions(labels, cnn, top_absent=top_absent)
+absent_all = sum(r.count for r in rows if r.kind in ("absent", "absent-rest"))
 explanations.render_answer(cols[0], "Top-down (labels only)", top_down)
 with_cnn = {FACES: "With the faces (fused, as on Analyze)", "none": "Posterior (no CNN evidence)"}
 explanations.render_answer(cols[1], with_cnn.get(cnn_choice, "With CNN evidence"), posterior)
 added = {FACES: " (+ the faces)", "none": ""}.get(cnn_choice, f" (+ CNN {cnn_choice})")
-cols[2].metric("Evidence" + added, f"{len(labels)} labels")
+# the absent labels are evidence too (the caption under the contributions says so)
+explanations.render_metric(cols[2], "Evidence" + added, f"{len(labels)} present", f"{absent_all} absent")
 
-graph, bars = st.columns([3, 2])
-top_absent = bars.slider("Absent labels shown", 0, 20, plots.TOP_ABSENT, key="top_absent")
 graph.plotly_chart(plots.network_figure(active, labels, cnn, posterior, top_absent=top_absent), key="bn_graph")
 graph.caption(
     "Node size: how strongly a label moves the posterior; colour: the class it pushes towards; "
@@ -88,10 +91,8 @@ bars.plotly_chart(
     plots.probs_figure({"prior": tuple(net.prior), "top-down": top_down, "posterior": posterior}, "prior → posterior"),
     key="bn_bars",
 )
-rows = active.contributions(labels, cnn, top_absent=top_absent)
 with st.expander("Contributions: every term of the posterior (centred log-likelihood per class)", expanded=True):
     explanations.render_rows(rows, "bn_contrib", 25)
-    absent_all = sum(r.count for r in rows if r.kind in ("absent", "absent-rest"))
     st.caption(
         f"{len(labels)} present labels; {absent_all} absent labels are evidence "
         f"({len(net.labels)} labels in the network, mode {s.mode})."

@@ -89,7 +89,12 @@ def test_scene_network_what_if(app):
     captions = [c.value for c in app.caption]
     assert "Mapped: weddings → wedding" in captions
     assert any(c.startswith("“weddding” is not a label the network knows; nearest known: wedding") for c in captions)
-    assert app.metric[2].value == "4 labels"
+    # the evidence: the labels present and the absent ones, as the caption under the contributions says
+    # (the metric said "4 labels" beside a caption counting the absent labels as evidence too)
+    evidence = app.metric[2]
+    assert evidence.value == "4 present" and evidence.delta.endswith(" absent")
+    absent = int(evidence.delta.removesuffix(" absent"))
+    assert any(c.value.startswith(f"4 present labels; {absent} absent labels are evidence") for c in app.caption)
 
 
 def test_models_page_lists_files_and_members(app):

@@ -344,6 +344,7 @@ def test_verdicts_are_read_whole_in_a_1024_px_window(server):
             shot(page, "7_verdicts_1024")
             page.get_by_role("link", name="Open in the scene network").click()
             expect(metrics.filter(has_text="With the faces")).to_contain_text("Negative", timeout=60_000)
+            expect(metrics.filter(has_text="Evidence")).to_contain_text("absent")
             page.wait_for_timeout(1000)
             assert page.evaluate(CUT_METRIC_VALUES) == []
             shot(page, "8_scene_verdicts_1024")
