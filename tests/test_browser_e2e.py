@@ -8,7 +8,10 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -37,8 +40,6 @@ def free_port() -> int:
 
 @pytest.fixture
 def server(photos_dir):
-    if not CHROMIUM.is_file():
-        pytest.skip(f"{CHROMIUM} not found (install Debian's chromium: apt-get install -y chromium)")
     port = free_port()
     env = {**os.environ, "GEREC_SAMPLES": str(photos_dir), "GEREC_PRELOAD": "1"}  # as `make run` starts it
     proc = subprocess.Popen(
@@ -88,6 +89,31 @@ ARTIFACTS = Path(os.environ.get("GEREC_TEST_ARTIFACTS", ROOT / "test-artifacts" 
 """Screenshots for a person to look at (kept after the run; git-ignored)."""
 
 
+@contextmanager
+def chromium() -> Iterator[Any]:
+    """Debian chromium driven by Playwright, closed afterwards; the test is skipped without it."""
+    if not CHROMIUM.is_file():
+        pytest.skip(f"{CHROMIUM} not found (install Debian's chromium: apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def open_analyze(browser: Any, server: str, width: int, height: int, **options: Any) -> Any:
+    """A new page of ``browser`` at the dashboard (``server``), once its Analyze page shows."""
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": width, "height": height}, **options)
+    page.goto(server, wait_until="domcontentloaded")
+    expect(page.get_by_text("Analyze group photos")).to_be_visible(timeout=60_000)
+    return page
+
+
 def shot(page, name: str) -> Path:
     """A full-page screenshot in ARTIFACTS (checked to hold an image)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -117,87 +143,77 @@ def choose(page, box, option: str) -> None:
 
 def test_demo_in_chromium(server, photos_dir, tmp_path):
     """Upload, verdict, saliency, a bad file, the report, a what-if, a label-only run: as a demo goes."""
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     members = len(__import__("gerec.emotion.registry", fromlist=["x"]).read_registry().members)
     bad = tmp_path / "empty.jpg"
     bad.write_bytes(b"")
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1800}, accept_downloads=True)
-            page.goto(server, wait_until="domcontentloaded")
-            expect(page.get_by_text("Analyze group photos")).to_be_visible(timeout=60_000)
-            # upload a 3-face photo and a bad file
-            page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files([str(photos_dir / SAMPLE), str(bad)])
-            metrics = page.get_by_test_id("stMetric")
-            expect(metrics.filter(has_text="Fused")).to_be_visible(timeout=240_000)
-            expect(metrics.filter(has_text="Bottom-up")).to_contain_text("Positive")
-            error = page.get_by_test_id("stAlertContentError")
-            expect(error).to_contain_text("empty.jpg: the file is empty (0 bytes)")
-            assert "InvalidImage" not in error.inner_text()
-            # the verdict's map (members' maps on demand)
-            expect(page.get_by_test_id("stImageCaption").filter(has_text="explained views p=")).to_have_count(
-                1, timeout=240_000
-            )
-            page.wait_for_timeout(1000)
-            assert page.get_by_test_id("stException").count() == 0
-            shot(page, "1_analyze_upload")
-            # the report: built with its progress face by face, then one self-contained HTML file
-            page.get_by_role("button", name="Build report (HTML)").click()
-            download = page.get_by_role("button", name="Download report (HTML)")
-            expect(download).to_be_visible(timeout=240_000)
-            with page.expect_download(timeout=240_000) as info:
-                download.click()
-            report = tmp_path / "report.html"
-            info.value.save_as(report)
-            text = report.read_text(encoding="utf-8")
-            assert text.startswith("<!doctype html>") and "Fused" in text
-            assert text.count("data:image/") >= 1 + 3 * (2 + members) and "http://" not in text
-            report_page = browser.new_page(viewport={"width": 1400, "height": 1800})
-            report_page.goto(report.as_uri())
-            expect(report_page.get_by_text("Faces and saliency")).to_be_visible()
-            shot(report_page, "2_report")
-            report_page.close()
-            # what-if on the scene network
-            page.get_by_role("link", name="Open in the scene network").click()
-            expect(page.get_by_text("Scene network").first).to_be_visible(timeout=60_000)
-            with_cnn = page.get_by_test_id("stMetric").nth(1)
-            expect(with_cnn).to_be_visible(timeout=60_000)
-            before = with_cnn.inner_text()
-            choose(page, page.get_by_test_id("stSelectbox").filter(has_text="CNN evidence"), "Negative")
-            expect(with_cnn).not_to_have_text(before, timeout=60_000)
-            page.wait_for_timeout(1000)
-            shot(page, "3_scene_network_what_if")
-            # a label-only run on Error analysis
-            page.get_by_role("link", name="Error analysis").click()
-            page.get_by_role("button", name="Run evaluation").click()
-            expect(page.get_by_test_id("stMetric").filter(has_text="Fused accuracy")).to_be_visible(timeout=240_000)
-            expect(page.get_by_text("in-sample", exact=False).first).to_be_visible()  # tuned on these labels
-            page.wait_for_timeout(1500)
-            assert page.get_by_test_id("stException").count() == 0
-            shot(page, "4_error_analysis")
-            page.get_by_role("link", name="Models").click()
-            expect(page.get_by_text("Members in use")).to_be_visible(timeout=60_000)
-            page.wait_for_timeout(1000)
-            shot(page, "5_models")
-            # a reload (or a bookmark) of a page goes through app.py too: its settings and navigation
-            page.reload(wait_until="domcontentloaded")
-            expect(page.get_by_text("Members in use")).to_be_visible(timeout=60_000)
-            sidebar = page.get_by_test_id("stSidebar")
-            expect(sidebar.get_by_text("Settings")).to_be_visible(timeout=30_000)
-            expect(sidebar.get_by_role("link", name="Error analysis")).to_be_visible()
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = open_analyze(browser, server, 1400, 1800, accept_downloads=True)
+        # upload a 3-face photo and a bad file
+        page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files([str(photos_dir / SAMPLE), str(bad)])
+        metrics = page.get_by_test_id("stMetric")
+        expect(metrics.filter(has_text="Fused")).to_be_visible(timeout=240_000)
+        expect(metrics.filter(has_text="Bottom-up")).to_contain_text("Positive")
+        error = page.get_by_test_id("stAlertContentError")
+        expect(error).to_contain_text("empty.jpg: the file is empty (0 bytes)")
+        assert "InvalidImage" not in error.inner_text()
+        # the verdict's map (members' maps on demand)
+        expect(page.get_by_test_id("stImageCaption").filter(has_text="explained views p=")).to_have_count(
+            1, timeout=240_000
+        )
+        page.wait_for_timeout(1000)
+        assert page.get_by_test_id("stException").count() == 0
+        shot(page, "1_analyze_upload")
+        # the report: built with its progress face by face, then one self-contained HTML file
+        page.get_by_role("button", name="Build report (HTML)").click()
+        download = page.get_by_role("button", name="Download report (HTML)")
+        expect(download).to_be_visible(timeout=240_000)
+        with page.expect_download(timeout=240_000) as info:
+            download.click()
+        report = tmp_path / "report.html"
+        info.value.save_as(report)
+        text = report.read_text(encoding="utf-8")
+        assert text.startswith("<!doctype html>") and "Fused" in text
+        assert text.count("data:image/") >= 1 + 3 * (2 + members) and "http://" not in text
+        report_page = browser.new_page(viewport={"width": 1400, "height": 1800})
+        report_page.goto(report.as_uri())
+        expect(report_page.get_by_text("Faces and saliency")).to_be_visible()
+        shot(report_page, "2_report")
+        report_page.close()
+        # what-if on the scene network
+        page.get_by_role("link", name="Open in the scene network").click()
+        expect(page.get_by_text("Scene network").first).to_be_visible(timeout=60_000)
+        with_cnn = page.get_by_test_id("stMetric").nth(1)
+        expect(with_cnn).to_be_visible(timeout=60_000)
+        before = with_cnn.inner_text()
+        choose(page, page.get_by_test_id("stSelectbox").filter(has_text="CNN evidence"), "Negative")
+        expect(with_cnn).not_to_have_text(before, timeout=60_000)
+        page.wait_for_timeout(1000)
+        shot(page, "3_scene_network_what_if")
+        # a label-only run on Error analysis
+        page.get_by_role("link", name="Error analysis").click()
+        page.get_by_role("button", name="Run evaluation").click()
+        expect(page.get_by_test_id("stMetric").filter(has_text="Fused accuracy")).to_be_visible(timeout=240_000)
+        expect(page.get_by_text("in-sample", exact=False).first).to_be_visible()  # tuned on these labels
+        page.wait_for_timeout(1500)
+        assert page.get_by_test_id("stException").count() == 0
+        shot(page, "4_error_analysis")
+        page.get_by_role("link", name="Models").click()
+        expect(page.get_by_text("Members in use")).to_be_visible(timeout=60_000)
+        page.wait_for_timeout(1000)
+        shot(page, "5_models")
+        # a reload (or a bookmark) of a page goes through app.py too: its settings and navigation
+        page.reload(wait_until="domcontentloaded")
+        expect(page.get_by_text("Members in use")).to_be_visible(timeout=60_000)
+        sidebar = page.get_by_test_id("stSidebar")
+        expect(sidebar.get_by_text("Settings")).to_be_visible(timeout=30_000)
+        expect(sidebar.get_by_role("link", name="Error analysis")).to_be_visible()
 
 
 def test_report_tiles_line_up_in_chromium(pipeline, photos_dir, tmp_path):
     """In the report, a face's crop and its maps sit on one line: a longer caption (the ensemble's)
     pushed its map up, out of line with the others (inline figures align on their last line)."""
-    if not CHROMIUM.is_file():
-        pytest.skip(f"{CHROMIUM} not found (install Debian's chromium: apt-get install -y chromium)")
-    from playwright.sync_api import sync_playwright
-
     from gerec.explain import SaliencyExplainer
     from gerec.imaging import load_image
     from gerec_app.render import annotate
@@ -209,19 +225,15 @@ def test_report_tiles_line_up_in_chromium(pipeline, photos_dir, tmp_path):
     report = tmp_path / "report.html"
     page_html = build_report(SAMPLE, annotate(photo.pixels, pred.faces), pred, crops, maps, {}, pipeline.photo_network)
     report.write_text(page_html, encoding="utf-8")
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1800})
-            page.goto(report.as_uri())
-            tops = (
-                page.locator(".face")
-                .first.locator("figure img")
-                .evaluate_all("imgs => imgs.map(i => Math.round(i.getBoundingClientRect().top))")
-            )
-            assert len(tops) >= 3 and len(set(tops)) == 1, tops
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 1800})
+        page.goto(report.as_uri())
+        tops = (
+            page.locator(".face")
+            .first.locator("figure img")
+            .evaluate_all("imgs => imgs.map(i => Math.round(i.getBoundingClientRect().top))")
+        )
+        assert len(tops) >= 3 and len(set(tops)) == 1, tops
 
 
 GRAPH_TEXTS = """() => {
@@ -240,10 +252,6 @@ def test_scene_graph_texts_are_not_cut_and_do_not_collide_in_chromium(photos_dir
     the plot's right edge ('not demonstr'), and the two texts above the top ('friendship', '87 other
     absent labels') ran into each other. No text is cut however many absent labels are shown; with the
     page's default number, no two texts overlap."""
-    if not CHROMIUM.is_file():
-        pytest.skip(f"{CHROMIUM} not found (install Debian's chromium: apt-get install -y chromium)")
-    from playwright.sync_api import sync_playwright
-
     from gerec.bn import load_scene_network
     from gerec.scene.simple import read_label_file
     from gerec_app import plots
@@ -251,65 +259,55 @@ def test_scene_graph_texts_are_not_cut_and_do_not_collide_in_chromium(photos_dir
     net = load_scene_network("tuned")
     labels = read_label_file(photos_dir / "labels.json")[SAMPLE]
     posterior = net.posterior(labels)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        try:
-            page = browser.new_page(viewport={"width": GRAPH_WIDTH + 40, "height": 700})
-            for top_absent in (6, 12, 20):
-                fig = plots.network_figure(net, labels, None, posterior, top_absent=top_absent)
-                html = tmp_path / f"graph_{top_absent}.html"
-                html.write_text(fig.update_layout(width=GRAPH_WIDTH).to_html(include_plotlyjs=True), encoding="utf-8")
-                page.goto(html.as_uri())
-                found = page.evaluate(GRAPH_TEXTS)
-                (left, right, top, bottom), texts = found["plot"], found["texts"]
-                assert len(texts) >= top_absent + len(labels)
-                cut = [t[0] for t in texts if t[1] < left or t[2] > right or t[3] < top or t[4] > bottom]
-                assert not cut, (top_absent, cut)
-                if top_absent == plots.TOP_ABSENT:  # the page's default
-                    overlaps = [
-                        (a[0], b[0])
-                        for i, a in enumerate(texts)
-                        for b in texts[i + 1 :]
-                        if a[1] < b[2] and b[1] < a[2] and a[3] < b[4] and b[3] < a[4]
-                    ]
-                    assert not overlaps, overlaps
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": GRAPH_WIDTH + 40, "height": 700})
+        for top_absent in (6, 12, 20):
+            fig = plots.network_figure(net, labels, None, posterior, top_absent=top_absent)
+            html = tmp_path / f"graph_{top_absent}.html"
+            html.write_text(fig.update_layout(width=GRAPH_WIDTH).to_html(include_plotlyjs=True), encoding="utf-8")
+            page.goto(html.as_uri())
+            found = page.evaluate(GRAPH_TEXTS)
+            (left, right, top, bottom), texts = found["plot"], found["texts"]
+            assert len(texts) >= top_absent + len(labels)
+            cut = [t[0] for t in texts if t[1] < left or t[2] > right or t[3] < top or t[4] > bottom]
+            assert not cut, (top_absent, cut)
+            if top_absent == plots.TOP_ABSENT:  # the page's default
+                overlaps = [
+                    (a[0], b[0])
+                    for i, a in enumerate(texts)
+                    for b in texts[i + 1 :]
+                    if a[1] < b[2] and b[1] < a[2] and a[3] < b[4] and b[3] < a[4]
+                ]
+                assert not overlaps, overlaps
 
 
 def test_reset_to_the_labelers_labels_clears_the_edits_on_screen(server):
     """'Reset to the labeler's labels' put the verdict back but left the typed labels in their box and
     a removed label off the list (their keys were deleted, which the browser does not see): the labels
     on screen were not those of the verdict. Now the box is empty and the labeler's labels are back."""
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 2400})
-            page.goto(server, wait_until="domcontentloaded")
-            expect(page.get_by_text("Analyze group photos")).to_be_visible(timeout=60_000)
-            choose(page, page.get_by_test_id("stSelectbox").filter(has_text="pick a sample"), SAMPLE)
-            metrics = page.get_by_test_id("stMetric")
-            expect(metrics.filter(has_text="Fused")).to_be_visible(timeout=240_000)
-            labels = page.get_by_test_id("stMultiSelect").filter(has_text="Labels entered as evidence")
-            expect(labels).to_contain_text("smile", timeout=60_000)
-            typed = page.get_by_label("More labels, comma-separated", exact=False)
-            typed.fill("police, riot")
-            typed.press("Enter")
-            expect(metrics.filter(has_text="edited labels")).to_be_visible(timeout=60_000)
-            labels.get_by_role("button", name="Remove smile").click()
-            expect(labels).not_to_contain_text("smile", timeout=60_000)
-            page.get_by_role("button", name="Reset to the labeler's labels").click()
-            expect(metrics.filter(has_text="edited labels")).to_have_count(0, timeout=60_000)
-            expect(typed).to_have_value("", timeout=30_000)
-            expect(labels).to_contain_text("smile", timeout=30_000)
-            page.wait_for_timeout(1000)
-            assert page.get_by_test_id("stException").count() == 0
-            assert page.get_by_test_id("stAlertContentWarning").filter(has_text="Session State").count() == 0
-            shot(page, "6_labels_reset")
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = open_analyze(browser, server, 1400, 2400)
+        choose(page, page.get_by_test_id("stSelectbox").filter(has_text="pick a sample"), SAMPLE)
+        metrics = page.get_by_test_id("stMetric")
+        expect(metrics.filter(has_text="Fused")).to_be_visible(timeout=240_000)
+        labels = page.get_by_test_id("stMultiSelect").filter(has_text="Labels entered as evidence")
+        expect(labels).to_contain_text("smile", timeout=60_000)
+        typed = page.get_by_label("More labels, comma-separated", exact=False)
+        typed.fill("police, riot")
+        typed.press("Enter")
+        expect(metrics.filter(has_text="edited labels")).to_be_visible(timeout=60_000)
+        labels.get_by_role("button", name="Remove smile").click()
+        expect(labels).not_to_contain_text("smile", timeout=60_000)
+        page.get_by_role("button", name="Reset to the labeler's labels").click()
+        expect(metrics.filter(has_text="edited labels")).to_have_count(0, timeout=60_000)
+        expect(typed).to_have_value("", timeout=30_000)
+        expect(labels).to_contain_text("smile", timeout=30_000)
+        page.wait_for_timeout(1000)
+        assert page.get_by_test_id("stException").count() == 0
+        assert page.get_by_test_id("stAlertContentWarning").filter(has_text="Session State").count() == 0
+        shot(page, "6_labels_reset")
 
 
 CUT_METRIC_VALUES = """() => [...document.querySelectorAll(
@@ -323,30 +321,24 @@ def test_verdicts_are_read_whole_in_a_1024_px_window(server):
     """A projector at 1024 px with the sidebar open: 'Negative · 0.54' needed 218 px and its column
     has 177, so the three verdicts on Analyze and the two on the Scene network page read 'Negative …'.
     The class is the value now and its probability the line below, both whole."""
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        try:
-            page = browser.new_page(viewport={"width": 1024, "height": 1300})
-            page.goto(server, wait_until="domcontentloaded")
-            expect(page.get_by_text("Analyze group photos")).to_be_visible(timeout=60_000)
-            assert page.get_by_test_id("stSidebar").bounding_box()["width"] > 200  # the sidebar is open
-            choose(page, page.get_by_test_id("stSelectbox").filter(has_text="pick a sample"), "image_negative_1.jpg")
-            metrics = page.get_by_test_id("stMetric")
-            expect(metrics.filter(has_text="Fused")).to_be_visible(timeout=240_000)
-            expect(metrics).to_have_count(3)
-            for name in ("Bottom-up", "Top-down", "Fused"):
-                expect(metrics.filter(has_text=name)).to_contain_text("Negative")
-                expect(metrics.filter(has_text=name)).to_contain_text("probability 0.")
-            page.wait_for_timeout(1000)
-            assert page.evaluate(CUT_METRIC_VALUES) == []
-            shot(page, "7_verdicts_1024")
-            page.get_by_role("link", name="Open in the scene network").click()
-            expect(metrics.filter(has_text="With the faces")).to_contain_text("Negative", timeout=60_000)
-            expect(metrics.filter(has_text="Evidence")).to_contain_text("absent")
-            page.wait_for_timeout(1000)
-            assert page.evaluate(CUT_METRIC_VALUES) == []
-            shot(page, "8_scene_verdicts_1024")
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = open_analyze(browser, server, 1024, 1300)
+        assert page.get_by_test_id("stSidebar").bounding_box()["width"] > 200  # the sidebar is open
+        choose(page, page.get_by_test_id("stSelectbox").filter(has_text="pick a sample"), "image_negative_1.jpg")
+        metrics = page.get_by_test_id("stMetric")
+        expect(metrics.filter(has_text="Fused")).to_be_visible(timeout=240_000)
+        expect(metrics).to_have_count(3)
+        for name in ("Bottom-up", "Top-down", "Fused"):
+            expect(metrics.filter(has_text=name)).to_contain_text("Negative")
+            expect(metrics.filter(has_text=name)).to_contain_text("probability 0.")
+        page.wait_for_timeout(1000)
+        assert page.evaluate(CUT_METRIC_VALUES) == []
+        shot(page, "7_verdicts_1024")
+        page.get_by_role("link", name="Open in the scene network").click()
+        expect(metrics.filter(has_text="With the faces")).to_contain_text("Negative", timeout=60_000)
+        expect(metrics.filter(has_text="Evidence")).to_contain_text("absent")
+        page.wait_for_timeout(1000)
+        assert page.evaluate(CUT_METRIC_VALUES) == []
+        shot(page, "8_scene_verdicts_1024")
