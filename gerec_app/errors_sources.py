@@ -1,7 +1,7 @@
 """Where the Error analysis page's results come from (streamlit calls): a label-only run, a saved
 OUT.csv, or a stored run, which can be compared with a second one.
 
-Every source yields an OUT.csv-shaped table (see :mod:`gerec_app.analysis`); a further source (e.g.
+Every source yields an OUT.csv-shaped table (see :mod:`gerec_app.results_table`); a further source (e.g.
 another store) only needs an entry in :data:`SOURCES` that returns :class:`LoadedResults`.
 """
 
@@ -18,7 +18,7 @@ from gerec.config import data_dir
 from gerec.errors import GerecError
 from gerec.formatting import NO_VALUE_SCREEN
 from gerec.provenance import parse_sidecar, read_sidecar, run_provenance, stored_run_in_sample
-from gerec_app import analysis, paths, run_comparison, state
+from gerec_app import paths, results_table, run_comparison, state
 from gerec_app.errors_view import download
 from gerec_app.handoff import LOADED_RESULTS, LoadedResults
 from gerec_app.render import friendly_columns, percent_columns
@@ -52,7 +52,7 @@ def run_source(s: state.Settings) -> LoadedResults | None:
     mode = c3.selectbox("Network", MODES, index=MODES.index(s.mode), key="eval_mode")
     labels_path = str(paths.confined_file(labels_path, "labels")) if labels_path.strip() else ""
     cnn_path = str(paths.confined_file(cnn_path, "table")) if cnn_path.strip() else ""
-    note = analysis.in_sample_note(mode, labels_path) if labels_path else None
+    note = results_table.in_sample_note(mode, labels_path) if labels_path else None
     if note:
         st.warning(note)
     if not st.button("Run evaluation", type="primary", key="eval_run"):
@@ -63,7 +63,7 @@ def run_source(s: state.Settings) -> LoadedResults | None:
     total = max(len(labels), 1)
     with st.status(f"Evaluating {len(labels)} images ({mode} network)…", expanded=True) as status:
         bar = st.progress(0.0, text="evaluating…")
-        for i, row in enumerate(analysis.label_only_rows(labels, cnn, mode, state.network(mode))):
+        for i, row in enumerate(results_table.label_only_rows(labels, cnn, mode, state.network(mode))):
             rows.append(row)
             if i % 100 == 0:
                 bar.progress(min(i / total, 1.0), text=f"evaluating… {i} images")
@@ -76,7 +76,7 @@ def run_source(s: state.Settings) -> LoadedResults | None:
         cnn_predictions=cnn_path.strip() or None,
         made_by="Error analysis page (label-only run)",
     )
-    return LoadedResults(analysis.to_frame(rows), source, mode, made)
+    return LoadedResults(results_table.to_frame(rows), source, mode, made)
 
 
 def csv_source(s: state.Settings) -> LoadedResults | None:
@@ -97,21 +97,21 @@ def csv_source(s: state.Settings) -> LoadedResults | None:
     )
     files = list(uploads or [])
     names = [u.name for u in files]
-    picked = analysis.pick_upload(names)
+    picked = results_table.pick_upload(names)
     ids = tuple(u.file_id for u in files)
     if picked.csv is None and names:  # a lone OUT.csv.json: it says what made results, and holds none
-        st.warning(analysis.lone_sidecar_notice(names))
+        st.warning(results_table.lone_sidecar_notice(names))
     if picked.csv is not None and st.session_state.get("eval_loaded") != ids:
         st.session_state["eval_loaded"] = ids
         results, side = files[picked.csv], (files[picked.sidecar] if picked.sidecar is not None else None)
         made = parse_sidecar(side.getvalue(), side.name) if side else None
-        frame = analysis.read_results(results.getvalue())
+        frame = results_table.read_results(results.getvalue())
         source = f"uploaded {results.name}" + (f" with {side.name}" if side else "")
         return LoadedResults(frame, source, (made or {}).get("mode", mode), made, picked.notice(names))
     if c2.button("Open", key="eval_open") and path.strip():
         table = paths.confined_file(path, "table")
         made = read_sidecar(table)
-        frame = analysis.read_results(table)
+        frame = results_table.read_results(table)
         return LoadedResults(frame, table.name, (made or {}).get("mode", mode), made)
     return None
 
@@ -166,7 +166,7 @@ def store_source(s: state.Settings) -> LoadedResults | None:
         "notes": list(info.notes),
         **stored_progress(info),
     }
-    return LoadedResults(analysis.store_frame(records), f"stored run {info.id} ({info.dataset})", info.mode, made)
+    return LoadedResults(results_table.store_frame(records), f"stored run {info.id} ({info.dataset})", info.mode, made)
 
 
 UNKNOWN_STATE_NOTE = (

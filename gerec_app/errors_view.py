@@ -13,7 +13,7 @@ from gerec.classes import CLASSES
 from gerec.errors import GerecError
 from gerec.provenance import completeness_warning, in_sample_warning
 from gerec.provenance import summary as provenance_summary
-from gerec_app import PAGES, analysis, calibration_view, paths, plots, state
+from gerec_app import PAGES, analysis, calibration_view, label_analysis, paths, plots, state
 from gerec_app.handoff import ANALYZE_PATH, LoadedResults
 from gerec_app.render import (
     MODULE_NAMES,
@@ -218,7 +218,7 @@ def label_errors(results: LoadedResults, modules: list[str]) -> None:
     module = str(c1.selectbox("Errors of", label_modules, key="label_module", format_func=lambda m: MODULE_NAMES[m]))
     min_images = c1.slider("Min. wrong images with the label", 1, 30, 5, key="min_images")
     try:
-        label_table = analysis.label_errors(frame, state.network(results.mode), module, min_images)
+        label_table = label_analysis.label_errors(frame, state.network(results.mode), module, min_images)
     except GerecError as exc:
         st.error(state.error_text(exc))
         label_table = pd.DataFrame()
@@ -232,7 +232,11 @@ def label_errors(results: LoadedResults, modules: list[str]) -> None:
         c2.info("No label occurs in enough wrongly classified images.")
     else:  # the page's width, under the controls: in the right-hand column its last columns were cut off
         percent_dataframe(
-            label_table, [analysis.ERROR_RATE], whole=["label"], headers=analysis.LABEL_ERROR_HEADERS, height=320
+            label_table,
+            [label_analysis.ERROR_RATE],
+            whole=["label"],
+            headers=label_analysis.LABEL_ERROR_HEADERS,
+            height=320,
         )
         download(label_table, f"label errors of {MODULE_NAMES[module]}", f"label errors {module}", "labels")
 

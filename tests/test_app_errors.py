@@ -12,7 +12,7 @@ import pytest
 from gerec.bn import load_scene_network
 from gerec.classes import CLASSES
 from gerec.errors import InvalidDataset
-from gerec_app import PAGES, analysis
+from gerec_app import PAGES, analysis, label_analysis, results_table
 from gerec_app.handoff import LOADED_RESULTS
 from gerec_app.render import MODULE_NAMES
 
@@ -27,7 +27,7 @@ def small_frame() -> pd.DataFrame:
         ("neg_2.jpg", "Negative", "Positive", "Positive", "Positive", "smile|fun|police"),
         ("neu_1.jpg", "Neutral", "", "Neutral", "Neutral", "suit"),
     ]
-    return analysis.to_frame(
+    return results_table.to_frame(
         [dict(zip(["image", "actual", "bottom_up", "top_down", "fused", "labels_used"], r)) for r in rows]
     )
 
@@ -93,14 +93,14 @@ def test_scores_cells_and_transitions():
 
 def test_label_errors_and_csv_roundtrip():
     frame = small_frame()
-    table = analysis.label_errors(frame, load_scene_network("reference"), "top_down", min_images=1)
+    table = label_analysis.label_errors(frame, load_scene_network("reference"), "top_down", min_images=1)
     assert "smile" in set(table["label"])
     smile = table.set_index("label").loc["smile"]
     assert smile["wrong images with label"] == 3 and smile["pushed towards wrong class"] >= 2
-    back = analysis.read_results(analysis.to_csv(frame))
+    back = results_table.read_results(analysis.to_csv(frame))
     assert list(back["image"]) == list(frame["image"])
     with pytest.raises(InvalidDataset):
-        analysis.read_results(b"a,b\n1,2\n")
+        results_table.read_results(b"a,b\n1,2\n")
 
 
 def test_page_label_only_run_on_dev_labels(gaf_dir):
@@ -122,7 +122,7 @@ def test_page_label_only_run_on_dev_labels(gaf_dir):
     assert fused == pytest.approx(65.38, abs=1.0)
     assert len(at.get("plotly_chart")) >= 3  # accuracy and confusion matrices
     labels = next(d.value for d in at.dataframe if "total push" in d.value.columns)
-    assert len(labels) > 5 and list(labels.columns)[-3:] == ["images with label", analysis.ERROR_RATE, "favours"]
+    assert len(labels) > 5 and list(labels.columns)[-3:] == ["images with label", label_analysis.ERROR_RATE, "favours"]
     # every label whole, however the table is sorted: the grid sized the column to the rows it showed
     # first, so a sort that brought up a longer one cut it ('white-collar wor', seen in chromium).
     # 6 px a character: 'white-collar worker' is 113 px wide there; 16 px of padding
@@ -132,8 +132,8 @@ def test_page_label_only_run_on_dev_labels(gaf_dir):
     # its long headers shortened on screen so the last columns fit the page (the wide label column pushed
     # 'favours' out of sight), each with its full name, the CSV's, as the tooltip
     columns = json.loads(shown.proto.columns)
-    assert {c: (columns[c]["label"], columns[c]["help"]) for c in analysis.LABEL_ERROR_HEADERS} == {
-        c: (short, c) for c, short in analysis.LABEL_ERROR_HEADERS.items()
+    assert {c: (columns[c]["label"], columns[c]["help"]) for c in label_analysis.LABEL_ERROR_HEADERS} == {
+        c: (short, c) for c, short in label_analysis.LABEL_ERROR_HEADERS.items()
     }
     # the page's width: in the right-hand column its last columns (images with label, error rate, favours) were cut off
     assert not [d for c in at.columns for d in c.dataframe if "total push" in d.value.columns]
@@ -152,9 +152,9 @@ def test_page_label_only_run_on_dev_labels(gaf_dir):
 
 
 def test_in_sample_warning_for_the_tuning_set(gaf_dir):
-    note = analysis.in_sample_note("tuned", gaf_dir / "val_labels_dev.json")
+    note = results_table.in_sample_note("tuned", gaf_dir / "val_labels_dev.json")
     assert note and "in-sample" in note.lower() and "(Models page, README)" in note
-    assert analysis.in_sample_note("reference", gaf_dir / "val_labels_dev.json") is None
+    assert results_table.in_sample_note("reference", gaf_dir / "val_labels_dev.json") is None
 
 
 def test_bad_csv_gives_a_plain_message_and_clears_old_results(tmp_path, monkeypatch):
@@ -526,7 +526,7 @@ def test_a_run_comparison_counts_answers_and_its_counts_add_up():
     ],
 )
 def test_several_uploads_open_one_csv_and_its_own_sidecar(names, csv, sidecar, ignored):
-    picked = analysis.pick_upload(names)
+    picked = results_table.pick_upload(names)
     assert (picked.csv, picked.sidecar, picked.ignored) == (csv, sidecar, ignored)
     notice = picked.notice(names)
     assert (notice is None) == (not ignored or csv is None)
@@ -583,10 +583,11 @@ def test_a_sidecar_uploaded_without_its_csv_says_the_csv_is_needed():
     assert [w.value for w in at.warning] == [
         "run7.csv.json alone opens nothing: it records what made run7.csv, not the results. Upload run7.csv with it."
     ]
-    assert analysis.lone_sidecar_notice(["a.csv.json", "b.json"]) == (
+    assert results_table.lone_sidecar_notice(["a.csv.json", "b.json"]) == (
         "a.csv.json, b.json alone open nothing: they record what made a.csv, not the results. Upload a.csv with them."
     )
-    assert doctest.testmod(analysis).failed == 0
+    tested = doctest.testmod(results_table)
+    assert tested.attempted and not tested.failed
 
 
 @pytest.mark.parametrize("damage", ["broken", "missing"])
@@ -600,7 +601,7 @@ def test_the_pages_label_only_run_needs_no_face_registry(damage, tmp_path, monke
         (folder / "ensemble.json").unlink()
     monkeypatch.setenv("GEREC_MODELS", str(folder))
     labels = {"pos_1.jpg": ["smile", "fun"], "neg_2.jpg": ["crowd"], "unknown.jpg": ["smile"]}
-    rows = list(analysis.label_only_rows(labels, {"pos_1.jpg": "Positive", "neg_2.jpg": None}, "tuned"))
+    rows = list(results_table.label_only_rows(labels, {"pos_1.jpg": "Positive", "neg_2.jpg": None}, "tuned"))
     assert [r["image"] for r in rows] == ["pos_1.jpg", "neg_2.jpg"] and not any(r["error"] for r in rows)
     assert rows[0]["bottom_up"] == "Positive" and rows[1]["bottom_up"] == ""
     assert all(r["top_down"] in CLASSES and r["fused"] in CLASSES for r in rows)

@@ -1,11 +1,11 @@
-"""Results tables read from OUT.csv (gerec_app.analysis.read_results)."""
+"""Results tables read from OUT.csv (gerec_app.results_table.read_results)."""
 
 from __future__ import annotations
 
 import csv
 import io
 
-from gerec_app import analysis
+from gerec_app import analysis, results_table
 
 HEADER = ["image", "actual", "bottom_up", "top_down", "fused", "p_top_down_Positive", "p_top_down_Neutral"]
 HEADER += ["p_top_down_Negative", "labels_used", "error"]
@@ -27,13 +27,13 @@ def test_a_row_cut_short_fails_instead_of_being_scored():
         ["neg_1.jpg", "Negative", "", "Neutral", "Neutral", "0.2", "0.5", "0.3", "", ""],
     ]
     data = out_csv(whole) + b"neg_2.jpg,Negative,,Negative,Negative,0.2"
-    frame = analysis.read_results(data)
+    frame = results_table.read_results(data)
     assert list(frame["image"]) == ["pos_1.jpg", "neg_1.jpg", "neg_2.jpg"]
     cut = frame.iloc[2]
-    assert cut["error"] == analysis.CUT_SHORT
+    assert cut["error"] == results_table.CUT_SHORT
     assert cut["top_down"] == cut["fused"] == cut["p_top_down_Positive"] == ""
     scores = analysis.scores(frame).set_index("module")
     assert scores.loc["top_down", "covered"] == 2 and scores.loc["top_down", "accuracy"] == 0.5
     # whole rows, empty fields included, are read as written
-    intact = analysis.read_results(out_csv(whole))
+    intact = results_table.read_results(out_csv(whole))
     assert (intact["error"] == "").all() and list(intact["top_down"]) == ["Positive", "Neutral"]
