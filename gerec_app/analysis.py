@@ -81,16 +81,19 @@ def transitions(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def changed(frame: pd.DataFrame, a: str, b: str, kind: str) -> pd.DataFrame:
-    """Images ``fixed`` or ``broken`` going from module ``a`` to ``b``."""
+    """Images ``fixed`` or ``broken`` (:data:`gerec.runs.compare.FIXED`, ``BROKEN``) going from module
+    ``a`` to ``b``."""
+    if kind not in (runs_compare.FIXED, runs_compare.BROKEN):
+        raise ValueError(f"kind must be {runs_compare.FIXED!r} or {runs_compare.BROKEN!r}, got {kind!r}")
     both = frame[(frame[a] != "") & (frame[b] != "")]
     ra, rb = both[a] == both["actual"], both[b] == both["actual"]
-    rows = both[(~ra & rb) if kind == "fixed" else (ra & ~rb)]
+    rows = both[(~ra & rb) if kind == runs_compare.FIXED else (ra & ~rb)]
     return rows[["image", "actual", *present_modules(frame), "labels_used"]].reset_index(drop=True)
 
 
 def disagreements(frame: pd.DataFrame) -> pd.DataFrame:
     """Images where the present modules do not all agree, with which were right."""
-    modules = [m for m in present_modules(frame)]
+    modules = present_modules(frame)
     sub = frame[modules].replace("", np.nan)
     differ = sub.nunique(axis=1, dropna=True) > 1
     rows = frame[differ]

@@ -13,6 +13,7 @@ from gerec.classes import CLASSES
 from gerec.errors import GerecError
 from gerec.provenance import completeness_warning, in_sample_warning
 from gerec.provenance import summary as provenance_summary
+from gerec.runs import compare as runs_compare
 from gerec_app import PAGES, analysis, calibration_view, label_analysis, paths, plots, state
 from gerec_app.handoff import ANALYZE_PATH, LoadedResults
 from gerec_app.render import (
@@ -195,7 +196,7 @@ def disagreement(frame: pd.DataFrame) -> None:
             key="pair",
             format_func=lambda i: " → ".join(MODULE_NAMES[moves.iloc[i][k]] for k in ("from", "to")),
         )
-        kind = c2.radio("Images", ["fixed", "broken"], horizontal=True, key="kind")
+        kind = c2.radio("Images", [runs_compare.FIXED, runs_compare.BROKEN], horizontal=True, key="kind")
         a, b = moves.iloc[pair]["from"], moves.iloc[pair]["to"]
         changed = analysis.changed(frame, a, b, kind)
         st.markdown(f"**{len(changed)} images {kind}** going from {MODULE_NAMES[a]} to {MODULE_NAMES[b]}")

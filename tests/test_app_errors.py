@@ -88,6 +88,8 @@ def test_scores_cells_and_transitions():
     assert moves.loc[("top_down", "fused"), "broken (right→wrong)"] == 0
     assert moves.loc[("bottom_up", "fused"), "fixed (wrong→right)"] == 1
     assert list(analysis.changed(frame, "bottom_up", "fused", "fixed")["image"]) == ["pos_2.jpg"]
+    with pytest.raises(ValueError, match="kind must be 'fixed' or 'broken'"):  # was read as 'broken'
+        analysis.changed(frame, "bottom_up", "fused", "fixd")
     assert set(analysis.disagreements(frame)["image"]) == {"pos_1.jpg", "pos_2.jpg", "neg_1.jpg"}
 
 
