@@ -12,12 +12,15 @@ from gerec.classes import CLASSES
 ERROR_RATE = "error rate with label"
 """The column of :func:`label_errors` with the share of a label's images the module got wrong (a
 fraction; shown as a percentage)."""
-LABEL_ERROR_HEADERS = {
-    "wrong images with label": "wrong images",
-    "pushed towards wrong class": "pushed wrong",
-    "images with label": "images",
-    ERROR_RATE: "error rate",
-}
+WRONG, PUSHED, TOTAL_PUSH, IMAGES = (
+    "wrong images with label",
+    "pushed towards wrong class",
+    "total push",
+    "images with label",
+)
+LABEL_ERROR_COLUMNS = ("label", WRONG, PUSHED, "mean push", TOTAL_PUSH, IMAGES, ERROR_RATE, "favours")
+"""The columns of :func:`label_errors`, in order (the CSV's names)."""
+LABEL_ERROR_HEADERS = {WRONG: "wrong images", PUSHED: "pushed wrong", IMAGES: "images", ERROR_RATE: "error rate"}
 """The short headers the page gives :func:`label_errors`' longer columns, so the table fits a page's
 width (the full names are the CSV's and each header's tooltip)."""
 
@@ -55,28 +58,16 @@ def label_errors(frame: pd.DataFrame, net: SceneNetwork, module: str = "top_down
         if wrong_count[lab] < min_images:
             continue
         out.append(
-            {
-                "label": lab,
-                "wrong images with label": wrong_count[lab],
-                "pushed towards wrong class": int((arr > 0).sum()),
-                "mean push": round(float(arr.mean()), 4),
-                "total push": round(float(arr[arr > 0].sum()), 3),
-                "images with label": seen[lab],
-                ERROR_RATE: round(wrong_count[lab] / seen[lab], 4),
-                "favours": CLASSES[int(np.argmax(push[lab]))],
-            }
+            (
+                lab,
+                wrong_count[lab],
+                int((arr > 0).sum()),
+                round(float(arr.mean()), 4),
+                round(float(arr[arr > 0].sum()), 3),
+                seen[lab],
+                round(wrong_count[lab] / seen[lab], 4),
+                CLASSES[int(np.argmax(push[lab]))],
+            )
         )
-    table = pd.DataFrame(
-        out,
-        columns=[
-            "label",
-            "wrong images with label",
-            "pushed towards wrong class",
-            "mean push",
-            "total push",
-            "images with label",
-            ERROR_RATE,
-            "favours",
-        ],
-    )
-    return table.sort_values(["total push", "pushed towards wrong class"], ascending=False).reset_index(drop=True)
+    table = pd.DataFrame(out, columns=list(LABEL_ERROR_COLUMNS))
+    return table.sort_values([TOTAL_PUSH, PUSHED], ascending=False).reset_index(drop=True)
