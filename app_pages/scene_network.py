@@ -76,7 +76,7 @@ top_absent = bars.slider("Absent labels shown", 0, 20, plots.TOP_ABSENT, key="to
 rows = active.contributions(labels, cnn, top_absent=top_absent)
 absent_all = sum(r.count for r in rows if r.kind in ("absent", "absent-rest"))
 explanations.render_answer(cols[0], "Top-down (labels only)", top_down)
-with_cnn = {FACES: "With the faces (fused, as on Analyze)", "none": "Posterior (no CNN evidence)"}
+with_cnn = {FACES: "Fused (as on Analyze)", "none": "Posterior (no CNN evidence)"}
 explanations.render_answer(cols[1], with_cnn.get(cnn_choice, "With CNN evidence"), posterior)
 added = {FACES: " (+ the faces)", "none": ""}.get(cnn_choice, f" (+ CNN {cnn_choice})")
 # the absent labels are evidence too (the caption under the contributions says so)

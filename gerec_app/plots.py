@@ -55,7 +55,7 @@ def verdict_figure(pred: GroupPrediction) -> go.Figure:
         MODULE_NAMES["fused"]: pred.fused,
     }
     colours = {MODULE_NAMES[m]: c for m, c in MODULE_COLOURS.items()}
-    title = "" if pred.bottom_up is not None else "no face: bottom-up absent, fused = top-down"
+    title = "" if pred.bottom_up is not None else "no face: fused = top-down"
     return probs_figure(series, title, colours)
 
 

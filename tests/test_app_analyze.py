@@ -86,7 +86,7 @@ def test_the_scene_network_page_starts_from_the_photos_fused_answer(photos_dir):
     fused = metrics(at)["Fused"]
     at.switch_page(PAGES["scene"]).run()
     assert not at.exception
-    assert at.metric[1].label == "With the faces (fused, as on Analyze)"
+    assert at.metric[1].label == "Fused (as on Analyze)"
     assert answer(at.metric[1]) == fused and "probability" in fused
     assert "the faces" in at.metric[2].label
     picker = at.selectbox(key="what_if_cnn_photo_image_negative_2.jpg")
