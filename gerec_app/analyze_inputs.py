@@ -74,7 +74,13 @@ def inputs() -> list[tuple[str, bytes]]:
         choice = right.selectbox("…or pick a sample photo", options, index=picked("sample", options), key="sample")
         pick("sample", choice)
         if choice != "(none)":
-            items.append((choice, samples[choice].read_bytes()))
+            data = samples[choice].read_bytes()
+            # checked as an upload is: the folder lists the uploader's formats, so its line names them
+            if (not_a_photo := paths.not_a_photo(choice, data)) is not None:
+                hint = render.SAMPLE_HINT.format(folder=samples[choice].parent)
+                st.error(state.error_text(not_a_photo, choice, hint))
+            else:
+                items.append((choice, data))
     else:
         right.caption("No sample folder configured (set GEREC_SAMPLES to a folder of photos).")
     requested = st.session_state.get(handoff.ANALYZE_PATH)  # drill-down from Error analysis

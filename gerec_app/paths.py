@@ -125,6 +125,18 @@ def is_child_file(folder: Path, name: str) -> bool:
         return False
 
 
+def not_a_photo(name: str, data: bytes) -> InvalidImage | None:
+    """The error of a file (an upload or a sample) that does not start like a photo gerec reads.
+
+    Empty files and damaged photos pass: the loader names what is wrong with them.
+    """
+    from gerec.imaging import looks_like_image
+
+    if data and not looks_like_image(data):
+        return InvalidImage(f"{name}: not a photo, whatever its name says")  # the hint names what to use
+    return None
+
+
 def accept_uploads(
     items: Sequence[tuple[str, bytes]], budget: int = UPLOAD_BUDGET
 ) -> tuple[list[tuple[str, bytes]], list[tuple[str, GerecError]]]:
@@ -132,19 +144,12 @@ def accept_uploads(
 
     Empty files and damaged photos pass: the loader names what is wrong with them.
     """
-    from gerec.imaging import looks_like_image
-
     accepted: list[tuple[str, bytes]] = []
     refused: list[tuple[str, GerecError]] = []
     total = 0
     for name, data in items:
-        if data and not looks_like_image(data):
-            refused.append(
-                (
-                    name,
-                    InvalidImage(f"{name}: not a photo, whatever its name says"),  # the hint names what to upload
-                )
-            )
+        if (error := not_a_photo(name, data)) is not None:
+            refused.append((name, error))
         elif total + len(data) > budget:
             refused.append(
                 (name, ImageTooLarge(f"{name}: left out, the photos uploaded together exceed {budget / MB:.0f} MB"))

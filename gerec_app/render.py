@@ -184,6 +184,9 @@ list, the error hints (a subset of :data:`gerec.imaging.FORMATS`; the CLI reads 
 PHOTO_FORMATS_TEXT = f"{', '.join(_FIRST_FORMATS)} or {_LAST_FORMAT}"
 """``JPEG, PNG or WebP``: what can be uploaded, in words."""
 
+SAMPLE_HINT = f"Put a {PHOTO_FORMATS_TEXT} photo in its place in the sample folder ({{folder}})."
+"""What to do about a sample that is not a photo (the folder lists only :data:`PHOTO_FORMATS`' files)."""
+
 ERROR_HINTS = {
     "ImageTooLarge": "Save it at a smaller size and upload it again.",
     "InvalidImage": f"Check that it is a {PHOTO_FORMATS_TEXT} photo and upload it again.",
@@ -198,11 +201,12 @@ ERROR_HINTS = {
 """What to do, per error class (looked up along the class's bases); empty where the message says it."""
 
 
-def plain_error(exc: BaseException, name: str | None = None) -> str:
+def plain_error(exc: BaseException, name: str | None = None, hint: str | None = None) -> str:
     """``empty.jpg: the file is empty (0 bytes). Check that it is …``: one line, no class names.
 
     The file name is said once; a library's own wording quoted in the message (the error's
-    cause, as ``(cause)``, ``(CauseType: cause)`` or ``: cause``) is dropped.
+    cause, as ``(cause)``, ``(CauseType: cause)`` or ``: cause``) is dropped. What to do is
+    ``hint`` when given (e.g. a sample is not uploaded: :data:`SAMPLE_HINT`), else the error's own.
     """
     text = " ".join(str(exc).split())
     cause = exc.__cause__
@@ -212,7 +216,7 @@ def plain_error(exc: BaseException, name: str | None = None) -> str:
             text = text.replace(form, "")
     if name:
         text = text.removeprefix(f"{name}: ")
-    hint = next(
+    hint = hint or next(
         (ERROR_HINTS[k.__name__] for k in type(exc).__mro__ if k.__name__ in ERROR_HINTS),
         "Try again; if it happens again, report it with the photo.",
     )

@@ -135,11 +135,11 @@ def settings() -> Settings:
     return Settings(s.get("mode", DEFAULT_MODE), s.get("chain", DEFAULT_CHAIN), *usable_labels_file(labels))
 
 
-def error_text(exc: BaseException, name: str | None = None) -> str:
+def error_text(exc: BaseException, name: str | None = None, hint: str | None = None) -> str:
     """One plain line: ``name: what went wrong. What to do.`` (no class names, no library wording)."""
     from gerec_app.render import plain_error
 
-    return plain_error(exc, name)
+    return plain_error(exc, name, hint)
 
 
 def digest(data: bytes) -> str:

@@ -278,3 +278,22 @@ def test_a_sample_picked_is_still_picked_after_another_page(photos_dir):
     at.switch_page(PAGES["models"]).run()
     at.switch_page(PAGES["analyze"]).run()
     assert at.selectbox(key="sample").value == "(none)" and not metrics(at)
+
+
+def test_a_sample_that_is_not_a_photo_names_the_dashboards_formats(photos_dir, tmp_path, monkeypatch):
+    """A file in the sample folder that is not a photo got the library's line, naming the six formats
+    it decodes (gif, bmp, tiff too), then 'Check that it is a JPEG, PNG or WebP photo and upload it
+    again'. The folder lists only the dashboard's formats (a .gif there is not offered) and a sample is
+    not uploaded: the line says so, as an upload's does, and names the folder."""
+    (tmp_path / "notes.jpg").write_text("shopping list, not a photo")
+    (tmp_path / "image_sad_1.jpg").write_bytes((photos_dir / "image_sad_1.jpg").read_bytes())
+    monkeypatch.setenv("GEREC_SAMPLES", str(tmp_path))
+    at = new_app(shap_on=False)
+    at.selectbox(key="sample").set_value("notes.jpg").run()
+    assert not at.exception and not metrics(at)
+    assert [e.value for e in at.error] == [
+        f"notes.jpg: not a photo, whatever its name says. Put a JPEG, PNG or WebP photo in its place in the "
+        f"sample folder ({tmp_path})."
+    ]
+    at.selectbox(key="sample").set_value("image_sad_1.jpg").run()
+    assert not at.exception and not at.error and "Fused" in metrics(at)
