@@ -12,7 +12,15 @@ from gerec.bn import SceneNetwork
 from gerec.calibration import ReliabilityBin
 from gerec.classes import CLASSES
 from gerec.types import Face, GroupPrediction, LabelContribution, Probs
-from gerec_app.render import CLASS_COLOURS, MODULE_COLOURS, MODULE_NAMES, SERIES_COLOURS, member_colours, percent
+from gerec_app.render import (
+    CLASS_COLOURS,
+    CLASS_SHORT,
+    MODULE_COLOURS,
+    MODULE_NAMES,
+    SERIES_COLOURS,
+    member_colours,
+    percent,
+)
 
 
 def _layout(fig: go.Figure, title: str = "", height: int = 320) -> go.Figure:
@@ -191,7 +199,7 @@ def network_figure(
         showlegend=False,
     )
     best = CLASSES[int(np.argmax(posterior))]
-    label = "Emotion<br>" + "<br>".join(f"{c[:3]} {p:.2f}" for c, p in zip(CLASSES, posterior))
+    label = "Emotion<br>" + "<br>".join(f"{CLASS_SHORT[c]} {p:.2f}" for c, p in zip(CLASSES, posterior))
     fig.add_scatter(
         x=[0],
         y=[0],

@@ -11,7 +11,7 @@ import pandas as pd
 from gerec.classes import CLASSES
 from gerec.formatting import NO_VALUE_SCREEN
 from gerec.types import NO_FACE, GroupPrediction, SceneEvidence, format_probs
-from gerec_app.render import MODULE_NAMES
+from gerec_app.render import CLASS_SHORT, MODULE_NAMES
 
 if TYPE_CHECKING:
     from gerec.bn.network import SceneNetwork
@@ -36,8 +36,9 @@ def faces_frame(pred: GroupPrediction) -> pd.DataFrame:
 
 
 def verdict_frame(pred: GroupPrediction) -> pd.DataFrame:
-    """The three predictions: class and probability per class (4 decimals;
-    :data:`~gerec.formatting.NO_VALUE_SCREEN` for bottom-up without a face)."""
+    """The three predictions: class and probability per class (2 decimals, as the chart and the
+    verdicts above it; :data:`~gerec.formatting.NO_VALUE_SCREEN` for bottom-up without a face),
+    headed :data:`~gerec_app.render.CLASS_SHORT` (the caption under the table names the classes)."""
     rows = []
     for module, probs, cls in (
         ("bottom_up", pred.bottom_up, pred.bottom_up_class),
@@ -46,7 +47,7 @@ def verdict_frame(pred: GroupPrediction) -> pd.DataFrame:
     ):
         row: dict[str, object] = {"module": MODULE_NAMES[module], "class": cls or NO_FACE}
         for i, c in enumerate(CLASSES):  # text, so an absent module's cells read the dash, not "None"
-            row[c] = NO_VALUE_SCREEN if probs is None else f"{probs[i]:.4f}"
+            row[CLASS_SHORT[c]] = NO_VALUE_SCREEN if probs is None else f"{probs[i]:.2f}"
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -328,6 +328,15 @@ CUT_CHART_TITLES = """() => [...document.querySelectorAll('.js-plotly-plot')].fl
 })"""
 """The titles of plotly charts that run past their chart's edge (plotly cuts them there)."""
 
+CUT_TABLE_CELLS = """() => [...document.querySelectorAll('[data-testid=stTable]')].flatMap(table => {
+    const box = table.getBoundingClientRect();
+    return [...table.querySelectorAll('th, td')].filter(cell => {
+        const r = cell.getBoundingClientRect();
+        return r.right > box.right + 1 || cell.scrollWidth > cell.clientWidth;
+    }).map(cell => cell.textContent);
+})"""
+"""The cells of static tables (st.table) that run past their table's edge or past their own box."""
+
 
 def test_verdicts_are_read_whole_in_a_1024_px_window(server):
     """A projector at 1024 px with the sidebar open: 'Negative · 0.54' needed 218 px and its column
@@ -347,6 +356,9 @@ def test_verdicts_are_read_whole_in_a_1024_px_window(server):
             expect(metrics.filter(has_text=name)).to_contain_text("probability 0.")
         page.wait_for_timeout(1000)
         assert page.evaluate(CUT_METRIC_TEXTS) == []
+        # the table beside the chart read 'Nega…' and '0.250…' at its right edge
+        expect(page.get_by_test_id("stTable")).to_contain_text("Fused")
+        assert page.evaluate(CUT_TABLE_CELLS) == []
         shot(page, "7_verdicts_1024")
         page.get_by_role("link", name="Open in the scene network").click()
         expect(metrics.nth(1)).to_contain_text("Negative", timeout=60_000)
@@ -368,4 +380,5 @@ def test_verdicts_are_read_whole_in_a_1024_px_window(server):
         page.wait_for_timeout(1000)
         assert page.evaluate(CUT_METRIC_TEXTS) == []
         assert page.evaluate(CUT_CHART_TITLES) == []
+        assert page.evaluate(CUT_TABLE_CELLS) == []
         shot(page, "9_no_face_1024")

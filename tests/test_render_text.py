@@ -132,8 +132,10 @@ def test_a_photo_without_a_face_reads_alike_in_the_cli_line_and_the_verdict_tabl
     table = prediction_tables.verdict_frame(pred).set_index("module")
     bottom_up = table.loc[render.MODULE_NAMES["bottom_up"]]
     assert bottom_up["class"] == NO_FACE
-    assert list(bottom_up[list(CLASSES)]) == [NO_VALUE_SCREEN] * 3
-    assert list(table.loc[render.MODULE_NAMES["fused"], list(CLASSES)]) == ["0.2500", "0.4500", "0.3000"]
+    headers = [render.CLASS_SHORT[c] for c in CLASSES]
+    assert headers == ["Pos", "Neu", "Neg"]
+    assert list(bottom_up[headers]) == [NO_VALUE_SCREEN] * 3
+    assert list(table.loc[render.MODULE_NAMES["fused"], headers]) == ["0.25", "0.45", "0.30"]
     assert doctest.testmod(render).failed == 0 and render.percent(1) == "100.00 %"
 
 
