@@ -51,8 +51,8 @@ cnn_choice = right.selectbox(
     cnn_options,
     index=cnn_options.index(start_cnn) if start_cnn in cnn_options else cnn_options.index("none"),
     key=f"what_if_cnn_{tag}",
-    format_func=lambda v: "the photo's faces" if v == FACES else v,
-    help="the photo's faces: their probabilities as Analyze fuses them, so the posterior is its fused "
+    format_func=lambda v: "the faces" if v == FACES else v,  # 'the photo's faces' was cut at 1024 px
+    help="the faces: the photo's faces, their probabilities as Analyze fuses them, so the posterior is its fused "
     "answer; a class: that class as the CNN's prediction (hard evidence); none: the network runs "
     "without the CNN node",
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -337,6 +338,15 @@ CUT_TABLE_CELLS = """() => [...document.querySelectorAll('[data-testid=stTable]'
 })"""
 """The cells of static tables (st.table) that run past their table's edge or past their own box."""
 
+CUT_SELECTED_TEXT = """box => [...box.querySelectorAll('input[role=combobox]')].filter(input => {
+    const style = getComputedStyle(input);
+    const context = document.createElement('canvas').getContext('2d');
+    context.font = style.font;
+    const room = input.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+    return context.measureText(input.value).width > room;
+}).map(input => input.value)"""
+"""The selected option's text of a selectbox (the element this is called on), when wider than its box."""
+
 
 def test_verdicts_are_read_whole_in_a_1024_px_window(server):
     """A projector at 1024 px with the sidebar open: 'Negative · 0.54' needed 218 px and its column
@@ -368,6 +378,9 @@ def test_verdicts_are_read_whole_in_a_1024_px_window(server):
         assert page.evaluate(CUT_METRIC_TEXTS) == []
         shot(page, "8_scene_verdicts_1024")
         cnn = page.get_by_test_id("stSelectbox").filter(has_text="CNN evidence")
+        # the photo's faces are the CNN evidence: the box read 'the photo's fac…'
+        expect(cnn.get_by_role("combobox")).to_have_value(re.compile("faces$"))
+        assert cnn.evaluate(CUT_SELECTED_TEXT) == []
         choose(page, cnn.get_by_role("combobox"), "Negative")  # its label takes two lines: click the box
         expect(metrics.filter(has_text="CNN Negative")).to_be_visible(timeout=60_000)
         page.wait_for_timeout(1000)
