@@ -48,10 +48,8 @@ def uploaded(left: DeltaGenerator) -> list[tuple[str, bytes]]:
         key="uploads",
         on_change=_keep_uploads,
     )
-    if uploads:
-        files = [(u.name, u.getvalue()) for u in uploads]
-        st.session_state[handoff.ANALYZE_UPLOADS] = tuple(files)
-        return files
+    if uploads:  # kept for the way back by the uploader's on_change (_keep_uploads), once per change
+        return [(u.name, u.getvalue()) for u in uploads]
     kept = list(st.session_state.get(handoff.ANALYZE_UPLOADS, ()))
     if kept:
         left.caption(
