@@ -6,6 +6,7 @@ Streamlit forgets a widget's value when another page runs, so what was uploaded 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import streamlit as st
@@ -15,6 +16,16 @@ from gerec.errors import PathNotAllowed
 from gerec_app import handoff, paths, render, state
 
 UPLOAD_TYPES = [suffix.removeprefix(".") for suffix in state.PHOTO_SUFFIXES]
+
+
+@dataclass(frozen=True)
+class Photo:
+    """A photo to analyse: its name, its bytes, and what to do if it cannot be read (``None``: the
+    error's own hint, which asks for an upload; a sample or a drill-down was not uploaded)."""
+
+    name: str
+    data: bytes
+    unreadable_hint: str | None = None
 
 
 def _keep_uploads() -> None:
@@ -60,10 +71,11 @@ def uploaded(left: DeltaGenerator) -> list[tuple[str, bytes]]:
     return kept
 
 
-def inputs() -> list[tuple[str, bytes]]:
-    """Uploaded photos, the picked sample and a drill-down from Error analysis, as (name, bytes)."""
+def inputs() -> list[Photo]:
+    """Uploaded photos, the picked sample and a drill-down from Error analysis."""
     left, right = st.columns([3, 2])
-    items, refused = paths.accept_uploads(uploaded(left))  # by content, budget
+    accepted, refused = paths.accept_uploads(uploaded(left))  # by content, budget
+    items = [Photo(name, data) for name, data in accepted]
     for name, error in refused:
         st.error(state.error_text(error, name))
     samples = {p.name: p for p in state.sample_photos()}
@@ -73,12 +85,12 @@ def inputs() -> list[tuple[str, bytes]]:
         pick("sample", choice)
         if choice != "(none)":
             data = samples[choice].read_bytes()
+            hint = render.SAMPLE_HINT.format(folder=samples[choice].parent)
             # checked as an upload is: the folder lists the uploader's formats, so its line names them
             if (not_a_photo := paths.not_a_photo(choice, data)) is not None:
-                hint = render.SAMPLE_HINT.format(folder=samples[choice].parent)
                 st.error(state.error_text(not_a_photo, choice, hint))
             else:
-                items.append((choice, data))
+                items.append(Photo(choice, data, hint))
     else:
         right.caption("No sample folder configured (set GEREC_SAMPLES to a folder of photos).")
     requested = st.session_state.get(handoff.ANALYZE_PATH)  # drill-down from Error analysis
@@ -90,7 +102,8 @@ def inputs() -> list[tuple[str, bytes]]:
             del st.session_state[handoff.ANALYZE_PATH]
             st.rerun()
         try:
-            items.append((path.name, paths.confined_file(requested, "photo").read_bytes()))
+            data = paths.confined_file(requested, "photo").read_bytes()
+            items.append(Photo(path.name, data, render.DRILL_DOWN_HINT))
         except (OSError, PathNotAllowed):
-            st.error(f"{path.name}: cannot be read at {path.parent}. Check the image folder on Error analysis.")
+            st.error(f"{path.name}: cannot be read at {path.parent}. {render.DRILL_DOWN_HINT}")
     return items

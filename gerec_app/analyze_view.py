@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from gerec.classes import CLASSES, MODULES
-from gerec.errors import GerecError
+from gerec.errors import GerecError, ImageTooLarge, InvalidImage
 from gerec.types import NO_FACE, GroupPrediction
 from gerec_app import (
     PAGES,
@@ -66,15 +66,18 @@ def landing(s: state.Settings) -> None:
     )
 
 
-def analyse(items: list[tuple[str, bytes]], s: state.Settings) -> list[state.PhotoResult]:
-    """Each photo's cached result; a photo that fails shows one plain line and the others go on."""
+def analyse(items: list[analyze_inputs.Photo], s: state.Settings) -> list[state.PhotoResult]:
+    """Each photo's cached result; a photo that fails shows one plain line and the others go on. A photo
+    that cannot be read says what to do by where it came from (a sample is not uploaded again)."""
     results: list[state.PhotoResult] = []
-    for name, data in items:
+    for photo in items:
+        name, data = photo.name, photo.data
         try:
             with st.spinner(f"Analysing {name}…"):
                 results.append(state.analyze_photo(state.digest(data), name, s.mode, s.chain, s.labels_file, data))
         except Exception as exc:  # noqa: BLE001 - the UI shows a plain reason, never a traceback
-            st.error(state.error_text(exc, name))
+            unreadable = isinstance(exc, (InvalidImage, ImageTooLarge))
+            st.error(state.error_text(exc, name, photo.unreadable_hint if unreadable else None))
     return results
 
 

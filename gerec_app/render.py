@@ -189,7 +189,11 @@ PHOTO_FORMATS_TEXT = f"{', '.join(_FIRST_FORMATS)} or {_LAST_FORMAT}"
 """``JPEG, PNG or WebP``: what can be uploaded, in words."""
 
 SAMPLE_HINT = f"Put a {PHOTO_FORMATS_TEXT} photo in its place in the sample folder ({{folder}})."
-"""What to do about a sample that is not a photo (the folder lists only :data:`PHOTO_FORMATS`' files)."""
+"""What to do about a sample that is not a photo, or is one that cannot be read (the folder lists only
+:data:`PHOTO_FORMATS`' files)."""
+
+DRILL_DOWN_HINT = "Check the image folder on Error analysis."
+"""What to do about a photo opened from Error analysis that cannot be read."""
 
 ERROR_HINTS = {
     "ImageTooLarge": "Save it at a smaller size and upload it again.",

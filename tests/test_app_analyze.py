@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from gerec_app import PAGES
-from gerec_app.handoff import PHOTO_EVIDENCE
+from gerec_app.handoff import ANALYZE_PATH, PHOTO_EVIDENCE
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 pytestmark = pytest.mark.slow
@@ -297,3 +297,31 @@ def test_a_sample_that_is_not_a_photo_names_the_dashboards_formats(photos_dir, t
     ]
     at.selectbox(key="sample").set_value("image_sad_1.jpg").run()
     assert not at.exception and not at.error and "Fused" in metrics(at)
+
+
+def test_a_damaged_sample_is_not_asked_to_be_uploaded_again(photos_dir, tmp_path, monkeypatch):
+    """A sample that starts as a JPEG but is cut short passes the content check and fails when decoded:
+    its line said 'Check that it is a JPEG, PNG or WebP photo and upload it again', but nobody
+    uploaded it. It names the sample folder, as a sample that is not a photo does."""
+    whole = (photos_dir / "image_sad_1.jpg").read_bytes()
+    (tmp_path / "cut.jpg").write_bytes(whole[: len(whole) // 3])
+    monkeypatch.setenv("GEREC_SAMPLES", str(tmp_path))
+    at = new_app(shap_on=False)
+    at.selectbox(key="sample").set_value("cut.jpg").run()
+    assert not at.exception and not metrics(at)
+    (line,) = [e.value for e in at.error]
+    assert line.startswith("cut.jpg: ") and "upload" not in line
+    assert line.endswith(f"Put a JPEG, PNG or WebP photo in its place in the sample folder ({tmp_path}).")
+
+
+def test_a_damaged_photo_opened_from_error_analysis_points_back_to_its_folder(photos_dir, tmp_path, monkeypatch):
+    """A photo Error analysis asks Analyze to open, cut short: its line named an upload; it was not
+    uploaded, so it points to the image folder given on Error analysis."""
+    whole = (photos_dir / "image_sad_1.jpg").read_bytes()
+    (tmp_path / "cut.jpg").write_bytes(whole[: len(whole) // 3])
+    monkeypatch.setenv("GEREC_DASHBOARD_ROOTS", str(tmp_path))
+    at = new_app(shap_on=False, **{ANALYZE_PATH: str(tmp_path / "cut.jpg")})
+    assert not at.exception and not metrics(at)
+    (line,) = [e.value for e in at.error]
+    assert line.startswith("cut.jpg: ") and "upload" not in line
+    assert line.endswith("Check the image folder on Error analysis.")
