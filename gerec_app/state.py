@@ -112,13 +112,16 @@ def sidebar() -> Settings:
             help="reference: the paper's network; tuned: cross-validated hyperparameters",
         )
         offered = chains()
+        # the box names the chain, the line under it says what it does: 'default: cached → Cloud Vision
+        # (when keys are set) → offline' in the box was cut in a 1024 px window
         chain = st.selectbox(
             "Scene labeler",
             list(offered),
-            format_func=lambda c: f"{c}: {offered[c]}",
             key="chain",
-            help="Works offline without keys; Cloud Vision only with credentials.",
+            help="Works offline without keys; Cloud Vision only with credentials.\n\n"
+            + "\n".join(f"- **{name}**: {text}" for name, text in offered.items()),
         )
+        st.caption(offered[str(chain)])
         labels = st.text_input(
             "Cached labels (JSON)",
             value=default_labels_file() or "",

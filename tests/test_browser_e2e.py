@@ -357,6 +357,10 @@ def test_verdicts_are_read_whole_in_a_1024_px_window(server):
     with chromium() as browser:
         page = open_analyze(browser, server, 1024, 1300)
         assert page.get_by_test_id("stSidebar").bounding_box()["width"] > 200  # the sidebar is open
+        # the sidebar's labeler box read 'default: cached → Cloud Vision (w…'
+        labeler = page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").filter(has_text="Scene labeler")
+        expect(labeler.get_by_role("combobox")).to_have_value("default")
+        assert labeler.evaluate(CUT_SELECTED_TEXT) == []
         choose(page, page.get_by_test_id("stSelectbox").filter(has_text="pick a sample"), "image_negative_1.jpg")
         metrics = page.get_by_test_id("stMetric")
         expect(metrics.filter(has_text="Fused")).to_be_visible(timeout=240_000)

@@ -93,12 +93,13 @@ def test_a_registered_labeler_is_offered_in_the_dashboard_sidebar(monkeypatch):
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
     at.run()
     choice = at.sidebar.selectbox(key="chain")
-    assert choice.options[0].startswith("default: ") and choice.options[-1].startswith("none: ")
-    names = [option.split(":")[0] for option in choice.options]
+    names = choice.options
+    assert names[0] == "default" and names[-1] == "none"
     assert set(config.LABELERS) - {"manual"} <= set(names) and "manual" not in names
-    assert "constant: fixed labels" in choice.options
+    assert "- **constant**: fixed labels" in choice.help
     choice.set_value("constant").run()
     assert not at.exception and at.session_state["chain"] == "constant"
+    assert "fixed labels" in [c.value for c in at.sidebar.caption]  # what the chosen chain does, under its box
     assert [type(lab).__name__ for lab in state.labeler("constant", None).labelers] == ["Constant"]
     at.switch_page(PAGES["models"])  # AppTest runs the page alone: the sidebar's choice is handed over
     at.session_state["chain"] = "constant"
