@@ -139,7 +139,11 @@ def faces_table(res: state.PhotoResult) -> None:
     pred = res.prediction
     if pred.faces:
         st.markdown(f"**{render.faces_count(len(pred.faces))}** (ensemble and each member)")
-        st.dataframe(prediction_tables.faces_frame(pred), hide_index=True, key=f"faces_{res.digest}")
+        columns = {
+            name: st.column_config.NumberColumn(**how) for name, how in prediction_tables.faces_columns().items()
+        }
+        table = prediction_tables.faces_frame(pred)
+        st.dataframe(table, hide_index=True, column_config=columns, key=f"faces_{res.digest}")
 
 
 @st.fragment

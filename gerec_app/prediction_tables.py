@@ -18,21 +18,39 @@ if TYPE_CHECKING:
     from gerec.bn.vocabulary import LabelMapping
 
 
+PROBABILITY_FORMAT = "%.2f"
+"""How the faces table shows a probability: two decimals, as the verdicts, their table and the members'
+cells (the frame keeps the numbers, so the table sorts by them)."""
+
+
 def faces_frame(pred: GroupPrediction) -> pd.DataFrame:
-    """One row per face: number, class, detector confidence, ensemble and member probabilities."""
+    """One row per face: number, class, the ensemble's probability per class (headed
+    :data:`~gerec_app.render.CLASS_SHORT`, as the verdicts' table), each member's class and
+    probabilities, detector confidence, box."""
     rows = []
     for face in pred.faces:
         row: dict[str, object] = {"face": face.index}
         if face.scores is not None:
             row["class"] = face.scores.predicted
             for cls, p in zip(CLASSES, face.scores.ensemble):
-                row[f"P({cls})"] = round(p, 3)
+                row[CLASS_SHORT[cls]] = p
             for name, probs in face.scores.members.items():
                 row[name] = f"{CLASSES[int(np.argmax(probs))]} ({format_probs(probs, sep=' / ')})"
-        row["detector confidence"] = round(face.confidence, 3)  # MTCNN's, not the class's probability
+        row["detector confidence"] = face.confidence  # MTCNN's, not the class's probability
         row["box (x, y, w, h)"] = ", ".join(str(v) for v in face.box)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def faces_columns() -> dict[str, dict[str, str]]:
+    """The faces table's number columns: format and help, as ``st.column_config.NumberColumn``'s
+    arguments (this module makes no streamlit calls)."""
+    columns = {
+        CLASS_SHORT[c]: {"format": PROBABILITY_FORMAT, "help": f"P({c}): the face ensemble's probability"}
+        for c in CLASSES
+    }
+    columns["detector confidence"] = {"format": "%.3f", "help": "MTCNN's confidence that the box holds a face"}
+    return columns
 
 
 def verdict_frame(pred: GroupPrediction) -> pd.DataFrame:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import numpy as np
@@ -40,8 +41,12 @@ def test_sample_pick_faces_predictions_saliency_and_label_edit(photos_dir):
     at = new_app()
     at.selectbox(key="sample").set_value("image_happy_1.jpg").run()
     assert not at.exception and not at.error, [e.value for e in at.error]
-    faces = next(d.value for d in at.dataframe if "class" in d.value.columns and "face" in d.value.columns)
+    frame = next(d for d in at.dataframe if "class" in d.value.columns and "face" in d.value.columns)
+    faces = frame.value
     assert len(faces) >= 2
+    shown = json.loads(frame.proto.columns)  # the column config the browser gets: 2 decimals, not 0.623 by 0.57
+    assert all(shown[c]["type_config"] == {"type": "number", "format": "%.2f"} for c in ("Pos", "Neu", "Neg"))
+    assert faces[["Pos", "Neu", "Neg"]].sum(axis=1).round(6).eq(1).all()
     found = metrics(at)
     assert found["Bottom-up (faces)"].startswith(("Positive", "Neutral", "Negative"))
     assert {"Top-down (scene)", "Fused"} <= set(found)
