@@ -140,7 +140,8 @@ def faces_table(res: state.PhotoResult) -> None:
     if pred.faces:
         st.markdown(f"**{render.faces_count(len(pred.faces))}** (ensemble and each member)")
         columns = {
-            name: st.column_config.NumberColumn(**how) for name, how in prediction_tables.faces_columns().items()
+            name: st.column_config.NumberColumn(format=shown, help=tip)
+            for name, (shown, tip) in prediction_tables.faces_columns().items()
         }
         table = prediction_tables.faces_frame(pred)
         st.dataframe(table, hide_index=True, column_config=columns, key=f"faces_{res.digest}")

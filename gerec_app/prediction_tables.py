@@ -42,14 +42,11 @@ def faces_frame(pred: GroupPrediction) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def faces_columns() -> dict[str, dict[str, str]]:
-    """The faces table's number columns: format and help, as ``st.column_config.NumberColumn``'s
-    arguments (this module makes no streamlit calls)."""
-    columns = {
-        CLASS_SHORT[c]: {"format": PROBABILITY_FORMAT, "help": f"P({c}): the face ensemble's probability"}
-        for c in CLASSES
-    }
-    columns["detector confidence"] = {"format": "%.3f", "help": "MTCNN's confidence that the box holds a face"}
+def faces_columns() -> dict[str, tuple[str, str]]:
+    """The faces table's number columns: (format, help) for ``st.column_config.NumberColumn`` (this
+    module makes no streamlit calls)."""
+    columns = {CLASS_SHORT[c]: (PROBABILITY_FORMAT, f"P({c}): the face ensemble's probability") for c in CLASSES}
+    columns["detector confidence"] = ("%.3f", "MTCNN's confidence that the box holds a face")
     return columns
 
 

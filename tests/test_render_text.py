@@ -71,7 +71,7 @@ def test_probabilities_read_the_same_in_the_cli_line_and_the_faces_table():
     # decimals: rounded to 3 in the frame, they read '0.623' beside '0.57' (a trailing zero dropped)
     assert list(table.columns) == ["face", "class", "Pos", "Neu", "Neg", "m", "detector confidence", "box (x, y, w, h)"]
     assert table[["Pos", "Neu", "Neg"]].iloc[0].tolist() == [0.1, 0.25, 0.65]
-    formats = {name: how["format"] for name, how in prediction_tables.faces_columns().items()}
+    formats = {name: shown for name, (shown, _) in prediction_tables.faces_columns().items()}
     assert formats == {"Pos": "%.2f", "Neu": "%.2f", "Neg": "%.2f", "detector confidence": "%.3f"}
     line = prediction_line(pred)
     assert "bottom_up=Positive (0.60/0.30/0.10)" in line and "top_down=Neutral (0.20/0.50/0.30)" in line
