@@ -96,20 +96,17 @@ def _node_colour(log_ratio: Probs | np.ndarray) -> str:
     return CLASS_COLOURS[CLASSES[int(np.argmax(log_ratio))]]
 
 
-def _text_side(x: float, y: float) -> str:
-    """Where a node's text goes: away from the centre (left of left nodes, right of right ones; the
-    two nodes either side of the top also, or their texts run into each other above them)."""
-    if abs(x) > 0.15:
-        return "middle left" if x < 0 else "middle right"
-    return "top center" if y > 0 else "bottom center"
-
-
 TOP_ABSENT = 6
 """Absent labels the Scene network graph shows on their own by default (the rest summed in one node)."""
-RING_X = 1.35
-"""Half the width of the ring of label nodes (x range ±2.3): the rest of each side is for their texts."""
+COLUMN_X = 0.95
+"""Where the graph's two columns of label nodes stand (x range ±2.3): present labels and the prior on
+the left, absent labels on the right, each text on its column's outer side, so no two texts meet."""
+ROW_PX = 36
+"""Height in px of one row of label nodes: a text on two lines (:func:`_node_text`) and a gap."""
 WRAP_AT = 13
-"""A node's text longer than this many characters is set on two lines, so it fits beside the ring."""
+"""A node's text longer than this many characters is set on two lines, so it fits beside its column."""
+NODE_FONT = 11
+"""Size of the label nodes' texts in px."""
 
 
 def _node_text(name: str) -> str:
@@ -125,60 +122,65 @@ def _node_text(name: str) -> str:
     return f"{name[:cut]}<br>{name[cut + 1 :]}"
 
 
-def network_figure(
-    net: SceneNetwork, present: Sequence[str], cnn: str | Probs | None, posterior: Probs, top_absent: int = TOP_ABSENT
-) -> go.Figure:
-    """The network around ``Emotion``: CNN node, present labels and the strongest absent ones.
+def _columns(rows: Sequence[LabelContribution]) -> tuple[list[LabelContribution], list[LabelContribution]]:
+    """The graph's label nodes: the prior and the present labels (left), the absent ones (right);
+    the bottom-up term is the CNN node."""
+    right = [r for r in rows if r.kind in ("absent", "absent-rest")]
+    left = [r for r in rows if r.kind != "bottom-up" and r not in right]
+    return left, right
 
-    Node size is a label's strength (spread of its log-likelihood over classes), colour the class
-    it pushes towards; absent labels beyond ``top_absent`` are summed into one node. ``cnn`` is a
-    class (hard evidence), a photo's faces' probabilities (as fusion takes them) or ``None``.
-    """
-    rows = net.contributions(present, top_absent=top_absent)
-    nodes: list[tuple[str, Probs, bool, str]] = [
-        (r.display, r.log_ratio, r.present, r.label if r.kind in ("label", "absent") else "aggregated")
-        for r in rows
-        if r.kind != "bottom-up"
-    ]
-    fig = go.Figure()
-    n = max(len(nodes), 1)
-    xs, ys = [], []
-    for k in range(len(nodes)):
-        angle = math.pi / 2 + 2 * math.pi * (k + 0.5) / n
-        xs.append(RING_X * math.cos(angle) * (1.0 if k % 2 == 0 else 0.82))
-        ys.append(math.sin(angle) * (1.0 if k % 2 == 0 else 0.82))
-    cnn_xy = (0.0, -1.45)
-    edge_x: list[float | None] = []
-    edge_y: list[float | None] = []
-    for x, y in [*zip(xs, ys), cnn_xy]:
-        edge_x += [0.0, x, None]
-        edge_y += [0.0, y, None]
+
+def _column_ys(count: int, rows: int) -> list[float]:
+    """The y of each of ``count`` nodes of a column, one unit apart, centred on ``rows`` rows (y 0 to
+    ``1 - rows``)."""
+    offset = (rows - count) / 2
+    return [-(offset + i) for i in range(count)]
+
+
+def _add_label_nodes(
+    fig: go.Figure, column: Sequence[LabelContribution], x: float, centre_y: float, rows: int, top: float
+) -> None:
+    """One column of label nodes at ``x``, each with its edge to ``Emotion`` at (0, ``centre_y``): size
+    its strength (relative to ``top``), colour the class it pushes towards, open when absent."""
+    if not column:
+        return
+    ys = _column_ys(len(column), rows)
     fig.add_scatter(
-        x=edge_x, y=edge_y, mode="lines", line={"color": "#ced4da", "width": 1}, hoverinfo="skip", showlegend=False
+        x=[v for y in ys for v in (0.0, x, None)],
+        y=[v for y in ys for v in (centre_y, y, None)],
+        mode="lines",
+        line={"color": "#ced4da", "width": 1},
+        hoverinfo="skip",
+        showlegend=False,
     )
-    strengths = [max(lr) - min(lr) for _, lr, _, _ in nodes]
-    top = max(strengths + [1e-9])
-    hover = [
-        f"<b>{name}</b><br>" + "<br>".join(f"{c}: {v:+.3f}" for c, v in zip(CLASSES, lr)) for name, lr, _, _ in nodes
-    ]
     fig.add_scatter(
-        x=xs,
+        x=[x] * len(column),
         y=ys,
         mode="markers+text",
-        text=[_node_text(name) for name, *_ in nodes],
-        textposition=[_text_side(x, y) for x, y in zip(xs, ys)],  # outward, so neighbours' texts do not collide
+        text=[_node_text(r.display) for r in column],
+        textposition="middle left" if x < 0 else "middle right",  # outward: the texts of a column never meet
+        textfont={"size": NODE_FONT},
         cliponaxis=False,  # a text may reach into the margin rather than be cut at the plot's edge
-        hovertext=hover,
+        hovertext=[
+            f"<b>{r.display}</b><br>" + "<br>".join(f"{c}: {v:+.3f}" for c, v in zip(CLASSES, r.log_ratio))
+            for r in column
+        ],
         hoverinfo="text",
         showlegend=False,
-        customdata=[key for *_, key in nodes],
+        customdata=[r.label if r.kind in ("label", "absent") else "aggregated" for r in column],
         marker={
-            "size": [14 + 36 * s / top for s in strengths],
-            "color": [_node_colour(lr) for _, lr, _, _ in nodes],
-            "symbol": ["circle" if p else "circle-open" for _, _, p, _ in nodes],
+            "size": [10 + 20 * r.strength / top for r in column],  # at most 30 px: rows are ROW_PX apart
+            "color": [_node_colour(r.log_ratio) for r in column],
+            "symbol": ["circle" if r.present else "circle-open" for r in column],
             "line": {"width": 2},
         },
     )
+
+
+def _add_cnn_node(
+    fig: go.Figure, net: SceneNetwork, cnn: str | Probs | None, xy: tuple[float, float], centre_y: float
+) -> None:
+    """The CNN node below ``Emotion``: a class (hard evidence), the faces (soft) or no evidence."""
     cnn_ll = net.cnn_log_likelihood(cnn)
     cnn_ll = cnn_ll - cnn_ll.mean()
     if isinstance(cnn, str):
@@ -188,29 +190,61 @@ def network_figure(
     else:
         cnn_text, cnn_colour = "CNN: no evidence", "#dee2e6"
     fig.add_scatter(
-        x=[cnn_xy[0]],
-        y=[cnn_xy[1]],
+        x=[0.0, xy[0]],
+        y=[centre_y, xy[1]],
+        mode="lines",
+        line={"color": "#ced4da", "width": 1},
+        hoverinfo="skip",
+        showlegend=False,
+    )
+    fig.add_scatter(
+        x=[xy[0]],
+        y=[xy[1]],
         mode="markers+text",
         text=[cnn_text],
         textposition="bottom center",
+        textfont={"size": NODE_FONT},
         hovertext=["<br>".join(f"{c}: {v:+.3f}" for c, v in zip(CLASSES, cnn_ll))],
         hoverinfo="text",
-        marker={"size": 34, "symbol": "square", "color": cnn_colour},
+        marker={"size": 30, "symbol": "square", "color": cnn_colour},
         showlegend=False,
     )
+
+
+def network_figure(
+    net: SceneNetwork, present: Sequence[str], cnn: str | Probs | None, posterior: Probs, top_absent: int = TOP_ABSENT
+) -> go.Figure:
+    """The network around ``Emotion``: present labels (and the prior) in a column on the left, the
+    strongest absent labels on the right (the rest summed in one node), the CNN node below.
+
+    Node size is a label's strength (spread of its log-likelihood over classes), colour the class
+    it pushes towards. The graph grows a row per node of its longer column (:data:`ROW_PX`), so its
+    texts keep their room however many labels it shows. ``cnn`` is a class (hard evidence), a photo's
+    faces' probabilities (as fusion takes them) or ``None``.
+    """
+    left, right = _columns(net.contributions(present, top_absent=top_absent))
+    rows = max(len(left), len(right), 5)
+    centre_y = -(rows - 1) / 2
+    top = max([r.strength for r in [*left, *right]] + [1e-9])
+    fig = go.Figure()
+    _add_label_nodes(fig, left, -COLUMN_X, centre_y, rows, top)
+    _add_label_nodes(fig, right, COLUMN_X, centre_y, rows, top)
+    cnn_xy = (0.0, centre_y - max(2.0, rows / 2 - 0.5))
+    _add_cnn_node(fig, net, cnn, cnn_xy, centre_y)
     best = CLASSES[int(np.argmax(posterior))]
-    label = "Emotion<br>" + "<br>".join(f"{CLASS_SHORT[c]} {p:.2f}" for c, p in zip(CLASSES, posterior))
     fig.add_scatter(
         x=[0],
-        y=[0],
+        y=[centre_y],
         mode="markers+text",
-        text=[label],
+        text=["Emotion<br>" + "<br>".join(f"{CLASS_SHORT[c]} {p:.2f}" for c, p in zip(CLASSES, posterior))],
         textposition="middle center",
         textfont={"color": "white", "size": 11},
         hoverinfo="skip",
         showlegend=False,
-        marker={"size": 86, "color": CLASS_COLOURS[best]},
+        marker={"size": 76, "color": CLASS_COLOURS[best]},
     )
+    for x, title in ((-COLUMN_X, "present"), (COLUMN_X, "absent")):
+        fig.add_annotation(x=x, y=0.9, text=title, showarrow=False, font={"size": NODE_FONT, "color": "#6c757d"})
     for cls in CLASSES:  # legend of node colours
         fig.add_scatter(
             x=[None],
@@ -219,9 +253,11 @@ def network_figure(
             name=f"pushes to {cls}",
             marker={"color": CLASS_COLOURS[cls], "size": 10},
         )
+    bottom = cnn_xy[1] - 1.2  # room for the CNN node's text
     fig.update_xaxes(visible=False, range=[-2.3, 2.3])
-    fig.update_yaxes(visible=False, range=[-1.9, 1.35])
-    return _layout(fig, height=540)
+    fig.update_yaxes(visible=False, range=[bottom, 1.3])
+    height = round(ROW_PX * (1.3 - bottom)) + 50  # the legend's line below the plot
+    return _layout(fig, height=height).update_layout(legend={"y": 0, "yanchor": "top"})
 
 
 def confusion_figure(matrix: np.ndarray, title: str) -> go.Figure:
