@@ -16,8 +16,7 @@ s = state.settings()
 # ---------------------------------------------------------------- ensemble
 st.header("Face ensemble (bottom-up)")
 try:
-    from gerec.config import runtime_override
-    from gerec.emotion.registry import REGISTRY_FILE, read_registry, resolve_weights
+    from gerec.emotion.registry import REGISTRY_FILE, read_registry
     from gerec.fileio import read_model_json
 
     spec = read_registry()
@@ -25,31 +24,25 @@ except GerecError as exc:
     st.error(state.error_text(exc))
     spec = None
 if spec is not None:
-    rows = []
-    for m in spec.members:
-        try:
-            path = resolve_weights(m, spec.directory)
-            size = f"{path.stat().st_size / 1e6:.2f} MB"
-        except GerecError as exc:
-            size = state.error_text(exc)
-        rows.append(
-            {
-                "member": m.name,
-                "weight": m.weight,
-                "source": m.source,
-                "input": f"{m.input_size}×{m.input_size} {m.colour}, {m.preprocess}",
-                "size on disk": size,
-                "runs with": ensemble_tables.backend_text(runtime_override() or m.backend, m.is_graph),
-                "temperature": ensemble_tables.temperature_text(m.temperature),
-                "class mapping": ", ".join(f"{k}→{v or 'dropped'}" for k, v in m.mapping.items()),
-            }
-        )
     st.markdown(
-        f"**Members in use** ({len(rows)}; the ensemble is the weighted mean of their probabilities, each "
+        f"**Members in use** ({len(spec.members)}; the ensemble is the weighted mean of their probabilities, each "
         "member's first tempered by its temperature, fitted on the validation split so that its 3-class "
         "probabilities mean what they say)"
     )
-    st.table(pd.DataFrame(rows).set_index("member"))  # a static table wraps long cells instead of cutting them
+    # a static table wraps long cells instead of cutting them
+    st.table(ensemble_tables.members_frame(spec).set_index("member"))
+    st.caption(
+        "*Saliency sanity*: on seeded validation faces, how many of the member's saliency maps changed when its "
+        "class head was replaced by random weights (a map that stays the same does not show what the member "
+        "reads; docs/explanations.md)."
+    )
+    mappings = {m.name: ensemble_tables.mapping_text(m.mapping) for m in spec.members}
+    if len(set(mappings.values())) == 1:
+        st.caption(f"FER-2013 classes to group classes, every member: {next(iter(mappings.values()))}.")
+    else:
+        st.caption("FER-2013 classes to group classes: " + "; ".join(f"{k}: {v}" for k, v in mappings.items()) + ".")
+    with st.expander("How each member was made"):
+        st.markdown("\n".join(f"- **{m.name}**: {m.source}" for m in spec.members))
     st.markdown(
         "**Accuracy on FER-2013 faces** (3-class leaves surprise out). Members, test-time views "
         f"({ensemble_tables.tta_modes_text()}; the note under the table names those the fit offered) and weights "
@@ -57,9 +50,7 @@ if spec is not None:
         "`train.npz` (how, in the note under the table); `test.npz` is "
         'measured once, afterwards, report only ("not measured" until then). The ensemble\'s 7-class figure '
         "uses its 7-class members. A member trained on the validation faces (in-sample) is measured "
-        "but never weighted there. *Saliency sanity*: on seeded validation faces, how many of a weighted "
-        "member's saliency maps changed when its class head was replaced by random weights (a map that "
-        "stays the same does not show what the member reads; docs/explanations.md)."
+        "but never weighted there."
     )
     registry = read_model_json(spec.directory / REGISTRY_FILE, "ensemble registry")  # disabled members too
     table = ensemble_tables.ensemble_accuracy_table(registry["members"], registry.get("metrics", {}))

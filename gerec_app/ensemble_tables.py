@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from gerec.emotion.registry import tta_mode
 from gerec.emotion.views import TTA_MODES, ZOOM
 from gerec.formatting import NO_VALUE_SCREEN, percent_spread
-from gerec_app.render import percent
+from gerec_app.render import percent, plain_error
+
+if TYPE_CHECKING:
+    from gerec.emotion.registry import EnsembleSpec
 
 NOT_MEASURED = "not measured"  # the ensemble's test cells before its one test measurement
 
@@ -88,9 +92,54 @@ WHY_NOT_USED = "why not in use"
 
 def shown_in_use(used: pd.DataFrame, unused: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """:func:`split_in_use`'s two tables as the page shows them: the members in use without an
-    ``in use`` column (every row would say true), the others saying why each is not used."""
+    ``in use`` column (every row would say true) and without their weight and saliency sanity (the
+    members table above it has them: ten columns were wider than a 1024 px window gives the table), the
+    others saying why each is not used, without a column no row has a value in."""
     why = unused["in use"].map(lambda enabled: "weight 0 at the fit" if enabled else "disabled in the registry")
-    return used.drop(columns="in use"), unused.drop(columns="in use").assign(**{WHY_NOT_USED: why})
+    unused = unused.drop(columns="in use").assign(**{WHY_NOT_USED: why})
+    empty = [c for c in unused.columns if (unused[c] == NO_VALUE_SCREEN).all()]  # e.g. held out: the ensemble's only
+    return used.drop(columns=["in use", "weight", "saliency sanity"]), unused.drop(columns=empty)
+
+
+def members_frame(spec: EnsembleSpec) -> pd.DataFrame:
+    """The members in use, one row each: weight, input, size on disk (or why it cannot be read), how
+    it runs, temperature, saliency sanity. Their recipes (``source``) and class mappings are prose under the table: as
+    columns they made it wider than a 1024 px window gives it."""
+    from gerec.config import runtime_override
+    from gerec.emotion.registry import resolve_weights
+    from gerec.errors import GerecError
+
+    rows = []
+    for m in spec.members:
+        try:
+            size = f"{resolve_weights(m, spec.directory).stat().st_size / 1e6:.2f} MB"
+        except GerecError as exc:
+            size = plain_error(exc)
+        rows.append(
+            {
+                "member": m.name,
+                "weight": m.weight,
+                "input": f"{m.input_size}×{m.input_size} {m.colour}, {m.preprocess}",
+                "size on disk": size,
+                "runs with": backend_text(runtime_override() or m.backend, m.is_graph),
+                "temperature": temperature_text(m.temperature),
+                "saliency sanity": sanity_text(m.metrics.get("val_saliency_sanity")),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def mapping_text(mapping: dict[str, str | None]) -> str:
+    """A member's class mapping, grouped by group class: ``angry, sad → Negative; surprise dropped``.
+
+    >>> mapping_text({"angry": "Negative", "happy": "Positive", "sad": "Negative", "surprise": None})
+    'happy → Positive; angry, sad → Negative; surprise dropped'
+    """
+    from gerec.classes import CLASSES
+
+    groups = [f"{', '.join(k for k, v in mapping.items() if v == c)} → {c}" for c in CLASSES if c in mapping.values()]
+    dropped = [k for k, v in mapping.items() if not v]
+    return "; ".join(groups + ([f"{', '.join(dropped)} dropped"] if dropped else []))
 
 
 def ensemble_accuracy_table(members: Sequence[dict], metrics: dict) -> pd.DataFrame:
@@ -136,13 +185,11 @@ def ensemble_accuracy_table(members: Sequence[dict], metrics: dict) -> pd.DataFr
 
 
 def sanity_text(record: dict | None) -> str:
-    """A member's saliency sanity check (``fit-ensemble``'s ``val_saliency_sanity``) in words."""
+    """A member's saliency sanity check (``fit-ensemble``'s ``val_saliency_sanity``) in words: how many
+    maps changed when its class head was randomised (the page's text over the table says so)."""
     if not record:
         return "not checked"
-    return (
-        f"{record['maps_changed']} of {record['faces']} maps changed with the class head randomised "
-        f"(median ρ {record['median_rho']:+.2f})"
-    )
+    return f"{record['maps_changed']} of {record['faces']} maps changed (median ρ {record['median_rho']:+.2f})"
 
 
 BACKEND_TEXT = {

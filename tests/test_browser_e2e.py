@@ -245,6 +245,29 @@ GRAPH_TEXTS = """() => {
     .map(t => [t.textContent, ...box(t.getBoundingClientRect())]);
   return {plot, texts};
 }"""
+
+
+def test_models_tables_are_whole_in_a_1024_px_window(server):
+    """The Models page in a 1024 px window with the sidebar open: the members table (with each recipe
+    as a column) ran past its edge ('temperatur', the class mappings), as did the accuracy table ('test
+    7-class', the saliency sanity) and the table of members not in use. Recipes and mappings are prose
+    under the table now, and each fact is in one table: no cell is cut."""
+    from playwright.sync_api import expect
+
+    with chromium() as browser:
+        page = open_analyze(browser, server, 1024, 1300)
+        page.get_by_role("link", name="Models").click()
+        expect(page.get_by_text("Members in use")).to_be_visible(timeout=60_000)
+        page.get_by_text("trained but not in use").click()  # the expander's table too
+        expect(page.get_by_test_id("stTable")).to_have_count(3, timeout=30_000)
+        page.wait_for_timeout(1000)
+        assert page.evaluate(CUT_TABLE_CELLS) == []
+        page.get_by_text("How each member was made").click()
+        expect(page.get_by_text("python tools/train_pretrained_face.py", exact=False).first).to_be_visible()
+        page.wait_for_timeout(1000)  # the expander opens in an animation
+        shot(page, "10_models_1024")
+
+
 GRAPH_WIDTHS = (556, 330)
 """The Scene network page's graph in a 1400 px and a 1024 px wide window with the sidebar open (its
 column's width, measured)."""
