@@ -38,7 +38,7 @@ def run_source(s: state.Settings) -> LoadedResults | None:
     from gerec.evaluation import read_cnn_predictions
     from gerec.scene.simple import read_label_file
 
-    c1, c2, c3 = st.columns([3, 3, 1])
+    c1, c2, c3 = st.columns([3, 3, 2])  # the network box read "tun" at [3, 3, 1] in a 1024 px window
     labels_path = c1.text_input(
         "Labels JSON {image: [labels]} (class from the name prefix pos_/neu_/neg_)",
         value=_default(GAF / "val_labels_dev.json"),

@@ -109,15 +109,16 @@ def accuracy(results: LoadedResults, modules: list[str]) -> None:
             st.table(pd.DataFrame(list(provenance_summary(made).items()), columns=["", "value"]))
     scores = analysis.scores(frame)
     cols = st.columns(len(modules) + 1)
+    # labelled by module, as the verdicts on Analyze: 'Bottom-up (faces) accuracy' was cut in a 1024 px window
     for col, (_, row) in zip(cols, scores.iterrows()):
-        col.metric(f"{MODULE_NAMES[row['module']]} accuracy", percent(row["accuracy"]))
-        col.caption(f"on {row['covered']}/{row['total']} images")
+        col.metric(MODULE_NAMES[row["module"]], percent(row["accuracy"]))
+        col.caption(f"accuracy on {row['covered']}/{row['total']} images")
     failed = int((frame["error"] != "").sum())
     cols[-1].metric("failed images", failed)
+    shown = percent_columns(scores, analysis.ACCURACY_COLUMNS)
+    st.table(friendly_columns(shown).set_index("module"))  # static and the page's width: no column cut off
     left, right = st.columns([2, 3])
     left.plotly_chart(plots.accuracy_figure(dict(zip(scores["module"], scores["accuracy"]))), key="acc_bars")
-    shown = percent_columns(scores, analysis.ACCURACY_COLUMNS)
-    right.table(friendly_columns(shown).set_index("module"))  # static: no column cut off
     with right:
         download(scores, "accuracy", "accuracy", "acc")
         download(frame, "results", "results", "results")

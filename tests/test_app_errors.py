@@ -60,7 +60,7 @@ def assert_page_words(at) -> None:
     labels = [b.proto.label for b in at.get("download_button")]
     assert labels and not [b for b in labels if re.search(r"\b(bottom_up|top_down|fused)\b", b)], labels
     percent = re.compile(r"\d{1,3}\.\d\d %|–")
-    accuracies = [m.value for m in at.metric if m.label.endswith(" accuracy")]
+    accuracies = [m.value for m in at.metric if m.label in MODULE_NAMES.values()]
     for table in [t.value for t in at.table]:
         accuracies += [str(v) for c in table.columns if is_rate(c) for v in table[c]]
     assert accuracies and all(percent.fullmatch(v) for v in accuracies), accuracies
@@ -117,8 +117,8 @@ def test_page_label_only_run_on_dev_labels(gaf_dir):
     at.button(key="eval_run").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     found = {m.label: m.value for m in at.metric}
-    top_down = float(found["Top-down (scene) accuracy"].split()[0])
-    fused = float(found["Fused accuracy"].split()[0])
+    top_down = float(found["Top-down (scene)"].split()[0])
+    fused = float(found["Fused"].split()[0])
     # the reference network reproduces the reference figures on the dev half (61.28 % / 65.38 %)
     assert top_down == pytest.approx(61.28, abs=0.5)
     assert fused == pytest.approx(65.38, abs=1.0)
@@ -150,7 +150,7 @@ def test_page_label_only_run_on_dev_labels(gaf_dir):
     assert not at.warning  # the reference network was not fitted on these labels
     assert_page_words(at)
     scores = next(t.value for t in at.table if "recall Positive" in t.value.columns)
-    assert scores.loc["Fused", "accuracy"] == found["Fused accuracy"]
+    assert scores.loc["Fused", "accuracy"] == found["Fused"]
 
 
 def test_in_sample_warning_for_the_tuning_set(gaf_dir):
@@ -168,7 +168,7 @@ def test_bad_csv_gives_a_plain_message_and_clears_old_results(tmp_path, monkeypa
     bad = tmp_path / "bad.csv"
     bad.write_text('image,actual\n"unterminated,Positive\nx,y,z,w\n')
     at = opened_csv(good)
-    assert any(m.label.endswith("accuracy") for m in at.metric)
+    assert any(m.label == "Fused" for m in at.metric)
     assert any("does not record which network" in c.value for c in at.caption)  # no sidecar beside it
     at.text_input(key="eval_path").set_value(str(bad)).run()
     at.button(key="eval_open").click().run()
@@ -232,7 +232,7 @@ def test_page_opens_and_compares_stored_runs(stored_runs, monkeypatch):
     monkeypatch.setenv("GEREC_DASHBOARD_ROOTS", str(db.parent))  # the store lives outside $GEREC_DATA
     at = compared_runs_page(db, ids)
     assert any("Run comparison on 300 shared images" in s.value for s in at.subheader)
-    assert any(m.label == "Top-down (scene) accuracy" for m in at.metric)
+    assert any(m.label == "Top-down (scene)" for m in at.metric)
     assert ids[0] not in at.selectbox(key="store_run_b").options  # a run is not compared with itself
     # the counts add up: '779 images changed an answer (224 fixed, 713 broken)' mixed images and answers
     changes = next(d.value for d in at.dataframe if "Run B" in d.value.columns)
@@ -251,7 +251,7 @@ def test_page_opens_and_compares_stored_runs(stored_runs, monkeypatch):
     assert set(changes["module"]) <= set(MODULE_NAMES.values())
     assert list(summary["answers changed"])[-1] == answers and summary["answers changed"].iloc[:-1].sum() == answers
     metrics = {m.label: m.value for m in at.metric}
-    assert summary.loc["Fused", "Run A accuracy"] == metrics["Fused accuracy"]  # run A is the one shown below
+    assert summary.loc["Fused", "Run A accuracy"] == metrics["Fused"]  # run A is the one shown below
     assert any(c.value.startswith(f"Run A = {ids[0]} · complete · reference") for c in at.caption)
     assert_page_words(at)
 
@@ -371,7 +371,7 @@ def test_stored_run_with_damaged_json_shows_plain_messages(tmp_path, monkeypatch
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert any(f"1 row(s) of run {run_id} are damaged in the run store" in w.value for w in at.warning)
     found = {m.label: m.value for m in at.metric}
-    assert found["Fused accuracy"] == "100.00 %" and found["failed images"] == "1"  # the damaged row is failed
+    assert found["Fused"] == "100.00 %" and found["failed images"] == "1"  # the damaged row is failed
     assert "damaged" in at.selectbox(key="store_run").format_func(damaged_run)
     at.selectbox(key="store_run").set_value(damaged_run).run()
     assert not at.exception and not at.metric  # the earlier results are gone
