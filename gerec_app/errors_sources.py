@@ -33,6 +33,22 @@ def _default(path: Path) -> str:
     return str(path) if path.is_file() else ""
 
 
+RUN_MADE_BY = "Error analysis page (label-only run)"
+"""The ``made_by`` of this page's runs, in their provenance."""
+
+
+def _shown_below(mode: str, labels_path: str) -> bool:
+    """Whether the results on the page are this page's label-only run of ``mode`` on ``labels_path``."""
+    shown = st.session_state.get(LOADED_RESULTS)
+    made = shown.provenance if isinstance(shown, LoadedResults) else None
+    return bool(
+        made
+        and made.get("made_by") == RUN_MADE_BY
+        and made.get("mode") == mode
+        and (made.get("labels_file") or {}).get("path") == labels_path.strip()
+    )
+
+
 def run_source(s: state.Settings) -> LoadedResults | None:
     """A label-only evaluation run from this page, its progress in a status box."""
     from gerec.evaluation import read_cnn_predictions
@@ -53,9 +69,10 @@ def run_source(s: state.Settings) -> LoadedResults | None:
     labels_path = str(paths.confined_file(labels_path, "labels")) if labels_path.strip() else ""
     cnn_path = str(paths.confined_file(cnn_path, "table")) if cnn_path.strip() else ""
     note = results_table.in_sample_note(mode, labels_path) if labels_path else None
-    if note:
-        st.warning(note)
+    note_slot = st.empty()  # above the button; left empty when the results below carry the same warning
     if not st.button("Run evaluation", type="primary", key="eval_run"):
+        if note and not _shown_below(mode, labels_path):
+            note_slot.warning(note)
         return None
     labels = read_label_file(labels_path.strip())
     cnn = read_cnn_predictions(cnn_path.strip()) if cnn_path.strip() else {}
@@ -74,7 +91,7 @@ def run_source(s: state.Settings) -> LoadedResults | None:
         mode,
         labels=labels_path.strip(),
         cnn_predictions=cnn_path.strip() or None,
-        made_by="Error analysis page (label-only run)",
+        made_by=RUN_MADE_BY,
     )
     return LoadedResults(results_table.to_frame(rows), source, mode, made)
 

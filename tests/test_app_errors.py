@@ -153,6 +153,26 @@ def test_page_label_only_run_on_dev_labels(gaf_dir):
     assert scores.loc["Fused", "accuracy"] == found["Fused"]
 
 
+def test_a_label_only_run_on_the_tuning_set_warns_once(gaf_dir):
+    """A run of the tuned network on the labels it was tuned on: the in-sample warning stood above the
+    Run button and again above the results it concerns, the same sentence twice on one screen. Once
+    the results are shown, only theirs stays; before the run, the one by the button."""
+    from streamlit.testing.v1 import AppTest
+
+    def in_sample(at):
+        return [w.value for w in at.warning if w.value.startswith("In-sample: the tuned network was tuned on")]
+
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.run()
+    at.switch_page(PAGES["errors"]).run()
+    assert at.selectbox(key="eval_mode").value == "tuned" and len(in_sample(at)) == 1  # before the run
+    at.button(key="eval_run").click().run()
+    assert not at.exception and not at.error
+    assert len(in_sample(at)) == 1 and any(e.label == "What made these results" for e in at.expander)
+    at.run()  # a later rerun (another widget) keeps the results and the one warning
+    assert len(in_sample(at)) == 1
+
+
 def test_in_sample_warning_for_the_tuning_set(gaf_dir):
     note = results_table.in_sample_note("tuned", gaf_dir / "val_labels_dev.json")
     assert note and "in-sample" in note.lower() and "(Models page, README)" in note
