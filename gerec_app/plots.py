@@ -125,9 +125,9 @@ def _node_text(name: str) -> str:
 def _columns(rows: Sequence[LabelContribution]) -> tuple[list[LabelContribution], list[LabelContribution]]:
     """The graph's label nodes: the prior and the present labels (left), the absent ones (right);
     the bottom-up term is the CNN node."""
-    right = [r for r in rows if r.kind in ("absent", "absent-rest")]
-    left = [r for r in rows if r.kind != "bottom-up" and r not in right]
-    return left, right
+    absent = ("absent", "absent-rest")
+    left = [r for r in rows if r.kind not in (*absent, "bottom-up")]
+    return left, [r for r in rows if r.kind in absent]
 
 
 def _column_ys(count: int, rows: int) -> list[float]:
