@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from gerec.classes import CLASSES
 from gerec.emotion.registry import tta_mode
 from gerec.emotion.views import TTA_MODES, ZOOM
 from gerec.formatting import NO_VALUE_SCREEN, percent_spread
@@ -103,8 +104,8 @@ def shown_in_use(used: pd.DataFrame, unused: pd.DataFrame) -> tuple[pd.DataFrame
 
 def members_frame(spec: EnsembleSpec) -> pd.DataFrame:
     """The members in use, one row each: weight, input, size on disk (or why it cannot be read), how
-    it runs, temperature, saliency sanity. Their recipes (``source``) and class mappings are prose under the table: as
-    columns they made it wider than a 1024 px window gives it."""
+    it runs, temperature, saliency sanity. Their recipes (``source``) and class mappings are prose under
+    the table: as columns they made it wider than a 1024 px window gives it."""
     from gerec.config import runtime_override
     from gerec.emotion.registry import resolve_weights
     from gerec.errors import GerecError
@@ -135,8 +136,6 @@ def mapping_text(mapping: dict[str, str | None]) -> str:
     >>> mapping_text({"angry": "Negative", "happy": "Positive", "sad": "Negative", "surprise": None})
     'happy → Positive; angry, sad → Negative; surprise dropped'
     """
-    from gerec.classes import CLASSES
-
     groups = [f"{', '.join(k for k, v in mapping.items() if v == c)} → {c}" for c in CLASSES if c in mapping.values()]
     dropped = [k for k, v in mapping.items() if not v]
     return "; ".join(groups + ([f"{', '.join(dropped)} dropped"] if dropped else []))
@@ -186,7 +185,7 @@ def ensemble_accuracy_table(members: Sequence[dict], metrics: dict) -> pd.DataFr
 
 def sanity_text(record: dict | None) -> str:
     """A member's saliency sanity check (``fit-ensemble``'s ``val_saliency_sanity``) in words: how many
-    maps changed when its class head was randomised (the page's text over the table says so)."""
+    maps changed when its class head was randomised (a caption under the members table says so)."""
     if not record:
         return "not checked"
     return f"{record['maps_changed']} of {record['faces']} maps changed (median ρ {record['median_rho']:+.2f})"
