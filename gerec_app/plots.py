@@ -243,7 +243,7 @@ def network_figure(
         showlegend=False,
         marker={"size": 76, "color": CLASS_COLOURS[best]},
     )
-    for x, title in ((-COLUMN_X, "present"), (COLUMN_X, "absent")):
+    for x, title in ((-COLUMN_X, "present" if left else "present: none"), (COLUMN_X, "absent")):
         fig.add_annotation(x=x, y=0.9, text=title, showarrow=False, font={"size": NODE_FONT, "color": "#6c757d"})
     for cls in CLASSES:  # legend of node colours
         fig.add_scatter(

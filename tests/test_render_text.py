@@ -154,3 +154,23 @@ def test_plots_examples_run():
 
     tested = doctest.testmod(plots)
     assert tested.attempted >= 1 and tested.failed == 0
+
+
+def test_the_scene_graph_sets_present_and_absent_labels_apart():
+    """The graph's two columns: present labels (the prior with them) left of Emotion, absent ones right,
+    every node text on its column's outer side; with no label present the left column says so instead
+    of standing empty under its header."""
+    from gerec.bn import load_scene_network
+    from gerec_app import plots
+
+    net = load_scene_network("tuned")
+    labels = ["people", "smile", "fun"]
+    fig = plots.network_figure(net, labels, "Negative", net.posterior(labels))
+    nodes = [t for t in fig.data if t.mode == "markers+text" and t.textposition in ("middle left", "middle right")]
+    left, right = (next(t for t in nodes if t.textposition == side) for side in ("middle left", "middle right"))
+    assert set(left.text) == set(labels) and set(left.x) == {-plots.COLUMN_X}
+    assert all(text.startswith("not") for text in right.text[:-1]) and "other" in right.text[-1]
+    assert len(right.text) == plots.TOP_ABSENT + 1 and set(right.x) == {plots.COLUMN_X}
+    assert [a.text for a in fig.layout.annotations] == ["present", "absent"]
+    empty = plots.network_figure(net, [], None, net.posterior([]))
+    assert [a.text for a in empty.layout.annotations] == ["present: none", "absent"]
