@@ -19,9 +19,10 @@ UPLOAD_TYPES = [suffix.removeprefix(".") for suffix in state.PHOTO_SUFFIXES]
 
 
 @dataclass(frozen=True)
-class Photo:
-    """A photo to analyse: its name, its bytes, and what to do if it cannot be read (``None``: the
-    error's own hint, which asks for an upload; a sample or a drill-down was not uploaded)."""
+class PhotoInput:
+    """A photo the page was given to analyse, before decoding (not :class:`gerec.imaging.Photo`, its
+    pixels): its name, its bytes, and what to do if it cannot be read (``None``: the error's own hint,
+    which asks for an upload; a sample or a drill-down was not uploaded)."""
 
     name: str
     data: bytes
@@ -71,11 +72,11 @@ def uploaded(left: DeltaGenerator) -> list[tuple[str, bytes]]:
     return kept
 
 
-def inputs() -> list[Photo]:
+def inputs() -> list[PhotoInput]:
     """Uploaded photos, the picked sample and a drill-down from Error analysis."""
     left, right = st.columns([3, 2])
     accepted, refused = paths.accept_uploads(uploaded(left))  # by content, budget
-    items = [Photo(name, data) for name, data in accepted]
+    items = [PhotoInput(name, data) for name, data in accepted]
     for name, error in refused:
         st.error(state.error_text(error, name))
     samples = {p.name: p for p in state.sample_photos()}
@@ -90,7 +91,7 @@ def inputs() -> list[Photo]:
             if (not_a_photo := paths.not_a_photo(choice, data)) is not None:
                 st.error(state.error_text(not_a_photo, choice, hint))
             else:
-                items.append(Photo(choice, data, hint))
+                items.append(PhotoInput(choice, data, hint))
     else:
         right.caption("No sample folder configured (set GEREC_SAMPLES to a folder of photos).")
     requested = st.session_state.get(handoff.ANALYZE_PATH)  # drill-down from Error analysis
@@ -103,7 +104,7 @@ def inputs() -> list[Photo]:
             st.rerun()
         try:
             data = paths.confined_file(requested, "photo").read_bytes()
-            items.append(Photo(path.name, data, render.DRILL_DOWN_HINT))
+            items.append(PhotoInput(path.name, data, render.DRILL_DOWN_HINT))
         except (OSError, PathNotAllowed):
             st.error(f"{path.name}: cannot be read at {path.parent}. {render.DRILL_DOWN_HINT}")
     return items

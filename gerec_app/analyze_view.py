@@ -66,7 +66,7 @@ def landing(s: state.Settings) -> None:
     )
 
 
-def analyse(items: list[analyze_inputs.Photo], s: state.Settings) -> list[state.PhotoResult]:
+def analyse(items: list[analyze_inputs.PhotoInput], s: state.Settings) -> list[state.PhotoResult]:
     """Each photo's cached result; a photo that fails shows one plain line and the others go on. A photo
     that cannot be read says what to do by where it came from (a sample is not uploaded again)."""
     results: list[state.PhotoResult] = []

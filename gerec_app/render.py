@@ -22,8 +22,8 @@ CLASS_COLOURS = {"Positive": "#2b9348", "Neutral": "#868e96", "Negative": "#d628
 """The one colour of each class: face boxes, class bars, graph nodes, reports."""
 CLASS_SHORT = {c: c[:3] for c in CLASSES}
 """Each class in three letters, 'Pos', 'Neu', 'Neg', where the full name does not fit: the network
-graph's Emotion node and the verdict table's headers on Analyze (with the full names that table
-needed more than its column's 274 px in a 1024 px window with the sidebar open: 'Nega…')."""
+graph's Emotion node and the headers of Analyze's verdict and faces tables (with the full names the
+verdict table needed more than its column's 274 px in a 1024 px window with the sidebar open: 'Nega…')."""
 MODULE_NAMES = {"bottom_up": "Bottom-up (faces)", "top_down": "Top-down (scene)", "fused": "Fused"}
 """The one display name of each module (OUT.csv and stored runs use the keys)."""
 MODULE_COLOURS = {"bottom_up": "#1c7ed6", "top_down": "#f08c00", "fused": "#7048e8"}
