@@ -69,3 +69,12 @@ def percent_spread(mean: object, spread: object, missing: str = NO_VALUE_TEXT) -
     if sd is None:
         return percent(centre)
     return f"{100 * centre:.{PERCENT_DECIMALS}f} ± {PERCENT_FORMAT % (100 * sd)}"
+
+
+def sentence(clause: str) -> str:
+    """A lower-case clause (as the CLI prints a warning after ``warning:``) as a sentence on its own.
+
+    >>> sentence("in-sample: the tuned network was tuned on val.json")
+    'In-sample: the tuned network was tuned on val.json.'
+    """
+    return clause[:1].upper() + clause[1:].rstrip(".") + "."

@@ -16,8 +16,8 @@ import streamlit as st
 from gerec.bn import MODES
 from gerec.config import data_dir
 from gerec.errors import GerecError
-from gerec.formatting import NO_VALUE_SCREEN
-from gerec.provenance import parse_sidecar, read_sidecar, run_provenance, stored_run_in_sample
+from gerec.formatting import NO_VALUE_SCREEN, sentence
+from gerec.provenance import in_sample_warning, parse_sidecar, read_sidecar, run_provenance, stored_run_in_sample
 from gerec_app import paths, results_table, run_comparison, state
 from gerec_app.errors_view import download
 from gerec_app.handoff import LOADED_RESULTS, LoadedResults
@@ -37,16 +37,13 @@ RUN_MADE_BY = "Error analysis page (label-only run)"
 """The ``made_by`` of this page's runs, in their provenance."""
 
 
-def _shown_below(mode: str, labels_path: str) -> bool:
-    """Whether the results on the page are this page's label-only run of ``mode`` on ``labels_path``."""
+def _warned_below(note: str) -> bool:
+    """Whether the results on the page already carry this in-sample warning, whatever their source
+    (this page's run, a saved OUT.csv or a stored run of the same network on the same labels)."""
     shown = st.session_state.get(LOADED_RESULTS)
     made = shown.provenance if isinstance(shown, LoadedResults) else None
-    return bool(
-        made
-        and made.get("made_by") == RUN_MADE_BY
-        and made.get("mode") == mode
-        and (made.get("labels_file") or {}).get("path") == labels_path.strip()
-    )
+    warning = in_sample_warning(made) if made else None
+    return warning is not None and sentence(warning) == note
 
 
 def run_source(s: state.Settings) -> LoadedResults | None:
@@ -71,7 +68,7 @@ def run_source(s: state.Settings) -> LoadedResults | None:
     note = results_table.in_sample_note(mode, labels_path) if labels_path else None
     note_slot = st.empty()  # above the button; left empty when the results below carry the same warning
     if not st.button("Run evaluation", type="primary", key="eval_run"):
-        if note and not _shown_below(mode, labels_path):
+        if note and not _warned_below(note):
             note_slot.warning(note)
         return None
     labels = read_label_file(labels_path.strip())

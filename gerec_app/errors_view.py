@@ -11,6 +11,7 @@ import streamlit as st
 
 from gerec.classes import CLASSES
 from gerec.errors import GerecError
+from gerec.formatting import sentence
 from gerec.provenance import completeness_warning, in_sample_warning
 from gerec.provenance import summary as provenance_summary
 from gerec.runs import compare as runs_compare
@@ -97,9 +98,9 @@ def accuracy(results: LoadedResults, modules: list[str]) -> None:
             f"per-label analysis uses the {results.mode} network"
         )
     if made and (warning := in_sample_warning(made)):
-        st.warning(warning[0].upper() + warning[1:] + ".", icon=":material/warning:")
+        st.warning(sentence(warning), icon=":material/warning:")
     if made and (unfinished := completeness_warning(made, len(frame))):
-        st.warning(unfinished[0].upper() + unfinished[1:] + ".", icon=":material/warning:")
+        st.warning(sentence(unfinished), icon=":material/warning:")
     if results.notice:
         st.warning(results.notice, icon=":material/warning:")
     if made and made.get("notes"):  # e.g. the scene labels of some photos came from a fallback labeler

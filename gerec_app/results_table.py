@@ -20,6 +20,7 @@ import pandas as pd
 from gerec.bn import SceneNetwork
 from gerec.classes import CLASSES, MODULES, true_class_of
 from gerec.errors import InvalidDataset
+from gerec.formatting import sentence
 from gerec.provenance import SIDECAR_SUFFIX
 from gerec.types import GroupPrediction
 
@@ -43,8 +44,7 @@ def in_sample_note(mode: str, labels_path: str | Path) -> str | None:
     path = Path(labels_path)
     if not path.is_file() or not is_in_sample(mode, file_version(path)["sha256"]):
         return None
-    text = in_sample_text(mode, path)
-    return text[0].upper() + text[1:] + "."
+    return sentence(in_sample_text(mode, path))
 
 
 def store_frame(records: Sequence[Mapping[str, object]]) -> pd.DataFrame:

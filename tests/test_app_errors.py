@@ -346,6 +346,12 @@ def test_saved_csv_with_its_sidecar_shows_what_made_it_and_warns_in_sample(gaf_d
     assert any(w.value.startswith("In-sample: the tuned network was tuned on val_labels_dev.json") for w in at.warning)
     assert at.session_state[LOADED_RESULTS].mode == "tuned"
     assert any(e.label == "What made these results" for e in at.expander)
+    # back to the run form, set to the same network and labels: the results still shown (from the CSV)
+    # carry the warning, and the form above them said it again, the same sentence twice on one screen
+    at.radio(key="eval_source").set_value("run").run()
+    assert at.selectbox(key="eval_mode").value == "tuned"
+    warned = [w.value for w in at.warning if w.value.startswith("In-sample: the tuned network was tuned on")]
+    assert len(warned) == 1 and at.session_state[LOADED_RESULTS].source.startswith("out.csv")
 
 
 def test_a_stopped_runs_results_say_so(tmp_path, monkeypatch):
