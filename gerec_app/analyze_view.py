@@ -145,6 +145,7 @@ def faces_table(res: state.PhotoResult) -> None:
         }
         table = prediction_tables.faces_frame(pred)
         st.dataframe(table, hide_index=True, column_config=columns, key=f"faces_{res.digest}")
+        st.caption(prediction_tables.MEMBER_CELL_NOTE)
 
 
 @st.fragment

@@ -3,6 +3,7 @@ evidence, and labels typed as text (no streamlit calls)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -10,7 +11,7 @@ import pandas as pd
 
 from gerec.classes import CLASSES
 from gerec.formatting import NO_VALUE_SCREEN
-from gerec.types import NO_FACE, GroupPrediction, SceneEvidence, format_probs
+from gerec.types import NO_FACE, GroupPrediction, SceneEvidence
 from gerec_app.render import CLASS_SHORT, MODULE_NAMES
 
 if TYPE_CHECKING:
@@ -23,10 +24,28 @@ PROBABILITY_FORMAT = "%.2f"
 cells (the frame keeps the numbers, so the table sorts by them)."""
 
 
+DETECTOR = "detector"
+"""The faces table's column of MTCNN's confidence (its help says so; 'detector confidence' took the width
+a member's column needed in a 1024 px window)."""
+MEMBER_CELL_NOTE = "A member's cell: its class and that class's probability; the face to inspect charts all three."
+
+
+def member_cell(probs: Sequence[float]) -> str:
+    """A member's verdict on a face in a few characters: its class (as the columns head it) and that class's
+    probability (all three, 'Positive (0.95 / 0.01 / 0.04)', made the table twice as wide as a 1024 px
+    window's main column; the face inspector's chart has them).
+
+    >>> member_cell((0.10, 0.25, 0.65))
+    'Neg 0.65'
+    """
+    best = int(np.argmax(probs))
+    return f"{CLASS_SHORT[CLASSES[best]]} {PROBABILITY_FORMAT % probs[best]}"
+
+
 def faces_frame(pred: GroupPrediction) -> pd.DataFrame:
     """One row per face: number, class, the ensemble's probability per class (headed
-    :data:`~gerec_app.render.CLASS_SHORT`, as the verdicts' table), each member's class and
-    probabilities, detector confidence, box."""
+    :data:`~gerec_app.render.CLASS_SHORT`, as the verdicts' table), each member's :func:`member_cell`,
+    detector confidence, box."""
     rows = []
     for face in pred.faces:
         row: dict[str, object] = {"face": face.index}
@@ -35,8 +54,8 @@ def faces_frame(pred: GroupPrediction) -> pd.DataFrame:
             for cls, p in zip(CLASSES, face.scores.ensemble):
                 row[CLASS_SHORT[cls]] = p
             for name, probs in face.scores.members.items():
-                row[name] = f"{CLASSES[int(np.argmax(probs))]} ({format_probs(probs, sep=' / ')})"
-        row["detector confidence"] = face.confidence  # MTCNN's, not the class's probability
+                row[name] = member_cell(probs)
+        row[DETECTOR] = face.confidence  # MTCNN's, not the class's probability
         row["box (x, y, w, h)"] = ", ".join(str(v) for v in face.box)
         rows.append(row)
     return pd.DataFrame(rows)
@@ -46,7 +65,7 @@ def faces_columns() -> dict[str, tuple[str, str]]:
     """The faces table's number columns: (format, help) for ``st.column_config.NumberColumn`` (this
     module makes no streamlit calls)."""
     columns = {CLASS_SHORT[c]: (PROBABILITY_FORMAT, f"P({c}): the face ensemble's probability") for c in CLASSES}
-    columns["detector confidence"] = ("%.3f", "MTCNN's confidence that the box holds a face")
+    columns[DETECTOR] = ("%.3f", "MTCNN's confidence that the box holds a face")
     return columns
 
 

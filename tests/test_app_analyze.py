@@ -179,7 +179,7 @@ def test_largest_face_first_typed_variants_and_missing_labels_file(photos_dir, t
     assert next(m.value for m in at.markdown if m.value.startswith("Labeler:")).startswith("Labeler: **offline**")
     # the face shown first is the largest, not face 1
     faces = next(d.value for d in at.dataframe if "box (x, y, w, h)" in d.value.columns)
-    assert "detector confidence" in faces.columns and "confidence" not in faces.columns  # not the class's
+    assert "detector" in faces.columns and "confidence" not in faces.columns  # MTCNN's, not the class's
     areas = [int(b.split(", ")[2]) * int(b.split(", ")[3]) for b in faces["box (x, y, w, h)"]]
     picker = next(w for w in at.selectbox if w.key.startswith("face_"))
     assert picker.value == areas.index(max(areas)) != 0

@@ -61,18 +61,19 @@ def test_probabilities_read_the_same_in_the_cli_line_and_the_faces_table():
     from gerec.types import Face, FaceScores, GroupPrediction, SceneEvidence, format_probs
 
     assert doctest.testmod(gerec.types).failed == 0
+    assert doctest.testmod(prediction_tables).attempted and not doctest.testmod(prediction_tables).failed
     assert format_probs(None) == "-"
     assert format_probs((0.714, 0.2, 0.086)) == "0.71/0.20/0.09"
     face = Face(1, (0, 0, 10, 10), 0.99, {}, FaceScores({"m": (0.1, 0.25, 0.65)}, (0.1, 0.25, 0.65)))
     pred = GroupPrediction("x.jpg", (face,), (0.6, 0.3, 0.1), (0.2, 0.5, 0.3), (0.5, 0.4, 0.1), SceneEvidence(()))
     table = prediction_tables.faces_frame(pred)
-    assert table["m"][0] == "Negative (0.10 / 0.25 / 0.65)"
+    assert table["m"][0] == "Neg 0.65"  # its class and that probability (all three: twice a 1024 px page's width)
     # the ensemble's columns as the verdicts' table heads them, numbers (sorted as numbers), shown with 2
     # decimals: rounded to 3 in the frame, they read '0.623' beside '0.57' (a trailing zero dropped)
-    assert list(table.columns) == ["face", "class", "Pos", "Neu", "Neg", "m", "detector confidence", "box (x, y, w, h)"]
+    assert list(table.columns) == ["face", "class", "Pos", "Neu", "Neg", "m", "detector", "box (x, y, w, h)"]
     assert table[["Pos", "Neu", "Neg"]].iloc[0].tolist() == [0.1, 0.25, 0.65]
     formats = {name: shown for name, (shown, _) in prediction_tables.faces_columns().items()}
-    assert formats == {"Pos": "%.2f", "Neu": "%.2f", "Neg": "%.2f", "detector confidence": "%.3f"}
+    assert formats == {"Pos": "%.2f", "Neu": "%.2f", "Neg": "%.2f", "detector": "%.3f"}
     line = prediction_line(pred)
     assert "bottom_up=Positive (0.60/0.30/0.10)" in line and "top_down=Neutral (0.20/0.50/0.30)" in line
 
