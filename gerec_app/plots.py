@@ -33,6 +33,10 @@ def _layout(fig: go.Figure, title: str = "", height: int = 320) -> go.Figure:
     return fig
 
 
+BAR_TEXT_MIN_PX = 10
+"""The smallest font a number over a bar may shrink to before it is hidden."""
+
+
 def probs_figure(
     series: Mapping[str, Probs | None], title: str = "", colours: Mapping[str, str] | None = None
 ) -> go.Figure:
@@ -51,7 +55,10 @@ def probs_figure(
             marker_color=colour,
         )
     fig.update_yaxes(range=[0, 1.12], title="probability")
-    fig.update_layout(barmode="group")
+    # a bar's number is shrunk to the bar's width; in a narrow column (a face's four bars in a 1024 px
+    # window) they shrank to an unreadable '0.930.930.94'. Below BAR_TEXT_MIN_PX they are hidden (the
+    # tables beside the charts and the hover still give them), and all bars' numbers share one size
+    fig.update_layout(barmode="group", uniformtext={"minsize": BAR_TEXT_MIN_PX, "mode": "hide"})
     return _layout(fig, title)
 
 

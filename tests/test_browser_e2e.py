@@ -390,6 +390,13 @@ CUT_TABLE_CELLS = """() => [...document.querySelectorAll('[data-testid=stTable]'
 })"""
 """The cells of static tables (st.table) that run past their table's edge or past their own box."""
 
+SMALL_BAR_TEXTS = """() => [...document.querySelectorAll('.js-plotly-plot text.bartext')].filter(text => {
+    const r = text.getBoundingClientRect();
+    return r.width > 0 && r.height < 10;
+}).map(text => text.textContent)"""
+"""The numbers over plotly bars drawn smaller than 10 px high (plotly shrinks a bar's number to the bar's
+width: a face's four bars in a narrow column read '0.930.930.94')."""
+
 CUT_SELECTED_TEXT = """box => [...box.querySelectorAll('input[role=combobox]')].filter(input => {
     const style = getComputedStyle(input);
     const context = document.createElement('canvas').getContext('2d');
@@ -425,6 +432,9 @@ def test_verdicts_are_read_whole_in_a_1024_px_window(server):
         # the table beside the chart read 'Nega…' and '0.250…' at its right edge
         expect(page.get_by_test_id("stTable")).to_contain_text("Fused")
         assert page.evaluate(CUT_TABLE_CELLS) == []
+        expect(page.locator(".js-plotly-plot .gtitle").filter(has_text=re.compile(r"^face \d+$"))).to_have_count(1)
+        page.wait_for_timeout(1000)
+        assert page.evaluate(SMALL_BAR_TEXTS) == []  # the verdicts chart and the face chart
         shot(page, "7_verdicts_1024")
         page.get_by_role("link", name="Open in the scene network").click()
         expect(metrics.nth(1)).to_contain_text("Negative", timeout=60_000)
