@@ -244,6 +244,10 @@ def label_errors(results: LoadedResults, modules: list[str]) -> None:
         download(label_table, f"label errors of {MODULE_NAMES[module]}", f"label errors {module}", "labels")
 
 
+THUMBNAILS = 12
+"""Wrongly classified images shown as thumbnails under Error analysis (six to a row)."""
+
+
 def images(frame: pd.DataFrame, modules: list[str], images_dir: str) -> None:
     """Thumbnails of wrong images and the drill-down into Analyze, when a folder is given."""
     typed = images_dir.strip()
@@ -255,15 +259,23 @@ def images(frame: pd.DataFrame, modules: list[str], images_dir: str) -> None:
             st.warning(state.error_text(exc))
         else:
             found = [name for name in frame["image"] if paths.is_child_file(folder, name)]
-            st.caption(f"{len(found)} of {len(frame)} images found in {folder}")
             wrong = [
                 n
                 for n in found
                 if frame.set_index("image").loc[n, modules[-1]] != frame.set_index("image").loc[n, "actual"]
             ]
+            shown = wrong[:THUMBNAILS]
+            st.caption(
+                f"{len(found)} of {len(frame)} images found in {folder}. "
+                + (
+                    f"Below, {len(shown)} of the {len(wrong)} that {MODULE_NAMES[modules[-1]]} got wrong."
+                    if wrong
+                    else ""
+                )
+            )
             thumbs = st.columns(6)
-            for i, name in enumerate(wrong[:12]):
-                thumbs[i % 6].image(str(paths.child_file(folder, name)), caption=name, width=120)
+            for i, name in enumerate(shown):
+                thumbs[i % 6].image(str(paths.child_file(folder, name)), caption=name, width="stretch")
             if found:
                 pick = st.selectbox("Image to open in Analyze", found, key="drill")
                 if st.button("Open in Analyze", key="drill_open"):

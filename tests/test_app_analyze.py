@@ -56,10 +56,9 @@ def test_sample_pick_faces_predictions_saliency_and_label_edit(photos_dir):
     assert len(at.get("image")) == 3
     inspected = next(w for w in at.selectbox if w.key.startswith("face_")).value
     verdict = faces["class"].iloc[inspected]
-    assert any(
-        f"Red pushes towards {verdict}" in c.value and "two of each member's test-time views" in c.value
-        for c in at.caption
-    )
+    assert any(c.value.startswith(f"Red pushes towards {verdict}, blue away") for c in at.caption)
+    how = next(e for e in at.expander if e.label == "How the map is made")  # under the maps, folded
+    assert any("two of each member's test-time views" in c.value and "Method: " in c.value for c in how.caption)
     at.toggle(key="members_on").set_value(True).run()
     assert len(at.get("image")) == 3 + len(read_registry().members)
     # the plain-words why opens the verdict, naming the fused class

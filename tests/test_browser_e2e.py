@@ -294,6 +294,58 @@ def test_error_analysis_is_whole_in_a_1024_px_window(server):
         shot(page, "11_error_analysis_1024")
 
 
+IMAGES_PAST_THEIR_COLUMN = """() => [...document.querySelectorAll('[data-testid=stImage] img')].filter(img => {
+    const r = img.getBoundingClientRect();
+    const column = img.closest('[data-testid=stColumn]');
+    if (!column || r.width === 0) return false;
+    const box = column.getBoundingClientRect();
+    return r.left < box.left - 1 || r.right > box.right + 1;
+}).map(img => img.alt || img.src.slice(-40))"""
+"""Images in a column (st.columns) drawn wider than their column, into the next one or past the page."""
+
+
+def test_wrong_images_drill_down_into_analyze_in_a_1024_px_window(server, photos_dir, tmp_path):
+    """Error analysis with a folder of images: the thumbnails of wrongly classified images, six to a row,
+    were fixed at 120 px in columns of about 75 px in a 1024 px window (each ran into the next, the last
+    past the page's edge); one of them opens in Analyze."""
+    from playwright.sync_api import expect
+
+    from gerec_app import analysis, results_table
+
+    names = sorted(p.name for p in photos_dir.glob("*.jpg"))[:8]  # every one wrong by every module
+    rows = [
+        dict(image=n, actual="Positive", bottom_up="Negative", top_down="Negative", fused="Negative") for n in names
+    ]
+    out = tmp_path / "out.csv"
+    out.write_bytes(analysis.to_csv(results_table.to_frame(rows)))
+    with chromium() as browser:
+        page = open_analyze(browser, server, 1024, 1300)
+        page.get_by_role("link", name="Error analysis").click()
+        page.get_by_test_id("stRadioGroup").get_by_text("Open a saved OUT.csv").click()
+        expect(page.get_by_text("OUT.csv, and its OUT.csv.json if you have it")).to_be_visible(timeout=60_000)
+        page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(out))
+        expect(page.get_by_test_id("stMetric").filter(has_text=FUSED_ACCURACY)).to_be_visible(timeout=120_000)
+        folder = page.get_by_label("Folder of the images (optional: thumbnails and drill-down into Analyze)")
+        folder.fill(str(photos_dir))
+        folder.press("Enter")
+        n = len(names)
+        found = f"{n} of {n} images found in {photos_dir}. Below, {n} of the {n} that Fused got wrong."
+        expect(page.get_by_text(found)).to_be_visible(timeout=60_000)
+        thumbs = page.get_by_test_id("stImage").filter(has_text=re.compile(r"\.jpg$"))
+        expect(thumbs).to_have_count(len(names), timeout=60_000)
+        thumbs.last.scroll_into_view_if_needed()
+        page.wait_for_timeout(1500)
+        assert page.evaluate(IMAGES_PAST_THEIR_COLUMN) == []
+        shot(page, "12_error_images_1024")
+        choose(page, page.get_by_test_id("stSelectbox").filter(has_text="Image to open in Analyze"), names[1])
+        page.get_by_role("button", name="Open in Analyze").click()
+        expect(page.get_by_role("heading", name=names[1])).to_be_visible(timeout=240_000)
+        expect(page.get_by_test_id("stMetric").filter(has_text="Fused")).to_be_visible(timeout=240_000)
+        page.wait_for_timeout(3000)  # the face inspector's crop and maps: two to a row in a narrow column
+        assert page.get_by_test_id("stException").count() == 0
+        assert page.evaluate(IMAGES_PAST_THEIR_COLUMN) == []
+
+
 GRAPH_WIDTHS = (556, 330)
 """The Scene network page's graph in a 1400 px and a 1024 px wide window with the sidebar open (its
 column's width, measured)."""
