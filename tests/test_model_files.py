@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from keras_member import keras_entry
 
 from gerec.bn import load_scene_network, network_path
 from gerec.bn.network import ZERO_COUNT_FLOOR, load_network
@@ -211,9 +212,8 @@ def test_missing_tuned_network_is_an_error_not_the_reference(tmp_path):
 def test_corrupt_keras_file_is_not_called_missing(tmp_path):
     from gerec.emotion.ensemble import FaceEnsemble
 
-    data = json.loads(json.dumps(REGISTRY))
-    kept = next(m for m in data["members"] if m.get("enabled", True) and m["weights"].endswith(".keras"))
-    data["members"] = [kept]
+    kept = keras_entry()  # a Keras member (models/ ships none since issue 19's round 16)
+    data = {**REGISTRY, "members": [kept]}
     (tmp_path / kept["weights"]).write_bytes(b"PK\x03\x04 damaged zip")
     # no ONNX export beside it: the member falls back to its Keras file, which is damaged
     with (

@@ -11,8 +11,10 @@ import sys
 import warnings
 from pathlib import Path
 
+import keras_member
 import numpy as np
 import pytest
+from keras_member import make_keras_member
 
 from gerec.config import FER_TRAIN_FILE, models_dir
 from gerec.emotion.ensemble import FaceEnsemble, KerasMember, OnnxMember, onnx_export_path
@@ -32,11 +34,13 @@ def test_the_registry_runs_its_trained_members_from_onnx() -> None:
     assert {type(m) for m in ensemble.members} == {OnnxMember}
 
 
-def test_onnx_and_keras_give_the_same_probabilities_on_real_faces(fer_dir: Path) -> None:
+def test_onnx_and_keras_give_the_same_probabilities_on_real_faces(fer_dir: Path, tmp_path: Path) -> None:
     data = np.load(fer_dir / FER_TRAIN_FILE)
     faces = np.repeat(data["images"][:256, :, :, None], 3, axis=3)
-    onnx = FaceEnsemble.load(backend="onnx").predict(faces)
-    keras = FaceEnsemble.load(backend="keras").predict(faces)
+    registry, _ = _one_member_registry(tmp_path)  # a Keras member and its export
+    onnx = FaceEnsemble.load(registry, backend="onnx").predict(faces)
+    keras = FaceEnsemble.load(registry, backend="keras").predict(faces)
+    assert list(keras.members) == [keras_member.NAME]
     for name in keras.members:
         assert np.abs(onnx.members[name] - keras.members[name]).max() < 1e-5, name
     assert np.abs(onnx.ensemble - keras.ensemble).max() < 1e-5
@@ -56,18 +60,15 @@ def test_the_onnx_ensemble_never_imports_tensorflow() -> None:
     assert out.stdout.split() == ["False", "False"]
 
 
-def _one_member_registry(tmp_path: Path) -> tuple[Path, Path]:
-    """A registry in ``tmp_path`` with the first ONNX member, its Keras file copied beside it."""
-    entry = next(m for m in REGISTRY["members"] if m.get("backend") == "onnx" and m["weights"].endswith(".keras"))
-    source = models_dir() / entry["weights"]
-    shutil.copy(source, tmp_path / source.name)
-    registry = tmp_path / "ensemble.json"
-    registry.write_text(json.dumps({**REGISTRY, "members": [entry]}), encoding="utf-8")
-    return registry, tmp_path / source.name
+def _one_member_registry(tmp_path: Path, *, export: bool = True) -> tuple[Path, Path]:
+    """A registry in ``tmp_path`` with one Keras member and (unless ``export`` is false) its export
+    beside it (keras_member)."""
+    entry, _ = make_keras_member(tmp_path, export=export)
+    return tmp_path / REGISTRY_FILE, tmp_path / entry["weights"]
 
 
 def test_a_missing_export_runs_the_keras_file_with_a_warning(tmp_path: Path) -> None:
-    registry, _ = _one_member_registry(tmp_path)
+    registry, _ = _one_member_registry(tmp_path, export=False)
     with pytest.warns(RuntimeWarning, match="not found.*export_onnx.py.*Keras file instead"):
         ensemble = FaceEnsemble.load(registry)
     assert isinstance(ensemble.members[0], KerasMember)
@@ -91,16 +92,29 @@ def test_a_damaged_export_is_an_invalid_model_file(tmp_path: Path) -> None:
             FaceEnsemble.load(registry)
 
 
-@pytest.mark.parametrize("spec", EXPORTED_MEMBERS, ids=lambda s: s.name)
-def test_the_committed_export_is_what_the_converter_writes(spec) -> None:
+def test_the_exports_are_what_the_converter_writes(tmp_path: Path, monkeypatch) -> None:
+    """tools/export_onnx.py writes for a Keras member what keras_to_onnx gives (every committed Keras
+    member's export too, when models/ has one: it has none since issue 19's round 16)."""
     import keras
 
     from gerec.onnx_export import keras_to_onnx
     from gerec.versions import file_sha256
 
-    source = resolve_weights(spec, models_dir())
-    model = keras.models.load_model(str(source), compile=False)
-    assert keras_to_onnx(model, file_sha256(source), spec.name) == onnx_export_path(source).read_bytes()
+    for spec in EXPORTED_MEMBERS:
+        source = resolve_weights(spec, models_dir())
+        model = keras.models.load_model(str(source), compile=False)
+        assert keras_to_onnx(model, file_sha256(source), spec.name) == onnx_export_path(source).read_bytes()
+    _, weights = _one_member_registry(tmp_path)
+    monkeypatch.setenv("GEREC_MODELS", str(tmp_path))
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        from export_onnx import export_members
+    finally:
+        sys.path.remove(str(ROOT / "tools"))
+    (tmp_path / "out").mkdir()  # as --check writes into a temporary folder
+    (written,) = export_members(tmp_path / "out")
+    assert written.name == onnx_export_path(weights).name
+    assert written.read_bytes() == onnx_export_path(weights).read_bytes()  # deterministic, byte for byte
 
 
 def test_the_converter_refuses_layers_it_does_not_know() -> None:
@@ -184,8 +198,7 @@ def test_a_residual_member_converts_and_gives_the_keras_probabilities() -> None:
 
 def test_without_onnxruntime_the_members_run_their_keras_files(tmp_path, monkeypatch) -> None:
     """An environment without onnxruntime (set up before gerec needed it) still scores faces, and says why."""
-    registry, weights = _one_member_registry(tmp_path)
-    shutil.copy(onnx_export_path(models_dir() / weights.name), onnx_export_path(weights))
+    registry, _ = _one_member_registry(tmp_path)  # its export is there: only the runtime is missing
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import onnxruntime -> ImportError
     with pytest.warns(RuntimeWarning, match="onnxruntime package is not installed.*make install"):
         ensemble = FaceEnsemble.load(registry)
@@ -200,8 +213,7 @@ def _graph_member(tmp_path: Path, backend: str = "onnx") -> tuple[Path, object]:
 
     model = build_model("vgg", 48, 7, 1, width=0.125)
     (tmp_path / "graph.onnx").write_bytes(keras_to_onnx(model, "", "graph"))
-    entry = next(m for m in REGISTRY["members"] if m["weights"].endswith(".keras"))
-    entry = {**entry, "name": "graph", "weights": "graph.onnx", "backend": backend, "tta": "none"}
+    entry = {**keras_member.keras_entry(), "name": "graph", "weights": "graph.onnx", "backend": backend, "tta": "none"}
     registry = tmp_path / "ensemble.json"
     registry.write_text(json.dumps({**REGISTRY, "members": [entry]}), encoding="utf-8")
     return registry, model

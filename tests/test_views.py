@@ -111,11 +111,14 @@ def test_each_named_view_is_its_slice_of_the_stacked_views():
 
 def test_member_prediction_is_the_mean_of_its_single_view_predictions(tmp_path):
     """A real member with tta=flip+zoom predicts the mean of itself run on each view alone."""
-    from gerec.emotion.ensemble import KerasMember
-    from gerec.emotion.registry import read_registry, resolve_weights
+    from keras_member import make_keras_member
 
-    spec = next(m for m in read_registry().members if m.weights.endswith(".keras"))  # a Keras-backed member
-    path = resolve_weights(spec, models_dir())
+    from gerec.emotion.ensemble import KerasMember
+    from gerec.emotion.registry import REGISTRY_FILE, read_registry, resolve_weights
+
+    make_keras_member(tmp_path)  # a Keras-backed member (models/ ships none since issue 19's round 16)
+    (spec,) = read_registry(tmp_path / REGISTRY_FILE).members
+    path = resolve_weights(spec, tmp_path)
     rng = np.random.default_rng(0)
     crops = rng.integers(0, 256, (5, 64, 64, 3), dtype=np.uint8)
     multi = KerasMember(replace(spec, tta="flip+zoom"), path)
