@@ -265,14 +265,8 @@ def images(frame: pd.DataFrame, modules: list[str], images_dir: str) -> None:
                 if frame.set_index("image").loc[n, modules[-1]] != frame.set_index("image").loc[n, "actual"]
             ]
             shown = wrong[:THUMBNAILS]
-            st.caption(
-                f"{len(found)} of {len(frame)} images found in {folder}. "
-                + (
-                    f"Below, {len(shown)} of the {len(wrong)} that {MODULE_NAMES[modules[-1]]} got wrong."
-                    if wrong
-                    else ""
-                )
-            )
+            below = f" Below, {len(shown)} of the {len(wrong)} that {MODULE_NAMES[modules[-1]]} got wrong."
+            st.caption(f"{len(found)} of {len(frame)} images found in {folder}." + (below if wrong else ""))
             thumbs = st.columns(6)
             for i, name in enumerate(shown):
                 thumbs[i % 6].image(str(paths.child_file(folder, name)), caption=name, width="stretch")
