@@ -15,6 +15,7 @@ import keras_member
 import numpy as np
 import pytest
 from keras_member import make_keras_member
+from tool_module import load_tool
 
 from gerec.config import FER_TRAIN_FILE, models_dir
 from gerec.emotion.ensemble import FaceEnsemble, KerasMember, OnnxMember, onnx_export_path
@@ -106,13 +107,8 @@ def test_the_exports_are_what_the_converter_writes(tmp_path: Path, monkeypatch) 
         assert keras_to_onnx(model, file_sha256(source), spec.name) == onnx_export_path(source).read_bytes()
     _, weights = _one_member_registry(tmp_path)
     monkeypatch.setenv("GEREC_MODELS", str(tmp_path))
-    sys.path.insert(0, str(ROOT / "tools"))
-    try:
-        from export_onnx import export_members
-    finally:
-        sys.path.remove(str(ROOT / "tools"))
     (tmp_path / "out").mkdir()  # as --check writes into a temporary folder
-    (written,) = export_members(tmp_path / "out")
+    (written,) = load_tool("export_onnx").export_members(tmp_path / "out")
     assert written.name == onnx_export_path(weights).name
     assert written.read_bytes() == onnx_export_path(weights).read_bytes()  # deterministic, byte for byte
 
@@ -242,12 +238,7 @@ def test_the_exporter_leaves_graph_members_alone(tmp_path: Path, monkeypatch) ->
     registry, _ = _graph_member(tmp_path)
     before = (tmp_path / "graph.onnx").read_bytes()
     monkeypatch.setenv("GEREC_MODELS", str(tmp_path))
-    sys.path.insert(0, str(ROOT / "tools"))
-    try:
-        from export_onnx import export_members
-    finally:
-        sys.path.remove(str(ROOT / "tools"))
-    assert export_members(tmp_path / "out") == []
+    assert load_tool("export_onnx").export_members(tmp_path / "out") == []
     assert (tmp_path / "graph.onnx").read_bytes() == before
 
 
