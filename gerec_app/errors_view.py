@@ -259,11 +259,8 @@ def images(frame: pd.DataFrame, modules: list[str], images_dir: str) -> None:
             st.warning(state.error_text(exc))
         else:
             found = [name for name in frame["image"] if paths.is_child_file(folder, name)]
-            wrong = [
-                n
-                for n in found
-                if frame.set_index("image").loc[n, modules[-1]] != frame.set_index("image").loc[n, "actual"]
-            ]
+            by_image = frame.set_index("image")  # once, not twice per image
+            wrong = [n for n in found if by_image.loc[n, modules[-1]] != by_image.loc[n, "actual"]]
             shown = wrong[:THUMBNAILS]
             below = f" Below, {len(shown)} of the {len(wrong)} that {MODULE_NAMES[modules[-1]]} got wrong."
             st.caption(f"{len(found)} of {len(frame)} images found in {folder}." + (below if wrong else ""))
