@@ -143,6 +143,8 @@ def faces_table(res: state.PhotoResult) -> None:
             name: st.column_config.NumberColumn(format=shown, help=tip)
             for name, (shown, tip) in prediction_tables.faces_columns().items()
         }
+        columns.update({name: st.column_config.Column(pinned=True) for name in prediction_tables.PINNED})
+        columns[prediction_tables.BOX] = st.column_config.TextColumn(help=prediction_tables.BOX_HELP)
         table = prediction_tables.faces_frame(pred)
         st.dataframe(table, hide_index=True, column_config=columns, key=f"faces_{res.digest}")
         st.caption(prediction_tables.MEMBER_CELL_NOTE)

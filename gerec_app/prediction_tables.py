@@ -11,6 +11,7 @@ import pandas as pd
 
 from gerec.classes import CLASSES
 from gerec.formatting import NO_VALUE_SCREEN
+from gerec.imaging import MAX_SIDE
 from gerec.types import NO_FACE, GroupPrediction, SceneEvidence
 from gerec_app.render import CLASS_SHORT, MODULE_NAMES
 
@@ -28,6 +29,15 @@ DETECTOR = "detector"
 """The faces table's column of MTCNN's confidence (its help says so; 'detector confidence' took the width
 a member's column needed in a 1024 px window)."""
 MEMBER_CELL_NOTE = "A member's cell: its class and that class's probability; the face to inspect charts all three."
+BOX = "box"
+"""The faces table's column of the face's box (:data:`BOX_HELP` says in which pixels)."""
+BOX_HELP = (
+    f"x, y, width, height of the face's box in pixels of the photo as analysed: upright, and at most {MAX_SIDE} px "
+    "on its longest side (larger photos are analysed downscaled)"
+)
+PINNED = ("face", "class")
+"""The faces table's columns that stay in view when a narrow window scrolls the table sideways (to a member's,
+the detector's or the box column): which face, and its class."""
 
 
 def member_cell(probs: Sequence[float]) -> str:
@@ -56,7 +66,7 @@ def faces_frame(pred: GroupPrediction) -> pd.DataFrame:
             for name, probs in face.scores.members.items():
                 row[name] = member_cell(probs)
         row[DETECTOR] = face.confidence  # MTCNN's, not the class's probability
-        row["box (x, y, w, h)"] = ", ".join(str(v) for v in face.box)
+        row[BOX] = ", ".join(str(v) for v in face.box)
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -177,9 +177,14 @@ def test_largest_face_first_typed_variants_and_missing_labels_file(photos_dir, t
     assert any("Cached labels file not found" in w.value for w in at.warning)
     assert next(m.value for m in at.markdown if m.value.startswith("Labeler:")).startswith("Labeler: **offline**")
     # the face shown first is the largest, not face 1
-    faces = next(d.value for d in at.dataframe if "box (x, y, w, h)" in d.value.columns)
+    faces_element = next(d for d in at.dataframe if "box" in d.value.columns)
+    faces = faces_element.value
     assert "detector" in faces.columns and "confidence" not in faces.columns  # MTCNN's, not the class's
-    areas = [int(b.split(", ")[2]) * int(b.split(", ")[3]) for b in faces["box (x, y, w, h)"]]
+    config = json.loads(faces_element.proto.columns)
+    pinned = sorted(name for name, spec in config.items() if spec.get("pinned"))
+    assert pinned == ["class", "face"], config  # which face stays in view when a narrow window scrolls
+    assert "pixels" in config["box"]["help"]
+    areas = [int(b.split(", ")[2]) * int(b.split(", ")[3]) for b in faces["box"]]
     picker = next(w for w in at.selectbox if w.key.startswith("face_"))
     assert picker.value == areas.index(max(areas)) != 0
     # typed labels: plural variants mapped, unknown words get the nearest known labels

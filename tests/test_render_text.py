@@ -70,7 +70,7 @@ def test_probabilities_read_the_same_in_the_cli_line_and_the_faces_table():
     assert table["m"][0] == "Neg 0.65"  # its class and that probability (all three: twice a 1024 px page's width)
     # the ensemble's columns as the verdicts' table heads them, numbers (sorted as numbers), shown with 2
     # decimals: rounded to 3 in the frame, they read '0.623' beside '0.57' (a trailing zero dropped)
-    assert list(table.columns) == ["face", "class", "Pos", "Neu", "Neg", "m", "detector", "box (x, y, w, h)"]
+    assert list(table.columns) == ["face", "class", "Pos", "Neu", "Neg", "m", "detector", prediction_tables.BOX]
     assert table[["Pos", "Neu", "Neg"]].iloc[0].tolist() == [0.1, 0.25, 0.65]
     formats = {name: shown for name, (shown, _) in prediction_tables.faces_columns().items()}
     assert formats == {"Pos": "%.2f", "Neu": "%.2f", "Neg": "%.2f", "detector": "%.3f"}
