@@ -78,3 +78,12 @@ def sentence(clause: str) -> str:
     'In-sample: the tuned network was tuned on val.json.'
     """
     return clause[:1].upper() + clause[1:].rstrip(".") + "."
+
+
+def counted(n: int, noun: str) -> str:
+    """A count and its noun, the noun plural unless the count is one.
+
+    >>> counted(1, "image"), counted(0, "image"), counted(3, "face")
+    ('1 image', '0 images', '3 faces')
+    """
+    return f"{n} {noun}{'' if n == 1 else 's'}"

@@ -11,7 +11,7 @@ import streamlit as st
 
 from gerec.classes import CLASSES
 from gerec.errors import GerecError
-from gerec.formatting import sentence
+from gerec.formatting import counted, sentence
 from gerec.provenance import completeness_warning, in_sample_warning
 from gerec.provenance import summary as provenance_summary
 from gerec.runs import compare as runs_compare
@@ -37,6 +37,15 @@ def download(table: pd.DataFrame, label: str, file: str, key: str) -> None:
         "text/csv",
         key=f"dl_{key}",
     )
+
+
+def image_table(table: pd.DataFrame, height: int, label: str, file: str, key: str) -> None:
+    """A list of images under the count that heads it, with its download: nothing for no image (an empty
+    grid of blank rows and the download of a header-only CSV said nothing the count had not)."""
+    if table.empty:
+        return
+    st.dataframe(friendly_columns(table), hide_index=True, height=height)
+    download(table, label, file, key)
 
 
 CHAR_PX = 6.5
@@ -170,11 +179,13 @@ def confusion(frame: pd.DataFrame, modules: list[str]) -> str:
                 key=f"cell_{module}",
             )
             images = analysis.cell(frame, module, actual, predicted)
-            listing.markdown(f"**{len(images)} images**: actual {actual}, {MODULE_NAMES[module]} predicted {predicted}")
-            listing.dataframe(friendly_columns(images), hide_index=True, height=260)
+            listing.markdown(
+                f"**{counted(len(images), 'image')}**: actual {actual}, {MODULE_NAMES[module]} predicted {predicted}"
+            )
             with listing:
-                download(
+                image_table(
                     images,
+                    260,
                     f"{MODULE_NAMES[module]}: {actual} → {predicted}",
                     f"{module} {actual} as {predicted}",
                     f"cell_{module}",
@@ -201,15 +212,17 @@ def disagreement(frame: pd.DataFrame) -> None:
         kind = c2.radio("Images", [runs_compare.FIXED, runs_compare.BROKEN], horizontal=True, key="kind")
         a, b = moves.iloc[pair]["from"], moves.iloc[pair]["to"]
         changed = analysis.changed(frame, a, b, kind)
-        st.markdown(f"**{len(changed)} images {kind}** going from {MODULE_NAMES[a]} to {MODULE_NAMES[b]}")
-        st.dataframe(friendly_columns(changed), hide_index=True, height=240)
-        download(
-            changed, f"images {kind} going from {MODULE_NAMES[a]} to {MODULE_NAMES[b]}", f"{kind} {a} to {b}", "changed"
+        st.markdown(f"**{counted(len(changed), 'image')} {kind}** going from {MODULE_NAMES[a]} to {MODULE_NAMES[b]}")
+        image_table(
+            changed,
+            240,
+            f"images {kind} going from {MODULE_NAMES[a]} to {MODULE_NAMES[b]}",
+            f"{kind} {a} to {b}",
+            "changed",
         )
-        with st.expander("Every image where the modules disagree"):
-            table = analysis.disagreements(frame)
-            st.dataframe(friendly_columns(table), hide_index=True, height=300)
-            download(table, "disagreements", "disagreements", "disagree")
+        table = analysis.disagreements(frame)
+        with st.expander(f"Every image where the modules disagree ({len(table)})"):
+            image_table(table, 300, "disagreements", "disagreements", "disagree")
 
 
 def label_errors(results: LoadedResults, modules: list[str]) -> None:

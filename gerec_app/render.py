@@ -88,7 +88,7 @@ def answer(probs: Sequence[float] | None) -> tuple[str, str]:
 
 def faces_count(n: int) -> str:
     """``1 face``, ``3 faces``, ``0 faces``: a photo's face count in words."""
-    return f"{n} face{'' if n == 1 else 's'}"
+    return formatting.counted(n, "face")
 
 
 def member_colours(names: Sequence[str]) -> dict[str, str]:

@@ -199,6 +199,41 @@ def test_bad_csv_gives_a_plain_message_and_clears_old_results(tmp_path, monkeypa
     assert not at.metric  # the earlier results are gone
 
 
+def test_an_empty_image_list_shows_its_count_and_no_table_or_download(tmp_path, monkeypatch):
+    """A confusion cell or a pair's fixes with no image showed a grid of blank rows and offered a
+    header-only CSV; one image read '1 images'."""
+    monkeypatch.setenv("GEREC_DASHBOARD_ROOTS", str(tmp_path))
+    good = tmp_path / "out.csv"
+    good.write_bytes(analysis.to_csv(small_frame()))
+    at = opened_csv(good)
+    assert not at.exception and not at.error, [e.value for e in at.error]
+
+    def downloads() -> list[str]:
+        return [b.proto.label for b in at.get("download_button")]
+
+    faces = MODULE_NAMES["bottom_up"]
+    assert f"**0 images**: actual Positive, {faces} predicted Neutral" in [m.value for m in at.markdown]
+    assert f"Download {faces}: Positive → Neutral (CSV)" not in downloads()
+    tables = len(at.dataframe)
+    at.selectbox(key="cell_bottom_up").set_value(("Positive", "Negative")).run()
+    assert f"**1 image**: actual Positive, {faces} predicted Negative" in [m.value for m in at.markdown]
+    assert f"Download {faces}: Positive → Negative (CSV)" in downloads()
+    assert len(at.dataframe) == tables + 1
+    pair = next(
+        i
+        for i, (a, b) in enumerate(analysis.transitions(small_frame())[["from", "to"]].values)
+        if (a, b) == ("top_down", "fused")
+    )
+    at.selectbox(key="pair").set_value(pair).run()
+    at.radio(key="kind").set_value("broken").run()  # top-down to fused breaks none of the five
+    going = f"going from {MODULE_NAMES['top_down']} to {MODULE_NAMES['fused']}"
+    assert f"**0 images broken** {going}" in [m.value for m in at.markdown]
+    assert not [b for b in downloads() if going in b]
+    at.radio(key="kind").set_value("fixed").run()
+    assert f"**2 images fixed** {going}" in [m.value for m in at.markdown]
+    assert f"Download images fixed {going} (CSV)" in downloads()
+
+
 @pytest.fixture(scope="module")
 def stored_runs(gaf_dir, tmp_path_factory) -> tuple[Path, list[str]]:
     """A run store with two label-only runs on the first 300 dev images: the reference network's
