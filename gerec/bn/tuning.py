@@ -12,14 +12,14 @@ f the grid point with the best summed score over the inner folds g != f is chose
 all folds but f, and its accuracy on f is reported; f is never fitted on nor selected on. The
 final network is the grid point with the best plain k-fold score, fitted on all dev images.
 Scores are a closed-form, vectorised copy of :meth:`SceneNetwork.posterior`;
-:func:`build_network` makes the real network.
+:func:`build_network` makes the real network. The grid and its points are :mod:`gerec.bn.grid`'s.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Any
 
@@ -28,7 +28,6 @@ from scipy import sparse
 
 from gerec.bn import devfit
 from gerec.bn.devdata import (
-    CNN_TABLES,
     NO_CNN,
     DevData,
     cnn_base_rate_for,
@@ -39,69 +38,20 @@ from gerec.bn.devdata import (
     prior_for,
     recall,
 )
+from gerec.bn.grid import (
+    REFERENCE_CONFIG,
+    RULE_SETS,
+    Config,
+    Grid,
+    config_index,
+    grid_size,
+    index_to_config,
+    mapping_rules,
+)
 from gerec.bn.histogram import LabelHistogram
 from gerec.bn.network import SceneNetwork
-from gerec.bn.vocabulary import RULES, STRING_RULES, config_of
+from gerec.bn.vocabulary import config_of
 from gerec.folds import stratified_folds
-
-RULE_SETS: dict[str, tuple[str, ...]] = {
-    "none": ("exact",),
-    "punctuation": RULES[:2],
-    "stem": RULES[:3],
-    "expand": RULES[:4],
-    "head": RULES[:5],
-    "words": RULES[:6],
-    "synonyms": RULES[:4] + ("synonyms",),
-    "all": STRING_RULES,
-}
-
-
-def mapping_rules(rules: str, embed_min: float | None) -> tuple[str, ...]:
-    """The vocabulary rules of a rule set, plus ``embedding`` when it has a threshold."""
-    return RULE_SETS[rules] + (() if embed_min is None else ("embedding",))
-
-
-@dataclass(frozen=True)
-class Grid:
-    """The hyperparameter values searched. ``embed_min`` None: no embedding rule, else its
-    cosine threshold; ``alpha`` None is the reference 1e-4 floor;
-    ``new_min`` None adds no new labels; ``dev_weight`` 0 fits on the histogram alone."""
-
-    rules: tuple[str, ...] = ("none", "stem", "expand", "head")
-    embed_min: tuple[float | None, ...] = (None, 0.55)
-    new_min: tuple[int | None, ...] = (None, 2, 5, 10)
-    dev_weight: tuple[float, ...] = (0.0, 1.0, 2.0, 4.0, 8.0)
-    alpha: tuple[float | None, ...] = (None, 1.0)
-    shrink: tuple[float, ...] = (0.0, 10.0, 100.0, 300.0)
-    absent: tuple[str, ...] = ("all", "top100", "top400")
-    prior: tuple[str, ...] = ("uniform", "dev")
-    cnn_table: tuple[str, ...] = CNN_TABLES
-    label_weight: tuple[float, ...] = (0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.7, 1.0)
-    cnn_weight: tuple[float, ...] = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0)
-
-    def axes(self) -> dict[str, tuple[Any, ...]]:
-        """Axis name -> values, in the order of the score arrays' axes."""
-        return {k: tuple(v) for k, v in asdict(self).items()}
-
-
-@dataclass(frozen=True)
-class Config:
-    """One point of the grid (see :class:`Grid`)."""
-
-    rules: str = "none"
-    embed_min: float | None = None
-    new_min: int | None = None
-    dev_weight: float = 0.0
-    alpha: float | None = None
-    shrink: float = 0.0
-    absent: str = "all"
-    prior: str = "uniform"
-    cnn_table: str = "reference"
-    label_weight: float = 1.0
-    cnn_weight: float = 1.0
-
-
-REFERENCE_CONFIG = Config()
 
 
 @dataclass
@@ -243,16 +193,6 @@ def predict(hist: LabelHistogram, data: DevData, config: Config, fit: np.ndarray
 
 
 # ---------------------------------------------------------------------------------- search
-def _index_to_config(grid: Grid, index: Sequence[int]) -> Config:
-    axes = grid.axes()
-    return Config(**{name: values[i] for (name, values), i in zip(axes.items(), index, strict=True)})
-
-
-def config_index(grid: Grid, config: Config) -> tuple[int, ...]:
-    """The grid position of ``config`` (ValueError when a value is not on the grid)."""
-    return tuple(values.index(getattr(config, name)) for name, values in grid.axes().items())
-
-
 CRITERIA = ("accuracy", "nll")
 
 
@@ -350,7 +290,7 @@ def nested_cv(
         for name, restrict in settings.items():
             index = select(inner, int(train.sum()), restrict, grid, criterion)
             res = results[name]
-            res.chosen.append(_index_to_config(grid, index))
+            res.chosen.append(index_to_config(grid, index))
             res.topdown.append(float(outer.top[index] / n_test))
             res.fused.append(float(outer.fused[index] / n_test))
             if predictions is not None and name not in predictions:
@@ -373,7 +313,7 @@ def select_on_all(
     """The configuration with the best plain k-fold score on all dev images (for the final fit)."""
     grid = grid or Grid()
     scores = scores or all_fold_scores(hist, data, k, seed, grid, criterion == "nll")
-    return _index_to_config(grid, select(scores.outer_sum(), len(data.y), None, grid, criterion))
+    return index_to_config(grid, select(scores.outer_sum(), len(data.y), None, grid, criterion))
 
 
 def build_network(
@@ -409,20 +349,18 @@ def build_network(
     )
 
 
-def grid_size(grid: Grid) -> int:
-    """Number of configurations on the grid."""
-    return int(np.prod([len(v) for v in grid.axes().values()]))
-
-
 __all__ = [
     "NO_CNN",
+    "REFERENCE_CONFIG",
+    "RULE_SETS",
     "Config",
     "DevData",
     "Grid",
-    "REFERENCE_CONFIG",
     "build_network",
+    "config_index",
     "grid_size",
     "load_dev_data",
+    "mapping_rules",
     "nested_cv",
     "recall",
     "select_on_all",
