@@ -26,9 +26,10 @@ import numpy as np
 
 from gerec.bn import devfit
 from gerec.bn.devdata import NO_CNN, DevData, cnn_loglik, label_loglik
+from gerec.bn.grid import Config, mapping_rules
 from gerec.bn.histogram import LabelHistogram
 from gerec.bn.network import SceneNetwork
-from gerec.bn.tuning import Config, build_network, mapping_rules
+from gerec.bn.tuning import build_network
 from gerec.calibration import fit_scale, softmax
 from gerec.classes import CLASSES, MODULES, N_CLASSES
 from gerec.formatting import percent_spread
