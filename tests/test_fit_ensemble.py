@@ -14,11 +14,12 @@ from tool_module import load_tool
 
 from gerec.classes import CLASSES
 from gerec.config import models_dir
-from gerec.emotion import data, weighting
+from gerec.emotion import data, fit_faces, weighting
 from gerec.emotion import fitting as fit_ensemble
 from gerec.emotion.ensemble import FaceEnsemble, group_probabilities
 from gerec.emotion.registry import REGISTRY_FILE, member_from_json
 from gerec.emotion.views import FIT_TTA_MODES
+from gerec.errors import InvalidDataset
 
 
 def brute_force_grid(n: int, k: int) -> set[tuple[int, ...]]:
@@ -225,25 +226,24 @@ def test_a_faces_clean_and_corrupted_copies_share_their_fold(monkeypatch: pytest
 
 def test_the_fitting_faces_add_a_seeded_corrupted_copy_with_the_same_labels():
     from gerec.emotion.data import FaceSet
-    from gerec.errors import InvalidDataset
 
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (40, 48, 48)).astype(np.uint8)
     faces = FaceSet(images, np.arange(40) % 7, np.asarray([f"f{i}" for i in range(40)]), ("a",) * 7)
-    both, copies = fit_ensemble.fitting_faces(faces, "clean+corrupted")
+    both, copies = fit_faces.fitting_faces(faces, "clean+corrupted")
     assert copies == 2 and len(both.labels) == 80
     assert np.array_equal(both.images[:40], images) and np.array_equal(both.labels[40:], faces.labels)
     assert both.ids[40] == "f0#corrupted"
     changed = [not np.array_equal(a, b) for a, b in zip(both.images[40:], images)]
     assert 10 < sum(changed) < 40  # each corruption is drawn with its own probability
-    again, _ = fit_ensemble.fitting_faces(faces, "clean+corrupted")
+    again, _ = fit_faces.fitting_faces(faces, "clean+corrupted")
     assert np.array_equal(again.images, both.images)  # seeded
-    assert fit_ensemble.fitting_faces(faces, "clean") == (faces, 1)
+    assert fit_faces.fitting_faces(faces, "clean") == (faces, 1)
     with pytest.raises(ValueError, match="faces"):
-        fit_ensemble.fitting_faces(faces, "noisy")
+        fit_faces.fitting_faces(faces, "noisy")
     rgb = FaceSet(np.zeros((2, 8, 8, 3), np.uint8), np.zeros(2, int), np.asarray(["a", "b"]), ("a",))
     with pytest.raises(InvalidDataset, match="grey"):
-        fit_ensemble.fitting_faces(rgb, "clean+corrupted")
+        fit_faces.fitting_faces(rgb, "clean+corrupted")
 
 
 def test_members_that_saw_the_validation_split_are_not_weighted_on_it():
@@ -262,7 +262,7 @@ def test_members_that_saw_the_validation_split_are_not_weighted_on_it():
     expected, expected_acc = weighting.fit_weights(honest, truth, 0.1)
     np.testing.assert_allclose(weights[1:], expected)
     assert acc == expected_acc < 1.0
-    with pytest.raises(SystemExit, match="val_in_training"):
+    with pytest.raises(InvalidDataset, match="val_in_training"):
         weighting.fit_weights_excluding([in_sample], truth, 0.1, [True])
 
 
@@ -427,7 +427,7 @@ def test_fit_writes_the_chosen_criterion_and_its_held_out_7_class_figures(tmp_pa
 
 def test_a_3_class_member_leaves_the_7_class_criterion_out(tmp_path: Path):
     registry, data_file = tiny_fit_setup(tmp_path, [data.FER_CLASSES, CLASSES])
-    with pytest.raises(SystemExit, match="7 classes"):
+    with pytest.raises(InvalidDataset, match="7 classes"):
         fit_ensemble.fit(registry, data_file, fit_ensemble.FitOptions(step=0.25, criterion="accuracy3+7"))
     fit_ensemble.fit(registry, data_file, fit_ensemble.FitOptions(step=0.25, faces="clean", sanity_faces=0))
     val = json.loads(registry.read_text())["metrics"]["val"]

@@ -1,4 +1,4 @@
-"""Nested cross-validation in fit-ensemble (gerec.emotion.member_choice and fitting.nested_refit): a
+"""Nested cross-validation in fit-ensemble (gerec.emotion.member_choice, its nested_refit): a
 member's views and temperature, like the weights, are chosen only on the faces of the fitting half
 (held_out_runs with a refit, and its held-out ECE: tests/test_fit_ensemble.py)."""
 
@@ -10,8 +10,7 @@ from gerec.calibration import fit_temperature
 from gerec.classes import CLASSES
 from gerec.emotion.data import FaceSet
 from gerec.emotion.ensemble import group_probabilities
-from gerec.emotion.fitting import nested_refit
-from gerec.emotion.member_choice import ScoredMember
+from gerec.emotion.member_choice import ScoredMember, nested_refit
 from gerec.emotion.views import FIT_TTA_MODES, TTA_MODES
 
 N = 200

@@ -99,7 +99,7 @@ def test_temperature_text_says_what_it_does_to_the_probabilities():
 
 
 def test_held_out_figures_say_which_faces_for_every_fit_mode():
-    from gerec.emotion.fitting import FIT_FACES
+    from gerec.emotion.fit_faces import FIT_FACES
 
     assert set(ensemble_tables.HELD_OUT_FACES) == set(FIT_FACES)  # a new fit mode must be worded here too
     val = {"criterion": "log-loss", "criterion_held_out_accuracy3": {"log-loss": 0.8108}, "fit_faces": "clean"}

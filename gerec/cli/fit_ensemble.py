@@ -12,7 +12,8 @@ from gerec.cli.common import add_face_data_option, add_registry_option
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``fit-ensemble`` command."""
-    from gerec.emotion.fitting import FIT_FACES, FitOptions
+    from gerec.emotion.fit_faces import FIT_FACES
+    from gerec.emotion.fitting import FitOptions
     from gerec.emotion.views import TTA_MODES
     from gerec.emotion.weighting import AUTO_SCORE, CRITERIA, CV_DESIGN
 

@@ -60,19 +60,17 @@ from typing import Any
 
 import numpy as np
 
-from gerec.calibration import ece
-from gerec.emotion.corruptions import robust_augment
 from gerec.emotion.data import FaceSet, load_face_set
-from gerec.emotion.ensemble import FaceEnsemble, group_probabilities
-from gerec.emotion.member_choice import MemberChoice, ScoredMember, score_member
+from gerec.emotion.ensemble import FaceEnsemble
+from gerec.emotion.fit_faces import FIT_FACES, fitting_faces
+from gerec.emotion.member_choice import ScoredMember, choose_members, nested_refit, score_member
 from gerec.emotion.registry import member_from_json, read_registry, registry_from_json
-from gerec.emotion.scoring import score_face_set
+from gerec.emotion.scoring import FaceSetScores, score_face_set
 from gerec.emotion.views import FIT_TTA_MODES
 from gerec.emotion.weighting import (
     AUTO_SCORE,
     CV_DESIGN,
     HeldOut,
-    Refit,
     SevenClass,
     choose_criterion,
     fit_weights_excluding,
@@ -83,55 +81,10 @@ from gerec.fileio import replaced_atomically
 from gerec.formatting import percent
 from gerec.sanity import SANITY_FACES, check_member, sample_faces
 
-FIT_FACES = ("clean+corrupted", "clean")
-"""What ``fit-ensemble --faces`` scores choices on: the validation faces and a corrupted copy, or the faces alone."""
-CORRUPTION_SEED = 0
 HELD_OUT_DESIGN = (
     f"nested: {CV_DESIGN}; on each half every member's views and temperature, then the weights, are "
     "chosen on the other half, and the mix is scored on this one"
 )
-
-
-def corrupted_copy(faces: FaceSet, seed: int = CORRUPTION_SEED) -> FaceSet:
-    """Each grey face once through :func:`robust_augment` (one seeded generator, in order), same labels."""
-    if faces.images.ndim != 3:
-        raise InvalidDataset("corrupted copies need grey faces (n, H, W); fit on --faces clean instead")
-    rng = np.random.default_rng(seed)
-    images = np.stack([robust_augment(img, rng) for img in faces.images])
-    return FaceSet(images, faces.labels, np.asarray([f"{i}#corrupted" for i in faces.ids]), faces.classes)
-
-
-def fitting_faces(val: FaceSet, mode: str) -> tuple[FaceSet, int]:
-    """The faces choices are scored on (``mode`` of :data:`FIT_FACES`) and how many copies of ``val`` they hold."""
-    if mode not in FIT_FACES:
-        raise ValueError(f"faces must be one of {FIT_FACES}, got {mode!r}")
-    if mode == "clean":
-        return val, 1
-    bad = corrupted_copy(val)
-    both = FaceSet(
-        np.concatenate([val.images, bad.images]),
-        np.concatenate([val.labels, bad.labels]),
-        np.concatenate([val.ids, bad.ids]),
-        val.classes,
-    )
-    return both, 2
-
-
-def member_metrics(member: ScoredMember, choice: MemberChoice, faces: FaceSet, clean: np.ndarray) -> dict[str, Any]:
-    """The member's validation figures on the ``clean`` faces under ``choice``: 3-class accuracy,
-    3-class ECE untempered and tempered, and 7-class accuracy when it has the faces' classes."""
-    truth3 = faces.group_labels()[clean]
-    raw = member.raw(choice.tta)[clean]
-    group = member.group(choice)[clean]
-    kept = truth3 >= 0
-    metrics: dict[str, Any] = {
-        "val_accuracy3": round(float(np.mean(group[kept].argmax(1) == truth3[kept])), 4),
-        "val_ece3_untempered": round(ece(group_probabilities(raw, member.mapping), truth3), 4),
-        "val_ece3": round(ece(group, truth3), 4),
-    }
-    if member.seven:
-        metrics["val_accuracy7"] = round(float(np.mean(raw.argmax(1) == faces.labels[clean])), 4)
-    return metrics
 
 
 def _held_out_record(runs: dict[str, HeldOut]) -> dict[str, Any]:
@@ -169,14 +122,60 @@ class FitOptions:
 
 def fit(registry: Path, data: Path, options: FitOptions = FitOptions()) -> None:
     """Choose TTA and weights on the validation split (and its corrupted copy) and rewrite the registry."""
-    faces = load_face_set(data)
-    val = faces.validation()
+    val = load_face_set(data).validation()
     fit_on, copies = fitting_faces(val, options.faces)
     doc = json.loads(registry.read_text(encoding="utf-8"))
     scored = [score_member(item, registry.parent, fit_on, options.tta_modes) for item in doc["members"]]
-    probs, seven = _choose_members(doc["members"], scored, fit_on, len(val.labels))
-    excluded = [bool(item.get("val_in_training", False)) for item in doc["members"]]
-    for item, out in zip(doc["members"], excluded):
+    probs, seven = choose_members(doc["members"], scored, fit_on, len(val.labels))
+    weighing = _weigh(doc["members"], scored, probs, seven, fit_on, len(val.labels), copies, options)
+    for item, w in zip(doc["members"], weighing.weights):
+        item["weight"] = round(float(w), 4)
+        item["enabled"] = bool(w > 0)
+    print(
+        "weights:",
+        {m["name"]: m["weight"] for m in doc["members"]},
+        f"3-class {percent(weighing.accuracy3)} ({options.faces})",
+    )
+    ensemble = FaceEnsemble(registry_from_json(doc, registry))  # the registry is written once, when complete
+    scores = score_face_set(ensemble, val)
+    n = len(val.labels)
+    corrupted = score_face_set(ensemble, fit_on.subset(np.arange(n, 2 * n))) if copies == 2 else None
+    doc["face_confusion"] = _face_confusion(scores, data)
+    if options.sanity_faces:
+        _record_sanity(doc, ensemble, val, options.sanity_faces)
+    doc.setdefault("metrics", {})["val"] = _validation_record(doc, scores, corrupted, weighing, options)
+    _write_registry(registry, doc)
+    print(json.dumps(doc["metrics"]["val"], indent=1))
+
+
+@dataclass(frozen=True, eq=False)
+class Weighing:
+    """The weight search's outcome: the weights (0 for a member left out), their 3-class accuracy on
+    the fitting faces, the criterion used and, when ``auto`` chose it, each criterion's held-out runs,
+    the simplex step, and which members were left out (``val_in_training``)."""
+
+    weights: np.ndarray
+    accuracy3: float
+    criterion: str
+    runs: dict[str, HeldOut]
+    step: float
+    excluded: tuple[bool, ...]
+
+
+def _weigh(
+    members: list[dict[str, Any]],
+    scored: list[ScoredMember],
+    probs: list[np.ndarray],
+    seven: SevenClass | None,
+    fit_on: FaceSet,
+    n_clean: int,
+    copies: int,
+    options: FitOptions,
+) -> Weighing:
+    """The weights of ``members`` (their chosen views' 3-class ``probs``), by ``options.criterion`` or,
+    for ``auto``, by the criterion that scores best held out (:func:`choose_criterion`)."""
+    excluded = [bool(item.get("val_in_training", False)) for item in members]
+    for item, out in zip(members, excluded):
         if out:
             print(f"  {item['name']}: left out of the weight search (val_in_training: its val figures are in-sample)")
     step = grid_step(excluded.count(False), options.step, options.max_grid, options.max_members)
@@ -188,23 +187,21 @@ def fit(registry: Path, data: Path, options: FitOptions = FitOptions()) -> None:
     truth3 = fit_on.group_labels()
     criterion, runs = options.criterion, dict[str, HeldOut]()
     if criterion == "accuracy3+7" and seven is None:
-        raise SystemExit("--criterion accuracy3+7 needs every weighted member to have FER's 7 classes")
+        raise InvalidDataset("--criterion accuracy3+7 needs every weighted member to have FER's 7 classes")
     if criterion == "auto":
         free = [i for i, out in enumerate(excluded) if not out]
         seven_free = None if seven is None else seven.subset(free)
-        free_probs = [probs[i] for i in free]
-        refit = nested_refit([scored[i] for i in free], fit_on, len(val.labels))
-        criterion, runs = choose_criterion(free_probs, truth3, step, options.max_members, copies, seven_free, refit)
+        refit = nested_refit([scored[i] for i in free], fit_on, n_clean)
+        criterion, runs = choose_criterion(
+            [probs[i] for i in free], truth3, step, options.max_members, copies, seven_free, refit
+        )
     weights, acc = fit_weights_excluding(probs, truth3, step, excluded, options.max_members, criterion, seven)
-    for item, w in zip(doc["members"], weights):
-        item["weight"] = round(float(w), 4)
-        item["enabled"] = bool(w > 0)
-    print("weights:", {m["name"]: m["weight"] for m in doc["members"]}, f"3-class {percent(acc)} ({options.faces})")
-    ensemble = FaceEnsemble(registry_from_json(doc, registry))  # the registry is written once, when complete
-    scores = score_face_set(ensemble, val)
-    n = len(val.labels)
-    corrupted = score_face_set(ensemble, fit_on.subset(np.arange(n, 2 * n))) if copies == 2 else None
-    doc["face_confusion"] = {
+    return Weighing(weights, acc, criterion, runs, step, tuple(excluded))
+
+
+def _face_confusion(scores: FaceSetScores, data: Path) -> dict[str, Any]:
+    """The registry's ``face_confusion``: the fitted ensemble's 3-class confusion on the validation split."""
+    return {
         "matrix": scores.confusion3["ensemble"].tolist(),
         "rows": "true class (Positive, Neutral, Negative)",
         "columns": "ensemble prediction",
@@ -212,19 +209,24 @@ def fit(registry: Path, data: Path, options: FitOptions = FitOptions()) -> None:
         "faces": scores.n3,
         "accuracy3": round(scores.accuracy3["ensemble"], 4),
     }
+
+
+def _validation_record(
+    doc: dict[str, Any], scores: FaceSetScores, corrupted: FaceSetScores | None, weighing: Weighing, options: FitOptions
+) -> dict[str, Any]:
+    """The registry's ``metrics.val``: the fitted ensemble's figures on the split, how it was chosen,
+    the criteria's held-out figures, and the members left out."""
     ensemble7 = scores.accuracy7.get("ensemble")
     selection = (
         f"TTA mode per member (of {', '.join(options.tta_modes)}) and weights "
-        f"(simplex step {step:.4g}, at most {options.max_members} members, "
-        f"best {criterion}) chosen on this split only"
+        f"(simplex step {weighing.step:.4g}, at most {options.max_members} members, "
+        f"best {weighing.criterion}) chosen on this split only"
     )
-    if copies == 2:
+    if corrupted is not None:
         selection += (
             ", each face scored as it is and once under the group-photo corruptions robust training uses (seed 0)"
         )
-    if options.sanity_faces:
-        _record_sanity(doc, ensemble, val, options.sanity_faces)
-    doc.setdefault("metrics", {})["val"] = {
+    return {
         "data": doc["face_confusion"]["data"],
         "accuracy3": round(scores.accuracy3["ensemble"], 4),
         "accuracy7": None if ensemble7 is None else round(ensemble7, 4),
@@ -232,15 +234,13 @@ def fit(registry: Path, data: Path, options: FitOptions = FitOptions()) -> None:
         "accuracy3_corrupted": None if corrupted is None else round(corrupted.accuracy3["ensemble"], 4),
         "fit_faces": options.faces,
         "selection": selection,
-        "criterion": criterion,
-        **_held_out_record(runs),
-        "criterion_chosen_by": f"{AUTO_SCORE}, {CV_DESIGN}" if runs else f"--criterion {criterion}",
-        "left_out": [item["name"] for item, out in zip(doc["members"], excluded) if out],
+        "criterion": weighing.criterion,
+        **_held_out_record(weighing.runs),
+        "criterion_chosen_by": f"{AUTO_SCORE}, {CV_DESIGN}" if weighing.runs else f"--criterion {weighing.criterion}",
+        "left_out": [item["name"] for item, out in zip(doc["members"], weighing.excluded) if out],
         "left_out_why": "trained on FER-2013 data holding this split (val_in_training): in-sample here, "
         "so it cannot be weighted honestly on it",
     }
-    _write_registry(registry, doc)
-    print(json.dumps(doc["metrics"]["val"], indent=1))
 
 
 def _write_registry(registry: Path, doc: dict[str, Any]) -> None:
@@ -261,56 +261,6 @@ def _record_sanity(doc: dict[str, Any], ensemble: FaceEnsemble, val: FaceSet, n:
             f"  {member.spec.name:<24} saliency sanity: {figures.changed} of {figures.faces} maps changed "
             f"with the class head randomised (median rho {figures.median_rho:+.2f}): {verdict}"
         )
-
-
-def _choose_members(
-    members: list[dict[str, Any]], scored: list[ScoredMember], fit_on: FaceSet, n_clean: int
-) -> tuple[list[np.ndarray], SevenClass | None]:
-    """Every listed member's TTA mode, temperature and validation metrics, chosen on all of
-    ``fit_on`` (temperature: its first ``n_clean`` faces) and written into its item; their 3-class
-    probabilities, and their 7-class ones when every member has ``fit_on``'s classes (members left
-    out of the search, ``val_in_training``, need not)."""
-    truth3 = fit_on.group_labels()
-    clean = np.arange(len(truth3)) < n_clean
-    probs = []
-    for item, member in zip(members, scored):
-        choice = member.choose(truth3, np.ones(len(truth3), dtype=bool), clean)
-        for tta, acc3 in choice.accuracy3.items():
-            print(f"  {member.name:<24} tta={tta:<9} val 3-class {percent(acc3)}")
-        metrics = member_metrics(member, choice, fit_on, clean)
-        print(
-            f"  {member.name:<24} temperature {choice.temperature:.3f}: val 3-class ECE "
-            f"{metrics['val_ece3_untempered']} -> {metrics['val_ece3']}"
-        )
-        item.pop("tta_flip", None)  # the older boolean form
-        item["tta"] = choice.tta
-        item["temperature"] = choice.temperature
-        item["metrics"] = {k: v for k, v in item.get("metrics", {}).items() if not k.startswith("val_")} | metrics
-        probs.append(member.group(choice))
-    free = [m for m in scored if not m.val_in_training]
-    if not all(m.seven for m in free):
-        return probs, None
-    placeholder = np.zeros((len(fit_on.labels), 1))  # a left-out member without the 7 classes: never mixed
-    raws = [member.raw(item["tta"]) if member.seven else placeholder for item, member in zip(members, scored)]
-    return probs, SevenClass(tuple(raws), fit_on.labels)
-
-
-def nested_refit(members: list[ScoredMember], fit_on: FaceSet, n_clean: int) -> Refit:
-    """:data:`gerec.emotion.weighting.Refit` for ``members``: on each cross-validation half their
-    views and temperatures are chosen again on that half's fitting faces, as :func:`fit` chooses
-    them on the whole split, so a held-out face has chosen nothing."""
-    truth3 = fit_on.group_labels()
-    clean = np.arange(len(truth3)) < n_clean
-    has_seven = all(m.seven for m in members)
-
-    def refit(on: np.ndarray) -> tuple[list[np.ndarray], SevenClass | None]:
-        choices = [m.choose(truth3, on, clean) for m in members]
-        probs = [m.group(c) for m, c in zip(members, choices)]
-        if not has_seven:
-            return probs, None
-        return probs, SevenClass(tuple(m.raw(c.tta) for m, c in zip(members, choices)), fit_on.labels)
-
-    return refit
 
 
 def record_test(registry: Path, test: Path) -> None:

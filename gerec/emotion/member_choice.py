@@ -5,6 +5,8 @@
 and temperature on any subset of those faces without running it again. ``fit-ensemble`` calls it
 on the whole validation split for the registry, and on each cross-validation half for the held-out
 figures, so those figures never score a face that chose a view, a temperature or a weight.
+:func:`choose_members` makes those choices for every listed member and writes them into its registry
+item; :func:`nested_refit` makes them again on each half.
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ from typing import Any
 
 import numpy as np
 
-from gerec.calibration import fit_temperature
+from gerec.calibration import ece, fit_temperature
 from gerec.emotion.data import FaceSet
 from gerec.emotion.ensemble import group_probabilities, load_member
 from gerec.emotion.registry import member_from_json, resolve_weights
 from gerec.emotion.views import FIT_TTA_MODES, TTA_MODES, covering_mode
+from gerec.emotion.weighting import Refit, SevenClass
+from gerec.formatting import percent
 
 
 @dataclass(frozen=True)
@@ -84,3 +88,70 @@ def score_member(
     return ScoredMember(
         spec.name, views, spec.mapping_matrix(), spec.val_in_training, spec.classes == faces.classes, modes
     )
+
+
+def member_metrics(member: ScoredMember, choice: MemberChoice, faces: FaceSet, clean: np.ndarray) -> dict[str, Any]:
+    """The member's validation figures on the ``clean`` faces under ``choice``: 3-class accuracy,
+    3-class ECE untempered and tempered, and 7-class accuracy when it has the faces' classes."""
+    truth3 = faces.group_labels()[clean]
+    raw = member.raw(choice.tta)[clean]
+    group = member.group(choice)[clean]
+    kept = truth3 >= 0
+    metrics: dict[str, Any] = {
+        "val_accuracy3": round(float(np.mean(group[kept].argmax(1) == truth3[kept])), 4),
+        "val_ece3_untempered": round(ece(group_probabilities(raw, member.mapping), truth3), 4),
+        "val_ece3": round(ece(group, truth3), 4),
+    }
+    if member.seven:
+        metrics["val_accuracy7"] = round(float(np.mean(raw.argmax(1) == faces.labels[clean])), 4)
+    return metrics
+
+
+def choose_members(
+    members: list[dict[str, Any]], scored: list[ScoredMember], fit_on: FaceSet, n_clean: int
+) -> tuple[list[np.ndarray], SevenClass | None]:
+    """Every listed member's TTA mode, temperature and validation metrics, chosen on all of
+    ``fit_on`` (temperature: its first ``n_clean`` faces) and written into its item; their 3-class
+    probabilities, and their 7-class ones when every member has ``fit_on``'s classes (members left
+    out of the search, ``val_in_training``, need not)."""
+    truth3 = fit_on.group_labels()
+    clean = np.arange(len(truth3)) < n_clean
+    probs = []
+    for item, member in zip(members, scored):
+        choice = member.choose(truth3, np.ones(len(truth3), dtype=bool), clean)
+        for tta, acc3 in choice.accuracy3.items():
+            print(f"  {member.name:<24} tta={tta:<9} val 3-class {percent(acc3)}")
+        metrics = member_metrics(member, choice, fit_on, clean)
+        print(
+            f"  {member.name:<24} temperature {choice.temperature:.3f}: val 3-class ECE "
+            f"{metrics['val_ece3_untempered']} -> {metrics['val_ece3']}"
+        )
+        item.pop("tta_flip", None)  # the older boolean form
+        item["tta"] = choice.tta
+        item["temperature"] = choice.temperature
+        item["metrics"] = {k: v for k, v in item.get("metrics", {}).items() if not k.startswith("val_")} | metrics
+        probs.append(member.group(choice))
+    free = [m for m in scored if not m.val_in_training]
+    if not all(m.seven for m in free):
+        return probs, None
+    placeholder = np.zeros((len(fit_on.labels), 1))  # a left-out member without the 7 classes: never mixed
+    raws = [member.raw(item["tta"]) if member.seven else placeholder for item, member in zip(members, scored)]
+    return probs, SevenClass(tuple(raws), fit_on.labels)
+
+
+def nested_refit(members: list[ScoredMember], fit_on: FaceSet, n_clean: int) -> Refit:
+    """:data:`gerec.emotion.weighting.Refit` for ``members``: on each cross-validation half their
+    views and temperatures are chosen again on that half's fitting faces, as :func:`fit` chooses
+    them on the whole split, so a held-out face has chosen nothing."""
+    truth3 = fit_on.group_labels()
+    clean = np.arange(len(truth3)) < n_clean
+    has_seven = all(m.seven for m in members)
+
+    def refit(on: np.ndarray) -> tuple[list[np.ndarray], SevenClass | None]:
+        choices = [m.choose(truth3, on, clean) for m in members]
+        probs = [m.group(c) for m, c in zip(members, choices)]
+        if not has_seven:
+            return probs, None
+        return probs, SevenClass(tuple(m.raw(c.tta) for m, c in zip(members, choices)), fit_on.labels)
+
+    return refit

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gerec.calibration import ece
+from gerec.errors import InvalidDataset
 from gerec.folds import stratified_folds
 from gerec.formatting import percent_spread
 
@@ -240,7 +241,7 @@ def fit_weights_excluding(
     ``seven`` holds every member's 7-class probabilities, excluded ones too."""
     free = [i for i, out in enumerate(excluded) if not out]
     if not free:
-        raise SystemExit("every member is marked val_in_training: nothing can be weighted on this split")
+        raise InvalidDataset("every member is marked val_in_training: nothing can be weighted on this split")
     weights = np.zeros(len(probs))
     free_weights, acc = fit_weights(
         [probs[i] for i in free],
