@@ -10,7 +10,8 @@ import pytest
 
 from gerec.bn.fit import REFERENCE_CNN_CONFUSION, fit_reference, row_normalise
 from gerec.bn.histogram import LabelHistogram, read_histogram
-from gerec.bn.network import SceneNetwork, load_network, network_from_json
+from gerec.bn.network import SceneNetwork
+from gerec.bn.network_file import load_network, network_from_json
 from gerec.bn.pgmpy_model import build_pgmpy_network, legacy_pgmpy_posterior, pgmpy_posterior
 from gerec.errors import InvalidDataset, InvalidModelFile, ModelFileMissing
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gerec.bn.network import load_network
+from gerec.bn.network_file import load_network
 from gerec.classes import CLASSES, true_class_of
 from gerec.cli import main
 from gerec.config import FER_TRAIN_FILE, models_dir

@@ -11,7 +11,8 @@ import pytest
 from gerec.bn import load_scene_network
 from gerec.bn.fit import fit_reference, row_normalise
 from gerec.bn.histogram import LabelHistogram
-from gerec.bn.network import SceneNetwork, load_network
+from gerec.bn.network import SceneNetwork
+from gerec.bn.network_file import load_network
 from gerec.bn.pgmpy_model import build_pgmpy_network, legacy_pgmpy_posterior, pgmpy_posterior
 
 

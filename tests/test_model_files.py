@@ -11,7 +11,8 @@ import pytest
 from keras_member import keras_entry
 
 from gerec.bn import load_scene_network, network_path
-from gerec.bn.network import ZERO_COUNT_FLOOR, load_network
+from gerec.bn.network import ZERO_COUNT_FLOOR
+from gerec.bn.network_file import load_network
 from gerec.config import models_dir
 from gerec.emotion.registry import REGISTRY_FILE, read_registry
 from gerec.errors import InvalidModelFile, ModelFileMissing

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from gerec.bn.fit import REFERENCE_CNN_CONFUSION, fit_reference
-from gerec.bn.network import SceneNetwork, load_network
+from gerec.bn.network import SceneNetwork
+from gerec.bn.network_file import load_network
 from gerec.config import models_dir
 from gerec.errors import ModelFileMissing
 from gerec.modes import DEFAULT_MODE, MODES, Mode

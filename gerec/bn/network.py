@@ -1,4 +1,4 @@
-"""The scene network's parameters, its file format, and exact closed-form inference.
+"""The scene network's parameters and exact closed-form inference (its file is read by :mod:`gerec.bn.network_file`).
 
 The network is a naive-Bayes-shaped Bayesian network: a root ``Emotion`` with one binary child
 per known scene label and one ``CNN`` child. For this structure the posterior of ``Emotion`` is
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -25,7 +25,6 @@ import numpy as np
 from gerec.bn.contributions import BOTTOM_UP_LABEL, PRIOR_LABEL, centred, factor_rows, label_rows, order_rows
 from gerec.classes import CLASSES, N_CLASSES, class_index
 from gerec.errors import InvalidModelFile
-from gerec.fileio import json_object, json_type, model_field, read_model_json
 from gerec.types import LabelContribution, Probs, normalise_label
 
 if TYPE_CHECKING:
@@ -275,7 +274,7 @@ class SceneNetwork:
 
     # ------------------------------------------------------------------ file format
     def to_json(self) -> dict[str, Any]:
-        """The network as a JSON-ready dictionary (see :func:`load_network`)."""
+        """The network as a JSON-ready dictionary (read back by :func:`gerec.bn.network_file.load_network`)."""
         return {
             "format": FORMAT,
             "classes": list(CLASSES),
@@ -304,67 +303,3 @@ def photo_network(net: SceneNetwork, face_confusion: np.ndarray | None) -> Scene
     if face_confusion is None or net.soft_cnn:
         return net
     return net.with_cnn_table(face_confusion)
-
-
-def network_from_json(data: Any, source: str = "<json>") -> SceneNetwork:
-    """Build a :class:`SceneNetwork` from :meth:`SceneNetwork.to_json` output.
-
-    The JSON shape is checked field by field: :class:`InvalidModelFile` names the field at fault.
-    """
-    data = json_object(data, source, "a scene network")
-    if data.get("format") != FORMAT:
-        raise InvalidModelFile(f"{source}: not a gerec scene network (format {data.get('format')!r})")
-    if tuple(model_field(data, "classes", list, source)) != CLASSES:
-        raise InvalidModelFile(f"{source}: class order must be {CLASSES}")
-    labels = model_field(data, "labels", list, source)
-    if not all(isinstance(label, str) for label in labels):
-        raise InvalidModelFile(f"{source}: field 'labels' must be a list of label names")
-
-    def table(key: str, dtype: type = float, *default: Any) -> np.ndarray:
-        value = model_field(data, key, list, source, *default)  # no default: the field is required
-        flags = dtype is bool
-        what = "true/false values" if flags else "numbers"
-        for leaf in _leaves(value):
-            if isinstance(leaf, bool) != flags or not isinstance(leaf, (int, float)):
-                raise InvalidModelFile(f"{source}: field '{key}' must be a table of {what}, got {json_type(leaf)}")
-        try:
-            return np.asarray(value, dtype=dtype)
-        except (TypeError, ValueError) as exc:
-            raise InvalidModelFile(f"{source}: field '{key}' must be a table of {what} ({exc})") from exc
-
-    p_present = table("p_present")
-    if p_present.size != len(labels) * N_CLASSES:
-        raise InvalidModelFile(f"{source}: field 'p_present' must have {len(labels)} x {N_CLASSES} numbers")
-    fields = {
-        "labels": tuple(labels),
-        "p_present": p_present.reshape(len(labels), N_CLASSES),
-        "prior": table("prior"),
-        "cnn_table": table("cnn_table"),
-        "absent_mask": table("absent_mask", bool, [True] * len(labels)),
-        "label_weight": float(model_field(data, "label_weight", (int, float), source, 1.0)),
-        "cnn_weight": float(model_field(data, "cnn_weight", (int, float), source, 1.0)),
-        "soft_cnn": model_field(data, "soft_cnn", bool, source, False),
-        "cnn_base_rate": None if data.get("cnn_base_rate") is None else table("cnn_base_rate"),
-        "metadata": dict(model_field(data, "metadata", dict, source, {})),
-        "collapse_identical_factors": model_field(data, "collapse_identical_factors", bool, source, False),
-    }
-    try:  # the values are checked by SceneNetwork itself (NaN, ranges, sums); the error names the file too
-        return SceneNetwork(**fields)
-    except InvalidModelFile as exc:
-        raise InvalidModelFile(f"{source}: {exc}") from None
-
-
-def _leaves(value: Any) -> Iterator[Any]:
-    """The values of a nested JSON list, depth first."""
-    for item in value:
-        if isinstance(item, list):
-            yield from _leaves(item)
-        else:
-            yield item
-
-
-def load_network(path: str | Path) -> SceneNetwork:
-    """Read a scene network file written by ``python -m gerec fit-bn`` or ``tune``."""
-    path = Path(path)
-    data = read_model_json(path, "scene network file", " (run `python -m gerec fit-bn`)")
-    return network_from_json(data, str(path))
