@@ -10,10 +10,11 @@ import pytest
 from gerec.bn import devfit, load_scene_network, tuning
 from gerec.bn.fit import smoothed_p_present
 from gerec.bn.histogram import LabelHistogram
+from gerec.bn.label_words import stem_word
 from gerec.bn.network import SceneNetwork
 from gerec.bn.network_file import network_from_json
 from gerec.bn.pgmpy_model import build_pgmpy_network, pgmpy_posterior
-from gerec.bn.vocabulary import VocabularyMapper, config_of, map_labels, stem_word
+from gerec.bn.vocabulary import VocabularyMapper, config_of, map_labels
 from gerec.classes import CLASSES
 
 

@@ -29,21 +29,19 @@ network without it (reference mode) uses no mapping: :func:`map_labels` then ret
 
 from __future__ import annotations
 
-import re
 import weakref
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
-from pathlib import Path
+from functools import cached_property
 from typing import Any, NamedTuple
 
+from gerec.bn.label_words import STOPWORDS, depunctuate, stem_key
+from gerec.bn.neighbours import NEIGHBOURS_FILE, Neighbours, load_neighbours
 from gerec.bn.network import SceneNetwork
 from gerec.types import normalise_label
 
 RULES = ("exact", "punctuation", "stem", "expand", "head", "words", "synonyms", "embedding")
 STRING_RULES = RULES[:-1]
-NEIGHBOURS_FILE = "label_neighbours.json"
-Neighbours = Mapping[str, Sequence[tuple[str, float]]]
 SYNONYMS: dict[str, str] = {
     "rebellion": "protest",
     "riots": "riot",
@@ -71,27 +69,6 @@ SYNONYMS: dict[str, str] = {
 }
 METADATA_KEY = "vocabulary"
 
-_PUNCT = re.compile(r"[-_/\\\"'.,()&]+")
-_STOPWORDS = frozenset({"a", "an", "and", "at", "for", "in", "of", "on", "the", "to", "with"})
-# Longest first: (suffix, replacement, shortest stem left). Applied at most twice per word.
-_SUFFIXES = (
-    ("iness", "y", 4),
-    ("ation", "", 5),
-    ("ness", "", 5),
-    ("ment", "", 5),
-    ("ings", "", 5),
-    ("ies", "y", 3),
-    ("ing", "", 5),
-    ("ers", "", 5),
-    ("ter", "", 5),
-    ("ion", "", 5),
-    ("ity", "", 5),
-    ("ed", "", 5),
-    ("er", "", 5),
-    ("es", "", 4),
-    ("s", "", 3),
-)
-
 
 class LabelMapping(NamedTuple):
     """How an image's raw labels enter a network.
@@ -104,58 +81,6 @@ class LabelMapping(NamedTuple):
     used: tuple[str, ...]
     mapped: tuple[tuple[str, str], ...]
     ignored: tuple[str, ...]
-
-
-def _depunctuate(label: str) -> str:
-    return " ".join(_PUNCT.sub(" ", label).split())
-
-
-def stem_word(word: str) -> str:
-    """A light suffix stemmer: strips up to two plural or derivational suffixes."""
-    for _ in range(2):
-        for suffix, repl, shortest in _SUFFIXES:
-            if word.endswith(suffix) and len(word) - len(suffix) + len(repl) >= shortest:
-                if suffix == "s" and word.endswith(("ss", "us", "is")):
-                    continue
-                word = word[: len(word) - len(suffix)] + repl
-                break
-        else:
-            break
-    return word
-
-
-def _stem_key(label: str) -> str:
-    return " ".join(stem_word(w) for w in _depunctuate(label).split())
-
-
-def load_neighbours(path: str | None = None) -> Neighbours:
-    """The embedding neighbour table: label -> ((neighbour, cosine), ...), nearest first.
-
-    ``path`` defaults to ``models/label_neighbours.json`` (under ``$GEREC_MODELS`` as it is now: the
-    table is cached by the file it resolves to). A missing file is
-    :class:`~gerec.errors.ModelFileMissing`: an empty table would let the ``embedding`` rule map
-    nothing, and a network or a tuning ablation that asked for it give other answers without a word.
-    """
-    from gerec.config import models_dir
-
-    return _read_neighbours(Path(path) if path else models_dir() / NEIGHBOURS_FILE)
-
-
-@lru_cache(maxsize=4)
-def _read_neighbours(file: Path) -> Neighbours:
-    """:func:`load_neighbours` of one resolved file, read once."""
-    from gerec.errors import InvalidModelFile
-    from gerec.fileio import read_model_json
-
-    data = read_model_json(
-        file,
-        "the label neighbour table the 'embedding' vocabulary rule needs",
-        " (it ships in models/; tools/build_label_neighbours.py rebuilds it in the tools venv)",
-    )
-    try:
-        return {label: tuple((str(n), float(c)) for n, c in rows) for label, rows in data["neighbours"].items()}
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise InvalidModelFile(f"{file}: not a label neighbour table ({type(exc).__name__}: {exc})") from exc
 
 
 @dataclass(frozen=True, eq=False)
@@ -198,7 +123,7 @@ class VocabularyMapper:
         ambiguous: dict[str, set[str]] = {k: set() for k in tables}
         # Sorted so that ties resolve the same way whatever the vocabulary's order.
         for known in sorted(self.vocabulary):
-            keys = {"punctuation": _depunctuate(known), "stem": _stem_key(known)}
+            keys = {"punctuation": depunctuate(known), "stem": stem_key(known)}
             words = keys["stem"].split()
             if len(words) > 1:
                 keys["expand"] = words[-1]
@@ -219,10 +144,10 @@ class VocabularyMapper:
         if "exact" in self.rules and label in self._known:
             return label
         if "punctuation" in self.rules:
-            hit = tables["punctuation"].get(_depunctuate(label))
+            hit = tables["punctuation"].get(depunctuate(label))
             if hit is not None:
                 return hit
-        key = _stem_key(label)
+        key = stem_key(label)
         if "stem" in self.rules:
             hit = tables["stem"].get(key)
             if hit is not None:
@@ -237,7 +162,7 @@ class VocabularyMapper:
         if label in cache:
             return cache[label]
         hit = self._whole(label, allow_expand=True)
-        words = [w for w in _depunctuate(label).split() if w not in _STOPWORDS]
+        words = [w for w in depunctuate(label).split() if w not in STOPWORDS]
         if hit is None and len(words) > 1 and "head" in self.rules:
             hit = self._whole(words[-1], allow_expand=False)
         if hit is None and len(words) > 1 and "words" in self.rules:
