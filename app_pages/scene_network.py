@@ -6,7 +6,7 @@ import streamlit as st
 
 from gerec.classes import CLASSES
 from gerec.errors import GerecError
-from gerec_app import explanations, handoff, plots, prediction_tables, state
+from gerec_app import explanations, handoff, network_plot, plots, prediction_tables, state
 
 st.title("Scene network")
 s = state.settings()
@@ -72,7 +72,7 @@ posterior = active.posterior(labels, cnn)
 
 cols = st.columns(3)
 graph, bars = st.columns([3, 2])
-top_absent = bars.slider("Absent labels shown", 0, 20, plots.TOP_ABSENT, key="top_absent")
+top_absent = bars.slider("Absent labels shown", 0, 20, network_plot.TOP_ABSENT, key="top_absent")
 rows = active.contributions(labels, cnn, top_absent=top_absent)
 absent_all = sum(r.count for r in rows if r.kind in ("absent", "absent-rest"))
 explanations.render_answer(cols[0], "Top-down (labels only)", top_down)
@@ -82,7 +82,7 @@ added = {FACES: " (+ the faces)", "none": ""}.get(cnn_choice, f" (+ CNN {cnn_cho
 # the absent labels are evidence too (the caption under the contributions says so)
 explanations.render_metric(cols[2], "Evidence" + added, f"{len(labels)} present", f"{absent_all} absent")
 
-graph.plotly_chart(plots.network_figure(active, labels, cnn, posterior, top_absent=top_absent), key="bn_graph")
+graph.plotly_chart(network_plot.network_figure(active, labels, cnn, posterior, top_absent=top_absent), key="bn_graph")
 graph.caption(
     "Node size: how strongly a label moves the posterior; colour: the class it pushes towards; "
     "filled: present, open: absent (entered as evidence). Hover for per-class log-likelihoods."

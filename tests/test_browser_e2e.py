@@ -360,7 +360,7 @@ def test_scene_graph_texts_are_not_cut_and_do_not_collide_in_chromium(photos_dir
     another, however many absent labels are shown."""
     from gerec.bn import load_scene_network
     from gerec.scene.simple import read_label_file
-    from gerec_app import plots
+    from gerec_app import network_plot
 
     net = load_scene_network("tuned")
     photos = {name: labels for name, labels in read_label_file(photos_dir / "labels.json").items() if labels}
@@ -369,8 +369,8 @@ def test_scene_graph_texts_are_not_cut_and_do_not_collide_in_chromium(photos_dir
         for width in GRAPH_WIDTHS:
             page = browser.new_page(viewport={"width": width + 40, "height": 1200})
             for name, labels in sorted(photos.items()):
-                for top_absent in (plots.TOP_ABSENT, 20):
-                    fig = plots.network_figure(net, labels, None, net.posterior(labels), top_absent=top_absent)
+                for top_absent in (network_plot.TOP_ABSENT, 20):
+                    fig = network_plot.network_figure(net, labels, None, net.posterior(labels), top_absent=top_absent)
                     html = tmp_path / "graph.html"
                     html.write_text(fig.update_layout(width=width).to_html(include_plotlyjs=True), encoding="utf-8")
                     page.goto(html.as_uri())

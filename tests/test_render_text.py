@@ -148,12 +148,12 @@ def test_a_photo_without_a_face_reads_alike_in_the_cli_line_and_the_verdict_tabl
 
 
 def test_plots_examples_run():
-    """The network graph's node texts: long ones on two lines (gerec_app.plots._node_text's examples)."""
+    """The network graph's node texts: long ones on two lines (gerec_app.network_plot._node_text's examples)."""
     import doctest
 
-    from gerec_app import plots
+    from gerec_app import network_plot
 
-    tested = doctest.testmod(plots)
+    tested = doctest.testmod(network_plot)
     assert tested.attempted >= 1 and tested.failed == 0
 
 
@@ -162,16 +162,16 @@ def test_the_scene_graph_sets_present_and_absent_labels_apart():
     every node text on its column's outer side; with no label present the left column says so instead
     of standing empty under its header."""
     from gerec.bn import load_scene_network
-    from gerec_app import plots
+    from gerec_app import network_plot
 
     net = load_scene_network("tuned")
     labels = ["people", "smile", "fun"]
-    fig = plots.network_figure(net, labels, "Negative", net.posterior(labels))
+    fig = network_plot.network_figure(net, labels, "Negative", net.posterior(labels))
     nodes = [t for t in fig.data if t.mode == "markers+text" and t.textposition in ("middle left", "middle right")]
     left, right = (next(t for t in nodes if t.textposition == side) for side in ("middle left", "middle right"))
-    assert set(left.text) == set(labels) and set(left.x) == {-plots.COLUMN_X}
+    assert set(left.text) == set(labels) and set(left.x) == {-network_plot.COLUMN_X}
     assert all(text.startswith("not") for text in right.text[:-1]) and "other" in right.text[-1]
-    assert len(right.text) == plots.TOP_ABSENT + 1 and set(right.x) == {plots.COLUMN_X}
+    assert len(right.text) == network_plot.TOP_ABSENT + 1 and set(right.x) == {network_plot.COLUMN_X}
     assert [a.text for a in fig.layout.annotations] == ["present", "absent"]
-    empty = plots.network_figure(net, [], None, net.posterior([]))
+    empty = network_plot.network_figure(net, [], None, net.posterior([]))
     assert [a.text for a in empty.layout.annotations] == ["present: none", "absent"]
