@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from gerec_app import PAGE_TABLE, preload
-from gerec_app.state import sidebar
+from gerec_app.settings import sidebar
 
 st.set_page_config(page_title="gerec: group emotion", page_icon="🙂", layout="wide")
 loading = preload.start()  # models load in a background thread while the first page is read

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from gerec_app import analyze_inputs, state
+from gerec_app import analyze_inputs, settings
 from gerec_app import analyze_view as view
 
 st.title("Analyze group photos")
-s = state.settings()
-state.labels_file_note(s)
+s = settings.current()
+settings.labels_file_note(s)
 
 items = analyze_inputs.inputs()
 if not items:

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from gerec_app import analysis, errors_sources, state
+from gerec_app import analysis, errors_sources, settings
 from gerec_app import errors_view as view
 
 st.title("Error analysis")
-s = state.settings()
+s = settings.current()
 
 results = errors_sources.load_results(s)
 if not results:

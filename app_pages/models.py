@@ -8,10 +8,10 @@ import streamlit as st
 from gerec.bn import MODES, network_path
 from gerec.classes import CLASSES
 from gerec.errors import GerecError
-from gerec_app import calibration_view, ensemble_tables, plots, state
+from gerec_app import calibration_view, ensemble_tables, plots, settings, state
 
 st.title("Models")
-s = state.settings()
+s = settings.current()
 
 # ---------------------------------------------------------------- ensemble
 st.header("Face ensemble (bottom-up)")
@@ -110,7 +110,9 @@ for mode in sorted(MODES, key=lambda m: m != s.mode):  # the one in use first
 st.header("Scene labeler")
 try:
     chain = state.labeler(s.chain, s.labels_file)
-    st.markdown(f"Chain in use: **{chain.name}** (setting `{s.chain}`: {state.chains().get(s.chain, 'not offered')})")
+    st.markdown(
+        f"Chain in use: **{chain.name}** (setting `{s.chain}`: {settings.chains().get(s.chain, 'not offered')})"
+    )
     for lab in chain.labelers:
         config = {
             k: (str(v) if not isinstance(v, int | float | bool | str) else v)

@@ -6,10 +6,10 @@ import streamlit as st
 
 from gerec.classes import CLASSES
 from gerec.errors import GerecError
-from gerec_app import explanations, handoff, network_plot, plots, prediction_tables, state
+from gerec_app import explanations, handoff, network_plot, plots, prediction_tables, settings, state
 
 st.title("Scene network")
-s = state.settings()
+s = settings.current()
 try:
     net = state.network(s.mode)
     photo_net = state.photo_network(s.mode)

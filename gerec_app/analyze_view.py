@@ -24,11 +24,12 @@ from gerec_app import (
     render,
     report,
     report_view,
+    settings,
     state,
 )
 
 
-def landing(s: state.Settings) -> None:
+def landing(s: settings.Settings) -> None:
     """Before any photo: what to do, and how far the verdicts' probabilities can be trusted.
 
     The diagram and table are the network's held-out figures (the Models page has them too). Shown
@@ -66,7 +67,7 @@ def landing(s: state.Settings) -> None:
     )
 
 
-def analyse(items: list[analyze_inputs.PhotoInput], s: state.Settings) -> list[state.PhotoResult]:
+def analyse(items: list[analyze_inputs.PhotoInput], s: settings.Settings) -> list[state.PhotoResult]:
     """Each photo's cached result; a photo that fails shows one plain line and the others go on. A photo
     that cannot be read says what to do by where it came from (a sample is not uploaded again)."""
     results: list[state.PhotoResult] = []
@@ -103,7 +104,7 @@ def comparison(results: list[state.PhotoResult]) -> state.PhotoResult:
 
 
 @st.fragment
-def photo_view(res: state.PhotoResult, s: state.Settings) -> None:
+def photo_view(res: state.PhotoResult, s: settings.Settings) -> None:
     """One photo: verdict, photo and faces, the label editor, the face inspector. A fragment: editing the
     labels reruns this view only (the verdict follows the edit), not the uploads above it."""
     st.header(res.name)
@@ -168,7 +169,7 @@ def face_inspector(res: state.PhotoResult) -> None:
     explanations.render_face_saliency(res, index)
 
 
-def scene_labels(res: state.PhotoResult, s: state.Settings) -> tuple[GroupPrediction, bool]:
+def scene_labels(res: state.PhotoResult, s: settings.Settings) -> tuple[GroupPrediction, bool]:
     """The labels and their editor; returns the prediction with the edited labels and whether they differ."""
     pipe = state.current_pipeline()
     pred = res.prediction
@@ -223,7 +224,7 @@ def scene_labels(res: state.PhotoResult, s: state.Settings) -> tuple[GroupPredic
     return shown, edited
 
 
-def verdict(res: state.PhotoResult, shown: GroupPrediction, edited: bool, s: state.Settings) -> None:
+def verdict(res: state.PhotoResult, shown: GroupPrediction, edited: bool, s: settings.Settings) -> None:
     """The three answers: metrics, bars and the table of probabilities."""
     pred = res.prediction
     explanations.render_why(shown)

@@ -18,7 +18,7 @@ from gerec.config import data_dir
 from gerec.errors import GerecError
 from gerec.formatting import NO_VALUE_SCREEN, sentence
 from gerec.provenance import in_sample_warning, parse_sidecar, read_sidecar, run_provenance, stored_run_in_sample
-from gerec_app import paths, results_table, run_comparison, state
+from gerec_app import paths, results_table, run_comparison, settings, state
 from gerec_app.errors_view import download
 from gerec_app.handoff import LOADED_RESULTS, LoadedResults
 from gerec_app.render import friendly_columns, percent_columns
@@ -46,7 +46,7 @@ def _warned_below(note: str) -> bool:
     return warning is not None and sentence(warning) == note
 
 
-def run_source(s: state.Settings) -> LoadedResults | None:
+def run_source(s: settings.Settings) -> LoadedResults | None:
     """A label-only evaluation run from this page, its progress in a status box."""
     from gerec.evaluation import read_cnn_predictions
     from gerec.scene.simple import read_label_file
@@ -93,7 +93,7 @@ def run_source(s: state.Settings) -> LoadedResults | None:
     return LoadedResults(results_table.to_frame(rows), source, mode, made)
 
 
-def csv_source(s: state.Settings) -> LoadedResults | None:
+def csv_source(s: settings.Settings) -> LoadedResults | None:
     """A saved OUT.csv (with its OUT.csv.json, which records what made it): uploaded or by path."""
     c1, c2 = st.columns(2)
     uploads = c1.file_uploader(
@@ -130,7 +130,7 @@ def csv_source(s: state.Settings) -> LoadedResults | None:
     return None
 
 
-def store_source(s: state.Settings) -> LoadedResults | None:
+def store_source(s: settings.Settings) -> LoadedResults | None:
     """A run kept by ``evaluate --store``, optionally compared side by side with a second run."""
     from gerec.runs.rows import DAMAGED_ROW
     from gerec.runs.store import RunStore, default_store_path
@@ -213,14 +213,14 @@ def compare_runs_section(store, run_a: str, records_a: list, run_b: str, run_lab
     download(changes, "changed answers, run A vs run B", f"changes {run_a} vs {run_b}", "run_changes")
 
 
-SOURCES: dict[str, tuple[str, Callable[[state.Settings], LoadedResults | None]]] = {
+SOURCES: dict[str, tuple[str, Callable[[settings.Settings], LoadedResults | None]]] = {
     "run": ("Run a label-only evaluation", run_source),
     "csv": ("Open a saved OUT.csv", csv_source),
     "store": ("Open a stored run", store_source),
 }
 
 
-def load_results(s: state.Settings) -> LoadedResults | None:
+def load_results(s: settings.Settings) -> LoadedResults | None:
     """The source picker; the results loaded now or earlier in the session (cleared by a bad file)."""
     choice = st.radio(
         "Results from", list(SOURCES), format_func=lambda k: SOURCES[k][0], horizontal=True, key="eval_source"

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import streamlit as st
 
-from gerec_app import state
+from gerec_app import settings, state
 
 PRELOAD_ENV = "GEREC_PRELOAD"
 
@@ -102,7 +102,7 @@ def _run(preload: Preload) -> None:
             preload.step(name, fn)
 
     try:
-        s = state.Settings(labels_file=state.default_labels_file())
+        s = settings.Settings(labels_file=settings.default_labels_file())
         preload.step("face models", state.face_models)
         detector, ensemble = state.face_models()
         warm("face detector", detector.warm_up)

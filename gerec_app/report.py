@@ -168,7 +168,7 @@ Progress = Callable[[int, int], None]
 report), called before the first face and after each."""
 
 
-def photo_report(res, shown: GroupPrediction, s, progress: Progress | None = None) -> str:  # noqa: ANN001 - state.PhotoResult, state.Settings
+def photo_report(res, shown: GroupPrediction, s, progress: Progress | None = None) -> str:  # noqa: ANN001 - state.PhotoResult, settings.Settings
     """The report of the photo on the Analyze page, with the labels as currently edited; ``progress``
     is told of each face's saliency (the face inspector's cached maps are reused)."""
     from gerec_app import state

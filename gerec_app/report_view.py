@@ -9,7 +9,7 @@ from pathlib import Path
 import streamlit as st
 
 from gerec.types import GroupPrediction
-from gerec_app import state
+from gerec_app import settings, state
 
 REPORT_BUILT = "report_built"
 """Session key of the last report built per photo: ``{digest: (what it was made from, html)}``."""
@@ -31,7 +31,9 @@ def _ask_for_report(digest: str) -> None:
 
 
 @st.fragment
-def report_button(res: state.PhotoResult, shown: GroupPrediction, s: state.Settings, build: Callable[..., str]) -> None:
+def report_button(
+    res: state.PhotoResult, shown: GroupPrediction, s: settings.Settings, build: Callable[..., str]
+) -> None:
     """'Build report (HTML)', its progress face by face, then 'Download report (HTML)': one self-contained file.
 
     Built in a run of its own (a fragment: the photo's view is not redrawn), not as the download

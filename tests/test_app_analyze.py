@@ -168,7 +168,7 @@ def test_the_reasons_expander_names_only_the_terms_it_shows(photos_dir):
 
 
 def test_largest_face_first_typed_variants_and_missing_labels_file(photos_dir, tmp_path):
-    from gerec_app.state import default_labels_file
+    from gerec_app.settings import default_labels_file
 
     at = new_app(shap_on=False, labels_file=str(tmp_path / "labelz.json"))
     at.selectbox(key="sample").set_value("test_1953.jpg").run()

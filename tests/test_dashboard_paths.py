@@ -171,20 +171,20 @@ def test_error_page_refuses_a_fifo_and_a_foreign_store_without_touching_them(roo
 
 
 def test_sidebar_labels_file_is_confined(root):
-    from gerec_app import state
+    from gerec_app import settings, state
 
     with pytest.raises(PathNotAllowed, match="outside"):
         state.labeler("cached", "/etc/hostname")
     (root / "labels.json").write_text('{"a.jpg": ["smile"]}')
     assert state.labeler("cached", str(root / "labels.json")).name == "cached"
-    used, note = state.usable_labels_file("/etc/hostname")  # the sidebar's path: never read, a visible note
+    used, note = settings.usable_labels_file("/etc/hostname")  # the sidebar's path: never read, a visible note
     assert used is None and "not used" in note and "outside the folders" in note
     assert paths.ADD_A_ROOT in note and note.count("allowed_roots") == 1
     assert note.endswith("Photos are labelled by the next labelers in the chain.")
-    used, note = state.usable_labels_file(str(root / "gone.json"))  # missing: its own note, no folder advice
+    used, note = settings.usable_labels_file(str(root / "gone.json"))  # missing: its own note, no folder advice
     assert used is None and note.startswith(f"Cached labels file not found: {root / 'gone.json'}.")
     assert "allowed_roots" not in note and paths.ROOTS_ENV not in note
-    assert state.usable_labels_file(str(root / "labels.json")) == (str(root / "labels.json"), None)
+    assert settings.usable_labels_file(str(root / "labels.json")) == (str(root / "labels.json"), None)
 
 
 def test_photo_suffixes_are_those_of_the_decoded_formats(tmp_path, monkeypatch):

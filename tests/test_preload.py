@@ -17,7 +17,7 @@ def test_preload_fills_the_pages_caches(photos_dir, monkeypatch, tmp_path, runti
     trace (Keras members): with ONNX members a first map costs what any other does. With the keras
     runtime the ensemble is a Keras member (models/ ships none since issue 19's round 16: its members
     are ONNX graphs, which run from ONNX whatever the runtime), beside the committed model files."""
-    from gerec_app import preload, state
+    from gerec_app import preload, settings, state
 
     monkeypatch.setenv(preload.PRELOAD_ENV, "1")
     monkeypatch.setenv("GEREC_RUNTIME", runtime)
@@ -51,7 +51,7 @@ def test_preload_fills_the_pages_caches(photos_dir, monkeypatch, tmp_path, runti
     member = OnnxMember if runtime == "onnx" else KerasMember
     assert detector.runtime == runtime and {type(m) for m in ensemble.members} == {member}
     assert (state.explainer().evaluations > 0) == (runtime == "keras")  # warmed: the explainer has run once
-    assert state.pipeline("tuned", "default", state.default_labels_file()).ensemble is ensemble
+    assert state.pipeline("tuned", "default", settings.default_labels_file()).ensemble is ensemble
     for cached in (state.face_models, state.explainer, state.pipeline, preload.start):
         cached.clear()  # the next tests get the default runtime
 
