@@ -21,6 +21,7 @@ from gerec.bn.contributions import fit_rows, towards
 from gerec.bn.network import SceneNetwork
 from gerec.classes import CLASSES
 from gerec.formatting import NO_VALUE_SCREEN
+from gerec.saliency import FaceSaliency
 from gerec.types import NO_FACE, GroupPrediction
 from gerec.why import faces_mean, module_words, why_text
 from gerec_app.render import (
@@ -78,7 +79,7 @@ def _faces_caption(pred: GroupPrediction) -> str:
     return f"{faces_count(len(pred.faces))}, numbered left to right. Box colours: {class_colour_legend()}."
 
 
-def _faces(pred: GroupPrediction, crops: np.ndarray, maps: Sequence[Sequence]) -> str:
+def _faces(pred: GroupPrediction, crops: np.ndarray, maps: Sequence[FaceSaliency | None]) -> str:
     if not pred.faces:
         return "<p>No face found: bottom-up is absent; the fused answer is the top-down one.</p>"
     blocks = []
@@ -89,8 +90,9 @@ def _faces(pred: GroupPrediction, crops: np.ndarray, maps: Sequence[Sequence]) -
             f'<figure><img src="{data_uri(crops[i])}" alt="face {face.index}"><figcaption>aligned crop'
             "</figcaption></figure>"
         ]
-        if i < len(maps) and maps[i]:
-            images, captions = saliency_images(crops[i], maps[i])
+        saliency = maps[i] if i < len(maps) else None
+        if saliency is not None:
+            images, captions = saliency_images(crops[i], saliency)
             figures += [
                 f'<figure><img src="{data_uri(img)}" alt="{html.escape(cap)}"><figcaption>'
                 f"{html.escape(cap)}</figcaption></figure>"
@@ -139,13 +141,14 @@ def build_report(
     display: np.ndarray,
     pred: GroupPrediction,
     crops: np.ndarray,
-    maps: Sequence[Sequence],
+    maps: Sequence[FaceSaliency | None],
     settings: Mapping[str, str],
     network: SceneNetwork,
 ) -> str:
     """The HTML report of one photo. ``display`` is the photo with face boxes, ``maps`` each face's
-    member saliency (empty where not computed), ``settings`` what made it (shown as a table),
-    ``network`` the one that analysed it (``Pipeline.photo_network``: says what bottom-up and fused are)."""
+    saliency (``None`` where not computed, as for faces past the end of ``maps``), ``settings`` what
+    made it (shown as a table), ``network`` the one that analysed it (``Pipeline.photo_network``: says
+    what bottom-up and fused are)."""
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     made = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in settings.items())
     title = html.escape(name)
@@ -173,7 +176,7 @@ def photo_report(res, shown: GroupPrediction, s, progress: Progress | None = Non
     is told of each face's saliency (the face inspector's cached maps are reused)."""
     from gerec_app import state
 
-    maps = []
+    maps: list[FaceSaliency | None] = []
     for i, crop in enumerate(res.crops):
         if progress is not None:
             progress(i, len(res.crops))

@@ -26,8 +26,10 @@ def test_report_is_self_contained_with_verdicts_faces_saliency_and_reasons(pipel
         MemberSaliency(name, "Positive", 0.9, rng.normal(size=(48, 48)), 0.0, 20, np.zeros((48, 48), dtype=int))
         for name in ("m1", "m2")
     )
-    maps: list = [FaceSaliency("Positive", members[0].values, 0.9, (0.9, 0.05, 0.05), 0.92, members) for _ in crops]
-    maps[-1] = []  # a face whose saliency was not computed
+    maps: list[FaceSaliency | None] = [
+        FaceSaliency("Positive", members[0].values, 0.9, (0.9, 0.05, 0.05), 0.92, members) for _ in crops
+    ]
+    maps[-1] = None  # a face whose saliency was not computed
     page = build_report(
         "image_happy_1.jpg",
         annotate(photo.pixels, pred.faces),
