@@ -16,7 +16,7 @@ Used by ``tools/export_onnx.py``; needs the ``onnx`` package (never at run time)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -83,88 +83,131 @@ def _to_layout(g: _Graph, x: str, layout: str, want: str) -> str:
     return g.op("Transpose", [x], "transpose", perm=perm)
 
 
-def _layer(g: _Graph, layer: Any, x: str, layout: str) -> tuple[str, str]:
+Converted = tuple[str, str]
+"""A converted layer's output: the tensor's name and its layout."""
+
+
+def _conv(g: _Graph, layer: Any, x: str, layout: str, cfg: dict[str, Any], stem: str) -> Converted:
+    if tuple(cfg["dilation_rate"]) != (1, 1) or cfg.get("groups", 1) != 1:
+        raise ValueError(f"{layer.name}: dilated or grouped convolutions are not supported")
+    kernel, *rest = layer.get_weights()
+    x = _to_layout(g, x, layout, CHANNELS_FIRST)
+    inputs = [x, g.const(f"{stem}_w", kernel.transpose(3, 2, 0, 1))]
+    if cfg["use_bias"]:
+        inputs.append(g.const(f"{stem}_b", rest[0]))
+    y = g.op(
+        "Conv",
+        inputs,
+        stem,
+        kernel_shape=list(cfg["kernel_size"]),
+        strides=list(cfg["strides"]),
+        auto_pad=_pool_pad(cfg["padding"]),
+    )
+    return _activation(g, y, cfg["activation"], CHANNELS_FIRST, stem), CHANNELS_FIRST
+
+
+def _batch_norm(g: _Graph, layer: Any, x: str, layout: str, cfg: dict[str, Any], stem: str) -> Converted:
+    if cfg["axis"] not in (-1, 3, [3], [-1]):
+        raise ValueError(f"{layer.name}: only channel-axis batch normalisation is supported")
+    values = dict(zip([w.name for w in layer.weights], layer.get_weights(), strict=True))
+    mean, var = values["moving_mean"], values["moving_variance"]
+    gamma = values.get("gamma", np.ones_like(mean))
+    beta = values.get("beta", np.zeros_like(mean))
+    x = _to_layout(g, x, layout, CHANNELS_FIRST)
+    params = [g.const(f"{stem}_{n}", v) for n, v in (("g", gamma), ("b", beta), ("m", mean), ("v", var))]
+    return g.op("BatchNormalization", [x, *params], stem, epsilon=float(cfg["epsilon"])), CHANNELS_FIRST
+
+
+def _activation_layer(g: _Graph, layer: Any, x: str, layout: str, cfg: dict[str, Any], stem: str) -> Converted:
+    kind = type(layer).__name__
+    name = cfg.get("activation", "relu" if kind == "ReLU" else "softmax")
+    if kind == "ReLU" and (cfg.get("max_value") is not None or cfg.get("negative_slope", 0.0) != 0.0):
+        raise ValueError(f"{layer.name}: only a plain ReLU is supported")
+    return _activation(g, x, name, layout, stem), layout
+
+
+def _prelu(g: _Graph, layer: Any, x: str, layout: str, cfg: dict[str, Any], stem: str) -> Converted:
+    (alpha,) = layer.get_weights()
+    if layout == FLAT:
+        slope = alpha.reshape(-1)
+    else:
+        if alpha.shape[:2] != (1, 1):
+            raise ValueError(f"{layer.name}: only PReLU shared over height and width is supported")
+        x = _to_layout(g, x, layout, CHANNELS_FIRST)
+        layout = CHANNELS_FIRST
+        slope = alpha.reshape(-1, 1, 1)
+    return g.op("PRelu", [x, g.const(f"{stem}_alpha", slope)], stem), layout
+
+
+def _max_pool(g: _Graph, layer: Any, x: str, layout: str, cfg: dict[str, Any], stem: str) -> Converted:
+    x = _to_layout(g, x, layout, CHANNELS_FIRST)
+    y = g.op(
+        "MaxPool",
+        [x],
+        stem,
+        kernel_shape=list(cfg["pool_size"]),
+        strides=list(cfg["strides"]),
+        auto_pad=_pool_pad(cfg["padding"]),
+    )
+    return y, CHANNELS_FIRST
+
+
+def _global_average(g: _Graph, layer: Any, x: str, layout: str, cfg: dict[str, Any], stem: str) -> Converted:
+    if cfg.get("keepdims"):
+        raise ValueError(f"{layer.name}: keepdims is not supported")
+    x = _to_layout(g, x, layout, CHANNELS_FIRST)
+    return g.op("Flatten", [g.op("GlobalAveragePool", [x], stem)], f"{stem}_flat", axis=1), FLAT
+
+
+def _permute(g: _Graph, layer: Any, x: str, layout: str, cfg: dict[str, Any], stem: str) -> Converted:
+    dims = tuple(cfg["dims"])
+    x = _to_layout(g, x, layout, CHANNELS_LAST)
+    return g.op("Transpose", [x], stem, perm=[0, *dims]), PERMUTED
+
+
+def _flatten(g: _Graph, layer: Any, x: str, layout: str, cfg: dict[str, Any], stem: str) -> Converted:
+    if layout == CHANNELS_FIRST:
+        x = _to_layout(g, x, layout, CHANNELS_LAST)  # Keras flattens channels-last
+    return g.op("Flatten", [x], stem, axis=1), FLAT
+
+
+def _dense(g: _Graph, layer: Any, x: str, layout: str, cfg: dict[str, Any], stem: str) -> Converted:
+    if layout != FLAT:
+        raise ValueError(f"{layer.name}: Dense on a 4-d tensor is not supported")
+    kernel, *rest = layer.get_weights()
+    bias = rest[0] if cfg["use_bias"] else np.zeros(kernel.shape[1], np.float32)
+    y = g.op("Gemm", [x, g.const(f"{stem}_w", kernel), g.const(f"{stem}_b", bias)], stem)
+    return _activation(g, y, cfg["activation"], FLAT, stem), FLAT
+
+
+def _identity(g: _Graph, layer: Any, x: str, layout: str, cfg: dict[str, Any], stem: str) -> Converted:
+    return x, layout
+
+
+LAYERS: dict[str, Callable[[_Graph, Any, str, str, dict[str, Any], str], Converted]] = {
+    "InputLayer": _identity,
+    "Dropout": _identity,
+    "Conv2D": _conv,
+    "BatchNormalization": _batch_norm,
+    "Activation": _activation_layer,
+    "ReLU": _activation_layer,
+    "Softmax": _activation_layer,
+    "PReLU": _prelu,
+    "MaxPooling2D": _max_pool,
+    "GlobalAveragePooling2D": _global_average,
+    "Permute": _permute,
+    "Flatten": _flatten,
+    "Dense": _dense,
+}
+"""The Keras layer types the export converts, by class name, each to its ONNX nodes."""
+
+
+def _layer(g: _Graph, layer: Any, x: str, layout: str) -> Converted:
     """Append one Keras layer; returns the new tensor name and its layout."""
     kind = type(layer).__name__
-    cfg = layer.get_config()
-    stem = layer.name.replace("-", "_")
-    if kind in ("InputLayer", "Dropout"):
-        return x, layout
-    if kind == "Conv2D":
-        if tuple(cfg["dilation_rate"]) != (1, 1) or cfg.get("groups", 1) != 1:
-            raise ValueError(f"{layer.name}: dilated or grouped convolutions are not supported")
-        kernel, *rest = layer.get_weights()
-        x = _to_layout(g, x, layout, CHANNELS_FIRST)
-        inputs = [x, g.const(f"{stem}_w", kernel.transpose(3, 2, 0, 1))]
-        if cfg["use_bias"]:
-            inputs.append(g.const(f"{stem}_b", rest[0]))
-        y = g.op(
-            "Conv",
-            inputs,
-            stem,
-            kernel_shape=list(cfg["kernel_size"]),
-            strides=list(cfg["strides"]),
-            auto_pad=_pool_pad(cfg["padding"]),
-        )
-        return _activation(g, y, cfg["activation"], CHANNELS_FIRST, stem), CHANNELS_FIRST
-    if kind == "BatchNormalization":
-        if cfg["axis"] not in (-1, 3, [3], [-1]):
-            raise ValueError(f"{layer.name}: only channel-axis batch normalisation is supported")
-        values = dict(zip([w.name for w in layer.weights], layer.get_weights(), strict=True))
-        mean, var = values["moving_mean"], values["moving_variance"]
-        gamma = values.get("gamma", np.ones_like(mean))
-        beta = values.get("beta", np.zeros_like(mean))
-        x = _to_layout(g, x, layout, CHANNELS_FIRST)
-        params = [g.const(f"{stem}_{n}", v) for n, v in (("g", gamma), ("b", beta), ("m", mean), ("v", var))]
-        return g.op("BatchNormalization", [x, *params], stem, epsilon=float(cfg["epsilon"])), CHANNELS_FIRST
-    if kind in ("Activation", "ReLU", "Softmax"):
-        name = cfg.get("activation", "relu" if kind == "ReLU" else "softmax")
-        if kind == "ReLU" and (cfg.get("max_value") is not None or cfg.get("negative_slope", 0.0) != 0.0):
-            raise ValueError(f"{layer.name}: only a plain ReLU is supported")
-        return _activation(g, x, name, layout, stem), layout
-    if kind == "PReLU":
-        (alpha,) = layer.get_weights()
-        if layout == FLAT:
-            slope = alpha.reshape(-1)
-        else:
-            if alpha.shape[:2] != (1, 1):
-                raise ValueError(f"{layer.name}: only PReLU shared over height and width is supported")
-            x = _to_layout(g, x, layout, CHANNELS_FIRST)
-            layout = CHANNELS_FIRST
-            slope = alpha.reshape(-1, 1, 1)
-        return g.op("PRelu", [x, g.const(f"{stem}_alpha", slope)], stem), layout
-    if kind == "MaxPooling2D":
-        x = _to_layout(g, x, layout, CHANNELS_FIRST)
-        y = g.op(
-            "MaxPool",
-            [x],
-            stem,
-            kernel_shape=list(cfg["pool_size"]),
-            strides=list(cfg["strides"]),
-            auto_pad=_pool_pad(cfg["padding"]),
-        )
-        return y, CHANNELS_FIRST
-    if kind == "GlobalAveragePooling2D":
-        if cfg.get("keepdims"):
-            raise ValueError(f"{layer.name}: keepdims is not supported")
-        x = _to_layout(g, x, layout, CHANNELS_FIRST)
-        return g.op("Flatten", [g.op("GlobalAveragePool", [x], stem)], f"{stem}_flat", axis=1), FLAT
-    if kind == "Permute":
-        dims = tuple(cfg["dims"])
-        x = _to_layout(g, x, layout, CHANNELS_LAST)
-        return g.op("Transpose", [x], stem, perm=[0, *dims]), PERMUTED
-    if kind == "Flatten":
-        if layout == CHANNELS_FIRST:
-            x = _to_layout(g, x, layout, CHANNELS_LAST)  # Keras flattens channels-last
-        return g.op("Flatten", [x], stem, axis=1), FLAT
-    if kind == "Dense":
-        if layout != FLAT:
-            raise ValueError(f"{layer.name}: Dense on a 4-d tensor is not supported")
-        kernel, *rest = layer.get_weights()
-        bias = rest[0] if cfg["use_bias"] else np.zeros(kernel.shape[1], np.float32)
-        y = g.op("Gemm", [x, g.const(f"{stem}_w", kernel), g.const(f"{stem}_b", bias)], stem)
-        return _activation(g, y, cfg["activation"], FLAT, stem), FLAT
-    raise ValueError(f"layer {layer.name} ({kind}) is not supported")
+    if kind not in LAYERS:
+        raise ValueError(f"layer {layer.name} ({kind}) is not supported")
+    return LAYERS[kind](g, layer, x, layout, layer.get_config(), layer.name.replace("-", "_"))
 
 
 def chain_to_onnx(
