@@ -19,7 +19,8 @@ import numpy as np
 
 from gerec.bn import calibrate as calibrate_mod
 from gerec.bn import tuning
-from gerec.bn.histogram import read_histogram
+from gerec.bn.calibrate import Temperatures
+from gerec.bn.histogram import LabelHistogram, read_histogram
 from gerec.bn.network import SceneNetwork
 from gerec.calibration import fold_summary
 from gerec.classes import CLASSES, MODULES
@@ -161,61 +162,26 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _tune(args: argparse.Namespace) -> int:
-    from gerec.bn.pgmpy_model import build_pgmpy_network
-
     start = time.monotonic()
     hist = read_histogram(args.histogram)
     data = tuning.load_dev_data(args.labels, args.cnn_predictions)
     grid = tuning.Grid()
     scores = tuning.all_fold_scores(hist, data, args.folds, args.seed, grid, args.criterion == "nll")
-    restricts: dict[str, dict[str, Any]] = {"reference": asdict(tuning.REFERENCE_CONFIG)}
     ablation_keys = [] if args.no_ablations else list(_ablation_restricts(grid))
-    restricts.update({} if args.no_ablations else _ablation_restricts(grid))
-    results = tuning.nested_cv(
-        hist,
-        data,
-        args.folds,
-        args.seed,
-        grid,
-        restricts,
-        scores=scores,
-        predictions=("tuned", "reference"),
-        criterion=args.criterion,
-    )
+    results = _nested_cv(args, hist, data, grid, scores)
     summaries = {name: _summary(results[name], data.y) for name in ("tuned", "reference")}
-    n_faces = images_with_cnn(data)
-    print(
-        f"{len(data.y)} dev images ({n_faces} with a CNN prediction); {args.folds}-fold stratified "
-        f"nested CV, seed {args.seed}; {tuning.grid_size(grid)} configurations; "
-        f"selection: {CRITERION[args.criterion]}"
-    )
-    print("held-out-fold accuracy, mean ± std over folds:")
-    for name in ("reference", "tuned"):
-        _print_result(name, summaries[name])
-    for i, c in enumerate(results["tuned"].chosen):
-        print(f"  fold {i} chose {asdict(c)}")
+    _print_cv(args, data, grid, results, summaries)
     calibration = _calibration_figures(hist, data, results)
     _print_calibration(calibration)
-
     ablations = _ablation_summary(results, ablation_keys)
-    if ablations:
-        print("ablations (one hyperparameter fixed, the rest re-selected on inner folds; held-out folds):")
-        for key, a in ablations.items():
-            print(
-                f"  {key:<28} top-down {percent_spread(a['topdown_mean'], a['topdown_std']):>15}"
-                f"   fused {percent_spread(a['fused_mean'], a['fused_std']):>15}"
-            )
-
+    _print_ablations(ablations)
     final = tuning.select_on_all(hist, data, grid, args.folds, args.seed, scores, args.criterion)
     print(f"final configuration (best {args.folds}-fold score on all dev data): {asdict(final)}")
     held, y_held = calibrate_mod.held_out_parts(hist, data, final, results["tuned"].folds)
     temps = calibrate_mod.fit_temperatures(held, y_held)
     print(f"final temperatures (fitted on its {args.folds}-fold held-out predictions): {asdict(temps)}")
     metadata = network_metadata(args, hist, data, grid, final, temps, calibration, summaries)
-    net = tuning.build_network(hist, final, data, metadata)
-    net = dataclasses.replace(calibrate_mod.apply_temperatures(net, temps), soft_cnn=True)
-    net.metadata["new_labels"] = list(net.labels[len(hist.labels) :])
-    build_pgmpy_network(net)  # check_model() on the real structure before writing it
+    net = _final_network(hist, data, final, temps, metadata)
     report = {
         "classes": list(CLASSES),
         "cv": summaries,
@@ -231,3 +197,70 @@ def _tune(args: argparse.Namespace) -> int:
         print(f"wrote {args.report}")
     print(f"done in {time.monotonic() - start:.0f} s")
     return 0
+
+
+def _nested_cv(
+    args: argparse.Namespace, hist: LabelHistogram, data: tuning.DevData, grid: tuning.Grid, scores: tuning.FoldScores
+) -> dict[str, tuning.CVResult]:
+    """Nested CV of the whole grid (``tuned``), the reference configuration alone (``reference``) and,
+    unless ``--no-ablations``, each ablation (one hyperparameter fixed)."""
+    restricts: dict[str, dict[str, Any]] = {"reference": asdict(tuning.REFERENCE_CONFIG)}
+    restricts.update({} if args.no_ablations else _ablation_restricts(grid))
+    return tuning.nested_cv(
+        hist,
+        data,
+        args.folds,
+        args.seed,
+        grid,
+        restricts,
+        scores=scores,
+        predictions=("tuned", "reference"),
+        criterion=args.criterion,
+    )
+
+
+def _print_cv(
+    args: argparse.Namespace,
+    data: tuning.DevData,
+    grid: tuning.Grid,
+    results: dict[str, tuning.CVResult],
+    summaries: dict[str, dict[str, Any]],
+) -> None:
+    """The nested CV's design, the held-out accuracies of the reference and the tuned search, and
+    the configuration each outer fold chose."""
+    print(
+        f"{len(data.y)} dev images ({images_with_cnn(data)} with a CNN prediction); {args.folds}-fold stratified "
+        f"nested CV, seed {args.seed}; {tuning.grid_size(grid)} configurations; "
+        f"selection: {CRITERION[args.criterion]}"
+    )
+    print("held-out-fold accuracy, mean ± std over folds:")
+    for name in ("reference", "tuned"):
+        _print_result(name, summaries[name])
+    for i, c in enumerate(results["tuned"].chosen):
+        print(f"  fold {i} chose {asdict(c)}")
+
+
+def _print_ablations(ablations: dict[str, dict[str, Any]]) -> None:
+    """Each ablation's held-out accuracies (nothing when none was run)."""
+    if not ablations:
+        return
+    print("ablations (one hyperparameter fixed, the rest re-selected on inner folds; held-out folds):")
+    for key, a in ablations.items():
+        print(
+            f"  {key:<28} top-down {percent_spread(a['topdown_mean'], a['topdown_std']):>15}"
+            f"   fused {percent_spread(a['fused_mean'], a['fused_std']):>15}"
+        )
+
+
+def _final_network(
+    hist: LabelHistogram, data: tuning.DevData, final: tuning.Config, temps: Temperatures, metadata: dict[str, Any]
+) -> SceneNetwork:
+    """The tuned network: ``final`` fitted on every dev image, its temperatures applied, soft bottom-up
+    evidence, and checked in pgmpy (``check_model()`` on the real structure) before it is written."""
+    from gerec.bn.pgmpy_model import build_pgmpy_network
+
+    net = tuning.build_network(hist, final, data, metadata)
+    net = dataclasses.replace(calibrate_mod.apply_temperatures(net, temps), soft_cnn=True)
+    net.metadata["new_labels"] = list(net.labels[len(hist.labels) :])
+    build_pgmpy_network(net)
+    return net
