@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
 import numpy as np
 
@@ -18,6 +19,12 @@ from gerec.errors import GerecError, InvalidDataset
 from gerec.evaluation import format_score, score_module, to_indices
 from gerec.fileio import printable
 from gerec.scene.simple import read_label_file
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
+
+    from gerec.pipeline import Pipeline
+    from gerec.types import GroupPrediction
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -87,35 +94,47 @@ def run(args: argparse.Namespace) -> int:
         dynamic_ncols=True,
     )
     for path in paths:
-        name = printable(path.name)
-        try:
-            pred = pipeline.analyze(path, name=name)
-        except GerecError as exc:
-            message = f"{type(exc).__name__}: {exc}"
-        except Exception as exc:  # noqa: BLE001 - one photo never stops the others
-            message = f"unexpected {type(exc).__name__}: {exc}"
+        pred = _classify_one(pipeline, path, args.json, bar)
+        if pred is None:
+            failed += 1
         else:
             preds.append(pred)
-            bar.write(json.dumps(pred.to_dict()) if args.json else prediction_line(pred), file=sys.stdout)
-            bar.update()
-            continue
-        failed += 1
-        bar.write(
-            json.dumps({"image": name, "error": message}) if args.json else f"{name}  error: {message}", file=sys.stdout
-        )
-        bar.update()
     bar.close()
     if args.label and preds:
-        actual = np.full(len(preds), CLASSES.index(args.label))
-        modules: dict[str, list[str | None]] = {
-            "bottom_up": [p.bottom_up_class for p in preds],
-            "top_down": [p.top_down_class for p in preds],
-            "fused": [p.fused_class for p in preds],
-        }
-        out = sys.stderr if args.json else sys.stdout
-        print(f"\naccuracy against --label {args.label} on {len(preds)} photos:", file=out)
-        for module, classes in modules.items():
-            print(format_score(score_module(module, actual, to_indices(classes))).splitlines()[0], file=out)
+        _print_accuracy(preds, args.label, sys.stderr if args.json else sys.stdout)
     if failed:
         print(f"{failed} of {len(paths)} photo(s) failed", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _classify_one(pipeline: Pipeline, path: Path, as_json: bool, bar: tqdm) -> GroupPrediction | None:
+    """One photo's prediction line (or its error line), written above the progress bar; ``None`` when it failed."""
+    name = printable(path.name)
+    try:
+        pred = pipeline.analyze(path, name=name)
+    except GerecError as exc:
+        message = f"{type(exc).__name__}: {exc}"
+    except Exception as exc:  # noqa: BLE001 - one photo never stops the others
+        message = f"unexpected {type(exc).__name__}: {exc}"
+    else:
+        bar.write(json.dumps(pred.to_dict()) if as_json else prediction_line(pred), file=sys.stdout)
+        bar.update()
+        return pred
+    bar.write(
+        json.dumps({"image": name, "error": message}) if as_json else f"{name}  error: {message}", file=sys.stdout
+    )
+    bar.update()
+    return None
+
+
+def _print_accuracy(preds: list[GroupPrediction], label: str, out: TextIO) -> None:
+    """Each module's accuracy when every photo's true class is ``label`` (``--label``)."""
+    actual = np.full(len(preds), CLASSES.index(label))
+    modules: dict[str, list[str | None]] = {
+        "bottom_up": [p.bottom_up_class for p in preds],
+        "top_down": [p.top_down_class for p in preds],
+        "fused": [p.fused_class for p in preds],
+    }
+    print(f"\naccuracy against --label {label} on {len(preds)} photos:", file=out)
+    for module, classes in modules.items():
+        print(format_score(score_module(module, actual, to_indices(classes))).splitlines()[0], file=out)
