@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -42,7 +43,9 @@ def test_a_written_sidecar_reads_back_and_says_what_made_the_results(tmp_path):
     write_sidecar(out, GOOD)
     made = read_sidecar(out)
     assert made == GOOD
-    assert in_sample_warning(made).startswith("in-sample: the tuned network was tuned on val_labels_dev.json")
+    warning = in_sample_warning(made)
+    assert warning is not None
+    assert warning.startswith("in-sample: the tuned network was tuned on val_labels_dev.json")
     assert summary(made)["CNN predictions"] == "gone.csv (not found)"
     with_bom = b"\xef\xbb\xbf" + json.dumps({**GOOD, "models": {"ensemble.json": "ef" * 32}}).encode()
     assert parse_sidecar(with_bom)["models"] == {"ensemble.json": "ef" * 32}  # saved by a Windows editor
@@ -119,20 +122,31 @@ def test_an_unreadable_sidecar_is_a_named_error(tmp_path, monkeypatch):
 LABELS = {f"{p}_{i}.jpg": ["people", "smile"] for p in ("pos", "neu", "neg") for i in range(2)}
 
 
+def _read(out: Path) -> dict[str, Any]:
+    """The sidecar beside OUT, which must be there."""
+    made = read_sidecar(out)
+    assert made is not None, f"no sidecar beside {out}"
+    return made
+
+
 def test_progress_fields_are_checked_and_old_sidecars_still_read(tmp_path):
     out = tmp_path / "out.csv"
     write_sidecar(
         out, {**GOOD, **progress_fields(False, 3, 9, ["gcv unavailable: x; offline answered instead (3 photos)"])}
     )
-    made = read_sidecar(out)
+    made = _read(out)
     assert made["complete"] is False and made["rows_expected"] == 9
     assert summary(made)["finished"] == "no: stopped before the end (or still running)"
     assert summary(made)["labeler notes"].startswith("gcv unavailable: x")
-    assert completeness_warning(made, 3).startswith("this run did not finish: the results hold 3 of 9 images")
+    stopped = completeness_warning(made, 3)
+    assert stopped is not None
+    assert stopped.startswith("this run did not finish: the results hold 3 of 9 images")
     assert "finished" not in summary(GOOD) and completeness_warning(GOOD, 5) is None  # written before the fields
     finished = {**GOOD, **progress_fields(True, 6, 6, [])}
     assert completeness_warning(finished, 6) is None
-    assert "counts 6 rows but the results hold 4" in completeness_warning(finished, 4)
+    short = completeness_warning(finished, 4)
+    assert short is not None
+    assert "counts 6 rows but the results hold 4" in short
     for change, wrong in (
         ({"complete": "no"}, "complete should be true or false"),
         ({"rows": -1, "rows_expected": 2.5}, "rows and rows_expected should be a whole number"),
@@ -155,8 +169,9 @@ def test_a_stopped_evaluate_never_leaves_the_previous_runs_sidecar(tmp_path, mon
     labels, out = tmp_path / "labels.json", tmp_path / "out.csv"
     labels.write_text(json.dumps(LABELS), encoding="utf-8")
     assert main(["evaluate", "--labels", str(labels), "--mode", "tuned", "--out", str(out)]) == 0
-    assert read_sidecar(out)["mode"] == "tuned"
-    seen = []  # the sidecar on disk as each row is made: what a kill (SIGKILL, SIGTERM, a crash) leaves
+    assert _read(out)["mode"] == "tuned"
+    # the sidecar on disk as each row is made: what a kill (SIGKILL, SIGTERM, a crash) leaves
+    seen: list[dict[str, Any] | None] = []
 
     def record_then_stop(pred, actual):
         seen.append(read_sidecar(out))
@@ -166,13 +181,17 @@ def test_a_stopped_evaluate_never_leaves_the_previous_runs_sidecar(tmp_path, mon
 
     monkeypatch.setattr("gerec.cli.evaluate.prediction_record", record_then_stop)
     assert main(["evaluate", "--labels", str(labels), "--mode", "reference", "--out", str(out)]) == 130
-    assert [s["mode"] for s in seen] == ["reference"] * 3 and read_sidecar(out)["mode"] == "reference"
-    assert [s["complete"] for s in seen] == [False] * 3
-    made = read_sidecar(out)
+    assert None not in seen  # a sidecar was on disk as each row was made
+    sidecars = [s for s in seen if s is not None]
+    assert [s["mode"] for s in sidecars] == ["reference"] * 3 and _read(out)["mode"] == "reference"
+    assert [s["complete"] for s in sidecars] == [False] * 3
+    made = _read(out)
     assert (made["mode"], made["complete"], made["rows"], made["rows_expected"]) == ("reference", False, 2, 6)
     rows = out.read_text(encoding="utf-8").splitlines()[1:]
     assert len(rows) == 2
-    assert completeness_warning(made, len(rows)).startswith("this run did not finish: the results hold 2 of 6")
+    stopped = completeness_warning(made, len(rows))
+    assert stopped is not None
+    assert stopped.startswith("this run did not finish: the results hold 2 of 6")
 
 
 def test_evaluate_prints_and_records_each_labeler_fallback_once(gcv_fallback_photos, tmp_path, capsys):
@@ -182,8 +201,8 @@ def test_evaluate_prints_and_records_each_labeler_fallback_once(gcv_fallback_pho
     out = tmp_path / "out.csv"
     code = main(["evaluate", "--images", str(photos), "--labeler", "gcv,manual", "--out", str(out)])
     assert code == 0
-    finished = read_sidecar(out)
+    finished = _read(out)
     assert (finished["complete"], finished["rows"], finished["rows_expected"]) == (True, 4, 4)
     note = "gcv unavailable: no credentials configured; manual answered instead (4 photos)"
     assert capsys.readouterr().err.count(f"note: {note}") == 1
-    assert read_sidecar(out)["notes"] == [note]
+    assert _read(out)["notes"] == [note]
