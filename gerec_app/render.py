@@ -199,10 +199,10 @@ ERROR_HINTS = {
     "ImageTooLarge": "Save it at a smaller size and upload it again.",
     "InvalidImage": f"Check that it is a {PHOTO_FORMATS_TEXT} photo and upload it again.",
     "NoFaceDetected": "Pick another face or photo.",
-    "ModelFileMissing": "Run `make install` (or see Model files in the README) and restart.",
-    "InvalidModelFile": "Rebuild the file as the README's Model files table says and restart.",
+    "ModelFileMissing": "Run `make install` (or the command docs/models.md gives for the file) and restart.",
+    "InvalidModelFile": "Rebuild the file with the command docs/models.md gives for it and restart.",
     "LabelerUnavailable": "Choose the offline labeler in the sidebar, or set up its keys.",
-    "InvalidDataset": "Check the file's format (see the README) and try again.",
+    "InvalidDataset": "Check the file's format (docs/cli.md) and try again.",
     "PathNotAllowed": "",  # each refusal says what to do, which depends on why (gerec_app.paths)
     "RunStoreError": "Give the path of a run store made by `gerec evaluate ... --store`.",
 }

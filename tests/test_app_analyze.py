@@ -248,8 +248,8 @@ def test_the_report_is_built_with_its_progress_face_by_face(photos_dir, monkeypa
     monkeypatch.setattr(report, "photo_report", broken)
     next(b for b in at.button if b.label == "Build report (HTML)").click().run()
     assert not at.exception and [e.value for e in at.error] == [
-        "image_happy_1.jpg: ensemble.json: member 'x' has no weights. Rebuild the file as the README's Model files "
-        "table says and restart."
+        "image_happy_1.jpg: ensemble.json: member 'x' has no weights. Rebuild the file with the command "
+        "docs/models.md gives for it and restart."
     ]
     assert doctest.testmod(report_view).failed == 0
 

@@ -236,7 +236,7 @@ def test_a_damaged_scene_network_is_one_plain_line_on_every_page(tmp_path, monke
             if page.key in ("analyze", "scene", "errors"):
                 [error] = [e.value for e in at.error]
                 assert error.startswith(f"{tmp_path / 'scene_bn_tuned.json'}: expected a scene network"), page.key
-                assert error.endswith("Rebuild the file as the README's Model files table says and restart.")
+                assert error.endswith("Rebuild the file with the command docs/models.md gives for it and restart.")
     finally:
         state.network.clear()
         state.photo_network.clear()

@@ -175,3 +175,16 @@ def test_the_scene_graph_sets_present_and_absent_labels_apart():
     assert [a.text for a in fig.layout.annotations] == ["present", "absent"]
     empty = network_plot.network_figure(net, [], None, net.posterior([]))
     assert [a.text for a in empty.layout.annotations] == ["present: none", "absent"]
+
+
+def test_the_error_hints_point_at_pages_that_exist():
+    """Two hints sent users to 'the README's Model files table' after that table had moved to
+    docs/models.md; a hint now names a docs page, and each page it names exists."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    named = {page for hint in render.ERROR_HINTS.values() for page in re.findall(r"docs/[\w-]+\.md", hint)}
+    assert named == {"docs/models.md", "docs/cli.md"}
+    assert all((root / page).is_file() for page in named)
+    assert not [hint for hint in render.ERROR_HINTS.values() if "README" in hint]

@@ -32,7 +32,7 @@ def load_scene_network(mode: str = DEFAULT_MODE, directory: Path | None = None) 
     if mode == Mode.TUNED and not path.is_file():
         raise ModelFileMissing(
             f"the tuned scene network {path} is missing: rebuild it with `python -m gerec tune` "
-            f"(see README), or choose --mode {Mode.REFERENCE}"
+            f"(the full command: docs/models.md), or choose --mode {Mode.REFERENCE}"
         )
     return load_network(path)
 
