@@ -12,6 +12,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Generator
 from contextlib import closing
 from pathlib import Path
 
@@ -20,6 +21,7 @@ import pytest
 from gerec.runs.compare import compare_runs
 from gerec.runs.owner import ALIVE
 from gerec.runs.records import failed_record
+from gerec.runs.rows import RunInfo
 from gerec.runs.store import RunStore
 
 
@@ -202,6 +204,7 @@ def test_killed_run_resumes_with_nothing_lost_or_duplicated(class_folders, tmp_p
     assert proc.poll() is None, "the run finished before it could be interrupted"
     with RunStore(db, readonly=True) as store:
         [running] = store.runs()
+    assert running.owner is not None
     assert (running.owner.pid, running.liveness) == (proc.pid, ALIVE)
     assert running.state_text().startswith(f"running (process {proc.pid}), ")
     os.killpg(proc.pid, signal.SIGKILL)
@@ -239,6 +242,7 @@ def test_killed_run_resumes_with_nothing_lost_or_duplicated(class_folders, tmp_p
         records = store.predictions(info.id)
         resumed_info = store.run(info.id)
     assert resumed_info.state_text() == "complete"  # broken.jpg failed, and was evaluated
+    assert resumed_info.owner is not None
     assert resumed_info.owner.pid not in (proc.pid, os.getpid())  # the resume took it over
     names = [r["image"] for r in records]
     assert len(names) == len(set(names)) == 16
@@ -341,6 +345,7 @@ def test_local_engine_decodes_at_most_a_few_photos_ahead(photos_dir, monkeypatch
     monkeypatch.setattr(engines, "load_image", counting_load)
     paths = [str(photos_dir / "pos_1000.jpg")] * 40
     records = engines.local_records(pipeline, paths, prefetch=4)
+    assert isinstance(records, Generator)  # closed below, before its end
     first = [next(records) for _ in range(3)]
     time.sleep(1.0)  # give the decoder every chance to run ahead
     assert len(decoded) <= 3 + 4 + 2
@@ -355,6 +360,7 @@ def _rows_everywhere(out: Path, db: Path) -> tuple[int, int, int, dict]:
     from gerec.provenance import read_sidecar
 
     made = read_sidecar(out)
+    assert made is not None, f"no sidecar beside {out}"
     with RunStore(db, readonly=True) as store:
         [info] = store.runs()
     return len(list(csv.DictReader(out.open(encoding="utf-8")))), made["rows"], info.finished, made
@@ -447,6 +453,7 @@ def test_a_signal_before_the_first_image_leaves_the_run_marked_interrupted(tmp_p
         [sys.executable, "-c", WAIT_THEN_EVALUATE, moment, *cmd], stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
     try:
+        assert proc.stdout is not None and proc.stderr is not None  # both piped
         assert proc.stdout.readline() == b"waiting\n", proc.stderr.read()[-2000:]
         proc.send_signal(signum)
         _, err = proc.communicate(timeout=120)
@@ -464,6 +471,7 @@ def test_a_signal_before_the_first_image_leaves_the_run_marked_interrupted(tmp_p
         assert said.startswith(f"interrupted by SIGTERM after 0 of 6 images: run {info.id} in {db} hold them")
     else:
         made = read_sidecar(out)
+        assert made is not None
         assert (made["complete"], made["rows"], made["notes"]) == (
             False, 0, ["interrupted by SIGINT (Ctrl-C) after 0 of 6 images"],
         )  # fmt: skip
@@ -620,9 +628,10 @@ def test_a_running_runs_owner_is_told_apart_and_resume_takes_over_only_a_gone_on
     assert main(cmd) == 0
     with RunStore(db, readonly=True) as store:
         [info] = store.runs()
+    assert info.owner is not None
     assert (info.state_text(), info.owner.pid, info.liveness) == ("complete", os.getpid(), None)
 
-    def owned_by(host: str, pid: int, started: str) -> RunStore:
+    def owned_by(host: str, pid: int, started: str) -> RunInfo:
         with closing(sqlite3.connect(db)) as con, con:
             con.execute(
                 "UPDATE runs SET state = 'running', owner_host = ?, owner_pid = ?, owner_started = ?",
@@ -634,6 +643,7 @@ def test_a_running_runs_owner_is_told_apart_and_resume_takes_over_only_a_gone_on
     sleeper = subprocess.Popen(["sleep", "120"])
     try:
         host, started = info.owner.host, process_start(sleeper.pid)
+        assert started is not None  # the sleeper runs on this host
         alive = owned_by(host, sleeper.pid, started)
         assert (alive.liveness, alive.state_text()) == (ALIVE, f"running (process {sleeper.pid}), 6 of 6 images so far")
         assert main([*cmd, "--resume", info.id]) == 2
@@ -660,6 +670,7 @@ def test_a_running_runs_owner_is_told_apart_and_resume_takes_over_only_a_gone_on
     assert main([*cmd, "--resume", info.id]) == 0  # cannot be told: taken over
     with RunStore(db, readonly=True) as store:
         resumed = store.run(info.id)
+    assert resumed.owner is not None
     assert (resumed.state_text(), resumed.owner.host, resumed.owner.pid) == ("complete", host, os.getpid())
 
 
@@ -689,7 +700,9 @@ def test_a_resumed_runs_notes_count_every_image(gcv_fallback_photos, tmp_path, m
     assert info.notes == (f"{note} (2 photos)",)
     monkeypatch.setattr(pipeline, "analyze", real_analyze)
     assert main([*cmd, "--store", str(db), "--resume", info.id]) == 0
-    assert read_sidecar(out)["notes"] == [f"{note} (4 photos)"]
+    made = read_sidecar(out)
+    assert made is not None
+    assert made["notes"] == [f"{note} (4 photos)"]
     with RunStore(db, readonly=True) as store:
         assert store.run(info.id).notes == (f"{note} (4 photos)",)
     assert capsys.readouterr().err.count(f"note: {note} (4 photos)") == 1
