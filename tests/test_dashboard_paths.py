@@ -178,10 +178,12 @@ def test_sidebar_labels_file_is_confined(root):
     (root / "labels.json").write_text('{"a.jpg": ["smile"]}')
     assert state.labeler("cached", str(root / "labels.json")).name == "cached"
     used, note = settings.usable_labels_file("/etc/hostname")  # the sidebar's path: never read, a visible note
+    assert note is not None
     assert used is None and "not used" in note and "outside the folders" in note
     assert paths.ADD_A_ROOT in note and note.count("allowed_roots") == 1
     assert note.endswith("Photos are labelled by the next labelers in the chain.")
     used, note = settings.usable_labels_file(str(root / "gone.json"))  # missing: its own note, no folder advice
+    assert note is not None
     assert used is None and note.startswith(f"Cached labels file not found: {root / 'gone.json'}.")
     assert "allowed_roots" not in note and paths.ROOTS_ENV not in note
     assert settings.usable_labels_file(str(root / "labels.json")) == (str(root / "labels.json"), None)

@@ -14,6 +14,7 @@ import pytest
 from gerec.errors import InvalidDataset
 from gerec.factory import make_labeler
 from gerec.scene.base import LabelerInput
+from gerec.scene.offline import OfflineLabeler
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -68,7 +69,8 @@ def test_a_labeler_registered_by_name_is_usable_everywhere(monkeypatch, tmp_path
     toml.write_text('[labelers]\nchain = ["constant"]\n[labelers.constant]\nlabels = ["protest", "crowd"]\n')
     chain = make_labeler(None, config=toml)
     assert [type(lab).__name__ for lab in chain.labelers] == ["Constant"]
-    assert chain.labelers[0].labels == ("protest", "crowd")
+    constant = chain.labelers[0]
+    assert isinstance(constant, Constant) and constant.labels == ("protest", "crowd")
     assert type(config.build_chain("constant").labelers[0]).__name__ == "Constant"
     with pytest.raises(InvalidDataset, match="unknown labeler"):
         config.build_chain("nonesuch")
@@ -115,9 +117,9 @@ def test_a_labels_file_the_user_named_is_never_replaced_by_a_fallback(tmp_path, 
     missing, damaged = tmp_path / "nope.json", tmp_path / "damaged.json"
     damaged.write_text('{"a.jpg": ["smile"')
     for bad in (missing, damaged):
-        for chain in (None, "default", "offline"):  # the default chain no longer turns it into a note
+        for setting in (None, "default", "offline"):  # the default chain no longer turns it into a note
             with pytest.raises(InvalidDataset, match=f"labels file {bad}"):
-                make_labeler(bad, chain)
+                make_labeler(bad, setting)
         with pytest.raises(InvalidDataset, match=f"labels file {bad}"):
             build_chain("default", labels_file=bad)
         config = tmp_path / "labelers.toml"
@@ -330,6 +332,7 @@ def test_a_config_file_writes_a_face_labels_open_end_by_leaving_it_out(tmp_path,
     )
     monkeypatch.setenv("GEREC_LABELER_CONFIG", str(config))
     (offline,) = make_labeler(None).labelers
+    assert isinstance(offline, OfflineLabeler)
     assert offline.face_labels == ((8, None, "crowd"), (2, 7, "group"))
     assert offline.derived_labels(40) == ["crowd"] and offline.derived_labels(3) == ["group"]
     import doctest
