@@ -111,8 +111,9 @@ def test_page_label_only_run_on_dev_labels(gaf_dir):
     at = AppTest.from_file(APP, default_timeout=300)
     at.run()
     at.switch_page(PAGES["errors"]).run()
-    assert at.text_input(key="eval_labels").value.endswith("val_labels_dev.json")
-    assert at.text_input(key="eval_cnn").value.endswith("reference_cnn_val_dev.csv")
+    labels_file, cnn_file = at.text_input(key="eval_labels").value, at.text_input(key="eval_cnn").value
+    assert labels_file is not None and labels_file.endswith("val_labels_dev.json")
+    assert cnn_file is not None and cnn_file.endswith("reference_cnn_val_dev.csv")
     at.selectbox(key="eval_mode").set_value("reference")
     at.button(key="eval_run").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]

@@ -176,6 +176,7 @@ def test_label_only_bottom_up_is_the_confusion_derived_probability(gaf_dir) -> N
     for j, cls in enumerate(CLASSES):
         pred = pipeline.from_labels("x.jpg", ["people"], cls)
         expected = counts[:, j] / counts[:, j].sum()
+        assert pred.bottom_up is not None
         assert np.allclose(pred.bottom_up, expected, atol=1e-9)
         assert max(pred.bottom_up) < 0.95
     assert pipeline.from_labels("x.jpg", ["people"], None).bottom_up is None

@@ -51,6 +51,7 @@ def test_sigterm_during_a_finished_runs_last_sidecar_write_exits_with_143(tmp_pa
     handler = signal.getsignal(signal.SIGTERM)
     assert main(["evaluate", "--labels", str(labels), "--out", str(out)]) == 128 + signal.SIGTERM == 143
     made = read_sidecar(out)
+    assert made is not None
     assert (made["complete"], made["rows"], made["rows_expected"]) == (True, 6, 6)  # the write was not cut
     assert len(out.read_text(encoding="utf-8").splitlines()) == 1 + 6
     assert capsys.readouterr().err.strip().endswith("interrupted by SIGTERM")

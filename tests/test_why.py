@@ -83,6 +83,7 @@ def test_faces_sentence_counts_and_cases():
     base = pipe.from_labels("x.jpg", ["protest", "crowd", "people"])
     pred = with_faces(pipe.fuse("x.jpg", base.evidence, (0.9, 0.05, 0.05)), [0, 0, 1])
     first, _, fusion = explain_prediction(pred)
+    assert pred.bottom_up is not None
     assert (
         first.text == "3 faces (2 Positive, 1 Neutral), Positive on average (0.60); "
         f"bottom-up: Positive ({max(pred.bottom_up):.2f})."
@@ -112,6 +113,7 @@ def photo_prediction(
 
     faces = tuple(Face(i, (10 * i, 0, 10, 10), 0.99, {}, FaceScores({}, probs)) for i, probs in enumerate(face_probs))
     q = bottom_up_evidence(np.mean(face_probs, axis=0), len(faces))
+    assert q is not None  # at least one face
     evidence = pipe.from_labels("x.jpg", labels).evidence
     return pipe.fuse("x.jpg", evidence, tuple(float(v) for v in q), network, faces=faces)
 
@@ -119,7 +121,9 @@ def photo_prediction(
 def test_one_face_is_described_by_its_own_class_not_the_bottom_up_class():
     # the review's one-face crop (tuned): the face says Neutral, the bottom-up figure Positive
     pred = photo_prediction(tuned_pipe(), ["people", "smile", "fun"], [(0.424, 0.460, 0.116)])
-    assert pred.faces[0].scores.predicted == "Neutral" and pred.bottom_up_class == "Positive"
+    scores = pred.faces[0].scores
+    assert scores is not None and pred.bottom_up is not None
+    assert scores.predicted == "Neutral" and pred.bottom_up_class == "Positive"
     first = explain_prediction(pred)[0].text
     assert first.startswith("1 face, which looks Neutral (0.46);"), first
     assert f"gives Positive ({max(pred.bottom_up):.2f})" in first  # the figure is still named, as what it is
@@ -143,7 +147,9 @@ def test_fusion_sentence_uses_where_the_faces_push_not_the_bottom_up_class():
     assert CLASSES[int(np.argmax(row.log_ratio))] == "Negative"
     assert pred.bottom_up_class == "Positive" and pred.top_down_class == "Positive" and pred.fused_class == "Neutral"
     assert gerec.why.faces_push(pred) == "Negative"
-    assert max(faces_mean(pred)) == pytest.approx(0.3918, abs=1e-3)
+    mean = faces_mean(pred)
+    assert mean is not None
+    assert max(mean) == pytest.approx(0.3918, abs=1e-3)
     first, _, fusion = explain_prediction(pred)
     assert first.text.startswith("6 faces (3 Negative, 2 Neutral, 1 Positive), Negative on average (0.39);")
     assert "which also weighs how common each class is, gives Positive" in first.text
