@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -62,6 +63,7 @@ def gcv_fallback_photos(tmp_path, monkeypatch):
     credentials configured') so manual answers, and a detector that finds no face. Returns both."""
     from PIL import Image
 
+    from gerec.faces.detect import FaceDetector
     from gerec.pipeline import Pipeline, PipelineConfig
     from gerec.scene.chain import LabelerChain
     from gerec.scene.config import UnavailableLabeler
@@ -77,7 +79,8 @@ def gcv_fallback_photos(tmp_path, monkeypatch):
         for i in range(2):
             Image.new("RGB", (64, 48), (40 * i, 90, 160)).save(photos / cls / f"{i}.png")
     chain = LabelerChain([UnavailableLabeler("gcv", "no credentials configured"), ManualLabeler(["party"])])
-    pipeline = Pipeline(PipelineConfig(mode="reference"), labeler=chain, detector=NoFaces())
+    # a stand-in for the MTCNN detector: the pipeline only calls its detect
+    pipeline = Pipeline(PipelineConfig(mode="reference"), labeler=chain, detector=cast(FaceDetector, NoFaces()))
     monkeypatch.setattr("gerec.cli.evaluate.PipelineSpec.build", lambda spec: pipeline)
     return photos, pipeline
 
