@@ -150,9 +150,9 @@ def test_7_class_figures_are_held_out_in_the_same_folds(monkeypatch: pytest.Monk
     calls: list[tuple[np.ndarray, np.ndarray]] = []
     real_fit = weighting.fit_weights
 
-    def recording_fit(p, labels, *args, seven=None, **kwargs):
-        calls.append((labels.copy(), seven.truth.copy()))
-        return real_fit(p, labels, *args, seven=seven, **kwargs)
+    def recording_fit(p, labels, *args, **kwargs):
+        calls.append((labels.copy(), kwargs["seven"].truth.copy()))
+        return real_fit(p, labels, *args, **kwargs)
 
     monkeypatch.setattr(weighting, "fit_weights", recording_fit)
     seven = weighting.SevenClass(tuple(sevens), truth7)

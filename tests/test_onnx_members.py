@@ -10,6 +10,7 @@ import subprocess
 import sys
 import warnings
 from pathlib import Path
+from typing import Any
 
 import keras_member
 import numpy as np
@@ -201,7 +202,7 @@ def test_without_onnxruntime_the_members_run_their_keras_files(tmp_path, monkeyp
     assert isinstance(ensemble.members[0], KerasMember)
 
 
-def _graph_member(tmp_path: Path, backend: str = "onnx") -> tuple[Path, object]:
+def _graph_member(tmp_path: Path, backend: str = "onnx") -> tuple[Path, Any]:
     """A registry in ``tmp_path`` whose one member's weights are an ONNX graph (no Keras file beside
     it), and the Keras model the graph was made from."""
     from gerec.emotion.architectures import build_model
