@@ -108,6 +108,7 @@ def test_contributions_rebuild_the_posterior():
     net = random_network(rng, 30)
     present = list(net.labels[:4])
     logits = sum(np.array(c.log_ratio) for c in net.contributions(present))  # the prior is a row
+    assert isinstance(logits, np.ndarray)  # not sum's start (0): there was a row
     expected = np.exp(logits - logits.max())
     np.testing.assert_allclose(expected / expected.sum(), net.posterior(present), atol=1e-12)
     top = net.contributions(present, top_absent=3)

@@ -22,9 +22,9 @@ def test_positions_and_jobs():
     assert len(patches) == 11 * 11 + 7 * 7
     for size, stride in occlusion.SCALES:  # both baselines reach every pixel but the corners
         corners = np.zeros((48, 48), dtype=bool)
-        for r in (slice(0, stride), slice(48 - stride, 48)):
-            for c in (slice(0, stride), slice(48 - stride, 48)):
-                corners[r, c] = True
+        for rows in (slice(0, stride), slice(48 - stride, 48)):
+            for cols in (slice(0, stride), slice(48 - stride, 48)):
+                corners[rows, cols] = True
         for baseline in (0, 1):
             cover = np.zeros((48, 48), dtype=int)
             for p, r, c, b in patches:

@@ -131,7 +131,12 @@ def test_member_prediction_is_the_mean_of_its_single_view_predictions(tmp_path):
     np.testing.assert_allclose(multi.predict_raw(crops), expected, atol=1e-5)
     calls: list[int] = []
     run = multi._run
-    multi._run = lambda batch: (calls.append(len(batch)), run(batch))[1]  # type: ignore[method-assign]
+
+    def counting_run(x: np.ndarray) -> np.ndarray:
+        calls.append(len(x))
+        return run(x)
+
+    multi._run = counting_run  # type: ignore[method-assign]
     per_view = multi.predict_views(crops, batch_size=12)  # 12 inputs a call: 2 faces x 6 views
     assert calls == [12, 12, 6]  # the cap counts views, and views stay with their faces
     assert per_view.shape == (6, 5, len(spec.classes))
