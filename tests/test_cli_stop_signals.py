@@ -117,6 +117,7 @@ def _stopped_mid_write(hook: str, target: str, *command: str) -> str:
         text=True,
     )
     try:
+        assert proc.stdout is not None  # piped
         lines = iter(proc.stdout.readline, "")  # Keras prints its epochs to stdout first
         assert "waiting\n" in lines, proc.communicate(timeout=60)[1][-3000:]
         proc.send_signal(signal.SIGTERM)

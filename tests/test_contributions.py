@@ -141,7 +141,9 @@ def test_pipeline_rows_add_up_on_dev_images(mode, gaf_dir):
     from gerec.scene.chain import LabelerChain
 
     pipe = Pipeline(PipelineConfig(mode=mode), labeler=LabelerChain([]), network=load_scene_network(mode))
-    photo_net = pipe.network.with_cnn_table(read_registry().face_confusion)
+    face_confusion = read_registry().face_confusion
+    assert face_confusion is not None
+    photo_net = pipe.network.with_cnn_table(face_confusion)
     rng = np.random.default_rng(0)
     images = dev_images(gaf_dir)
     for name, labels, cnn in images:

@@ -323,7 +323,7 @@ def old_store(path: Path) -> Path:
     return path
 
 
-def _noted(image: str, *notes: str, labeler: str = "offline") -> dict:
+def _noted(image: str, *notes: str, labeler: str | None = "offline") -> dict:
     return {**_record(image, "Positive"), "labeler": labeler, "notes": list(notes)}
 
 
@@ -435,7 +435,8 @@ def _counted_from_rows(db: Path, run_id: str) -> tuple[int, int, tuple[str, ...]
 
     con = sqlite3.connect(db)
     rows = con.execute("SELECT labeler, notes, error FROM predictions WHERE run_id = ? ORDER BY rowid", (run_id,))
-    images, failed, notes = 0, 0, Counter()
+    images, failed = 0, 0
+    notes: Counter[tuple[str, str]] = Counter()
     for labeler, stored, error in rows.fetchall():
         images, failed = images + 1, failed + bool(error)
         try:
