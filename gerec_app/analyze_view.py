@@ -11,7 +11,7 @@ import streamlit as st
 
 from gerec.classes import CLASSES, MODULES
 from gerec.errors import GerecError, ImageTooLarge, InvalidImage
-from gerec.types import NO_FACE, GroupPrediction
+from gerec.types import NO_FACE, GroupPrediction, SceneEvidence
 from gerec_app import (
     PAGES,
     analysis,
@@ -169,11 +169,9 @@ def face_inspector(res: state.PhotoResult) -> None:
     explanations.render_face_saliency(res, index)
 
 
-def scene_labels(res: state.PhotoResult, s: settings.Settings) -> tuple[GroupPrediction, bool]:
-    """The labels and their editor; returns the prediction with the edited labels and whether they differ."""
-    pipe = state.current_pipeline()
-    pred = res.prediction
-    ev = pred.evidence
+def labeler_summary(ev: SceneEvidence) -> None:
+    """What the labeler gave: its name and counts, the labels used, its notes (the offline tagger's raw
+    ImageNet guesses folded away), and every label with what happened to it."""
     st.markdown(
         f"Labeler: **{ev.labeler}** · {len(ev.labels_used)} used, {len(ev.labels_mapped)} mapped, "
         f"{len(ev.labels_ignored)} ignored"
@@ -190,6 +188,14 @@ def scene_labels(res: state.PhotoResult, s: settings.Settings) -> tuple[GroupPre
                 st.caption(note)
     with st.expander("Labels used / mapped / ignored", expanded=False):
         st.dataframe(prediction_tables.evidence_frame(ev), hide_index=True)
+
+
+def scene_labels(res: state.PhotoResult, s: settings.Settings) -> tuple[GroupPrediction, bool]:
+    """The labels and their editor; returns the prediction with the edited labels and whether they differ."""
+    pipe = state.current_pipeline()
+    pred = res.prediction
+    ev = pred.evidence
+    labeler_summary(ev)
     key = f"{res.digest}_{s.mode}_{s.chain}"
 
     def _reset() -> None:  # set, not deleted: a deleted key left the browser showing the edits, unapplied
