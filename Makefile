@@ -31,7 +31,7 @@ run: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy gerec gerec_app benchmarks tools
+	$(VENV)/bin/mypy gerec gerec_app benchmarks tools tests
 
 test: install lint
 	$(PY) -m pytest -q
