@@ -6,7 +6,7 @@ import logging
 import queue
 import signal
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,7 +67,7 @@ def analyse_path(
 
 def local_records(
     pipeline: Any, paths: Sequence[str], prefetch: int = 4, keys: Sequence[str] | None = None
-) -> Iterator[dict[str, Any]]:
+) -> Generator[dict[str, Any], None, None]:
     """Records in order, one for every path whatever happens. A decoding thread stays at most
     ``prefetch`` photos ahead of the models, so decoding overlaps detection and scoring and memory
     does not grow with the set. If that thread stops, the photos it left get error records."""
