@@ -221,8 +221,11 @@ def disagreement(frame: pd.DataFrame) -> None:
             "changed",
         )
         table = analysis.disagreements(frame)
-        with st.expander(f"Every image where the modules disagree ({len(table)})"):
-            image_table(table, 300, "disagreements", "disagreements", "disagree")
+        if table.empty:
+            st.caption("The modules agree on every image.")
+        else:
+            with st.expander(f"Every image where the modules disagree ({len(table)})"):
+                image_table(table, 300, "disagreements", "disagreements", "disagree")
 
 
 def label_errors(results: LoadedResults, modules: list[str]) -> None:

@@ -233,6 +233,24 @@ def test_an_empty_image_list_shows_its_count_and_no_table_or_download(tmp_path, 
     at.radio(key="kind").set_value("fixed").run()
     assert f"**2 images fixed** {going}" in [m.value for m in at.markdown]
     assert f"Download images fixed {going} (CSV)" in downloads()
+    assert [e.label for e in at.expander if "disagree" in e.label] == ["Every image where the modules disagree (3)"]
+    agreeing = results_table.to_frame(
+        [
+            {
+                "image": f"pos_{i}.jpg",
+                "actual": "Positive",
+                "bottom_up": "Positive",
+                "top_down": "Positive",
+                "fused": "Positive",
+                "labels_used": "smile",
+            }
+            for i in range(3)
+        ]
+    )
+    good.write_bytes(analysis.to_csv(agreeing))
+    at.button(key="eval_open").click().run()
+    assert not at.exception and not [e for e in at.expander if "disagree" in e.label]
+    assert "The modules agree on every image." in [c.value for c in at.caption]
 
 
 @pytest.fixture(scope="module")
