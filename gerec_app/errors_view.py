@@ -261,7 +261,19 @@ def label_errors(results: LoadedResults, modules: list[str]) -> None:
 
 
 THUMBNAILS = 12
-"""Wrongly classified images shown as thumbnails under Error analysis (six to a row)."""
+"""Wrongly classified images shown as thumbnails under Error analysis."""
+THUMBNAILS_PER_ROW = 4
+"""Four to a row: about 125 px each in a 1024 px window (six were 75 px, too small to see a face, and broke
+their captions inside the file name)."""
+
+
+def thumbnail_caption(name: str, actual: str, predicted: str) -> str:
+    """A wrong image's caption: its name, its true class and the module's answer.
+
+    >>> thumbnail_caption("pos_12.jpg", "Positive", "Neutral")
+    'pos_12.jpg: Positive → Neutral'
+    """
+    return f"{name}: {actual} → {predicted}"
 
 
 def images(frame: pd.DataFrame, modules: list[str], images_dir: str) -> None:
@@ -278,11 +290,15 @@ def images(frame: pd.DataFrame, modules: list[str], images_dir: str) -> None:
             by_image = frame.set_index("image")  # once, not twice per image
             wrong = [n for n in found if by_image.loc[n, modules[-1]] != by_image.loc[n, "actual"]]
             shown = wrong[:THUMBNAILS]
-            below = f" Below, {len(shown)} of the {len(wrong)} that {MODULE_NAMES[modules[-1]]} got wrong."
+            module = MODULE_NAMES[modules[-1]]
+            below = f" Below, {len(shown)} of the {len(wrong)} that {module} got wrong (true class → {module}'s)."
             st.caption(f"{len(found)} of {len(frame)} images found in {folder}." + (below if wrong else ""))
-            thumbs = st.columns(6)
+            thumbs = st.columns(THUMBNAILS_PER_ROW)
             for i, name in enumerate(shown):
-                thumbs[i % 6].image(str(paths.child_file(folder, name)), caption=name, width="stretch")
+                caption = thumbnail_caption(name, by_image.loc[name, "actual"], by_image.loc[name, modules[-1]])
+                thumbs[i % THUMBNAILS_PER_ROW].image(
+                    str(paths.child_file(folder, name)), caption=caption, width="stretch"
+                )
             if found:
                 pick = st.selectbox("Image to open in Analyze", found, key="drill")
                 if st.button("Open in Analyze", key="drill_open"):

@@ -253,6 +253,15 @@ def test_an_empty_image_list_shows_its_count_and_no_table_or_download(tmp_path, 
     assert "The modules agree on every image." in [c.value for c in at.caption]
 
 
+def test_a_wrong_images_caption_says_what_the_module_got_wrong():
+    import doctest
+
+    from gerec_app import errors_view
+
+    tested = doctest.testmod(errors_view)
+    assert tested.attempted >= 1 and tested.failed == 0
+
+
 @pytest.fixture(scope="module")
 def stored_runs(gaf_dir, tmp_path_factory) -> tuple[Path, list[str]]:
     """A run store with two label-only runs on the first 300 dev images: the reference network's

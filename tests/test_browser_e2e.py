@@ -307,7 +307,8 @@ IMAGES_PAST_THEIR_COLUMN = """() => [...document.querySelectorAll('[data-testid=
 def test_wrong_images_drill_down_into_analyze_in_a_1024_px_window(server, photos_dir, tmp_path):
     """Error analysis with a folder of images: the thumbnails of wrongly classified images, six to a row,
     were fixed at 120 px in columns of about 75 px in a 1024 px window (each ran into the next, the last
-    past the page's edge); one of them opens in Analyze."""
+    past the page's edge); now four to a row, each captioned with its true class and the module's answer;
+    one of them opens in Analyze."""
     from playwright.sync_api import expect
 
     from gerec_app import analysis, results_table
@@ -329,10 +330,11 @@ def test_wrong_images_drill_down_into_analyze_in_a_1024_px_window(server, photos
         folder.fill(str(photos_dir))
         folder.press("Enter")
         n = len(names)
-        found = f"{n} of {n} images found in {photos_dir}. Below, {n} of the {n} that Fused got wrong."
+        found = f"{n} of {n} images found in {photos_dir}. Below, {n} of the {n} that Fused got wrong"
         expect(page.get_by_text(found)).to_be_visible(timeout=60_000)
-        thumbs = page.get_by_test_id("stImage").filter(has_text=re.compile(r"\.jpg$"))
+        thumbs = page.get_by_test_id("stImage").filter(has_text=re.compile(r"\.jpg: Positive → Negative$"))
         expect(thumbs).to_have_count(len(names), timeout=60_000)
+        expect(thumbs.first).to_have_text(f"{names[0]}: Positive → Negative")  # what the module got wrong
         thumbs.last.scroll_into_view_if_needed()
         page.wait_for_timeout(1500)
         assert page.evaluate(IMAGES_PAST_THEIR_COLUMN) == []
