@@ -56,6 +56,17 @@ class Pipeline:
     ``ensemble`` is given): a broken model file is an error here, before any photo. With
     ``faces=False`` (label-only work: :meth:`from_labels`, which uses no face member) the registry
     is not read until a photo needs it, so a missing or damaged one does not stop label-only work.
+
+    A photo of the sample folder (``$GEREC_SAMPLES``) with labels given by hand:
+
+    >>> from gerec.config import samples_dir
+    >>> pred = Pipeline().analyze(samples_dir() / "image_happy_1.jpg", labels=["people", "smile", "party"])
+    >>> len(pred.faces), pred.bottom_up_class, pred.top_down_class, pred.fused_class
+    (3, 'Positive', 'Positive', 'Positive')
+    >>> [round(sum(p), 6) for p in (pred.bottom_up, pred.top_down, pred.fused)]  # Positive, Neutral, Negative
+    [1.0, 1.0, 1.0]
+    >>> sorted(pred.faces[0].scores.members) == sorted(Pipeline().ensemble.names)  # each member's view of a face
+    True
     """
 
     def __init__(

@@ -59,6 +59,14 @@ class SceneNetwork:
     ``p_present[l, c]`` is P(label l present | Emotion = c); ``cnn_table[c, j]`` is
     P(CNN = class j | Emotion = c). ``absent_mask[l]`` says whether label l's *absence* is
     entered as evidence (all True in reference mode).
+
+    >>> from gerec.bn import load_scene_network
+    >>> net = load_scene_network("tuned")
+    >>> net.split_labels(["smile", "unheard-of label"])  # (known, unknown)
+    (('smile',), ('unheard-of label',))
+    >>> probs = net.posterior(["smile", "party"])  # no bottom-up evidence: the top-down answer
+    >>> CLASSES[probs.index(max(probs))], round(sum(probs), 6)
+    ('Positive', 1.0)
     """
 
     labels: tuple[str, ...]

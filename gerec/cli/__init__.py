@@ -51,7 +51,18 @@ def command_parser(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
 def main(argv: Sequence[str] | None = None) -> int:
     """Run a command; a gerec error prints one line (no traceback) and exits with 2, a stop signal
     with 128 + the signal (130 Ctrl-C, 143 SIGTERM: ``gerec.stopping.exit_code``); output piped to a
-    reader that stops early (``| head``) ends quietly with 141, as a Unix tool killed by SIGPIPE."""
+    reader that stops early (``| head``) ends quietly with 141, as a Unix tool killed by SIGPIPE.
+
+    ``python -m gerec classify`` on a sample photo (``$GEREC_SAMPLES``; its labels from the folder's
+    ``labels.json``), then a photo that does not exist (a usage error, before any photo is analysed):
+
+    >>> from gerec.config import samples_dir
+    >>> main(["classify", str(samples_dir() / "image_happy_1.jpg")])  # doctest: +ELLIPSIS
+    image_happy_1.jpg  faces=3  bottom_up=Positive (...)  top_down=Positive (...)  fused=Positive (...)  labels=...
+    0
+    >>> main(["classify", "no-such-photo.jpg"])
+    2
+    """
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if extra:  # a wrong flag shows the usage of the command it was given to, not the top-level one

@@ -191,7 +191,18 @@ class EnsembleOutput:
 
 
 class FaceEnsemble:
-    """The weighted mean of its members' 3-class probabilities."""
+    """The weighted mean of its members' 3-class probabilities (each member's first tempered by its
+    temperature, over its test-time views), the members and weights of ``models/ensemble.json``.
+
+    >>> import numpy as np
+    >>> ensemble = FaceEnsemble.load()  # the enabled members of models/ensemble.json
+    >>> len(ensemble.names) == len(ensemble.weights), round(float(ensemble.weights.sum()), 6)
+    (True, 1.0)
+    >>> faces = np.full((2, 48, 48), 128, np.uint8)  # grey faces, any size: each member resizes
+    >>> probs = ensemble.predict_proba(faces)  # one row per face: Positive, Neutral, Negative
+    >>> probs.shape, np.allclose(probs.sum(axis=1), 1.0)
+    ((2, 3), True)
+    """
 
     def __init__(self, spec: EnsembleSpec, backend: str | None = None) -> None:
         """``backend`` runs every member with it (``"keras"`` or ``"onnx"``); default: ``$GEREC_RUNTIME``,
