@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, TextIO
 import numpy as np
 
 from gerec.bn import DEFAULT_MODE, MODES
-from gerec.classes import CLASSES
+from gerec.classes import CLASSES, MODULES
 from gerec.cli.common import find_images, prediction_line
 from gerec.config import folder_labels_file
 from gerec.emotion.aggregate import AGGREGATIONS
@@ -130,11 +130,7 @@ def _classify_one(pipeline: Pipeline, path: Path, as_json: bool, bar: tqdm) -> G
 def _print_accuracy(preds: list[GroupPrediction], label: str, out: TextIO) -> None:
     """Each module's accuracy when every photo's true class is ``label`` (``--label``)."""
     actual = np.full(len(preds), CLASSES.index(label))
-    modules: dict[str, list[str | None]] = {
-        "bottom_up": [p.bottom_up_class for p in preds],
-        "top_down": [p.top_down_class for p in preds],
-        "fused": [p.fused_class for p in preds],
-    }
     print(f"\naccuracy against --label {label} on {len(preds)} photos:", file=out)
-    for module, classes in modules.items():
+    for module in MODULES:  # bottom_up, top_down, fused: each prediction's <module>_class
+        classes = [getattr(p, f"{module}_class") for p in preds]
         print(format_score(score_module(module, actual, to_indices(classes))).splitlines()[0], file=out)
