@@ -76,6 +76,19 @@ def _read(read: Reader, batches: list[np.ndarray]) -> np.ndarray:
     return np.mean([np.asarray(p, dtype=np.float64).reshape(len(b), -1) for p, b in zip(read(batches), batches)], 0)
 
 
+def _candidate_batches(
+    states: Sequence[np.ndarray], fills: Sequence[np.ndarray], masks: Sequence[np.ndarray], rest: Sequence[int]
+) -> list[np.ndarray]:
+    """Per baseline, the face as it stands, then one copy per candidate cell with that cell deleted too."""
+    batches = []
+    for state, fill in zip(states, fills):
+        batch = np.repeat(state[None], len(rest) + 1, axis=0)
+        for j, i in enumerate(rest):
+            batch[j + 1][masks[i]] = fill[masks[i]]
+        batches.append(batch)
+    return batches
+
+
 def greedy_path(
     read: Reader,
     face: np.ndarray,
@@ -106,13 +119,7 @@ def greedy_path(
     own = before = start = np.zeros(len(w))
     while True:
         rest = [int(i) for i in rank if not deleted[i]][:candidates]
-        batches = []
-        for state, fill in zip(states, fills):
-            batch = np.repeat(state[None], len(rest) + 1, axis=0)
-            for j, i in enumerate(rest):
-                batch[j + 1][masks[i]] = fill[masks[i]]
-            batches.append(batch)
-        probs = _read(read, batches)
+        probs = _read(read, _candidate_batches(states, fills, masks, rest))
         if probs.shape[1] != len(w):
             raise ValueError(f"the reader gives {probs.shape[1]} probabilities per face for {len(w)} weights")
         now = probs[0]
