@@ -105,16 +105,18 @@ def comparison(results: list[state.PhotoResult]) -> state.PhotoResult:
 
 @st.fragment
 def photo_view(res: state.PhotoResult, s: settings.Settings) -> None:
-    """One photo: verdict, photo and faces, the label editor, the face inspector. A fragment: editing the
-    labels reruns this view only (the verdict follows the edit), not the uploads above it."""
+    """One photo: the verdict; the photo with its scene labels and their editor beside the face
+    inspector (the inspector is tall, the photo short: the labels fill the photo's column); then every
+    face's row. A fragment: editing the labels reruns this view only (the verdict follows the edit),
+    not the uploads above it."""
     st.header(res.name)
     verdict_box = st.container()
     photo_col, face_col = st.columns([3, 2])
     with photo_col:
         photo_and_faces(res)
+        st.subheader("Scene labels")
+        shown, edited = scene_labels(res, s)
     faces_table(res)
-    st.subheader("Scene labels")
-    shown, edited = scene_labels(res, s)
     with verdict_box:
         verdict(res, shown, edited, s)
         report_view.report_button(res, shown, s, report.photo_report)

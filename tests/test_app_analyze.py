@@ -68,6 +68,9 @@ def test_sample_pick_faces_predictions_saliency_and_label_edit(photos_dir):
     # the cached Cloud Vision labels of this sample were used
     assert any("cached" in m.value for m in at.markdown)
     before = found["Top-down (scene)"]
+    # the labels and their editor sit under the photo, beside the (taller) face inspector
+    labels_col = next(c for c in at.columns if any(w.key.startswith("edit_labels_") for w in c.multiselect))
+    assert len(labels_col.get("image")) == 1 and not any(w.key.startswith("face_") for w in labels_col.selectbox)
     edit = next(w for w in at.multiselect if w.key.startswith("edit_labels_"))
     edit.set_value(["police", "police officer", "rebellion", "news"]).run()
     assert not at.exception
