@@ -87,6 +87,15 @@ def test_the_backbone_is_efficientnet_lite0_unless_asked():
         tool.parse_args(["train.npz", "--out", "m.onnx", "--arch", "resnet50"])
 
 
+def test_the_network_trains_channels_last_unless_asked():
+    """channels-last halves a training step on the 2 cores (benchmarks/bench_train_layout.py); rounds
+    1-17 trained contiguous, which --layout still gives."""
+    assert tool.parse_args(["train.npz", "--out", "m.onnx"]).layout == "channels-last"
+    assert tool.parse_args(["train.npz", "--out", "m.onnx", "--layout", "contiguous"]).layout == "contiguous"
+    with pytest.raises(SystemExit):
+        tool.parse_args(["train.npz", "--out", "m.onnx", "--layout", "nhwc"])
+
+
 # ------------------------------------------------------------------ distillation (tools/teacher_targets.py)
 teacher_tool = load_tool("teacher_targets")
 

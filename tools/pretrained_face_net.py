@@ -87,6 +87,7 @@ def export_onnx(model, size: int, out: Path, meta: dict[str, str], check: np.nda
     import torch
 
     model.eval()
+    model.to(memory_format=torch.contiguous_format)  # the graph traced as the layout-free reference
     with replaced_atomically(out) as tmp:
         torch.onnx.export(
             model,
