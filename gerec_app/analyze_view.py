@@ -106,14 +106,16 @@ def comparison(results: list[state.PhotoResult]) -> state.PhotoResult:
 @st.fragment
 def photo_view(res: state.PhotoResult, s: settings.Settings) -> None:
     """One photo: the verdict; the photo with its scene labels and their editor beside the face
-    inspector (the inspector is tall, the photo short: the labels fill the photo's column); then every
-    face's row. A fragment: editing the labels reruns this view only (the verdict follows the edit),
-    not the uploads above it."""
+    inspector (the inspector is tall, the photo short: the labels fill the photo's column; with no
+    face, no inspector, the labels take the page's width under the photo); then every face's row.
+    A fragment: editing the labels reruns this view only (the verdict follows the edit), not the
+    uploads above it."""
     st.header(res.name)
     verdict_box = st.container()
     photo_col, face_col = st.columns([3, 2])
     with photo_col:
         photo_and_faces(res)
+    with photo_col if res.prediction.faces else st.container():
         st.subheader("Scene labels")
         shown, edited = scene_labels(res, s)
     faces_table(res)

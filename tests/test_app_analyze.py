@@ -145,6 +145,9 @@ def test_photo_without_faces(photos_dir):
     assert list(table["Bottom-up"]) == ["absent (no face)"] * 2
     verdicts = next(t.value for t in at.table if "class" in t.value.columns)  # static: the cell is not cut
     assert list(verdicts.iloc[0]) == ["absent (no face)", "–", "–", "–"]  # was None, None, None
+    # no face inspector beside the photo: the labels' editor takes the page's width, in no column
+    assert not any(any(w.key.startswith("edit_labels_") for w in c.multiselect) for c in at.columns)
+    assert any(w.key.startswith("edit_labels_") for w in at.multiselect)
 
 
 def test_one_face_is_said_in_the_singular(photos_dir):
