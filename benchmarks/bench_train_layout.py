@@ -28,7 +28,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tools")]  # gerec from the source tree; the tool's modules
 
-LAYOUTS = {"channels-last (gerec)": "channels_last", "contiguous (baseline)": "contiguous_format"}
+TIMED = {"channels-last (gerec)": "channels-last", "contiguous (baseline)": "contiguous"}
+"""What is timed -> its ``--layout`` (tools/pretrained_face_net.LAYOUTS)."""
 
 
 def parse_args() -> argparse.Namespace:
@@ -63,11 +64,11 @@ def batch(size: int, n: int) -> tuple[np.ndarray, np.ndarray]:
 def seconds_per_step(args: argparse.Namespace, layout: str, x: np.ndarray, y: np.ndarray) -> float:
     """A fresh network in ``layout``: two warm-up steps, then the median of ``--steps`` timed ones."""
     import torch
-    from pretrained_face_net import build
+    from pretrained_face_net import build, in_layout
 
     torch.manual_seed(0)
     model, _ = build(7, args.arch)
-    model = model.to(memory_format=getattr(torch, layout)).train()
+    model = in_layout(model, layout).train()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.01)
     xt, yt = torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
     times = []
@@ -89,9 +90,9 @@ def main() -> None:
         raise SystemExit("error: torch is not installed here: run this with the tools venv (its docstring)") from None
     torch.set_num_threads(args.threads)
     x, y = batch(args.size, args.batch)
-    found: dict[str, list[float]] = {name: [] for name in LAYOUTS}
+    found: dict[str, list[float]] = {name: [] for name in TIMED}
     for r in range(args.rounds):
-        for name, layout in LAYOUTS.items():
+        for name, layout in TIMED.items():
             found[name].append(seconds_per_step(args, layout, x, y))
             print(f"round {r + 1}, {name}: {found[name][-1]:.3f} s per step")
     medians = {name: statistics.median(v) for name, v in found.items()}

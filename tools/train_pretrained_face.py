@@ -59,7 +59,7 @@ from pretrained_face_data import (  # noqa: E402
     soft_cross_entropy,
     train_batch,
 )
-from pretrained_face_net import PRETRAINED, build, evaluate, export_onnx, save_atomic  # noqa: E402
+from pretrained_face_net import LAYOUTS, PRETRAINED, build, evaluate, export_onnx, in_layout, save_atomic  # noqa: E402
 
 from gerec.emotion.data import FER_CLASSES  # noqa: E402
 from gerec.fileio import report_path  # noqa: E402
@@ -86,7 +86,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument(
         "--layout",
-        choices=LAYOUTS,
+        choices=tuple(LAYOUTS),
         default="channels-last",
         help="the network's memory layout while it trains: channels-last (the default since issue 19 "
         "round 18: a training step 1.3-1.9 times as fast on the 2 cores) or contiguous (rounds 1-17); "
@@ -136,10 +136,6 @@ def _add_teacher_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-LAYOUTS = ("channels-last", "contiguous")
-"""The memory layouts ``--layout`` offers (torch.channels_last, torch.contiguous_format)."""
-
-
 def learning_rate(step: int, total: int, warm: int, peak: float) -> float:
     """Linear warm-up over ``warm`` steps, then cosine decay to 1 % of ``peak`` at ``total``."""
     if step < warm:
@@ -157,8 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(args.seed)
     data = prepare_faces(args)
     model, weights = build(len(FER_CLASSES), args.arch)
-    if args.layout == "channels-last":  # before the optimizer: its moments take the parameters' layout
-        model = model.to(memory_format=torch.channels_last)
+    model = in_layout(model, args.layout)  # before the optimizer: its moments take the parameters' layout
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     ckpt_dir = args.out.with_name(args.out.name + ".ckpt")
     ckpt_dir.mkdir(parents=True, exist_ok=True)
