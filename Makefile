@@ -39,8 +39,19 @@ test: install lint
 test-fast: install
 	$(PY) -m pytest -q -m "not slow"
 
+# benchmarks of the training tools need the tools venv (torch): make bench TOOLS_PY=/path/to/bin/python
+TOOLS_BENCHMARKS := benchmarks/bench_train_layout.py
+TOOLS_PY ?=
+
 bench: install
-	for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	for b in benchmarks/bench_*.py; do \
+		py=$(PY); \
+		if [[ " $(TOOLS_BENCHMARKS) " == *" $$b "* ]]; then \
+			if [ -z "$(TOOLS_PY)" ]; then echo "== $$b: not run (needs the tools venv: TOOLS_PY=...)"; continue; fi; \
+			py=$(TOOLS_PY); \
+		fi; \
+		echo "== $$b"; $$py $$b || exit 1; \
+	done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
