@@ -90,6 +90,15 @@ elif hook == "json":  # half of a JSON document written with json.dump, then the
         wait_for_the_signal()
         handle.write(text[len(text) // 2 :])
     json.dump = dump
+elif hook == "explain":  # explain-faces: TARGET faces explained, then the signal while the next one is
+    from gerec.explain import SaliencyExplainer
+    real_explain, explained = SaliencyExplainer.explain, []
+    def explain(self, *args, **kwargs):
+        if len(explained) == int(target):
+            wait_for_the_signal()
+        explained.append(1)
+        return real_explain(self, *args, **kwargs)
+    SaliencyExplainer.explain = explain
 else:  # "npz": the first array of an .npz written, then the signal
     real_write_array = npyio.format.write_array
     written = []
@@ -105,7 +114,8 @@ sys.exit(main(sys.argv[3:]))
 """Runs a gerec command (the arguments after the first two) that prints ``waiting`` part-way
 through writing its output (``text`` TARGET: a text file whose name holds TARGET; ``npz``: an .npz;
 ``rows``: a CSV, after its first row; ``json``: a JSON document written by ``json.dump``, after
-half of it; ``epoch``: train-faces' second checkpoint) and then waits for the test's signal."""
+half of it; ``epoch``: train-faces' second checkpoint; ``explain``: explain-faces, after TARGET faces)
+and then waits for the test's signal."""
 
 
 def _stopped_mid_write(hook: str, target: str, *command: str) -> str:
@@ -161,6 +171,30 @@ def test_explain_faces_stopped_while_writing_keeps_the_previous_maps(fer_dir, tm
     _stopped_mid_write("npz", "", *command)
     assert out.read_bytes() == before
     assert _files(out.parent) == {"maps.npz"}
+
+
+@pytest.mark.parametrize("finished", [2, 0])
+def test_explain_faces_stopped_between_faces_keeps_the_maps_finished(fer_dir, tmp_path, finished):
+    """Before, a stop while faces were explained lost every map made (SIGTERM: no word, exit -15):
+    now the faces finished are written, marked incomplete, and stderr says so; with none finished
+    the previous file stays."""
+    faces = _small_face_set(fer_dir, tmp_path / "faces.npz", 4)
+    out = tmp_path / "out" / "maps.npz"
+    out.parent.mkdir()
+    np.savez(out, ids=np.array(["previous"]), predicted=np.array(["Neutral"]), saliency=np.zeros((1, 48, 48)))
+    before = out.read_bytes()
+    command = ["explain-faces", str(faces), "--out", str(out), "--registry", str(models_dir() / REGISTRY_FILE)]
+    err = _stopped_mid_write("explain", str(finished), *command)
+    assert f"stopped by SIGTERM after {finished} of 4 faces; " in err
+    assert _files(out.parent) == {"maps.npz"}  # no temporary file
+    if not finished:
+        assert out.read_bytes() == before and f"{out} left as it was" in err
+        return
+    assert f"wrote the 2 finished to {out} (complete: false)" in err
+    with np.load(faces) as data, np.load(out) as maps:
+        assert list(maps["ids"]) == ["0", "1"] and not maps["complete"]
+        assert maps["saliency"].shape == (2, *data["images"].shape[1:3]) and maps["saliency"].any(axis=(1, 2)).all()
+        assert set(maps["predicted"]) <= {"Positive", "Neutral", "Negative"} and len(maps["predicted"]) == 2
 
 
 def test_stopping_examples_run():

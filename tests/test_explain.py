@@ -297,6 +297,7 @@ def test_explain_faces_command(fer_dir, tmp_path):
     maps = np.load(out)
     assert list(maps["ids"]) == ["a", "b" * 300] and set(maps["predicted"]) <= set(CLASSES)
     assert maps["saliency"].dtype == np.float32 and maps["saliency"].shape == (2, 48, 48)
+    assert maps["complete"]  # every face asked for (--limit 2) is there
     bad = tmp_path / "bad.npz"
     bad.write_bytes(b"not an npz")
     run = subprocess.run(

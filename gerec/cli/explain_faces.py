@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -41,35 +42,60 @@ def npz_path(path: Path) -> Path:
 def run(args: argparse.Namespace) -> int:
     """Write each face's id, the ensemble's class and the map of that class (higher: more support).
 
-    The maps are written once, at the end, replacing ``--out`` in one step: a stop signal while
-    they are written leaves the previous file (and no temporary one) and exits with 128 + the signal.
+    The maps are written once, at the end, replacing ``--out`` in one step (``complete`` True). A
+    stop signal (SIGTERM, Ctrl-C) while faces are explained keeps the maps finished: ``--out`` then
+    holds those faces only, with ``complete`` False, and stderr says how many of how many (none
+    finished: the previous file is left as it was); a second signal does not cut that write short. A
+    signal during the final write leaves the previous file (and no temporary one). The exit code is
+    128 + the signal.
     """
     from gerec.cli.common import progress
     from gerec.emotion.data import load_face_set
     from gerec.emotion.ensemble import FaceEnsemble
     from gerec.errors import InvalidDataset
     from gerec.explain import SaliencyExplainer
-    from gerec.fileio import replaced_atomically
-    from gerec.stopping import stop_signals
+    from gerec.stopping import stop_name, stop_signals
 
     if args.limit is not None and args.limit < 1:
         raise InvalidDataset("--limit must be at least 1")
     faces = load_face_set(args.data)
     images = faces.images[: args.limit] if args.limit else faces.images
     ensemble = FaceEnsemble.load(args.registry)
-    predicted = ensemble.predict_proba(images).argmax(axis=1)
-    explainer = SaliencyExplainer(ensemble.members, ensemble.weights)
-    grid = images.shape[1:3]
-    maps = np.zeros((len(images), *grid), dtype=np.float32)
-    for i in progress(list(range(len(images))), "explaining faces", min_items=1):
-        result = explainer.explain(images[i], CLASSES[int(predicted[i])])
-        maps[i] = saliency_on_grid(result.values, grid)
     out = npz_path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    names = np.array([CLASSES[int(c)] for c in predicted])
-    with stop_signals(), replaced_atomically(out) as tmp, tmp.open("wb") as handle:
-        np.savez_compressed(
-            handle, ids=np.asarray(faces.ids[: len(images)]).astype(str), predicted=names, saliency=maps
-        )
+    with stop_signals():
+        predicted = ensemble.predict_proba(images).argmax(axis=1)
+        explainer = SaliencyExplainer(ensemble.members, ensemble.weights)
+        maps = np.zeros((len(images), *images.shape[1:3]), dtype=np.float32)
+        done = 0
+        try:
+            for i in progress(list(range(len(images))), "explaining faces", min_items=1):
+                maps[i] = saliency_on_grid(
+                    explainer.explain(images[i], CLASSES[int(predicted[i])]).values, maps.shape[1:]
+                )
+                done = i + 1
+        except KeyboardInterrupt as exc:  # the stop itself goes on to the CLI (its line, its exit code)
+            if done:
+                write_maps(out, faces.ids[:done], predicted[:done], maps[:done], complete=False)
+            kept = f"wrote the {done} finished to {out} (complete: false)" if done else f"{out} left as it was"
+            print(f"stopped by {stop_name(exc)} after {done} of {len(images)} faces; {kept}", file=sys.stderr)
+            raise
+        write_maps(out, faces.ids, predicted, maps, complete=True)
     print(f"{len(images)} faces explained ({explainer.evaluations} masked faces evaluated); wrote {out}")
     return 0
+
+
+def write_maps(out: Path, ids: np.ndarray, predicted: np.ndarray, maps: np.ndarray, complete: bool) -> None:
+    """``out`` replaced in one step by the faces' ids, class names, maps and whether every face is there
+    (a stop during the write leaves the previous file and no temporary one)."""
+    from gerec.fileio import replaced_atomically
+
+    names = np.array([CLASSES[int(c)] for c in predicted])
+    with replaced_atomically(out) as tmp, tmp.open("wb") as handle:
+        np.savez_compressed(
+            handle,
+            ids=np.asarray(ids[: len(maps)]).astype(str),
+            predicted=names,
+            saliency=maps,
+            complete=np.bool_(complete),
+        )
