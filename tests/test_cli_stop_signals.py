@@ -90,6 +90,13 @@ elif hook == "json":  # half of a JSON document written with json.dump, then the
         wait_for_the_signal()
         handle.write(text[len(text) // 2 :])
     json.dump = dump
+elif hook == "score":  # evaluate-faces: the signal while the faces are scored
+    import gerec.emotion.scoring as scoring
+    real_score = scoring.score_face_set
+    def score_face_set(*args, **kwargs):
+        wait_for_the_signal()
+        return real_score(*args, **kwargs)
+    scoring.score_face_set = score_face_set
 elif hook == "explain":  # explain-faces: TARGET faces explained, then the signal while the next one is
     from gerec.explain import SaliencyExplainer
     real_explain, explained = SaliencyExplainer.explain, []
@@ -114,8 +121,8 @@ sys.exit(main(sys.argv[3:]))
 """Runs a gerec command (the arguments after the first two) that prints ``waiting`` part-way
 through writing its output (``text`` TARGET: a text file whose name holds TARGET; ``npz``: an .npz;
 ``rows``: a CSV, after its first row; ``json``: a JSON document written by ``json.dump``, after
-half of it; ``epoch``: train-faces' second checkpoint; ``explain``: explain-faces, after TARGET faces)
-and then waits for the test's signal."""
+half of it; ``epoch``: train-faces' second checkpoint; ``explain``: explain-faces, after TARGET faces;
+``score``: evaluate-faces, before scoring) and then waits for the test's signal."""
 
 
 def _stopped_mid_write(hook: str, target: str, *command: str) -> str:
@@ -214,6 +221,19 @@ def test_evaluate_faces_stopped_while_writing_keeps_the_previous_results(fer_dir
     before = out.read_bytes()
     command = ["evaluate-faces", str(faces), "--out", str(out), "--registry", str(models_dir() / REGISTRY_FILE)]
     _stopped_mid_write("rows", "", *command)
+    assert out.read_bytes() == before
+    assert _files(out.parent) == {"faces.csv"}
+
+
+def test_evaluate_faces_stopped_while_scoring_says_so_and_keeps_the_previous_results(fer_dir, tmp_path):
+    """Before, SIGTERM while the faces were scored ended the command without a word (exit -15)."""
+    faces = _small_face_set(fer_dir, tmp_path / "faces.npz", 3)
+    out = tmp_path / "out" / "faces.csv"
+    out.parent.mkdir()
+    out.write_text("id,predicted,p_positive,p_neutral,p_negative\nprevious,Neutral,0.2,0.6,0.2\n", encoding="utf-8")
+    before = out.read_bytes()
+    command = ["evaluate-faces", str(faces), "--out", str(out), "--registry", str(models_dir() / REGISTRY_FILE)]
+    _stopped_mid_write("score", "", *command)
     assert out.read_bytes() == before
     assert _files(out.parent) == {"faces.csv"}
 

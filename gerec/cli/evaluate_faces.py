@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import numpy as np
+
 from gerec.classes import CLASSES
 from gerec.fileio import SafeDictWriter, open_output
 from gerec.formatting import percent
@@ -30,8 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Print 3-class accuracy, ECE and NLL (surprise left out) and 7-class accuracy where every
     member has 7 classes. ``--out`` is written once, after every face is scored, to a temporary
-    file that replaces it in one step: a stop signal while it is written leaves the previous file
-    (and no temporary one) and exits with 128 + the signal."""
+    file that replaces it in one step: a stop signal (SIGTERM, Ctrl-C) while the faces are scored
+    or the file is written leaves the previous file (and no temporary one), says so in one line and
+    exits with 128 + the signal."""
     from gerec.calibration import ece, nll
     from gerec.emotion.data import load_face_set
     from gerec.emotion.ensemble import FaceEnsemble
@@ -41,15 +44,10 @@ def run(args: argparse.Namespace) -> int:
     if args.split == "val":
         faces = faces.validation()
     ensemble = FaceEnsemble.load(args.registry)
-    scores = score_face_set(ensemble, faces)
-    probs = scores.group_probs["ensemble"]
-    if args.out:
-        columns = ["id", "predicted"] + [f"p_{c.lower()}" for c in CLASSES]
-        with stop_signals(), open_output(args.out, "results file", atomic=True) as handle:
-            writer = SafeDictWriter(handle, fieldnames=columns)
-            writer.writeheader()
-            for face_id, p in zip(faces.ids, probs):
-                writer.writerow(dict(zip(columns, [face_id, CLASSES[int(p.argmax())]] + [f"{v:.6f}" for v in p])))
+    with stop_signals():
+        scores = score_face_set(ensemble, faces)
+        if args.out:
+            write_results(args.out, faces.ids, scores.group_probs["ensemble"])
     split = " (the validation split: 10 %, stratified, seed 0)" if args.split == "val" else ""
     print(f"{len(faces.labels)} faces{split}, {scores.n3} with a group class (surprise left out of 3-class)")
     truth3 = faces.group_labels()
@@ -64,3 +62,13 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         print(f"wrote {args.out}")
     return 0
+
+
+def write_results(out: Path, ids: np.ndarray, probs: np.ndarray) -> None:
+    """``id,predicted,p_positive,p_neutral,p_negative``, one row per face, replacing ``out`` in one step."""
+    columns = ["id", "predicted"] + [f"p_{c.lower()}" for c in CLASSES]
+    with open_output(out, "results file", atomic=True) as handle:
+        writer = SafeDictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        for face_id, p in zip(ids, probs):
+            writer.writerow(dict(zip(columns, [face_id, CLASSES[int(p.argmax())]] + [f"{v:.6f}" for v in p])))
