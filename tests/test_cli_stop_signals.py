@@ -167,13 +167,18 @@ def _small_face_set(fer_dir: Path, path: Path, n: int) -> Path:
     return path
 
 
-def test_explain_faces_stopped_while_writing_keeps_the_previous_maps(fer_dir, tmp_path):
-    """Before, the maps were saved in place: SIGTERM mid-write left a cut-short MAPS.npz."""
-    faces = _small_face_set(fer_dir, tmp_path / "faces.npz", 1)
+def _previous_maps(tmp_path: Path) -> tuple[Path, bytes]:
+    """``out/maps.npz`` holding an earlier run's maps, and its bytes."""
     out = tmp_path / "out" / "maps.npz"
     out.parent.mkdir()
     np.savez(out, ids=np.array(["previous"]), predicted=np.array(["Neutral"]), saliency=np.zeros((1, 48, 48)))
-    before = out.read_bytes()
+    return out, out.read_bytes()
+
+
+def test_explain_faces_stopped_while_writing_keeps_the_previous_maps(fer_dir, tmp_path):
+    """Before, the maps were saved in place: SIGTERM mid-write left a cut-short MAPS.npz."""
+    faces = _small_face_set(fer_dir, tmp_path / "faces.npz", 1)
+    out, before = _previous_maps(tmp_path)
     command = ["explain-faces", str(faces), "--out", str(out), "--registry", str(models_dir() / REGISTRY_FILE)]
     _stopped_mid_write("npz", "", *command)
     assert out.read_bytes() == before
@@ -186,10 +191,7 @@ def test_explain_faces_stopped_between_faces_keeps_the_maps_finished(fer_dir, tm
     now the faces finished are written, marked incomplete, and stderr says so; with none finished
     the previous file stays."""
     faces = _small_face_set(fer_dir, tmp_path / "faces.npz", 4)
-    out = tmp_path / "out" / "maps.npz"
-    out.parent.mkdir()
-    np.savez(out, ids=np.array(["previous"]), predicted=np.array(["Neutral"]), saliency=np.zeros((1, 48, 48)))
-    before = out.read_bytes()
+    out, before = _previous_maps(tmp_path)
     command = ["explain-faces", str(faces), "--out", str(out), "--registry", str(models_dir() / REGISTRY_FILE)]
     err = _stopped_mid_write("explain", str(finished), *command)
     assert f"stopped by SIGTERM after {finished} of 4 faces; " in err
@@ -211,29 +213,18 @@ def test_stopping_examples_run():
     assert tested.attempted >= 1 and tested.failed == 0
 
 
-def test_evaluate_faces_stopped_while_writing_keeps_the_previous_results(fer_dir, tmp_path):
-    """Before, OUT.csv was written in place: SIGTERM after its first row left a cut-short CSV that
-    read like a result."""
+@pytest.mark.parametrize("hook", ["rows", "score"])
+def test_evaluate_faces_stopped_keeps_the_previous_results(fer_dir, tmp_path, hook):
+    """Before, OUT.csv was written in place: SIGTERM after its first row (``rows``) left a cut-short
+    CSV that read like a result; SIGTERM while the faces were scored (``score``) ended the command
+    without a word (exit -15)."""
     faces = _small_face_set(fer_dir, tmp_path / "faces.npz", 3)
     out = tmp_path / "out" / "faces.csv"
     out.parent.mkdir()
     out.write_text("id,predicted,p_positive,p_neutral,p_negative\nprevious,Neutral,0.2,0.6,0.2\n", encoding="utf-8")
     before = out.read_bytes()
     command = ["evaluate-faces", str(faces), "--out", str(out), "--registry", str(models_dir() / REGISTRY_FILE)]
-    _stopped_mid_write("rows", "", *command)
-    assert out.read_bytes() == before
-    assert _files(out.parent) == {"faces.csv"}
-
-
-def test_evaluate_faces_stopped_while_scoring_says_so_and_keeps_the_previous_results(fer_dir, tmp_path):
-    """Before, SIGTERM while the faces were scored ended the command without a word (exit -15)."""
-    faces = _small_face_set(fer_dir, tmp_path / "faces.npz", 3)
-    out = tmp_path / "out" / "faces.csv"
-    out.parent.mkdir()
-    out.write_text("id,predicted,p_positive,p_neutral,p_negative\nprevious,Neutral,0.2,0.6,0.2\n", encoding="utf-8")
-    before = out.read_bytes()
-    command = ["evaluate-faces", str(faces), "--out", str(out), "--registry", str(models_dir() / REGISTRY_FILE)]
-    _stopped_mid_write("score", "", *command)
+    _stopped_mid_write(hook, "", *command)
     assert out.read_bytes() == before
     assert _files(out.parent) == {"faces.csv"}
 
