@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
             kept = f"wrote the {done} finished to {out} (complete: false)" if done else f"{out} left as it was"
             print(f"stopped by {stop_name(exc)} after {done} of {len(images)} faces; {kept}", file=sys.stderr)
             raise
-        write_maps(out, faces.ids, predicted, maps, complete=True)
+        write_maps(out, faces.ids[: len(images)], predicted, maps, complete=True)
     print(f"{len(images)} faces explained ({explainer.evaluations} masked faces evaluated); wrote {out}")
     return 0
 
@@ -94,7 +94,7 @@ def write_maps(out: Path, ids: np.ndarray, predicted: np.ndarray, maps: np.ndarr
     with replaced_atomically(out) as tmp, tmp.open("wb") as handle:
         np.savez_compressed(
             handle,
-            ids=np.asarray(ids[: len(maps)]).astype(str),
+            ids=np.asarray(ids).astype(str),
             predicted=names,
             saliency=maps,
             complete=np.bool_(complete),
